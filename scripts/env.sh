@@ -1,0 +1,31 @@
+# Shared settings for Sluice's scripts (sourced, not run).
+#
+# Build output and installed tools live in a fixed cache outside the clone, so a
+# fresh clone (and CI) reuses them: SLUICE_CACHE, default /var/cache/sluice, or
+# ~/.cache/sluice when that is not writable.
+
+if [ -z "${SLUICE_CACHE:-}" ]; then
+    if mkdir -p /var/cache/sluice 2>/dev/null && [ -w /var/cache/sluice ]; then
+        SLUICE_CACHE=/var/cache/sluice
+    else
+        SLUICE_CACHE="$HOME/.cache/sluice"
+    fi
+fi
+mkdir -p "$SLUICE_CACHE"
+export SLUICE_CACHE
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SLUICE_CACHE/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Installs Debian packages that provide the given commands, if a command is missing.
+# Usage: need_command psql postgresql-client
+need_command() {
+    local cmd=$1 package=$2
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+        echo "installing $package (for $cmd)"
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"
+        else
+            sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"
+        fi
+    fi
+}

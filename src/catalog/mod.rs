@@ -1,0 +1,219 @@
+//! The catalog: every named object Sluice knows, and its persistence.
+//!
+//! ```text
+//!  <data-dir>/catalog.json   [{id, name, kind, definition}, ...]   (written atomically)
+//! ```
+//!
+//! Each entry keeps the SQL statement that created the object; at start-up the
+//! statements are replayed in id order through the same code that ran them the first
+//! time, so a definition is never stored in two forms. The live objects are held in
+//! [`Catalog`] and exposed to DataFusion through [`schema::PublicSchema`].
+
+pub mod schema;
+pub mod system;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+pub use table::Table;
+
+use crate::error::{Result, SluiceError};
+use crate::storage::files::write_atomically;
+
+/// The schema every user object lives in.
+pub const DEFAULT_SCHEMA: &str = "public";
+/// The database (DataFusion catalog) name clients connect to.
+pub const DEFAULT_DATABASE: &str = "sluice";
+
+/// What kind of object a catalog entry describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationKind {
+    /// A table written by INSERT/UPDATE/DELETE.
+    Table,
+}
+
+impl RelationKind {
+    /// The lowercase name used in system relations and messages.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RelationKind::Table => "table",
+        }
+    }
+}
+
+/// One persisted catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    /// Unique, never reused id (also names the object's data directory).
+    pub id: u64,
+    /// The object's name (already normalized: unquoted identifiers are lowercase).
+    pub name: String,
+    /// What the object is.
+    pub kind: RelationKind,
+    /// The statement that created it, replayed at start-up.
+    pub definition: String,
+}
+
+/// A live catalog object.
+#[derive(Debug, Clone)]
+pub enum Relation {
+    /// A durable table.
+    Table(Arc<Table>),
+}
+
+impl Relation {
+    /// The object's persisted entry.
+    pub fn entry(&self) -> &CatalogEntry {
+        match self {
+            Relation::Table(t) => t.entry(),
+        }
+    }
+
+    /// The object's column layout.
+    pub fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        match self {
+            Relation::Table(t) => t.store().schema(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, Default)]
+struct CatalogFile {
+    next_id: u64,
+    entries: Vec<CatalogEntry>,
+}
+
+/// The set of live objects plus their persisted entries. Callers serialize DDL
+/// (see `Database`); reads may happen concurrently with anything.
+#[derive(Debug)]
+pub struct Catalog {
+    path: PathBuf,
+    state: RwLock<CatalogState>,
+}
+
+#[derive(Debug, Default)]
+struct CatalogState {
+    next_id: u64,
+    relations: BTreeMap<String, Relation>,
+}
+
+impl Catalog {
+    /// Reads `<data_dir>/catalog.json` and returns an empty catalog plus the entries to
+    /// replay, in creation order.
+    pub fn open(data_dir: &Path) -> Result<(Catalog, Vec<CatalogEntry>)> {
+        let path = data_dir.join("catalog.json");
+        let file = if path.exists() {
+            let bytes = std::fs::read(&path)?;
+            serde_json::from_slice::<CatalogFile>(&bytes).map_err(|e| SluiceError::Corrupt {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?
+        } else {
+            CatalogFile {
+                next_id: 1,
+                entries: Vec::new(),
+            }
+        };
+        let mut entries = file.entries;
+        entries.sort_by_key(|e| e.id);
+        let catalog = Catalog {
+            path,
+            state: RwLock::new(CatalogState {
+                next_id: file.next_id.max(1),
+                relations: BTreeMap::new(),
+            }),
+        };
+        Ok((catalog, entries))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, CatalogState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, CatalogState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserves a fresh object id. Ids are persisted with the next [`Catalog::insert`].
+    pub fn allocate_id(&self) -> u64 {
+        let mut state = self.write();
+        let id = state.next_id;
+        state.next_id += 1;
+        id
+    }
+
+    /// Makes a new object visible and, when `persist` is set, durable.
+    /// `persist` is false while replaying entries at start-up.
+    pub fn insert(&self, relation: Relation, persist: bool) -> Result<()> {
+        let name = relation.entry().name.clone();
+        let mut state = self.write();
+        if state.relations.contains_key(&name) {
+            return Err(SluiceError::DuplicateTable(name));
+        }
+        state.next_id = state.next_id.max(relation.entry().id + 1);
+        state.relations.insert(name.clone(), relation);
+        if persist && let Err(e) = self.persist(&state) {
+            state.relations.remove(&name);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes an object and persists the catalog without it.
+    pub fn remove(&self, name: &str) -> Result<Relation> {
+        let mut state = self.write();
+        let relation = state
+            .relations
+            .remove(name)
+            .ok_or_else(|| SluiceError::UndefinedTable(name.to_string()))?;
+        if let Err(e) = self.persist(&state) {
+            state.relations.insert(name.to_string(), relation);
+            return Err(e);
+        }
+        Ok(relation)
+    }
+
+    /// The object named `name`, if any.
+    pub fn get(&self, name: &str) -> Option<Relation> {
+        self.read().relations.get(name).cloned()
+    }
+
+    /// The table named `name`, or the Postgres error for a missing relation.
+    pub fn table(&self, name: &str) -> Result<Arc<Table>> {
+        match self.get(name) {
+            Some(Relation::Table(t)) => Ok(t),
+            None => Err(SluiceError::UndefinedTable(name.to_string())),
+        }
+    }
+
+    /// Every object, ordered by name.
+    pub fn relations(&self) -> Vec<Relation> {
+        self.read().relations.values().cloned().collect()
+    }
+
+    /// Every object name, ordered.
+    pub fn names(&self) -> Vec<String> {
+        self.read().relations.keys().cloned().collect()
+    }
+
+    fn persist(&self, state: &CatalogState) -> Result<()> {
+        let mut entries: Vec<CatalogEntry> = state
+            .relations
+            .values()
+            .map(|r| r.entry().clone())
+            .collect();
+        entries.sort_by_key(|e| e.id);
+        let file = CatalogFile {
+            next_id: state.next_id,
+            entries,
+        };
+        let bytes = serde_json::to_vec_pretty(&file)
+            .map_err(|e| SluiceError::Internal(format!("catalog encoding: {e}")))?;
+        write_atomically(&self.path, &bytes)
+    }
+}

@@ -1,0 +1,98 @@
+//! [`Table`]: a catalog table — its entry, its column defaults and its durable rows —
+//! readable by DataFusion as a `TableProvider`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::Constraints;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::CatalogEntry;
+use crate::storage::TableStore;
+
+/// A table in the catalog.
+#[derive(Debug)]
+pub struct Table {
+    entry: CatalogEntry,
+    store: TableStore,
+    defaults: HashMap<String, Expr>,
+    constraints: Constraints,
+}
+
+impl Table {
+    /// Wraps an opened store with its catalog entry and column defaults.
+    pub fn new(
+        entry: CatalogEntry,
+        store: TableStore,
+        defaults: HashMap<String, Expr>,
+        constraints: Constraints,
+    ) -> Table {
+        Table {
+            entry,
+            store,
+            defaults,
+            constraints,
+        }
+    }
+
+    /// The table's catalog entry.
+    pub fn entry(&self) -> &CatalogEntry {
+        &self.entry
+    }
+
+    /// The table's durable rows and write path.
+    pub fn store(&self) -> &TableStore {
+        &self.store
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.entry.name
+    }
+}
+
+#[async_trait]
+impl TableProvider for Table {
+    fn schema(&self) -> SchemaRef {
+        self.store.schema()
+    }
+
+    fn constraints(&self) -> Option<&Constraints> {
+        Some(&self.constraints)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        Some(&self.entry.definition)
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.get(column)
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        // One consistent version of the table for the whole scan.
+        let contents = self.store.contents();
+        let exec = MemorySourceConfig::try_new_exec(
+            &[contents.as_ref().clone()],
+            self.schema(),
+            projection.cloned(),
+        )?;
+        Ok(exec)
+    }
+}

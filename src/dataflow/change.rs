@@ -1,0 +1,206 @@
+//! [`ChangeBatch`]: the unit of change that flows between Sluice's components.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+
+use crate::error::{Result, SluiceError};
+
+/// Name of the weight column when a change batch is stored as one Arrow batch
+/// (write-ahead log records, tests).
+pub const WEIGHT_COLUMN: &str = "__weight";
+
+/// A set of row changes: `data` holds the rows, `weights[i]` says how many copies of
+/// row `i` are added (positive) or removed (negative).
+///
+/// Invariants, checked by [`ChangeBatch::try_new`]:
+/// - `weights.len() == data.num_rows()`, and `weights` has no nulls;
+/// - no weight is zero (a zero-weight row carries no information and is dropped);
+/// - a negative weight removes rows that existed *before* this batch, so a consumer
+///   may apply removals before insertions.
+///
+/// An `UPDATE` of one row is a removal of the old row (−1) and an insertion of the
+/// new one (+1) in the same batch. Inserts from append-only sources have weight +1.
+#[derive(Debug, Clone)]
+pub struct ChangeBatch {
+    data: RecordBatch,
+    weights: Arc<Int64Array>,
+}
+
+impl ChangeBatch {
+    /// Builds a change batch, checking the invariants above.
+    pub fn try_new(data: RecordBatch, weights: Int64Array) -> Result<Self> {
+        if weights.len() != data.num_rows() {
+            return Err(SluiceError::Internal(format!(
+                "change batch has {} rows but {} weights",
+                data.num_rows(),
+                weights.len()
+            )));
+        }
+        if weights.null_count() > 0 {
+            return Err(SluiceError::Internal("change batch weight is null".into()));
+        }
+        let (data, weights) = if weights.values().contains(&0) {
+            let keep = datafusion::arrow::compute::kernels::cmp::neq(
+                &weights,
+                &Int64Array::new_scalar(0),
+            )?;
+            let data = filter_record_batch(&data, &keep)?;
+            let weights = datafusion::arrow::compute::filter(&weights, &keep)?;
+            (data, weights.as_primitive::<Int64Type>().clone())
+        } else {
+            (data, weights)
+        };
+        Ok(ChangeBatch {
+            data,
+            weights: Arc::new(weights),
+        })
+    }
+
+    /// Every row of `data` inserted once.
+    pub fn inserts(data: RecordBatch) -> Self {
+        let weights = Int64Array::from(vec![1i64; data.num_rows()]);
+        ChangeBatch {
+            data,
+            weights: Arc::new(weights),
+        }
+    }
+
+    /// Every row of `removed` deleted once, then every row of `added` inserted once.
+    pub fn replace(removed: &RecordBatch, added: &RecordBatch) -> Result<Self> {
+        let data = concat_batches(&removed.schema(), [removed, added])?;
+        let mut weights = vec![-1i64; removed.num_rows()];
+        weights.resize(removed.num_rows() + added.num_rows(), 1);
+        Self::try_new(data, Int64Array::from(weights))
+    }
+
+    /// The changed rows.
+    pub fn data(&self) -> &RecordBatch {
+        &self.data
+    }
+
+    /// The weight of each row of [`ChangeBatch::data`].
+    pub fn weights(&self) -> &Int64Array {
+        &self.weights
+    }
+
+    /// The schema of the changed rows.
+    pub fn schema(&self) -> SchemaRef {
+        self.data.schema()
+    }
+
+    /// Number of rows in the batch (not the sum of weights).
+    pub fn num_rows(&self) -> usize {
+        self.data.num_rows()
+    }
+
+    /// True when the batch holds no change.
+    pub fn is_empty(&self) -> bool {
+        self.data.num_rows() == 0
+    }
+
+    /// The rows with positive weight (insertions) and negative weight (removals).
+    pub fn split(&self) -> Result<(RecordBatch, RecordBatch)> {
+        use datafusion::arrow::compute::kernels::cmp::{gt, lt};
+        let zero = Int64Array::new_scalar(0);
+        let added = filter_record_batch(&self.data, &gt(self.weights.as_ref(), &zero)?)?;
+        let removed = filter_record_batch(&self.data, &lt(self.weights.as_ref(), &zero)?)?;
+        Ok((added, removed))
+    }
+
+    /// The batch as one Arrow batch whose last column is [`WEIGHT_COLUMN`].
+    pub fn to_weighted_batch(&self) -> Result<RecordBatch> {
+        let schema = weighted_schema(&self.data.schema());
+        let mut columns = self.data.columns().to_vec();
+        columns.push(self.weights.clone());
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// The inverse of [`ChangeBatch::to_weighted_batch`].
+    pub fn from_weighted_batch(batch: &RecordBatch) -> Result<Self> {
+        let last = batch
+            .num_columns()
+            .checked_sub(1)
+            .filter(|&i| batch.schema().field(i).name() == WEIGHT_COLUMN)
+            .ok_or_else(|| SluiceError::Internal("batch has no weight column".into()))?;
+        let weights = batch
+            .column(last)
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| SluiceError::Internal("weight column is not BIGINT".into()))?
+            .clone();
+        let mut data = batch.clone();
+        data.remove_column(last);
+        Self::try_new(data, weights)
+    }
+}
+
+/// `schema` plus a trailing non-null `BIGINT` weight column.
+pub fn weighted_schema(schema: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(WEIGHT_COLUMN, DataType::Int64, false));
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// A change as a subscriber receives it: the epoch it was committed at (see
+/// [`super::Sequencer`]) and which of the subscriber's inputs it belongs to.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Global commit order of the change.
+    pub epoch: u64,
+    /// The subscriber's own number for the input that changed.
+    pub input: usize,
+    /// The change itself.
+    pub batch: ChangeBatch,
+}
+
+/// The sending half of a change subscription. Unbounded on purpose: a table write must
+/// never block on, or silently drop changes for, a slow subscriber.
+pub type ChangeSender = tokio::sync::mpsc::UnboundedSender<Delivery>;
+/// The receiving half of a change subscription.
+pub type ChangeReceiver = tokio::sync::mpsc::UnboundedReceiver<Delivery>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, Int32Array};
+
+    fn batch(values: &[i32]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int32, true)]));
+        let column: ArrayRef = Arc::new(Int32Array::from(values.to_vec()));
+        RecordBatch::try_new(schema, vec![column]).unwrap()
+    }
+
+    #[test]
+    fn zero_weights_are_dropped() {
+        let change =
+            ChangeBatch::try_new(batch(&[1, 2, 3]), Int64Array::from(vec![1, 0, -1])).unwrap();
+        assert_eq!(change.num_rows(), 2);
+        assert_eq!(change.weights().values().as_ref(), &[1, -1]);
+    }
+
+    #[test]
+    fn mismatched_lengths_are_rejected() {
+        assert!(ChangeBatch::try_new(batch(&[1, 2]), Int64Array::from(vec![1])).is_err());
+    }
+
+    #[test]
+    fn replace_puts_removals_first() {
+        let change = ChangeBatch::replace(&batch(&[1]), &batch(&[2, 3])).unwrap();
+        assert_eq!(change.weights().values().as_ref(), &[-1, 1, 1]);
+        let (added, removed) = change.split().unwrap();
+        assert_eq!(added.num_rows(), 2);
+        assert_eq!(removed.num_rows(), 1);
+    }
+
+    #[test]
+    fn weighted_batch_round_trips() {
+        let change = ChangeBatch::try_new(batch(&[7, 8]), Int64Array::from(vec![2, -1])).unwrap();
+        let stored = change.to_weighted_batch().unwrap();
+        assert_eq!(stored.num_columns(), 2);
+        let back = ChangeBatch::from_weighted_batch(&stored).unwrap();
+        assert_eq!(back.data(), change.data());
+        assert_eq!(back.weights(), change.weights());
+    }
+}

@@ -1,0 +1,17 @@
+//! The incremental dataflow engine's vocabulary.
+//!
+//! ```text
+//!   table write path ──(epoch, ChangeBatch)──▶ subscribers (materialized views)
+//!                         ▲
+//!                   Sequencer: one global order of changes
+//! ```
+//!
+//! Everything that changes in Sluice — a table written by `INSERT`/`UPDATE`/`DELETE`,
+//! later a Kafka source — describes the change as a [`ChangeBatch`]: an Arrow
+//! `RecordBatch` plus a signed weight per row (a Z-set, as in DBSP).
+
+pub mod change;
+pub mod sequencer;
+
+pub use change::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery};
+pub use sequencer::{Sequencer, SequencerGuard};

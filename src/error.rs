@@ -1,0 +1,339 @@
+//! Sluice's error type and its mapping to Postgres SQLSTATE codes.
+//!
+//! Every fallible path in the server returns [`SluiceError`]. The wire layer
+//! (`server`) turns it into an `ErrorResponse` carrying [`SluiceError::sqlstate`],
+//! so clients see the same codes PostgreSQL would send for the same mistake.
+
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::SchemaError;
+use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
+
+/// Result alias used across Sluice.
+pub type Result<T, E = SluiceError> = std::result::Result<T, E>;
+
+/// SQLSTATE codes used by Sluice (a subset of PostgreSQL's appendix A).
+pub mod sqlstate {
+    pub const SYNTAX_ERROR: &str = "42601";
+    pub const UNDEFINED_TABLE: &str = "42P01";
+    pub const UNDEFINED_COLUMN: &str = "42703";
+    pub const UNDEFINED_FUNCTION: &str = "42883";
+    pub const UNDEFINED_OBJECT: &str = "42704";
+    pub const DUPLICATE_TABLE: &str = "42P07";
+    pub const DUPLICATE_COLUMN: &str = "42701";
+    pub const AMBIGUOUS_COLUMN: &str = "42702";
+    pub const DATATYPE_MISMATCH: &str = "42804";
+    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
+    pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const DATA_EXCEPTION: &str = "22000";
+    pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    pub const NOT_NULL_VIOLATION: &str = "23502";
+    pub const UNIQUE_VIOLATION: &str = "23505";
+    pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
+    pub const INVALID_PARAMETER_STATUS: &str = "22023";
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
+    pub const IO_ERROR: &str = "58030";
+    pub const DATA_CORRUPTED: &str = "XX001";
+    pub const INTERNAL_ERROR: &str = "XX000";
+    pub const OUT_OF_MEMORY: &str = "53200";
+    pub const QUERY_CANCELED: &str = "57014";
+}
+
+/// Everything that can go wrong in Sluice, each variant carrying its SQLSTATE class.
+#[derive(Debug, thiserror::Error)]
+pub enum SluiceError {
+    /// The statement text could not be parsed.
+    #[error("{0}")]
+    Syntax(String),
+    /// A relation named in the statement does not exist.
+    #[error("relation \"{0}\" does not exist")]
+    UndefinedTable(String),
+    /// A relation with that name already exists.
+    #[error("relation \"{0}\" already exists")]
+    DuplicateTable(String),
+    /// A column named in the statement does not exist.
+    #[error("{0}")]
+    UndefinedColumn(String),
+    /// The statement or option is valid SQL that Sluice does not support.
+    #[error("{0}")]
+    NotSupported(String),
+    /// A value or expression has the wrong type for where it is used.
+    #[error("{0}")]
+    DatatypeMismatch(String),
+    /// A constraint (NOT NULL, PRIMARY KEY) would be violated; the code says which.
+    #[error("{message}")]
+    Constraint { code: &'static str, message: String },
+    /// A plan or execution error with an explicit SQLSTATE.
+    #[error("{message}")]
+    Coded { code: &'static str, message: String },
+    /// Stored data failed a consistency check (checksum, framing).
+    #[error("data corruption in {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+    /// An operating system I/O error.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// An error raised by DataFusion while planning or executing a query.
+    #[error("{}", datafusion_message(.0))]
+    DataFusion(#[from] DataFusionError),
+    /// An Arrow kernel error (casts, IPC encoding).
+    #[error("{0}")]
+    Arrow(#[from] ArrowError),
+    /// A bug: an invariant Sluice relies on did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SluiceError {
+    /// Shorthand for an error with an explicit SQLSTATE.
+    pub fn coded(code: &'static str, message: impl Into<String>) -> Self {
+        SluiceError::Coded {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`SluiceError::NotSupported`].
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        SluiceError::NotSupported(message.into())
+    }
+
+    /// The Postgres SQLSTATE a client should receive for this error.
+    pub fn sqlstate(&self) -> &'static str {
+        use sqlstate::*;
+        match self {
+            SluiceError::Syntax(_) => SYNTAX_ERROR,
+            SluiceError::UndefinedTable(_) => UNDEFINED_TABLE,
+            SluiceError::DuplicateTable(_) => DUPLICATE_TABLE,
+            SluiceError::UndefinedColumn(_) => UNDEFINED_COLUMN,
+            SluiceError::NotSupported(_) => FEATURE_NOT_SUPPORTED,
+            SluiceError::DatatypeMismatch(_) => DATATYPE_MISMATCH,
+            SluiceError::Constraint { code, .. } | SluiceError::Coded { code, .. } => code,
+            SluiceError::Corrupt { .. } => DATA_CORRUPTED,
+            SluiceError::Io(_) => IO_ERROR,
+            SluiceError::DataFusion(e) => datafusion_sqlstate(e),
+            SluiceError::Arrow(e) => arrow_sqlstate(e),
+            SluiceError::Internal(_) => INTERNAL_ERROR,
+        }
+    }
+}
+
+impl From<ParserError> for SluiceError {
+    fn from(e: ParserError) -> Self {
+        SluiceError::Syntax(parser_message(&e))
+    }
+}
+
+fn parser_message(e: &ParserError) -> String {
+    match e {
+        ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
+            format!("syntax error: {m}")
+        }
+        ParserError::RecursionLimitExceeded => "statement is nested too deeply".to_string(),
+    }
+}
+
+/// The innermost DataFusion error, skipping context, diagnostic and sharing wrappers.
+fn datafusion_root(e: &DataFusionError) -> &DataFusionError {
+    match e {
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+            datafusion_root(inner)
+        }
+        DataFusionError::Shared(inner) => datafusion_root(inner),
+        DataFusionError::Collection(errors) => errors.first().map_or(e, datafusion_root),
+        DataFusionError::External(inner) => match inner.downcast_ref::<DataFusionError>() {
+            Some(df) => datafusion_root(df),
+            None => e,
+        },
+        _ => e,
+    }
+}
+
+/// A message without DataFusion's internal prefixes ("Error during planning: ...").
+fn datafusion_message(e: &DataFusionError) -> String {
+    match datafusion_root(e) {
+        DataFusionError::SQL(p, _) => parser_message(p),
+        DataFusionError::Plan(m)
+        | DataFusionError::Execution(m)
+        | DataFusionError::NotImplemented(m)
+        | DataFusionError::Configuration(m)
+        | DataFusionError::ResourcesExhausted(m) => first_line(m),
+        DataFusionError::SchemaError(s, _) => schema_message(s),
+        DataFusionError::ArrowError(a, _) => arrow_message(a),
+        DataFusionError::External(inner) => match inner.downcast_ref::<SluiceError>() {
+            Some(s) => s.to_string(),
+            None => inner.to_string(),
+        },
+        other => first_line(&other.to_string()),
+    }
+}
+
+fn first_line(m: &str) -> String {
+    m.lines().next().unwrap_or_default().trim().to_string()
+}
+
+fn schema_message(e: &SchemaError) -> String {
+    match e {
+        SchemaError::FieldNotFound { field, .. } => {
+            format!("column \"{}\" does not exist", field.name)
+        }
+        SchemaError::AmbiguousReference { field } => {
+            format!("column reference \"{}\" is ambiguous", field.name)
+        }
+        other => first_line(&other.to_string()),
+    }
+}
+
+fn arrow_message(e: &ArrowError) -> String {
+    match e {
+        ArrowError::DivideByZero => "division by zero".to_string(),
+        ArrowError::CastError(m) | ArrowError::ParseError(m) => {
+            format!("invalid input syntax: {}", first_line(m))
+        }
+        ArrowError::ArithmeticOverflow(m) => format!("value out of range: {}", first_line(m)),
+        ArrowError::ExternalError(inner) => match inner.downcast_ref::<SluiceError>() {
+            Some(s) => s.to_string(),
+            None => inner.to_string(),
+        },
+        other => first_line(&other.to_string()),
+    }
+}
+
+fn arrow_sqlstate(e: &ArrowError) -> &'static str {
+    use sqlstate::*;
+    match e {
+        ArrowError::DivideByZero => DIVISION_BY_ZERO,
+        ArrowError::CastError(m) | ArrowError::ParseError(m) => {
+            if m.contains("overflow") || m.contains("out of range") || m.contains("too large") {
+                NUMERIC_VALUE_OUT_OF_RANGE
+            } else {
+                INVALID_TEXT_REPRESENTATION
+            }
+        }
+        ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
+        ArrowError::InvalidArgumentError(m) if m.contains("non-nullable") => NOT_NULL_VIOLATION,
+        ArrowError::InvalidArgumentError(_) => DATA_EXCEPTION,
+        ArrowError::MemoryError(_) => OUT_OF_MEMORY,
+        ArrowError::IoError(..) => IO_ERROR,
+        ArrowError::ExternalError(inner) => match inner.downcast_ref::<SluiceError>() {
+            Some(s) => s.sqlstate(),
+            None => INTERNAL_ERROR,
+        },
+        _ => INTERNAL_ERROR,
+    }
+}
+
+fn datafusion_sqlstate(e: &DataFusionError) -> &'static str {
+    use sqlstate::*;
+    match datafusion_root(e) {
+        DataFusionError::SQL(..) => SYNTAX_ERROR,
+        DataFusionError::SchemaError(s, _) => match s.as_ref() {
+            SchemaError::FieldNotFound { .. } => UNDEFINED_COLUMN,
+            SchemaError::AmbiguousReference { .. } => AMBIGUOUS_COLUMN,
+            _ => DUPLICATE_COLUMN,
+        },
+        DataFusionError::ArrowError(a, _) => arrow_sqlstate(a),
+        DataFusionError::NotImplemented(_) => FEATURE_NOT_SUPPORTED,
+        DataFusionError::Plan(m) => plan_sqlstate(m),
+        DataFusionError::Execution(m) => execution_sqlstate(m),
+        DataFusionError::ResourcesExhausted(_) => OUT_OF_MEMORY,
+        DataFusionError::IoError(_) => IO_ERROR,
+        DataFusionError::External(inner) => match inner.downcast_ref::<SluiceError>() {
+            Some(s) => s.sqlstate(),
+            None => INTERNAL_ERROR,
+        },
+        _ => INTERNAL_ERROR,
+    }
+}
+
+/// DataFusion reports most planning failures as `Plan(String)`; the text is the only
+/// thing that tells them apart, so this is where that knowledge lives.
+fn plan_sqlstate(m: &str) -> &'static str {
+    use sqlstate::*;
+    let m = m.to_ascii_lowercase();
+    if m.contains("table") && (m.contains("not found") || m.contains("doesn't exist")) {
+        UNDEFINED_TABLE
+    } else if m.contains("values list")
+        || m.contains("column count")
+        || m.contains("more expressions")
+    {
+        SYNTAX_ERROR
+    } else if m.contains("invalid function") || m.contains("no function matches") {
+        UNDEFINED_FUNCTION
+    } else if m.contains("cannot coerce")
+        || m.contains("cannot infer")
+        || m.contains("coercion")
+        || m.contains("type mismatch")
+        || m.contains("does not support")
+        || m.contains("unsupported cast")
+        || m.contains("cannot be cast")
+        || m.contains("must be boolean")
+        || m.contains("expected")
+    {
+        DATATYPE_MISMATCH
+    } else if m.contains("unsupported") || m.contains("not supported") {
+        FEATURE_NOT_SUPPORTED
+    } else if m.contains("ambiguous") {
+        AMBIGUOUS_COLUMN
+    } else {
+        SYNTAX_ERROR
+    }
+}
+
+fn execution_sqlstate(m: &str) -> &'static str {
+    use sqlstate::*;
+    let m = m.to_ascii_lowercase();
+    if m.contains("divide by zero") || m.contains("division by zero") {
+        DIVISION_BY_ZERO
+    } else if m.contains("non-nullable") {
+        NOT_NULL_VIOLATION
+    } else if m.contains("overflow") || m.contains("out of range") {
+        NUMERIC_VALUE_OUT_OF_RANGE
+    } else if m.contains("cast") || m.contains("parse") || m.contains("invalid") {
+        INVALID_TEXT_REPRESENTATION
+    } else {
+        DATA_EXCEPTION
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_datafusion_errors_keep_their_code() {
+        let inner = DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None);
+        let wrapped = DataFusionError::Context("while running".into(), Box::new(inner));
+        let err = SluiceError::from(wrapped);
+        assert_eq!(err.sqlstate(), sqlstate::DIVISION_BY_ZERO);
+        assert_eq!(err.to_string(), "division by zero");
+    }
+
+    #[test]
+    fn plan_errors_are_classified() {
+        let cases = [
+            ("table 'sluice.public.nope' not found", "42P01"),
+            ("Invalid function 'nope'", "42883"),
+            (
+                "Cannot coerce arithmetic expression Boolean + Int64",
+                "42804",
+            ),
+        ];
+        for (message, code) in cases {
+            let err = SluiceError::from(DataFusionError::Plan(message.into()));
+            assert_eq!(err.sqlstate(), code, "{message}");
+        }
+    }
+
+    #[test]
+    fn sluice_errors_survive_a_trip_through_datafusion() {
+        let ours = SluiceError::Constraint {
+            code: sqlstate::UNIQUE_VIOLATION,
+            message: "duplicate key".into(),
+        };
+        let through = SluiceError::from(DataFusionError::External(Box::new(ours)));
+        assert_eq!(through.sqlstate(), sqlstate::UNIQUE_VIOLATION);
+        assert_eq!(through.to_string(), "duplicate key");
+    }
+}

@@ -1,0 +1,18 @@
+//! Sluice: a streaming SQL database speaking the Postgres wire protocol.
+//!
+//! ```text
+//!  server (pgwire) ──▶ sql (parse, plan with DataFusion, run) ──▶ catalog ──▶ storage
+//!                                                     │
+//!                                                     └──▶ dataflow (change batches)
+//! ```
+
+pub mod catalog;
+pub mod database;
+pub mod dataflow;
+pub mod error;
+pub mod server;
+pub mod sql;
+pub mod storage;
+
+pub use database::Database;
+pub use error::{Result, SluiceError};

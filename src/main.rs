@@ -1,0 +1,76 @@
+//! The `sluice` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Sluice: a streaming SQL database that speaks the Postgres wire protocol.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Start the server.
+    Serve {
+        /// Address to accept Postgres connections on.
+        #[arg(long, default_value = "127.0.0.1:6875", env = "SLUICE_LISTEN")]
+        listen: SocketAddr,
+        /// Directory holding the catalog and table data (created if missing).
+        #[arg(long, default_value = "./sluice-data", env = "SLUICE_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Log filter, e.g. `info` or `sluice=debug` (also read from RUST_LOG).
+        #[arg(long, default_value = "info", env = "SLUICE_LOG")]
+        log: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Serve {
+            listen,
+            data_dir,
+            log,
+        } => {
+            let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(log));
+            tracing_subscriber::fmt().with_env_filter(filter).init();
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("sluice: cannot start the async runtime: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(listen, data_dir)) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("sluice: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(listen: SocketAddr, data_dir: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let db = sluice::Database::open(&data_dir).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(%listen, data_dir = %data_dir.display(), "Sluice is ready: psql -h {} -p {} -d sluice", listen.ip(), listen.port());
+    tokio::select! {
+        result = sluice::server::serve(listener, db) => result?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}

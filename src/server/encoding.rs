@@ -1,0 +1,200 @@
+//! Statement results and errors in wire form: Arrow batches to `DataRow`s (text or
+//! binary per column, through `arrow-pg`), command tags, and SQLSTATE errors.
+
+use std::sync::Arc;
+
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
+use arrow_pg::encoder::{Encoder, encode_value};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{
+    DataType, Schema, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
+};
+use futures::{StreamExt, stream};
+use pgwire::api::Type;
+use pgwire::api::portal::Format;
+use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::data::DataRow;
+use pgwire::types::format::FormatOptions;
+
+use crate::error::SluiceError;
+use crate::sql::Output;
+
+/// The wire error for `error`, carrying its SQLSTATE.
+pub fn error_info(error: &SluiceError) -> ErrorInfo {
+    ErrorInfo::new(
+        "ERROR".to_owned(),
+        error.sqlstate().to_owned(),
+        error.to_string(),
+    )
+}
+
+/// `error` as a pgwire error (sent as an ErrorResponse by pgwire).
+pub fn wire_error(error: SluiceError) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(&error)))
+}
+
+/// Row descriptions for `schema`, each column in the format the client asked for.
+pub fn fields(
+    schema: &Schema,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Vec<FieldInfo>> {
+    arrow_schema_to_pg_fields(schema, format, Some(options))
+}
+
+/// The Postgres type a client should bind for a parameter of Arrow type `data_type`.
+pub fn parameter_type(data_type: Option<&DataType>) -> PgWireResult<Type> {
+    match data_type {
+        Some(t) => into_pg_type(t),
+        None => Ok(Type::UNKNOWN),
+    }
+}
+
+/// The wire response for a statement's output. `tag_override` replaces the default
+/// `SELECT` tag of row results (`SHOW`).
+pub fn response(
+    output: Output,
+    format: &Format,
+    options: Arc<FormatOptions>,
+    tag_override: Option<&str>,
+) -> PgWireResult<Response> {
+    match output {
+        Output::Done { tag, rows } => {
+            let mut wire = Tag::new(tag);
+            if tag == "INSERT" {
+                wire = wire.with_oid(0);
+            }
+            if let Some(rows) = rows {
+                wire = wire.with_rows(rows);
+            }
+            Ok(match tag {
+                "BEGIN" => Response::TransactionStart(wire),
+                "COMMIT" | "ROLLBACK" => Response::TransactionEnd(wire),
+                _ => Response::Execution(wire),
+            })
+        }
+        Output::Rows(batches) => {
+            let fields = Arc::new(fields(batches.schema().as_ref(), format, options)?);
+            let row_fields = fields.clone();
+            let rows = batches
+                .map(move |batch| {
+                    let rows: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> =
+                        match batch {
+                            Ok(batch) => Box::new(RowEncoder::new(batch, row_fields.clone())),
+                            Err(e) => Box::new(std::iter::once(Err(wire_error(e.into())))),
+                        };
+                    stream::iter(rows)
+                })
+                .flatten();
+            let mut response = QueryResponse::new(fields, rows);
+            if let Some(tag) = tag_override {
+                response.set_command_tag(tag);
+            }
+            Ok(Response::Query(response))
+        }
+    }
+}
+
+/// Turns a batch into `DataRow`s. Delegates each value to arrow-pg, except where
+/// Postgres's output differs from it: NULL intervals, and timestamps in text form
+/// (Postgres prints no fractional digits when they are zero).
+struct RowEncoder {
+    batch: RecordBatch,
+    fields: Arc<Vec<FieldInfo>>,
+    row: usize,
+    encoder: DataRowEncoder,
+}
+
+impl RowEncoder {
+    fn new(batch: RecordBatch, fields: Arc<Vec<FieldInfo>>) -> Self {
+        RowEncoder {
+            encoder: DataRowEncoder::new(fields.clone()),
+            batch,
+            fields,
+            row: 0,
+        }
+    }
+
+    fn encode_row(&mut self) -> PgWireResult<DataRow> {
+        let schema = self.batch.schema();
+        for (column, array) in self.batch.columns().iter().enumerate() {
+            let field = &self.fields[column];
+            let arrow_field = schema.field(column);
+            match arrow_field.data_type() {
+                DataType::Interval(_) if array.is_null(self.row) => {
+                    Encoder::encode_field(
+                        &mut self.encoder,
+                        &None::<pg_interval::Interval>,
+                        field,
+                    )?;
+                }
+                DataType::Timestamp(unit, tz) if field.format() == FieldFormat::Text => {
+                    let text = timestamp_text(array.as_ref(), unit, tz.is_some(), self.row);
+                    Encoder::encode_field(&mut self.encoder, &text, field)?;
+                }
+                _ => encode_value(&mut self.encoder, array, self.row, arrow_field, field)?,
+            }
+        }
+        Ok(self.encoder.take_row())
+    }
+}
+
+impl Iterator for RowEncoder {
+    type Item = PgWireResult<DataRow>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.row >= self.batch.num_rows() {
+            return None;
+        }
+        let row = self.encode_row();
+        self.row += 1;
+        Some(row)
+    }
+}
+
+/// A timestamp as Postgres prints it (ISO style, UTC for `timestamptz`).
+fn timestamp_text(array: &dyn Array, unit: &TimeUnit, with_tz: bool, row: usize) -> Option<String> {
+    if array.is_null(row) {
+        return None;
+    }
+    let micros = match unit {
+        TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row) * 1_000_000,
+        TimeUnit::Millisecond => {
+            array.as_primitive::<TimestampMillisecondType>().value(row) * 1_000
+        }
+        TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
+        TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000,
+    };
+    let at = chrono::DateTime::from_timestamp_micros(micros)?.naive_utc();
+    let mut text = at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let fraction = micros.rem_euclid(1_000_000);
+    if fraction != 0 {
+        let digits = format!("{fraction:06}");
+        text.push('.');
+        text.push_str(digits.trim_end_matches('0'));
+    }
+    if with_tz {
+        text.push_str("+00");
+    }
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::TimestampMicrosecondArray;
+
+    #[test]
+    fn timestamps_print_like_postgres() {
+        let array = TimestampMicrosecondArray::from(vec![Some(0), Some(1_500_000), Some(-1), None]);
+        let text = |row| timestamp_text(&array, &TimeUnit::Microsecond, false, row);
+        assert_eq!(text(0).as_deref(), Some("1970-01-01 00:00:00"));
+        assert_eq!(text(1).as_deref(), Some("1970-01-01 00:00:01.5"));
+        assert_eq!(text(2).as_deref(), Some("1969-12-31 23:59:59.999999"));
+        assert_eq!(text(3), None);
+        let tz = timestamp_text(&array, &TimeUnit::Microsecond, true, 1);
+        assert_eq!(tz.as_deref(), Some("1970-01-01 00:00:01.5+00"));
+    }
+}

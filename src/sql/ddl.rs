@@ -1,0 +1,285 @@
+//! `CREATE TABLE` / `DROP TABLE`, and replaying stored definitions at start-up.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::common::{Constraint, Constraints, DFSchema};
+use datafusion::logical_expr::Expr;
+use datafusion::sql::sqlparser::ast::{
+    ColumnOption, CreateTable, Ident, ObjectName, Statement, TableConstraint,
+};
+
+use super::names::{normalize_ident, relation_name};
+use super::types::{arrow_type, sql_name};
+use super::{Output, plan_statement};
+use crate::catalog::{CatalogEntry, Relation, RelationKind, Table};
+use crate::database::Database;
+use crate::dataflow::ChangeBatch;
+use crate::error::{Result, SluiceError, sqlstate};
+use crate::storage::TableStore;
+use crate::storage::table_store::TableLayout;
+
+/// Runs `CREATE TABLE` (including `CREATE TABLE ... AS SELECT`).
+pub async fn create_table(db: &Database, create: &CreateTable) -> Result<Output> {
+    let _ddl = db.ddl_guard().await;
+    let name = relation_name(&create.name)?;
+    let done = Output::Done {
+        tag: "CREATE TABLE",
+        rows: None,
+    };
+    if db.catalog().get(&name).is_some() {
+        return if create.if_not_exists {
+            Ok(done)
+        } else {
+            Err(SluiceError::DuplicateTable(name))
+        };
+    }
+    reject_unsupported(create)?;
+
+    let (definition, rows) = match &create.query {
+        None => (create.clone(), None),
+        Some(query) => {
+            let plan = plan_statement(db, Statement::Query(query.clone())).await?;
+            let definition = definition_from_schema(&create.name, plan.schema().as_arrow())?;
+            let frame = db.context().execute_logical_plan(plan).await?;
+            (definition, Some(frame.collect().await?))
+        }
+    };
+    let id = db.catalog().allocate_id();
+    let entry = CatalogEntry {
+        id,
+        name: name.clone(),
+        kind: RelationKind::Table,
+        definition: Statement::CreateTable(definition.clone()).to_string(),
+    };
+    let (layout, defaults, constraints) = table_layout(db, &name, &definition)?;
+    let dir = db.object_dir(id);
+    let store = TableStore::create(&dir, layout, db.sequencer().clone())?;
+    let table = Arc::new(Table::new(entry, store, defaults, constraints));
+    if let Err(e) = db.catalog().insert(Relation::Table(table.clone()), true) {
+        let _ = table.store().destroy();
+        return Err(e);
+    }
+    if let Some(batches) = rows {
+        let mut write = table.store().begin_write().await;
+        for batch in batches {
+            write.commit(ChangeBatch::inserts(batch)).await?;
+        }
+    }
+    Ok(done)
+}
+
+/// Re-creates a stored catalog entry at start-up.
+pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
+    let mut statements = db.parser().parse(&entry.definition)?;
+    let Some(Statement::CreateTable(create)) = statements.pop() else {
+        return Err(SluiceError::Corrupt {
+            path: "catalog.json".into(),
+            reason: format!("entry {} is not a CREATE TABLE statement", entry.id),
+        });
+    };
+    let (layout, defaults, constraints) = table_layout(db, &entry.name, &create)?;
+    let (store, report) =
+        TableStore::open(&db.object_dir(entry.id), layout, db.sequencer().clone())?;
+    if let Some(torn) = &report.torn_tail {
+        tracing::warn!(
+            table = %entry.name,
+            offset = torn.offset,
+            bytes = torn.len,
+            reason = %torn.reason,
+            saved_to = %torn.saved_to.display(),
+            "cut off a torn write at the end of the table's log (a write that was never acknowledged)"
+        );
+    }
+    tracing::info!(table = %entry.name, rows = report.rows, replayed = report.replayed, "table opened");
+    let table = Table::new(entry.clone(), store, defaults, constraints);
+    db.catalog().insert(Relation::Table(Arc::new(table)), false)
+}
+
+/// Runs `DROP TABLE [IF EXISTS] names`.
+pub async fn drop_tables(db: &Database, names: &[ObjectName], if_exists: bool) -> Result<Output> {
+    let _ddl = db.ddl_guard().await;
+    for name in names {
+        let name = relation_name(name)?;
+        match db.catalog().get(&name) {
+            None if if_exists => continue,
+            None => return Err(SluiceError::UndefinedTable(name)),
+            Some(Relation::Table(table)) => {
+                // Wait for writes in flight, so none lands in a deleted directory.
+                let _write = table.store().begin_write().await;
+                db.catalog().remove(&name)?;
+                table.store().destroy()?;
+            }
+        }
+    }
+    Ok(Output::Done {
+        tag: "DROP TABLE",
+        rows: None,
+    })
+}
+
+fn reject_unsupported(create: &CreateTable) -> Result<()> {
+    let unsupported = |what: &str| {
+        Err(SluiceError::not_supported(format!(
+            "{what} is not supported"
+        )))
+    };
+    if create.temporary {
+        return unsupported("CREATE TEMPORARY TABLE");
+    }
+    if create.external {
+        return unsupported("CREATE EXTERNAL TABLE");
+    }
+    if create.or_replace {
+        return unsupported("CREATE OR REPLACE TABLE");
+    }
+    if create.like.is_some() || create.clone.is_some() {
+        return unsupported("CREATE TABLE LIKE/CLONE");
+    }
+    Ok(())
+}
+
+/// Column names, types, nullability, primary key and defaults of a `CREATE TABLE`.
+fn table_layout(
+    db: &Database,
+    name: &str,
+    create: &CreateTable,
+) -> Result<(TableLayout, HashMap<String, Expr>, Constraints)> {
+    if create.columns.is_empty() {
+        return Err(SluiceError::Syntax(format!(
+            "table \"{name}\" needs at least one column"
+        )));
+    }
+    let mut names = Vec::new();
+    let mut seen = HashSet::new();
+    for column in &create.columns {
+        let column_name = normalize_ident(&column.name);
+        if !seen.insert(column_name.clone()) {
+            return Err(SluiceError::coded(
+                sqlstate::DUPLICATE_COLUMN,
+                format!("column \"{column_name}\" specified more than once"),
+            ));
+        }
+        names.push(column_name);
+    }
+    let position = |ident: &Ident| -> Result<usize> {
+        let wanted = normalize_ident(ident);
+        names.iter().position(|n| *n == wanted).ok_or_else(|| {
+            SluiceError::UndefinedColumn(format!("column \"{wanted}\" named in key does not exist"))
+        })
+    };
+
+    let mut primary_key: Vec<usize> = Vec::new();
+    let mut not_null = vec![false; names.len()];
+    let mut default_sql = Vec::new();
+    for (i, column) in create.columns.iter().enumerate() {
+        for option in &column.options {
+            match &option.option {
+                ColumnOption::NotNull => not_null[i] = true,
+                ColumnOption::Null => {}
+                ColumnOption::PrimaryKey(_) => set_primary_key(&mut primary_key, vec![i])?,
+                ColumnOption::Default(expr) => default_sql.push((i, expr.to_string())),
+                other => {
+                    return Err(SluiceError::not_supported(format!(
+                        "column option {other} is not supported"
+                    )));
+                }
+            }
+        }
+    }
+    for constraint in &create.constraints {
+        match constraint {
+            TableConstraint::PrimaryKey(pk) => {
+                let columns = pk
+                    .columns
+                    .iter()
+                    .map(|c| match &c.column.expr {
+                        datafusion::sql::sqlparser::ast::Expr::Identifier(id) => position(id),
+                        other => Err(SluiceError::not_supported(format!(
+                            "primary key expression {other} is not supported"
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                set_primary_key(&mut primary_key, columns)?;
+            }
+            other => {
+                return Err(SluiceError::not_supported(format!(
+                    "table constraint {other} is not supported"
+                )));
+            }
+        }
+    }
+    for &i in &primary_key {
+        not_null[i] = true;
+    }
+
+    let fields = create
+        .columns
+        .iter()
+        .zip(&names)
+        .zip(&not_null)
+        .map(|((column, name), not_null)| {
+            Ok(Field::new(name, arrow_type(&column.data_type)?, !not_null))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let schema = Arc::new(Schema::new(fields));
+
+    let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+    let mut defaults = HashMap::new();
+    for (i, sql) in default_sql {
+        let expr = db.context().parse_sql_expr(&sql, &df_schema)?;
+        defaults.insert(names[i].clone(), expr);
+    }
+    let constraints = if primary_key.is_empty() {
+        Constraints::default()
+    } else {
+        Constraints::new_unverified(vec![Constraint::PrimaryKey(primary_key.clone())])
+    };
+    let layout = TableLayout {
+        name: name.to_string(),
+        schema,
+        primary_key,
+    };
+    Ok((layout, defaults, constraints))
+}
+
+fn set_primary_key(primary_key: &mut Vec<usize>, columns: Vec<usize>) -> Result<()> {
+    if !primary_key.is_empty() {
+        return Err(SluiceError::coded(
+            "42P16",
+            "multiple primary keys for a table are not allowed",
+        ));
+    }
+    *primary_key = columns;
+    Ok(())
+}
+
+/// `CREATE TABLE name (col type, ...)` for the result of a `CREATE TABLE AS` query.
+fn definition_from_schema(name: &ObjectName, schema: &Schema) -> Result<CreateTable> {
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                Ident::with_quote('"', f.name()),
+                sql_name(f.data_type())
+            )
+        })
+        .collect();
+    let sql = format!("CREATE TABLE {name} ({})", columns.join(", "));
+    let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
+    let mut statements = datafusion::sql::sqlparser::parser::Parser::parse_sql(&dialect, &sql)
+        .map_err(|_| {
+            SluiceError::not_supported(format!(
+                "CREATE TABLE AS: a column type of the query is not supported ({sql})"
+            ))
+        })?;
+    match statements.pop() {
+        Some(Statement::CreateTable(create)) => Ok(create),
+        _ => Err(SluiceError::Internal(
+            "generated CREATE TABLE did not parse".into(),
+        )),
+    }
+}

@@ -1,0 +1,304 @@
+//! SQL: from a parsed statement to its result.
+//!
+//! ```text
+//!  text ──parser──▶ Statement ──prepare──▶ Prepared ──execute(params)──▶ Output
+//!                                            │
+//!                  DataFusion LogicalPlan ◀──┤ SELECT, EXPLAIN, INSERT/UPDATE/DELETE,
+//!                                            │ SHOW TABLES/COLUMNS (queries on sluice_catalog)
+//!                  Command ◀─────────────────┘ CREATE/DROP TABLE, SET, SHOW, BEGIN/COMMIT
+//! ```
+//!
+//! `prepare` does all checking that needs no data (so the extended protocol's Parse
+//! reports errors early and Describe knows parameter and result types); `execute`
+//! runs it. INSERT/UPDATE/DELETE are planned by DataFusion (type coercion, defaults,
+//! parameter types) but executed by [`dml`] on Sluice's durable write path.
+
+pub mod ddl;
+pub mod dml;
+pub mod names;
+pub mod parser;
+pub mod settings;
+pub mod show;
+pub mod types;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::ParamValues;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{
+    CreateTable, Expr as SqlExpr, ObjectName, ObjectType, Set, Statement, Value,
+};
+
+use crate::database::Database;
+use crate::error::{Result, SluiceError};
+
+/// A statement ready to run, possibly many times with different parameters.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    /// A statement DataFusion planned (queries, EXPLAIN, DML).
+    Plan(LogicalPlan),
+    /// A statement Sluice runs itself.
+    Command(Command),
+}
+
+/// Statements that are not DataFusion plans.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// `CREATE TABLE`, with the original text kept as its catalog definition.
+    CreateTable(Box<CreateTable>),
+    /// `DROP TABLE [IF EXISTS] a, b`.
+    DropTable {
+        names: Vec<ObjectName>,
+        if_exists: bool,
+    },
+    /// `SET name = value` (`None` for `SET name TO DEFAULT`).
+    Set { name: String, value: Option<String> },
+    /// `SHOW name`.
+    Show { name: String },
+    /// A statement that only answers with its tag: BEGIN, COMMIT, ROLLBACK, DISCARD.
+    Acknowledge(&'static str),
+}
+
+/// What executing a statement produced.
+pub enum Output {
+    /// Rows, streamed.
+    Rows(SendableRecordBatchStream),
+    /// A completed command: its tag and, for DML, the number of rows affected.
+    Done {
+        tag: &'static str,
+        rows: Option<usize>,
+    },
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Rows(stream) => write!(f, "Rows({:?})", stream.schema()),
+            Output::Done { tag, rows } => write!(f, "Done({tag}, {rows:?})"),
+        }
+    }
+}
+
+/// Checks and plans `statement`.
+pub async fn prepare(db: &Database, statement: Statement) -> Result<Prepared> {
+    Ok(match statement {
+        Statement::CreateTable(create) => Prepared::Command(Command::CreateTable(Box::new(create))),
+        Statement::Drop {
+            object_type: ObjectType::Table,
+            if_exists,
+            names,
+            ..
+        } => Prepared::Command(Command::DropTable { names, if_exists }),
+        Statement::Set(set) => Prepared::Command(prepare_set(set)?),
+        Statement::ShowVariable { variable } => {
+            let name = variable
+                .iter()
+                .map(|i| i.value.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if name.eq_ignore_ascii_case("tables") {
+                Prepared::Plan(plan_query(db, show::TABLES).await?)
+            } else {
+                Prepared::Command(Command::Show {
+                    name: settings::normalize(&name),
+                })
+            }
+        }
+        Statement::ShowTables { .. } => Prepared::Plan(plan_query(db, show::TABLES).await?),
+        Statement::ShowColumns { show_options, .. } => {
+            let table = show::show_in_table(&show_options)?;
+            Prepared::Plan(plan_query(db, &show::columns_query(db, &table)?).await?)
+        }
+        Statement::ExplainTable { table_name, .. } => {
+            Prepared::Plan(plan_query(db, &show::columns_query(db, &table_name)?).await?)
+        }
+        Statement::StartTransaction { .. } => Prepared::Command(Command::Acknowledge("BEGIN")),
+        Statement::Commit { .. } => Prepared::Command(Command::Acknowledge("COMMIT")),
+        Statement::Rollback { .. } => Prepared::Command(Command::Acknowledge("ROLLBACK")),
+        Statement::Discard { .. } => Prepared::Command(Command::Acknowledge("DISCARD ALL")),
+        statement @ (Statement::Query(_)
+        | Statement::Insert(_)
+        | Statement::Update(_)
+        | Statement::Delete(_)
+        | Statement::Explain { .. }) => Prepared::Plan(plan_statement(db, statement).await?),
+        other => {
+            let text = other.to_string();
+            let head: String = text
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(SluiceError::not_supported(format!(
+                "statement {head} is not supported"
+            )));
+        }
+    })
+}
+
+async fn plan_statement(db: &Database, statement: Statement) -> Result<LogicalPlan> {
+    let state = db.context().state();
+    Ok(state
+        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+        .await?)
+}
+
+/// Plans SQL text that Sluice itself generated (SHOW rewrites).
+async fn plan_query(db: &Database, sql: &str) -> Result<LogicalPlan> {
+    let mut statements = db.parser().parse(sql)?;
+    let statement = statements
+        .pop()
+        .ok_or_else(|| SluiceError::Internal("empty generated query".into()))?;
+    plan_statement(db, statement).await
+}
+
+fn prepare_set(set: Set) -> Result<Command> {
+    match set {
+        Set::SingleAssignment {
+            variable, values, ..
+        } => {
+            let name = variable.to_string();
+            let value = match values.as_slice() {
+                [SqlExpr::Identifier(id)] if id.value.eq_ignore_ascii_case("default") => None,
+                _ => Some(
+                    values
+                        .iter()
+                        .map(setting_value)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            };
+            Ok(Command::Set { name, value })
+        }
+        Set::SetTimeZone { value, .. } => Ok(Command::Set {
+            name: "timezone".into(),
+            value: Some(setting_value(&value)),
+        }),
+        Set::SetNames { charset_name, .. } => Ok(Command::Set {
+            name: "client_encoding".into(),
+            value: Some(charset_name.value),
+        }),
+        Set::SetTransaction { .. } => Ok(Command::Acknowledge("SET")),
+        other => Err(SluiceError::not_supported(format!(
+            "{other} is not supported"
+        ))),
+    }
+}
+
+/// A SET value as the setting stores it: strings unquoted, identifiers as written.
+fn setting_value(expr: &SqlExpr) -> String {
+    match expr {
+        SqlExpr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        SqlExpr::Identifier(id) => id.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Parameter types (`$1`, `$2`, ... in order) a prepared statement expects; `None`
+/// where nothing in the statement fixes the type.
+pub fn parameter_types(prepared: &Prepared) -> Result<Vec<Option<DataType>>> {
+    let Prepared::Plan(plan) = prepared else {
+        return Ok(Vec::new());
+    };
+    let types = plan.get_parameter_types()?;
+    let mut numbered: Vec<(usize, Option<DataType>)> = types
+        .into_iter()
+        .filter_map(|(id, t)| {
+            id.trim_start_matches('$')
+                .parse::<usize>()
+                .ok()
+                .map(|n| (n, t))
+        })
+        .collect();
+    numbered.sort_by_key(|(n, _)| *n);
+    let count = numbered.last().map_or(0, |(n, _)| *n);
+    let mut out = vec![None; count];
+    for (n, t) in numbered {
+        out[n - 1] = t;
+    }
+    Ok(out)
+}
+
+/// The columns a prepared statement returns, or `None` for a command without rows.
+pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
+    match prepared {
+        Prepared::Plan(LogicalPlan::Dml(_)) => None,
+        Prepared::Plan(plan) => Some(Arc::new(plan.schema().as_arrow().clone())),
+        Prepared::Command(Command::Show { name }) => Some(show::setting_schema(name)),
+        Prepared::Command(_) => None,
+    }
+}
+
+/// Runs a prepared statement. `vars` are the session's settings.
+///
+/// Writes (DML and DDL) run on their own task: a client that disconnects while its
+/// statement runs cancels its wait, never a write half-way through.
+pub async fn execute(
+    db: &Arc<Database>,
+    prepared: &Prepared,
+    params: Option<ParamValues>,
+    vars: &mut HashMap<String, String>,
+) -> Result<Output> {
+    match prepared {
+        Prepared::Plan(plan) => {
+            let plan = match params {
+                Some(params) => plan.clone().replace_params_with_values(&params)?,
+                None => plan.clone(),
+            };
+            if let LogicalPlan::Dml(dml) = plan {
+                return run_to_completion(dml::execute(db.clone(), dml)).await;
+            }
+            let frame = db.context().execute_logical_plan(plan).await?;
+            Ok(Output::Rows(frame.execute_stream().await?))
+        }
+        Prepared::Command(command) => execute_command(db, command, vars).await,
+    }
+}
+
+async fn execute_command(
+    db: &Arc<Database>,
+    command: &Command,
+    vars: &mut HashMap<String, String>,
+) -> Result<Output> {
+    let db = db.clone();
+    match command.clone() {
+        Command::CreateTable(create) => {
+            run_to_completion(async move { ddl::create_table(&db, &create).await }).await
+        }
+        Command::DropTable { names, if_exists } => {
+            run_to_completion(async move { ddl::drop_tables(&db, &names, if_exists).await }).await
+        }
+        Command::Set { name, value } => {
+            settings::set(vars, &name, value)?;
+            Ok(Output::Done {
+                tag: "SET",
+                rows: None,
+            })
+        }
+        Command::Show { name } => {
+            let value = settings::show(vars, &name)?;
+            show::setting_rows(&name, value)
+        }
+        Command::Acknowledge(tag) => Ok(Output::Done { tag, rows: None }),
+    }
+}
+
+/// Runs `work` on its own task and waits for it; dropping the wait does not stop it.
+async fn run_to_completion(
+    work: impl std::future::Future<Output = Result<Output>> + Send + 'static,
+) -> Result<Output> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| SluiceError::Internal(format!("statement task failed: {e}")))?
+}
+
+/// A one-column text schema, for results Sluice builds itself.
+pub fn text_schema(name: &str) -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, true)]))
+}

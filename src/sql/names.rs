@@ -1,0 +1,90 @@
+//! Resolving the names users write (`t`, `public.t`, `sluice.public."T"`) to catalog
+//! names, with Postgres's rule: unquoted identifiers fold to lowercase.
+
+use datafusion::common::TableReference;
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
+
+use crate::catalog::{DEFAULT_DATABASE, DEFAULT_SCHEMA};
+use crate::error::{Result, SluiceError};
+
+/// The catalog name of identifier `ident`.
+pub fn normalize_ident(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+/// The catalog name of a user object, refusing schemas other than `public`.
+pub fn relation_name(name: &ObjectName) -> Result<String> {
+    let parts = name
+        .0
+        .iter()
+        .map(|part| {
+            part.as_ident()
+                .map(normalize_ident)
+                .ok_or_else(|| SluiceError::Syntax(format!("invalid relation name {name}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    match parts.as_slice() {
+        [table] => Ok(table.clone()),
+        [schema, table] if schema == DEFAULT_SCHEMA => Ok(table.clone()),
+        [db, schema, table] if db == DEFAULT_DATABASE && schema == DEFAULT_SCHEMA => {
+            Ok(table.clone())
+        }
+        _ => Err(SluiceError::not_supported(format!(
+            "relation {name}: user objects live in schema \"{DEFAULT_SCHEMA}\""
+        ))),
+    }
+}
+
+/// The catalog name behind a DataFusion table reference (already normalized).
+pub fn reference_name(reference: &TableReference) -> Result<String> {
+    let schema_ok = reference.schema().is_none_or(|s| s == DEFAULT_SCHEMA);
+    let db_ok = reference.catalog().is_none_or(|c| c == DEFAULT_DATABASE);
+    if schema_ok && db_ok {
+        Ok(reference.table().to_string())
+    } else {
+        Err(SluiceError::not_supported(format!(
+            "cannot write to {reference}: only tables in schema \"{DEFAULT_SCHEMA}\" are writable"
+        )))
+    }
+}
+
+/// `name` as a SQL string literal.
+pub fn quote_literal(name: &str) -> String {
+    format!("'{}'", name.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::ast::ObjectNamePart;
+
+    fn object(parts: &[Ident]) -> ObjectName {
+        ObjectName(
+            parts
+                .iter()
+                .cloned()
+                .map(ObjectNamePart::Identifier)
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn unquoted_names_fold_and_quoted_keep_case() {
+        assert_eq!(
+            relation_name(&object(&[Ident::new("Bids")])).unwrap(),
+            "bids"
+        );
+        assert_eq!(
+            relation_name(&object(&[
+                Ident::new("public"),
+                Ident::with_quote('"', "Bids")
+            ]))
+            .unwrap(),
+            "Bids"
+        );
+        assert!(relation_name(&object(&[Ident::new("other"), Ident::new("t")])).is_err());
+    }
+}

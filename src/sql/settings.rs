@@ -1,0 +1,238 @@
+//! Session settings: `SET name = value`, `SHOW name`, and the values reported to
+//! clients at start-up.
+//!
+//! Settings live in the connection's metadata map under their lowercase name (the
+//! wire layer reads `datestyle`, `intervalstyle`, `extra_float_digits` from there to
+//! format values). Unknown names are refused as Postgres does, except qualified
+//! `prefix.name` ones, which Postgres accepts as custom options.
+
+use std::collections::HashMap;
+
+use crate::error::{Result, SluiceError, sqlstate};
+
+/// The PostgreSQL version Sluice speaks (drivers pick their queries by it).
+pub const PG_VERSION: &str = "15.6";
+/// `server_version_num` matching [`PG_VERSION`].
+pub const PG_VERSION_NUM: &str = "150006";
+
+/// `SELECT version()`.
+pub fn version_string() -> String {
+    format!(
+        "PostgreSQL {PG_VERSION} (Sluice {}) on {}-linux, compiled by rustc, 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    )
+}
+
+/// A known setting: name, default, and whether clients may change it.
+struct Setting {
+    name: &'static str,
+    default: &'static str,
+    writable: bool,
+}
+
+const fn rw(name: &'static str, default: &'static str) -> Setting {
+    Setting {
+        name,
+        default,
+        writable: true,
+    }
+}
+
+const fn ro(name: &'static str, default: &'static str) -> Setting {
+    Setting {
+        name,
+        default,
+        writable: false,
+    }
+}
+
+const SETTINGS: &[Setting] = &[
+    ro("server_version", PG_VERSION),
+    ro("server_version_num", PG_VERSION_NUM),
+    ro("server_encoding", "UTF8"),
+    ro("integer_datetimes", "on"),
+    ro("max_identifier_length", "63"),
+    ro("lc_collate", "C"),
+    ro("lc_ctype", "C"),
+    ro("is_superuser", "on"),
+    rw("client_encoding", "UTF8"),
+    rw("datestyle", "ISO, MDY"),
+    rw("intervalstyle", "postgres"),
+    rw("timezone", "UTC"),
+    rw("standard_conforming_strings", "on"),
+    rw("search_path", "public"),
+    rw("application_name", ""),
+    rw("extra_float_digits", "1"),
+    rw("bytea_output", "hex"),
+    rw("statement_timeout", "0"),
+    rw("lock_timeout", "0"),
+    rw("idle_in_transaction_session_timeout", "0"),
+    rw("transaction_isolation", "read committed"),
+    rw("default_transaction_isolation", "read committed"),
+    rw("transaction_read_only", "off"),
+    rw("default_transaction_read_only", "off"),
+    rw("client_min_messages", "notice"),
+    rw("geqo", "on"),
+    rw("jit", "off"),
+    rw("synchronous_commit", "on"),
+    rw("session_authorization", "sluice"),
+    rw("role", "none"),
+];
+
+/// Normalizes a setting name as written in SQL (`TimeZone`, `transaction isolation level`).
+pub fn normalize(name: &str) -> String {
+    let lower = name.trim().to_ascii_lowercase();
+    match lower.as_str() {
+        "transaction isolation level" => "transaction_isolation".into(),
+        "time zone" => "timezone".into(),
+        "session authorization" => "session_authorization".into(),
+        "names" => "client_encoding".into(),
+        _ => lower,
+    }
+}
+
+fn lookup(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+/// The value of setting `name` for a session whose metadata is `vars`.
+pub fn show(vars: &HashMap<String, String>, name: &str) -> Result<String> {
+    let name = normalize(name);
+    if let Some(value) = vars.get(&name) {
+        return Ok(value.clone());
+    }
+    // Start-up parameters arrive with the client's spelling (`DateStyle`).
+    if let Some((_, value)) = vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
+        return Ok(value.clone());
+    }
+    match lookup(&name) {
+        Some(setting) => Ok(setting.default.to_string()),
+        None => Err(unrecognized(&name)),
+    }
+}
+
+/// Changes setting `name` for the session. `None` resets it to its default.
+pub fn set(vars: &mut HashMap<String, String>, name: &str, value: Option<String>) -> Result<()> {
+    let name = normalize(name);
+    match lookup(&name) {
+        Some(setting) if !setting.writable => {
+            return Err(SluiceError::coded(
+                "55P02",
+                format!("parameter \"{name}\" cannot be changed"),
+            ));
+        }
+        Some(_) => {}
+        None if name.contains('.') => {}
+        None => return Err(unrecognized(&name)),
+    }
+    let value = match value {
+        Some(v) => validate(&name, v)?,
+        None => lookup(&name)
+            .map(|s| s.default.to_string())
+            .unwrap_or_default(),
+    };
+    vars.retain(|k, _| !k.eq_ignore_ascii_case(&name));
+    vars.insert(name, value);
+    Ok(())
+}
+
+fn validate(name: &str, value: String) -> Result<String> {
+    let invalid = || {
+        SluiceError::coded(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"{name}\": \"{value}\""),
+        )
+    };
+    match name {
+        "client_encoding"
+            if !matches!(
+                value.to_ascii_uppercase().as_str(),
+                "UTF8" | "UTF-8" | "UNICODE"
+            ) =>
+        {
+            Err(SluiceError::not_supported(format!(
+                "client encoding \"{value}\" is not supported; Sluice speaks UTF8"
+            )))
+        }
+        "client_encoding" => Ok("UTF8".into()),
+        "timezone"
+            if !matches!(
+                value.to_ascii_uppercase().as_str(),
+                "UTC" | "ETC/UTC" | "GMT" | "Z" | "+00:00" | "0"
+            ) =>
+        {
+            Err(SluiceError::not_supported(format!(
+                "time zone \"{value}\" is not supported; timestamptz values are shown in UTC"
+            )))
+        }
+        "standard_conforming_strings" if value != "on" => Err(invalid()),
+        "extra_float_digits" if value.parse::<i8>().is_err() => Err(invalid()),
+        _ => Ok(value),
+    }
+}
+
+fn unrecognized(name: &str) -> SluiceError {
+    SluiceError::coded(
+        sqlstate::UNDEFINED_OBJECT,
+        format!("unrecognized configuration parameter \"{name}\""),
+    )
+}
+
+/// Parameters sent to the client in `ParameterStatus` messages at start-up.
+pub fn startup_parameters() -> HashMap<String, String> {
+    [
+        ("server_version", PG_VERSION),
+        ("server_encoding", "UTF8"),
+        ("client_encoding", "UTF8"),
+        ("DateStyle", "ISO, MDY"),
+        ("IntervalStyle", "postgres"),
+        ("TimeZone", "UTC"),
+        ("integer_datetimes", "on"),
+        ("standard_conforming_strings", "on"),
+        ("is_superuser", "on"),
+        ("default_transaction_read_only", "off"),
+        ("in_hot_standby", "off"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_then_show() {
+        let mut vars = HashMap::new();
+        set(&mut vars, "application_name", Some("app".into())).unwrap();
+        assert_eq!(show(&vars, "APPLICATION_NAME").unwrap(), "app");
+        set(&mut vars, "application_name", None).unwrap();
+        assert_eq!(show(&vars, "application_name").unwrap(), "");
+    }
+
+    #[test]
+    fn startup_spelling_is_found() {
+        let vars = HashMap::from([("DateStyle".to_string(), "ISO, DMY".to_string())]);
+        assert_eq!(show(&vars, "datestyle").unwrap(), "ISO, DMY");
+    }
+
+    #[test]
+    fn unknown_and_read_only_settings_are_refused() {
+        let mut vars = HashMap::new();
+        assert_eq!(show(&vars, "no_such").unwrap_err().sqlstate(), "42704");
+        assert_eq!(
+            set(&mut vars, "no_such", Some("1".into()))
+                .unwrap_err()
+                .sqlstate(),
+            "42704"
+        );
+        assert!(set(&mut vars, "server_version", Some("1".into())).is_err());
+        set(&mut vars, "myapp.flag", Some("x".into())).unwrap();
+        assert_eq!(
+            show(&vars, "transaction isolation level").unwrap(),
+            "read committed"
+        );
+    }
+}

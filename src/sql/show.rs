@@ -1,0 +1,71 @@
+//! `SHOW TABLES`, `SHOW COLUMNS FROM t`, `DESCRIBE t` (queries over the system
+//! relations of `catalog/sluice_catalog.sql`) and `SHOW setting`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::sql::sqlparser::ast::{
+    ObjectName, ShowStatementInParentType, ShowStatementOptions,
+};
+
+use super::names::{quote_literal, relation_name};
+use super::{Output, text_schema};
+use crate::database::Database;
+use crate::error::{Result, SluiceError};
+
+/// `SHOW TABLES`.
+pub const TABLES: &str =
+    "SELECT name FROM sluice_catalog.relations WHERE kind = 'table' ORDER BY name";
+
+/// The query behind `SHOW COLUMNS FROM table` and `DESCRIBE table`.
+pub fn columns_query(db: &Database, table: &ObjectName) -> Result<String> {
+    let name = relation_name(table)?;
+    if db.catalog().get(&name).is_none() {
+        return Err(SluiceError::UndefinedTable(name));
+    }
+    Ok(format!(
+        "SELECT name, type, nullable, primary_key FROM sluice_catalog.columns \
+         WHERE relation = {} ORDER BY position",
+        quote_literal(&name)
+    ))
+}
+
+/// The table named by `SHOW COLUMNS FROM t`.
+pub fn show_in_table(options: &ShowStatementOptions) -> Result<ObjectName> {
+    match &options.show_in {
+        Some(show_in)
+            if matches!(
+                show_in.parent_type,
+                None | Some(ShowStatementInParentType::Table)
+            ) =>
+        {
+            show_in
+                .parent_name
+                .clone()
+                .ok_or_else(|| SluiceError::Syntax("SHOW COLUMNS needs FROM <table>".into()))
+        }
+        _ => Err(SluiceError::Syntax(
+            "SHOW COLUMNS needs FROM <table>".into(),
+        )),
+    }
+}
+
+/// The result schema of `SHOW name`.
+pub fn setting_schema(name: &str) -> SchemaRef {
+    text_schema(name)
+}
+
+/// The one-row result of `SHOW name`.
+pub fn setting_rows(name: &str, value: String) -> Result<Output> {
+    let schema = setting_schema(name);
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(StringArray::from(vec![value]))],
+    )?;
+    let stream = futures::stream::iter(vec![Ok(batch)]);
+    Ok(Output::Rows(Box::pin(RecordBatchStreamAdapter::new(
+        schema, stream,
+    ))))
+}

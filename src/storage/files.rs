@@ -1,0 +1,28 @@
+//! Small filesystem helpers that make renames and creations durable.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::Result;
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the
+/// directory. A crash leaves either the old file or the new one, never a mix.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    sync_parent(path)
+}
+
+/// Fsyncs the directory holding `path`, so a create or rename inside it is durable.
+pub fn sync_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}

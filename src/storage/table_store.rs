@@ -1,0 +1,744 @@
+//! [`TableStore`]: a table's rows, durable through a write-ahead log, and the change
+//! stream every write produces.
+//!
+//! ```text
+//!  TableWrite::commit(change)
+//!     ├─ check NOT NULL and PRIMARY KEY
+//!     ├─ compute the new contents (removals matched by row value, insertions appended)
+//!     ├─ append the change to wal.log + fsync          ← the write is now durable
+//!     └─ under the Sequencer's lock: take an epoch, publish the new contents to
+//!        readers, send (epoch, change) to every subscriber
+//! ```
+//!
+//! Writers are serialized per table by [`TableStore::begin_write`]; readers never wait
+//! for writers: [`TableStore::contents`] returns the last committed contents.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use datafusion::arrow::array::{Array, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::row::{RowConverter, SortField};
+
+use super::files::write_atomically;
+use super::ipc;
+use super::wal::{TornTail, Wal};
+use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Sequencer, SequencerGuard};
+use crate::error::{Result, SluiceError, sqlstate};
+
+/// Batches smaller than this are merged with the next insert, so many one-row
+/// inserts do not leave a table made of one-row batches.
+const COALESCE_ROWS: usize = 8192;
+/// The log is folded into a new snapshot once it grows past this many bytes.
+const COMPACT_LOG_BYTES: u64 = 16 * 1024 * 1024;
+const SNAPSHOT_MAGIC: &[u8; 8] = b"SLSNAP01";
+
+/// What the table's shape is: schema, primary key, and the name used in messages.
+#[derive(Debug, Clone)]
+pub struct TableLayout {
+    /// Table name, for error messages.
+    pub name: String,
+    /// Column names, types and nullability.
+    pub schema: SchemaRef,
+    /// Indices of the primary-key columns (empty: no primary key).
+    pub primary_key: Vec<usize>,
+}
+
+/// What opening a table found on disk.
+#[derive(Debug, Default)]
+pub struct RecoveryReport {
+    /// Rows loaded.
+    pub rows: usize,
+    /// Log records replayed on top of the snapshot.
+    pub replayed: usize,
+    /// A torn log tail that was cut off, if any.
+    pub torn_tail: Option<TornTail>,
+}
+
+/// The durable rows of one table. See the module docs.
+#[derive(Debug)]
+pub struct TableStore {
+    layout: TableLayout,
+    dir: PathBuf,
+    contents: RwLock<Arc<Vec<RecordBatch>>>,
+    writer: tokio::sync::Mutex<Writer>,
+    sequencer: Arc<Sequencer>,
+    subscribers: Mutex<Vec<(ChangeSender, usize)>>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    wal: Arc<Mutex<Wal>>,
+    next_lsn: u64,
+    row_codec: RowConverter,
+    key_codec: Option<RowConverter>,
+    keys: HashSet<Box<[u8]>>,
+}
+
+impl TableStore {
+    /// Creates an empty table in `dir` (which must not hold a table yet).
+    pub fn create(
+        dir: &Path,
+        layout: TableLayout,
+        sequencer: Arc<Sequencer>,
+    ) -> Result<TableStore> {
+        std::fs::create_dir_all(dir)?;
+        let wal = Wal::create(&dir.join("wal.log"))?;
+        Self::assemble(dir, layout, Vec::new(), wal, 1, sequencer)
+    }
+
+    /// Opens the table stored in `dir`: loads its snapshot and replays its log.
+    pub fn open(
+        dir: &Path,
+        layout: TableLayout,
+        sequencer: Arc<Sequencer>,
+    ) -> Result<(TableStore, RecoveryReport)> {
+        let (mut contents, snapshot_lsn) = read_snapshot(&dir.join("snapshot.arrow"))?;
+        let (wal, recovery) = Wal::open(&dir.join("wal.log"))?;
+        let codec = row_codec(&layout.schema)?;
+        let mut next_lsn = snapshot_lsn + 1;
+        let mut replayed = 0;
+        for record in recovery.records {
+            if record.lsn <= snapshot_lsn {
+                continue; // already folded into the snapshot
+            }
+            let stored = ipc::decode(&record.payload)?;
+            let change = ChangeBatch::from_weighted_batch(&stored)?;
+            let change = conform(&layout.schema, &change)?;
+            contents = apply(&codec, &contents, &change)?;
+            next_lsn = record.lsn + 1;
+            replayed += 1;
+        }
+        let report = RecoveryReport {
+            rows: contents.iter().map(RecordBatch::num_rows).sum(),
+            replayed,
+            torn_tail: recovery.torn_tail,
+        };
+        let store = Self::assemble(dir, layout, contents, wal, next_lsn, sequencer)?;
+        Ok((store, report))
+    }
+
+    fn assemble(
+        dir: &Path,
+        layout: TableLayout,
+        contents: Vec<RecordBatch>,
+        wal: Wal,
+        next_lsn: u64,
+        sequencer: Arc<Sequencer>,
+    ) -> Result<TableStore> {
+        let key_codec = if layout.primary_key.is_empty() {
+            None
+        } else {
+            Some(key_codec(&layout)?)
+        };
+        let mut keys = HashSet::new();
+        if let Some(codec) = &key_codec {
+            for batch in &contents {
+                let rows = codec.convert_columns(&key_columns(&layout, batch))?;
+                keys.extend(rows.iter().map(|r| Box::<[u8]>::from(r.as_ref())));
+            }
+        }
+        let writer = Writer {
+            wal: Arc::new(Mutex::new(wal)),
+            next_lsn,
+            row_codec: row_codec(&layout.schema)?,
+            key_codec,
+            keys,
+        };
+        Ok(TableStore {
+            layout,
+            dir: dir.to_path_buf(),
+            contents: RwLock::new(Arc::new(contents)),
+            writer: tokio::sync::Mutex::new(writer),
+            sequencer,
+            subscribers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The table's layout.
+    pub fn layout(&self) -> &TableLayout {
+        &self.layout
+    }
+
+    /// The table's schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.layout.schema.clone()
+    }
+
+    /// The contents as of the last committed write.
+    pub fn contents(&self) -> Arc<Vec<RecordBatch>> {
+        match self.contents.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Waits for exclusive write access. Hold the returned guard across a
+    /// read-modify-write (UPDATE, DELETE) so no other write slips in between.
+    pub async fn begin_write(&self) -> TableWrite<'_> {
+        TableWrite {
+            store: self,
+            writer: self.writer.lock().await,
+        }
+    }
+
+    /// Subscribes `sender` to every future change, tagged with `input`, and returns
+    /// the contents at the moment of subscription: the contents plus the changes
+    /// received add up to the table, with no change missed or seen twice. Taking the
+    /// sequencer's lock (`order`) for several subscriptions makes them one atomic step.
+    pub fn subscribe(
+        &self,
+        order: &SequencerGuard<'_>,
+        input: usize,
+        sender: ChangeSender,
+    ) -> Arc<Vec<RecordBatch>> {
+        let _ = order;
+        self.lock_subscribers().push((sender, input));
+        self.contents()
+    }
+
+    /// The sequencer this table's changes are ordered by.
+    pub fn sequencer(&self) -> &Arc<Sequencer> {
+        &self.sequencer
+    }
+
+    fn lock_subscribers(&self) -> std::sync::MutexGuard<'_, Vec<(ChangeSender, usize)>> {
+        self.subscribers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Deletes the table's files.
+    pub fn destroy(&self) -> Result<()> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    fn publish(&self, contents: Vec<RecordBatch>) {
+        let contents = Arc::new(contents);
+        match self.contents.write() {
+            Ok(mut guard) => *guard = contents,
+            Err(poisoned) => *poisoned.into_inner() = contents,
+        }
+    }
+}
+
+/// Exclusive write access to one table; see [`TableStore::begin_write`].
+pub struct TableWrite<'a> {
+    store: &'a TableStore,
+    writer: tokio::sync::MutexGuard<'a, Writer>,
+}
+
+impl TableWrite<'_> {
+    /// The contents this write starts from.
+    pub fn contents(&self) -> Arc<Vec<RecordBatch>> {
+        self.store.contents()
+    }
+
+    /// Checks constraints, makes `change` durable, applies it and publishes it.
+    /// Returns the number of rows changed. Nothing is written when a check fails.
+    pub async fn commit(&mut self, change: ChangeBatch) -> Result<()> {
+        if change.is_empty() {
+            return Ok(());
+        }
+        let store = self.store;
+        let change = conform(&store.layout.schema, &change)?;
+        check_not_null(&store.layout, &change)?;
+        let new_keys = self.check_primary_key(&change)?;
+        let contents = apply(&self.writer.row_codec, &store.contents(), &change)?;
+
+        let lsn = self.writer.next_lsn;
+        let payload = ipc::encode(&change.to_weighted_batch()?)?;
+        let wal = self.writer.wal.clone();
+        tokio::task::spawn_blocking(move || -> Result<u64> {
+            let mut wal = wal
+                .lock()
+                .map_err(|_| SluiceError::Internal("log writer poisoned".into()))?;
+            wal.append(lsn, &payload)?;
+            Ok(wal.len())
+        })
+        .await
+        .map_err(|e| SluiceError::Internal(format!("log writer task failed: {e}")))??;
+        self.writer.next_lsn += 1;
+
+        if let Some((removed, added)) = new_keys {
+            for key in removed {
+                self.writer.keys.remove(&key);
+            }
+            self.writer.keys.extend(added);
+        }
+        {
+            let mut order = store.sequencer.lock();
+            let epoch = order.next_epoch();
+            store.publish(contents);
+            store.lock_subscribers().retain(|(sender, input)| {
+                let delivery = Delivery {
+                    epoch,
+                    input: *input,
+                    batch: change.clone(),
+                };
+                sender.send(delivery).is_ok()
+            });
+        }
+        self.maybe_compact().await
+    }
+
+    /// Rejects a change that would leave two rows with one key; returns the keys it
+    /// removes and adds so the index can follow once the change is durable.
+    #[allow(clippy::type_complexity)]
+    fn check_primary_key(
+        &self,
+        change: &ChangeBatch,
+    ) -> Result<Option<(Vec<Box<[u8]>>, Vec<Box<[u8]>>)>> {
+        let Some(codec) = &self.writer.key_codec else {
+            return Ok(None);
+        };
+        let layout = &self.store.layout;
+        let (added, removed) = change.split()?;
+        let removed_keys: HashSet<Box<[u8]>> = codec
+            .convert_columns(&key_columns(layout, &removed))?
+            .iter()
+            .map(|r| Box::from(r.as_ref()))
+            .collect();
+        let added_rows = codec.convert_columns(&key_columns(layout, &added))?;
+        let mut added_keys = HashSet::new();
+        for (i, key) in added_rows.iter().enumerate() {
+            let key: Box<[u8]> = Box::from(key.as_ref());
+            let taken = self.writer.keys.contains(&key) && !removed_keys.contains(&key);
+            if taken || !added_keys.insert(key) {
+                return Err(SluiceError::Constraint {
+                    code: sqlstate::UNIQUE_VIOLATION,
+                    message: format!(
+                        "duplicate key value violates unique constraint \"{}_pkey\": Key ({})=({}) already exists.",
+                        layout.name,
+                        key_names(layout),
+                        key_values(layout, &added, i)
+                    ),
+                });
+            }
+        }
+        Ok(Some((
+            removed_keys.into_iter().collect(),
+            added_keys.into_iter().collect(),
+        )))
+    }
+
+    async fn maybe_compact(&mut self) -> Result<()> {
+        let wal_len = self
+            .writer
+            .wal
+            .lock()
+            .map_err(|_| SluiceError::Internal("log writer poisoned".into()))?
+            .len();
+        if wal_len < COMPACT_LOG_BYTES {
+            return Ok(());
+        }
+        let store = self.store;
+        let contents = store.contents();
+        let schema = store.schema();
+        let lsn = self.writer.next_lsn - 1;
+        let dir = store.dir.clone();
+        let wal = self.writer.wal.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            write_snapshot(&dir.join("snapshot.arrow"), &schema, &contents, lsn)?;
+            let mut wal = wal
+                .lock()
+                .map_err(|_| SluiceError::Internal("log writer poisoned".into()))?;
+            *wal = Wal::create(&dir.join("wal.log"))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| SluiceError::Internal(format!("compaction task failed: {e}")))?
+    }
+}
+
+fn row_codec(schema: &SchemaRef) -> Result<RowConverter> {
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|f| SortField::new(f.data_type().clone()))
+        .collect();
+    Ok(RowConverter::new(fields)?)
+}
+
+fn key_codec(layout: &TableLayout) -> Result<RowConverter> {
+    let fields = layout
+        .primary_key
+        .iter()
+        .map(|&i| SortField::new(layout.schema.field(i).data_type().clone()))
+        .collect();
+    Ok(RowConverter::new(fields)?)
+}
+
+fn key_columns(layout: &TableLayout, batch: &RecordBatch) -> Vec<Arc<dyn Array>> {
+    layout
+        .primary_key
+        .iter()
+        .map(|&i| batch.column(i).clone())
+        .collect()
+}
+
+fn key_names(layout: &TableLayout) -> String {
+    let names: Vec<&str> = layout
+        .primary_key
+        .iter()
+        .map(|&i| layout.schema.field(i).name().as_str())
+        .collect();
+    names.join(", ")
+}
+
+fn key_values(layout: &TableLayout, batch: &RecordBatch, row: usize) -> String {
+    use datafusion::arrow::util::display::array_value_to_string;
+    let values: Vec<String> = layout
+        .primary_key
+        .iter()
+        .map(|&i| array_value_to_string(batch.column(i), row).unwrap_or_default())
+        .collect();
+    values.join(", ")
+}
+
+/// The change with the table's exact schema (field names and nullability), so stored
+/// batches are uniform whatever plan produced them.
+fn conform(schema: &SchemaRef, change: &ChangeBatch) -> Result<ChangeBatch> {
+    let data = change.data();
+    if data.schema().fields().len() != schema.fields().len() {
+        return Err(SluiceError::Internal(format!(
+            "change has {} columns, table has {}",
+            data.num_columns(),
+            schema.fields().len()
+        )));
+    }
+    let mut columns = Vec::with_capacity(data.num_columns());
+    for (column, field) in data.columns().iter().zip(schema.fields()) {
+        if column.data_type() == field.data_type() {
+            columns.push(column.clone());
+        } else {
+            columns.push(datafusion::arrow::compute::cast(column, field.data_type())?);
+        }
+    }
+    let options =
+        datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(data.num_rows()));
+    let data = match RecordBatch::try_new_with_options(schema.clone(), columns.clone(), &options) {
+        Ok(data) => data,
+        // A NULL in a NOT NULL column: keep the batch so check_not_null can say where.
+        Err(_) => RecordBatch::try_new_with_options(Arc::new(nullable(schema)), columns, &options)?,
+    };
+    ChangeBatch::try_new(data, change.weights().clone())
+}
+
+fn nullable(schema: &SchemaRef) -> datafusion::arrow::datatypes::Schema {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    datafusion::arrow::datatypes::Schema::new(fields)
+}
+
+fn check_not_null(layout: &TableLayout, change: &ChangeBatch) -> Result<()> {
+    for (column, field) in change.data().columns().iter().zip(layout.schema.fields()) {
+        if !field.is_nullable() && column.null_count() > 0 {
+            return Err(SluiceError::Constraint {
+                code: sqlstate::NOT_NULL_VIOLATION,
+                message: format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    field.name(),
+                    layout.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Applies `change` to `contents`: each removed row takes away one stored row equal to
+/// it; inserted rows are appended (repeated by their weight).
+fn apply(
+    codec: &RowConverter,
+    contents: &[RecordBatch],
+    change: &ChangeBatch,
+) -> Result<Vec<RecordBatch>> {
+    let (added, removed) = change.split()?;
+    let mut out: Vec<RecordBatch> = if removed.num_rows() == 0 {
+        contents.to_vec()
+    } else {
+        remove_rows(codec, contents, change, &removed)?
+    };
+    if added.num_rows() > 0 {
+        let added = repeat_by_weight(change, &added)?;
+        match out.last() {
+            Some(last) if last.num_rows() < COALESCE_ROWS => {
+                let merged = concat_batches(&added.schema(), [last, &added])?;
+                let end = out.len() - 1;
+                out[end] = merged;
+            }
+            _ => out.push(added),
+        }
+    }
+    Ok(out)
+}
+
+fn remove_rows(
+    codec: &RowConverter,
+    contents: &[RecordBatch],
+    change: &ChangeBatch,
+    removed: &RecordBatch,
+) -> Result<Vec<RecordBatch>> {
+    let weights: Vec<i64> = change
+        .weights()
+        .values()
+        .iter()
+        .copied()
+        .filter(|w| *w < 0)
+        .collect();
+    let mut pending: HashMap<Box<[u8]>, i64> = HashMap::new();
+    let rows = codec.convert_columns(removed.columns())?;
+    for (row, weight) in rows.iter().zip(weights) {
+        *pending.entry(Box::from(row.as_ref())).or_default() += -weight;
+    }
+    let mut remaining: i64 = pending.values().sum();
+    let mut out = Vec::with_capacity(contents.len());
+    for batch in contents {
+        if remaining == 0 {
+            out.push(batch.clone());
+            continue;
+        }
+        let rows = codec.convert_columns(batch.columns())?;
+        let keep: datafusion::arrow::array::BooleanArray = rows
+            .iter()
+            .map(|row| match pending.get_mut(row.as_ref()) {
+                Some(count) if *count > 0 => {
+                    *count -= 1;
+                    remaining -= 1;
+                    Some(false)
+                }
+                _ => Some(true),
+            })
+            .collect();
+        let kept = filter_record_batch(batch, &keep)?;
+        if kept.num_rows() > 0 {
+            out.push(kept);
+        }
+    }
+    if remaining > 0 {
+        return Err(SluiceError::Internal(format!(
+            "change removes {remaining} row(s) the table does not hold"
+        )));
+    }
+    Ok(out)
+}
+
+fn repeat_by_weight(change: &ChangeBatch, added: &RecordBatch) -> Result<RecordBatch> {
+    let weights: Vec<i64> = change
+        .weights()
+        .values()
+        .iter()
+        .copied()
+        .filter(|w| *w > 0)
+        .collect();
+    if weights.iter().all(|&w| w == 1) {
+        return Ok(added.clone());
+    }
+    let indices: UInt32Array = weights
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &w)| std::iter::repeat_n(i as u32, w as usize))
+        .collect();
+    Ok(take_record_batch(added, &indices)?)
+}
+
+fn write_snapshot(
+    path: &Path,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    lsn: u64,
+) -> Result<()> {
+    let body = ipc::encode_all(schema, batches)?;
+    let mut bytes = Vec::with_capacity(body.len() + 20);
+    bytes.extend_from_slice(SNAPSHOT_MAGIC);
+    bytes.extend_from_slice(&lsn.to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    write_atomically(path, &bytes)
+}
+
+fn read_snapshot(path: &Path) -> Result<(Vec<RecordBatch>, u64)> {
+    if !path.exists() {
+        return Ok((Vec::new(), 0));
+    }
+    let bytes = std::fs::read(path)?;
+    let corrupt = |reason: &str| SluiceError::Corrupt {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < 20 || &bytes[..8] != SNAPSHOT_MAGIC {
+        return Err(corrupt("missing snapshot header"));
+    }
+    let lsn = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default());
+    let crc = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
+    let body = &bytes[20..];
+    if crc32fast::hash(body) != crc {
+        return Err(corrupt("snapshot fails its checksum"));
+    }
+    Ok((ipc::decode_all(body)?, lsn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int32Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    fn layout() -> TableLayout {
+        TableLayout {
+            name: "t".into(),
+            schema: Arc::new(Schema::new(vec![
+                Field::new("id", DataType::Int32, false),
+                Field::new("name", DataType::Utf8, true),
+            ])),
+            primary_key: vec![0],
+        }
+    }
+
+    fn rows(ids: &[i32], names: &[&str]) -> RecordBatch {
+        RecordBatch::try_new(
+            layout().schema,
+            vec![
+                Arc::new(Int32Array::from(ids.to_vec())),
+                Arc::new(StringArray::from(names.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn sorted_ids(store: &TableStore) -> Vec<i32> {
+        let mut ids: Vec<i32> = store
+            .contents()
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int32Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test]
+    async fn writes_survive_reopen_and_emit_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TableStore::create(dir.path(), layout(), Arc::default()).unwrap();
+        let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let initial = store.subscribe(&store.sequencer().lock(), 7, tx);
+        assert!(initial.is_empty());
+
+        let mut write = store.begin_write().await;
+        write
+            .commit(ChangeBatch::inserts(rows(&[1, 2, 3], &["a", "b", "c"])))
+            .await
+            .unwrap();
+        write
+            .commit(ChangeBatch::replace(&rows(&[2], &["b"]), &rows(&[2], &["B"])).unwrap())
+            .await
+            .unwrap();
+        let delete = ChangeBatch::try_new(rows(&[3], &["c"]), Int64Array::from(vec![-1])).unwrap();
+        write.commit(delete).await.unwrap();
+        drop(write);
+
+        let deliveries: Vec<Delivery> = (0..3).map(|_| changes.try_recv().unwrap()).collect();
+        let weights: Vec<Vec<i64>> = deliveries
+            .iter()
+            .map(|d| d.batch.weights().values().to_vec())
+            .collect();
+        assert_eq!(weights, vec![vec![1, 1, 1], vec![-1, 1], vec![-1]]);
+        let epochs: Vec<u64> = deliveries.iter().map(|d| d.epoch).collect();
+        assert_eq!(epochs, vec![1, 2, 3]);
+        assert!(deliveries.iter().all(|d| d.input == 7));
+        assert_eq!(sorted_ids(&store), vec![1, 2]);
+
+        drop(store);
+        let (reopened, report) = TableStore::open(dir.path(), layout(), Arc::default()).unwrap();
+        assert_eq!(report.replayed, 3);
+        assert_eq!(sorted_ids(&reopened), vec![1, 2]);
+        let names = reopened.contents()[0].column(1).clone();
+        let names = names.as_any().downcast_ref::<StringArray>().unwrap();
+        assert!(names.iter().any(|n| n == Some("B")));
+    }
+
+    #[tokio::test]
+    async fn duplicate_keys_and_nulls_are_refused_without_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TableStore::create(dir.path(), layout(), Arc::default()).unwrap();
+        let mut write = store.begin_write().await;
+        write
+            .commit(ChangeBatch::inserts(rows(&[1], &["a"])))
+            .await
+            .unwrap();
+        let err = write
+            .commit(ChangeBatch::inserts(rows(&[1], &["again"])))
+            .await
+            .unwrap_err();
+        assert_eq!(err.sqlstate(), sqlstate::UNIQUE_VIOLATION);
+        let err = write
+            .commit(ChangeBatch::inserts(rows(&[5, 5], &["x", "y"])))
+            .await
+            .unwrap_err();
+        assert_eq!(err.sqlstate(), sqlstate::UNIQUE_VIOLATION);
+
+        let nullable_schema = Arc::new(nullable(&layout().schema));
+        let with_null = RecordBatch::try_new(
+            nullable_schema,
+            vec![
+                Arc::new(Int32Array::from(vec![None])),
+                Arc::new(StringArray::from(vec![Some("n")])),
+            ],
+        )
+        .unwrap();
+        let err = write
+            .commit(ChangeBatch::inserts(with_null))
+            .await
+            .unwrap_err();
+        assert_eq!(err.sqlstate(), sqlstate::NOT_NULL_VIOLATION);
+        // Re-inserting a key after deleting it in the same change is fine.
+        write
+            .commit(ChangeBatch::replace(&rows(&[1], &["a"]), &rows(&[1], &["z"])).unwrap())
+            .await
+            .unwrap();
+        drop(write);
+        let (reopened, _) = TableStore::open(dir.path(), layout(), Arc::default()).unwrap();
+        assert_eq!(sorted_ids(&reopened), vec![1]);
+    }
+
+    #[tokio::test]
+    async fn snapshot_and_log_combine_after_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TableStore::create(dir.path(), layout(), Arc::default()).unwrap();
+        let mut write = store.begin_write().await;
+        write
+            .commit(ChangeBatch::inserts(rows(&[1, 2], &["a", "b"])))
+            .await
+            .unwrap();
+        let contents = write.contents();
+        write_snapshot(
+            &dir.path().join("snapshot.arrow"),
+            &store.schema(),
+            &contents,
+            1,
+        )
+        .unwrap();
+        write
+            .commit(ChangeBatch::inserts(rows(&[3], &["c"])))
+            .await
+            .unwrap();
+        drop(write);
+        let (reopened, report) = TableStore::open(dir.path(), layout(), Arc::default()).unwrap();
+        assert_eq!(report.replayed, 1, "record 1 is inside the snapshot");
+        assert_eq!(sorted_ids(&reopened), vec![1, 2, 3]);
+    }
+}

@@ -1,0 +1,151 @@
+//! Shared test harness: a Sluice server on a free loopback port with its own data
+//! directory, and clients for it (tokio-postgres, psql).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio_postgres::{Client, NoTls};
+
+/// A server running inside the test process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Starts a server over a fresh data directory.
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (addr, task) = serve(dir.path()).await;
+        TestServer { addr, dir, task }
+    }
+
+    /// A connected tokio-postgres client.
+    pub async fn client(&self) -> Client {
+        connect(self.addr).await
+    }
+
+    /// Stops the server task (connections end with it).
+    pub fn stop(self) -> tempfile::TempDir {
+        self.task.abort();
+        self.dir
+    }
+}
+
+async fn serve(data_dir: &Path) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let db = sluice::Database::open(data_dir)
+        .await
+        .expect("open database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = sluice::server::serve(listener, db).await;
+    });
+    (addr, task)
+}
+
+/// Connects tokio-postgres to `addr` and drives the connection in the background.
+pub async fn connect(addr: SocketAddr) -> Client {
+    let url = format!(
+        "host={} port={} user=tester dbname=sluice",
+        addr.ip(),
+        addr.port()
+    );
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// Runs `psql` against `addr` with `args` (after the connection flags); returns
+/// (exit success, stdout, stderr).
+pub fn psql(addr: SocketAddr, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            &addr.ip().to_string(),
+            "-p",
+            &addr.port().to_string(),
+            "-d",
+            "sluice",
+            "-U",
+            "tester",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args(args)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql runs (PostgreSQL client must be installed)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The SQLSTATE of a failed statement.
+pub fn sqlstate(err: &tokio_postgres::Error) -> String {
+    err.code()
+        .map(|c| c.code().to_string())
+        .unwrap_or_else(|| format!("no SQLSTATE in {err:?}"))
+}
+
+/// A `sluice serve` process (the real binary), for crash tests.
+pub struct ServerProcess {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    child: Child,
+}
+
+impl ServerProcess {
+    /// Starts the binary on a free port over `data_dir` and waits until it accepts.
+    pub fn start(data_dir: &Path) -> ServerProcess {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .args(["--log", "warn"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sluice");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "sluice did not start listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ServerProcess {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            child,
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
