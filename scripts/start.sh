@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cargo build --bin sluice
+# --all-targets: the same dependency features as the test build, so one cached
+# build serves both the server and the tests.
+cargo build --all-targets
 exec "$CARGO_TARGET_DIR/debug/sluice" serve "$@"
