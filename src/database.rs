@@ -91,6 +91,24 @@ impl Database {
         self.data_dir.join("tables").join(id.to_string())
     }
 
+    /// Waits until every change accepted before the call is visible in every
+    /// materialized view. Views are visited in depth order, so a view's output
+    /// reaches the views reading it before they are asked.
+    pub async fn flush(&self) {
+        let mut views = self.catalog.views();
+        views.sort_by_key(|v| v.running().depth());
+        for level in views.chunk_by(|a, b| a.running().depth() == b.running().depth()) {
+            let markers: Vec<_> = {
+                let _order = self.sequencer.lock();
+                level.iter().map(|v| v.running().flush_marker()).collect()
+            };
+            for marker in markers {
+                // An error means the view stopped: nothing more to wait for.
+                let _ = marker.await;
+            }
+        }
+    }
+
     /// Serializes catalog changes: hold the guard for the whole DDL statement.
     pub async fn ddl_guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.ddl.lock().await

@@ -205,7 +205,12 @@ fn arrow_sqlstate(e: &ArrowError) -> &'static str {
     match e {
         ArrowError::DivideByZero => DIVISION_BY_ZERO,
         ArrowError::CastError(m) | ArrowError::ParseError(m) => {
-            if m.contains("overflow") || m.contains("out of range") || m.contains("too large") {
+            let m = m.to_ascii_lowercase();
+            if m.contains("overflow")
+                || m.contains("out of range")
+                || m.contains("too large")
+                || m.contains("can't cast value")
+            {
                 NUMERIC_VALUE_OUT_OF_RANGE
             } else {
                 INVALID_TEXT_REPRESENTATION
@@ -213,6 +218,11 @@ fn arrow_sqlstate(e: &ArrowError) -> &'static str {
         }
         ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
         ArrowError::InvalidArgumentError(m) if m.contains("non-nullable") => NOT_NULL_VIOLATION,
+        ArrowError::InvalidArgumentError(m)
+            if m.contains("too large") || m.contains("overflow") =>
+        {
+            NUMERIC_VALUE_OUT_OF_RANGE
+        }
         ArrowError::InvalidArgumentError(_) => DATA_EXCEPTION,
         ArrowError::MemoryError(_) => OUT_OF_MEMORY,
         ArrowError::IoError(..) => IO_ERROR,
@@ -252,7 +262,9 @@ fn datafusion_sqlstate(e: &DataFusionError) -> &'static str {
 fn plan_sqlstate(m: &str) -> &'static str {
     use sqlstate::*;
     let m = m.to_ascii_lowercase();
-    if m.contains("table") && (m.contains("not found") || m.contains("doesn't exist")) {
+    if m.contains("not yet supported") || m.contains("not yet implemented") {
+        FEATURE_NOT_SUPPORTED
+    } else if m.contains("table") && (m.contains("not found") || m.contains("doesn't exist")) {
         UNDEFINED_TABLE
     } else if m.contains("values list")
         || m.contains("column count")

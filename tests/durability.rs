@@ -25,14 +25,10 @@ async fn catalog_and_rows_survive_a_clean_restart() {
         .unwrap();
     drop(client);
     let dir = server.stop();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-
-    let db = sluice::Database::open(dir.path()).await.unwrap();
-    assert_eq!(db.catalog().names(), vec!["a".to_string(), "b".to_string()]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(sluice::server::serve(listener, db));
-    let client = connect(addr).await;
+    let client = connect(common::restart(dir.path()).await).await;
+    let tables = client.query("SHOW TABLES", &[]).await.unwrap();
+    let tables: Vec<&str> = tables.iter().map(|r| r.get(0)).collect();
+    assert_eq!(tables, vec!["a", "b"]);
     let rows = client
         .query("SELECT id, v FROM a ORDER BY id", &[])
         .await

@@ -12,6 +12,7 @@
 pub mod schema;
 pub mod system;
 pub mod table;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 
 pub use table::Table;
+pub use view::View;
 
 use crate::error::{Result, SluiceError};
 use crate::storage::files::write_atomically;
@@ -35,6 +37,8 @@ pub const DEFAULT_DATABASE: &str = "sluice";
 pub enum RelationKind {
     /// A table written by INSERT/UPDATE/DELETE.
     Table,
+    /// A materialized view, maintained incrementally.
+    MaterializedView,
 }
 
 impl RelationKind {
@@ -42,6 +46,7 @@ impl RelationKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             RelationKind::Table => "table",
+            RelationKind::MaterializedView => "materialized view",
         }
     }
 }
@@ -64,6 +69,8 @@ pub struct CatalogEntry {
 pub enum Relation {
     /// A durable table.
     Table(Arc<Table>),
+    /// A materialized view.
+    View(Arc<View>),
 }
 
 impl Relation {
@@ -71,6 +78,7 @@ impl Relation {
     pub fn entry(&self) -> &CatalogEntry {
         match self {
             Relation::Table(t) => t.entry(),
+            Relation::View(v) => v.entry(),
         }
     }
 
@@ -78,6 +86,15 @@ impl Relation {
     pub fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
         match self {
             Relation::Table(t) => t.store().schema(),
+            Relation::View(v) => v.running().schema(),
+        }
+    }
+
+    /// The object as a DataFusion table.
+    pub fn provider(&self) -> Arc<dyn datafusion::datasource::TableProvider> {
+        match self {
+            Relation::Table(t) => t.clone(),
+            Relation::View(v) => v.clone(),
         }
     }
 }
@@ -187,8 +204,36 @@ impl Catalog {
     pub fn table(&self, name: &str) -> Result<Arc<Table>> {
         match self.get(name) {
             Some(Relation::Table(t)) => Ok(t),
+            Some(Relation::View(_)) => Err(SluiceError::coded(
+                "42809",
+                format!("\"{name}\" is a materialized view; only tables can be written"),
+            )),
             None => Err(SluiceError::UndefinedTable(name.to_string())),
         }
+    }
+
+    /// Views reading `name` directly.
+    pub fn dependents(&self, name: &str) -> Vec<Arc<View>> {
+        self.read()
+            .relations
+            .values()
+            .filter_map(|r| match r {
+                Relation::View(v) if v.inputs().iter().any(|i| i == name) => Some(v.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every materialized view.
+    pub fn views(&self) -> Vec<Arc<View>> {
+        self.read()
+            .relations
+            .values()
+            .filter_map(|r| match r {
+                Relation::View(v) => Some(v.clone()),
+                Relation::Table(_) => None,
+            })
+            .collect()
     }
 
     /// Every object, ordered by name.

@@ -7,7 +7,7 @@ use datafusion::catalog::SchemaProvider;
 use datafusion::datasource::TableProvider;
 use datafusion::error::Result;
 
-use super::{Catalog, Relation};
+use super::Catalog;
 
 /// The `public` schema, answering name look-ups from the live [`Catalog`].
 #[derive(Debug)]
@@ -29,9 +29,7 @@ impl SchemaProvider for PublicSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        Ok(self.catalog.get(name).map(|relation| match relation {
-            Relation::Table(table) => table as Arc<dyn TableProvider>,
-        }))
+        Ok(self.catalog.get(name).map(|relation| relation.provider()))
     }
 
     fn table_exist(&self, name: &str) -> bool {

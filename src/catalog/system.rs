@@ -66,6 +66,7 @@ impl SystemSchema {
                 for r in &relations {
                     let keys = match r {
                         super::Relation::Table(t) => t.store().layout().primary_key.clone(),
+                        super::Relation::View(_) => Vec::new(),
                     };
                     for (i, field) in r.schema().fields().iter().enumerate() {
                         relation.push(r.entry().name.clone());

@@ -155,11 +155,22 @@ pub struct Delivery {
     pub batch: ChangeBatch,
 }
 
+/// What a subscriber's inbox carries.
+#[derive(Debug)]
+pub enum Message {
+    /// A change of one of the subscriber's inputs.
+    Change(Delivery),
+    /// A flush marker: answer once every message before it is processed.
+    Flush(tokio::sync::oneshot::Sender<()>),
+    /// Stop processing (the subscriber is being dropped).
+    Stop,
+}
+
 /// The sending half of a change subscription. Unbounded on purpose: a table write must
 /// never block on, or silently drop changes for, a slow subscriber.
-pub type ChangeSender = tokio::sync::mpsc::UnboundedSender<Delivery>;
+pub type ChangeSender = tokio::sync::mpsc::UnboundedSender<Message>;
 /// The receiving half of a change subscription.
-pub type ChangeReceiver = tokio::sync::mpsc::UnboundedReceiver<Delivery>;
+pub type ChangeReceiver = tokio::sync::mpsc::UnboundedReceiver<Message>;
 
 #[cfg(test)]
 mod tests {

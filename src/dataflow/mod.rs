@@ -10,8 +10,18 @@
 //! later a Kafka source — describes the change as a [`ChangeBatch`]: an Arrow
 //! `RecordBatch` plus a signed weight per row (a Z-set, as in DBSP).
 
+pub mod accumulator;
+pub mod aggregate;
+pub mod arrangement;
 pub mod change;
+pub mod filter;
+pub mod graph;
+pub mod operator;
+pub mod project;
 pub mod sequencer;
+#[cfg(test)]
+pub mod testing;
+pub mod view;
 
-pub use change::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery};
+pub use change::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};
 pub use sequencer::{Sequencer, SequencerGuard};

@@ -7,15 +7,17 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::{Constraint, Constraints, DFSchema};
 use datafusion::logical_expr::Expr;
 use datafusion::sql::sqlparser::ast::{
-    ColumnOption, CreateTable, Ident, ObjectName, Statement, TableConstraint,
+    ColumnOption, CreateTable, CreateView, Ident, ObjectName, Statement, TableConstraint,
 };
 
 use super::names::{normalize_ident, relation_name};
 use super::types::{arrow_type, sql_name};
+use super::view_plan::{ViewPlan, plan_view};
 use super::{Output, plan_statement};
-use crate::catalog::{CatalogEntry, Relation, RelationKind, Table};
+use crate::catalog::{CatalogEntry, Relation, RelationKind, Table, View};
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
+use crate::dataflow::view::MaterializedView;
 use crate::error::{Result, SluiceError, sqlstate};
 use crate::storage::TableStore;
 use crate::storage::table_store::TableLayout;
@@ -72,12 +74,27 @@ pub async fn create_table(db: &Database, create: &CreateTable) -> Result<Output>
 
 /// Re-creates a stored catalog entry at start-up.
 pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
-    let mut statements = db.parser().parse(&entry.definition)?;
-    let Some(Statement::CreateTable(create)) = statements.pop() else {
-        return Err(SluiceError::Corrupt {
-            path: "catalog.json".into(),
-            reason: format!("entry {} is not a CREATE TABLE statement", entry.id),
-        });
+    let statement = db.parser().parse_one(&entry.definition)?;
+    let create = match (entry.kind, statement) {
+        (RelationKind::Table, Statement::CreateTable(create)) => create,
+        (RelationKind::MaterializedView, Statement::CreateView(view)) => {
+            let plan = plan_view(db, &view.query).await?;
+            let inputs = plan.inputs.clone();
+            let running = start_view(db, &entry.name, plan).await?;
+            tracing::info!(view = %entry.name, rows = running.stats().0, "materialized view rebuilt");
+            let view = View::new(entry.clone(), inputs, running);
+            return db.catalog().insert(Relation::View(Arc::new(view)), false);
+        }
+        _ => {
+            return Err(SluiceError::Corrupt {
+                path: "catalog.json".into(),
+                reason: format!(
+                    "entry {} does not hold a {} definition",
+                    entry.id,
+                    entry.kind.as_str()
+                ),
+            });
+        }
     };
     let (layout, defaults, constraints) = table_layout(db, &entry.name, &create)?;
     let (store, report) =
@@ -97,26 +114,157 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
     db.catalog().insert(Relation::Table(Arc::new(table)), false)
 }
 
-/// Runs `DROP TABLE [IF EXISTS] names`.
-pub async fn drop_tables(db: &Database, names: &[ObjectName], if_exists: bool) -> Result<Output> {
+/// Runs `CREATE MATERIALIZED VIEW`: plans the query, subscribes to its inputs,
+/// backfills from their current contents, and returns once the result is visible.
+pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Result<Output> {
     let _ddl = db.ddl_guard().await;
-    for name in names {
-        let name = relation_name(name)?;
-        match db.catalog().get(&name) {
-            None if if_exists => continue,
-            None => return Err(SluiceError::UndefinedTable(name)),
-            Some(Relation::Table(table)) => {
-                // Wait for writes in flight, so none lands in a deleted directory.
-                let _write = table.store().begin_write().await;
-                db.catalog().remove(&name)?;
-                table.store().destroy()?;
+    let name = relation_name(&view.name)?;
+    let done = Output::Done {
+        tag: "CREATE MATERIALIZED VIEW",
+        rows: None,
+    };
+    if db.catalog().get(&name).is_some() {
+        return if view.if_not_exists {
+            Ok(done)
+        } else {
+            Err(SluiceError::DuplicateTable(name))
+        };
+    }
+    if view.or_replace || view.or_alter || view.temporary || !view.columns.is_empty() {
+        return Err(SluiceError::not_supported(
+            "CREATE OR REPLACE / TEMPORARY materialized views and column lists are not supported",
+        ));
+    }
+    let plan = plan_view(db, &view.query).await?;
+    let entry = CatalogEntry {
+        id: db.catalog().allocate_id(),
+        name: name.clone(),
+        kind: RelationKind::MaterializedView,
+        definition: Statement::CreateView(view.clone()).to_string(),
+    };
+    let inputs = plan.inputs.clone();
+    let running = start_view(db, &name, plan).await?;
+    let relation = Relation::View(Arc::new(View::new(entry, inputs, running.clone())));
+    if let Err(e) = db.catalog().insert(relation, true) {
+        running.stop();
+        return Err(e);
+    }
+    Ok(done)
+}
+
+/// Subscribes a planned view to its inputs (one atomic step under the sequencer's
+/// lock, so the backfill and the changes that follow neither overlap nor leave a
+/// gap) and starts it.
+async fn start_view(db: &Database, name: &str, plan: ViewPlan) -> Result<Arc<MaterializedView>> {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let mut snapshots = Vec::with_capacity(plan.inputs.len());
+    let mut depth = 1;
+    {
+        let order = db.sequencer().lock();
+        for (i, input) in plan.inputs.iter().enumerate() {
+            match db.catalog().get(input) {
+                Some(Relation::Table(table)) => {
+                    snapshots.push((i, table.store().subscribe(&order, i, sender.clone())));
+                }
+                Some(Relation::View(view)) => {
+                    depth = depth.max(view.running().depth() + 1);
+                    snapshots.push((i, view.running().subscribe(i, sender.clone())?));
+                }
+                None => return Err(SluiceError::UndefinedTable(input.clone())),
             }
         }
     }
+    MaterializedView::start(
+        name,
+        plan.schema,
+        depth,
+        plan.graph,
+        (sender, receiver),
+        snapshots,
+    )
+    .await
+}
+
+/// Runs `DROP TABLE` / `DROP MATERIALIZED VIEW [IF EXISTS] names [CASCADE]`.
+pub async fn drop_relations(
+    db: &Database,
+    names: &[ObjectName],
+    kind: RelationKind,
+    if_exists: bool,
+    cascade: bool,
+) -> Result<Output> {
+    let _ddl = db.ddl_guard().await;
+    for name in names {
+        let name = relation_name(name)?;
+        let Some(relation) = db.catalog().get(&name) else {
+            if if_exists {
+                continue;
+            }
+            return Err(SluiceError::UndefinedTable(name));
+        };
+        if relation.entry().kind != kind {
+            return Err(SluiceError::coded(
+                "42809",
+                format!("\"{name}\" is not a {}", kind.as_str()),
+            ));
+        }
+        let dependents = transitive_dependents(db, &name);
+        if !dependents.is_empty() && !cascade {
+            let names: Vec<&str> = dependents.iter().map(|v| v.entry().name.as_str()).collect();
+            return Err(SluiceError::coded(
+                sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop {} {name} because other objects depend on it: materialized view {} \
+                     (use DROP ... CASCADE to drop them too)",
+                    kind.as_str(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        for view in dependents {
+            drop_one(db, Relation::View(view)).await?;
+        }
+        drop_one(db, relation).await?;
+    }
     Ok(Output::Done {
-        tag: "DROP TABLE",
+        tag: match kind {
+            RelationKind::Table => "DROP TABLE",
+            RelationKind::MaterializedView => "DROP MATERIALIZED VIEW",
+        },
         rows: None,
     })
+}
+
+/// Every view reading `name` directly or through other views, deepest first.
+fn transitive_dependents(db: &Database, name: &str) -> Vec<Arc<View>> {
+    let mut found: Vec<Arc<View>> = Vec::new();
+    let mut pending = vec![name.to_string()];
+    while let Some(next) = pending.pop() {
+        for view in db.catalog().dependents(&next) {
+            if !found.iter().any(|v| v.entry().id == view.entry().id) {
+                pending.push(view.entry().name.clone());
+                found.push(view);
+            }
+        }
+    }
+    found.sort_by_key(|v| std::cmp::Reverse(v.running().depth()));
+    found
+}
+
+async fn drop_one(db: &Database, relation: Relation) -> Result<()> {
+    match relation {
+        Relation::Table(table) => {
+            // Wait for writes in flight, so none lands in a deleted directory.
+            let _write = table.store().begin_write().await;
+            db.catalog().remove(table.name())?;
+            table.store().destroy()
+        }
+        Relation::View(view) => {
+            db.catalog().remove(&view.entry().name)?;
+            view.running().stop();
+            Ok(())
+        }
+    }
 }
 
 fn reject_unsupported(create: &CreateTable) -> Result<()> {

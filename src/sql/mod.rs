@@ -20,6 +20,7 @@ pub mod parser;
 pub mod settings;
 pub mod show;
 pub mod types;
+pub mod view_plan;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,9 +31,12 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    CreateTable, Expr as SqlExpr, ObjectName, ObjectType, Set, Statement, Value,
+    CreateTable, CreateView, Expr as SqlExpr, ObjectName, ObjectType, Set, Statement, Value,
 };
 
+pub use parser::SqlStatement;
+
+use crate::catalog::RelationKind;
 use crate::database::Database;
 use crate::error::{Result, SluiceError};
 
@@ -50,11 +54,24 @@ pub enum Prepared {
 pub enum Command {
     /// `CREATE TABLE`, with the original text kept as its catalog definition.
     CreateTable(Box<CreateTable>),
-    /// `DROP TABLE [IF EXISTS] a, b`.
+    /// `DROP TABLE [IF EXISTS] a, b [CASCADE]`.
     DropTable {
         names: Vec<ObjectName>,
         if_exists: bool,
+        cascade: bool,
     },
+    /// `CREATE MATERIALIZED VIEW name AS query`.
+    CreateMaterializedView(Box<CreateView>),
+    /// `DROP MATERIALIZED VIEW [IF EXISTS] a, b [CASCADE]`.
+    DropMaterializedView {
+        names: Vec<ObjectName>,
+        if_exists: bool,
+        cascade: bool,
+    },
+    /// `EXPLAIN CREATE MATERIALIZED VIEW`: the view's operator tree.
+    ExplainView(Box<CreateView>),
+    /// `FLUSH`.
+    Flush,
     /// `SET name = value` (`None` for `SET name TO DEFAULT`).
     Set { name: String, value: Option<String> },
     /// `SHOW name`.
@@ -84,15 +101,51 @@ impl std::fmt::Debug for Output {
 }
 
 /// Checks and plans `statement`.
-pub async fn prepare(db: &Database, statement: Statement) -> Result<Prepared> {
+pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared> {
+    let statement = match statement {
+        SqlStatement::Flush => return Ok(Prepared::Command(Command::Flush)),
+        SqlStatement::Standard(statement) => *statement,
+    };
     Ok(match statement {
         Statement::CreateTable(create) => Prepared::Command(Command::CreateTable(Box::new(create))),
         Statement::Drop {
             object_type: ObjectType::Table,
             if_exists,
             names,
+            cascade,
             ..
-        } => Prepared::Command(Command::DropTable { names, if_exists }),
+        } => Prepared::Command(Command::DropTable {
+            names,
+            if_exists,
+            cascade,
+        }),
+        Statement::CreateView(view) if view.materialized => {
+            Prepared::Command(Command::CreateMaterializedView(Box::new(view)))
+        }
+        Statement::CreateView(_) => {
+            return Err(SluiceError::not_supported(
+                "CREATE VIEW is not supported; use CREATE MATERIALIZED VIEW",
+            ));
+        }
+        Statement::Drop {
+            object_type: ObjectType::MaterializedView,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => Prepared::Command(Command::DropMaterializedView {
+            names,
+            if_exists,
+            cascade,
+        }),
+        Statement::Explain { statement, .. } if matches!(statement.as_ref(), Statement::CreateView(v) if v.materialized) =>
+        {
+            let Statement::CreateView(view) = *statement else {
+                return Err(SluiceError::Internal("EXPLAIN lost its view".into()));
+            };
+            Prepared::Command(Command::ExplainView(Box::new(view)))
+        }
+        Statement::ShowViews { .. } => Prepared::Plan(plan_query(db, show::VIEWS).await?),
         Statement::Set(set) => Prepared::Command(prepare_set(set)?),
         Statement::ShowVariable { variable } => {
             let name = variable
@@ -148,11 +201,7 @@ async fn plan_statement(db: &Database, statement: Statement) -> Result<LogicalPl
 
 /// Plans SQL text that Sluice itself generated (SHOW rewrites).
 async fn plan_query(db: &Database, sql: &str) -> Result<LogicalPlan> {
-    let mut statements = db.parser().parse(sql)?;
-    let statement = statements
-        .pop()
-        .ok_or_else(|| SluiceError::Internal("empty generated query".into()))?;
-    plan_statement(db, statement).await
+    plan_statement(db, db.parser().parse_one(sql)?).await
 }
 
 fn prepare_set(set: Set) -> Result<Command> {
@@ -231,6 +280,7 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
         Prepared::Plan(LogicalPlan::Dml(_)) => None,
         Prepared::Plan(plan) => Some(Arc::new(plan.schema().as_arrow().clone())),
         Prepared::Command(Command::Show { name }) => Some(show::setting_schema(name)),
+        Prepared::Command(Command::ExplainView(_)) => Some(text_schema("QUERY PLAN")),
         Prepared::Command(_) => None,
     }
 }
@@ -271,8 +321,48 @@ async fn execute_command(
         Command::CreateTable(create) => {
             run_to_completion(async move { ddl::create_table(&db, &create).await }).await
         }
-        Command::DropTable { names, if_exists } => {
-            run_to_completion(async move { ddl::drop_tables(&db, &names, if_exists).await }).await
+        Command::DropTable {
+            names,
+            if_exists,
+            cascade,
+        } => {
+            run_to_completion(async move {
+                ddl::drop_relations(&db, &names, RelationKind::Table, if_exists, cascade).await
+            })
+            .await
+        }
+        Command::CreateMaterializedView(view) => {
+            run_to_completion(async move { ddl::create_materialized_view(&db, &view).await }).await
+        }
+        Command::DropMaterializedView {
+            names,
+            if_exists,
+            cascade,
+        } => {
+            run_to_completion(async move {
+                ddl::drop_relations(
+                    &db,
+                    &names,
+                    RelationKind::MaterializedView,
+                    if_exists,
+                    cascade,
+                )
+                .await
+            })
+            .await
+        }
+        Command::ExplainView(view) => {
+            let plan = view_plan::plan_view(&db, &view.query).await?;
+            let mut lines = Vec::new();
+            plan.graph.explain(0, &mut lines);
+            show::text_rows("QUERY PLAN", lines)
+        }
+        Command::Flush => {
+            db.flush().await;
+            Ok(Output::Done {
+                tag: "FLUSH",
+                rows: None,
+            })
         }
         Command::Set { name, value } => {
             settings::set(vars, &name, value)?;
@@ -283,7 +373,7 @@ async fn execute_command(
         }
         Command::Show { name } => {
             let value = settings::show(vars, &name)?;
-            show::setting_rows(&name, value)
+            show::text_rows(&name, vec![value])
         }
         Command::Acknowledge(tag) => Ok(Output::Done { tag, rows: None }),
     }

@@ -5,6 +5,8 @@
 use std::collections::HashSet;
 
 use datafusion::sql::sqlparser::ast::{Expr, Ident, Query, SelectItem, SetExpr, Statement};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use crate::error::{Result, SluiceError};
@@ -25,18 +27,89 @@ impl Default for SqlParser {
 
 impl SqlParser {
     /// Splits `sql` into statements; an empty string gives no statements.
-    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        if sql.trim().trim_matches(';').trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut statements = self.inner.parse(sql).map_err(SluiceError::from)?;
-        for statement in &mut statements {
-            if let Statement::Query(query) = statement {
-                name_columns_like_postgres(query);
+    pub fn parse(&self, sql: &str) -> Result<Vec<SqlStatement>> {
+        let mut out = Vec::new();
+        for (text, words) in split_statements(sql)? {
+            if words.len() == 1 && words[0] == "FLUSH" {
+                out.push(SqlStatement::Flush);
+                continue;
+            }
+            for mut statement in self.inner.parse(&text).map_err(SluiceError::from)? {
+                match &mut statement {
+                    Statement::Query(query) => name_columns_like_postgres(query),
+                    Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),
+                    _ => {}
+                }
+                out.push(SqlStatement::Standard(Box::new(statement)));
             }
         }
-        Ok(statements)
+        Ok(out)
     }
+
+    /// Parses text that must hold exactly one standard SQL statement (stored
+    /// definitions, generated queries).
+    pub fn parse_one(&self, sql: &str) -> Result<Statement> {
+        let mut statements = self.parse(sql)?;
+        match (statements.pop(), statements.is_empty()) {
+            (Some(SqlStatement::Standard(statement)), true) => Ok(*statement),
+            _ => Err(SluiceError::Internal(format!(
+                "expected one SQL statement: {sql}"
+            ))),
+        }
+    }
+}
+
+/// A statement: standard SQL (parsed by `sqlparser`) or one of Sluice's own.
+#[derive(Debug, Clone)]
+pub enum SqlStatement {
+    /// Anything `sqlparser` parses.
+    Standard(Box<Statement>),
+    /// `FLUSH`: wait until every accepted change is visible in every view.
+    Flush,
+}
+
+/// Splits SQL text at top-level semicolons (the tokenizer knows quoting). Returns each
+/// statement's text with its leading keywords (uppercase, up to four) for dispatch.
+fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| SluiceError::Syntax(format!("syntax error: {e}")))?;
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |location: Location| -> usize {
+        let line = (location.line as usize).saturating_sub(1);
+        let start = line_starts.get(line).copied().unwrap_or(sql.len());
+        let column = (location.column as usize).saturating_sub(1);
+        sql[start..]
+            .char_indices()
+            .nth(column)
+            .map_or(sql.len(), |(i, _)| start + i)
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut words = Vec::new();
+    let mut push = |text: &str, words: &mut Vec<String>| {
+        if !text.trim().is_empty() {
+            out.push((text.to_string(), std::mem::take(words)));
+        }
+        words.clear();
+    };
+    for token in &tokens {
+        match &token.token {
+            Token::SemiColon => {
+                let end = offset(token.span.start);
+                push(&sql[start..end], &mut words);
+                start = offset(token.span.end);
+            }
+            Token::Whitespace(_) => {}
+            Token::Word(word) if words.len() < 4 => words.push(word.value.to_uppercase()),
+            _ if words.len() < 4 => words.push(String::new()),
+            _ => {}
+        }
+    }
+    push(&sql[start.min(sql.len())..], &mut words);
+    Ok(out)
 }
 
 /// Gives unnamed result columns the names Postgres gives them (`count`, `?column?`),
@@ -116,12 +189,16 @@ mod tests {
     fn syntax_errors_have_sqlstate_42601() {
         let err = SqlParser::default().parse("SELEC 1").unwrap_err();
         assert_eq!(err.sqlstate(), "42601");
+        let err = SqlParser::default()
+            .parse("SELECT 'unterminated")
+            .unwrap_err();
+        assert_eq!(err.sqlstate(), "42601");
     }
 
     #[test]
     fn unnamed_columns_get_postgres_names() {
         let sql = "SELECT 1, count(*), count(x), max(t.y), a, 2::int, x::text, a + 1 AS s FROM t";
-        let statement = SqlParser::default().parse(sql).unwrap().remove(0);
+        let statement = SqlParser::default().parse_one(sql).unwrap();
         let text = statement.to_string();
         assert!(text.contains(r#"1 AS "?column?""#), "{text}");
         assert!(text.contains(r#"count(*) AS "count""#), "{text}");
@@ -136,8 +213,15 @@ mod tests {
 
     #[test]
     fn several_statements_split() {
-        let stmts = SqlParser::default().parse("SELECT 1; SELECT 2;").unwrap();
-        assert_eq!(stmts.len(), 2);
+        let stmts = SqlParser::default()
+            .parse("SELECT 1; SELECT 'a;b'; flush ;")
+            .unwrap();
+        assert_eq!(stmts.len(), 3);
+        assert!(matches!(stmts[2], SqlStatement::Flush));
         assert!(SqlParser::default().parse(" ; ").unwrap().is_empty());
+        let multiline = SqlParser::default()
+            .parse("SELECT 'é'\n  ;\nSELECT\n 2 -- c;\n")
+            .unwrap();
+        assert_eq!(multiline.len(), 2);
     }
 }

@@ -99,6 +99,16 @@ fn lookup(name: &str) -> Option<&'static Setting> {
 /// The value of setting `name` for a session whose metadata is `vars`.
 pub fn show(vars: &HashMap<String, String>, name: &str) -> Result<String> {
     let name = normalize(name);
+    if name == "session_authorization"
+        && let Some(user) = vars.get("user")
+    {
+        return Ok(user.clone());
+    }
+    // `SHOW a.b` arrives as the words `a b`: custom options are dotted.
+    let dotted = name.replace(' ', ".");
+    if let Some(value) = vars.get(&dotted) {
+        return Ok(value.clone());
+    }
     if let Some(value) = vars.get(&name) {
         return Ok(value.clone());
     }
@@ -230,6 +240,7 @@ mod tests {
         );
         assert!(set(&mut vars, "server_version", Some("1".into())).is_err());
         set(&mut vars, "myapp.flag", Some("x".into())).unwrap();
+        assert_eq!(show(&vars, "myapp flag").unwrap(), "x");
         assert_eq!(
             show(&vars, "transaction isolation level").unwrap(),
             "read committed"

@@ -19,6 +19,10 @@ use crate::error::{Result, SluiceError};
 pub const TABLES: &str =
     "SELECT name FROM sluice_catalog.relations WHERE kind = 'table' ORDER BY name";
 
+/// `SHOW MATERIALIZED VIEWS`.
+pub const VIEWS: &str =
+    "SELECT name FROM sluice_catalog.relations WHERE kind = 'materialized view' ORDER BY name";
+
 /// The query behind `SHOW COLUMNS FROM table` and `DESCRIBE table`.
 pub fn columns_query(db: &Database, table: &ObjectName) -> Result<String> {
     let name = relation_name(table)?;
@@ -57,13 +61,10 @@ pub fn setting_schema(name: &str) -> SchemaRef {
     text_schema(name)
 }
 
-/// The one-row result of `SHOW name`.
-pub fn setting_rows(name: &str, value: String) -> Result<Output> {
-    let schema = setting_schema(name);
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![Arc::new(StringArray::from(vec![value]))],
-    )?;
+/// A one-column text result (`SHOW name`, `EXPLAIN CREATE MATERIALIZED VIEW`).
+pub fn text_rows(name: &str, lines: Vec<String>) -> Result<Output> {
+    let schema = text_schema(name);
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(lines))])?;
     let stream = futures::stream::iter(vec![Ok(batch)]);
     Ok(Output::Rows(Box::pin(RecordBatchStreamAdapter::new(
         schema, stream,

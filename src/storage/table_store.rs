@@ -25,7 +25,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use super::files::write_atomically;
 use super::ipc;
 use super::wal::{TornTail, Wal};
-use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Sequencer, SequencerGuard};
+use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Message, Sequencer, SequencerGuard};
 use crate::error::{Result, SluiceError, sqlstate};
 
 /// Batches smaller than this are merged with the next insert, so many one-row
@@ -85,6 +85,8 @@ impl TableStore {
         sequencer: Arc<Sequencer>,
     ) -> Result<TableStore> {
         std::fs::create_dir_all(dir)?;
+        // Make the new directory itself durable before anything refers to it.
+        super::files::sync_parent(dir)?;
         let wal = Wal::create(&dir.join("wal.log"))?;
         Self::assemble(dir, layout, Vec::new(), wal, 1, sequencer)
     }
@@ -279,10 +281,15 @@ impl TableWrite<'_> {
                     input: *input,
                     batch: change.clone(),
                 };
-                sender.send(delivery).is_ok()
+                sender.send(Message::Change(delivery)).is_ok()
             });
         }
-        self.maybe_compact().await
+        // The write is durable and visible; a failed compaction must not turn it into
+        // an error. The log keeps everything, so the next write retries compaction.
+        if let Err(e) = self.maybe_compact().await {
+            tracing::warn!(table = %store.layout.name, "log compaction failed: {e}");
+        }
+        Ok(())
     }
 
     /// Rejects a change that would leave two rows with one key; returns the keys it
@@ -651,7 +658,12 @@ mod tests {
         write.commit(delete).await.unwrap();
         drop(write);
 
-        let deliveries: Vec<Delivery> = (0..3).map(|_| changes.try_recv().unwrap()).collect();
+        let deliveries: Vec<Delivery> = (0..3)
+            .map(|_| match changes.try_recv().unwrap() {
+                Message::Change(d) => d,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
         let weights: Vec<Vec<i64>> = deliveries
             .iter()
             .map(|d| d.batch.weights().values().to_vec())

@@ -36,6 +36,28 @@ impl TestServer {
     }
 }
 
+/// Serves the database in `data_dir` again after a [`TestServer::stop`], waiting for
+/// the previous server's connections to wind down and release the directory.
+pub async fn restart(data_dir: &Path) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match sluice::Database::open(data_dir).await {
+            Ok(db) => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let addr = listener.local_addr().expect("addr");
+                tokio::spawn(sluice::server::serve(listener, db));
+                return addr;
+            }
+            Err(e) if e.sqlstate() == "55006" && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("reopen failed: {e}"),
+        }
+    }
+}
+
 async fn serve(data_dir: &Path) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let db = sluice::Database::open(data_dir)
         .await

@@ -1,0 +1,369 @@
+//! Retractable aggregate state: one [`Accumulator`] per aggregate per group, updated
+//! with signed weights, so deletions are as cheap as insertions.
+//!
+//! | function          | state                                  |
+//! |-------------------|----------------------------------------|
+//! | `count(x)`        | weighted count of non-NULL `x`         |
+//! | `sum(x)`, `avg(x)`| weighted sum (exact for integers and decimals) and count |
+//! | `min(x)`, `max(x)`| multiset of values (ordered), so a deleted extreme is replaced |
+//! | `count(DISTINCT x)`| multiset of values                    |
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::scalar::ScalarValue;
+
+use crate::error::{Result, SluiceError, sqlstate};
+
+/// Which aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateKind {
+    /// `count(x)` / `count(*)`.
+    Count,
+    /// `count(DISTINCT x)`.
+    CountDistinct,
+    /// `sum(x)`.
+    Sum,
+    /// `avg(x)`.
+    Avg,
+    /// `min(x)`.
+    Min,
+    /// `max(x)`.
+    Max,
+}
+
+/// How sums and averages are kept for an input type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Numeric {
+    Integer,
+    Float,
+    Decimal { scale: i8 },
+}
+
+/// The fixed description of one aggregate: function, input and output types.
+#[derive(Debug)]
+pub struct AggregateSignature {
+    kind: AggregateKind,
+    numeric: Option<Numeric>,
+    output_type: DataType,
+    values: Option<RowConverter>,
+}
+
+impl AggregateSignature {
+    /// Validates `kind` over `input_type`, producing `output_type`.
+    pub fn try_new(
+        kind: AggregateKind,
+        input_type: &DataType,
+        output_type: DataType,
+    ) -> Result<Self> {
+        let numeric = match kind {
+            AggregateKind::Sum | AggregateKind::Avg => Some(match input_type {
+                t if t.is_integer() => Numeric::Integer,
+                t if t.is_floating() => Numeric::Float,
+                DataType::Decimal128(_, scale) => Numeric::Decimal { scale: *scale },
+                other => {
+                    return Err(SluiceError::not_supported(format!(
+                        "{kind:?} over {other} is not supported in materialized views"
+                    )));
+                }
+            }),
+            _ => None,
+        };
+        let values = match kind {
+            AggregateKind::Min | AggregateKind::Max | AggregateKind::CountDistinct => {
+                Some(RowConverter::new(vec![SortField::new(input_type.clone())])?)
+            }
+            _ => None,
+        };
+        Ok(AggregateSignature {
+            kind,
+            numeric,
+            output_type,
+            values,
+        })
+    }
+
+    /// The function.
+    pub fn kind(&self) -> AggregateKind {
+        self.kind
+    }
+
+    /// Fresh state for a new group.
+    pub fn new_state(&self) -> Accumulator {
+        match (self.kind, self.numeric) {
+            (AggregateKind::Count, _) => Accumulator::Count(0),
+            (_, Some(Numeric::Float)) => Accumulator::FloatSum { sum: 0.0, n: 0 },
+            (_, Some(_)) => Accumulator::ExactSum { sum: 0, n: 0 },
+            _ => Accumulator::Values(BTreeMap::new()),
+        }
+    }
+
+    /// Prepares an input column for [`Accumulator::update`].
+    pub fn prepare(&self, column: &ArrayRef) -> Result<PreparedInput> {
+        Ok(match (&self.values, self.numeric) {
+            (Some(codec), _) => PreparedInput::Rows(
+                codec.convert_columns(std::slice::from_ref(column))?,
+                column.clone(),
+            ),
+            (None, Some(Numeric::Integer)) => {
+                PreparedInput::Numbers(cast(column, &DataType::Int64)?)
+            }
+            (None, Some(Numeric::Float)) => {
+                PreparedInput::Numbers(cast(column, &DataType::Float64)?)
+            }
+            (None, _) => PreparedInput::Numbers(column.clone()),
+        })
+    }
+
+    /// The aggregate's value for a group holding `state`.
+    pub fn output(&self, state: &Accumulator) -> Result<ScalarValue> {
+        let null = || ScalarValue::try_from(&self.output_type);
+        let value = match (self.kind, state) {
+            (AggregateKind::Count, Accumulator::Count(n)) => ScalarValue::Int64(Some(*n)),
+            (AggregateKind::CountDistinct, Accumulator::Values(values)) => {
+                ScalarValue::Int64(Some(values.len() as i64))
+            }
+            (_, Accumulator::ExactSum { n: 0, .. } | Accumulator::FloatSum { n: 0, .. }) => {
+                return null().map_err(SluiceError::from);
+            }
+            (AggregateKind::Sum, Accumulator::ExactSum { sum, .. }) => match self.numeric {
+                Some(Numeric::Decimal { scale }) => ScalarValue::Decimal128(Some(*sum), 38, scale),
+                _ => ScalarValue::Int64(Some(i64::try_from(*sum).map_err(|_| {
+                    SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range")
+                })?)),
+            },
+            (AggregateKind::Avg, Accumulator::ExactSum { sum, n }) => {
+                match (self.numeric, &self.output_type) {
+                    (Some(Numeric::Decimal { scale }), DataType::Decimal128(p, out_scale)) => {
+                        let shift = 10i128.pow(u32::try_from(out_scale - scale).unwrap_or(0));
+                        let scaled = sum.checked_mul(shift).ok_or_else(|| {
+                            SluiceError::coded(
+                                sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                                "numeric field overflow",
+                            )
+                        })?;
+                        ScalarValue::Decimal128(Some(scaled / *n as i128), *p, *out_scale)
+                    }
+                    _ => ScalarValue::Float64(Some(*sum as f64 / *n as f64)),
+                }
+            }
+            (AggregateKind::Sum, Accumulator::FloatSum { sum, .. }) => {
+                ScalarValue::Float64(Some(*sum))
+            }
+            (AggregateKind::Avg, Accumulator::FloatSum { sum, n }) => {
+                ScalarValue::Float64(Some(*sum / *n as f64))
+            }
+            (AggregateKind::Min | AggregateKind::Max, Accumulator::Values(values)) => {
+                let extreme = if self.kind == AggregateKind::Min {
+                    values.keys().next()
+                } else {
+                    values.keys().next_back()
+                };
+                match (extreme, &self.values) {
+                    (Some(bytes), Some(codec)) => {
+                        let parser = codec.parser();
+                        let arrays = codec.convert_rows([parser.parse(bytes)])?;
+                        ScalarValue::try_from_array(&arrays[0], 0)?
+                    }
+                    _ => return null().map_err(SluiceError::from),
+                }
+            }
+            (kind, state) => {
+                return Err(SluiceError::Internal(format!(
+                    "{kind:?} cannot read {state:?}"
+                )));
+            }
+        };
+        if value.data_type() == self.output_type {
+            Ok(value)
+        } else {
+            Ok(value.cast_to(&self.output_type)?)
+        }
+    }
+}
+
+/// An input column in the form its accumulator reads.
+pub enum PreparedInput {
+    /// Sums and averages: Int64, Float64 or Decimal128 values.
+    Numbers(ArrayRef),
+    /// Min, max, count(DISTINCT): row-encoded values (ordered bytes), plus the column.
+    Rows(Rows, ArrayRef),
+}
+
+impl PreparedInput {
+    fn is_null(&self, row: usize) -> bool {
+        match self {
+            PreparedInput::Numbers(a) | PreparedInput::Rows(_, a) => a.is_null(row),
+        }
+    }
+}
+
+/// One aggregate's state within one group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accumulator {
+    /// Weighted count of non-NULL inputs.
+    Count(i64),
+    /// Exact sum (integers, or decimal unscaled values) and count of non-NULL inputs.
+    ExactSum { sum: i128, n: i64 },
+    /// Floating-point sum and count of non-NULL inputs.
+    FloatSum { sum: f64, n: i64 },
+    /// Multiset of row-encoded values.
+    Values(BTreeMap<Box<[u8]>, i64>),
+}
+
+impl Accumulator {
+    /// Adds input row `row` with `weight` (negative: removes it). `input` is `None` for
+    /// `count(*)`. NULL inputs are ignored, as in SQL.
+    pub fn update(&mut self, input: Option<&PreparedInput>, row: usize, weight: i64) -> Result<()> {
+        if input.is_some_and(|i| i.is_null(row)) {
+            return Ok(());
+        }
+        match (self, input) {
+            (Accumulator::Count(n), _) => *n += weight,
+            (Accumulator::ExactSum { sum, n }, Some(PreparedInput::Numbers(values))) => {
+                let value: i128 = match values.data_type() {
+                    DataType::Decimal128(..) => values.as_primitive::<Decimal128Type>().value(row),
+                    _ => values.as_primitive::<Int64Type>().value(row) as i128,
+                };
+                *sum = value
+                    .checked_mul(weight as i128)
+                    .and_then(|v| sum.checked_add(v))
+                    .ok_or_else(|| {
+                        SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "sum out of range")
+                    })?;
+                *n += weight;
+            }
+            (Accumulator::FloatSum { sum, n }, Some(PreparedInput::Numbers(values))) => {
+                *sum += values.as_primitive::<Float64Type>().value(row) * weight as f64;
+                *n += weight;
+            }
+            (Accumulator::Values(values), Some(PreparedInput::Rows(rows, _))) => {
+                let key: Box<[u8]> = rows.row(row).as_ref().into();
+                let count = values.entry(key.clone()).or_default();
+                *count += weight;
+                if *count == 0 {
+                    values.remove(&key);
+                }
+            }
+            (state, _) => {
+                return Err(SluiceError::Internal(format!(
+                    "accumulator {state:?} got the wrong input"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Approximate bytes held.
+    pub fn size(&self) -> usize {
+        match self {
+            Accumulator::Values(values) => values.keys().map(|k| k.len() + 48).sum::<usize>() + 24,
+            _ => 32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Decimal128Array, Int32Array};
+    use std::sync::Arc;
+
+    fn run(kind: AggregateKind, input: ArrayRef, output: DataType, weights: &[i64]) -> ScalarValue {
+        let sig = AggregateSignature::try_new(kind, input.data_type(), output).unwrap();
+        let mut state = sig.new_state();
+        let prepared = sig.prepare(&input).unwrap();
+        for (row, w) in weights.iter().enumerate() {
+            state.update(Some(&prepared), row, *w).unwrap();
+        }
+        sig.output(&state).unwrap()
+    }
+
+    #[test]
+    fn min_and_max_survive_deleting_the_extreme() {
+        let input: ArrayRef = Arc::new(Int32Array::from(vec![5, 1, 9, 1, 9]));
+        // insert 5, 1, 9; delete 1; delete 9
+        let min = run(
+            AggregateKind::Min,
+            input.clone(),
+            DataType::Int32,
+            &[1, 1, 1, -1, -1],
+        );
+        let max = run(
+            AggregateKind::Max,
+            input,
+            DataType::Int32,
+            &[1, 1, 1, -1, -1],
+        );
+        assert_eq!(min, ScalarValue::Int32(Some(5)));
+        assert_eq!(max, ScalarValue::Int32(Some(5)));
+    }
+
+    #[test]
+    fn sums_are_exact_and_null_when_empty() {
+        let input: ArrayRef = Arc::new(Int32Array::from(vec![Some(3), None, Some(4)]));
+        assert_eq!(
+            run(
+                AggregateKind::Sum,
+                input.clone(),
+                DataType::Int64,
+                &[1, 1, 1]
+            ),
+            ScalarValue::Int64(Some(7))
+        );
+        assert_eq!(
+            run(
+                AggregateKind::Count,
+                input.clone(),
+                DataType::Int64,
+                &[1, 1, 1]
+            ),
+            ScalarValue::Int64(Some(2))
+        );
+        assert_eq!(
+            run(
+                AggregateKind::Sum,
+                input.clone(),
+                DataType::Int64,
+                &[1, 1, 0]
+            ),
+            ScalarValue::Int64(Some(3))
+        );
+        assert_eq!(
+            run(AggregateKind::Sum, input, DataType::Int64, &[0, 1, 0]),
+            ScalarValue::Int64(None)
+        );
+    }
+
+    #[test]
+    fn decimal_average_matches_datafusion_scale() {
+        let input: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![100, 200, 250])
+                .with_precision_and_scale(10, 2)
+                .unwrap(),
+        );
+        // avg(decimal(10,2)) is decimal(14,6) in DataFusion: (1.00 + 2.00 + 2.50) / 3
+        let avg = run(
+            AggregateKind::Avg,
+            input,
+            DataType::Decimal128(14, 6),
+            &[1, 1, 1],
+        );
+        assert_eq!(avg, ScalarValue::Decimal128(Some(1_833_333), 14, 6));
+    }
+
+    #[test]
+    fn count_distinct_counts_values_present() {
+        let input: ArrayRef = Arc::new(Int32Array::from(vec![1, 1, 2, 1]));
+        let n = run(
+            AggregateKind::CountDistinct,
+            input,
+            DataType::Int64,
+            &[1, 1, 1, -2],
+        );
+        assert_eq!(n, ScalarValue::Int64(Some(1)));
+    }
+}

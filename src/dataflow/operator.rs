@@ -1,0 +1,157 @@
+//! The [`Operator`] trait every incremental operator implements, and the shared
+//! pieces they use: expression evaluation over change batches and the per-row error
+//! log.
+//!
+//! An operator turns an input [`ChangeBatch`] into an output [`ChangeBatch`] such that
+//! `op(a + b) = op(a) + op(b)` over Z-sets: feeding changes one batch at a time gives
+//! the same result as running the query on the accumulated input.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::physical_expr::PhysicalExpr;
+
+use super::ChangeBatch;
+use crate::error::{Result, SluiceError};
+
+/// One incremental operator with one input.
+pub trait Operator: Send + Debug {
+    /// Applies one input change and returns the resulting output change. Rows whose
+    /// expressions fail are not passed on but recorded in `errors` with their weight.
+    fn process(&mut self, change: &ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch>;
+
+    /// A one-line description for `EXPLAIN CREATE MATERIALIZED VIEW`.
+    fn describe(&self) -> String;
+
+    /// Output produced before any input arrives (an aggregate without GROUP BY
+    /// answers one row even over no input). Called once, when the view starts.
+    fn initial_output(&mut self) -> Result<Option<ChangeBatch>> {
+        Ok(None)
+    }
+
+    /// Bytes of state held (for system relations and benchmarks); 0 when stateless.
+    fn state_size(&self) -> usize {
+        0
+    }
+}
+
+/// Rows whose evaluation failed, as a Z-set over error messages: a failing row
+/// inserted adds 1, the same row deleted takes it away again. A view whose log is
+/// not empty answers queries with the first error, like Postgres would have failed
+/// the statement that introduced the row (Materialize behaves the same way).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ErrorLog {
+    counts: BTreeMap<(&'static str, String), i64>,
+}
+
+impl ErrorLog {
+    /// Adds `weight` occurrences of `error`.
+    pub fn record(&mut self, error: &SluiceError, weight: i64) {
+        let key = (error.sqlstate(), error.to_string());
+        let count = self.counts.entry(key.clone()).or_default();
+        *count += weight;
+        if *count == 0 {
+            self.counts.remove(&key);
+        }
+    }
+
+    /// Merges another log into this one.
+    pub fn absorb(&mut self, other: ErrorLog) {
+        for ((code, message), weight) in other.counts {
+            let count = self.counts.entry((code, message.clone())).or_default();
+            *count += weight;
+            if *count == 0 {
+                self.counts.remove(&(code, message));
+            }
+        }
+    }
+
+    /// The first standing error, if any.
+    pub fn first(&self) -> Option<SluiceError> {
+        self.counts
+            .iter()
+            .find(|(_, count)| **count != 0)
+            .map(|((code, message), _)| SluiceError::coded(code, message.clone()))
+    }
+
+    /// True when no error stands.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+}
+
+/// Evaluates `exprs` over `batch`, one array per expression.
+pub fn evaluate(exprs: &[Arc<dyn PhysicalExpr>], batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    exprs
+        .iter()
+        .map(|e| Ok(e.evaluate(batch)?.into_array(batch.num_rows())?))
+        .collect()
+}
+
+/// Evaluates `exprs` over the change's rows. When the batch fails as a whole, rows
+/// are evaluated one by one: the failing ones are recorded in `errors` and left out.
+/// Returns the surviving change and its evaluated columns.
+pub fn evaluate_rows(
+    exprs: &[Arc<dyn PhysicalExpr>],
+    change: &ChangeBatch,
+    errors: &mut ErrorLog,
+) -> Result<(ChangeBatch, Vec<ArrayRef>)> {
+    match evaluate(exprs, change.data()) {
+        Ok(columns) => Ok((change.clone(), columns)),
+        Err(_) => {
+            let mut keep = Vec::with_capacity(change.num_rows());
+            for row in 0..change.num_rows() {
+                let one = change.data().slice(row, 1);
+                match evaluate(exprs, &one) {
+                    Ok(_) => keep.push(true),
+                    Err(e) => {
+                        errors.record(&e, change.weights().value(row));
+                        keep.push(false);
+                    }
+                }
+            }
+            let mask = datafusion::arrow::array::BooleanArray::from(keep);
+            let survivors = filter_change(change, &mask)?;
+            let columns = evaluate(exprs, survivors.data())?;
+            Ok((survivors, columns))
+        }
+    }
+}
+
+/// The rows of `change` where `mask` is true (NULL counts as false).
+pub fn filter_change(
+    change: &ChangeBatch,
+    mask: &datafusion::arrow::array::BooleanArray,
+) -> Result<ChangeBatch> {
+    use datafusion::arrow::compute::{filter, filter_record_batch, prep_null_mask_filter};
+    let mask = if mask.null_count() > 0 {
+        prep_null_mask_filter(mask)
+    } else {
+        mask.clone()
+    };
+    let data = filter_record_batch(change.data(), &mask)?;
+    let weights = filter(change.weights(), &mask)?;
+    let weights = weights
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .ok_or_else(|| SluiceError::Internal("weights are not BIGINT".into()))?
+        .clone();
+    ChangeBatch::try_new(data, weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_log_cancels_out() {
+        let mut log = ErrorLog::default();
+        let e = SluiceError::coded("22012", "division by zero");
+        log.record(&e, 1);
+        assert_eq!(log.first().map(|e| e.sqlstate()), Some("22012"));
+        log.record(&e, -1);
+        assert!(log.is_empty());
+    }
+}

@@ -1,0 +1,318 @@
+//! [`MaterializedView`]: a running view — its dataflow on a thread of its own, its
+//! result arrangement, and the subscribers (views on this view) fed by its output.
+//!
+//! ```text
+//!  inbox (Message) ──▶ worker thread: Node::push ──▶ Arrangement ──▶ subscribers
+//!                                                       ▲
+//!                                   SELECT reads a consistent version of it
+//! ```
+//!
+//! The worker applies each input change and publishes the result under the state
+//! lock, so a reader sees the view as of one epoch: every change up to it, none
+//! after. Flush markers in the inbox let `FLUSH` wait for everything before them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::SchemaRef;
+
+use super::arrangement::Arrangement;
+use super::graph::Node;
+use super::operator::ErrorLog;
+use super::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};
+use crate::error::{Result, SluiceError};
+
+/// The initial contents of one input: its number and its rows at subscription.
+pub type Snapshot = (usize, Arc<Vec<RecordBatch>>);
+
+#[derive(Debug)]
+struct ViewState {
+    arrangement: Arrangement,
+    errors: ErrorLog,
+    failure: Option<String>,
+    epoch: u64,
+    version: u64,
+    subscribers: Vec<(ChangeSender, usize)>,
+    state_bytes: usize,
+}
+
+#[derive(Debug)]
+struct Shared {
+    name: String,
+    state: RwLock<ViewState>,
+    cache: Mutex<Option<(u64, Arc<Vec<RecordBatch>>)>>,
+    processed: AtomicU64,
+}
+
+/// A running materialized view. See the module docs.
+#[derive(Debug)]
+pub struct MaterializedView {
+    shared: Arc<Shared>,
+    schema: SchemaRef,
+    depth: usize,
+    inbox: ChangeSender,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl MaterializedView {
+    /// Starts the view's worker: it first folds in the input snapshots (the backfill),
+    /// then processes the inbox. Returns once the backfill is visible.
+    ///
+    /// `depth` is 1 + the largest depth among the inputs that are views (tables: 0);
+    /// `FLUSH` visits views in depth order.
+    pub async fn start(
+        name: &str,
+        schema: SchemaRef,
+        depth: usize,
+        graph: Node,
+        inbox: (ChangeSender, ChangeReceiver),
+        snapshots: Vec<Snapshot>,
+    ) -> Result<Arc<MaterializedView>> {
+        let shared = Arc::new(Shared {
+            name: name.to_string(),
+            state: RwLock::new(ViewState {
+                arrangement: Arrangement::try_new(schema.clone())?,
+                errors: ErrorLog::default(),
+                failure: None,
+                epoch: 0,
+                version: 0,
+                subscribers: Vec::new(),
+                state_bytes: 0,
+            }),
+            cache: Mutex::new(None),
+            processed: AtomicU64::new(0),
+        });
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (sender, receiver) = inbox;
+        let worker_shared = shared.clone();
+        let worker = std::thread::Builder::new()
+            .name(format!("view-{name}"))
+            .spawn(move || run(worker_shared, graph, receiver, snapshots, ready_tx))?;
+        let view = Arc::new(MaterializedView {
+            shared,
+            schema,
+            depth,
+            inbox: sender,
+            worker: Mutex::new(Some(worker)),
+        });
+        ready_rx
+            .await
+            .map_err(|_| SluiceError::Internal(format!("view {name} stopped during backfill")))?;
+        view.check()?;
+        Ok(view)
+    }
+
+    /// The view's output schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// How far the view is from the tables (see [`MaterializedView::start`]).
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, ViewState> {
+        self.shared.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn check(&self) -> Result<()> {
+        let state = self.state();
+        if let Some(failure) = &state.failure {
+            return Err(SluiceError::Internal(format!(
+                "materialized view \"{}\" stopped: {failure}",
+                self.shared.name
+            )));
+        }
+        match state.errors.first() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The view's rows as of the last processed epoch. Fails with the error of a
+    /// row that could not be computed while such a row is in the view's input.
+    pub fn read(&self) -> Result<Arc<Vec<RecordBatch>>> {
+        self.check()?;
+        let state = self.state();
+        let mut cache = self.shared.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((version, batches)) = cache.as_ref()
+            && *version == state.version
+        {
+            return Ok(batches.clone());
+        }
+        let batches = Arc::new(state.arrangement.batches()?);
+        *cache = Some((state.version, batches.clone()));
+        Ok(batches)
+    }
+
+    /// The rows whose leading columns equal `prefix`.
+    pub fn read_prefix(&self, prefix: &[ArrayRef]) -> Result<Vec<RecordBatch>> {
+        self.check()?;
+        self.state().arrangement.prefix_batches(prefix)
+    }
+
+    /// Subscribes `sender` (tagged `input`) to the view's output changes and returns
+    /// the current rows: together they are exact, like a table subscription.
+    pub fn subscribe(&self, input: usize, sender: ChangeSender) -> Result<Arc<Vec<RecordBatch>>> {
+        let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+        state.subscribers.push((sender, input));
+        Ok(Arc::new(state.arrangement.batches()?))
+    }
+
+    /// Queues a flush marker; the receiver completes once everything queued before it
+    /// is processed (or the view has stopped).
+    pub fn flush_marker(&self) -> tokio::sync::oneshot::Receiver<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.inbox.send(Message::Flush(tx));
+        rx
+    }
+
+    /// Statistics: (distinct rows, bytes of operator and result state, epoch).
+    pub fn stats(&self) -> (usize, usize, u64) {
+        let state = self.state();
+        (
+            state.arrangement.len(),
+            state.state_bytes + state.arrangement.size(),
+            state.epoch,
+        )
+    }
+
+    /// Input changes processed so far.
+    pub fn processed(&self) -> u64 {
+        self.shared.processed.load(Ordering::Acquire)
+    }
+
+    /// Stops the worker and waits for it.
+    pub fn stop(&self) {
+        let _ = self.inbox.send(Message::Stop);
+        let handle = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for MaterializedView {
+    fn drop(&mut self) {
+        let _ = self.inbox.send(Message::Stop);
+    }
+}
+
+/// The worker: backfill, then the inbox until `Stop` or until every sender is gone.
+fn run(
+    shared: Arc<Shared>,
+    mut graph: Node,
+    mut inbox: ChangeReceiver,
+    snapshots: Vec<Snapshot>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut errors = ErrorLog::default();
+    let backfill = (|| -> Result<()> {
+        if let Some(initial) = graph.initial(&mut errors)? {
+            publish(&shared, &initial, 0, &mut errors, graph.state_size())?;
+        }
+        for (input, batches) in snapshots {
+            for batch in batches.iter() {
+                let change = ChangeBatch::inserts(batch.clone());
+                if let Some(out) = graph.push(input, &change, &mut errors)? {
+                    publish(&shared, &out, 0, &mut errors, graph.state_size())?;
+                }
+            }
+        }
+        publish(
+            &shared,
+            &ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared))),
+            0,
+            &mut errors,
+            graph.state_size(),
+        )
+    })();
+    if let Err(e) = backfill {
+        fail(&shared, e);
+    }
+    let _ = ready.send(());
+
+    while let Some(message) = inbox.blocking_recv() {
+        match message {
+            Message::Change(Delivery {
+                epoch,
+                input,
+                batch,
+            }) => {
+                if failed(&shared) {
+                    continue;
+                }
+                let result = graph.push(input, &batch, &mut errors).and_then(|out| {
+                    let out = out.unwrap_or_else(|| {
+                        ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared)))
+                    });
+                    publish(&shared, &out, epoch, &mut errors, graph.state_size())
+                });
+                if let Err(e) = result {
+                    fail(&shared, e);
+                }
+                shared.processed.fetch_add(1, Ordering::AcqRel);
+            }
+            Message::Flush(ack) => {
+                let _ = ack.send(());
+            }
+            Message::Stop => break,
+        }
+    }
+}
+
+fn schema_of(shared: &Shared) -> SchemaRef {
+    shared
+        .state
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .arrangement
+        .schema()
+}
+
+fn failed(shared: &Shared) -> bool {
+    shared
+        .state
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .failure
+        .is_some()
+}
+
+fn fail(shared: &Shared, error: SluiceError) {
+    tracing::error!(view = %shared.name, "materialized view stopped: {error}");
+    let mut state = shared.state.write().unwrap_or_else(|p| p.into_inner());
+    state.failure = Some(error.to_string());
+    state.version += 1;
+}
+
+/// Applies `out` to the result and hands it to subscribers, atomically for readers
+/// and for new subscriptions.
+fn publish(
+    shared: &Shared,
+    out: &ChangeBatch,
+    epoch: u64,
+    errors: &mut ErrorLog,
+    state_bytes: usize,
+) -> Result<()> {
+    let mut state = shared.state.write().unwrap_or_else(|p| p.into_inner());
+    state.errors.absorb(std::mem::take(errors));
+    state.epoch = state.epoch.max(epoch);
+    state.state_bytes = state_bytes;
+    if out.is_empty() {
+        return Ok(());
+    }
+    state.arrangement.apply(out)?;
+    state.version += 1;
+    state.subscribers.retain(|(sender, input)| {
+        let delivery = Delivery {
+            epoch,
+            input: *input,
+            batch: out.clone(),
+        };
+        sender.send(Message::Change(delivery)).is_ok()
+    });
+    Ok(())
+}

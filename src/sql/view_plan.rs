@@ -1,0 +1,375 @@
+//! Planning a materialized view: DataFusion plans and optimizes the view's query;
+//! this module translates the optimized logical plan into a dataflow [`Node`] tree of
+//! incremental operators, refusing (SQLSTATE 0A000) every plan node it cannot
+//! maintain incrementally.
+//!
+//! Every `LogicalPlan` variant is matched by name, so a DataFusion upgrade that adds
+//! one fails to compile here instead of being silently mishandled.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchema, TableReference};
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::{Distinct, Expr, ExprSchemable, LogicalPlan, Volatility};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{Query, Statement};
+
+use super::names::reference_name;
+use crate::catalog::Relation;
+use crate::database::Database;
+use crate::dataflow::accumulator::{AggregateKind, AggregateSignature};
+use crate::dataflow::aggregate::{Aggregate, AggregateCall};
+use crate::dataflow::filter::Filter;
+use crate::dataflow::graph::Node;
+use crate::dataflow::project::Project;
+use crate::error::{Result, SluiceError};
+
+/// A view's dataflow and what it reads.
+#[derive(Debug)]
+pub struct ViewPlan {
+    /// The operator tree.
+    pub graph: Node,
+    /// Names of the relations read, in input-number order.
+    pub inputs: Vec<String>,
+    /// The view's output schema.
+    pub schema: SchemaRef,
+}
+
+/// Plans `query` as a materialized view.
+pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
+    let state = db.context().state();
+    let plan = state
+        .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(
+            Box::new(query.clone()),
+        ))))
+        .await?;
+    // Before optimizing: the optimizer folds now() into a constant.
+    check_deterministic(&plan)?;
+    let plan = state.optimize(&plan)?;
+    let schema = Arc::new(plan.schema().as_arrow().clone());
+    let mut translator = Translator {
+        db,
+        state: &state,
+        inputs: Vec::new(),
+    };
+    let graph = translator.translate(&plan, true)?;
+    Ok(ViewPlan {
+        graph,
+        inputs: translator.inputs,
+        schema,
+    })
+}
+
+fn unsupported(what: &str) -> SluiceError {
+    SluiceError::not_supported(format!(
+        "{what} cannot be maintained incrementally, so it is not supported in a materialized view"
+    ))
+}
+
+/// Refuses functions whose result may change without the input changing (`now()`,
+/// `random()`): a maintained result would silently go stale or differ from a
+/// recomputation.
+fn check_deterministic(plan: &LogicalPlan) -> Result<()> {
+    let mut offender = None;
+    plan.apply_with_subqueries(|node| {
+        for expr in node.expressions() {
+            expr.apply(|e| {
+                if let Expr::ScalarFunction(f) = e
+                    && f.func.signature().volatility != Volatility::Immutable
+                {
+                    offender = Some(f.func.name().to_string());
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })?;
+        }
+        Ok(if offender.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })?;
+    match offender {
+        Some(name) => Err(SluiceError::not_supported(format!(
+            "function {name}() is not deterministic (its value can change while the data does not), \
+             so it is not supported in a materialized view"
+        ))),
+        None => Ok(()),
+    }
+}
+
+struct Translator<'a> {
+    db: &'a Database,
+    state: &'a SessionState,
+    inputs: Vec<String>,
+}
+
+impl Translator<'_> {
+    fn physical(&self, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
+        Ok(self.state.create_physical_expr(expr.clone(), schema)?)
+    }
+
+    fn input_number(&mut self, reference: &TableReference) -> Result<usize> {
+        let name = reference_name(reference).map_err(|_| {
+            SluiceError::not_supported(format!(
+                "a materialized view can only read tables and views of schema \"public\", not {reference}"
+            ))
+        })?;
+        match self.db.catalog().get(&name) {
+            Some(Relation::Table(_) | Relation::View(_)) => {}
+            None => return Err(SluiceError::UndefinedTable(name)),
+        }
+        Ok(match self.inputs.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                self.inputs.push(name);
+                self.inputs.len() - 1
+            }
+        })
+    }
+
+    /// `top` is true while only projections and aliases separate `plan` from the
+    /// view's output, where an `ORDER BY` is meaningless and dropped.
+    fn translate(&mut self, plan: &LogicalPlan, top: bool) -> Result<Node> {
+        use LogicalPlan as P;
+        match plan {
+            P::Projection(p) => {
+                let child = self.translate(&p.input, top)?;
+                let exprs = p
+                    .expr
+                    .iter()
+                    .map(|e| self.physical(e, p.input.schema()))
+                    .collect::<Result<Vec<_>>>()?;
+                let schema = Arc::new(p.schema.as_arrow().clone());
+                Ok(operator(Project::new(exprs, schema), child))
+            }
+            P::Filter(f) => {
+                let child = self.translate(&f.input, false)?;
+                let predicate = self.physical(&f.predicate, f.input.schema())?;
+                Ok(operator(Filter::new(predicate), child))
+            }
+            P::Aggregate(a) => {
+                let child = self.translate(&a.input, false)?;
+                let input_schema = a.input.schema();
+                if a.group_expr
+                    .iter()
+                    .any(|e| matches!(e, Expr::GroupingSet(_)))
+                {
+                    return Err(unsupported("GROUPING SETS / ROLLUP / CUBE"));
+                }
+                let keys = a
+                    .group_expr
+                    .iter()
+                    .map(|e| self.physical(e, input_schema))
+                    .collect::<Result<Vec<_>>>()?;
+                let output = Arc::new(a.schema.as_arrow().clone());
+                let calls = a
+                    .aggr_expr
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        let field = output.field(a.group_expr.len() + i);
+                        self.aggregate_call(e, input_schema, field.data_type().clone())
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(operator(Aggregate::try_new(keys, calls, output)?, child))
+            }
+            P::Distinct(Distinct::All(input)) => {
+                let child = self.translate(input, false)?;
+                let schema = input.schema();
+                let keys = schema
+                    .columns()
+                    .iter()
+                    .map(|c| self.physical(&Expr::Column(c.clone()), schema))
+                    .collect::<Result<Vec<_>>>()?;
+                let output = Arc::new(schema.as_arrow().clone());
+                Ok(operator(
+                    Aggregate::try_new(keys, Vec::new(), output)?,
+                    child,
+                ))
+            }
+            P::Distinct(Distinct::On(_)) => Err(unsupported("DISTINCT ON")),
+            P::TableScan(scan) => {
+                if scan.fetch.is_some() {
+                    return Err(unsupported("LIMIT"));
+                }
+                let input = self.input_number(&scan.table_name)?;
+                let mut node = Node::Input {
+                    input,
+                    name: self.inputs[input].clone(),
+                };
+                let full = scan.source.schema();
+                if let Some(projection) = &scan.projection {
+                    let full_df =
+                        DFSchema::try_from_qualified_schema(scan.table_name.clone(), &full)?;
+                    let exprs = projection
+                        .iter()
+                        .map(|&i| {
+                            let column = Expr::Column(datafusion::common::Column::from(
+                                full_df.qualified_field(i),
+                            ));
+                            self.physical(&column, &full_df)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    let fields: Vec<_> =
+                        projection.iter().map(|&i| full.field(i).clone()).collect();
+                    node = operator(Project::new(exprs, Arc::new(Schema::new(fields))), node);
+                }
+                for filter in &scan.filters {
+                    let predicate = self.physical(filter, &scan.projected_schema)?;
+                    node = operator(Filter::new(predicate), node);
+                }
+                Ok(node)
+            }
+            P::SubqueryAlias(alias) => self.translate(&alias.input, top),
+            P::Union(u) => {
+                let children = u
+                    .inputs
+                    .iter()
+                    .map(|input| self.translate(input, false))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Node::Union {
+                    children,
+                    schema: Arc::new(u.schema.as_arrow().clone()),
+                })
+            }
+            P::Sort(sort) if top && sort.fetch.is_none() => self.translate(&sort.input, true),
+            P::Sort(_) => Err(unsupported("ORDER BY with LIMIT (top-N)")),
+            P::Limit(_) => Err(unsupported("LIMIT / OFFSET")),
+            P::EmptyRelation(empty) => {
+                let rows = usize::from(empty.produce_one_row);
+                let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                let schema = Arc::new(empty.schema.as_arrow().clone());
+                Ok(Node::Constant(RecordBatch::try_new_with_options(
+                    schema,
+                    vec![],
+                    &options,
+                )?))
+            }
+            P::Values(values) => Ok(Node::Constant(self.values(values)?)),
+            P::Join(_) => Err(SluiceError::not_supported(
+                "joins are not supported in materialized views yet",
+            )),
+            P::Window(_) => Err(unsupported("a window function (OVER)")),
+            P::Subquery(_) => Err(unsupported("a correlated subquery")),
+            P::Unnest(_) => Err(unsupported("UNNEST")),
+            P::RecursiveQuery(_) => Err(unsupported("WITH RECURSIVE")),
+            P::Repartition(_) => Err(unsupported("a repartition")),
+            P::Extension(e) => Err(unsupported(&format!("plan node {}", e.node.name()))),
+            P::Statement(_)
+            | P::Explain(_)
+            | P::Analyze(_)
+            | P::Dml(_)
+            | P::Ddl(_)
+            | P::Copy(_)
+            | P::DescribeTable(_) => Err(SluiceError::not_supported(
+                "a materialized view must be defined by a query",
+            )),
+        }
+    }
+
+    fn aggregate_call(
+        &self,
+        expr: &Expr,
+        input_schema: &DFSchema,
+        output_type: datafusion::arrow::datatypes::DataType,
+    ) -> Result<AggregateCall> {
+        let Expr::AggregateFunction(AggregateFunction { func, params }) = strip_alias(expr) else {
+            return Err(unsupported(&format!("aggregate expression {expr}")));
+        };
+        if !params.order_by.is_empty() {
+            return Err(unsupported(
+                "an ordered aggregate (ORDER BY inside the call)",
+            ));
+        }
+        let kind = match (func.name(), params.distinct) {
+            ("count", false) => AggregateKind::Count,
+            ("count", true) => AggregateKind::CountDistinct,
+            ("sum", false) => AggregateKind::Sum,
+            ("avg", false) => AggregateKind::Avg,
+            ("min" | "max", _) if func.name() == "min" => AggregateKind::Min,
+            ("min" | "max", _) => AggregateKind::Max,
+            (name, distinct) => {
+                let distinct = if distinct { "DISTINCT " } else { "" };
+                return Err(SluiceError::not_supported(format!(
+                    "aggregate {name}({distinct}...) is not supported in materialized views; \
+                     supported: count, count(DISTINCT), sum, avg, min, max"
+                )));
+            }
+        };
+        let arg = match params.args.as_slice() {
+            [arg] => arg,
+            _ => {
+                return Err(unsupported(&format!(
+                    "{}() with {} arguments",
+                    func.name(),
+                    params.args.len()
+                )));
+            }
+        };
+        let input_type = arg.get_type(input_schema)?;
+        let signature = AggregateSignature::try_new(kind, &input_type, output_type)?;
+        let filter = match &params.filter {
+            Some(f) => Some(self.physical(f, input_schema)?),
+            None => None,
+        };
+        Ok(AggregateCall {
+            signature,
+            arg: Some(self.physical(arg, input_schema)?),
+            filter,
+        })
+    }
+
+    /// Evaluates a `VALUES` list (constant expressions) into one batch.
+    fn values(&self, values: &datafusion::logical_expr::Values) -> Result<RecordBatch> {
+        let schema = Arc::new(values.schema.as_arrow().clone());
+        let empty = DFSchema::empty();
+        let one_row = RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(1)),
+        )?;
+        let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); schema.fields().len()];
+        for row in &values.values {
+            for (i, expr) in row.iter().enumerate() {
+                let value = self
+                    .physical(expr, &empty)?
+                    .evaluate(&one_row)?
+                    .into_array(1)?;
+                let value = datafusion::arrow::compute::cast(&value, schema.field(i).data_type())?;
+                columns[i].push(value);
+            }
+        }
+        let columns = columns
+            .iter()
+            .map(|parts| {
+                let refs: Vec<&dyn datafusion::arrow::array::Array> =
+                    parts.iter().map(|a| a.as_ref()).collect();
+                datafusion::arrow::compute::concat(&refs)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(values.values.len()));
+        Ok(RecordBatch::try_new_with_options(
+            schema, columns, &options,
+        )?)
+    }
+}
+
+fn strip_alias(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Alias(alias) => strip_alias(&alias.expr),
+        other => other,
+    }
+}
+
+fn operator(op: impl crate::dataflow::operator::Operator + 'static, child: Node) -> Node {
+    Node::Operator {
+        op: Box::new(op),
+        child: Box::new(child),
+    }
+}
