@@ -25,3 +25,40 @@ CREATE TABLE sluice_catalog.columns (
     nullable BOOLEAN NOT NULL,
     primary_key BOOLEAN NOT NULL
 );
+
+-- One row per source reader: each materialized view reading a source has its own
+-- reader. `watermark` is the source watermark by the rule in docs/sources.md: the
+-- minimum, over partitions active within the idle timeout, of the largest value of
+-- the WATERMARK expression seen.
+CREATE TABLE sluice_catalog.source_status (
+    source TEXT NOT NULL,
+    reader TEXT NOT NULL,
+    state TEXT NOT NULL,
+    rows_read BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    watermark TIMESTAMP
+);
+
+-- Progress per source reader and partition: the next offset Sluice reads, the
+-- partition's end offset from the broker's fetch responses, the lag between them,
+-- and the partition's own watermark.
+CREATE TABLE sluice_catalog.source_partitions (
+    source TEXT NOT NULL,
+    reader TEXT NOT NULL,
+    partition_id INT NOT NULL,
+    next_offset BIGINT NOT NULL,
+    high_watermark BIGINT,
+    lag BIGINT,
+    watermark TIMESTAMP
+);
+
+-- The latest messages each source reader skipped (up to 100 per reader), with why.
+CREATE TABLE sluice_catalog.source_errors (
+    source TEXT NOT NULL,
+    reader TEXT NOT NULL,
+    partition_id INT NOT NULL,
+    message_offset BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    seen_at TIMESTAMPTZ NOT NULL
+);

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 need_command psql postgresql-client
+# The Kafka-protocol broker the source tests start on 127.0.0.1.
+SLUICE_TANSU="$(scripts/install-tansu.sh)"
+export SLUICE_TANSU
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

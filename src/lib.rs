@@ -7,6 +7,7 @@
 //! ```
 
 pub mod catalog;
+pub mod connectors;
 pub mod database;
 pub mod dataflow;
 pub mod error;

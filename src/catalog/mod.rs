@@ -10,6 +10,7 @@
 //! [`Catalog`] and exposed to DataFusion through [`schema::PublicSchema`].
 
 pub mod schema;
+pub mod source;
 pub mod system;
 pub mod table;
 pub mod view;
@@ -20,6 +21,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+pub use source::SourceRelation;
 pub use table::Table;
 pub use view::View;
 
@@ -39,6 +41,8 @@ pub enum RelationKind {
     Table,
     /// A materialized view, maintained incrementally.
     MaterializedView,
+    /// A stream of rows from a connector.
+    Source,
 }
 
 impl RelationKind {
@@ -47,6 +51,7 @@ impl RelationKind {
         match self {
             RelationKind::Table => "table",
             RelationKind::MaterializedView => "materialized view",
+            RelationKind::Source => "source",
         }
     }
 }
@@ -71,6 +76,8 @@ pub enum Relation {
     Table(Arc<Table>),
     /// A materialized view.
     View(Arc<View>),
+    /// A source.
+    Source(Arc<SourceRelation>),
 }
 
 impl Relation {
@@ -79,6 +86,7 @@ impl Relation {
         match self {
             Relation::Table(t) => t.entry(),
             Relation::View(v) => v.entry(),
+            Relation::Source(s) => s.entry(),
         }
     }
 
@@ -87,6 +95,7 @@ impl Relation {
         match self {
             Relation::Table(t) => t.store().schema(),
             Relation::View(v) => v.running().schema(),
+            Relation::Source(s) => s.source().config().schema.clone(),
         }
     }
 
@@ -95,6 +104,7 @@ impl Relation {
         match self {
             Relation::Table(t) => t.clone(),
             Relation::View(v) => v.clone(),
+            Relation::Source(s) => s.clone(),
         }
     }
 }
@@ -204,9 +214,9 @@ impl Catalog {
     pub fn table(&self, name: &str) -> Result<Arc<Table>> {
         match self.get(name) {
             Some(Relation::Table(t)) => Ok(t),
-            Some(Relation::View(_)) => Err(SluiceError::coded(
+            Some(Relation::View(_) | Relation::Source(_)) => Err(SluiceError::coded(
                 "42809",
-                format!("\"{name}\" is a materialized view; only tables can be written"),
+                format!("\"{name}\" is not a table; only tables can be written"),
             )),
             None => Err(SluiceError::UndefinedTable(name.to_string())),
         }
@@ -224,6 +234,18 @@ impl Catalog {
             .collect()
     }
 
+    /// Every source.
+    pub fn sources(&self) -> Vec<Arc<SourceRelation>> {
+        self.read()
+            .relations
+            .values()
+            .filter_map(|r| match r {
+                Relation::Source(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every materialized view.
     pub fn views(&self) -> Vec<Arc<View>> {
         self.read()
@@ -231,7 +253,7 @@ impl Catalog {
             .values()
             .filter_map(|r| match r {
                 Relation::View(v) => Some(v.clone()),
-                Relation::Table(_) => None,
+                Relation::Table(_) | Relation::Source(_) => None,
             })
             .collect()
     }

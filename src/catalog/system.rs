@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::SchemaProvider;
@@ -66,7 +67,7 @@ impl SystemSchema {
                 for r in &relations {
                     let keys = match r {
                         super::Relation::Table(t) => t.store().layout().primary_key.clone(),
-                        super::Relation::View(_) => Vec::new(),
+                        super::Relation::View(_) | super::Relation::Source(_) => Vec::new(),
                     };
                     for (i, field) in r.schema().fields().iter().enumerate() {
                         relation.push(r.entry().name.clone());
@@ -86,11 +87,115 @@ impl SystemSchema {
                     Arc::new(BooleanArray::from(primary_key)),
                 ]
             }
+            "source_status" | "source_partitions" | "source_errors" => {
+                return self.source_rows(name, schema);
+            }
             other => {
                 return Err(SluiceError::Internal(format!(
                     "system relation {other} has no row source"
                 )));
             }
+        };
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
+}
+
+impl SystemSchema {
+    fn source_rows(&self, name: &str, schema: &SchemaRef) -> Result<RecordBatch> {
+        let mut text: Vec<Vec<String>> = vec![Vec::new(); 6];
+        let mut ints: Vec<Vec<Option<i64>>> = vec![Vec::new(); 6];
+        let mut times: Vec<Option<i64>> = Vec::new();
+        for source in self.catalog.sources() {
+            for reader in source.source().readers() {
+                let snap = reader.snapshot();
+                let who = [reader.source.clone(), reader.reader.clone()];
+                match name {
+                    "source_status" => {
+                        text[0].push(who[0].clone());
+                        text[1].push(who[1].clone());
+                        text[2].push(snap.state.clone());
+                        ints[0].push(Some(snap.rows as i64));
+                        ints[1].push(Some(snap.errors as i64));
+                        times.push(snap.watermark);
+                    }
+                    "source_partitions" => {
+                        for (id, p) in &snap.partitions {
+                            text[0].push(who[0].clone());
+                            text[1].push(who[1].clone());
+                            ints[0].push(Some(i64::from(*id)));
+                            ints[1].push(Some(p.next_offset));
+                            let high = (p.high_watermark >= 0).then_some(p.high_watermark);
+                            ints[2].push(high);
+                            ints[3].push(high.map(|h| (h - p.next_offset).max(0)));
+                            times.push(
+                                p.max_event_time
+                                    .filter(|_| reader.watermark_delay.is_some()),
+                            );
+                        }
+                    }
+                    _ => {
+                        for e in &snap.recent {
+                            text[0].push(who[0].clone());
+                            text[1].push(who[1].clone());
+                            text[2].push(e.reason.clone());
+                            text[3].push(e.payload.clone());
+                            ints[0].push(Some(i64::from(e.partition)));
+                            ints[1].push(Some(e.offset));
+                            let micros =
+                                e.at.duration_since(std::time::UNIX_EPOCH)
+                                    .map(|d| d.as_micros() as i64)
+                                    .unwrap_or_default();
+                            times.push(Some(micros));
+                        }
+                    }
+                }
+            }
+        }
+        let strings = |i: usize| -> ArrayRef { Arc::new(StringArray::from(text[i].clone())) };
+        let longs = |i: usize| -> ArrayRef { Arc::new(Int64Array::from(ints[i].clone())) };
+        let partition = || -> ArrayRef {
+            Arc::new(Int32Array::from(
+                ints[0]
+                    .iter()
+                    .map(|v| v.map(|p| p as i32))
+                    .collect::<Vec<_>>(),
+            ))
+        };
+        let stamps = |utc: bool| -> ArrayRef {
+            let array = TimestampMicrosecondArray::from(times.clone());
+            if utc {
+                Arc::new(array.with_timezone(crate::sql::types::UTC))
+            } else {
+                Arc::new(array)
+            }
+        };
+        let columns: Vec<ArrayRef> = match name {
+            "source_status" => vec![
+                strings(0),
+                strings(1),
+                strings(2),
+                longs(0),
+                longs(1),
+                stamps(false),
+            ],
+            "source_partitions" => vec![
+                strings(0),
+                strings(1),
+                partition(),
+                longs(1),
+                longs(2),
+                longs(3),
+                stamps(false),
+            ],
+            _ => vec![
+                strings(0),
+                strings(1),
+                partition(),
+                longs(1),
+                strings(2),
+                strings(3),
+                stamps(true),
+            ],
         };
         Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
@@ -161,7 +266,13 @@ mod tests {
         let schemas = parse_definitions(DEFINITIONS).unwrap();
         assert_eq!(
             schemas.keys().cloned().collect::<Vec<_>>(),
-            vec!["columns".to_string(), "relations".to_string()]
+            vec![
+                "columns",
+                "relations",
+                "source_errors",
+                "source_partitions",
+                "source_status"
+            ]
         );
         assert_eq!(schemas["relations"].fields().len(), 4);
     }

@@ -25,7 +25,7 @@ use datafusion::scalar::ScalarValue;
 
 use super::ChangeBatch;
 use super::accumulator::{Accumulator, AggregateSignature};
-use super::operator::{ErrorLog, Operator, evaluate_rows};
+use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows};
 use crate::error::{Result, SluiceError};
 
 /// One aggregate call: `kind(arg) FILTER (WHERE filter)`.
@@ -151,6 +151,7 @@ impl Operator for Aggregate {
         exprs.extend(self.calls.iter().filter_map(|c| c.arg.clone()));
         exprs.extend(self.calls.iter().filter_map(|c| c.filter.clone()));
         let (change, columns) = evaluate_rows(&exprs, change, errors)?;
+        let columns = canonical_floats(&columns)?;
         let (key_columns, rest) = columns.split_at(self.keys.len());
         let mut rest = rest.iter();
         let mut inputs = Vec::with_capacity(self.calls.len());

@@ -50,7 +50,8 @@ impl Arrangement {
         if change.is_empty() {
             return Ok(());
         }
-        let rows = self.codec.convert_columns(change.data().columns())?;
+        let columns = super::operator::canonical_floats(change.data().columns())?;
+        let rows = self.codec.convert_columns(&columns)?;
         for (row, weight) in rows.iter().zip(change.weights().values().iter()) {
             let key: &[u8] = row.as_ref();
             match self.rows.get_mut(key) {
@@ -82,7 +83,7 @@ impl Arrangement {
             .map(|f| SortField::new(f.data_type().clone()))
             .collect();
         let codec = RowConverter::new(fields)?;
-        let encoded = codec.convert_columns(prefix)?;
+        let encoded = codec.convert_columns(&super::operator::canonical_floats(prefix)?)?;
         let start: Box<[u8]> = encoded.row(0).as_ref().into();
         let matching = self
             .rows

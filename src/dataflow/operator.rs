@@ -120,6 +120,26 @@ pub fn evaluate_rows(
     }
 }
 
+/// `columns` with every float `-0.0` turned into `0.0`, so values SQL calls equal also
+/// encode equal (grouping keys, DISTINCT, arrangement keys).
+pub fn canonical_floats(columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+    use datafusion::arrow::compute::kernels::numeric::add;
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::scalar::ScalarValue;
+    columns
+        .iter()
+        .map(|c| {
+            // IEEE 754: -0.0 + 0.0 = +0.0, and every other value is unchanged.
+            let zero = match c.data_type() {
+                DataType::Float32 => ScalarValue::Float32(Some(0.0)),
+                DataType::Float64 => ScalarValue::Float64(Some(0.0)),
+                _ => return Ok(c.clone()),
+            };
+            Ok(add(c, &zero.to_scalar()?)?)
+        })
+        .collect()
+}
+
 /// The rows of `change` where `mask` is true (NULL counts as false).
 pub fn filter_change(
     change: &ChangeBatch,

@@ -99,7 +99,13 @@ impl MaterializedView {
         ready_rx
             .await
             .map_err(|_| SluiceError::Internal(format!("view {name} stopped during backfill")))?;
-        view.check()?;
+        // Rows whose expressions fail are part of the view's state (reads report
+        // them); only a failure of the dataflow itself stops the start.
+        if let Some(failure) = &view.state().failure {
+            return Err(SluiceError::Internal(format!(
+                "materialized view \"{name}\" failed during backfill: {failure}"
+            )));
+        }
         Ok(view)
     }
 

@@ -3,18 +3,21 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{Constraint, Constraints, DFSchema};
 use datafusion::logical_expr::Expr;
 use datafusion::sql::sqlparser::ast::{
     ColumnOption, CreateTable, CreateView, Ident, ObjectName, Statement, TableConstraint,
 };
 
+use super::create_source::CreateSource;
 use super::names::{normalize_ident, relation_name};
 use super::types::{arrow_type, sql_name};
 use super::view_plan::{ViewPlan, plan_view};
 use super::{Output, plan_statement};
-use crate::catalog::{CatalogEntry, Relation, RelationKind, Table, View};
+use crate::catalog::{CatalogEntry, Relation, RelationKind, SourceRelation, Table, View};
+use crate::connectors::source::{Connector, Include};
+use crate::connectors::{Source, SourceConfig};
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
 use crate::dataflow::view::MaterializedView;
@@ -74,6 +77,13 @@ pub async fn create_table(db: &Database, create: &CreateTable) -> Result<Output>
 
 /// Re-creates a stored catalog entry at start-up.
 pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
+    if entry.kind == RelationKind::Source {
+        let source = crate::sql::create_source::parse_create_source(&entry.definition)?;
+        let relation = source_relation(db, entry.clone(), &source)?;
+        return db
+            .catalog()
+            .insert(Relation::Source(Arc::new(relation)), false);
+    }
     let statement = db.parser().parse_one(&entry.definition)?;
     let create = match (entry.kind, statement) {
         (RelationKind::Table, Statement::CreateTable(create)) => create,
@@ -170,6 +180,13 @@ async fn start_view(db: &Database, name: &str, plan: ViewPlan) -> Result<Arc<Mat
                     depth = depth.max(view.running().depth() + 1);
                     snapshots.push((i, view.running().subscribe(i, sender.clone())?));
                 }
+                Some(Relation::Source(source)) => {
+                    // A source has no stored rows: its reader starts from the
+                    // source's startup position and streams everything.
+                    source
+                        .source()
+                        .attach(name, i, sender.clone(), db.sequencer().clone())?;
+                }
                 None => return Err(SluiceError::UndefinedTable(input.clone())),
             }
         }
@@ -194,6 +211,8 @@ pub async fn drop_relations(
     cascade: bool,
 ) -> Result<Output> {
     let _ddl = db.ddl_guard().await;
+    // Check every name before dropping anything, so the statement is all or nothing.
+    let mut targets = Vec::new();
     for name in names {
         let name = relation_name(name)?;
         let Some(relation) = db.catalog().get(&name) else {
@@ -208,28 +227,49 @@ pub async fn drop_relations(
                 format!("\"{name}\" is not a {}", kind.as_str()),
             ));
         }
-        let dependents = transitive_dependents(db, &name);
-        if !dependents.is_empty() && !cascade {
-            let names: Vec<&str> = dependents.iter().map(|v| v.entry().name.as_str()).collect();
+        targets.push(relation);
+    }
+    let named: Vec<&str> = targets.iter().map(|r| r.entry().name.as_str()).collect();
+    let mut doomed: Vec<Arc<View>> = Vec::new();
+    for relation in &targets {
+        let name = &relation.entry().name;
+        let dependents = transitive_dependents(db, name);
+        let outside: Vec<&str> = dependents
+            .iter()
+            .map(|v| v.entry().name.as_str())
+            .filter(|d| !named.contains(d))
+            .collect();
+        if !outside.is_empty() && !cascade {
             return Err(SluiceError::coded(
                 sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
                 format!(
                     "cannot drop {} {name} because other objects depend on it: materialized view {} \
                      (use DROP ... CASCADE to drop them too)",
                     kind.as_str(),
-                    names.join(", ")
+                    outside.join(", ")
                 ),
             ));
         }
         for view in dependents {
-            drop_one(db, Relation::View(view)).await?;
+            if !doomed.iter().any(|d| d.entry().id == view.entry().id) {
+                doomed.push(view);
+            }
         }
-        drop_one(db, relation).await?;
+    }
+    doomed.sort_by_key(|v| std::cmp::Reverse(v.running().depth()));
+    for view in doomed {
+        drop_one(db, Relation::View(view)).await?;
+    }
+    for relation in targets {
+        if db.catalog().get(&relation.entry().name).is_some() {
+            drop_one(db, relation).await?;
+        }
     }
     Ok(Output::Done {
         tag: match kind {
             RelationKind::Table => "DROP TABLE",
             RelationKind::MaterializedView => "DROP MATERIALIZED VIEW",
+            RelationKind::Source => "DROP SOURCE",
         },
         rows: None,
     })
@@ -262,6 +302,10 @@ async fn drop_one(db: &Database, relation: Relation) -> Result<()> {
         Relation::View(view) => {
             db.catalog().remove(&view.entry().name)?;
             view.running().stop();
+            Ok(())
+        }
+        Relation::Source(source) => {
+            db.catalog().remove(&source.entry().name)?;
             Ok(())
         }
     }
@@ -430,4 +474,121 @@ fn definition_from_schema(name: &ObjectName, schema: &Schema) -> Result<CreateTa
             "generated CREATE TABLE did not parse".into(),
         )),
     }
+}
+
+/// Runs `CREATE SOURCE`: validates the definition and, for Kafka, that the broker
+/// answers and the topic exists. No rows are read until a view reads the source.
+pub async fn create_source(db: &Database, source: &CreateSource) -> Result<Output> {
+    let _ddl = db.ddl_guard().await;
+    let name = relation_name(&source.name)?;
+    let done = Output::Done {
+        tag: "CREATE SOURCE",
+        rows: None,
+    };
+    if db.catalog().get(&name).is_some() {
+        return if source.if_not_exists {
+            Ok(done)
+        } else {
+            Err(SluiceError::DuplicateTable(name))
+        };
+    }
+    let entry = CatalogEntry {
+        id: db.catalog().allocate_id(),
+        name,
+        kind: RelationKind::Source,
+        definition: source.text.clone(),
+    };
+    let relation = source_relation(db, entry, source)?;
+    if let Connector::Kafka { config, .. } = &relation.source().config().connector {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || config.check())
+            .await
+            .map_err(|e| SluiceError::Internal(format!("broker check failed: {e}")))??;
+    }
+    db.catalog()
+        .insert(Relation::Source(Arc::new(relation)), true)?;
+    Ok(done)
+}
+
+/// Builds a source from its definition (at creation and at start-up).
+fn source_relation(
+    db: &Database,
+    entry: CatalogEntry,
+    source: &CreateSource,
+) -> Result<SourceRelation> {
+    let mut fields = Vec::with_capacity(source.columns.len());
+    for column in &source.columns {
+        let name = normalize_ident(&column.name);
+        if fields.iter().any(|f: &Field| f.name() == &name) {
+            return Err(SluiceError::coded(
+                sqlstate::DUPLICATE_COLUMN,
+                format!("column \"{name}\" specified more than once"),
+            ));
+        }
+        let not_null = column
+            .options
+            .iter()
+            .any(|o| matches!(o.option, ColumnOption::NotNull));
+        fields.push(Field::new(name, arrow_type(&column.data_type)?, !not_null));
+    }
+    let declared = Arc::new(Schema::new(fields));
+    let watermark = match &source.watermark {
+        None => None,
+        Some((column, expr)) => {
+            let column = normalize_ident(column);
+            let field = declared.field_with_name(&column).map_err(|_| {
+                SluiceError::UndefinedColumn(format!(
+                    "watermark column \"{column}\" does not exist"
+                ))
+            })?;
+            if !matches!(field.data_type(), DataType::Timestamp(..)) {
+                return Err(SluiceError::DatatypeMismatch(format!(
+                    "watermark column \"{column}\" must be a timestamp, not {}",
+                    sql_name(field.data_type())
+                )));
+            }
+            let df_schema = DFSchema::try_from(declared.as_ref().clone())?;
+            let logical = db.context().parse_sql_expr(&expr.to_string(), &df_schema)?;
+            let physical = db
+                .context()
+                .state()
+                .create_physical_expr(logical, &df_schema)?;
+            if !matches!(physical.data_type(&declared)?, DataType::Timestamp(..)) {
+                return Err(SluiceError::DatatypeMismatch(format!(
+                    "watermark expression {expr} must be a timestamp"
+                )));
+            }
+            Some(physical)
+        }
+    };
+    let includes = source
+        .includes
+        .iter()
+        .map(|(what, alias)| {
+            let include = match what.as_str() {
+                "partition" => Include::Partition,
+                "offset" => Include::Offset,
+                "timestamp" => Include::Timestamp,
+                other => {
+                    return Err(SluiceError::not_supported(format!(
+                        "INCLUDE {other} is not supported (partition, offset, timestamp)"
+                    )));
+                }
+            };
+            let name = alias
+                .as_ref()
+                .map(normalize_ident)
+                .unwrap_or_else(|| format!("kafka_{what}"));
+            Ok((include, name))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let config = SourceConfig::try_new(
+        &entry.name,
+        declared,
+        watermark,
+        includes,
+        source.encode.clone(),
+        source.options.clone(),
+    )?;
+    Ok(SourceRelation::new(entry, Arc::new(Source::new(config))))
 }

@@ -13,6 +13,7 @@
 //! runs it. INSERT/UPDATE/DELETE are planned by DataFusion (type coercion, defaults,
 //! parameter types) but executed by [`dml`] on Sluice's durable write path.
 
+pub mod create_source;
 pub mod ddl;
 pub mod dml;
 pub mod names;
@@ -72,6 +73,16 @@ pub enum Command {
     ExplainView(Box<CreateView>),
     /// `FLUSH`.
     Flush,
+    /// `CREATE SOURCE`.
+    CreateSource(Box<create_source::CreateSource>),
+    /// `DROP SOURCE [IF EXISTS] a, b [CASCADE]`.
+    DropSource {
+        names: Vec<ObjectName>,
+        if_exists: bool,
+        cascade: bool,
+    },
+    /// `SHOW CREATE SOURCE/TABLE/MATERIALIZED VIEW name`: the stored definition.
+    ShowCreate(ObjectName),
     /// `SET name = value` (`None` for `SET name TO DEFAULT`).
     Set { name: String, value: Option<String> },
     /// `SHOW name`.
@@ -104,6 +115,26 @@ impl std::fmt::Debug for Output {
 pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared> {
     let statement = match statement {
         SqlStatement::Flush => return Ok(Prepared::Command(Command::Flush)),
+        SqlStatement::CreateSource(source) => {
+            return Ok(Prepared::Command(Command::CreateSource(source)));
+        }
+        SqlStatement::DropSource {
+            names,
+            if_exists,
+            cascade,
+        } => {
+            return Ok(Prepared::Command(Command::DropSource {
+                names,
+                if_exists,
+                cascade,
+            }));
+        }
+        SqlStatement::ShowSources => {
+            return Ok(Prepared::Plan(plan_query(db, show::SOURCES).await?));
+        }
+        SqlStatement::ShowCreateSource(name) => {
+            return Ok(Prepared::Command(Command::ShowCreate(name)));
+        }
         SqlStatement::Standard(statement) => *statement,
     };
     Ok(match statement {
@@ -146,6 +177,7 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             Prepared::Command(Command::ExplainView(Box::new(view)))
         }
         Statement::ShowViews { .. } => Prepared::Plan(plan_query(db, show::VIEWS).await?),
+        Statement::ShowCreate { obj_name, .. } => Prepared::Command(Command::ShowCreate(obj_name)),
         Statement::Set(set) => Prepared::Command(prepare_set(set)?),
         Statement::ShowVariable { variable } => {
             let name = variable
@@ -281,6 +313,7 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
         Prepared::Plan(plan) => Some(Arc::new(plan.schema().as_arrow().clone())),
         Prepared::Command(Command::Show { name }) => Some(show::setting_schema(name)),
         Prepared::Command(Command::ExplainView(_)) => Some(text_schema("QUERY PLAN")),
+        Prepared::Command(Command::ShowCreate(_)) => Some(show::create_schema()),
         Prepared::Command(_) => None,
     }
 }
@@ -357,6 +390,20 @@ async fn execute_command(
             plan.graph.explain(0, &mut lines);
             show::text_rows("QUERY PLAN", lines)
         }
+        Command::CreateSource(source) => {
+            run_to_completion(async move { ddl::create_source(&db, &source).await }).await
+        }
+        Command::DropSource {
+            names,
+            if_exists,
+            cascade,
+        } => {
+            run_to_completion(async move {
+                ddl::drop_relations(&db, &names, RelationKind::Source, if_exists, cascade).await
+            })
+            .await
+        }
+        Command::ShowCreate(name) => show::show_create(&db, &name),
         Command::Flush => {
             db.flush().await;
             Ok(Output::Done {

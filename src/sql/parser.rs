@@ -4,11 +4,16 @@
 
 use std::collections::HashSet;
 
-use datafusion::sql::sqlparser::ast::{Expr, Ident, Query, SelectItem, SetExpr, Statement};
+use datafusion::sql::sqlparser::ast::{
+    Expr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement,
+};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
+use super::create_source::{
+    CreateSource, parse_create_source, parse_drop_source, parse_show_create_source,
+};
 use crate::error::{Result, SluiceError};
 
 /// Parses SQL text into statements. Shared by every connection.
@@ -30,9 +35,38 @@ impl SqlParser {
     pub fn parse(&self, sql: &str) -> Result<Vec<SqlStatement>> {
         let mut out = Vec::new();
         for (text, words) in split_statements(sql)? {
-            if words.len() == 1 && words[0] == "FLUSH" {
-                out.push(SqlStatement::Flush);
-                continue;
+            let first: Vec<&str> = words.iter().map(String::as_str).collect();
+            match first.as_slice() {
+                ["FLUSH"] => {
+                    out.push(SqlStatement::Flush);
+                    continue;
+                }
+                ["CREATE", "SOURCE", ..] => {
+                    out.push(SqlStatement::CreateSource(Box::new(parse_create_source(
+                        &text,
+                    )?)));
+                    continue;
+                }
+                ["DROP", "SOURCE", ..] => {
+                    let (names, if_exists, cascade) = parse_drop_source(&text)?;
+                    out.push(SqlStatement::DropSource {
+                        names,
+                        if_exists,
+                        cascade,
+                    });
+                    continue;
+                }
+                ["SHOW", "SOURCES"] => {
+                    out.push(SqlStatement::ShowSources);
+                    continue;
+                }
+                ["SHOW", "CREATE", "SOURCE", ..] => {
+                    out.push(SqlStatement::ShowCreateSource(parse_show_create_source(
+                        &text,
+                    )?));
+                    continue;
+                }
+                _ => {}
             }
             for mut statement in self.inner.parse(&text).map_err(SluiceError::from)? {
                 match &mut statement {
@@ -66,6 +100,21 @@ pub enum SqlStatement {
     Standard(Box<Statement>),
     /// `FLUSH`: wait until every accepted change is visible in every view.
     Flush,
+    /// `CREATE SOURCE`.
+    CreateSource(Box<CreateSource>),
+    /// `DROP SOURCE [IF EXISTS] names [CASCADE]`.
+    DropSource {
+        /// The sources.
+        names: Vec<ObjectName>,
+        /// `IF EXISTS`.
+        if_exists: bool,
+        /// `CASCADE`.
+        cascade: bool,
+    },
+    /// `SHOW SOURCES`.
+    ShowSources,
+    /// `SHOW CREATE SOURCE name`.
+    ShowCreateSource(ObjectName),
 }
 
 /// Splits SQL text at top-level semicolons (the tokenizer knows quoting). Returns each

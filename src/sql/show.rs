@@ -23,6 +23,47 @@ pub const TABLES: &str =
 pub const VIEWS: &str =
     "SELECT name FROM sluice_catalog.relations WHERE kind = 'materialized view' ORDER BY name";
 
+/// `SHOW SOURCES`.
+pub const SOURCES: &str =
+    "SELECT name FROM sluice_catalog.relations WHERE kind = 'source' ORDER BY name";
+
+/// The result schema of `SHOW CREATE ...`.
+pub fn create_schema() -> SchemaRef {
+    std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+        datafusion::arrow::datatypes::Field::new(
+            "name",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
+        datafusion::arrow::datatypes::Field::new(
+            "create_sql",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
+    ]))
+}
+
+/// `SHOW CREATE SOURCE/TABLE/MATERIALIZED VIEW name`: the stored definition.
+pub fn show_create(db: &Database, name: &ObjectName) -> Result<Output> {
+    let name = relation_name(name)?;
+    let relation = db
+        .catalog()
+        .get(&name)
+        .ok_or_else(|| SluiceError::UndefinedTable(name.clone()))?;
+    let schema = create_schema();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![name])),
+            Arc::new(StringArray::from(vec![relation.entry().definition.clone()])),
+        ],
+    )?;
+    let stream = futures::stream::iter(vec![Ok(batch)]);
+    Ok(Output::Rows(Box::pin(RecordBatchStreamAdapter::new(
+        schema, stream,
+    ))))
+}
+
 /// The query behind `SHOW COLUMNS FROM table` and `DESCRIBE table`.
 pub fn columns_query(db: &Database, table: &ObjectName) -> Result<String> {
     let name = relation_name(table)?;

@@ -121,7 +121,7 @@ impl Translator<'_> {
             ))
         })?;
         match self.db.catalog().get(&name) {
-            Some(Relation::Table(_) | Relation::View(_)) => {}
+            Some(Relation::Table(_) | Relation::View(_) | Relation::Source(_)) => {}
             None => return Err(SluiceError::UndefinedTable(name)),
         }
         Ok(match self.inputs.iter().position(|n| *n == name) {

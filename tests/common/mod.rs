@@ -2,6 +2,8 @@
 //! directory, and clients for it (tokio-postgres, psql).
 #![allow(dead_code)]
 
+pub mod kafka;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -167,7 +169,8 @@ impl Drop for ServerProcess {
     }
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }

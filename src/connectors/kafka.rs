@@ -1,0 +1,237 @@
+//! The `kafka` connector: every partition of a topic, read with manual assignment
+//! (Sluice tracks its own offsets; consumer-group commits play no part).
+//!
+//! Options: `topic`, `properties.bootstrap.server`, `scan.startup.mode`
+//! (`earliest` | `latest`); every other `properties.*` key is handed to librdkafka
+//! unchanged (security, fetch sizes, ...).
+//!
+//! Messages are gathered into batches of up to [`MAX_BATCH`] or for at most
+//! [`LINGER`] after the first one, whichever comes first. Partition end offsets come
+//! from librdkafka's statistics (the high watermark of fetch responses); broker
+//! errors are reported in the reader's state while librdkafka reconnects with
+//! back-off and the reader resumes at its own offsets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+
+use super::options::{Options, invalid};
+use super::status::ReaderStatus;
+use crate::error::{Result, SluiceError};
+
+/// Most messages per batch.
+pub const MAX_BATCH: usize = 8192;
+/// Longest wait for more messages once a batch has started.
+pub const LINGER: Duration = Duration::from_millis(5);
+/// How long `CREATE SOURCE` waits for the broker's metadata.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where to start reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupMode {
+    /// From the first retained message.
+    Earliest,
+    /// From messages produced after the reader starts.
+    Latest,
+}
+
+/// A configured Kafka source.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// The topic.
+    pub topic: String,
+    /// Where readers start.
+    pub startup: StartupMode,
+    /// librdkafka properties (bootstrap servers included).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    /// Reads the Kafka options.
+    pub fn from_options(options: &mut Options) -> Result<Self> {
+        let topic = options.required("topic")?;
+        let startup = match options.get("scan.startup.mode").as_deref() {
+            None | Some("earliest") => StartupMode::Earliest,
+            Some("latest") => StartupMode::Latest,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "scan.startup.mode = '{other}': use earliest or latest"
+                )));
+            }
+        };
+        let mut properties = options.with_prefix("properties.");
+        // RisingWave spells it in the singular; librdkafka wants the plural.
+        if let Some(servers) = properties.remove("bootstrap.server") {
+            properties.insert("bootstrap.servers".into(), servers);
+        }
+        if !properties.contains_key("bootstrap.servers") {
+            return Err(invalid("option properties.bootstrap.server is required"));
+        }
+        Ok(KafkaConfig {
+            topic,
+            startup,
+            properties,
+        })
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("group.id", format!("sluice-{}", self.topic))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("statistics.interval.ms", "1000")
+            .set("reconnect.backoff.ms", "100")
+            .set("reconnect.backoff.max.ms", "5000");
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config
+    }
+
+    /// Checks that the broker answers and the topic exists; returns its partitions.
+    pub fn check(&self) -> Result<Vec<i32>> {
+        let consumer: BaseConsumer = self.client_config().create().map_err(kafka_error)?;
+        partitions(&consumer, &self.topic)
+    }
+
+    /// A reader of every partition, reporting to `status`.
+    pub fn reader(&self, status: Arc<ReaderStatus>) -> Result<KafkaReader> {
+        let context = ReaderContext {
+            status: status.clone(),
+            topic: self.topic.clone(),
+        };
+        let consumer: BaseConsumer<ReaderContext> = self
+            .client_config()
+            .create_with_context(context)
+            .map_err(kafka_error)?;
+        let mut assignment = TopicPartitionList::new();
+        let offset = match self.startup {
+            StartupMode::Earliest => Offset::Beginning,
+            StartupMode::Latest => Offset::End,
+        };
+        for partition in partitions(&consumer, &self.topic)? {
+            assignment
+                .add_partition_offset(&self.topic, partition, offset)
+                .map_err(kafka_error)?;
+            status.add_partition(partition, 0);
+        }
+        consumer.assign(&assignment).map_err(kafka_error)?;
+        status.set_state("running");
+        Ok(KafkaReader { consumer, status })
+    }
+}
+
+fn kafka_error(e: KafkaError) -> SluiceError {
+    SluiceError::coded("08001", format!("Kafka: {e}"))
+}
+
+fn partitions<C: ConsumerContext>(consumer: &impl Consumer<C>, topic: &str) -> Result<Vec<i32>> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+        .map_err(|e| SluiceError::coded("08001", format!("cannot reach the Kafka broker: {e}")))?;
+    let found = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .ok_or_else(|| {
+            SluiceError::coded("08001", format!("Kafka topic \"{topic}\" does not exist"))
+        })?;
+    Ok(found.partitions().iter().map(|p| p.id()).collect())
+}
+
+/// Receives librdkafka's statistics and errors for one reader.
+struct ReaderContext {
+    status: Arc<ReaderStatus>,
+    topic: String,
+}
+
+impl ClientContext for ReaderContext {
+    fn stats(&self, statistics: Statistics) {
+        if let Some(topic) = statistics.topics.get(&self.topic) {
+            for (id, partition) in &topic.partitions {
+                if *id >= 0 && partition.hi_offset >= 0 {
+                    self.status.set_high_watermark(*id, partition.hi_offset);
+                }
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(source = %self.status.source, "Kafka: {error}: {reason}");
+        self.status.set_state(format!("retrying: {reason}"));
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
+/// One message's payload and position.
+#[derive(Debug)]
+pub struct RawMessage {
+    /// The value bytes (empty for a null value).
+    pub payload: Vec<u8>,
+    /// Partition.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// The message timestamp (ms since the epoch), if any.
+    pub timestamp: Option<i64>,
+}
+
+/// Reads a topic for one subscriber.
+pub struct KafkaReader {
+    consumer: BaseConsumer<ReaderContext>,
+    status: Arc<ReaderStatus>,
+}
+
+impl std::fmt::Debug for KafkaReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaReader")
+            .field("source", &self.status.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaReader {
+    /// Waits up to `wait` for messages and returns the batch gathered.
+    pub fn poll_batch(&mut self, wait: Duration) -> Vec<RawMessage> {
+        let mut out = Vec::new();
+        let mut deadline = Instant::now() + wait;
+        while out.len() < MAX_BATCH {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match self.consumer.poll(deadline - now) {
+                None => break,
+                Some(Ok(message)) => {
+                    if out.is_empty() {
+                        deadline = Instant::now() + LINGER;
+                    }
+                    out.push(RawMessage {
+                        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        timestamp: message.timestamp().to_millis(),
+                    });
+                }
+                Some(Err(e)) => {
+                    self.status.set_state(format!("retrying: {e}"));
+                    break;
+                }
+            }
+        }
+        if !out.is_empty() {
+            self.status.set_state("running");
+        }
+        out
+    }
+}

@@ -1,0 +1,427 @@
+//! [`SourceConfig`] (a validated `CREATE SOURCE`) and [`Source`] (the catalog object
+//! that starts one reader per view reading it).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::physical_expr::PhysicalExpr;
+
+use super::datagen::DatagenConfig;
+use super::decode::{Decoder, Encoding};
+use super::kafka::{KafkaConfig, KafkaReader, RawMessage};
+use super::nexmark::NexmarkSourceConfig;
+use super::options::{Options, invalid};
+use super::status::ReaderStatus;
+use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Message, Sequencer};
+use crate::error::{Result, SluiceError};
+use crate::sql::types::UTC;
+
+/// Default time after which a silent partition stops holding back the watermark.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A Kafka metadata column added with `INCLUDE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Include {
+    /// `INCLUDE partition`: INT.
+    Partition,
+    /// `INCLUDE offset`: BIGINT.
+    Offset,
+    /// `INCLUDE timestamp`: TIMESTAMPTZ (the message's timestamp).
+    Timestamp,
+}
+
+/// Which connector and its settings.
+#[derive(Debug, Clone)]
+pub enum Connector {
+    /// Random / sequence data.
+    Datagen(DatagenConfig),
+    /// Nexmark events.
+    Nexmark(NexmarkSourceConfig),
+    /// A Kafka topic.
+    Kafka {
+        /// Topic and client settings.
+        config: KafkaConfig,
+        /// Payload encoding.
+        encoding: Encoding,
+        /// Metadata columns, in order after the declared columns.
+        includes: Vec<Include>,
+    },
+}
+
+/// A validated source definition.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// The source's name.
+    pub name: String,
+    /// The declared columns.
+    pub declared: SchemaRef,
+    /// Declared columns followed by `INCLUDE` columns: what views read.
+    pub schema: SchemaRef,
+    /// Where rows come from.
+    pub connector: Connector,
+    /// The watermark expression over the declared columns (event time minus delay).
+    pub watermark: Option<Arc<dyn PhysicalExpr>>,
+    /// See [`DEFAULT_IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
+}
+
+impl SourceConfig {
+    /// Validates the connector options. `include` lists the `INCLUDE` columns with
+    /// their names; `encoding` is the `FORMAT ... ENCODE` clause.
+    pub fn try_new(
+        name: &str,
+        declared: SchemaRef,
+        watermark: Option<Arc<dyn PhysicalExpr>>,
+        include: Vec<(Include, String)>,
+        encoding: Option<(String, std::collections::BTreeMap<String, String>)>,
+        options: std::collections::BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let mut options = Options::new(options);
+        let connector_name = options.required("connector")?.to_lowercase();
+        let idle_timeout =
+            Duration::from_millis(options.parse_or("watermark.idle.timeout.ms", 5000u64)?);
+        let generator = connector_name != "kafka";
+        if generator && (!include.is_empty() || encoding.is_some()) {
+            return Err(invalid(format!(
+                "connector '{connector_name}' generates rows itself: INCLUDE and FORMAT ... ENCODE do not apply"
+            )));
+        }
+        let connector = match connector_name.as_str() {
+            "datagen" => {
+                Connector::Datagen(DatagenConfig::from_options(declared.clone(), &mut options)?)
+            }
+            "nexmark" => Connector::Nexmark(NexmarkSourceConfig::from_options(
+                declared.clone(),
+                &mut options,
+            )?),
+            "kafka" => {
+                let encoding = match encoding {
+                    None => {
+                        return Err(invalid(
+                            "a Kafka source needs FORMAT PLAIN ENCODE JSON or CSV",
+                        ));
+                    }
+                    Some((e, opts)) => encoding_of(&e, opts)?,
+                };
+                Connector::Kafka {
+                    config: KafkaConfig::from_options(&mut options)?,
+                    encoding,
+                    includes: include.iter().map(|(i, _)| *i).collect(),
+                }
+            }
+            other => {
+                return Err(SluiceError::not_supported(format!(
+                    "connector '{other}' is not supported (kafka, datagen, nexmark)"
+                )));
+            }
+        };
+        options.finish()?;
+        let mut fields: Vec<Field> = declared
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for (what, name) in &include {
+            let data_type = match what {
+                Include::Partition => DataType::Int32,
+                Include::Offset => DataType::Int64,
+                Include::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+            };
+            if fields.iter().any(|f| f.name() == name) {
+                return Err(SluiceError::coded(
+                    "42701",
+                    format!("column \"{name}\" specified more than once"),
+                ));
+            }
+            fields.push(Field::new(name, data_type, true));
+        }
+        Ok(SourceConfig {
+            name: name.to_string(),
+            declared,
+            schema: Arc::new(Schema::new(fields)),
+            connector,
+            watermark,
+            idle_timeout,
+        })
+    }
+}
+
+fn encoding_of(
+    name: &str,
+    options: std::collections::BTreeMap<String, String>,
+) -> Result<Encoding> {
+    let mut options = Options::new(options);
+    let encoding = match name {
+        "json" => Encoding::Json,
+        "csv" => {
+            let delimiter = options.get("delimiter").unwrap_or_else(|| ",".into());
+            let delimiter = match delimiter.as_bytes() {
+                [d] => *d,
+                _ => {
+                    return Err(invalid(format!(
+                        "CSV delimiter '{delimiter}' must be one character"
+                    )));
+                }
+            };
+            let without_header: bool = options.parse_or("without_header", false)?;
+            Encoding::Csv {
+                delimiter,
+                skip_headers: !without_header,
+            }
+        }
+        other => {
+            return Err(SluiceError::not_supported(format!(
+                "ENCODE {other} is not supported (JSON, CSV)"
+            )));
+        }
+    };
+    options.finish()?;
+    Ok(encoding)
+}
+
+/// A source in the catalog. Rows flow only to views: each [`Source::attach`]
+/// starts a reader for one view.
+#[derive(Debug)]
+pub struct Source {
+    config: SourceConfig,
+    /// Each reader's status and its view's inbox (the reader is listed while the
+    /// view exists, also after a bounded generator finished).
+    readers: Mutex<Vec<(Arc<ReaderStatus>, ChangeSender)>>,
+}
+
+impl Source {
+    /// A source with no reader yet.
+    pub fn new(config: SourceConfig) -> Self {
+        Source {
+            config,
+            readers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The definition.
+    pub fn config(&self) -> &SourceConfig {
+        &self.config
+    }
+
+    /// Statuses of the readers of existing views.
+    pub fn readers(&self) -> Vec<Arc<ReaderStatus>> {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        readers.retain(|(_, inbox)| !inbox.is_closed());
+        readers.iter().map(|(status, _)| status.clone()).collect()
+    }
+
+    /// Starts a reader feeding `sender` (tagged `input`) for view `reader_name`.
+    pub fn attach(
+        &self,
+        reader_name: &str,
+        input: usize,
+        sender: ChangeSender,
+        sequencer: Arc<Sequencer>,
+    ) -> Result<()> {
+        let status = Arc::new(ReaderStatus::new(
+            &self.config.name,
+            reader_name,
+            self.config.watermark.as_ref().map(|_| 0),
+            self.config.idle_timeout,
+        ));
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((status.clone(), sender.clone()));
+        let config = self.config.clone();
+        std::thread::Builder::new()
+            .name(format!("source-{}", config.name))
+            .spawn(move || {
+                let delivery = Deliver {
+                    sender,
+                    input,
+                    sequencer,
+                    status: status.clone(),
+                    watermark: config.watermark.clone(),
+                };
+                if let Err(e) = read(&config, &delivery) {
+                    tracing::error!(source = %config.name, "source reader stopped: {e}");
+                    status.set_state(format!("failed: {e}"));
+                }
+            })?;
+        Ok(())
+    }
+}
+
+/// Where a reader's rows go.
+struct Deliver {
+    sender: ChangeSender,
+    input: usize,
+    sequencer: Arc<Sequencer>,
+    status: Arc<ReaderStatus>,
+    watermark: Option<Arc<dyn PhysicalExpr>>,
+}
+
+impl Deliver {
+    fn closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// Sends `rows` (declared + INCLUDE columns) as inserts, after updating
+    /// watermarks from `declared` (the declared columns alone) per partition.
+    fn send(
+        &self,
+        rows: RecordBatch,
+        declared: &RecordBatch,
+        partitions: &[i32],
+        offsets: &[i64],
+    ) -> Result<()> {
+        let event_times = match &self.watermark {
+            Some(expr) => {
+                let values = expr.evaluate(declared)?.into_array(declared.num_rows())?;
+                let micros = cast(&values, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+                Some(micros.as_primitive::<TimestampMicrosecondType>().clone())
+            }
+            None => None,
+        };
+        let mut progress: std::collections::BTreeMap<i32, (i64, Option<i64>)> = Default::default();
+        for (row, (&partition, &offset)) in partitions.iter().zip(offsets).enumerate() {
+            let entry = progress.entry(partition).or_insert((offset + 1, None));
+            entry.0 = entry.0.max(offset + 1);
+            if let Some(times) = &event_times
+                && times.is_valid(row)
+            {
+                let t = times.value(row);
+                entry.1 = Some(entry.1.map_or(t, |m: i64| m.max(t)));
+            }
+        }
+        for (partition, (next, max_time)) in progress {
+            self.status.advance(partition, next, max_time);
+        }
+        if rows.num_rows() == 0 {
+            return Ok(());
+        }
+        self.status.add_rows(rows.num_rows() as u64);
+        let mut order = self.sequencer.lock();
+        let epoch = order.next_epoch();
+        let delivery = Delivery {
+            epoch,
+            input: self.input,
+            batch: ChangeBatch::inserts(rows),
+        };
+        // A closed inbox means the view is gone; the reader loop notices and stops.
+        let _ = self.sender.send(Message::Change(delivery));
+        Ok(())
+    }
+}
+
+fn read(config: &SourceConfig, out: &Deliver) -> Result<()> {
+    match &config.connector {
+        Connector::Datagen(c) => {
+            let mut reader = c.reader();
+            generate(out, || reader.next_batch())
+        }
+        Connector::Nexmark(c) => {
+            let mut reader = c.reader();
+            generate(out, || reader.next_batch())
+        }
+        Connector::Kafka {
+            config: kafka,
+            encoding,
+            includes,
+        } => {
+            let decoder = Decoder::new(encoding.clone(), config.declared.clone());
+            let mut backoff = Duration::from_millis(100);
+            let mut reader = loop {
+                if out.closed() {
+                    return Ok(());
+                }
+                match kafka.reader(out.status.clone()) {
+                    Ok(reader) => break reader,
+                    Err(e) => {
+                        out.status.set_state(format!("retrying: {e}"));
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            };
+            while !out.closed() {
+                consume(&mut reader, &decoder, includes, &config.schema, out)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn generate(out: &Deliver, mut next: impl FnMut() -> Result<Option<RecordBatch>>) -> Result<()> {
+    out.status.set_state("running");
+    let mut offset = 0i64;
+    while !out.closed() {
+        match next()? {
+            Some(batch) => {
+                let n = batch.num_rows();
+                let offsets: Vec<i64> = (offset..offset + n as i64).collect();
+                offset += n as i64;
+                out.send(batch.clone(), &batch, &vec![0; n], &offsets)?;
+            }
+            None => {
+                out.status.set_state("finished");
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn consume(
+    reader: &mut KafkaReader,
+    decoder: &Decoder,
+    includes: &[Include],
+    schema: &SchemaRef,
+    out: &Deliver,
+) -> Result<()> {
+    let messages: Vec<RawMessage> = reader.poll_batch(Duration::from_millis(100));
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
+    let decoded = decoder.decode(&payloads)?;
+    for (index, reason) in &decoded.errors {
+        let m = &messages[*index];
+        out.status
+            .record_error(m.partition, m.offset, reason.clone(), &m.payload);
+    }
+    let mut columns: Vec<ArrayRef> = decoded.batch.columns().to_vec();
+    let kept: Vec<&RawMessage> = decoded.messages.iter().map(|&i| &messages[i]).collect();
+    for include in includes {
+        columns.push(match include {
+            Include::Partition => Arc::new(Int32Array::from_iter_values(
+                kept.iter().map(|m| m.partition),
+            )),
+            Include::Offset => {
+                Arc::new(Int64Array::from_iter_values(kept.iter().map(|m| m.offset)))
+            }
+            Include::Timestamp => Arc::new(
+                TimestampMicrosecondArray::from(
+                    kept.iter()
+                        .map(|m| m.timestamp.map(|t| t * 1000))
+                        .collect::<Vec<_>>(),
+                )
+                .with_timezone(UTC),
+            ),
+        });
+    }
+    let options =
+        datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.len()));
+    let rows = RecordBatch::try_new_with_options(schema.clone(), columns, &options)?;
+    let partitions: Vec<i32> = kept.iter().map(|m| m.partition).collect();
+    let offsets: Vec<i64> = kept.iter().map(|m| m.offset).collect();
+    out.send(rows, &decoded.batch, &partitions, &offsets)?;
+    // Skipped messages are handled too: the offsets move past them.
+    for m in &messages {
+        out.status.advance(m.partition, m.offset + 1, None);
+    }
+    Ok(())
+}
