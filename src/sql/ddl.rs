@@ -33,12 +33,8 @@ pub async fn create_table(db: &Database, create: &CreateTable) -> Result<Output>
         tag: "CREATE TABLE",
         rows: None,
     };
-    if db.catalog().get(&name).is_some() {
-        return if create.if_not_exists {
-            Ok(done)
-        } else {
-            Err(SluiceError::DuplicateTable(name))
-        };
+    if name_taken(db, &name, create.if_not_exists)? {
+        return Ok(done);
     }
     reject_unsupported(create)?;
 
@@ -133,12 +129,8 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
         tag: "CREATE MATERIALIZED VIEW",
         rows: None,
     };
-    if db.catalog().get(&name).is_some() {
-        return if view.if_not_exists {
-            Ok(done)
-        } else {
-            Err(SluiceError::DuplicateTable(name))
-        };
+    if name_taken(db, &name, view.if_not_exists)? {
+        return Ok(done);
     }
     if view.or_replace || view.or_alter || view.temporary || !view.columns.is_empty() {
         return Err(SluiceError::not_supported(
@@ -308,6 +300,16 @@ async fn drop_one(db: &Database, relation: Relation) -> Result<()> {
             db.catalog().remove(&source.entry().name)?;
             Ok(())
         }
+    }
+}
+
+/// True when `name` exists and `IF NOT EXISTS` makes that a no-op; an error when it
+/// exists otherwise.
+fn name_taken(db: &Database, name: &str, if_not_exists: bool) -> Result<bool> {
+    match (db.catalog().get(name).is_some(), if_not_exists) {
+        (false, _) => Ok(false),
+        (true, true) => Ok(true),
+        (true, false) => Err(SluiceError::DuplicateTable(name.to_string())),
     }
 }
 
@@ -485,12 +487,8 @@ pub async fn create_source(db: &Database, source: &CreateSource) -> Result<Outpu
         tag: "CREATE SOURCE",
         rows: None,
     };
-    if db.catalog().get(&name).is_some() {
-        return if source.if_not_exists {
-            Ok(done)
-        } else {
-            Err(SluiceError::DuplicateTable(name))
-        };
+    if name_taken(db, &name, source.if_not_exists)? {
+        return Ok(done);
     }
     let entry = CatalogEntry {
         id: db.catalog().allocate_id(),

@@ -55,32 +55,21 @@ pub enum Prepared {
 pub enum Command {
     /// `CREATE TABLE`, with the original text kept as its catalog definition.
     CreateTable(Box<CreateTable>),
-    /// `DROP TABLE [IF EXISTS] a, b [CASCADE]`.
-    DropTable {
+    /// `DROP TABLE | MATERIALIZED VIEW | SOURCE [IF EXISTS] a, b [CASCADE]`.
+    Drop {
+        kind: RelationKind,
         names: Vec<ObjectName>,
         if_exists: bool,
         cascade: bool,
     },
     /// `CREATE MATERIALIZED VIEW name AS query`.
     CreateMaterializedView(Box<CreateView>),
-    /// `DROP MATERIALIZED VIEW [IF EXISTS] a, b [CASCADE]`.
-    DropMaterializedView {
-        names: Vec<ObjectName>,
-        if_exists: bool,
-        cascade: bool,
-    },
     /// `EXPLAIN CREATE MATERIALIZED VIEW`: the view's operator tree.
     ExplainView(Box<CreateView>),
     /// `FLUSH`.
     Flush,
     /// `CREATE SOURCE`.
     CreateSource(Box<create_source::CreateSource>),
-    /// `DROP SOURCE [IF EXISTS] a, b [CASCADE]`.
-    DropSource {
-        names: Vec<ObjectName>,
-        if_exists: bool,
-        cascade: bool,
-    },
     /// `SHOW CREATE SOURCE/TABLE/MATERIALIZED VIEW name`: the stored definition.
     ShowCreate(ObjectName),
     /// `SET name = value` (`None` for `SET name TO DEFAULT`).
@@ -123,7 +112,8 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             if_exists,
             cascade,
         } => {
-            return Ok(Prepared::Command(Command::DropSource {
+            return Ok(Prepared::Command(Command::Drop {
+                kind: RelationKind::Source,
                 names,
                 if_exists,
                 cascade,
@@ -145,7 +135,8 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             names,
             cascade,
             ..
-        } => Prepared::Command(Command::DropTable {
+        } => Prepared::Command(Command::Drop {
+            kind: RelationKind::Table,
             names,
             if_exists,
             cascade,
@@ -164,7 +155,8 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             names,
             cascade,
             ..
-        } => Prepared::Command(Command::DropMaterializedView {
+        } => Prepared::Command(Command::Drop {
+            kind: RelationKind::MaterializedView,
             names,
             if_exists,
             cascade,
@@ -354,35 +346,19 @@ async fn execute_command(
         Command::CreateTable(create) => {
             run_to_completion(async move { ddl::create_table(&db, &create).await }).await
         }
-        Command::DropTable {
+        Command::Drop {
+            kind,
             names,
             if_exists,
             cascade,
         } => {
             run_to_completion(async move {
-                ddl::drop_relations(&db, &names, RelationKind::Table, if_exists, cascade).await
+                ddl::drop_relations(&db, &names, kind, if_exists, cascade).await
             })
             .await
         }
         Command::CreateMaterializedView(view) => {
             run_to_completion(async move { ddl::create_materialized_view(&db, &view).await }).await
-        }
-        Command::DropMaterializedView {
-            names,
-            if_exists,
-            cascade,
-        } => {
-            run_to_completion(async move {
-                ddl::drop_relations(
-                    &db,
-                    &names,
-                    RelationKind::MaterializedView,
-                    if_exists,
-                    cascade,
-                )
-                .await
-            })
-            .await
         }
         Command::ExplainView(view) => {
             let plan = view_plan::plan_view(&db, &view.query).await?;
@@ -392,16 +368,6 @@ async fn execute_command(
         }
         Command::CreateSource(source) => {
             run_to_completion(async move { ddl::create_source(&db, &source).await }).await
-        }
-        Command::DropSource {
-            names,
-            if_exists,
-            cascade,
-        } => {
-            run_to_completion(async move {
-                ddl::drop_relations(&db, &names, RelationKind::Source, if_exists, cascade).await
-            })
-            .await
         }
         Command::ShowCreate(name) => show::show_create(&db, &name),
         Command::Flush => {
