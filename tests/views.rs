@@ -232,6 +232,12 @@ async fn row_errors_follow_the_row_and_refusals_say_why() {
     .unwrap();
     let err = c.simple_query("SELECT * FROM q").await.unwrap_err();
     assert_eq!(sqlstate(&err), "22012");
+    // A view reading q misses the failed row too, and says so.
+    c.batch_execute("CREATE MATERIALIZED VIEW q_n AS SELECT count(*) AS n FROM q")
+        .await
+        .unwrap();
+    let err = c.simple_query("SELECT * FROM q_n").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22012");
     c.batch_execute("DELETE FROM t WHERE a = 0; FLUSH")
         .await
         .unwrap();

@@ -26,6 +26,16 @@ use crate::error::{Result, SluiceError};
 /// The initial contents of one input: its number and its rows at subscription.
 pub type Snapshot = (usize, Arc<Vec<RecordBatch>>);
 
+/// What a view starts from: its inputs' contents at subscription, and the views
+/// among its inputs (whose row errors it reports as its own).
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Contents of each input at subscription.
+    pub snapshots: Vec<Snapshot>,
+    /// The views this view reads.
+    pub upstream: Vec<Arc<MaterializedView>>,
+}
+
 #[derive(Debug)]
 struct ViewState {
     arrangement: Arrangement,
@@ -51,6 +61,7 @@ pub struct MaterializedView {
     shared: Arc<Shared>,
     schema: SchemaRef,
     depth: usize,
+    upstream: Vec<Arc<MaterializedView>>,
     inbox: ChangeSender,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -59,16 +70,20 @@ impl MaterializedView {
     /// Starts the view's worker: it first folds in the input snapshots (the backfill),
     /// then processes the inbox. Returns once the backfill is visible.
     ///
-    /// `depth` is 1 + the largest depth among the inputs that are views (tables: 0);
-    /// `FLUSH` visits views in depth order.
+    /// The view's depth is 1 + the largest depth among the views it reads (tables
+    /// and sources count 0); `FLUSH` visits views in depth order.
     pub async fn start(
         name: &str,
         schema: SchemaRef,
-        depth: usize,
         graph: Node,
         inbox: (ChangeSender, ChangeReceiver),
-        snapshots: Vec<Snapshot>,
+        inputs: Inputs,
     ) -> Result<Arc<MaterializedView>> {
+        let Inputs {
+            snapshots,
+            upstream,
+        } = inputs;
+        let depth = 1 + upstream.iter().map(|v| v.depth()).max().unwrap_or(0);
         let shared = Arc::new(Shared {
             name: name.to_string(),
             state: RwLock::new(ViewState {
@@ -93,6 +108,7 @@ impl MaterializedView {
             shared,
             schema,
             depth,
+            upstream,
             inbox: sender,
             worker: Mutex::new(Some(worker)),
         });
@@ -124,6 +140,10 @@ impl MaterializedView {
     }
 
     fn check(&self) -> Result<()> {
+        // A row that failed upstream is missing from this view too: report it here.
+        for view in &self.upstream {
+            view.check()?;
+        }
         let state = self.state();
         if let Some(failure) = &state.failure {
             return Err(SluiceError::Internal(format!(

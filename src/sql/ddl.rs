@@ -20,7 +20,7 @@ use crate::connectors::source::{Connector, Include};
 use crate::connectors::{Source, SourceConfig};
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
-use crate::dataflow::view::MaterializedView;
+use crate::dataflow::view::{Inputs, MaterializedView};
 use crate::error::{Result, SluiceError, sqlstate};
 use crate::storage::TableStore;
 use crate::storage::table_store::TableLayout;
@@ -159,18 +159,19 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
 /// gap) and starts it.
 async fn start_view(db: &Database, name: &str, plan: ViewPlan) -> Result<Arc<MaterializedView>> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let mut snapshots = Vec::with_capacity(plan.inputs.len());
-    let mut depth = 1;
+    let mut inputs = Inputs::default();
     {
         let order = db.sequencer().lock();
         for (i, input) in plan.inputs.iter().enumerate() {
             match db.catalog().get(input) {
                 Some(Relation::Table(table)) => {
-                    snapshots.push((i, table.store().subscribe(&order, i, sender.clone())));
+                    let snapshot = table.store().subscribe(&order, i, sender.clone());
+                    inputs.snapshots.push((i, snapshot));
                 }
                 Some(Relation::View(view)) => {
-                    depth = depth.max(view.running().depth() + 1);
-                    snapshots.push((i, view.running().subscribe(i, sender.clone())?));
+                    let snapshot = view.running().subscribe(i, sender.clone())?;
+                    inputs.snapshots.push((i, snapshot));
+                    inputs.upstream.push(view.running().clone());
                 }
                 Some(Relation::Source(source)) => {
                     // A source has no stored rows: its reader starts from the
@@ -183,15 +184,7 @@ async fn start_view(db: &Database, name: &str, plan: ViewPlan) -> Result<Arc<Mat
             }
         }
     }
-    MaterializedView::start(
-        name,
-        plan.schema,
-        depth,
-        plan.graph,
-        (sender, receiver),
-        snapshots,
-    )
-    .await
+    MaterializedView::start(name, plan.schema, plan.graph, (sender, receiver), inputs).await
 }
 
 /// Runs `DROP TABLE` / `DROP MATERIALIZED VIEW [IF EXISTS] names [CASCADE]`.
