@@ -95,7 +95,7 @@ impl AggregateSignature {
     pub fn new_state(&self) -> Accumulator {
         match (self.kind, self.numeric) {
             (AggregateKind::Count, _) => Accumulator::Count(0),
-            (_, Some(Numeric::Float)) => Accumulator::FloatSum { sum: 0.0, n: 0 },
+            (_, Some(Numeric::Float)) => Accumulator::FloatSum(FloatSum::default()),
             (_, Some(_)) => Accumulator::ExactSum { sum: 0, n: 0 },
             _ => Accumulator::Values(BTreeMap::new()),
         }
@@ -126,7 +126,10 @@ impl AggregateSignature {
             (AggregateKind::CountDistinct, Accumulator::Values(values)) => {
                 ScalarValue::Int64(Some(values.len() as i64))
             }
-            (_, Accumulator::ExactSum { n: 0, .. } | Accumulator::FloatSum { n: 0, .. }) => {
+            (_, Accumulator::ExactSum { n: 0, .. }) => {
+                return null().map_err(SluiceError::from);
+            }
+            (_, Accumulator::FloatSum(f)) if f.n == 0 => {
                 return null().map_err(SluiceError::from);
             }
             (AggregateKind::Sum, Accumulator::ExactSum { sum, .. }) => match self.numeric {
@@ -150,11 +153,9 @@ impl AggregateSignature {
                     _ => ScalarValue::Float64(Some(*sum as f64 / *n as f64)),
                 }
             }
-            (AggregateKind::Sum, Accumulator::FloatSum { sum, .. }) => {
-                ScalarValue::Float64(Some(*sum))
-            }
-            (AggregateKind::Avg, Accumulator::FloatSum { sum, n }) => {
-                ScalarValue::Float64(Some(*sum / *n as f64))
+            (AggregateKind::Sum, Accumulator::FloatSum(f)) => ScalarValue::Float64(Some(f.value())),
+            (AggregateKind::Avg, Accumulator::FloatSum(f)) => {
+                ScalarValue::Float64(Some(f.value() / f.n as f64))
             }
             (AggregateKind::Min | AggregateKind::Max, Accumulator::Values(values)) => {
                 let extreme = if self.kind == AggregateKind::Min {
@@ -209,7 +210,7 @@ pub enum Accumulator {
     /// Exact sum (integers, or decimal unscaled values) and count of non-NULL inputs.
     ExactSum { sum: i128, n: i64 },
     /// Floating-point sum and count of non-NULL inputs.
-    FloatSum { sum: f64, n: i64 },
+    FloatSum(FloatSum),
     /// Multiset of row-encoded values.
     Values(BTreeMap<Box<[u8]>, i64>),
 }
@@ -236,9 +237,8 @@ impl Accumulator {
                     })?;
                 *n += weight;
             }
-            (Accumulator::FloatSum { sum, n }, Some(PreparedInput::Numbers(values))) => {
-                *sum += values.as_primitive::<Float64Type>().value(row) * weight as f64;
-                *n += weight;
+            (Accumulator::FloatSum(f), Some(PreparedInput::Numbers(values))) => {
+                f.add(values.as_primitive::<Float64Type>().value(row), weight);
             }
             (Accumulator::Values(values), Some(PreparedInput::Rows(rows, _))) => {
                 let key: Box<[u8]> = rows.row(row).as_ref().into();
@@ -262,6 +262,57 @@ impl Accumulator {
         match self {
             Accumulator::Values(values) => values.keys().map(|k| k.len() + 48).sum::<usize>() + 24,
             _ => 32,
+        }
+    }
+}
+
+/// A retractable floating-point sum. Special values are counted apart (NaN − NaN is
+/// NaN, so they cannot be added and later subtracted), and finite values are summed
+/// with Neumaier's compensation, so deleting a large value gives back the small ones
+/// it had absorbed (1e20 + 0.5 − 1e20 = 0.5).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FloatSum {
+    sum: f64,
+    compensation: f64,
+    nan: i64,
+    positive_infinity: i64,
+    negative_infinity: i64,
+    /// Weighted count of non-NULL inputs.
+    pub n: i64,
+}
+
+impl FloatSum {
+    fn add(&mut self, value: f64, weight: i64) {
+        self.n += weight;
+        if value.is_nan() {
+            self.nan += weight;
+        } else if value == f64::INFINITY {
+            self.positive_infinity += weight;
+        } else if value == f64::NEG_INFINITY {
+            self.negative_infinity += weight;
+        } else {
+            let term = value * weight as f64;
+            let total = self.sum + term;
+            self.compensation += if self.sum.abs() >= term.abs() {
+                (self.sum - total) + term
+            } else {
+                (term - total) + self.sum
+            };
+            self.sum = total;
+        }
+    }
+
+    /// The sum of the values present.
+    pub fn value(&self) -> f64 {
+        match (
+            self.nan > 0,
+            self.positive_infinity > 0,
+            self.negative_infinity > 0,
+        ) {
+            (true, _, _) | (false, true, true) => f64::NAN,
+            (false, true, false) => f64::INFINITY,
+            (false, false, true) => f64::NEG_INFINITY,
+            (false, false, false) => self.sum + self.compensation,
         }
     }
 }
@@ -353,6 +404,35 @@ mod tests {
             &[1, 1, 1],
         );
         assert_eq!(avg, ScalarValue::Decimal128(Some(1_833_333), 14, 6));
+    }
+
+    #[test]
+    fn float_sums_forget_deleted_special_and_large_values() {
+        use datafusion::arrow::array::Float64Array;
+        let input: ArrayRef = Arc::new(Float64Array::from(vec![
+            1.5,
+            f64::NAN,
+            f64::INFINITY,
+            1e20,
+            1.5,
+            f64::NAN,
+            f64::INFINITY,
+            1e20,
+        ]));
+        let sum = run(
+            AggregateKind::Sum,
+            input.clone(),
+            DataType::Float64,
+            &[1, 1, 1, 1, 0, -1, -1, -1],
+        );
+        assert_eq!(sum, ScalarValue::Float64(Some(1.5)));
+        let sum = run(
+            AggregateKind::Sum,
+            input,
+            DataType::Float64,
+            &[1, 1, 0, 0, 0, 0, 0, 0],
+        );
+        assert!(matches!(sum, ScalarValue::Float64(Some(v)) if v.is_nan()));
     }
 
     #[test]

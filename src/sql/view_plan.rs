@@ -312,6 +312,17 @@ impl Translator<'_> {
                 )));
             }
         };
+        // DataFusion plans avg(int) as avg(CAST(int AS DOUBLE)): average the integers
+        // exactly instead, so deleting a huge value restores the small ones.
+        let arg = match (kind, arg) {
+            (AggregateKind::Avg, Expr::Cast(cast))
+                if cast.field.data_type().is_floating()
+                    && cast.expr.get_type(input_schema)?.is_integer() =>
+            {
+                cast.expr.as_ref()
+            }
+            _ => arg,
+        };
         let input_type = arg.get_type(input_schema)?;
         let signature = AggregateSignature::try_new(kind, &input_type, output_type)?;
         let filter = match &params.filter {
