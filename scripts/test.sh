@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 need_command psql postgresql-client
+# The PostgreSQL 15 server: tests/postgres_oracle.rs checks views against it.
+need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
