@@ -16,16 +16,33 @@ export SLUICE_CACHE
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SLUICE_CACHE/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-# Installs Debian packages that provide the given commands, if a command is missing.
+# Installs a Debian package (as root, or through sudo).
+install_package() {
+    local package=$1
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"
+    else
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"
+    fi
+}
+
+# Installs the Debian package that provides a command, if the command is missing.
 # Usage: need_command psql postgresql-client
 need_command() {
     local cmd=$1 package=$2
     if ! command -v "$cmd" >/dev/null 2>&1; then
         echo "installing $package (for $cmd)"
-        if [ "$(id -u)" = 0 ]; then
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"
-        else
-            sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"
-        fi
+        install_package "$package"
+    fi
+}
+
+# Installs the Debian package that provides a file (a program not on PATH), if the
+# file is missing.
+# Usage: need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
+need_file() {
+    local file=$1 package=$2
+    if [ ! -e "$file" ]; then
+        echo "installing $package (for $file)"
+        install_package "$package"
     fi
 }

@@ -9,6 +9,8 @@ need_command psql postgresql-client
 # The Kafka-protocol broker the source tests start on 127.0.0.1.
 SLUICE_TANSU="$(scripts/install-tansu.sh)"
 export SLUICE_TANSU
+# The PostgreSQL 15 server: tests/postgres_oracle.rs checks views against it.
+need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,8 +1,10 @@
 //! Shared test harness: a Sluice server on a free loopback port with its own data
-//! directory, and clients for it (tokio-postgres, psql).
+//! directory, and clients for it (tokio-postgres, psql); [`postgres`]: a throwaway
+//! PostgreSQL server, for tests that use it as an oracle.
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
