@@ -237,13 +237,13 @@ fn run(
     let mut errors = ErrorLog::default();
     let backfill = (|| -> Result<()> {
         if let Some(initial) = graph.initial(&mut errors)? {
-            publish(&shared, &initial, 0, &mut errors, graph.state_size())?;
+            publish(&shared, &initial, 0, &mut errors, None)?;
         }
         for (input, batches) in snapshots {
             for batch in batches.iter() {
                 let change = ChangeBatch::inserts(batch.clone());
                 if let Some(out) = graph.push(input, &change, &mut errors)? {
-                    publish(&shared, &out, 0, &mut errors, graph.state_size())?;
+                    publish(&shared, &out, 0, &mut errors, None)?;
                 }
             }
         }
@@ -252,7 +252,7 @@ fn run(
             &ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared))),
             0,
             &mut errors,
-            graph.state_size(),
+            Some(graph.state_size()),
         )
     })();
     if let Err(e) = backfill {
@@ -260,6 +260,8 @@ fn run(
     }
     let _ = ready.send(());
 
+    // Measuring state walks all of it: do it at most once a second, never per change.
+    let mut measured = std::time::Instant::now();
     while let Some(message) = inbox.blocking_recv() {
         match message {
             Message::Change(Delivery {
@@ -274,7 +276,12 @@ fn run(
                     let out = out.unwrap_or_else(|| {
                         ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared)))
                     });
-                    publish(&shared, &out, epoch, &mut errors, graph.state_size())
+                    let size =
+                        (measured.elapsed() >= std::time::Duration::from_secs(1)).then(|| {
+                            measured = std::time::Instant::now();
+                            graph.state_size()
+                        });
+                    publish(&shared, &out, epoch, &mut errors, size)
                 });
                 if let Err(e) = result {
                     fail(&shared, e);
@@ -321,12 +328,14 @@ fn publish(
     out: &ChangeBatch,
     epoch: u64,
     errors: &mut ErrorLog,
-    state_bytes: usize,
+    state_bytes: Option<usize>,
 ) -> Result<()> {
     let mut state = shared.state.write().unwrap_or_else(|p| p.into_inner());
     state.errors.absorb(std::mem::take(errors));
     state.epoch = state.epoch.max(epoch);
-    state.state_bytes = state_bytes;
+    if let Some(bytes) = state_bytes {
+        state.state_bytes = bytes;
+    }
     if out.is_empty() {
         return Ok(());
     }

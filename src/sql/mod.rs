@@ -22,6 +22,7 @@ pub mod settings;
 pub mod show;
 pub mod types;
 pub mod view_plan;
+pub mod windows;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -69,6 +69,7 @@ impl SqlParser {
                 _ => {}
             }
             for mut statement in self.inner.parse(&text).map_err(SluiceError::from)? {
+                super::windows::rewrite_windows(&mut statement)?;
                 match &mut statement {
                     Statement::Query(query) => name_columns_like_postgres(query),
                     Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),

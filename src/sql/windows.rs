@@ -1,0 +1,256 @@
+//! Window table functions `TUMBLE` and `HOP` (RisingWave's form), rewritten into
+//! plain SQL before planning, so batch queries and materialized views share one
+//! meaning and the incremental engine needs no special operator:
+//!
+//! ```text
+//! TUMBLE(t, ts, size)       →  (SELECT *, date_bin(size, ts) AS window_start,
+//!                                        date_bin(size, ts) + size AS window_end FROM t) AS t
+//! HOP(t, ts, slide, size)   →  one such projection per window a row falls in
+//!                              (size / slide of them), combined with UNION ALL
+//! ```
+//!
+//! Windows are aligned to the Unix epoch; `window_start` is inclusive, `window_end`
+//! exclusive. Sizes must be fixed durations (no months); a hop's slide must divide its
+//! size. Views over windows are maintained continuously: a window's row changes as
+//! its events arrive (`EMIT ON WINDOW CLOSE`, late-event dropping and freeing closed
+//! windows are not implemented yet).
+
+use std::ops::ControlFlow;
+
+use datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano;
+use datafusion::sql::sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, Ident, Interval, Statement, TableAlias, TableFactor,
+    VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::error::{Result, SluiceError, sqlstate};
+
+/// Most windows a hop may put one row in (size / slide).
+const MAX_HOP_WINDOWS: i64 = 100;
+
+/// Rewrites every `TUMBLE(...)` / `HOP(...)` in `statement`'s `FROM` clauses.
+pub fn rewrite_windows(statement: &mut Statement) -> Result<()> {
+    let mut rewriter = Rewriter;
+    match statement.visit(&mut rewriter) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(e) => Err(e),
+    }
+}
+
+struct Rewriter;
+
+impl VisitorMut for Rewriter {
+    type Break = SluiceError;
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<SluiceError> {
+        let TableFactor::Table {
+            name,
+            args: Some(args),
+            alias,
+            ..
+        } = factor
+        else {
+            return ControlFlow::Continue(());
+        };
+        let function = name.to_string().to_lowercase();
+        if function != "tumble" && function != "hop" {
+            return ControlFlow::Continue(());
+        }
+        match window_subquery(&function, &args.args, alias.clone()) {
+            Ok(derived) => {
+                *factor = derived;
+                ControlFlow::Continue(())
+            }
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+}
+
+fn invalid(message: String) -> SluiceError {
+    SluiceError::coded(sqlstate::INVALID_PARAMETER_VALUE, message)
+}
+
+fn expr_arg(arg: &FunctionArg) -> Option<&Expr> {
+    match arg {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// Microseconds of a fixed-length interval literal.
+fn interval_micros(function: &str, expr: &Expr) -> Result<i64> {
+    let Expr::Interval(Interval {
+        value,
+        leading_field,
+        ..
+    }) = expr
+    else {
+        return Err(invalid(format!(
+            "{function}: window sizes are INTERVAL literals, not {expr}"
+        )));
+    };
+    let text = match value.as_ref() {
+        Expr::Value(v) => v.value.to_string().trim_matches('\'').to_string(),
+        other => other.to_string(),
+    };
+    let text = match leading_field {
+        Some(unit) => format!("{text} {unit}"),
+        None => text,
+    };
+    let interval = parse_interval_month_day_nano(&text)
+        .map_err(|e| invalid(format!("{function}: invalid interval {expr}: {e}")))?;
+    if interval.months != 0 {
+        return Err(invalid(format!(
+            "{function}: window sizes must be fixed durations; months and years vary ({expr})"
+        )));
+    }
+    let micros = i64::from(interval.days) * 86_400_000_000 + interval.nanoseconds / 1000;
+    if micros <= 0 {
+        return Err(invalid(format!(
+            "{function}: window size {expr} must be positive"
+        )));
+    }
+    Ok(micros)
+}
+
+fn window_subquery(
+    function: &str,
+    args: &[FunctionArg],
+    alias: Option<TableAlias>,
+) -> Result<TableFactor> {
+    let exprs: Vec<&Expr> = args.iter().filter_map(expr_arg).collect();
+    let usage = match function {
+        "tumble" => "TUMBLE(relation, time_column, size)",
+        _ => "HOP(relation, time_column, slide, size)",
+    };
+    let wanted = if function == "tumble" { 3 } else { 4 };
+    if exprs.len() != args.len() || exprs.len() != wanted {
+        return Err(SluiceError::Syntax(format!("syntax error: use {usage}")));
+    }
+    let relation = match exprs[0] {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => exprs[0].to_string(),
+        other => {
+            return Err(SluiceError::Syntax(format!(
+                "{usage}: {other} is not a relation"
+            )));
+        }
+    };
+    let time = match exprs[1] {
+        Expr::Identifier(id) => id.to_string(),
+        other => {
+            return Err(SluiceError::Syntax(format!(
+                "{usage}: {other} is not a column"
+            )));
+        }
+    };
+    let sql = if function == "tumble" {
+        let size = exprs[2];
+        interval_micros("TUMBLE", size)?;
+        format!(
+            "SELECT *, date_bin({size}, {time}) AS window_start, \
+             date_bin({size}, {time}) + {size} AS window_end FROM {relation}"
+        )
+    } else {
+        let (slide_expr, size_expr) = (exprs[2], exprs[3]);
+        let slide = interval_micros("HOP", slide_expr)?;
+        let size = interval_micros("HOP", size_expr)?;
+        if size % slide != 0 {
+            return Err(invalid(format!(
+                "HOP: the slide {slide_expr} must divide the size {size_expr}"
+            )));
+        }
+        let windows = size / slide;
+        if windows > MAX_HOP_WINDOWS {
+            return Err(SluiceError::not_supported(format!(
+                "HOP: a row would fall in {windows} windows; at most {MAX_HOP_WINDOWS} are supported"
+            )));
+        }
+        (0..windows)
+            .map(|i| {
+                let start = format!(
+                    "date_bin({slide_expr}, {time}) - INTERVAL '{} microseconds'",
+                    i * slide
+                );
+                format!(
+                    "SELECT *, {start} AS window_start, {start} + {size_expr} AS window_end FROM {relation}"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    };
+    let query = match Parser::parse_sql(&PostgreSqlDialect {}, &sql)?.pop() {
+        Some(Statement::Query(query)) => query,
+        _ => {
+            return Err(SluiceError::Internal(format!(
+                "window rewrite produced {sql}"
+            )));
+        }
+    };
+    let alias = alias.or_else(|| {
+        let last = relation.rsplit('.').next().unwrap_or(&relation).to_string();
+        Some(TableAlias {
+            explicit: true,
+            name: Ident::new(last.trim_matches('"')),
+            columns: vec![],
+            at: None,
+        })
+    });
+    Ok(TableFactor::Derived {
+        lateral: false,
+        subquery: query,
+        alias,
+        sample: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> Result<String> {
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)?.remove(0);
+        rewrite_windows(&mut statement)?;
+        Ok(statement.to_string())
+    }
+
+    #[test]
+    fn tumble_becomes_a_projection_with_window_columns() {
+        let sql = rewritten("SELECT window_start, count(*) FROM TUMBLE(bids, date_time, INTERVAL '10' SECOND) GROUP BY 1")
+            .unwrap();
+        assert!(
+            sql.contains("date_bin(INTERVAL '10' SECOND, date_time) AS window_start"),
+            "{sql}"
+        );
+        assert!(sql.contains("AS bids"), "{sql}");
+    }
+
+    #[test]
+    fn hop_becomes_one_branch_per_window() {
+        let sql =
+            rewritten("SELECT * FROM HOP(bids, t, INTERVAL '2' SECOND, INTERVAL '10' SECOND) AS h")
+                .unwrap();
+        assert_eq!(sql.matches("UNION ALL").count(), 4, "{sql}");
+        assert!(sql.contains("AS h"), "{sql}");
+    }
+
+    #[test]
+    fn invalid_windows_are_refused() {
+        for (sql, code) in [
+            ("SELECT * FROM TUMBLE(b, t, INTERVAL '0' SECOND)", "22023"),
+            ("SELECT * FROM TUMBLE(b, t, INTERVAL '1' MONTH)", "22023"),
+            (
+                "SELECT * FROM HOP(b, t, INTERVAL '3' SECOND, INTERVAL '10' SECOND)",
+                "22023",
+            ),
+            (
+                "SELECT * FROM HOP(b, t, INTERVAL '1' SECOND, INTERVAL '1' HOUR)",
+                "0A000",
+            ),
+            ("SELECT * FROM TUMBLE(b, t)", "42601"),
+        ] {
+            assert_eq!(rewritten(sql).unwrap_err().sqlstate(), code, "{sql}");
+        }
+    }
+}

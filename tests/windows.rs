@@ -1,0 +1,252 @@
+//! TUMBLE and HOP windows in continuous mode: views over random out-of-order event
+//! streams equal a batch computation that assigns windows independently (a join
+//! with the list of window starts), and Nexmark-style windowed aggregates run over
+//! the generator source.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+async fn rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
+    let messages = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    let mut out: Vec<Vec<String>> = messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Window starts from `from` to `to` every `step` seconds, as a relation `w(s)`.
+fn window_starts(step: u32) -> String {
+    format!(
+        "(SELECT value AS s FROM generate_series(TIMESTAMP '2023-12-31 23:58:00', \
+         TIMESTAMP '2024-01-01 00:12:00', INTERVAL '{step}' SECOND)) w"
+    )
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windowed_views_equal_batch_window_assignment() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE ev (id INT, k INT, v BIGINT, ts TIMESTAMP);
+         CREATE MATERIALIZED VIEW tumbling AS
+           SELECT window_start, window_end, k, count(*) AS n, max(v) AS mv, sum(v) AS sv
+           FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k;
+         CREATE MATERIALIZED VIEW hopping AS
+           SELECT window_start, window_end, count(*) AS n, min(v) AS lo
+           FROM HOP(ev, ts, INTERVAL '5' SECOND, INTERVAL '15' SECOND) GROUP BY window_start, window_end;
+         CREATE MATERIALIZED VIEW window_on_window AS
+           SELECT window_start, max(n) AS busiest FROM tumbling GROUP BY window_start;",
+    )
+    .await
+    .unwrap();
+    let tumbling_batch = format!(
+        "SELECT w.s, w.s + INTERVAL '10' SECOND, k, count(*), max(v), sum(v) FROM ev JOIN {} \
+         ON ev.ts >= w.s AND ev.ts < w.s + INTERVAL '10' SECOND \
+         WHERE CAST(EXTRACT(EPOCH FROM w.s) AS BIGINT) % 10 = 0 GROUP BY w.s, k",
+        window_starts(10)
+    );
+    let hopping_batch = format!(
+        "SELECT w.s, w.s + INTERVAL '15' SECOND, count(*), min(v) FROM ev JOIN {} \
+         ON ev.ts >= w.s AND ev.ts < w.s + INTERVAL '15' SECOND GROUP BY w.s",
+        window_starts(5)
+    );
+    let nested_batch = format!(
+        "SELECT s, max(n) FROM (SELECT w.s AS s, k, count(*) AS n FROM ev JOIN {} \
+         ON ev.ts >= w.s AND ev.ts < w.s + INTERVAL '10' SECOND GROUP BY w.s, k) GROUP BY s",
+        window_starts(10)
+    );
+
+    let mut rng = Rng(0x5eed);
+    let mut next_id = 0;
+    for step in 0..40 {
+        // Events arrive out of order: timestamps anywhere in a 10-minute span, at
+        // boundaries (exact multiples of 5 s) one time in four.
+        let mut values = Vec::new();
+        for _ in 0..(1 + rng.below(15)) {
+            next_id += 1;
+            let second = rng.below(600);
+            let fraction = if rng.below(4) == 0 {
+                0
+            } else {
+                rng.below(1000)
+            };
+            let second = if rng.below(4) == 0 {
+                second - second % 5
+            } else {
+                second
+            };
+            values.push(format!(
+                "({next_id}, {}, {}, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL '{second}.{fraction:03} seconds')",
+                rng.below(3),
+                rng.below(100)
+            ));
+        }
+        c.batch_execute(&format!("INSERT INTO ev VALUES {}", values.join(", ")))
+            .await
+            .unwrap();
+        if step % 4 == 3 {
+            c.batch_execute(&format!("DELETE FROM ev WHERE id % 7 = {}", rng.below(7)))
+                .await
+                .unwrap();
+            c.batch_execute(&format!(
+                "UPDATE ev SET ts = ts + INTERVAL '7' SECOND WHERE id % 5 = {}",
+                rng.below(5)
+            ))
+            .await
+            .unwrap();
+        }
+        c.batch_execute("FLUSH").await.unwrap();
+        assert_eq!(
+            rows(&c, "SELECT * FROM tumbling").await,
+            rows(&c, &tumbling_batch).await,
+            "step {step}"
+        );
+        assert_eq!(
+            rows(&c, "SELECT * FROM hopping").await,
+            rows(&c, &hopping_batch).await,
+            "step {step}"
+        );
+        assert_eq!(
+            rows(&c, "SELECT * FROM window_on_window").await,
+            rows(&c, &nested_batch).await,
+            "step {step}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_boundaries() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE b (ts TIMESTAMP);
+         INSERT INTO b VALUES (TIMESTAMP '2024-01-01 00:00:10'), (TIMESTAMP '2024-01-01 00:00:09.999999'),
+                              (TIMESTAMP '1969-12-31 23:59:55');",
+    )
+    .await
+    .unwrap();
+    // An event exactly at a window's end belongs to the next window (end exclusive).
+    assert_eq!(
+        rows(&c, "SELECT CAST(ts AS VARCHAR), CAST(window_start AS VARCHAR), CAST(window_end AS VARCHAR) \
+                  FROM TUMBLE(b, ts, INTERVAL '10' SECOND)").await,
+        vec![
+            vec!["1969-12-31T23:59:55", "1969-12-31T23:59:50", "1970-01-01T00:00:00"],
+            vec!["2024-01-01T00:00:09.999999", "2024-01-01T00:00:00", "2024-01-01T00:00:10"],
+            vec!["2024-01-01T00:00:10", "2024-01-01T00:00:10", "2024-01-01T00:00:20"],
+        ]
+    );
+    // A hop puts every event in size / slide windows, overlapping.
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT count(*) FROM HOP(b, ts, INTERVAL '2' SECOND, INTERVAL '10' SECOND)"
+        )
+        .await,
+        vec![vec!["15"]]
+    );
+    for (sql, code) in [
+        (
+            "CREATE MATERIALIZED VIEW x AS SELECT * FROM TUMBLE(b, ts, INTERVAL '0' SECOND)",
+            "22023",
+        ),
+        (
+            "CREATE MATERIALIZED VIEW x AS SELECT * FROM HOP(b, ts, INTERVAL '3' SECOND, INTERVAL '10' SECOND)",
+            "22023",
+        ),
+    ] {
+        let err = c.batch_execute(sql).await.unwrap_err();
+        assert_eq!(common::sqlstate(&err), code, "{sql}");
+    }
+}
+
+async fn wait_for(client: &Client, sql: &str, expected: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value: i64 = client.query_one(sql, &[]).await.unwrap().get(0);
+        if value == expected || Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The aggregate parts of Nexmark q5 (HOP bid counts per auction), q7 (TUMBLE max
+/// price) and q8 (TUMBLE new persons) over the generator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nexmark_windowed_aggregates() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE SOURCE bid (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP)
+           WITH (connector = 'nexmark', nexmark.table.type = 'bid', nexmark.event.num = 5000,
+                 nexmark.events.per.second = 0);
+         CREATE SOURCE person (id BIGINT, name VARCHAR, date_time TIMESTAMP)
+           WITH (connector = 'nexmark', nexmark.table.type = 'person', nexmark.event.num = 1000,
+                 nexmark.events.per.second = 0);
+         CREATE MATERIALIZED VIEW q5 AS
+           SELECT auction, window_start, count(*) AS num
+           FROM HOP(bid, date_time, INTERVAL '2' SECOND, INTERVAL '10' SECOND)
+           GROUP BY auction, window_start;
+         CREATE MATERIALIZED VIEW q7 AS
+           SELECT window_start, max(price) AS maxprice, count(*) AS bids
+           FROM TUMBLE(bid, date_time, INTERVAL '10' SECOND) GROUP BY window_start;
+         CREATE MATERIALIZED VIEW q8 AS
+           SELECT id, name, window_start FROM TUMBLE(person, date_time, INTERVAL '10' SECOND)
+           GROUP BY id, name, window_start;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        wait_for(
+            &c,
+            "SELECT coalesce(CAST(sum(bids) AS BIGINT), 0) FROM q7",
+            5000
+        )
+        .await,
+        5000
+    );
+    // Every bid is in size / slide = 5 hop windows.
+    assert_eq!(
+        wait_for(
+            &c,
+            "SELECT coalesce(CAST(sum(num) AS BIGINT), 0) FROM q5",
+            25_000
+        )
+        .await,
+        25_000
+    );
+    assert_eq!(wait_for(&c, "SELECT count(*) FROM q8", 1000).await, 1000);
+    let windows: i64 = c
+        .query_one("SELECT count(*) FROM q7", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(windows >= 1);
+}
