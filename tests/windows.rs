@@ -146,9 +146,9 @@ async fn window_boundaries() {
     let server = TestServer::start().await;
     let c = server.client().await;
     c.batch_execute(
-        "CREATE TABLE b (ts TIMESTAMP);
-         INSERT INTO b VALUES (TIMESTAMP '2024-01-01 00:00:10'), (TIMESTAMP '2024-01-01 00:00:09.999999'),
-                              (TIMESTAMP '1969-12-31 23:59:55');",
+        "CREATE TABLE b (ts TIMESTAMP, n INT);
+         INSERT INTO b (ts) VALUES (TIMESTAMP '2024-01-01 00:00:10'), (TIMESTAMP '2024-01-01 00:00:09.999999'),
+                                   (TIMESTAMP '1969-12-31 23:59:55');",
     )
     .await
     .unwrap();

@@ -219,9 +219,10 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
 
 async fn plan_statement(db: &Database, statement: Statement) -> Result<LogicalPlan> {
     let state = db.context().state();
-    Ok(state
+    state
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
-        .await?)
+        .await
+        .map_err(|e| windows::explain_error(e.into()))
 }
 
 /// Plans SQL text that Sluice itself generated (SHOW rewrites).

@@ -68,6 +68,19 @@ impl VisitorMut for Rewriter {
     }
 }
 
+/// Replaces DataFusion's long `date_bin` signature error, which is what a window over
+/// a column that is not a timestamp produces, with a sentence about the window.
+pub fn explain_error(error: SluiceError) -> SluiceError {
+    let message = error.to_string();
+    if message.contains("'date_bin'") && message.contains("coerce") {
+        SluiceError::DatatypeMismatch(
+            "the time column of a TUMBLE or HOP window must be a timestamp".into(),
+        )
+    } else {
+        error
+    }
+}
+
 fn invalid(message: String) -> SluiceError {
     SluiceError::coded(sqlstate::INVALID_PARAMETER_VALUE, message)
 }
