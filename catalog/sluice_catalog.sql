@@ -46,7 +46,7 @@ CREATE TABLE sluice_catalog.source_partitions (
     source TEXT NOT NULL,
     reader TEXT NOT NULL,
     partition_id INT NOT NULL,
-    next_offset BIGINT NOT NULL,
+    next_offset BIGINT,
     high_watermark BIGINT,
     lag BIGINT,
     watermark TIMESTAMP

@@ -257,6 +257,15 @@ async fn kafka_json_and_csv_with_metadata_and_malformed_messages() {
     // which therefore holds total/4 + 1000 messages; its last valid one is last.
     assert_eq!(row.get::<_, i64>(4), total / 4 + 1000 - 1);
     assert_eq!(row.get::<_, i64>(5), total);
+    // per_partition has a reader of its own: wait until it has read everything too.
+    let read = wait_for(
+        &c,
+        "SELECT coalesce(CAST(sum(n) AS BIGINT), 0) FROM per_partition",
+        total,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(read, total);
     let per_partition = c.query("SELECT n FROM per_partition", &[]).await.unwrap();
     assert!(
         per_partition
@@ -395,6 +404,8 @@ async fn kafka_source_survives_a_broker_restart() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     broker.restart();
     broker.create_topic("restart", 4);
+    // The reader sees the topic come back before any message does.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     broker.produce("restart", &batch(0, 5000));
     broker.produce("restart", &batch(5000, 8000));
     assert_eq!(

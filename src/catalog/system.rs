@@ -123,10 +123,11 @@ impl SystemSchema {
                             text[0].push(who[0].clone());
                             text[1].push(who[1].clone());
                             ints[0].push(Some(i64::from(*id)));
-                            ints[1].push(Some(p.next_offset));
+                            let next = (p.next_offset >= 0).then_some(p.next_offset);
+                            ints[1].push(next);
                             let high = (p.high_watermark >= 0).then_some(p.high_watermark);
                             ints[2].push(high);
-                            ints[3].push(high.map(|h| (h - p.next_offset).max(0)));
+                            ints[3].push(high.zip(next).map(|(h, n)| (h - n).max(0)));
                             times.push(
                                 p.max_event_time
                                     .filter(|_| reader.watermark_delay.is_some()),

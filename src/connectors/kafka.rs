@@ -13,11 +13,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
@@ -102,35 +103,59 @@ impl KafkaConfig {
         partitions(&consumer, &self.topic)
     }
 
-    /// A reader of every partition, reporting to `status`.
+    /// A reader of every partition, reporting to `status`. Partitions `status` already
+    /// has an offset for resume there (after a broker outage); the others start at the
+    /// startup position.
     pub fn reader(&self, status: Arc<ReaderStatus>) -> Result<KafkaReader> {
+        let lost = Arc::new(AtomicBool::new(false));
         let context = ReaderContext {
             status: status.clone(),
             topic: self.topic.clone(),
+            lost: lost.clone(),
         };
         let consumer: BaseConsumer<ReaderContext> = self
             .client_config()
             .create_with_context(context)
             .map_err(kafka_error)?;
         let mut assignment = TopicPartitionList::new();
-        let offset = match self.startup {
-            StartupMode::Earliest => Offset::Beginning,
-            StartupMode::Latest => Offset::End,
+        let (offset, known) = match self.startup {
+            StartupMode::Earliest => (Offset::Beginning, 0),
+            StartupMode::Latest => (Offset::End, -1),
         };
+        let resume = status.snapshot().partitions;
         for partition in partitions(&consumer, &self.topic)? {
-            assignment
-                .add_partition_offset(&self.topic, partition, offset)
-                .map_err(kafka_error)?;
-            status.add_partition(partition, 0);
+            match resume
+                .get(&partition)
+                .map(|p| p.next_offset)
+                .filter(|o| *o >= 0)
+            {
+                Some(next) => assignment
+                    .add_partition_offset(&self.topic, partition, Offset::Offset(next))
+                    .map_err(kafka_error)?,
+                None => {
+                    assignment
+                        .add_partition_offset(&self.topic, partition, offset)
+                        .map_err(kafka_error)?;
+                    status.add_partition(partition, known);
+                }
+            }
         }
         consumer.assign(&assignment).map_err(kafka_error)?;
         status.set_state("running");
-        Ok(KafkaReader { consumer, status })
+        Ok(KafkaReader {
+            consumer,
+            status,
+            lost,
+        })
     }
 }
 
 fn kafka_error(e: KafkaError) -> SluiceError {
-    SluiceError::coded("08001", format!("Kafka: {e}"))
+    match e {
+        // A properties.* setting librdkafka rejects is a bad option, not a lost broker.
+        KafkaError::ClientConfig(..) => invalid(format!("Kafka: {e}")),
+        _ => SluiceError::coded("08001", format!("Kafka: {e}")),
+    }
 }
 
 fn partitions<C: ConsumerContext>(consumer: &impl Consumer<C>, topic: &str) -> Result<Vec<i32>> {
@@ -152,6 +177,9 @@ fn partitions<C: ConsumerContext>(consumer: &impl Consumer<C>, topic: &str) -> R
 struct ReaderContext {
     status: Arc<ReaderStatus>,
     topic: String,
+    /// Set when every broker is unreachable: the reader then starts over with a new
+    /// client (see [`KafkaReader::lost`]).
+    lost: Arc<AtomicBool>,
 }
 
 impl ClientContext for ReaderContext {
@@ -168,6 +196,12 @@ impl ClientContext for ReaderContext {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(source = %self.status.source, "Kafka: {error}: {reason}");
         self.status.set_state(format!("retrying: {reason}"));
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
+        ) {
+            self.lost.store(true, Ordering::Release);
+        }
     }
 }
 
@@ -190,6 +224,7 @@ pub struct RawMessage {
 pub struct KafkaReader {
     consumer: BaseConsumer<ReaderContext>,
     status: Arc<ReaderStatus>,
+    lost: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for KafkaReader {
@@ -201,6 +236,14 @@ impl std::fmt::Debug for KafkaReader {
 }
 
 impl KafkaReader {
+    /// True once the connection to the brokers was lost. The caller drops this reader
+    /// and makes a new one, which resumes at Sluice's own offsets: a fresh client also
+    /// starts with fresh topic metadata (librdkafka's cached metadata for a topic that
+    /// disappeared and came back has crashed the process in tests).
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::Acquire)
+    }
+
     /// Waits up to `wait` for messages and returns the batch gathered.
     pub fn poll_batch(&mut self, wait: Duration) -> Vec<RawMessage> {
         let mut out = Vec::new();

@@ -333,24 +333,34 @@ fn read(config: &SourceConfig, out: &Deliver) -> Result<()> {
             includes,
         } => {
             let decoder = Decoder::new(encoding.clone(), config.declared.clone());
-            let mut backoff = Duration::from_millis(100);
-            let mut reader = loop {
-                if out.closed() {
-                    return Ok(());
-                }
-                match kafka.reader(out.status.clone()) {
-                    Ok(reader) => break reader,
-                    Err(e) => {
-                        out.status.set_state(format!("retrying: {e}"));
-                        std::thread::sleep(backoff);
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
-            };
             while !out.closed() {
-                consume(&mut reader, &decoder, includes, &config.schema, out)?;
+                let Some(mut reader) = connect(kafka, out) else {
+                    return Ok(());
+                };
+                while !out.closed() && !reader.lost() {
+                    consume(&mut reader, &decoder, includes, &config.schema, out)?;
+                }
             }
             Ok(())
+        }
+    }
+}
+
+/// A reader of the topic, retrying with back-off until the broker answers; `None`
+/// when the view is gone.
+fn connect(kafka: &KafkaConfig, out: &Deliver) -> Option<KafkaReader> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if out.closed() {
+            return None;
+        }
+        match kafka.reader(out.status.clone()) {
+            Ok(reader) => return Some(reader),
+            Err(e) => {
+                out.status.set_state(format!("retrying: {e}"));
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
         }
     }
 }

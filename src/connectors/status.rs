@@ -27,9 +27,9 @@ pub struct SourceError {
 }
 
 /// Per-partition progress.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PartitionStatus {
-    /// The next offset Sluice will read.
+    /// The next offset Sluice will read (-1: not known yet, e.g. reading from the end).
     pub next_offset: i64,
     /// The partition's end offset as last reported by the broker (-1: unknown).
     pub high_watermark: i64,
@@ -39,6 +39,17 @@ pub struct PartitionStatus {
     pub last_message: Option<Instant>,
 }
 
+impl Default for PartitionStatus {
+    fn default() -> Self {
+        PartitionStatus {
+            next_offset: -1,
+            high_watermark: -1,
+            max_event_time: None,
+            last_message: None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     state: String,
@@ -46,6 +57,7 @@ struct Inner {
     errors: u64,
     recent: VecDeque<SourceError>,
     partitions: BTreeMap<i32, PartitionStatus>,
+    watermark: Option<i64>,
 }
 
 /// The status of one reader (one per view reading the source).
@@ -151,22 +163,22 @@ impl ReaderStatus {
             .high_watermark = high_watermark;
     }
 
-    /// Makes a partition known (before any message arrives from it).
+    /// Makes a partition known before any message arrives from it; `next_offset` is
+    /// -1 when it is not known yet.
     pub fn add_partition(&self, partition: i32, next_offset: i64) {
         let mut inner = self.lock();
-        let status = inner.partitions.entry(partition).or_default();
-        status.next_offset = next_offset;
-        status.high_watermark = -1;
+        inner.partitions.entry(partition).or_default().next_offset = next_offset;
     }
 
     /// The current snapshot, with the watermark computed by the rule: per partition,
     /// the largest event time seen minus the declared delay; the source's watermark
     /// is the minimum over partitions that have delivered a message within the idle
-    /// timeout (idle partitions do not hold it back). `None` until some active
-    /// partition has seen an event.
+    /// timeout (idle partitions do not hold it back). It never moves backwards: when
+    /// every partition is idle, or a revived partition is behind, it stays where it
+    /// was. `None` until some active partition has seen an event.
     pub fn snapshot(&self) -> StatusSnapshot {
-        let inner = self.lock();
-        let watermark = self.watermark_delay.and_then(|delay| {
+        let mut inner = self.lock();
+        let current = self.watermark_delay.and_then(|delay| {
             let now = Instant::now();
             inner
                 .partitions
@@ -179,6 +191,11 @@ impl ReaderStatus {
                 .min()
                 .map(|t| t - delay)
         });
+        let watermark = match (inner.watermark, current) {
+            (Some(before), Some(now)) => Some(before.max(now)),
+            (before, now) => before.or(now),
+        };
+        inner.watermark = watermark;
         StatusSnapshot {
             state: inner.state.clone(),
             rows: inner.rows,
@@ -202,8 +219,13 @@ mod tests {
         status.advance(0, 2, Some(90)); // out of order: max stays 100
         assert_eq!(status.snapshot().watermark, Some(35));
         std::thread::sleep(Duration::from_millis(250));
+        // Every partition idle: the watermark stays.
+        assert_eq!(status.snapshot().watermark, Some(35));
         status.advance(0, 3, Some(120));
         // Partition 1 has been idle past the timeout: it no longer holds the watermark.
+        assert_eq!(status.snapshot().watermark, Some(115));
+        // Partition 1 comes back behind: the watermark does not move backwards.
+        status.advance(1, 2, Some(50));
         assert_eq!(status.snapshot().watermark, Some(115));
     }
 
