@@ -13,8 +13,8 @@
 
 mod common;
 
-use common::TestServer;
 use common::postgres::Postgres;
+use common::{Rng, TestServer};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// The tables, created identically on both sides. In `t`, rows of group `g = 4` have
@@ -494,23 +494,6 @@ impl Pair {
 // The random change stream
 
 /// A small deterministic generator (xorshift), so failures replay from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> i64 {
-        (self.next() % n) as i64
-    }
-    fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-}
-
 /// Generates rows and statements that both dialects run identically.
 struct Stream {
     rng: Rng,

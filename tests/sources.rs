@@ -6,20 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::kafka::Broker;
-use common::{TestServer, sqlstate};
-use tokio_postgres::Client;
-
-/// Polls `sql` (one BIGINT) until it equals `expected` or `timeout` passes.
-async fn wait_for(client: &Client, sql: &str, expected: i64, timeout: Duration) -> i64 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let value: i64 = client.query_one(sql, &[]).await.unwrap().get(0);
-        if value == expected || Instant::now() > deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use common::{TestServer, sqlstate, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datagen_produces_bounded_counts_and_rates() {

@@ -4,46 +4,7 @@
 
 mod common;
 
-use common::{TestServer, connect, sqlstate};
-use tokio_postgres::{Client, SimpleQueryMessage};
-
-/// Rows of a query as sorted text, floats rounded so sums accumulated in a
-/// different order compare equal.
-async fn rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
-    let messages = client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-    let mut out: Vec<Vec<String>> = messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| match row.get(i) {
-                        None => "NULL".to_string(),
-                        Some(text) => normalize(text),
-                    })
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn normalize(text: &str) -> String {
-    match text.parse::<f64>() {
-        Ok(v) if text.contains('.') || text.contains('e') => {
-            if v.abs() < 1e-9 {
-                "0".into()
-            } else {
-                format!("{v:.6e}")
-            }
-        }
-        _ => text.to_string(),
-    }
-}
+use common::{Rng, TestServer, connect, sorted_rows as rows, sqlstate};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_follow_inserts_updates_and_deletes() {
@@ -260,24 +221,6 @@ async fn row_errors_follow_the_row_and_refusals_say_why() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42809");
-}
-
-/// A small deterministic generator (xorshift), so failures replay from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> i64 {
-        (self.next() % n) as i64
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 fn random_predicate(rng: &mut Rng) -> String {

@@ -5,30 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::TestServer;
-use tokio_postgres::{Client, SimpleQueryMessage};
-
-async fn rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
-    let messages = client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-    let mut out: Vec<Vec<String>> = messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).unwrap_or("NULL").to_string())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
+use common::{Rng, TestServer, sorted_rows as rows, wait_for};
 
 /// Window starts from `from` to `to` every `step` seconds, as a relation `w(s)`.
 fn window_starts(step: u32) -> String {
@@ -36,17 +15,6 @@ fn window_starts(step: u32) -> String {
         "(SELECT value AS s FROM generate_series(TIMESTAMP '2023-12-31 23:58:00', \
          TIMESTAMP '2024-01-01 00:12:00', INTERVAL '{step}' SECOND)) w"
     )
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,17 +154,6 @@ async fn window_boundaries() {
     }
 }
 
-async fn wait_for(client: &Client, sql: &str, expected: i64) -> i64 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let value: i64 = client.query_one(sql, &[]).await.unwrap().get(0);
-        if value == expected || Instant::now() > deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The aggregate parts of Nexmark q5 (HOP bid counts per auction), q7 (TUMBLE max
 /// price) and q8 (TUMBLE new persons) over the generator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +184,8 @@ async fn nexmark_windowed_aggregates() {
         wait_for(
             &c,
             "SELECT coalesce(CAST(sum(bids) AS BIGINT), 0) FROM q7",
-            5000
+            5000,
+            Duration::from_secs(30)
         )
         .await,
         5000
@@ -237,12 +195,16 @@ async fn nexmark_windowed_aggregates() {
         wait_for(
             &c,
             "SELECT coalesce(CAST(sum(num) AS BIGINT), 0) FROM q5",
-            25_000
+            25_000,
+            Duration::from_secs(30)
         )
         .await,
         25_000
     );
-    assert_eq!(wait_for(&c, "SELECT count(*) FROM q8", 1000).await, 1000);
+    assert_eq!(
+        wait_for(&c, "SELECT count(*) FROM q8", 1000, Duration::from_secs(30)).await,
+        1000
+    );
     let windows: i64 = c
         .query_one("SELECT count(*) FROM q7", &[])
         .await

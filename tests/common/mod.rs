@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 /// A server running inside the test process.
 pub struct TestServer {
@@ -175,4 +175,78 @@ impl Drop for ServerProcess {
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
+}
+
+/// A query's rows as sorted text (NULL as `NULL`), floats rounded so values summed in
+/// a different order compare equal.
+pub async fn sorted_rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
+    let messages = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    let mut out: Vec<Vec<String>> = messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| {
+                        row.get(i)
+                            .map_or_else(|| "NULL".to_string(), normalize_number)
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn normalize_number(text: &str) -> String {
+    match text.parse::<f64>() {
+        Ok(v) if text.contains('.') || text.contains('e') => {
+            if v.abs() < 1e-9 {
+                "0".into()
+            } else {
+                format!("{v:.6e}")
+            }
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// Polls `sql` (one BIGINT) until it equals `expected` or `timeout` passes; returns
+/// the last value read.
+pub async fn wait_for(client: &Client, sql: &str, expected: i64, timeout: Duration) -> i64 {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value: i64 = client.query_one(sql, &[]).await.unwrap().get(0);
+        if value == expected || Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A small deterministic generator (xorshift), so failures replay from the seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next raw value.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: u64) -> i64 {
+        (self.next() % n) as i64
+    }
+
+    /// True one time in `n`.
+    pub fn one_in(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
 }
