@@ -203,13 +203,14 @@ async fn row_errors_follow_the_row_and_refusals_say_why() {
         .await
         .unwrap();
     assert_eq!(rows(&c, "SELECT * FROM q").await, vec![vec!["25"]]);
+    assert_eq!(rows(&c, "SELECT * FROM q_n").await, vec![vec!["1"]]);
 
     let refused = [
         "CREATE MATERIALIZED VIEW x AS SELECT now()",
         "CREATE MATERIALIZED VIEW x AS SELECT random() FROM t",
         "CREATE MATERIALIZED VIEW x AS SELECT a FROM t ORDER BY a LIMIT 3",
         "CREATE MATERIALIZED VIEW x AS SELECT a, row_number() OVER (ORDER BY a) FROM t",
-        "CREATE MATERIALIZED VIEW x AS SELECT t1.a FROM t t1 JOIN t t2 ON t1.a = t2.a",
+        "CREATE MATERIALIZED VIEW x AS SELECT t1.a FROM t t1 LEFT JOIN t t2 ON t1.a = t2.a",
         "CREATE MATERIALIZED VIEW x AS SELECT median(a) FROM t",
     ];
     for sql in refused {
@@ -223,14 +224,15 @@ async fn row_errors_follow_the_row_and_refusals_say_why() {
     assert_eq!(sqlstate(&err), "42809");
 }
 
-fn random_predicate(rng: &mut Rng) -> String {
+/// A random condition on columns named `{q}k`, `{q}v`, ... (`q` qualifies them).
+fn random_predicate_on(rng: &mut Rng, q: &str) -> String {
     let atoms = [
-        format!("v > {}", rng.below(50)),
-        "s IS NULL".to_string(),
-        format!("k % 3 = {}", rng.below(3)),
-        format!("g IN (1, {})", rng.below(4)),
-        format!("f < {}.5", rng.below(20)),
-        "s LIKE 'a%'".to_string(),
+        format!("{q}v > {}", rng.below(50)),
+        format!("{q}s IS NULL"),
+        format!("{q}k % 3 = {}", rng.below(3)),
+        format!("{q}g IN (1, {})", rng.below(4)),
+        format!("{q}f < {}.5", rng.below(20)),
+        format!("{q}s LIKE 'a%'"),
     ];
     let a = &atoms[rng.below(atoms.len() as u64) as usize];
     let b = &atoms[rng.below(atoms.len() as u64) as usize];
@@ -241,11 +243,16 @@ fn random_predicate(rng: &mut Rng) -> String {
     }
 }
 
+fn random_predicate(rng: &mut Rng) -> String {
+    random_predicate_on(rng, "")
+}
+
 /// A view query from the grammar covering every operator: filter, project,
-/// group-by with every aggregate, HAVING, global aggregates, DISTINCT, UNION ALL.
+/// group-by with every aggregate, HAVING, global aggregates, DISTINCT, UNION ALL,
+/// inner joins (with a residual condition, and under an aggregate).
 fn random_view(rng: &mut Rng, table: &str) -> String {
     let pred = random_predicate(rng);
-    match rng.below(6) {
+    match rng.below(8) {
         0 => format!("SELECT k, v * 2 AS v2, upper(s) AS s, f FROM {table} WHERE {pred}"),
         1 => format!(
             "SELECT g, count(*) AS n, count(v) AS nv, count(DISTINCT s) AS ds, sum(v) AS sv, \
@@ -261,8 +268,17 @@ fn random_view(rng: &mut Rng, table: &str) -> String {
             "SELECT count(*) AS n, sum(v) AS sv, min(f) AS lo, max(v) AS hi FROM {table} WHERE {pred}"
         ),
         4 => format!("SELECT DISTINCT g, s FROM {table} WHERE {pred}"),
-        _ => format!(
+        5 => format!(
             "SELECT k, v FROM {table} WHERE {pred} UNION ALL SELECT k, v FROM t2 WHERE v % 2 = 0"
+        ),
+        6 => format!(
+            "SELECT a.k, a.v, b.k AS bk, b.s AS bs FROM {table} a JOIN t2 b \
+             ON a.g = b.g AND a.v < b.v WHERE {}",
+            random_predicate_on(rng, "a.")
+        ),
+        _ => format!(
+            "SELECT a.g, count(*) AS n, sum(b.v) AS sv, max(a.s) AS ms \
+             FROM {table} a JOIN t2 b ON a.g = b.g GROUP BY a.g"
         ),
     }
 }

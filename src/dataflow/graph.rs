@@ -37,6 +37,15 @@ pub enum Node {
         /// Its input.
         child: Box<Node>,
     },
+    /// An inner join of two children.
+    Join {
+        /// The join and its state.
+        op: super::join::Join,
+        /// The left input.
+        left: Box<Node>,
+        /// The right input.
+        right: Box<Node>,
+    },
     /// `UNION ALL`: the children's changes, in the union's schema.
     Union {
         /// The branches.
@@ -61,6 +70,11 @@ impl Node {
                 Some(c) if !c.is_empty() => Ok(Some(op.process(&c, errors)?)),
                 _ => Ok(None),
             },
+            Node::Join { op, left, right } => {
+                let left_change = left.push(input, change, errors)?;
+                let right_change = right.push(input, change, errors)?;
+                join_changes(op, left_change, right_change, errors)
+            }
             Node::Union { children, schema } => {
                 let mut outputs = Vec::new();
                 for child in children.iter_mut() {
@@ -93,6 +107,11 @@ impl Node {
                 let schema = first.schema();
                 union(&schema, outputs)
             }
+            Node::Join { op, left, right } => {
+                let left_change = left.initial(errors)?;
+                let right_change = right.initial(errors)?;
+                join_changes(op, left_change, right_change, errors)
+            }
             Node::Union { children, schema } => {
                 let mut outputs = Vec::new();
                 for child in children.iter_mut() {
@@ -117,6 +136,11 @@ impl Node {
                 out.push(format!("{pad}{}", op.describe()));
                 child.explain(depth + 1, out);
             }
+            Node::Join { op, left, right } => {
+                out.push(format!("{pad}{}", op.describe()));
+                left.explain(depth + 1, out);
+                right.explain(depth + 1, out);
+            }
             Node::Union { children, .. } => {
                 out.push(format!("{pad}UnionAll"));
                 for child in children {
@@ -131,9 +155,33 @@ impl Node {
         match self {
             Node::Input { .. } | Node::Constant(_) => 0,
             Node::Operator { op, child } => op.state_size() + child.state_size(),
+            Node::Join { op, left, right } => {
+                op.state_size() + left.state_size() + right.state_size()
+            }
             Node::Union { children, .. } => children.iter().map(Node::state_size).sum(),
         }
     }
+}
+
+/// The join's change for changes of its left and right inputs (both at once for a
+/// self-join): left first, against the right side as it was; then right, against the
+/// updated left side.
+fn join_changes(
+    op: &mut super::join::Join,
+    left: Option<ChangeBatch>,
+    right: Option<ChangeBatch>,
+    errors: &mut ErrorLog,
+) -> Result<Option<ChangeBatch>> {
+    use super::join::JoinSide;
+    let mut outputs = Vec::new();
+    if let Some(c) = left.filter(|c| !c.is_empty()) {
+        outputs.push(op.process(JoinSide::Left, &c, errors)?);
+    }
+    if let Some(c) = right.filter(|c| !c.is_empty()) {
+        outputs.push(op.process(JoinSide::Right, &c, errors)?);
+    }
+    let schema = op.schema();
+    union(&schema, outputs)
 }
 
 /// Concatenates changes into one in `schema` (branches may name or type columns

@@ -16,6 +16,7 @@ pub mod arrangement;
 pub mod change;
 pub mod filter;
 pub mod graph;
+pub mod join;
 pub mod operator;
 pub mod project;
 pub mod sequencer;

@@ -252,9 +252,46 @@ impl Translator<'_> {
                 )?))
             }
             P::Values(values) => Ok(Node::Constant(self.values(values)?)),
-            P::Join(_) => Err(SluiceError::not_supported(
-                "joins are not supported in materialized views yet",
-            )),
+            P::Join(join) => {
+                use datafusion::common::{JoinType, NullEquality};
+                if join.join_type != JoinType::Inner {
+                    return Err(SluiceError::not_supported(format!(
+                        "{} joins are not supported in materialized views yet (inner joins are)",
+                        join.join_type
+                    )));
+                }
+                if join.null_equality == NullEquality::NullEqualsNull {
+                    return Err(unsupported("a join matching NULL keys"));
+                }
+                let left = self.translate(&join.left, false)?;
+                let right = self.translate(&join.right, false)?;
+                let keys = join
+                    .on
+                    .iter()
+                    .map(|(l, r)| {
+                        Ok((
+                            self.physical(l, join.left.schema())?,
+                            self.physical(r, join.right.schema())?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let filter = match &join.filter {
+                    Some(f) => Some(self.physical(f, &join.schema)?),
+                    None => None,
+                };
+                let op = crate::dataflow::join::Join::try_new(
+                    join.left.schema().as_arrow(),
+                    join.right.schema().as_arrow(),
+                    keys,
+                    filter,
+                    Arc::new(join.schema.as_arrow().clone()),
+                )?;
+                Ok(Node::Join {
+                    op,
+                    left: Box::new(left),
+                    right: Box::new(right),
+                })
+            }
             P::Window(_) => Err(unsupported("a window function (OVER)")),
             P::Subquery(_) => Err(unsupported("a correlated subquery")),
             P::Unnest(_) => Err(unsupported("UNNEST")),
