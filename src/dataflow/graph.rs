@@ -40,7 +40,7 @@ pub enum Node {
     /// An inner join of two children.
     Join {
         /// The join and its state.
-        op: super::join::Join,
+        op: Box<super::join::Join>,
         /// The left input.
         left: Box<Node>,
         /// The right input.

@@ -27,12 +27,15 @@ use super::ChangeBatch;
 use super::operator::{ErrorLog, canonical_floats, evaluate_rows, filter_change};
 use crate::error::{Result, SluiceError};
 
-/// One side's rows: join key → (row → multiplicity).
+/// Row-encoded rows with their multiplicity.
+type Rows = HashMap<Box<[u8]>, i64>;
+
+/// One side's rows: join key → rows with that key.
 #[derive(Debug)]
 struct Side {
     keys: Vec<Arc<dyn PhysicalExpr>>,
     rows: RowConverter,
-    index: HashMap<Box<[u8]>, HashMap<Box<[u8]>, i64>>,
+    index: HashMap<Box<[u8]>, Rows>,
 }
 
 /// Which side a change arrived on.

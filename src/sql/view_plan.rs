@@ -287,7 +287,7 @@ impl Translator<'_> {
                     Arc::new(join.schema.as_arrow().clone()),
                 )?;
                 Ok(Node::Join {
-                    op,
+                    op: Box::new(op),
                     left: Box::new(left),
                     right: Box::new(right),
                 })
