@@ -29,6 +29,10 @@ async fn windowed_views_equal_batch_window_assignment() {
          CREATE MATERIALIZED VIEW hopping AS
            SELECT window_start, window_end, count(*) AS n, min(v) AS lo
            FROM HOP(ev, ts, INTERVAL '5' SECOND, INTERVAL '15' SECOND) GROUP BY window_start, window_end;
+         CREATE MATERIALIZED VIEW cumulating AS
+           SELECT window_start, window_end, count(*) AS n, max(v) AS mv
+           FROM CUMULATE(ev, ts, INTERVAL '10' SECOND, INTERVAL '30' SECOND)
+           GROUP BY window_start, window_end;
          CREATE MATERIALIZED VIEW window_on_window AS
            SELECT window_start, max(n) AS busiest FROM tumbling GROUP BY window_start;",
     )
@@ -44,6 +48,15 @@ async fn windowed_views_equal_batch_window_assignment() {
         "SELECT w.s, w.s + INTERVAL '15' SECOND, count(*), min(v) FROM ev JOIN {} \
          ON ev.ts >= w.s AND ev.ts < w.s + INTERVAL '15' SECOND GROUP BY w.s",
         window_starts(5)
+    );
+    // Cumulating windows: starts every 30 s, ends 10, 20 and 30 s after the start.
+    let cumulating_batch = format!(
+        "SELECT w.s, w.s + e.len, count(*), max(v) FROM ev JOIN {} \
+         ON ev.ts >= w.s AND ev.ts < w.s + INTERVAL '30' SECOND \
+         JOIN (SELECT INTERVAL '10' SECOND AS len UNION ALL SELECT INTERVAL '20' SECOND \
+               UNION ALL SELECT INTERVAL '30' SECOND) e ON ev.ts < w.s + e.len \
+         WHERE CAST(EXTRACT(EPOCH FROM w.s) AS BIGINT) % 30 = 0 GROUP BY w.s, e.len",
+        window_starts(10)
     );
     let nested_batch = format!(
         "SELECT s, max(n) FROM (SELECT w.s AS s, k, count(*) AS n FROM ev JOIN {} \
@@ -99,6 +112,11 @@ async fn windowed_views_equal_batch_window_assignment() {
         assert_eq!(
             rows(&c, "SELECT * FROM hopping").await,
             rows(&c, &hopping_batch).await,
+            "step {step}"
+        );
+        assert_eq!(
+            rows(&c, "SELECT * FROM cumulating").await,
+            rows(&c, &cumulating_batch).await,
             "step {step}"
         );
         assert_eq!(

@@ -7,6 +7,8 @@
 //!                                        date_bin(size, ts) + size AS window_end FROM t) AS t
 //! HOP(t, ts, slide, size)   →  one such projection per window a row falls in
 //!                              (size / slide of them), combined with UNION ALL
+//! CUMULATE(t, ts, step, size) → windows starting with each `size` window and ending
+//!                              every `step` within it; UNION ALL of filtered projections
 //! ```
 //!
 //! Windows are aligned to the Unix epoch; `window_start` is inclusive, `window_end`
@@ -30,7 +32,7 @@ use crate::error::{Result, SluiceError, sqlstate};
 /// Most windows a hop may put one row in (size / slide).
 const MAX_HOP_WINDOWS: i64 = 100;
 
-/// Rewrites every `TUMBLE(...)` / `HOP(...)` in `statement`'s `FROM` clauses.
+/// Rewrites every `TUMBLE(...)` / `HOP(...)` / `CUMULATE(...)` in `statement`'s `FROM` clauses.
 pub fn rewrite_windows(statement: &mut Statement) -> Result<()> {
     let mut rewriter = Rewriter;
     match statement.visit(&mut rewriter) {
@@ -55,7 +57,7 @@ impl VisitorMut for Rewriter {
             return ControlFlow::Continue(());
         };
         let function = name.to_string().to_lowercase();
-        if function != "tumble" && function != "hop" {
+        if !matches!(function.as_str(), "tumble" | "hop" | "cumulate") {
             return ControlFlow::Continue(());
         }
         match window_subquery(&function, &args.args, alias.clone()) {
@@ -136,7 +138,8 @@ fn window_subquery(
     let exprs: Vec<&Expr> = args.iter().filter_map(expr_arg).collect();
     let usage = match function {
         "tumble" => "TUMBLE(relation, time_column, size)",
-        _ => "HOP(relation, time_column, slide, size)",
+        "hop" => "HOP(relation, time_column, slide, size)",
+        _ => "CUMULATE(relation, time_column, step, size)",
     };
     let wanted = if function == "tumble" { 3 } else { 4 };
     if exprs.len() != args.len() || exprs.len() != wanted {
@@ -165,6 +168,34 @@ fn window_subquery(
             "SELECT *, date_bin({size}, {time}) AS window_start, \
              date_bin({size}, {time}) + {size} AS window_end FROM {relation}"
         )
+    } else if function == "cumulate" {
+        // Windows share the start of the `size` window a row is in and end every `step`
+        // after it: a row is in every such window that ends after it.
+        let (step_expr, size_expr) = (exprs[2], exprs[3]);
+        let step = interval_micros("CUMULATE", step_expr)?;
+        let size = interval_micros("CUMULATE", size_expr)?;
+        if size % step != 0 {
+            return Err(invalid(format!(
+                "CUMULATE: the step {step_expr} must divide the size {size_expr}"
+            )));
+        }
+        let windows = size / step;
+        if windows > MAX_HOP_WINDOWS {
+            return Err(SluiceError::not_supported(format!(
+                "CUMULATE: a window of {windows} steps is too fine; at most {MAX_HOP_WINDOWS} are supported"
+            )));
+        }
+        (1..=windows)
+            .map(|j| {
+                let start = format!("date_bin({size_expr}, {time})");
+                let end = format!("{start} + INTERVAL '{} microseconds'", j * step);
+                format!(
+                    "SELECT *, {start} AS window_start, {end} AS window_end FROM {relation} \
+                     WHERE {time} < {end}"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
     } else {
         let (slide_expr, size_expr) = (exprs[2], exprs[3]);
         let slide = interval_micros("HOP", slide_expr)?;
@@ -246,6 +277,15 @@ mod tests {
                 .unwrap();
         assert_eq!(sql.matches("UNION ALL").count(), 4, "{sql}");
         assert!(sql.contains("AS h"), "{sql}");
+    }
+
+    #[test]
+    fn cumulate_becomes_one_filtered_branch_per_step() {
+        let sql =
+            rewritten("SELECT * FROM CUMULATE(bids, t, INTERVAL '2' SECOND, INTERVAL '10' SECOND)")
+                .unwrap();
+        assert_eq!(sql.matches("UNION ALL").count(), 4, "{sql}");
+        assert!(sql.contains("WHERE t < date_bin"), "{sql}");
     }
 
     #[test]
