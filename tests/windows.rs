@@ -230,3 +230,122 @@ async fn nexmark_windowed_aggregates() {
         .get(0);
     assert!(windows >= 1);
 }
+
+/// EMIT ON WINDOW CLOSE over a Kafka source: a window's row appears once the
+/// watermark passes its end and never changes; later rows for it are late, dropped
+/// and counted, while the continuous view keeps counting them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
+    let broker = common::kafka::Broker::start();
+    broker.create_topic("clicks", 1);
+    let at = |second: u32| {
+        (
+            0,
+            format!(r#"{{"ts": "2024-01-01T00:00:{second:02}Z"}}"#).into_bytes(),
+        )
+    };
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(&format!(
+        "CREATE SOURCE clicks (ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+           WITH (connector = 'kafka', topic = 'clicks', properties.bootstrap.server = '{}')
+           FORMAT PLAIN ENCODE JSON;
+         CREATE MATERIALIZED VIEW closed AS
+           SELECT window_start, window_end, count(*) AS n
+           FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end
+           EMIT ON WINDOW CLOSE;
+         CREATE MATERIALIZED VIEW live AS
+           SELECT window_start, window_end, count(*) AS n
+           FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;",
+        broker.address()
+    ))
+    .await
+    .unwrap();
+    let closed = "SELECT CAST(window_start AS VARCHAR), n FROM closed";
+    let total = |view: &str| format!("SELECT coalesce(CAST(sum(n) AS BIGINT), 0) FROM {view}");
+
+    // Events at :01, :05, :12: the watermark reaches :10, closing [:00, :10).
+    broker.produce("clicks", &[at(1), at(5), at(12)]);
+    assert_eq!(
+        wait_for(&c, &total("live"), 3, Duration::from_secs(30)).await,
+        3
+    );
+    assert_eq!(
+        wait_for(&c, &total("closed"), 2, Duration::from_secs(30)).await,
+        2
+    );
+    assert_eq!(
+        rows(&c, closed).await,
+        vec![vec!["2024-01-01T00:00:00", "2"]]
+    );
+
+    // A late event for the closed window: the live view counts it, the closed one
+    // does not change, and the late rows are counted.
+    broker.produce("clicks", &[at(3)]);
+    assert_eq!(
+        wait_for(&c, &total("live"), 4, Duration::from_secs(30)).await,
+        4
+    );
+    c.batch_execute("FLUSH").await.unwrap();
+    assert_eq!(
+        rows(&c, closed).await,
+        vec![vec!["2024-01-01T00:00:00", "2"]]
+    );
+    let late = wait_for(
+        &c,
+        "SELECT late_rows FROM sluice_catalog.view_status WHERE name = 'closed'",
+        2,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        late, 2,
+        "the window's old row retracted and its new row, both late"
+    );
+
+    // :25 moves the watermark to :23, closing [:10, :20) but not [:20, :30).
+    broker.produce("clicks", &[at(25)]);
+    assert_eq!(
+        wait_for(&c, &total("closed"), 3, Duration::from_secs(30)).await,
+        3
+    );
+    assert_eq!(
+        rows(&c, closed).await,
+        vec![
+            vec!["2024-01-01T00:00:00", "2"],
+            vec!["2024-01-01T00:00:10", "1"]
+        ]
+    );
+    let watermark: String = c
+        .query_one(
+            "SELECT CAST(watermark AS VARCHAR) FROM sluice_catalog.view_status WHERE name = 'closed'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(watermark, "2024-01-01T00:00:23");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_on_window_close_needs_watermarked_sources_and_window_end() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE t (ts TIMESTAMP);
+         CREATE SOURCE g (ts TIMESTAMP, WATERMARK FOR ts AS ts)
+           WITH (connector = 'datagen', datagen.rows.total = 1);",
+    )
+    .await
+    .unwrap();
+    for sql in [
+        "CREATE MATERIALIZED VIEW v AS SELECT window_end, count(*) FROM TUMBLE(t, ts, INTERVAL '1' SECOND) \
+         GROUP BY window_end EMIT ON WINDOW CLOSE",
+        // A watermarked source, but no window_end among the view's columns.
+        "CREATE MATERIALIZED VIEW v AS SELECT window_start, count(*) FROM TUMBLE(g, ts, INTERVAL '1' SECOND) \
+         GROUP BY window_start EMIT ON WINDOW CLOSE",
+    ] {
+        let err = c.batch_execute(sql).await.unwrap_err();
+        assert_eq!(common::sqlstate(&err), "0A000", "{sql}");
+    }
+}

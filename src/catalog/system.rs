@@ -87,6 +87,33 @@ impl SystemSchema {
                     Arc::new(BooleanArray::from(primary_key)),
                 ]
             }
+            "view_status" => {
+                let views = self.catalog.views();
+                let stats: Vec<_> = views
+                    .iter()
+                    .map(|v| (v.running().stats(), v.running().watermark()))
+                    .collect();
+                vec![
+                    Arc::new(StringArray::from_iter_values(
+                        views.iter().map(|v| v.entry().name.as_str()),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        stats.iter().map(|((rows, _, _), _)| *rows as i64),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        stats.iter().map(|((_, bytes, _), _)| *bytes as i64),
+                    )),
+                    Arc::new(TimestampMicrosecondArray::from(
+                        stats
+                            .iter()
+                            .map(|(_, (watermark, _))| *watermark)
+                            .collect::<Vec<_>>(),
+                    )),
+                    Arc::new(Int64Array::from_iter_values(
+                        stats.iter().map(|(_, (_, late))| *late as i64),
+                    )),
+                ]
+            }
             "source_status" | "source_partitions" | "source_errors" => {
                 return self.source_rows(name, schema);
             }
@@ -272,7 +299,8 @@ mod tests {
                 "relations",
                 "source_errors",
                 "source_partitions",
-                "source_status"
+                "source_status",
+                "view_status"
             ]
         );
         assert_eq!(schemas["relations"].fields().len(), 4);

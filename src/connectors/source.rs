@@ -245,6 +245,7 @@ impl Source {
                     sequencer,
                     status: status.clone(),
                     watermark: config.watermark.clone(),
+                    sent_watermark: std::cell::Cell::new(None),
                 };
                 if let Err(e) = read(&config, &delivery) {
                     tracing::error!(source = %config.name, "source reader stopped: {e}");
@@ -262,9 +263,25 @@ struct Deliver {
     sequencer: Arc<Sequencer>,
     status: Arc<ReaderStatus>,
     watermark: Option<Arc<dyn PhysicalExpr>>,
+    sent_watermark: std::cell::Cell<Option<i64>>,
 }
 
 impl Deliver {
+    /// Tells the view when the source watermark advanced (after the rows it covers).
+    fn forward_watermark(&self) {
+        let Some(now) = self.status.snapshot().watermark else {
+            return;
+        };
+        if self.sent_watermark.get().is_some_and(|sent| now <= sent) {
+            return;
+        }
+        self.sent_watermark.set(Some(now));
+        let _ = self.sender.send(Message::Watermark {
+            input: self.input,
+            micros: now,
+        });
+    }
+
     fn closed(&self) -> bool {
         self.sender.is_closed()
     }
@@ -313,6 +330,8 @@ impl Deliver {
         };
         // A closed inbox means the view is gone; the reader loop notices and stops.
         let _ = self.sender.send(Message::Change(delivery));
+        drop(order);
+        self.forward_watermark();
         Ok(())
     }
 }
@@ -339,6 +358,8 @@ fn read(config: &SourceConfig, out: &Deliver) -> Result<()> {
                 };
                 while !out.closed() && !reader.lost() {
                     consume(&mut reader, &decoder, includes, &config.schema, out)?;
+                    // Idle partitions stop holding the watermark back even without rows.
+                    out.forward_watermark();
                 }
             }
             Ok(())

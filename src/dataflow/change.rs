@@ -160,6 +160,14 @@ pub struct Delivery {
 pub enum Message {
     /// A change of one of the subscriber's inputs.
     Change(Delivery),
+    /// Input `input`'s watermark advanced to `micros` (µs since the epoch): no row
+    /// with an earlier event time is expected from it.
+    Watermark {
+        /// The subscriber's number for the input.
+        input: usize,
+        /// The new watermark.
+        micros: i64,
+    },
     /// A flush marker: answer once every message before it is processed.
     Flush(tokio::sync::oneshot::Sender<()>),
     /// Stop processing (the subscriber is being dropped).

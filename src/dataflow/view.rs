@@ -18,6 +18,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::arrangement::Arrangement;
+use super::emit_on_close::EmitOnClose;
 use super::graph::Node;
 use super::operator::ErrorLog;
 use super::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};
@@ -34,6 +35,8 @@ pub struct Inputs {
     pub snapshots: Vec<Snapshot>,
     /// The views this view reads.
     pub upstream: Vec<Arc<MaterializedView>>,
+    /// `EMIT ON WINDOW CLOSE`: the hold-back buffer, when the view has one.
+    pub emit_on_close: Option<EmitOnClose>,
 }
 
 #[derive(Debug)]
@@ -45,6 +48,8 @@ struct ViewState {
     version: u64,
     subscribers: Vec<(ChangeSender, usize)>,
     state_bytes: usize,
+    watermark: Option<i64>,
+    late_rows: u64,
 }
 
 #[derive(Debug)]
@@ -82,6 +87,7 @@ impl MaterializedView {
         let Inputs {
             snapshots,
             upstream,
+            emit_on_close,
         } = inputs;
         let depth = 1 + upstream.iter().map(|v| v.depth()).max().unwrap_or(0);
         let shared = Arc::new(Shared {
@@ -94,6 +100,8 @@ impl MaterializedView {
                 version: 0,
                 subscribers: Vec::new(),
                 state_bytes: 0,
+                watermark: None,
+                late_rows: 0,
             }),
             cache: Mutex::new(None),
             processed: AtomicU64::new(0),
@@ -103,7 +111,13 @@ impl MaterializedView {
         let worker_shared = shared.clone();
         let worker = std::thread::Builder::new()
             .name(format!("view-{name}"))
-            .spawn(move || run(worker_shared, graph, receiver, snapshots, ready_tx))?;
+            .spawn(move || {
+                let output = Output {
+                    shared: worker_shared,
+                    emit_on_close,
+                };
+                run(output, graph, receiver, snapshots, ready_tx)
+            })?;
         let view = Arc::new(MaterializedView {
             shared,
             schema,
@@ -205,6 +219,13 @@ impl MaterializedView {
         )
     }
 
+    /// `EMIT ON WINDOW CLOSE` views: the view's watermark (µs) and the rows dropped
+    /// as late.
+    pub fn watermark(&self) -> (Option<i64>, u64) {
+        let state = self.state();
+        (state.watermark, state.late_rows)
+    }
+
     /// Input changes processed so far.
     pub fn processed(&self) -> u64 {
         self.shared.processed.load(Ordering::Acquire)
@@ -226,34 +247,77 @@ impl Drop for MaterializedView {
     }
 }
 
+/// Where the worker's output goes: straight into the view, or first through the
+/// `EMIT ON WINDOW CLOSE` buffer.
+struct Output {
+    shared: Arc<Shared>,
+    emit_on_close: Option<EmitOnClose>,
+}
+
+impl Output {
+    fn send(
+        &mut self,
+        out: &ChangeBatch,
+        epoch: u64,
+        errors: &mut ErrorLog,
+        size: Option<usize>,
+    ) -> Result<()> {
+        match &mut self.emit_on_close {
+            None => publish(&self.shared, out, epoch, errors, size),
+            Some(buffer) => {
+                buffer.absorb(out)?;
+                let nothing = ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&self.shared)));
+                publish(&self.shared, &nothing, epoch, errors, size)?;
+                self.record_progress();
+                Ok(())
+            }
+        }
+    }
+
+    fn watermark(&mut self, input: usize, micros: i64, errors: &mut ErrorLog) -> Result<()> {
+        let Some(buffer) = &mut self.emit_on_close else {
+            return Ok(());
+        };
+        if let Some(closed) = buffer.advance(input, micros)? {
+            publish(&self.shared, &closed, 0, errors, None)?;
+        }
+        self.record_progress();
+        Ok(())
+    }
+
+    fn record_progress(&self) {
+        if let Some(buffer) = &self.emit_on_close {
+            let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+            state.watermark = buffer.watermark();
+            state.late_rows = buffer.late_rows();
+        }
+    }
+}
+
 /// The worker: backfill, then the inbox until `Stop` or until every sender is gone.
 fn run(
-    shared: Arc<Shared>,
+    mut output: Output,
     mut graph: Node,
     mut inbox: ChangeReceiver,
     snapshots: Vec<Snapshot>,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
+    let shared = output.shared.clone();
     let mut errors = ErrorLog::default();
     let backfill = (|| -> Result<()> {
         if let Some(initial) = graph.initial(&mut errors)? {
-            publish(&shared, &initial, 0, &mut errors, None)?;
+            output.send(&initial, 0, &mut errors, None)?;
         }
         for (input, batches) in snapshots {
             for batch in batches.iter() {
                 let change = ChangeBatch::inserts(batch.clone());
                 if let Some(out) = graph.push(input, &change, &mut errors)? {
-                    publish(&shared, &out, 0, &mut errors, None)?;
+                    output.send(&out, 0, &mut errors, None)?;
                 }
             }
         }
-        publish(
-            &shared,
-            &ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared))),
-            0,
-            &mut errors,
-            Some(graph.state_size()),
-        )
+        let nothing = ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared)));
+        output.send(&nothing, 0, &mut errors, Some(graph.state_size()))
     })();
     if let Err(e) = backfill {
         fail(&shared, e);
@@ -281,12 +345,17 @@ fn run(
                             measured = std::time::Instant::now();
                             graph.state_size()
                         });
-                    publish(&shared, &out, epoch, &mut errors, size)
+                    output.send(&out, epoch, &mut errors, size)
                 });
                 if let Err(e) = result {
                     fail(&shared, e);
                 }
                 shared.processed.fetch_add(1, Ordering::AcqRel);
+            }
+            Message::Watermark { input, micros } => {
+                if let Err(e) = output.watermark(input, micros, &mut errors) {
+                    fail(&shared, e);
+                }
             }
             Message::Flush(ack) => {
                 let _ = ack.send(());

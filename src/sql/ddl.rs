@@ -12,6 +12,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::create_source::CreateSource;
 use super::names::{normalize_ident, relation_name};
+use super::parser::EMIT_ON_WINDOW_CLOSE;
 use super::types::{arrow_type, sql_name};
 use super::view_plan::{ViewPlan, plan_view};
 use super::{Output, plan_statement};
@@ -20,6 +21,7 @@ use crate::connectors::source::{Connector, Include};
 use crate::connectors::{Source, SourceConfig};
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
+use crate::dataflow::emit_on_close::EmitOnClose;
 use crate::dataflow::view::{Inputs, MaterializedView};
 use crate::error::{Result, SluiceError, sqlstate};
 use crate::storage::TableStore;
@@ -86,7 +88,7 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
         (RelationKind::MaterializedView, Statement::CreateView(view)) => {
             let plan = plan_view(db, &view.query).await?;
             let inputs = plan.inputs.clone();
-            let running = start_view(db, &entry.name, plan).await?;
+            let running = start_view(db, &entry.name, plan, emit_on_window_close(&view)?).await?;
             tracing::info!(view = %entry.name, rows = running.stats().0, "materialized view rebuilt");
             let view = View::new(entry.clone(), inputs, running);
             return db.catalog().insert(Relation::View(Arc::new(view)), false);
@@ -137,6 +139,7 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
             "CREATE OR REPLACE / TEMPORARY materialized views and column lists are not supported",
         ));
     }
+    let emit_on_close = emit_on_window_close(view)?;
     let plan = plan_view(db, &view.query).await?;
     let entry = CatalogEntry {
         id: db.catalog().allocate_id(),
@@ -145,7 +148,7 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
         definition: Statement::CreateView(view.clone()).to_string(),
     };
     let inputs = plan.inputs.clone();
-    let running = start_view(db, &name, plan).await?;
+    let running = start_view(db, &name, plan, emit_on_close).await?;
     let relation = Relation::View(Arc::new(View::new(entry, inputs, running.clone())));
     if let Err(e) = db.catalog().insert(relation, true) {
         running.stop();
@@ -157,9 +160,76 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
 /// Subscribes a planned view to its inputs (one atomic step under the sequencer's
 /// lock, so the backfill and the changes that follow neither overlap nor leave a
 /// gap) and starts it.
-async fn start_view(db: &Database, name: &str, plan: ViewPlan) -> Result<Arc<MaterializedView>> {
+/// Whether the view has `EMIT ON WINDOW CLOSE` (stored as a `WITH` option); other
+/// options are refused.
+fn emit_on_window_close(view: &CreateView) -> Result<bool> {
+    use datafusion::sql::sqlparser::ast::{CreateTableOptions, SqlOption};
+    let options = match &view.options {
+        CreateTableOptions::None => return Ok(false),
+        CreateTableOptions::With(options) => options,
+        _ => {
+            return Err(SluiceError::not_supported(
+                "materialized view options other than WITH (...)",
+            ));
+        }
+    };
+    let mut emit = false;
+    for option in options {
+        match option {
+            SqlOption::KeyValue { key, value }
+                if key.value.eq_ignore_ascii_case(EMIT_ON_WINDOW_CLOSE) =>
+            {
+                emit = value.to_string().eq_ignore_ascii_case("true");
+            }
+            other => {
+                return Err(SluiceError::not_supported(format!(
+                    "materialized view option {other} is not supported"
+                )));
+            }
+        }
+    }
+    Ok(emit)
+}
+
+/// The `EMIT ON WINDOW CLOSE` buffer for a planned view: every input must be a source
+/// with a watermark, and the view must output `window_end`.
+fn emit_on_close_buffer(db: &Database, plan: &ViewPlan) -> Result<EmitOnClose> {
+    for input in &plan.inputs {
+        let watermarked = matches!(
+            db.catalog().get(input),
+            Some(Relation::Source(s)) if s.source().config().watermark.is_some()
+        );
+        if !watermarked {
+            return Err(SluiceError::not_supported(format!(
+                "EMIT ON WINDOW CLOSE needs every input to be a source with a WATERMARK; \
+                 \"{input}\" has none, so its windows would never close"
+            )));
+        }
+    }
+    let window_end = plan
+        .schema
+        .fields()
+        .iter()
+        .position(|f| f.name() == "window_end" && matches!(f.data_type(), DataType::Timestamp(..)))
+        .ok_or_else(|| {
+            SluiceError::not_supported(
+                "EMIT ON WINDOW CLOSE needs the view to output window_end (from TUMBLE, HOP or CUMULATE)",
+            )
+        })?;
+    EmitOnClose::try_new(plan.schema.clone(), window_end, plan.inputs.len())
+}
+
+async fn start_view(
+    db: &Database,
+    name: &str,
+    plan: ViewPlan,
+    emit_on_close: bool,
+) -> Result<Arc<MaterializedView>> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let mut inputs = Inputs::default();
+    if emit_on_close {
+        inputs.emit_on_close = Some(emit_on_close_buffer(db, &plan)?);
+    }
     {
         let order = db.sequencer().lock();
         for (i, input) in plan.inputs.iter().enumerate() {

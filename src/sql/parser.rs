@@ -68,7 +68,14 @@ impl SqlParser {
                 }
                 _ => {}
             }
+            let (text, emit_on_close) = match first.as_slice() {
+                ["CREATE", "MATERIALIZED", "VIEW", ..] => strip_emit_on_window_close(&text),
+                _ => (text.clone(), false),
+            };
             for mut statement in self.inner.parse(&text).map_err(SluiceError::from)? {
+                if emit_on_close && let Statement::CreateView(view) = &mut statement {
+                    mark_emit_on_window_close(view);
+                }
                 super::windows::rewrite_windows(&mut statement)?;
                 match &mut statement {
                     Statement::Query(query) => name_columns_like_postgres(query),
@@ -92,6 +99,43 @@ impl SqlParser {
             ))),
         }
     }
+}
+
+/// The `WITH` option that records `EMIT ON WINDOW CLOSE` on a view's definition.
+pub const EMIT_ON_WINDOW_CLOSE: &str = "emit_on_window_close";
+
+/// `text` without a trailing `EMIT ON WINDOW CLOSE`, and whether it had one.
+fn strip_emit_on_window_close(text: &str) -> (String, bool) {
+    let trimmed = text.trim_end().trim_end_matches(';').trim_end();
+    let words: Vec<&str> = trimmed.rsplitn(5, char::is_whitespace).collect();
+    let tail: Vec<String> = words
+        .iter()
+        .take(4)
+        .rev()
+        .map(|w| w.to_uppercase())
+        .collect();
+    if words.len() == 5 && tail == ["EMIT", "ON", "WINDOW", "CLOSE"] {
+        (words[4].to_string(), true)
+    } else {
+        (text.to_string(), false)
+    }
+}
+
+/// Records `EMIT ON WINDOW CLOSE` as the view option `emit_on_window_close = true`, so
+/// the stored definition keeps it in a form `sqlparser` reads back.
+fn mark_emit_on_window_close(view: &mut datafusion::sql::sqlparser::ast::CreateView) {
+    use datafusion::sql::sqlparser::ast::{CreateTableOptions, SqlOption, Value};
+    let option = SqlOption::KeyValue {
+        key: Ident::new(EMIT_ON_WINDOW_CLOSE),
+        value: Expr::Value(Value::Boolean(true).into()),
+    };
+    view.options = match std::mem::take(&mut view.options) {
+        CreateTableOptions::With(mut options) => {
+            options.push(option);
+            CreateTableOptions::With(options)
+        }
+        _ => CreateTableOptions::With(vec![option]),
+    };
 }
 
 /// A statement: standard SQL (parsed by `sqlparser`) or one of Sluice's own.
@@ -259,6 +303,22 @@ mod tests {
         assert!(text.contains(r#"max(t.y) AS "max""#), "{text}");
         assert!(text.contains(r#"2::INT AS "int4""#), "{text}");
         assert!(text.contains(r#"x::TEXT AS "x""#), "{text}");
+    }
+
+    #[test]
+    fn emit_on_window_close_becomes_a_view_option() {
+        let sql = "CREATE MATERIALIZED VIEW v AS SELECT window_start, count(*) FROM t GROUP BY 1\n  emit on window close;";
+        let statement = SqlParser::default().parse_one(sql).unwrap();
+        let text = statement.to_string();
+        assert!(
+            text.contains("WITH (emit_on_window_close = true)"),
+            "{text}"
+        );
+        // The stored form parses back to the same statement.
+        assert_eq!(
+            SqlParser::default().parse_one(&text).unwrap().to_string(),
+            text
+        );
     }
 
     #[test]
