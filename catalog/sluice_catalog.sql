@@ -63,13 +63,15 @@ CREATE TABLE sluice_catalog.source_errors (
     seen_at TIMESTAMPTZ NOT NULL
 );
 
--- One row per materialized view: distinct rows held, bytes of state (operators and
--- result, measured at most once a second), and for EMIT ON WINDOW CLOSE views the
--- view's watermark and the rows dropped because their window had already closed.
+-- One row per materialized view: distinct rows held, bytes of operator state (measured
+-- at most once a second, and at every FLUSH), bytes of the result, and for EMIT ON
+-- WINDOW CLOSE views the view's watermark and the rows dropped because their window
+-- had already closed.
 CREATE TABLE sluice_catalog.view_status (
     name TEXT NOT NULL,
     rows_held BIGINT NOT NULL,
-    state_bytes BIGINT NOT NULL,
+    operator_bytes BIGINT NOT NULL,
+    result_bytes BIGINT NOT NULL,
     watermark TIMESTAMP,
     late_rows BIGINT NOT NULL
 );

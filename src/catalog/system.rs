@@ -103,6 +103,9 @@ impl SystemSchema {
                     Arc::new(Int64Array::from_iter_values(
                         stats.iter().map(|((_, bytes, _), _)| *bytes as i64),
                     )),
+                    Arc::new(Int64Array::from_iter_values(
+                        stats.iter().map(|((_, _, bytes), _)| *bytes as i64),
+                    )),
                     Arc::new(TimestampMicrosecondArray::from(
                         stats
                             .iter()

@@ -87,6 +87,19 @@ impl Aggregate {
         self.keys.is_empty()
     }
 
+    /// The group key named `window_end`, if the aggregate groups by a window's end.
+    fn window_end_key(&self) -> Option<usize> {
+        self.schema.fields()[..self.keys.len()]
+            .iter()
+            .position(|f| {
+                f.name() == "window_end"
+                    && matches!(
+                        f.data_type(),
+                        datafusion::arrow::datatypes::DataType::Timestamp(..)
+                    )
+            })
+    }
+
     fn new_group(&self) -> Group {
         Group {
             rows: 0,
@@ -258,6 +271,32 @@ impl Operator for Aggregate {
             Some(values) => Ok(Some(self.emit(vec![(Box::default(), values, 1)])?)),
             None => Ok(None),
         }
+    }
+
+    fn evict_closed(&mut self, watermark: i64) -> Result<()> {
+        let (Some(codec), Some(column)) = (&self.key_codec, self.window_end_key()) else {
+            return Ok(());
+        };
+        if self.groups.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<Box<[u8]>> = self.groups.keys().cloned().collect();
+        let parser = codec.parser();
+        let columns = codec.convert_rows(keys.iter().map(|k| parser.parse(k)))?;
+        let ends = datafusion::arrow::compute::cast(
+            &columns[column],
+            &datafusion::arrow::datatypes::DataType::Timestamp(
+                datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                None,
+            ),
+        )?;
+        let ends = ends.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+        for (row, key) in keys.iter().enumerate() {
+            if ends.is_valid(row) && ends.value(row) <= watermark {
+                self.groups.remove(key);
+            }
+        }
+        Ok(())
     }
 
     fn state_size(&self) -> usize {

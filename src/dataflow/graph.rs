@@ -150,6 +150,25 @@ impl Node {
         }
     }
 
+    /// Forgets the state of windows closed by `watermark` (see
+    /// [`Operator::evict_closed`]).
+    pub fn evict_closed(&mut self, watermark: i64) -> Result<()> {
+        match self {
+            Node::Input { .. } | Node::Constant(_) => Ok(()),
+            Node::Operator { op, child } => {
+                op.evict_closed(watermark)?;
+                child.evict_closed(watermark)
+            }
+            Node::Join { left, right, .. } => {
+                left.evict_closed(watermark)?;
+                right.evict_closed(watermark)
+            }
+            Node::Union { children, .. } => children
+                .iter_mut()
+                .try_for_each(|c| c.evict_closed(watermark)),
+        }
+    }
+
     /// Bytes of operator state in the tree.
     pub fn state_size(&self) -> usize {
         match self {

@@ -35,6 +35,13 @@ pub trait Operator: Send + Debug {
     fn state_size(&self) -> usize {
         0
     }
+
+    /// Forgets state for windows that ended at or before `watermark` (µs). Called only
+    /// for `EMIT ON WINDOW CLOSE` views, whose output for closed windows is dropped
+    /// anyway, so forgetting it cannot change what the view shows.
+    fn evict_closed(&mut self, _watermark: i64) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Rows whose evaluation failed, as a Z-set over error messages: a failing row

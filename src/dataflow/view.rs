@@ -209,13 +209,13 @@ impl MaterializedView {
         rx
     }
 
-    /// Statistics: (distinct rows, bytes of operator and result state, epoch).
-    pub fn stats(&self) -> (usize, usize, u64) {
+    /// Statistics: (distinct rows, bytes of operator state, bytes of the result).
+    pub fn stats(&self) -> (usize, usize, usize) {
         let state = self.state();
         (
             state.arrangement.len(),
-            state.state_bytes + state.arrangement.size(),
-            state.epoch,
+            state.state_bytes,
+            state.arrangement.size(),
         )
     }
 
@@ -274,15 +274,23 @@ impl Output {
         }
     }
 
-    fn watermark(&mut self, input: usize, micros: i64, errors: &mut ErrorLog) -> Result<()> {
+    /// Applies an input's watermark; returns the view's watermark when it advanced.
+    fn watermark(
+        &mut self,
+        input: usize,
+        micros: i64,
+        errors: &mut ErrorLog,
+    ) -> Result<Option<i64>> {
         let Some(buffer) = &mut self.emit_on_close else {
-            return Ok(());
+            return Ok(None);
         };
+        let before = buffer.watermark();
         if let Some(closed) = buffer.advance(input, micros)? {
             publish(&self.shared, &closed, 0, errors, None)?;
         }
+        let after = buffer.watermark();
         self.record_progress();
-        Ok(())
+        Ok(after.filter(|w| before.is_none_or(|b| *w > b)))
     }
 
     fn record_progress(&self) {
@@ -353,16 +361,33 @@ fn run(
                 shared.processed.fetch_add(1, Ordering::AcqRel);
             }
             Message::Watermark { input, micros } => {
-                if let Err(e) = output.watermark(input, micros, &mut errors) {
+                let result = output
+                    .watermark(input, micros, &mut errors)
+                    .and_then(|advanced| match advanced {
+                        // Closed windows are final: their state is no longer needed.
+                        Some(watermark) => graph.evict_closed(watermark),
+                        None => Ok(()),
+                    });
+                if let Err(e) = result {
                     fail(&shared, e);
                 }
             }
             Message::Flush(ack) => {
+                // FLUSH is rare: refresh the state measurement, so it is exact after one.
+                set_state_bytes(&shared, graph.state_size());
                 let _ = ack.send(());
             }
             Message::Stop => break,
         }
     }
+}
+
+fn set_state_bytes(shared: &Shared, bytes: usize) {
+    shared
+        .state
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .state_bytes = bytes;
 }
 
 fn schema_of(shared: &Shared) -> SchemaRef {
