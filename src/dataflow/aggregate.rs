@@ -53,6 +53,9 @@ pub struct Aggregate {
     schema: SchemaRef,
     key_codec: Option<RowConverter>,
     groups: HashMap<Box<[u8]>, Group>,
+    /// The earliest window end among the groups after the last eviction scan: no scan
+    /// is needed before the watermark reaches it.
+    next_window_end: Option<i64>,
 }
 
 type Output = std::result::Result<Option<Vec<ScalarValue>>, SluiceError>;
@@ -80,6 +83,7 @@ impl Aggregate {
             schema,
             key_codec,
             groups: HashMap::new(),
+            next_window_end: None,
         })
     }
 
@@ -277,7 +281,7 @@ impl Operator for Aggregate {
         let (Some(codec), Some(column)) = (&self.key_codec, self.window_end_key()) else {
             return Ok(());
         };
-        if self.groups.is_empty() {
+        if self.groups.is_empty() || self.next_window_end.is_some_and(|end| watermark < end) {
             return Ok(());
         }
         let keys: Vec<Box<[u8]>> = self.groups.keys().cloned().collect();
@@ -291,11 +295,21 @@ impl Operator for Aggregate {
             ),
         )?;
         let ends = ends.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+        let mut next = None;
         for (row, key) in keys.iter().enumerate() {
-            if ends.is_valid(row) && ends.value(row) <= watermark {
+            if !ends.is_valid(row) {
+                continue;
+            }
+            let end = ends.value(row);
+            if end <= watermark {
                 self.groups.remove(key);
+            } else {
+                next = Some(next.map_or(end, |n: i64| n.min(end)));
             }
         }
+        // Groups created later for earlier windows are late rows, dropped downstream:
+        // keeping them until the next scan changes nothing the view shows.
+        self.next_window_end = next;
         Ok(())
     }
 
