@@ -254,13 +254,7 @@ impl Decoder {
         }
         bad.sort_by_key(|(row, _)| *row);
         bad.dedup_by_key(|(row, _)| *row);
-        let loose = Arc::new(Schema::new(
-            self.schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ));
+        let loose = crate::dataflow::change::nullable(&self.schema);
         let batch = RecordBatch::try_new(loose, columns)?;
         let batch = if bad.is_empty() {
             RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())?

@@ -136,6 +136,17 @@ impl ChangeBatch {
     }
 }
 
+/// `schema` with every field nullable: the shape a batch is first built in when some
+/// of its values may still violate NOT NULL (checked, and reported, afterwards).
+pub fn nullable(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
 /// `schema` plus a trailing non-null `BIGINT` weight column.
 pub fn weighted_schema(schema: &Schema) -> SchemaRef {
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();

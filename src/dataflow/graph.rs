@@ -15,6 +15,7 @@ use datafusion::arrow::compute::{cast, concat_batches};
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::ChangeBatch;
+use super::change::nullable;
 use super::operator::{ErrorLog, Operator};
 use crate::error::Result;
 
@@ -243,13 +244,4 @@ fn union(schema: &SchemaRef, outputs: Vec<ChangeBatch>) -> Result<Option<ChangeB
             )?))
         }
     }
-}
-
-fn nullable(schema: &SchemaRef) -> SchemaRef {
-    let fields: Vec<_> = schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_nullable(true))
-        .collect();
-    std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields))
 }

@@ -214,13 +214,7 @@ impl Join {
             JoinSide::Left => own.into_iter().chain(other).collect::<Vec<_>>(),
             JoinSide::Right => other.into_iter().chain(own).collect::<Vec<_>>(),
         };
-        let loose = Arc::new(Schema::new(
-            self.schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ));
+        let loose = crate::dataflow::change::nullable(&self.schema);
         let options = RecordBatchOptions::new().with_row_count(Some(weights.len()));
         let data = RecordBatch::try_new_with_options(loose, columns, &options)?;
         let data = RecordBatch::try_new_with_options(

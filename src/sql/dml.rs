@@ -23,6 +23,7 @@ use super::Output;
 use super::names::reference_name;
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
+use crate::dataflow::change::nullable;
 use crate::error::{Result, SluiceError};
 
 const OLD_PREFIX: &str = "__sluice_old_";
@@ -85,22 +86,12 @@ async fn collect(db: &Database, plan: LogicalPlan, schema: &SchemaRef) -> Result
         .collect()
         .await?;
     let columns_of = |b: &RecordBatch| b.columns().to_vec();
-    let loose = Arc::new(nullable(schema));
+    let loose = nullable(schema);
     let mut out = Vec::with_capacity(batches.len());
     for batch in &batches {
         out.push(RecordBatch::try_new(loose.clone(), columns_of(batch))?);
     }
     Ok(concat_batches(&loose, &out)?)
-}
-
-fn nullable(schema: &Schema) -> Schema {
-    Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect::<Vec<_>>(),
-    )
 }
 
 /// The schema of [`with_old_columns`]'s output: new columns, then old ones.

@@ -25,6 +25,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use super::files::write_atomically;
 use super::ipc;
 use super::wal::{TornTail, Wal};
+use crate::dataflow::change::nullable;
 use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Message, Sequencer, SequencerGuard};
 use crate::error::{Result, SluiceError, sqlstate};
 
@@ -430,18 +431,9 @@ fn conform(schema: &SchemaRef, change: &ChangeBatch) -> Result<ChangeBatch> {
     let data = match RecordBatch::try_new_with_options(schema.clone(), columns.clone(), &options) {
         Ok(data) => data,
         // A NULL in a NOT NULL column: keep the batch so check_not_null can say where.
-        Err(_) => RecordBatch::try_new_with_options(Arc::new(nullable(schema)), columns, &options)?,
+        Err(_) => RecordBatch::try_new_with_options(nullable(schema), columns, &options)?,
     };
     ChangeBatch::try_new(data, change.weights().clone())
-}
-
-fn nullable(schema: &SchemaRef) -> datafusion::arrow::datatypes::Schema {
-    let fields: Vec<_> = schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_nullable(true))
-        .collect();
-    datafusion::arrow::datatypes::Schema::new(fields)
 }
 
 fn check_not_null(layout: &TableLayout, change: &ChangeBatch) -> Result<()> {
@@ -703,7 +695,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.sqlstate(), sqlstate::UNIQUE_VIOLATION);
 
-        let nullable_schema = Arc::new(nullable(&layout().schema));
+        let nullable_schema = nullable(&layout().schema);
         let with_null = RecordBatch::try_new(
             nullable_schema,
             vec![
