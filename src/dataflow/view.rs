@@ -11,7 +11,6 @@
 //! lock, so a reader sees the view as of one epoch: every change up to it, none
 //! after. Flush markers in the inbox let `FLUSH` wait for everything before them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
@@ -57,7 +56,6 @@ struct Shared {
     name: String,
     state: RwLock<ViewState>,
     cache: Mutex<Option<(u64, Arc<Vec<RecordBatch>>)>>,
-    processed: AtomicU64,
 }
 
 /// A running materialized view. See the module docs.
@@ -104,7 +102,6 @@ impl MaterializedView {
                 late_rows: 0,
             }),
             cache: Mutex::new(None),
-            processed: AtomicU64::new(0),
         });
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (sender, receiver) = inbox;
@@ -224,11 +221,6 @@ impl MaterializedView {
     pub fn watermark(&self) -> (Option<i64>, u64) {
         let state = self.state();
         (state.watermark, state.late_rows)
-    }
-
-    /// Input changes processed so far.
-    pub fn processed(&self) -> u64 {
-        self.shared.processed.load(Ordering::Acquire)
     }
 
     /// Stops the worker and waits for it.
@@ -358,7 +350,6 @@ fn run(
                 if let Err(e) = result {
                     fail(&shared, e);
                 }
-                shared.processed.fetch_add(1, Ordering::AcqRel);
             }
             Message::Watermark { input, micros } => {
                 let result = output

@@ -130,6 +130,30 @@ fn interval_micros(function: &str, expr: &Expr) -> Result<i64> {
     Ok(micros)
 }
 
+/// For HOP and CUMULATE: the step (µs) and how many windows a row falls in
+/// (`size / step`), which must be a whole number of at most [`MAX_HOP_WINDOWS`].
+fn windows_per_row(
+    function: &str,
+    step_name: &str,
+    step_expr: &Expr,
+    size_expr: &Expr,
+) -> Result<(i64, i64)> {
+    let step = interval_micros(function, step_expr)?;
+    let size = interval_micros(function, size_expr)?;
+    if size % step != 0 {
+        return Err(invalid(format!(
+            "{function}: the {step_name} {step_expr} must divide the size {size_expr}"
+        )));
+    }
+    let windows = size / step;
+    if windows > MAX_HOP_WINDOWS {
+        return Err(SluiceError::not_supported(format!(
+            "{function}: a row would fall in {windows} windows; at most {MAX_HOP_WINDOWS} are supported"
+        )));
+    }
+    Ok((step, windows))
+}
+
 fn window_subquery(
     function: &str,
     args: &[FunctionArg],
@@ -172,19 +196,7 @@ fn window_subquery(
         // Windows share the start of the `size` window a row is in and end every `step`
         // after it: a row is in every such window that ends after it.
         let (step_expr, size_expr) = (exprs[2], exprs[3]);
-        let step = interval_micros("CUMULATE", step_expr)?;
-        let size = interval_micros("CUMULATE", size_expr)?;
-        if size % step != 0 {
-            return Err(invalid(format!(
-                "CUMULATE: the step {step_expr} must divide the size {size_expr}"
-            )));
-        }
-        let windows = size / step;
-        if windows > MAX_HOP_WINDOWS {
-            return Err(SluiceError::not_supported(format!(
-                "CUMULATE: a window of {windows} steps is too fine; at most {MAX_HOP_WINDOWS} are supported"
-            )));
-        }
+        let (step, windows) = windows_per_row("CUMULATE", "step", step_expr, size_expr)?;
         (1..=windows)
             .map(|j| {
                 let start = format!("date_bin({size_expr}, {time})");
@@ -198,19 +210,7 @@ fn window_subquery(
             .join(" UNION ALL ")
     } else {
         let (slide_expr, size_expr) = (exprs[2], exprs[3]);
-        let slide = interval_micros("HOP", slide_expr)?;
-        let size = interval_micros("HOP", size_expr)?;
-        if size % slide != 0 {
-            return Err(invalid(format!(
-                "HOP: the slide {slide_expr} must divide the size {size_expr}"
-            )));
-        }
-        let windows = size / slide;
-        if windows > MAX_HOP_WINDOWS {
-            return Err(SluiceError::not_supported(format!(
-                "HOP: a row would fall in {windows} windows; at most {MAX_HOP_WINDOWS} are supported"
-            )));
-        }
+        let (slide, windows) = windows_per_row("HOP", "slide", slide_expr, size_expr)?;
         (0..windows)
             .map(|i| {
                 let start = format!(
