@@ -479,6 +479,20 @@ impl Pair {
     }
 
     /// The Sluice view's rows and PostgreSQL's (after a FLUSH).
+    /// Runs a difference case on both sides (tables, view, data, FLUSH) and returns
+    /// the view's rows in Sluice and in PostgreSQL.
+    async fn run_case(&self, case: &KnownDifference) -> (Rows, Rows) {
+        for sql in case.tables {
+            self.both(sql).await;
+        }
+        self.create_view(case.name, case.name, case.view).await;
+        for sql in case.data {
+            self.both(sql).await;
+        }
+        self.flush().await;
+        self.compare(case.name, case.name).await
+    }
+
     async fn compare(&self, name: &str, sluice_name: &str) -> (Rows, Rows) {
         let sluice = fetch(&self.sluice, &format!("SELECT * FROM {sluice_name}")).await;
         let pg = fetch(&self.pg, &format!("SELECT * FROM {name}")).await;
@@ -867,15 +881,7 @@ async fn row_errors_match_postgres() {
 async fn fixed_differences_now_match() {
     let pair = Pair::start(&[]).await;
     for case in FIXED_DIFFERENCES {
-        for sql in case.tables {
-            pair.both(sql).await;
-        }
-        pair.create_view(case.name, case.name, case.view).await;
-        for sql in case.data {
-            pair.both(sql).await;
-        }
-        pair.flush().await;
-        let (sluice, pg) = pair.compare(case.name, case.name).await;
+        let (sluice, pg) = pair.run_case(case).await;
         assert!(
             same_rows(&sluice, &pg),
             "{} ({}): Sluice {} vs PostgreSQL {}",
@@ -894,15 +900,7 @@ async fn known_differences_still_differ() {
     let pair = Pair::start(&[]).await;
     let mut report = Vec::new();
     for known in KNOWN_DIFFERENCES {
-        for sql in known.tables {
-            pair.both(sql).await;
-        }
-        pair.create_view(known.name, known.name, known.view).await;
-        for sql in known.data {
-            pair.both(sql).await;
-        }
-        pair.flush().await;
-        let (sluice, pg) = pair.compare(known.name, known.name).await;
+        let (sluice, pg) = pair.run_case(known).await;
         let batch = fetch(&pair.sluice, known.view).await;
         let text = format!(
             "{}: {}\n  query: {}\n  Sluice view:  {}\n  PostgreSQL:   {}\n  Sluice batch: {}",
