@@ -75,3 +75,48 @@ CREATE TABLE sluice_catalog.view_status (
     watermark TIMESTAMP,
     late_rows BIGINT NOT NULL
 );
+
+-- Every model (CREATE MODEL), with the version in force: its number (1 at CREATE,
+-- one more at each CREATE OR REPLACE), the SHA-256 of its file, the file Sluice
+-- keeps and the one it was copied from, its inputs and outputs as
+-- `name type[shape]`, and its WITH settings. SHOW MODELS reads this relation.
+CREATE TABLE sluice_catalog.models (
+    name TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    checksum TEXT NOT NULL,
+    file TEXT NOT NULL,
+    source TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    sessions INT NOT NULL,
+    threads INT NOT NULL,
+    batch_size INT NOT NULL
+);
+
+-- Each input and output tensor of each model, in declaration order: its element
+-- type and shape (`batch` marks a symbolic batch dimension). DESCRIBE MODEL reads
+-- this relation.
+CREATE TABLE sluice_catalog.model_io (
+    model TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    checksum TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    position INT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    shape TEXT NOT NULL
+);
+
+-- Counters of each model's version in force: rows predicted, batches (one per
+-- PREDICT evaluation over a batch of rows), ONNX Runtime calls (batches are cut
+-- into chunks of batch_size rows), total time, and the mean time per batch over
+-- the latest 100 batches.
+CREATE TABLE sluice_catalog.model_stats (
+    model TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    rows BIGINT NOT NULL,
+    batches BIGINT NOT NULL,
+    calls BIGINT NOT NULL,
+    total_ms DOUBLE PRECISION NOT NULL,
+    recent_ms DOUBLE PRECISION
+);

@@ -11,6 +11,7 @@ pub mod connectors;
 pub mod database;
 pub mod dataflow;
 pub mod error;
+pub mod ml;
 pub mod server;
 pub mod sql;
 pub mod storage;

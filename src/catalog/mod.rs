@@ -12,6 +12,7 @@
 pub mod schema;
 pub mod source;
 pub mod system;
+mod system_models;
 pub mod table;
 pub mod view;
 
@@ -26,6 +27,7 @@ pub use table::Table;
 pub use view::View;
 
 use crate::error::{Result, SluiceError};
+use crate::ml::Model;
 use crate::storage::files::write_atomically;
 
 /// The schema every user object lives in.
@@ -43,6 +45,8 @@ pub enum RelationKind {
     MaterializedView,
     /// A stream of rows from a connector.
     Source,
+    /// An ONNX model for `PREDICT` (not a relation: models have their own namespace).
+    Model,
 }
 
 impl RelationKind {
@@ -52,6 +56,7 @@ impl RelationKind {
             RelationKind::Table => "table",
             RelationKind::MaterializedView => "materialized view",
             RelationKind::Source => "source",
+            RelationKind::Model => "model",
         }
     }
 }
@@ -67,6 +72,11 @@ pub struct CatalogEntry {
     pub kind: RelationKind,
     /// The statement that created it, replayed at start-up.
     pub definition: String,
+}
+
+/// The error for a model that does not exist.
+pub fn undefined_model(name: &str) -> SluiceError {
+    SluiceError::coded("42704", format!("model \"{name}\" does not exist"))
 }
 
 /// A live catalog object.
@@ -127,6 +137,16 @@ pub struct Catalog {
 struct CatalogState {
     next_id: u64,
     relations: BTreeMap<String, Relation>,
+    models: BTreeMap<String, CatalogModel>,
+}
+
+/// A model in the catalog: its entry and the version in force.
+#[derive(Debug, Clone)]
+pub struct CatalogModel {
+    /// The persisted entry (its definition is the latest `CREATE MODEL` statement).
+    pub entry: CatalogEntry,
+    /// The loaded version.
+    pub model: Arc<Model>,
 }
 
 impl Catalog {
@@ -153,6 +173,7 @@ impl Catalog {
             state: RwLock::new(CatalogState {
                 next_id: file.next_id.max(1),
                 relations: BTreeMap::new(),
+                models: BTreeMap::new(),
             }),
         };
         Ok((catalog, entries))
@@ -189,6 +210,17 @@ impl Catalog {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Swaps in a rebuilt object under an existing name (its entry unchanged, so
+    /// nothing is persisted) and returns the object it replaced.
+    pub fn swap(&self, relation: Relation) -> Result<Relation> {
+        let name = relation.entry().name.clone();
+        let mut state = self.write();
+        match state.relations.get_mut(&name) {
+            Some(slot) => Ok(std::mem::replace(slot, relation)),
+            None => Err(SluiceError::UndefinedTable(name)),
+        }
     }
 
     /// Removes an object and persists the catalog without it.
@@ -263,6 +295,69 @@ impl Catalog {
         self.read().relations.values().cloned().collect()
     }
 
+    /// Adds a model, or replaces the version in force when `replace` is set and it
+    /// exists. Persists unless replaying (`persist` false).
+    pub fn put_model(&self, model: CatalogModel, replace: bool, persist: bool) -> Result<()> {
+        let name = model.entry.name.clone();
+        let mut state = self.write();
+        let previous = state.models.get(&name).cloned();
+        if previous.is_some() && !replace {
+            return Err(SluiceError::coded(
+                "42710",
+                format!("model \"{name}\" already exists"),
+            ));
+        }
+        state.next_id = state.next_id.max(model.entry.id + 1);
+        state.models.insert(name.clone(), model);
+        if persist && let Err(e) = self.persist(&state) {
+            match previous {
+                Some(previous) => state.models.insert(name, previous),
+                None => state.models.remove(&name),
+            };
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes a model and persists the catalog without it.
+    pub fn remove_model(&self, name: &str) -> Result<CatalogModel> {
+        let mut state = self.write();
+        let model = state
+            .models
+            .remove(name)
+            .ok_or_else(|| undefined_model(name))?;
+        if let Err(e) = self.persist(&state) {
+            state.models.insert(name.to_string(), model);
+            return Err(e);
+        }
+        Ok(model)
+    }
+
+    /// The model named `name`, with its entry.
+    pub fn catalog_model(&self, name: &str) -> Option<CatalogModel> {
+        self.read().models.get(name).cloned()
+    }
+
+    /// The version in force of model `name`.
+    pub fn model(&self, name: &str) -> Result<Arc<Model>> {
+        self.catalog_model(name)
+            .map(|m| m.model)
+            .ok_or_else(|| undefined_model(name))
+    }
+
+    /// Every model, ordered by name.
+    pub fn models(&self) -> Vec<CatalogModel> {
+        self.read().models.values().cloned().collect()
+    }
+
+    /// Views that call `PREDICT` with model `name`.
+    pub fn model_dependents(&self, name: &str) -> Vec<Arc<View>> {
+        self.views()
+            .into_iter()
+            .filter(|v| v.models().iter().any(|m| m == name))
+            .collect()
+    }
+
     /// Every object name, ordered.
     pub fn names(&self) -> Vec<String> {
         self.read().relations.keys().cloned().collect()
@@ -273,6 +368,7 @@ impl Catalog {
             .relations
             .values()
             .map(|r| r.entry().clone())
+            .chain(state.models.values().map(|m| m.entry.clone()))
             .collect();
         entries.sort_by_key(|e| e.id);
         let file = CatalogFile {

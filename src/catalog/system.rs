@@ -120,6 +120,9 @@ impl SystemSchema {
             "source_status" | "source_partitions" | "source_errors" => {
                 return self.source_rows(name, schema);
             }
+            "models" | "model_io" | "model_stats" => {
+                return super::system_models::rows(&self.catalog, name, schema);
+            }
             other => {
                 return Err(SluiceError::Internal(format!(
                     "system relation {other} has no row source"

@@ -26,15 +26,22 @@ use crate::dataflow::view::MaterializedView;
 pub struct View {
     entry: CatalogEntry,
     inputs: Vec<String>,
+    models: Vec<String>,
     running: Arc<MaterializedView>,
 }
 
 impl View {
-    /// Wraps a started view.
-    pub fn new(entry: CatalogEntry, inputs: Vec<String>, running: Arc<MaterializedView>) -> Self {
+    /// Wraps a started view that reads `inputs` and runs `models`.
+    pub fn new(
+        entry: CatalogEntry,
+        inputs: Vec<String>,
+        models: Vec<String>,
+        running: Arc<MaterializedView>,
+    ) -> Self {
         View {
             entry,
             inputs,
+            models,
             running,
         }
     }
@@ -47,6 +54,11 @@ impl View {
     /// Names of the relations the view reads.
     pub fn inputs(&self) -> &[String] {
         &self.inputs
+    }
+
+    /// Names of the models the view calls with `PREDICT`.
+    pub fn models(&self) -> &[String] {
+        &self.models
     }
 
     /// The running dataflow.

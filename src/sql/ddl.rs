@@ -75,6 +75,9 @@ pub async fn create_table(db: &Database, create: &CreateTable) -> Result<Output>
 
 /// Re-creates a stored catalog entry at start-up.
 pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
+    if entry.kind == RelationKind::Model {
+        return super::models::replay_model(db, entry);
+    }
     if entry.kind == RelationKind::Source {
         let source = crate::sql::create_source::parse_create_source(&entry.definition)?;
         let relation = source_relation(db, entry.clone(), &source)?;
@@ -86,11 +89,8 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
     let create = match (entry.kind, statement) {
         (RelationKind::Table, Statement::CreateTable(create)) => create,
         (RelationKind::MaterializedView, Statement::CreateView(view)) => {
-            let plan = plan_view(db, &view.query).await?;
-            let inputs = plan.inputs.clone();
-            let running = start_view(db, &entry.name, plan, emit_on_window_close(&view)?).await?;
-            tracing::info!(view = %entry.name, rows = running.stats().0, "materialized view rebuilt");
-            let view = View::new(entry.clone(), inputs, running);
+            let view = build_view(db, entry, &view).await?;
+            tracing::info!(view = %entry.name, rows = view.running().stats().0, "materialized view rebuilt");
             return db.catalog().insert(Relation::View(Arc::new(view)), false);
         }
         _ => {
@@ -148,8 +148,9 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
         definition: Statement::CreateView(view.clone()).to_string(),
     };
     let inputs = plan.inputs.clone();
+    let models = plan.models.clone();
     let running = start_view(db, &name, plan, emit_on_close).await?;
-    let relation = Relation::View(Arc::new(View::new(entry, inputs, running.clone())));
+    let relation = Relation::View(Arc::new(View::new(entry, inputs, models, running.clone())));
     if let Err(e) = db.catalog().insert(relation, true) {
         running.stop();
         return Err(e);
@@ -157,9 +158,16 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
     Ok(done)
 }
 
-/// Subscribes a planned view to its inputs (one atomic step under the sequencer's
-/// lock, so the backfill and the changes that follow neither overlap nor leave a
-/// gap) and starts it.
+/// Plans and starts the view `entry` defines (at start-up, or when a model it uses
+/// is replaced).
+pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) -> Result<View> {
+    let plan = plan_view(db, &view.query).await?;
+    let inputs = plan.inputs.clone();
+    let models = plan.models.clone();
+    let running = start_view(db, &entry.name, plan, emit_on_window_close(view)?).await?;
+    Ok(View::new(entry.clone(), inputs, models, running))
+}
+
 /// Whether the view has `EMIT ON WINDOW CLOSE` (stored as a `WITH` option); other
 /// options are refused.
 fn emit_on_window_close(view: &CreateView) -> Result<bool> {
@@ -219,6 +227,9 @@ fn emit_on_close_buffer(db: &Database, plan: &ViewPlan) -> Result<EmitOnClose> {
     EmitOnClose::try_new(plan.schema.clone(), window_end, plan.inputs.len())
 }
 
+/// Subscribes a planned view to its inputs (one atomic step under the sequencer's
+/// lock, so the backfill and the changes that follow neither overlap nor leave a
+/// gap) and starts it.
 async fn start_view(
     db: &Database,
     name: &str,
@@ -325,13 +336,14 @@ pub async fn drop_relations(
             RelationKind::Table => "DROP TABLE",
             RelationKind::MaterializedView => "DROP MATERIALIZED VIEW",
             RelationKind::Source => "DROP SOURCE",
+            RelationKind::Model => "DROP MODEL",
         },
         rows: None,
     })
 }
 
 /// Every view reading `name` directly or through other views, deepest first.
-fn transitive_dependents(db: &Database, name: &str) -> Vec<Arc<View>> {
+pub(crate) fn transitive_dependents(db: &Database, name: &str) -> Vec<Arc<View>> {
     let mut found: Vec<Arc<View>> = Vec::new();
     let mut pending = vec![name.to_string()];
     while let Some(next) = pending.pop() {

@@ -16,6 +16,7 @@
 pub mod create_source;
 pub mod ddl;
 pub mod dml;
+pub mod models;
 pub mod names;
 pub mod parser;
 pub mod settings;
@@ -77,6 +78,10 @@ pub enum Command {
     Set { name: String, value: Option<String> },
     /// `SHOW name`.
     Show { name: String },
+    /// `CREATE [OR REPLACE] MODEL`.
+    CreateModel(Box<models::CreateModel>),
+    /// `DROP MODEL [IF EXISTS] names`.
+    DropModel { names: Vec<String>, if_exists: bool },
     /// A statement that only answers with its tag: BEGIN, COMMIT, ROLLBACK, DISCARD.
     Acknowledge(&'static str),
 }
@@ -125,6 +130,21 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
         }
         SqlStatement::ShowCreateSource(name) => {
             return Ok(Prepared::Command(Command::ShowCreate(name)));
+        }
+        SqlStatement::CreateModel(create) => {
+            return Ok(Prepared::Command(Command::CreateModel(create)));
+        }
+        SqlStatement::DropModel { names, if_exists } => {
+            return Ok(Prepared::Command(Command::DropModel { names, if_exists }));
+        }
+        SqlStatement::ShowModels => {
+            return Ok(Prepared::Plan(plan_query(db, models::SHOW_MODELS).await?));
+        }
+        SqlStatement::DescribeModel(name) => {
+            models::check_model_exists(db, &name)?;
+            return Ok(Prepared::Plan(
+                plan_query(db, &models::describe_query(&name)).await?,
+            ));
         }
         SqlStatement::Standard(statement) => *statement,
     };
@@ -372,6 +392,13 @@ async fn execute_command(
             run_to_completion(async move { ddl::create_source(&db, &source).await }).await
         }
         Command::ShowCreate(name) => show::show_create(&db, &name),
+        Command::CreateModel(create) => {
+            run_to_completion(async move { models::create_model(&db, &create).await }).await
+        }
+        Command::DropModel { names, if_exists } => {
+            run_to_completion(async move { models::drop_models(&db, &names, if_exists).await })
+                .await
+        }
         Command::Flush => {
             db.flush().await;
             Ok(Output::Done {

@@ -56,6 +56,27 @@ impl SqlParser {
                     });
                     continue;
                 }
+                ["CREATE", "MODEL", ..] | ["CREATE", "OR", "REPLACE", "MODEL"] => {
+                    out.push(SqlStatement::CreateModel(Box::new(
+                        super::models::parse_create_model(&text)?,
+                    )));
+                    continue;
+                }
+                ["DROP", "MODEL", ..] => {
+                    let (names, if_exists) = super::models::parse_drop_model(&text)?;
+                    out.push(SqlStatement::DropModel { names, if_exists });
+                    continue;
+                }
+                ["SHOW", "MODELS"] => {
+                    out.push(SqlStatement::ShowModels);
+                    continue;
+                }
+                ["DESCRIBE", "MODEL", ..] => {
+                    out.push(SqlStatement::DescribeModel(
+                        super::models::parse_describe_model(&text)?,
+                    ));
+                    continue;
+                }
                 ["SHOW", "SOURCES"] => {
                     out.push(SqlStatement::ShowSources);
                     continue;
@@ -77,6 +98,8 @@ impl SqlParser {
                     mark_emit_on_window_close(view);
                 }
                 super::windows::rewrite_windows(&mut statement)?;
+                super::models::quote_predict_model_names(&mut statement);
+                quote_field_names(&mut statement);
                 match &mut statement {
                     Statement::Query(query) => name_columns_like_postgres(query),
                     Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),
@@ -99,6 +122,24 @@ impl SqlParser {
             ))),
         }
     }
+}
+
+/// Postgres's composite field access, `(expr).field`: DataFusion reads the field
+/// name only as a string, so `.field` becomes `.'field'` (folded like any
+/// identifier).
+fn quote_field_names(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{AccessExpr, Value, visit_expressions_mut};
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::CompoundFieldAccess { access_chain, .. } = expr {
+            for access in access_chain {
+                if let AccessExpr::Dot(Expr::Identifier(ident)) = access {
+                    let name = super::names::normalize_ident(ident);
+                    *access = AccessExpr::Dot(Expr::Value(Value::SingleQuotedString(name).into()));
+                }
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// The `WITH` option that records `EMIT ON WINDOW CLOSE` on a view's definition.
@@ -160,6 +201,19 @@ pub enum SqlStatement {
     ShowSources,
     /// `SHOW CREATE SOURCE name`.
     ShowCreateSource(ObjectName),
+    /// `CREATE [OR REPLACE] MODEL`.
+    CreateModel(Box<super::models::CreateModel>),
+    /// `DROP MODEL [IF EXISTS] names`.
+    DropModel {
+        /// The models.
+        names: Vec<String>,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
+    /// `SHOW MODELS`.
+    ShowModels,
+    /// `DESCRIBE MODEL name`.
+    DescribeModel(String),
 }
 
 /// Splits SQL text at top-level semicolons (the tokenizer knows quoting). Returns each

@@ -38,6 +38,8 @@ pub struct ViewPlan {
     pub inputs: Vec<String>,
     /// The view's output schema.
     pub schema: SchemaRef,
+    /// Names of the models it calls (`PREDICT`), each bound to its current version.
+    pub models: Vec<String>,
 }
 
 /// Plans `query` as a materialized view.
@@ -51,6 +53,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
     // Before optimizing: the optimizer folds now() into a constant.
     check_deterministic(&plan)?;
     let plan = state.optimize(&plan)?;
+    let (plan, models) = crate::ml::predict::bind_models(plan)?;
     let schema = Arc::new(plan.schema().as_arrow().clone());
     let mut translator = Translator {
         db,
@@ -62,6 +65,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         graph,
         inputs: translator.inputs,
         schema,
+        models,
     })
 }
 

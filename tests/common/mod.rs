@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod ml;
 pub mod postgres;
 
 use std::net::SocketAddr;
