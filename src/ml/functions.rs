@@ -137,3 +137,66 @@ impl ScalarUDFImpl for ArrayFunction {
         Ok(ColumnarValue::Array(result))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::Float32Type;
+    use datafusion::config::ConfigOptions;
+
+    use super::*;
+
+    fn call(function: &ScalarUDF, input: ArrayRef) -> ArrayRef {
+        let return_type = function.return_type(&[input.data_type().clone()]).unwrap();
+        let args = ScalarFunctionArgs {
+            number_rows: input.len(),
+            arg_fields: vec![Arc::new(Field::new("x", input.data_type().clone(), true))],
+            args: vec![ColumnarValue::Array(input)],
+            return_field: Arc::new(Field::new("y", return_type, true)),
+            config_options: Arc::new(ConfigOptions::default()),
+        };
+        match function.invoke_with_args(args).unwrap() {
+            ColumnarValue::Array(a) => a,
+            ColumnarValue::Scalar(s) => s.to_array().unwrap(),
+        }
+    }
+
+    fn lists(rows: Vec<Option<Vec<Option<f32>>>>) -> ArrayRef {
+        Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(rows))
+    }
+
+    #[test]
+    fn argmax_picks_the_first_largest_and_skips_nulls_and_nan() {
+        let input = lists(vec![
+            Some(vec![Some(0.5), Some(2.0), Some(2.0)]),
+            Some(vec![Some(f32::NAN), Some(-1.0)]),
+            Some(vec![None, Some(-3.0), Some(-4.0)]),
+            Some(vec![]),
+            None,
+        ]);
+        let out = call(&argmax(), input);
+        let out = out.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let got: Vec<Option<i64>> = out.iter().collect();
+        assert_eq!(got, vec![Some(1), Some(1), Some(1), None, None]);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_is_stable_for_large_values() {
+        let input = lists(vec![
+            Some(vec![Some(1000.0), Some(1000.0)]),
+            Some(vec![Some(0.0), None]),
+            None,
+        ]);
+        let out = call(&softmax(), input);
+        let out = out.as_list::<i32>();
+        let first = out.value(0);
+        let first = first.as_primitive::<Float64Type>();
+        assert_eq!(first.values().as_ref(), &[0.5, 0.5]);
+        assert!(out.is_null(1) && out.is_null(2));
+    }
+
+    #[test]
+    fn non_arrays_are_refused() {
+        let err = argmax().return_type(&[DataType::Utf8]).unwrap_err();
+        assert!(err.to_string().contains("numeric array"), "{err}");
+    }
+}

@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
 
 use ort::session::Session;
 use ort::session::SessionInputValue;
@@ -249,8 +248,9 @@ impl Model {
     }
 
     /// Runs the model on `rows` rows: `inputs[i]` holds `rows * width` elements of
-    /// input `i`'s type. Returns one tensor per output, `rows * width` elements each.
-    pub fn run(&self, rows: usize, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    /// input `i`'s type. Returns one tensor per output, `rows * width` elements each,
+    /// and the number of ONNX Runtime calls it took.
+    pub fn run(&self, rows: usize, inputs: &[Tensor]) -> Result<(Vec<Tensor>, usize)> {
         let chunk = self
             .signature
             .fixed_batch()
@@ -261,7 +261,6 @@ impl Model {
             .map(|start| start..(start + chunk).min(rows))
             .collect();
         let workers = self.sessions.len().min(chunks.len());
-        let started = Instant::now();
         let mut done: Vec<(usize, Vec<Tensor>)> = if workers <= 1 {
             let mut session = lock(&self.sessions[0]);
             chunks
@@ -311,8 +310,7 @@ impl Model {
                 out.append(part);
             }
         }
-        self.stats.record(rows, chunks.len(), started.elapsed());
-        Ok(outputs)
+        Ok((outputs, chunks.len()))
     }
 
     /// Runs one chunk of rows on `session`; a fixed-batch model's short chunk is

@@ -14,6 +14,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::time::Instant;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBufferBuilder, FixedSizeListArray, LargeListArray, ListArray,
@@ -300,6 +301,7 @@ fn predict(
     arrays: &[ArrayRef],
     rows: usize,
 ) -> Result<ArrayRef> {
+    let started = Instant::now();
     let signature = model.signature();
     let valid = valid_rows(model, bindings, arrays, rows)?;
     let count = valid.iter().filter(|v| **v).count();
@@ -309,12 +311,13 @@ fn predict(
         .zip(bindings)
         .map(|(spec, binding)| gather(spec, binding, arrays, &valid, count))
         .collect::<Result<Vec<_>>>()?;
-    let outputs = if count == 0 {
-        signature
+    let (outputs, calls) = if count == 0 {
+        let empty = signature
             .outputs
             .iter()
             .map(|o| Tensor::with_capacity(o.element, 0))
-            .collect()
+            .collect();
+        (empty, 0)
     } else {
         model.run(count, &tensors)?
     };
@@ -325,19 +328,19 @@ fn predict(
         .zip(outputs)
         .map(|(spec, tensor)| scatter(spec, tensor, &nulls))
         .collect::<Result<_>>()?;
-    if let [only] = columns.as_slice() {
-        return Ok(only.clone());
-    }
-    let DataType::Struct(fields) = signature.result_type() else {
-        return Err(SluiceError::Internal(
-            "a model with several outputs gives a struct".into(),
-        ));
+    let result: ArrayRef = match columns.as_slice() {
+        [only] => only.clone(),
+        _ => {
+            let DataType::Struct(fields) = signature.result_type() else {
+                return Err(SluiceError::Internal(
+                    "a model with several outputs gives a struct".into(),
+                ));
+            };
+            Arc::new(StructArray::try_new(fields, columns, Some(nulls))?)
+        }
     };
-    Ok(Arc::new(StructArray::try_new(
-        fields,
-        columns,
-        Some(nulls),
-    )?))
+    model.stats().record(count, calls, started.elapsed());
+    Ok(result)
 }
 
 /// Which rows have every input present: a NULL argument, a NULL array, or a NULL

@@ -246,3 +246,55 @@ impl Signature {
         feed(self) == feed(other) && self.result_type() == other.result_type()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, element: Element, batch: Option<usize>, row_shape: &[usize]) -> TensorSpec {
+        TensorSpec {
+            name: name.into(),
+            element,
+            batch,
+            row_shape: row_shape.to_vec(),
+        }
+    }
+
+    #[test]
+    fn outputs_map_to_scalars_arrays_and_structs() {
+        let label = spec("label", Element::Int64, None, &[]);
+        let score = spec("score", Element::Float32, None, &[1]);
+        let probabilities = spec("probabilities", Element::Float32, None, &[3]);
+        assert_eq!(label.output_type(), DataType::Int64);
+        assert_eq!(score.output_type(), DataType::Float32);
+        assert!(matches!(probabilities.output_type(), DataType::List(_)));
+        let image = spec("image", Element::Float32, Some(8), &[3, 8, 8]);
+        assert_eq!(image.width(), 192);
+        assert_eq!(image.shape(5), vec![5, 3, 8, 8]);
+        assert_eq!(image.to_string(), "image real[8, 3, 8, 8]");
+        assert_eq!(probabilities.shape_text(), "[batch, 3]");
+
+        let classifier = Signature {
+            inputs: vec![spec("X", Element::Float32, None, &[4])],
+            outputs: vec![label.clone(), probabilities.clone()],
+        };
+        let DataType::Struct(fields) = classifier.result_type() else {
+            panic!("several outputs give a struct");
+        };
+        assert_eq!(fields[0].name(), "label");
+        assert_eq!(fields[1].name(), "probabilities");
+    }
+
+    #[test]
+    fn compatible_versions_keep_types_not_batch_sizes() {
+        let make = |batch, width, element| Signature {
+            inputs: vec![spec("state", element, batch, &[width])],
+            outputs: vec![spec("q", Element::Float32, batch, &[2])],
+        };
+        let base = make(None, 4, Element::Float32);
+        assert!(base.compatible(&make(Some(8), 4, Element::Float32)));
+        assert!(!base.compatible(&make(None, 5, Element::Float32)));
+        assert!(!base.compatible(&make(None, 4, Element::Float64)));
+        assert_eq!(make(Some(8), 4, Element::Float32).fixed_batch(), Some(8));
+    }
+}

@@ -354,3 +354,76 @@ pub fn replay_model(db: &Database, entry: &CatalogEntry) -> Result<()> {
 pub fn check_model_exists(db: &Database, name: &str) -> Result<()> {
     db.catalog().model(name).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_model_statements_parse() {
+        let create = parse_create_model(
+            "CREATE OR REPLACE MODEL Fraud FROM '/m/f.onnx' WITH (threads = 2, batch_size = '64', sessions = 1);",
+        )
+        .unwrap();
+        assert!(create.or_replace && !create.if_not_exists);
+        assert_eq!(create.name, "fraud");
+        assert_eq!(create.path, "/m/f.onnx");
+        assert_eq!(
+            create.options,
+            ModelOptions {
+                threads: 2,
+                batch_size: 64,
+                sessions: 1
+            }
+        );
+        let plain = parse_create_model("create model if not exists \"M\" from 'x.onnx'").unwrap();
+        assert!(plain.if_not_exists && !plain.or_replace);
+        assert_eq!(plain.name, "M");
+        assert_eq!(plain.options, ModelOptions::default());
+        for (bad, code) in [
+            ("CREATE MODEL m FROM x.onnx", "42601"),
+            ("CREATE MODEL m 'x.onnx'", "42601"),
+            ("CREATE MODEL m FROM 'x' WITH (threads = 0)", "22023"),
+            ("CREATE MODEL m FROM 'x' WITH (speed = 1)", "22023"),
+            ("CREATE MODEL m FROM 'x' extra", "42601"),
+            ("CREATE OR REPLACE MODEL IF NOT EXISTS m FROM 'x'", "42601"),
+        ] {
+            let err = parse_create_model(bad).unwrap_err();
+            assert_eq!(err.sqlstate(), code, "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn drop_and_describe_parse() {
+        assert_eq!(
+            parse_drop_model("DROP MODEL IF EXISTS a, B").unwrap(),
+            (vec!["a".to_string(), "b".to_string()], true)
+        );
+        assert_eq!(
+            parse_drop_model("DROP MODEL a").unwrap(),
+            (vec!["a".into()], false)
+        );
+        assert_eq!(
+            parse_drop_model("DROP MODEL a CASCADE")
+                .unwrap_err()
+                .sqlstate(),
+            "0A000"
+        );
+        assert_eq!(parse_describe_model("DESCRIBE MODEL Q").unwrap(), "q");
+    }
+
+    #[test]
+    fn predict_model_names_become_literals() {
+        let parser = crate::sql::parser::SqlParser::default();
+        let statement = parser
+            .parse_one(
+                "SELECT PREDICT(Fraud, a, b), predict('x', c), PREDICT(\"Q\", d), f(g, h) FROM t",
+            )
+            .unwrap();
+        let text = statement.to_string();
+        assert!(text.contains("PREDICT('fraud', a, b)"), "{text}");
+        assert!(text.contains("predict('x', c)"), "{text}");
+        assert!(text.contains("PREDICT('Q', d)"), "{text}");
+        assert!(text.contains("f(g, h)"), "{text}");
+    }
+}
