@@ -410,3 +410,119 @@ async fn emit_on_window_close_frees_closed_windows() {
         .await
     );
 }
+
+/// Flink's `TABLE(f(TABLE t, DESCRIPTOR(ts), ...))` form, positional and named, gives
+/// the same rows as RisingWave's form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flink_form_equals_risingwave_form() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute("CREATE TABLE ev (k INT, v BIGINT, ts TIMESTAMP)")
+        .await
+        .unwrap();
+    let mut rng = Rng(0xf11c);
+    let values: Vec<String> = (0..200)
+        .map(|_| {
+            format!(
+                "({}, {}, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL '{}' MILLISECOND)",
+                rng.below(4),
+                rng.below(1000),
+                rng.below(120_000)
+            )
+        })
+        .collect();
+    c.batch_execute(&format!("INSERT INTO ev VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+    let select = "SELECT window_start, window_end, k, count(*), sum(v) FROM";
+    let group = "GROUP BY window_start, window_end, k";
+    for (risingwave, flink) in [
+        (
+            "TUMBLE(ev, ts, INTERVAL '10' SECOND)",
+            "TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND))",
+        ),
+        (
+            "TUMBLE(ev, ts, INTERVAL '10' SECOND)",
+            "TABLE(TUMBLE(DATA => TABLE ev, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '10' SECOND))",
+        ),
+        (
+            "HOP(ev, ts, INTERVAL '2' SECOND, INTERVAL '10' SECOND)",
+            "TABLE(HOP(TABLE ev, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '10' SECOND))",
+        ),
+        (
+            "HOP(ev, ts, INTERVAL '2' SECOND, INTERVAL '10' SECOND)",
+            "TABLE(HOP(DATA => TABLE ev, TIMECOL => DESCRIPTOR(ts), \
+             SIZE => INTERVAL '10' SECOND, SLIDE => INTERVAL '2' SECOND))",
+        ),
+        (
+            "CUMULATE(ev, ts, INTERVAL '5' SECOND, INTERVAL '20' SECOND)",
+            "TABLE(CUMULATE(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '20' SECOND))",
+        ),
+    ] {
+        let expected = rows(&c, &format!("{select} {risingwave} {group}")).await;
+        assert!(!expected.is_empty());
+        assert_eq!(
+            rows(&c, &format!("{select} {flink} {group}")).await,
+            expected,
+            "{flink}"
+        );
+    }
+    let err = c
+        .batch_execute(
+            "SELECT * FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '1' SECOND))",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(common::sqlstate(&err), "0A000");
+}
+
+/// The aggregate parts of the published Flink Nexmark q5 and q7, written in Flink's
+/// form, run as views over the generator and equal the same views in RisingWave's form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flink_nexmark_windowed_aggregates() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE SOURCE bid (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP)
+           WITH (connector = 'nexmark', nexmark.table.type = 'bid', nexmark.event.num = 3000,
+                 nexmark.events.per.second = 0);
+         CREATE MATERIALIZED VIEW q5_flink AS
+           SELECT auction, count(*) AS num, window_start AS starttime, window_end AS endtime
+           FROM TABLE(HOP(TABLE bid, DESCRIPTOR(date_time), INTERVAL '2' SECOND, INTERVAL '10' SECOND))
+           GROUP BY auction, window_start, window_end;
+         CREATE MATERIALIZED VIEW q5_rw AS
+           SELECT auction, count(*) AS num, window_start AS starttime, window_end AS endtime
+           FROM HOP(bid, date_time, INTERVAL '2' SECOND, INTERVAL '10' SECOND)
+           GROUP BY auction, window_start, window_end;
+         CREATE MATERIALIZED VIEW q7_flink AS
+           SELECT MAX(price) AS maxprice, window_end AS date_time
+           FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(date_time), INTERVAL '10' SECOND))
+           GROUP BY window_start, window_end;
+         CREATE MATERIALIZED VIEW q7_rw AS
+           SELECT MAX(price) AS maxprice, window_end AS date_time
+           FROM TUMBLE(bid, date_time, INTERVAL '10' SECOND)
+           GROUP BY window_start, window_end;",
+    )
+    .await
+    .unwrap();
+    for view in ["q5_flink", "q5_rw"] {
+        assert_eq!(
+            wait_for(
+                &c,
+                &format!("SELECT coalesce(CAST(sum(num) AS BIGINT), 0) FROM {view}"),
+                15_000,
+                Duration::from_secs(30)
+            )
+            .await,
+            15_000
+        );
+    }
+    c.batch_execute("FLUSH").await.unwrap();
+    assert_eq!(
+        rows(&c, "SELECT * FROM q5_flink").await,
+        rows(&c, "SELECT * FROM q5_rw").await
+    );
+    let q7 = rows(&c, "SELECT * FROM q7_flink").await;
+    assert!(!q7.is_empty());
+    assert_eq!(q7, rows(&c, "SELECT * FROM q7_rw").await);
+}

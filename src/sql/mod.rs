@@ -16,6 +16,7 @@
 pub mod create_source;
 pub mod ddl;
 pub mod dml;
+pub mod flink_windows;
 pub mod names;
 pub mod parser;
 pub mod settings;
