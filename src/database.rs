@@ -139,6 +139,9 @@ fn new_context(catalog: &Arc<Catalog>) -> Result<SessionContext> {
     setup_pg_catalog(&context, DEFAULT_DATABASE, EmptyContextProvider)
         .map_err(|e| SluiceError::DataFusion(*e))?;
     context.register_udf(version_udf());
+    for function in crate::sql::session_functions::session_functions() {
+        context.register_udwf(function);
+    }
     Ok(context)
 }
 

@@ -19,6 +19,7 @@ pub mod dml;
 pub mod flink_windows;
 pub mod names;
 pub mod parser;
+pub mod session_functions;
 pub mod settings;
 pub mod show;
 pub mod types;
