@@ -67,8 +67,14 @@ pub fn micros(
     Ok(cast.as_primitive::<TimestampMicrosecondType>().clone())
 }
 
-/// Rows of one partition key: `(event time µs, encoded row) → count`.
-type Partition = BTreeMap<(i64, Box<[u8]>), i64>;
+/// A row held for a key: its event time (µs) and its encoded columns.
+type Held = (i64, Box<[u8]>);
+/// Rows of one partition key, in event-time order, with their counts.
+type Partition = BTreeMap<Held, i64>;
+/// A session's `(window_start, window_end)` in µs.
+type Bounds = (i64, i64);
+/// An output row: encoded input columns, session bounds (NULL without a time), weight.
+type Out = (Box<[u8]>, Option<Bounds>, i64);
 
 /// The session-window operator. See the module docs.
 #[derive(Debug)]
@@ -136,7 +142,7 @@ impl Session {
     }
 
     /// The output change for `rows`: `(encoded input row, bounds or NULL, weight)`.
-    fn output(&self, rows: Vec<(Box<[u8]>, Option<(i64, i64)>, i64)>) -> Result<ChangeBatch> {
+    fn output(&self, rows: Vec<Out>) -> Result<ChangeBatch> {
         let parser = self.row_codec.parser();
         let mut columns = self
             .row_codec
@@ -167,7 +173,7 @@ impl Session {
 }
 
 /// Each row of `partition` with its session bounds, in event-time order.
-fn assigned(partition: &Partition, gap: i64) -> Vec<(&(i64, Box<[u8]>), i64, (i64, i64))> {
+fn assigned(partition: &Partition, gap: i64) -> Vec<(&Held, i64, Bounds)> {
     let times: Vec<i64> = partition.keys().map(|(t, _)| *t).collect();
     partition
         .iter()
@@ -189,7 +195,7 @@ impl Operator for Session {
         let rows = self.row_codec.convert_columns(change.data().columns())?;
         // Rows without an event time are in no session; they pass with NULL bounds.
         let mut out = Vec::new();
-        let mut touched: HashMap<Box<[u8]>, Vec<(i64, Box<[u8]>, i64)>> = HashMap::new();
+        let mut touched: HashMap<Box<[u8]>, Vec<(Held, i64)>> = HashMap::new();
         for (i, weight) in change.weights().values().iter().enumerate() {
             let row: Box<[u8]> = rows.row(i).as_ref().into();
             if times.is_null(i) {
@@ -204,7 +210,7 @@ impl Operator for Session {
             let key: Box<[u8]> = keys
                 .as_ref()
                 .map_or(Box::default(), |k| k.row(i).as_ref().into());
-            touched.entry(key).or_default().push((time, row, *weight));
+            touched.entry(key).or_default().push(((time, row), *weight));
         }
         let mut diff: BTreeMap<(Box<[u8]>, i64, i64), i64> = BTreeMap::new();
         for (key, changes) in touched {
@@ -212,8 +218,8 @@ impl Operator for Session {
             for ((_, row), count, (start, end)) in assigned(partition, self.gap) {
                 *diff.entry((row.clone(), start, end)).or_default() -= count;
             }
-            for (time, row, weight) in changes {
-                *partition.entry((time, row)).or_default() += weight;
+            for (held, weight) in changes {
+                *partition.entry(held).or_default() += weight;
             }
             partition.retain(|_, count| *count != 0);
             for ((_, row), count, (start, end)) in assigned(partition, self.gap) {
@@ -254,7 +260,7 @@ impl Operator for Session {
         }
         let mut next_end: Option<i64> = None;
         for partition in self.partitions.values_mut() {
-            let closed: Vec<(i64, Box<[u8]>)> = assigned(partition, self.gap)
+            let closed: Vec<Held> = assigned(partition, self.gap)
                 .into_iter()
                 .filter_map(|(row, _, (_, end))| {
                     if end <= watermark {
