@@ -13,9 +13,12 @@
 //!
 //! Windows are aligned to the Unix epoch; `window_start` is inclusive, `window_end`
 //! exclusive. Sizes must be fixed durations (no months); a hop's slide must divide its
-//! size. Views over windows are maintained continuously: a window's row changes as
-//! its events arrive (`EMIT ON WINDOW CLOSE`, late-event dropping and freeing closed
-//! windows are not implemented yet).
+//! size.
+//!
+//! `SESSION(t, ts, gap, key...)` cannot be a projection (a row's session depends on
+//! its key's other rows): it becomes the session window functions of
+//! [`super::session_functions`] over `PARTITION BY key...`, which views replace with
+//! the incremental [`Session`](crate::dataflow::session::Session) operator.
 
 use std::ops::ControlFlow;
 
