@@ -142,6 +142,9 @@ fn new_context(catalog: &Arc<Catalog>) -> Result<SessionContext> {
     context.register_udf(crate::ml::predict::Predict::udf(catalog.clone()));
     context.register_udf(crate::ml::functions::argmax());
     context.register_udf(crate::ml::functions::softmax());
+    for function in crate::sql::session_functions::session_functions() {
+        context.register_udwf(function);
+    }
     Ok(context)
 }
 

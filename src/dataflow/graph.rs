@@ -170,6 +170,16 @@ impl Node {
         }
     }
 
+    /// Input rows the tree's operators dropped as late.
+    pub fn late_rows(&self) -> u64 {
+        match self {
+            Node::Input { .. } | Node::Constant(_) => 0,
+            Node::Operator { op, child } => op.late_rows() + child.late_rows(),
+            Node::Join { left, right, .. } => left.late_rows() + right.late_rows(),
+            Node::Union { children, .. } => children.iter().map(Node::late_rows).sum(),
+        }
+    }
+
     /// Bytes of operator state in the tree.
     pub fn state_size(&self) -> usize {
         match self {

@@ -21,6 +21,7 @@ pub mod join;
 pub mod operator;
 pub mod project;
 pub mod sequencer;
+pub mod session;
 #[cfg(test)]
 pub mod testing;
 pub mod view;

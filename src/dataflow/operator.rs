@@ -42,6 +42,12 @@ pub trait Operator: Send + Debug {
     fn evict_closed(&mut self, _watermark: i64) -> Result<()> {
         Ok(())
     }
+
+    /// Input rows this operator dropped as late (`EMIT ON WINDOW CLOSE` views only;
+    /// counted in `sluice_catalog.view_status.late_rows`).
+    fn late_rows(&self) -> u64 {
+        0
+    }
 }
 
 /// Rows whose evaluation failed, as a Z-set over error messages: a failing row

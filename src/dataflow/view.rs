@@ -112,6 +112,7 @@ impl MaterializedView {
                 let output = Output {
                     shared: worker_shared,
                     emit_on_close,
+                    operator_late: 0,
                 };
                 run(output, graph, receiver, snapshots, ready_tx)
             })?;
@@ -244,6 +245,8 @@ impl Drop for MaterializedView {
 struct Output {
     shared: Arc<Shared>,
     emit_on_close: Option<EmitOnClose>,
+    /// Rows the operators dropped as late (session windows), besides the buffer's.
+    operator_late: u64,
 }
 
 impl Output {
@@ -289,7 +292,7 @@ impl Output {
         if let Some(buffer) = &self.emit_on_close {
             let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
             state.watermark = buffer.watermark();
-            state.late_rows = buffer.late_rows();
+            state.late_rows = buffer.late_rows() + self.operator_late;
         }
     }
 }
@@ -337,6 +340,7 @@ fn run(
                     continue;
                 }
                 let result = graph.push(input, &batch, &mut errors).and_then(|out| {
+                    output.operator_late = graph.late_rows();
                     let out = out.unwrap_or_else(|| {
                         ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared)))
                     });

@@ -221,7 +221,7 @@ fn emit_on_close_buffer(db: &Database, plan: &ViewPlan) -> Result<EmitOnClose> {
         .position(|f| f.name() == "window_end" && matches!(f.data_type(), DataType::Timestamp(..)))
         .ok_or_else(|| {
             SluiceError::not_supported(
-                "EMIT ON WINDOW CLOSE needs the view to output window_end (from TUMBLE, HOP or CUMULATE)",
+                "EMIT ON WINDOW CLOSE needs the view to output window_end (from TUMBLE, HOP, CUMULATE or SESSION)",
             )
         })?;
     EmitOnClose::try_new(plan.schema.clone(), window_end, plan.inputs.len())

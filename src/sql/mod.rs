@@ -16,9 +16,11 @@
 pub mod create_source;
 pub mod ddl;
 pub mod dml;
+pub mod flink_windows;
 pub mod models;
 pub mod names;
 pub mod parser;
+pub mod session_functions;
 pub mod settings;
 pub mod show;
 pub mod types;

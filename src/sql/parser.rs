@@ -93,6 +93,7 @@ impl SqlParser {
                 ["CREATE", "MATERIALIZED", "VIEW", ..] => strip_emit_on_window_close(&text),
                 _ => (text.clone(), false),
             };
+            let text = super::flink_windows::rewrite_flink_windows(&text)?;
             for mut statement in self.inner.parse(&text).map_err(SluiceError::from)? {
                 if emit_on_close && let Statement::CreateView(view) = &mut statement {
                     mark_emit_on_window_close(view);

@@ -27,7 +27,9 @@ use crate::dataflow::aggregate::{Aggregate, AggregateCall};
 use crate::dataflow::filter::Filter;
 use crate::dataflow::graph::Node;
 use crate::dataflow::project::Project;
+use crate::dataflow::session::Session;
 use crate::error::{Result, SluiceError};
+use crate::sql::session_functions::bound_of;
 
 /// A view's dataflow and what it reads.
 #[derive(Debug)]
@@ -49,7 +51,8 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(
             Box::new(query.clone()),
         ))))
-        .await?;
+        .await
+        .map_err(|e| super::windows::explain_error(e.into()))?;
     // Before optimizing: the optimizer folds now() into a constant.
     check_deterministic(&plan)?;
     let plan = state.optimize(&plan)?;
@@ -296,7 +299,7 @@ impl Translator<'_> {
                     right: Box::new(right),
                 })
             }
-            P::Window(_) => Err(unsupported("a window function (OVER)")),
+            P::Window(window) => self.session(window),
             P::Subquery(_) => Err(unsupported("a correlated subquery")),
             P::Unnest(_) => Err(unsupported("UNNEST")),
             P::RecursiveQuery(_) => Err(unsupported("WITH RECURSIVE")),
@@ -312,6 +315,63 @@ impl Translator<'_> {
                 "a materialized view must be defined by a query",
             )),
         }
+    }
+
+    /// A `Window` node is maintainable only as the session window functions that
+    /// `SESSION(...)` is rewritten to, all over the same partition, time and gap.
+    fn session(&mut self, window: &datafusion::logical_expr::Window) -> Result<Node> {
+        use datafusion::logical_expr::expr::WindowFunctionDefinition;
+        use datafusion::scalar::ScalarValue;
+        let mut shape: Option<(&Vec<Expr>, &Vec<Expr>)> = None;
+        let mut bounds = Vec::new();
+        for expr in &window.window_expr {
+            let Expr::WindowFunction(f) = strip_alias(expr) else {
+                return Err(unsupported("a window function (OVER)"));
+            };
+            let bound = match &f.fun {
+                WindowFunctionDefinition::WindowUDF(udf) => bound_of(udf.name()),
+                WindowFunctionDefinition::AggregateUDF(_) => None,
+            }
+            .ok_or_else(|| unsupported("a window function (OVER)"))?;
+            let params = &f.params;
+            if !params.order_by.is_empty() || params.filter.is_some() {
+                return Err(unsupported("a window function (OVER)"));
+            }
+            match shape {
+                None => shape = Some((&params.partition_by, &params.args)),
+                Some(s) if s == (&params.partition_by, &params.args) => {}
+                Some(_) => {
+                    return Err(unsupported(
+                        "SESSION windows of different shapes in one query level",
+                    ));
+                }
+            }
+            bounds.push(bound);
+        }
+        let Some((partition_by, args)) = shape else {
+            return Err(unsupported("a window function (OVER)"));
+        };
+        let (Some(time), Some(Expr::Literal(ScalarValue::Int64(Some(gap)), _))) =
+            (args.first(), args.get(1))
+        else {
+            return Err(unsupported("a SESSION window whose gap is not a constant"));
+        };
+        let child = self.translate(&window.input, false)?;
+        let input_schema = window.input.schema();
+        let keys = partition_by
+            .iter()
+            .map(|e| self.physical(e, input_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let time = self.physical(time, input_schema)?;
+        let op = Session::try_new(
+            keys,
+            time,
+            *gap,
+            bounds,
+            &Arc::new(input_schema.as_arrow().clone()),
+            Arc::new(window.schema.as_arrow().clone()),
+        )?;
+        Ok(operator(op, child))
     }
 
     fn aggregate_call(

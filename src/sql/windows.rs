@@ -13,9 +13,12 @@
 //!
 //! Windows are aligned to the Unix epoch; `window_start` is inclusive, `window_end`
 //! exclusive. Sizes must be fixed durations (no months); a hop's slide must divide its
-//! size. Views over windows are maintained continuously: a window's row changes as
-//! its events arrive (`EMIT ON WINDOW CLOSE`, late-event dropping and freeing closed
-//! windows are not implemented yet).
+//! size.
+//!
+//! `SESSION(t, ts, gap, key...)` cannot be a projection (a row's session depends on
+//! its key's other rows): it becomes the session window functions of
+//! [`super::session_functions`] over `PARTITION BY key...`, which views replace with
+//! the incremental [`Session`](crate::dataflow::session::Session) operator.
 
 use std::ops::ControlFlow;
 
@@ -57,7 +60,7 @@ impl VisitorMut for Rewriter {
             return ControlFlow::Continue(());
         };
         let function = name.to_string().to_lowercase();
-        if !matches!(function.as_str(), "tumble" | "hop" | "cumulate") {
+        if !matches!(function.as_str(), "tumble" | "hop" | "cumulate" | "session") {
             return ControlFlow::Continue(());
         }
         match window_subquery(&function, &args.args, alias.clone()) {
@@ -77,6 +80,10 @@ pub fn explain_error(error: SluiceError) -> SluiceError {
     if message.contains("'date_bin'") && message.contains("coerce") {
         SluiceError::DatatypeMismatch(
             "the time column of a TUMBLE or HOP window must be a timestamp".into(),
+        )
+    } else if message.contains("the time column of a SESSION window") {
+        SluiceError::DatatypeMismatch(
+            "the time column of a SESSION window must be a timestamp".into(),
         )
     } else {
         error
@@ -154,6 +161,32 @@ fn windows_per_row(
     Ok((step, windows))
 }
 
+/// `SESSION(t, ts, gap, k...)`: each row's session bounds from the session window
+/// functions, partitioned by the key columns (see [`super::session_functions`]).
+fn session_sql(relation: &str, time: &str, rest: &[&Expr]) -> Result<String> {
+    let gap = interval_micros("SESSION", rest[0])?;
+    let keys = rest[1..]
+        .iter()
+        .map(|key| match key {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => Ok(key.to_string()),
+            other => Err(SluiceError::Syntax(format!(
+                "SESSION(relation, time_column, gap [, key_column ...]): partition keys are columns, not {other}"
+            ))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let over = if keys.is_empty() {
+        "OVER ()".to_string()
+    } else {
+        format!("OVER (PARTITION BY {})", keys.join(", "))
+    };
+    Ok(format!(
+        "SELECT *, {start}({time}, {gap}) {over} AS window_start, \
+         {end}({time}, {gap}) {over} AS window_end FROM {relation}",
+        start = super::session_functions::SESSION_START,
+        end = super::session_functions::SESSION_END,
+    ))
+}
+
 fn window_subquery(
     function: &str,
     args: &[FunctionArg],
@@ -163,10 +196,15 @@ fn window_subquery(
     let usage = match function {
         "tumble" => "TUMBLE(relation, time_column, size)",
         "hop" => "HOP(relation, time_column, slide, size)",
+        "session" => "SESSION(relation, time_column, gap [, key_column ...])",
         _ => "CUMULATE(relation, time_column, step, size)",
     };
-    let wanted = if function == "tumble" { 3 } else { 4 };
-    if exprs.len() != args.len() || exprs.len() != wanted {
+    let wanted = match function {
+        "tumble" => 3..=3,
+        "session" => 3..=usize::MAX,
+        _ => 4..=4,
+    };
+    if exprs.len() != args.len() || !wanted.contains(&exprs.len()) {
         return Err(SluiceError::Syntax(format!("syntax error: use {usage}")));
     }
     let relation = match exprs[0] {
@@ -185,7 +223,9 @@ fn window_subquery(
             )));
         }
     };
-    let sql = if function == "tumble" {
+    let sql = if function == "session" {
+        session_sql(&relation, &time, &exprs[2..])?
+    } else if function == "tumble" {
         let size = exprs[2];
         interval_micros("TUMBLE", size)?;
         format!(
