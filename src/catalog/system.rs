@@ -302,6 +302,9 @@ mod tests {
             schemas.keys().cloned().collect::<Vec<_>>(),
             vec![
                 "columns",
+                "model_io",
+                "model_stats",
+                "models",
                 "relations",
                 "source_errors",
                 "source_partitions",
