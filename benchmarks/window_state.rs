@@ -1,13 +1,15 @@
 //! Does a windowed view's state stay flat over an unbounded stream?
 //!
-//! Runs N Nexmark bids (default 30,000,000) from the generator source through two
+//! Runs N Nexmark bids (default 30,000,000) from the generator source through three
 //! views of the same windowed aggregate — bids per auction per 10-second tumbling
-//! window — one `EMIT ON WINDOW CLOSE` (closed windows are forgotten) and one
-//! continuous (every window is kept), and prints, at intervals, the events the source
-//! readers have delivered, each view's operator state (measured by the view at most
-//! once a second, so it trails the delivered count a little) and the process's resident
-//! memory; the last line is exact, after a `FLUSH`. The closed-window view's
-//! operator state should stay flat; the continuous one grows with the windows seen.
+//! window: over a source with a `WATERMARK`, one `EMIT ON WINDOW CLOSE` and one
+//! continuous (closed windows are forgotten by both), and, the baseline, one over the
+//! same events from a source without a watermark (its windows never close, so every
+//! window is kept). It prints, at intervals, the events the source readers have
+//! delivered, each view's operator state (measured by the view at most once a second,
+//! so it trails the delivered count a little) and the process's resident memory; the
+//! last line is exact, after a `FLUSH`. The watermarked views' operator state should
+//! stay flat; the baseline's grows with the windows seen.
 //!
 //! Run with `./scripts/bench.sh --bench window_state` (see docs/benchmarks.md); without
 //! `--bench` (as `cargo test --all-targets` runs it) it makes a quick smoke run of
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, NoTls};
 
-const VIEWS: [&str; 2] = ["closed_windows", "all_windows"];
+const VIEWS: [&str; 3] = ["closed_windows", "continuous_windows", "all_windows"];
 
 async fn start() -> (Client, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -65,29 +67,37 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if full { 30_000_000 } else { 200_000 });
     let (client, _dir) = start().await;
+    let per_auction = |source: &str| {
+        format!(
+            "SELECT auction, window_start, window_end, count(*) AS bids, max(price) AS top
+             FROM TUMBLE({source}, date_time, INTERVAL '10' SECOND)
+             GROUP BY auction, window_start, window_end"
+        )
+    };
     client
         .batch_execute(&format!(
             "CREATE SOURCE bid (auction BIGINT, price BIGINT, date_time TIMESTAMP,
                                 WATERMARK FOR date_time AS date_time - INTERVAL '1' SECOND)
                WITH (connector = 'nexmark', nexmark.table.type = 'bid',
                      nexmark.event.num = {events}, nexmark.events.per.second = 0);
-             CREATE MATERIALIZED VIEW closed_windows AS
-               SELECT auction, window_start, window_end, count(*) AS bids, max(price) AS top
-               FROM TUMBLE(bid, date_time, INTERVAL '10' SECOND)
-               GROUP BY auction, window_start, window_end EMIT ON WINDOW CLOSE;
-             CREATE MATERIALIZED VIEW all_windows AS
-               SELECT auction, window_start, window_end, count(*) AS bids, max(price) AS top
-               FROM TUMBLE(bid, date_time, INTERVAL '10' SECOND)
-               GROUP BY auction, window_start, window_end;"
+             CREATE SOURCE bid_unwatermarked (auction BIGINT, price BIGINT, date_time TIMESTAMP)
+               WITH (connector = 'nexmark', nexmark.table.type = 'bid',
+                     nexmark.event.num = {events}, nexmark.events.per.second = 0);
+             CREATE MATERIALIZED VIEW closed_windows AS {} EMIT ON WINDOW CLOSE;
+             CREATE MATERIALIZED VIEW continuous_windows AS {};
+             CREATE MATERIALIZED VIEW all_windows AS {};",
+            per_auction("bid"),
+            per_auction("bid"),
+            per_auction("bid_unwatermarked"),
         ))
         .await
         .expect("create views");
 
     println!("window_state: {events} nexmark bids, 10 s tumbling windows per auction\n");
     println!(
-        "| elapsed | events read | EOWC operator state | continuous operator state | ratio | RSS |"
+        "| elapsed | events read | EOWC operator state | continuous operator state | no-watermark operator state (baseline) | EOWC / baseline | continuous / baseline | RSS |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let start = Instant::now();
     let interval = if full {
         Duration::from_secs(5)
@@ -115,22 +125,26 @@ async fn main() {
             );
             bytes.push(scalar(&client, &sql).await);
         }
+        let mib = |b: i64| b as f64 / 1048576.0;
+        let ratio = |b: i64| b as f64 / bytes[2].max(1) as f64;
         println!(
-            "| {:.0} s | {read} | {:.1} MiB | {:.1} MiB | {:.3} | {:.0} MiB |",
+            "| {:.0} s | {read} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.3} | {:.3} | {:.0} MiB |",
             start.elapsed().as_secs_f64(),
-            bytes[0] as f64 / 1048576.0,
-            bytes[1] as f64 / 1048576.0,
-            bytes[0] as f64 / bytes[1].max(1) as f64,
+            mib(bytes[0]),
+            mib(bytes[1]),
+            mib(bytes[2]),
+            ratio(bytes[0]),
+            ratio(bytes[1]),
             rss_mib()
         );
     }
-    let windows = scalar(&client, "SELECT count(*) FROM closed_windows").await;
-    let late = scalar(
-        &client,
-        "SELECT late_rows FROM sluice_catalog.view_status WHERE name = 'closed_windows'",
-    )
-    .await;
-    println!(
-        "\nclosed_windows: {windows} (auction, window) rows emitted, {late} late rows dropped"
-    );
+    for view in VIEWS {
+        let windows = scalar(&client, &format!("SELECT count(*) FROM {view}")).await;
+        let late = scalar(
+            &client,
+            &format!("SELECT late_rows FROM sluice_catalog.view_status WHERE name = '{view}'"),
+        )
+        .await;
+        println!("\n{view}: {windows} (auction, window) rows, {late} late rows dropped");
+    }
 }

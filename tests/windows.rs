@@ -233,7 +233,7 @@ async fn nexmark_windowed_aggregates() {
 
 /// EMIT ON WINDOW CLOSE over a Kafka source: a window's row appears once the
 /// watermark passes its end and never changes; later rows for it are late, dropped
-/// and counted, while the continuous view keeps counting them.
+/// and counted, by the continuous view too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
     let broker = common::kafka::Broker::start();
@@ -279,27 +279,33 @@ async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
         vec![vec!["2024-01-01T00:00:00", "2"]]
     );
 
-    // A late event for the closed window: the live view counts it, the closed one
-    // does not change, and the late rows are counted.
+    // A late event for the closed window: neither view changes (a closed window is
+    // final in the continuous view too), and both count the late row.
     broker.produce("clicks", &[at(3)]);
+    let late = |view: &str| {
+        format!("SELECT late_rows FROM sluice_catalog.view_status WHERE name = '{view}'")
+    };
+    // The closed window's state was freed, so the late event makes one new (late) row.
     assert_eq!(
-        wait_for(&c, &total("live"), 4, Duration::from_secs(30)).await,
-        4
+        wait_for(&c, &late("closed"), 1, Duration::from_secs(30)).await,
+        1
+    );
+    assert_eq!(
+        wait_for(&c, &late("live"), 1, Duration::from_secs(30)).await,
+        1
     );
     c.batch_execute("FLUSH").await.unwrap();
     assert_eq!(
         rows(&c, closed).await,
         vec![vec!["2024-01-01T00:00:00", "2"]]
     );
-    let late = wait_for(
-        &c,
-        "SELECT late_rows FROM sluice_catalog.view_status WHERE name = 'closed'",
-        1,
-        Duration::from_secs(10),
-    )
-    .await;
-    // The closed window's state was freed, so the late event makes one new (late) row.
-    assert_eq!(late, 1);
+    assert_eq!(
+        rows(&c, "SELECT CAST(window_start AS VARCHAR), n FROM live").await,
+        vec![
+            vec!["2024-01-01T00:00:00", "2"],
+            vec!["2024-01-01T00:00:10", "1"]
+        ]
+    );
 
     // :25 moves the watermark to :23, closing [:10, :20) but not [:20, :30).
     broker.produce("clicks", &[at(25)]);
@@ -348,64 +354,84 @@ async fn emit_on_window_close_needs_watermarked_sources_and_window_end() {
     }
 }
 
-/// An EMIT ON WINDOW CLOSE view forgets the state of closed windows: over a stream
-/// spanning many windows, its operator state stays a small fraction of the same
-/// continuous view's, which keeps every window.
+/// Views over a watermarked source forget the state of closed windows, continuous
+/// and EMIT ON WINDOW CLOSE alike: over a stream spanning many windows, their
+/// operator state stays a small fraction of the same view's over the same events
+/// without a watermark (whose windows never close).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn emit_on_window_close_frees_closed_windows() {
+async fn closed_windows_are_freed() {
     let server = TestServer::start().await;
     let c = server.client().await;
-    c.batch_execute(
+    let per_second = |source: &str| {
+        format!(
+            "SELECT auction, window_start, window_end, count(*) AS n, max(price) AS top
+             FROM TUMBLE({source}, date_time, INTERVAL '1' SECOND)
+             GROUP BY auction, window_start, window_end"
+        )
+    };
+    c.batch_execute(&format!(
         "CREATE SOURCE bid (auction BIGINT, price BIGINT, date_time TIMESTAMP,
                             WATERMARK FOR date_time AS date_time)
            WITH (connector = 'nexmark', nexmark.table.type = 'bid', nexmark.event.num = 100000,
                  nexmark.events.per.second = 0);
-         CREATE MATERIALIZED VIEW per_second_closed AS
-           SELECT auction, window_start, window_end, count(*) AS n, max(price) AS top
-           FROM TUMBLE(bid, date_time, INTERVAL '1' SECOND)
-           GROUP BY auction, window_start, window_end EMIT ON WINDOW CLOSE;
-         CREATE MATERIALIZED VIEW per_second_live AS
-           SELECT auction, window_start, window_end, count(*) AS n, max(price) AS top
-           FROM TUMBLE(bid, date_time, INTERVAL '1' SECOND)
-           GROUP BY auction, window_start, window_end;",
-    )
+         CREATE SOURCE bid_unordered (auction BIGINT, price BIGINT, date_time TIMESTAMP)
+           WITH (connector = 'nexmark', nexmark.table.type = 'bid', nexmark.event.num = 100000,
+                 nexmark.events.per.second = 0);
+         CREATE MATERIALIZED VIEW per_second_closed AS {} EMIT ON WINDOW CLOSE;
+         CREATE MATERIALIZED VIEW per_second_live AS {};
+         CREATE MATERIALIZED VIEW per_second_unbounded AS {};",
+        per_second("bid"),
+        per_second("bid"),
+        per_second("bid_unordered")
+    ))
     .await
     .unwrap();
     let read = |view: &str| {
         format!("SELECT rows_read FROM sluice_catalog.source_status WHERE reader = '{view}'")
     };
-    for view in ["per_second_closed", "per_second_live"] {
+    let views = [
+        "per_second_closed",
+        "per_second_live",
+        "per_second_unbounded",
+    ];
+    for view in views {
         assert_eq!(
             wait_for(&c, &read(view), 100_000, Duration::from_secs(60)).await,
             100_000
         );
     }
     c.batch_execute("FLUSH").await.unwrap();
-    let bytes = |view: &str| {
-        format!("SELECT operator_bytes FROM sluice_catalog.view_status WHERE name = '{view}'")
-    };
-    let closed: i64 = c
-        .query_one(&bytes("per_second_closed"), &[])
-        .await
-        .unwrap()
-        .get(0);
-    let live: i64 = c
-        .query_one(&bytes("per_second_live"), &[])
-        .await
-        .unwrap()
-        .get(0);
+    let mut bytes = Vec::new();
+    for view in views {
+        let sql =
+            format!("SELECT operator_bytes FROM sluice_catalog.view_status WHERE name = '{view}'");
+        bytes.push(c.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0));
+    }
+    let (closed, live, unbounded) = (bytes[0], bytes[1], bytes[2]);
     assert!(
-        closed * 4 < live,
-        "closed-window state {closed} bytes should be far below the continuous view's {live}"
+        closed * 4 < unbounded && live * 4 < unbounded,
+        "closed-window state ({closed} and {live} bytes) should be far below the state \
+         without a watermark ({unbounded} bytes)"
     );
-    // The closed view shows exactly the continuous view's closed windows.
+    // The closed view shows exactly the continuous view's closed windows, and those
+    // equal the windows of the view without a watermark (the generator's events are
+    // in order: none is late).
     let watermark =
         "(SELECT watermark FROM sluice_catalog.view_status WHERE name = 'per_second_closed')";
+    let closed_rows = rows(&c, "SELECT * FROM per_second_closed").await;
     assert_eq!(
-        rows(&c, "SELECT * FROM per_second_closed").await,
+        closed_rows,
         rows(
             &c,
             &format!("SELECT * FROM per_second_live WHERE window_end <= {watermark}")
+        )
+        .await
+    );
+    assert_eq!(
+        closed_rows,
+        rows(
+            &c,
+            &format!("SELECT * FROM per_second_unbounded WHERE window_end <= {watermark}")
         )
         .await
     );
@@ -863,9 +889,10 @@ async fn click_and_wait(
     c.batch_execute("FLUSH").await.unwrap();
 }
 
-/// EMIT ON WINDOW CLOSE sessions: an out-of-order event that is still ahead of the
-/// watermark (late but allowed) bridges two sessions before they close; a session
-/// appears once the watermark reaches its end; an event behind the watermark is late.
+/// Sessions over a watermarked source: an out-of-order event that is still ahead of
+/// the watermark (late but allowed) bridges two sessions before they close; an
+/// EMIT ON WINDOW CLOSE session appears once the watermark reaches its end; an event
+/// behind the watermark is late for the continuous view too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_emit_on_window_close() {
     let broker = common::kafka::Broker::start();
@@ -893,18 +920,20 @@ async fn session_emit_on_window_close() {
         rows(&c, closed).await,
         vec![vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:25", "3"]]
     );
-    // :24 is behind the watermark (:25): late for the EOWC view, which does not change;
-    // the continuous view still extends the session.
+    // :24 is behind the watermark (:25): late for both views, which do not change
+    // (the continuous view's closed session is final too).
     click_and_wait(&broker, &c, click(1, 24), 5).await;
     assert_eq!(
         rows(&c, closed).await,
         vec![vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:25", "3"]]
     );
     assert_eq!(wait_for(&c, late, 1, Duration::from_secs(10)).await, 1);
+    let live_late = "SELECT late_rows FROM sluice_catalog.view_status WHERE name = 'live'";
+    assert_eq!(wait_for(&c, live_late, 1, Duration::from_secs(10)).await, 1);
     assert_eq!(
         rows(&c, live).await,
         vec![
-            vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:34", "4"],
+            vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:25", "3"],
             vec!["1", "2024-01-01T00:00:45", "2024-01-01T00:00:55", "1"]
         ]
     );
@@ -973,9 +1002,11 @@ async fn session_emit_on_window_close_oracle() {
     let closed = rows(&c, &format!("{epochs} closed")).await;
     assert!(!closed.is_empty());
     assert_eq!(closed, per_session(&on_time, true));
+    // The continuous view drops the same late events: it holds the on-time events'
+    // sessions, open ones included.
     assert_eq!(
         rows(&c, &format!("{epochs} live")).await,
-        per_session(&events, false)
+        per_session(&on_time, false)
     );
     let late: i64 = c
         .query_one(

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, RecordBatch, new_empty_array,
 };
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::scalar::ScalarValue;
@@ -56,6 +56,10 @@ pub struct Aggregate {
     /// The earliest window end among the groups after the last eviction scan: no scan
     /// is needed before the watermark reaches it.
     next_window_end: Option<i64>,
+    /// Windows ending at or before this are closed and forgotten: rows for them are
+    /// late, dropped here and counted (so a late row makes no group to forget again).
+    closed_through: Option<i64>,
+    late_rows: u64,
 }
 
 type Output = std::result::Result<Option<Vec<ScalarValue>>, SluiceError>;
@@ -84,6 +88,8 @@ impl Aggregate {
             key_codec,
             groups: HashMap::new(),
             next_window_end: None,
+            closed_through: None,
+            late_rows: 0,
         })
     }
 
@@ -195,9 +201,20 @@ impl Operator for Aggregate {
             None => None,
         };
 
+        let closed_ends = match (self.closed_through, self.window_end_key()) {
+            (Some(through), Some(column)) => Some((through, micros(&key_columns[column])?)),
+            _ => None,
+        };
         let mut touched: Vec<(Box<[u8]>, Output)> = Vec::new();
         let mut seen: HashMap<Box<[u8]>, ()> = HashMap::new();
         for row in 0..change.num_rows() {
+            if let Some((through, ends)) = &closed_ends
+                && ends.is_valid(row)
+                && ends.value(row) <= *through
+            {
+                self.late_rows += change.weights().value(row).unsigned_abs();
+                continue;
+            }
             let key: Box<[u8]> = match &keys {
                 Some(keys) => keys.row(row).as_ref().into(),
                 None => Box::default(),
@@ -281,20 +298,14 @@ impl Operator for Aggregate {
         let (Some(codec), Some(column)) = (&self.key_codec, self.window_end_key()) else {
             return Ok(());
         };
+        self.closed_through = Some(self.closed_through.map_or(watermark, |w| w.max(watermark)));
         if self.groups.is_empty() || self.next_window_end.is_some_and(|end| watermark < end) {
             return Ok(());
         }
         let keys: Vec<Box<[u8]>> = self.groups.keys().cloned().collect();
         let parser = codec.parser();
         let columns = codec.convert_rows(keys.iter().map(|k| parser.parse(k)))?;
-        let ends = datafusion::arrow::compute::cast(
-            &columns[column],
-            &datafusion::arrow::datatypes::DataType::Timestamp(
-                datafusion::arrow::datatypes::TimeUnit::Microsecond,
-                None,
-            ),
-        )?;
-        let ends = ends.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+        let ends = micros(&columns[column])?;
         let mut next = None;
         for (row, key) in keys.iter().enumerate() {
             if !ends.is_valid(row) {
@@ -307,10 +318,12 @@ impl Operator for Aggregate {
                 next = Some(next.map_or(end, |n: i64| n.min(end)));
             }
         }
-        // Groups created later for earlier windows are late rows, dropped downstream:
-        // keeping them until the next scan changes nothing the view shows.
         self.next_window_end = next;
         Ok(())
+    }
+
+    fn late_rows(&self) -> u64 {
+        self.late_rows
     }
 
     fn state_size(&self) -> usize {
@@ -319,6 +332,20 @@ impl Operator for Aggregate {
             .map(|(k, g)| k.len() + 48 + g.states.iter().map(Accumulator::size).sum::<usize>())
             .sum()
     }
+}
+
+/// A timestamp column as microseconds.
+fn micros(
+    column: &ArrayRef,
+) -> Result<datafusion::arrow::array::PrimitiveArray<TimestampMicrosecondType>> {
+    let cast = datafusion::arrow::compute::cast(
+        column,
+        &datafusion::arrow::datatypes::DataType::Timestamp(
+            datafusion::arrow::datatypes::TimeUnit::Microsecond,
+            None,
+        ),
+    )?;
+    Ok(cast.as_primitive::<TimestampMicrosecondType>().clone())
 }
 
 #[cfg(test)]
@@ -345,6 +372,53 @@ mod tests {
     fn push(agg: &mut Aggregate, k: &[Option<i64>], v: &[Option<i64>], w: &[i64]) -> Vec<String> {
         let change = change_of(batch(&[("k", k), ("v", v)]), w);
         rows_of(&agg.process(&change, &mut ErrorLog::default()).unwrap())
+    }
+
+    #[test]
+    fn closed_windows_are_forgotten_and_their_late_rows_dropped() {
+        use datafusion::arrow::datatypes::TimeUnit;
+        use datafusion::physical_expr::expressions::CastExpr;
+        let time = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("window_end", time.clone(), true),
+            Field::new("agg", DataType::Int64, true),
+        ]));
+        let call = AggregateCall {
+            signature: AggregateSignature::try_new(
+                AggregateKind::Count,
+                &DataType::Int64,
+                DataType::Int64,
+            )
+            .unwrap(),
+            arg: Some(Arc::new(Column::new("v", 1))),
+            filter: None,
+        };
+        let end = Arc::new(CastExpr::new(Arc::new(Column::new("k", 0)), time, None));
+        let mut agg = Aggregate::try_new(vec![end], vec![call], schema).unwrap();
+        push(
+            &mut agg,
+            &[Some(10), Some(20)],
+            &[Some(1), Some(1)],
+            &[1, 1],
+        );
+        agg.evict_closed(10).unwrap();
+        assert_eq!(agg.groups.len(), 1, "window 10 is closed and forgotten");
+        // A late row for window 10 is dropped and counted; window 20 still updates.
+        let out = push(
+            &mut agg,
+            &[Some(10), Some(20)],
+            &[Some(1), Some(1)],
+            &[1, 1],
+        );
+        assert_eq!(
+            out,
+            vec![
+                "1970-01-01T00:00:00.000020,1 x-1",
+                "1970-01-01T00:00:00.000020,2 x1"
+            ]
+        );
+        assert_eq!(agg.late_rows(), 1);
+        assert_eq!(agg.groups.len(), 1);
     }
 
     #[test]

@@ -14,7 +14,6 @@ pub mod accumulator;
 pub mod aggregate;
 pub mod arrangement;
 pub mod change;
-pub mod emit_on_close;
 pub mod filter;
 pub mod graph;
 pub mod join;
@@ -25,6 +24,7 @@ pub mod session;
 #[cfg(test)]
 pub mod testing;
 pub mod view;
+pub mod window_close;
 
 pub use change::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};
 pub use sequencer::{Sequencer, SequencerGuard};

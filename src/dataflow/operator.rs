@@ -43,7 +43,7 @@ pub trait Operator: Send + Debug {
         Ok(())
     }
 
-    /// Input rows this operator dropped as late (`EMIT ON WINDOW CLOSE` views only;
+    /// Input rows this operator dropped as late (views whose windows close by a watermark;
     /// counted in `sluice_catalog.view_status.late_rows`).
     fn late_rows(&self) -> u64 {
         0

@@ -17,9 +17,9 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::arrangement::Arrangement;
-use super::emit_on_close::EmitOnClose;
 use super::graph::Node;
 use super::operator::ErrorLog;
+use super::window_close::{InputWatermarks, WindowCloser};
 use super::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};
 use crate::error::{Result, SluiceError};
 
@@ -34,8 +34,12 @@ pub struct Inputs {
     pub snapshots: Vec<Snapshot>,
     /// The views this view reads.
     pub upstream: Vec<Arc<MaterializedView>>,
-    /// `EMIT ON WINDOW CLOSE`: the hold-back buffer, when the view has one.
-    pub emit_on_close: Option<EmitOnClose>,
+    /// When every input sends watermarks: their tracking. The view's watermark is
+    /// their minimum, and it passes it on to the views reading it.
+    pub watermarks: Option<InputWatermarks>,
+    /// Closes windows by the watermark (drops late rows; with `EMIT ON WINDOW CLOSE`
+    /// also holds rows back), when the view outputs `window_end` and is watermarked.
+    pub window_closer: Option<WindowCloser>,
 }
 
 #[derive(Debug)]
@@ -65,6 +69,7 @@ pub struct MaterializedView {
     schema: SchemaRef,
     depth: usize,
     upstream: Vec<Arc<MaterializedView>>,
+    watermarked: bool,
     inbox: ChangeSender,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -85,8 +90,10 @@ impl MaterializedView {
         let Inputs {
             snapshots,
             upstream,
-            emit_on_close,
+            watermarks,
+            window_closer,
         } = inputs;
+        let watermarked = watermarks.is_some();
         let depth = 1 + upstream.iter().map(|v| v.depth()).max().unwrap_or(0);
         let shared = Arc::new(Shared {
             name: name.to_string(),
@@ -111,7 +118,8 @@ impl MaterializedView {
             .spawn(move || {
                 let output = Output {
                     shared: worker_shared,
-                    emit_on_close,
+                    watermarks,
+                    window_closer,
                     operator_late: 0,
                 };
                 run(output, graph, receiver, snapshots, ready_tx)
@@ -121,6 +129,7 @@ impl MaterializedView {
             schema,
             depth,
             upstream,
+            watermarked,
             inbox: sender,
             worker: Mutex::new(Some(worker)),
         });
@@ -140,6 +149,12 @@ impl MaterializedView {
     /// The view's output schema.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    /// Whether the view has a watermark (every input sends one), which it passes on
+    /// to the views reading it.
+    pub fn watermarked(&self) -> bool {
+        self.watermarked
     }
 
     /// How far the view is from the tables (see [`MaterializedView::start`]).
@@ -217,8 +232,7 @@ impl MaterializedView {
         )
     }
 
-    /// `EMIT ON WINDOW CLOSE` views: the view's watermark (µs) and the rows dropped
-    /// as late.
+    /// The view's watermark (µs; watermarked views) and the rows dropped as late.
     pub fn watermark(&self) -> (Option<i64>, u64) {
         let state = self.state();
         (state.watermark, state.late_rows)
@@ -240,12 +254,13 @@ impl Drop for MaterializedView {
     }
 }
 
-/// Where the worker's output goes: straight into the view, or first through the
-/// `EMIT ON WINDOW CLOSE` buffer.
+/// Where the worker's output goes: through the window closer, when the view has
+/// one, into the view.
 struct Output {
     shared: Arc<Shared>,
-    emit_on_close: Option<EmitOnClose>,
-    /// Rows the operators dropped as late (session windows), besides the buffer's.
+    watermarks: Option<InputWatermarks>,
+    window_closer: Option<WindowCloser>,
+    /// Rows the operators dropped as late (session windows), besides the closer's.
     operator_late: u64,
 }
 
@@ -257,43 +272,62 @@ impl Output {
         errors: &mut ErrorLog,
         size: Option<usize>,
     ) -> Result<()> {
-        match &mut self.emit_on_close {
-            None => publish(&self.shared, out, epoch, errors, size),
-            Some(buffer) => {
-                buffer.absorb(out)?;
-                let nothing = ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&self.shared)));
-                publish(&self.shared, &nothing, epoch, errors, size)?;
-                self.record_progress();
-                Ok(())
-            }
-        }
+        let Some(closer) = &mut self.window_closer else {
+            return publish(&self.shared, out, epoch, errors, size);
+        };
+        let now = closer.absorb(out)?;
+        let nothing = || ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&self.shared)));
+        publish(
+            &self.shared,
+            &now.unwrap_or_else(nothing),
+            epoch,
+            errors,
+            size,
+        )?;
+        self.record_progress();
+        Ok(())
     }
 
-    /// Applies an input's watermark; returns the view's watermark when it advanced.
+    /// Applies an input's watermark; returns the view's watermark when it advanced,
+    /// after releasing the windows it closed and passing it on to subscribers.
     fn watermark(
         &mut self,
         input: usize,
         micros: i64,
         errors: &mut ErrorLog,
     ) -> Result<Option<i64>> {
-        let Some(buffer) = &mut self.emit_on_close else {
+        let Some(watermarks) = &mut self.watermarks else {
             return Ok(None);
         };
-        let before = buffer.watermark();
-        if let Some(closed) = buffer.advance(input, micros)? {
+        let Some(watermark) = watermarks.advance(input, micros)? else {
+            return Ok(None);
+        };
+        if let Some(closer) = &mut self.window_closer
+            && let Some(closed) = closer.close(watermark)?
+        {
             publish(&self.shared, &closed, 0, errors, None)?;
         }
-        let after = buffer.watermark();
         self.record_progress();
-        Ok(after.filter(|w| before.is_none_or(|b| *w > b)))
+        let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+        state.subscribers.retain(|(sender, input)| {
+            sender
+                .send(Message::Watermark {
+                    input: *input,
+                    micros: watermark,
+                })
+                .is_ok()
+        });
+        Ok(Some(watermark))
     }
 
     fn record_progress(&self) {
-        if let Some(buffer) = &self.emit_on_close {
-            let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
-            state.watermark = buffer.watermark();
-            state.late_rows = buffer.late_rows() + self.operator_late;
-        }
+        let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+        state.watermark = self.watermarks.as_ref().and_then(InputWatermarks::current);
+        state.late_rows = self
+            .window_closer
+            .as_ref()
+            .map_or(0, WindowCloser::late_rows)
+            + self.operator_late;
     }
 }
 
@@ -356,12 +390,14 @@ fn run(
                 }
             }
             Message::Watermark { input, micros } => {
+                let closes_windows = output.window_closer.is_some();
                 let result = output
                     .watermark(input, micros, &mut errors)
                     .and_then(|advanced| match advanced {
-                        // Closed windows are final: their state is no longer needed.
-                        Some(watermark) => graph.evict_closed(watermark),
-                        None => Ok(()),
+                        // Closed windows take no more changes (the closer drops them):
+                        // their state is no longer needed.
+                        Some(watermark) if closes_windows => graph.evict_closed(watermark),
+                        _ => Ok(()),
                     });
                 if let Err(e) = result {
                     fail(&shared, e);

@@ -21,8 +21,8 @@ use crate::connectors::source::{Connector, Include};
 use crate::connectors::{Source, SourceConfig};
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
-use crate::dataflow::emit_on_close::EmitOnClose;
 use crate::dataflow::view::{Inputs, MaterializedView};
+use crate::dataflow::window_close::{InputWatermarks, Release, WindowCloser};
 use crate::error::{Result, SluiceError, sqlstate};
 use crate::storage::TableStore;
 use crate::storage::table_store::TableLayout;
@@ -199,32 +199,54 @@ fn emit_on_window_close(view: &CreateView) -> Result<bool> {
     Ok(emit)
 }
 
-/// The `EMIT ON WINDOW CLOSE` buffer for a planned view: every input must be a source
-/// with a watermark, and the view must output `window_end`.
-fn emit_on_close_buffer(db: &Database, plan: &ViewPlan) -> Result<EmitOnClose> {
-    for input in &plan.inputs {
-        let watermarked = matches!(
-            db.catalog().get(input),
-            Some(Relation::Source(s)) if s.source().config().watermark.is_some()
-        );
-        if !watermarked {
+/// How a planned view closes windows. A view whose every input sends watermarks
+/// (a source with a `WATERMARK`, or a view whose inputs all do) tracks its own; if it
+/// also outputs `window_end`, its windows close by it: late rows are dropped, and
+/// with `EMIT ON WINDOW CLOSE` rows are held until their window closes.
+/// `EMIT ON WINDOW CLOSE` without both is refused.
+fn window_closing(
+    db: &Database,
+    plan: &ViewPlan,
+    emit_on_close: bool,
+) -> Result<(Option<InputWatermarks>, Option<WindowCloser>)> {
+    let unwatermarked = plan
+        .inputs
+        .iter()
+        .find(|input| match db.catalog().get(input) {
+            Some(Relation::Source(s)) => s.source().config().watermark.is_none(),
+            Some(Relation::View(v)) => !v.running().watermarked(),
+            Some(Relation::Table(_)) | None => true,
+        });
+    if let Some(input) = unwatermarked {
+        if emit_on_close {
             return Err(SluiceError::not_supported(format!(
-                "EMIT ON WINDOW CLOSE needs every input to be a source with a WATERMARK; \
-                 \"{input}\" has none, so its windows would never close"
+                "EMIT ON WINDOW CLOSE needs every input to have a watermark (a source with \
+                 a WATERMARK, or a view over such sources); \"{input}\" has none, so its \
+                 windows would never close"
             )));
         }
+        return Ok((None, None));
     }
-    let window_end = plan
-        .schema
-        .fields()
-        .iter()
-        .position(|f| f.name() == "window_end" && matches!(f.data_type(), DataType::Timestamp(..)))
-        .ok_or_else(|| {
-            SluiceError::not_supported(
-                "EMIT ON WINDOW CLOSE needs the view to output window_end (from TUMBLE, HOP, CUMULATE or SESSION)",
-            )
-        })?;
-    EmitOnClose::try_new(plan.schema.clone(), window_end, plan.inputs.len())
+    let watermarks = Some(InputWatermarks::new(plan.inputs.len()));
+    let window_end =
+        plan.schema.fields().iter().position(|f| {
+            f.name() == "window_end" && matches!(f.data_type(), DataType::Timestamp(..))
+        });
+    let release = if emit_on_close {
+        Release::OnClose
+    } else {
+        Release::Immediately
+    };
+    match window_end {
+        Some(window_end) => {
+            let closer = WindowCloser::try_new(plan.schema.clone(), window_end, release)?;
+            Ok((watermarks, Some(closer)))
+        }
+        None if emit_on_close => Err(SluiceError::not_supported(
+            "EMIT ON WINDOW CLOSE needs the view to output window_end (from TUMBLE, HOP, CUMULATE or SESSION)",
+        )),
+        None => Ok((watermarks, None)),
+    }
 }
 
 /// Subscribes a planned view to its inputs (one atomic step under the sequencer's
@@ -237,10 +259,12 @@ async fn start_view(
     emit_on_close: bool,
 ) -> Result<Arc<MaterializedView>> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let mut inputs = Inputs::default();
-    if emit_on_close {
-        inputs.emit_on_close = Some(emit_on_close_buffer(db, &plan)?);
-    }
+    let (watermarks, window_closer) = window_closing(db, &plan, emit_on_close)?;
+    let mut inputs = Inputs {
+        watermarks,
+        window_closer,
+        ..Inputs::default()
+    };
     {
         let order = db.sequencer().lock();
         for (i, input) in plan.inputs.iter().enumerate() {

@@ -1,0 +1,414 @@
+//! Windows over watermarked Kafka sources, end to end: for TUMBLE, HOP and CUMULATE,
+//! continuous and `EMIT ON WINDOW CLOSE` views over a random out-of-order stream equal
+//! an independent computation over the events that were on time; `EMIT ON WINDOW
+//! CLOSE` views never show an open window and never change a row once shown; windows
+//! close through a view on a view; the Nexmark q5/q7/q8 aggregates over Kafka equal
+//! the same views over the generator.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::kafka::Broker;
+use common::{Rng, TestServer, sorted_rows as rows, wait_for};
+use tokio_postgres::Client;
+
+/// Seconds since 2024-01-01 00:00:00 as that timestamp in JSON.
+fn event(key: i64, second: i64) -> (i32, Vec<u8>) {
+    let text = format!(
+        r#"{{"k": {key}, "ts": "2024-01-01T{:02}:{:02}:{:02}Z"}}"#,
+        second / 3600,
+        second / 60 % 60,
+        second % 60
+    );
+    (0, text.into_bytes())
+}
+
+/// The windows `[start, end)` (in seconds) an event at `t` falls in.
+fn windows(kind: &str, t: i64) -> Vec<(i64, i64)> {
+    match kind {
+        // TUMBLE 10 s.
+        "tumble" => vec![(t / 10 * 10, t / 10 * 10 + 10)],
+        // HOP: slide 5 s, size 10 s.
+        "hop" => (0..2)
+            .map(|k| t / 5 * 5 - k * 5)
+            .map(|s| (s, s + 10))
+            .collect(),
+        // CUMULATE: step 5 s, size 20 s.
+        "cumulate" => {
+            let base = t / 20 * 20;
+            (1..=4)
+                .map(|j| (base, base + 5 * j))
+                .filter(|(_, end)| *end > t)
+                .collect()
+        }
+        other => panic!("unknown window kind {other}"),
+    }
+}
+
+const KINDS: [(&str, &str); 3] = [
+    ("tumble", "TUMBLE(events, ts, INTERVAL '10' SECOND)"),
+    (
+        "hop",
+        "HOP(events, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND)",
+    ),
+    (
+        "cumulate",
+        "CUMULATE(events, ts, INTERVAL '5' SECOND, INTERVAL '20' SECOND)",
+    ),
+];
+
+const EPOCH: &str = "CAST(EXTRACT(EPOCH FROM window_start) AS BIGINT) - 1704067200, \
+                     CAST(EXTRACT(EPOCH FROM window_end) AS BIGINT) - 1704067200";
+
+/// Produces one event and waits until every view's reader has read `total` events,
+/// then until every view has processed them.
+async fn send(broker: &Broker, c: &Client, views: &[String], message: (i32, Vec<u8>), total: i64) {
+    broker.produce("events", &[message]);
+    for view in views {
+        let sql =
+            format!("SELECT rows_read FROM sluice_catalog.source_status WHERE reader = '{view}'");
+        assert_eq!(
+            wait_for(c, &sql, total, Duration::from_secs(30)).await,
+            total,
+            "{view}"
+        );
+    }
+    c.batch_execute("FLUSH").await.unwrap();
+}
+
+async fn view_watermark(c: &Client, view: &str) -> Option<i64> {
+    c.query_one(
+        &format!(
+            "SELECT CAST(EXTRACT(EPOCH FROM watermark) AS BIGINT) - 1704067200
+             FROM sluice_catalog.view_status WHERE name = '{view}'"
+        ),
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+/// The oracle of the issue: a random stream with events up to 12 s out of order and
+/// a watermark 5 s behind the largest time seen. An (event, window) pair is on time
+/// when the window's end is after the view's watermark as the event arrives; the
+/// views equal the counts of the on-time pairs (every window for continuous views,
+/// closed ones for EMIT ON WINDOW CLOSE), and count the others as late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windowed_views_over_an_out_of_order_stream_equal_the_on_time_events() {
+    let broker = Broker::start();
+    broker.create_topic("events", 1);
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(&format!(
+        "CREATE SOURCE events (k INT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+           WITH (connector = 'kafka', topic = 'events', properties.bootstrap.server = '{}')
+           FORMAT PLAIN ENCODE JSON",
+        broker.address()
+    ))
+    .await
+    .unwrap();
+    let mut views = Vec::new();
+    for (kind, window) in KINDS {
+        for (mode, emit) in [("live", ""), ("closed", " EMIT ON WINDOW CLOSE")] {
+            let name = format!("{kind}_{mode}");
+            c.batch_execute(&format!(
+                "CREATE MATERIALIZED VIEW {name} AS
+                   SELECT k, window_start, window_end, count(*) AS n FROM {window}
+                   GROUP BY k, window_start, window_end{emit}"
+            ))
+            .await
+            .unwrap();
+            views.push(name);
+        }
+    }
+
+    let mut rng = Rng(0x51de);
+    let mut on_time: BTreeMap<&str, BTreeMap<(i64, i64, i64), i64>> = BTreeMap::new();
+    let mut late: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut shown: BTreeMap<String, BTreeMap<Vec<String>, String>> = BTreeMap::new();
+    let mut max_seen: Option<i64> = None;
+    let mut clock = 0;
+    for id in 0..80 {
+        clock += rng.below(4);
+        let second = (clock - rng.below(13)).max(0);
+        let key = rng.below(2);
+        let watermark = max_seen.map(|m| m - 5);
+        for (kind, _) in KINDS {
+            for window in windows(kind, second) {
+                if watermark.is_none_or(|w| window.1 > w) {
+                    *on_time
+                        .entry(kind)
+                        .or_default()
+                        .entry((key, window.0, window.1))
+                        .or_default() += 1;
+                } else {
+                    *late.entry(kind).or_default() += 1;
+                }
+            }
+        }
+        max_seen = Some(max_seen.map_or(second, |m| m.max(second)));
+        send(&broker, &c, &views, event(key, second), id + 1).await;
+
+        // EMIT ON WINDOW CLOSE: only closed windows, and a row once shown never changes.
+        for (kind, _) in KINDS {
+            let view = format!("{kind}_closed");
+            let current = view_watermark(&c, &view).await;
+            for row in rows(&c, &format!("SELECT k, {EPOCH}, n FROM {view}")).await {
+                let end: i64 = row[2].parse().unwrap();
+                assert!(
+                    current.is_some_and(|w| end <= w),
+                    "{view} shows window {row:?} before the watermark {current:?} passed it"
+                );
+                let seen = shown.entry(view.clone()).or_default();
+                let previous = seen.insert(row[..3].to_vec(), row[3].clone());
+                assert!(
+                    previous.as_ref().is_none_or(|n| *n == row[3]),
+                    "{view} changed a shown row: {row:?} was {previous:?}"
+                );
+            }
+        }
+    }
+
+    let final_watermark = max_seen.unwrap() - 5;
+    for (kind, _) in KINDS {
+        let expected = |closed_only: bool| -> Vec<Vec<String>> {
+            let mut out: Vec<Vec<String>> = on_time[kind]
+                .iter()
+                .filter(|((_, _, end), _)| !closed_only || *end <= final_watermark)
+                .map(|((k, s, e), n)| [k, s, e, n].iter().map(|v| v.to_string()).collect())
+                .collect();
+            out.sort();
+            out
+        };
+        for (mode, closed_only) in [("live", false), ("closed", true)] {
+            let view = format!("{kind}_{mode}");
+            assert_eq!(
+                rows(&c, &format!("SELECT k, {EPOCH}, n FROM {view}")).await,
+                expected(closed_only),
+                "{view}"
+            );
+            let counted: i64 = c
+                .query_one(
+                    &format!(
+                        "SELECT late_rows FROM sluice_catalog.view_status WHERE name = '{view}'"
+                    ),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(
+                counted,
+                late.get(kind).copied().unwrap_or(0),
+                "{view} late rows"
+            );
+        }
+        assert!(
+            late.get(kind).copied().unwrap_or(0) > 0,
+            "{kind}: the stream should have late events"
+        );
+    }
+}
+
+/// Windows close through views: a view over a watermarked source passes the
+/// watermark on, so an EMIT ON WINDOW CLOSE view over it works; a view over a table
+/// has none, and EMIT ON WINDOW CLOSE over it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_on_window_close_over_a_view() {
+    let broker = Broker::start();
+    broker.create_topic("events", 1);
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(&format!(
+        "CREATE SOURCE events (k INT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+           WITH (connector = 'kafka', topic = 'events', properties.bootstrap.server = '{}')
+           FORMAT PLAIN ENCODE JSON;
+         CREATE MATERIALIZED VIEW evens AS SELECT k, ts FROM events WHERE k % 2 = 0;
+         CREATE MATERIALIZED VIEW closed AS
+           SELECT window_start, window_end, count(*) AS n
+           FROM TUMBLE(evens, ts, INTERVAL '10' SECOND)
+           GROUP BY window_start, window_end EMIT ON WINDOW CLOSE;
+         CREATE TABLE t (ts TIMESTAMP);
+         CREATE MATERIALIZED VIEW over_table AS SELECT ts FROM t;",
+        broker.address()
+    ))
+    .await
+    .unwrap();
+    let err = c
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW bad AS SELECT window_end, count(*) AS n
+             FROM TUMBLE(over_table, ts, INTERVAL '10' SECOND) GROUP BY window_end
+             EMIT ON WINDOW CLOSE",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(common::sqlstate(&err), "0A000");
+    assert!(format!("{err:?}").contains("over_table"), "{err:?}");
+
+    let messages: Vec<(i32, Vec<u8>)> = [(0, 1), (1, 2), (2, 4), (4, 12), (0, 13), (6, 30)]
+        .iter()
+        .map(|(k, s)| event(*k, *s))
+        .collect();
+    broker.produce("events", &messages);
+    let total = "SELECT coalesce(CAST(sum(n) AS BIGINT), 0) FROM closed";
+    // The watermark reaches :25: [:00, :10) and [:10, :20) close, [:30, :40) does not.
+    assert_eq!(wait_for(&c, total, 4, Duration::from_secs(30)).await, 4);
+    let got = rows(&c, &format!("SELECT {EPOCH}, n FROM closed")).await;
+    assert_eq!(got, vec![vec!["0", "10", "2"], vec!["10", "20", "2"]]);
+    assert_eq!(view_watermark(&c, "closed").await, Some(25));
+    assert_eq!(view_watermark(&c, "evens").await, Some(25));
+}
+
+/// The Nexmark q5 (HOP counts per auction), q7 (TUMBLE max price) and q8 (TUMBLE
+/// persons) aggregates over Kafka topics holding the generator's events equal the
+/// same views over the generator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nexmark_windowed_aggregates_over_kafka() {
+    let broker = Broker::start();
+    broker.create_topic("bid", 4);
+    broker.create_topic("person", 4);
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE SOURCE gen_bid (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP)
+           WITH (connector = 'nexmark', nexmark.table.type = 'bid', nexmark.event.num = 5000,
+                 nexmark.events.per.second = 0);
+         CREATE SOURCE gen_person (id BIGINT, name VARCHAR, date_time TIMESTAMP)
+           WITH (connector = 'nexmark', nexmark.table.type = 'person', nexmark.event.num = 1000,
+                 nexmark.events.per.second = 0);
+         CREATE MATERIALIZED VIEW all_bids AS SELECT * FROM gen_bid;
+         CREATE MATERIALIZED VIEW all_persons AS SELECT * FROM gen_person;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        wait_for(
+            &c,
+            "SELECT count(*) FROM all_bids",
+            5000,
+            Duration::from_secs(30)
+        )
+        .await,
+        5000
+    );
+    assert_eq!(
+        wait_for(
+            &c,
+            "SELECT count(*) FROM all_persons",
+            1000,
+            Duration::from_secs(30)
+        )
+        .await,
+        1000
+    );
+    // The generator's events, as JSON messages spread over 4 partitions.
+    let to_json = |sql: &str| {
+        let sql = sql.to_string();
+        let c = &c;
+        async move {
+            let messages = c.simple_query(&sql).await.unwrap();
+            messages
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .enumerate()
+                .map(|(i, json)| ((i % 4) as i32, json.into_bytes()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let bids = to_json(
+        "SELECT '{\"auction\": ' || auction || ', \"bidder\": ' || bidder || ', \"price\": ' || price
+                || ', \"date_time\": \"' || CAST(date_time AS VARCHAR) || '\"}' FROM all_bids",
+    )
+    .await;
+    let persons = to_json(
+        "SELECT '{\"id\": ' || id || ', \"name\": \"' || name || '\", \"date_time\": \"'
+                || CAST(date_time AS VARCHAR) || '\"}' FROM all_persons",
+    )
+    .await;
+    broker.produce("bid", &bids);
+    broker.produce("person", &persons);
+
+    let queries = |bid: &str, person: &str| {
+        format!(
+            "CREATE MATERIALIZED VIEW {bid}_q5 AS
+               SELECT auction, window_start, count(*) AS num
+               FROM HOP({bid}, date_time, INTERVAL '2' SECOND, INTERVAL '10' SECOND)
+               GROUP BY auction, window_start;
+             CREATE MATERIALIZED VIEW {bid}_q7 AS
+               SELECT window_start, max(price) AS maxprice, count(*) AS bids
+               FROM TUMBLE({bid}, date_time, INTERVAL '10' SECOND) GROUP BY window_start;
+             CREATE MATERIALIZED VIEW {person}_q8 AS
+               SELECT id, name, window_start FROM TUMBLE({person}, date_time, INTERVAL '10' SECOND)
+               GROUP BY id, name, window_start;"
+        )
+    };
+    c.batch_execute(&format!(
+        "CREATE SOURCE kafka_bid (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP)
+           WITH (connector = 'kafka', topic = 'bid', properties.bootstrap.server = '{address}',
+                 scan.startup.mode = 'earliest') FORMAT PLAIN ENCODE JSON;
+         CREATE SOURCE kafka_person (id BIGINT, name VARCHAR, date_time TIMESTAMP)
+           WITH (connector = 'kafka', topic = 'person', properties.bootstrap.server = '{address}',
+                 scan.startup.mode = 'earliest') FORMAT PLAIN ENCODE JSON;
+         {}
+         {}",
+        queries("gen_bid", "gen_person"),
+        queries("kafka_bid", "kafka_person"),
+        address = broker.address()
+    ))
+    .await
+    .unwrap();
+    let total = |view: &str, column: &str| {
+        format!("SELECT coalesce(CAST(sum({column}) AS BIGINT), 0) FROM {view}")
+    };
+    for prefix in ["gen", "kafka"] {
+        assert_eq!(
+            wait_for(
+                &c,
+                &total(&format!("{prefix}_bid_q7"), "bids"),
+                5000,
+                Duration::from_secs(60)
+            )
+            .await,
+            5000
+        );
+        assert_eq!(
+            wait_for(
+                &c,
+                &total(&format!("{prefix}_bid_q5"), "num"),
+                25_000,
+                Duration::from_secs(60)
+            )
+            .await,
+            25_000
+        );
+        assert_eq!(
+            wait_for(
+                &c,
+                &format!("SELECT count(*) FROM {prefix}_person_q8"),
+                1000,
+                Duration::from_secs(60)
+            )
+            .await,
+            1000
+        );
+    }
+    for (generated, kafka) in [
+        ("gen_bid_q5", "kafka_bid_q5"),
+        ("gen_bid_q7", "kafka_bid_q7"),
+        ("gen_person_q8", "kafka_person_q8"),
+    ] {
+        let want = rows(&c, &format!("SELECT * FROM {generated}")).await;
+        assert!(!want.is_empty());
+        assert_eq!(
+            rows(&c, &format!("SELECT * FROM {kafka}")).await,
+            want,
+            "{kafka}"
+        );
+    }
+}
