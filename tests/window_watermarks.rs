@@ -412,3 +412,81 @@ async fn nexmark_windowed_aggregates_over_kafka() {
         );
     }
 }
+
+/// Hand-written cases at the boundaries, with a watermark equal to the largest event
+/// time (no delay): a window closes when the watermark reaches its end exactly; an
+/// event just before that end is then late; an event exactly at the watermark is on
+/// time (its window ends later); a late HOP event still counts in its open window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watermark_boundaries() {
+    let broker = Broker::start();
+    broker.create_topic("events", 1);
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(&format!(
+        "CREATE SOURCE events (k INT, ts TIMESTAMP, WATERMARK FOR ts AS ts)
+           WITH (connector = 'kafka', topic = 'events', properties.bootstrap.server = '{}')
+           FORMAT PLAIN ENCODE JSON;
+         CREATE MATERIALIZED VIEW tumble_live AS SELECT window_start, window_end, count(*) AS n
+           FROM TUMBLE(events, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;
+         CREATE MATERIALIZED VIEW tumble_closed AS SELECT window_start, window_end, count(*) AS n
+           FROM TUMBLE(events, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end
+           EMIT ON WINDOW CLOSE;
+         CREATE MATERIALIZED VIEW hop_live AS SELECT window_start, window_end, count(*) AS n
+           FROM HOP(events, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND)
+           GROUP BY window_start, window_end;",
+        broker.address()
+    ))
+    .await
+    .unwrap();
+    let views: Vec<String> = ["tumble_live", "tumble_closed", "hop_live"]
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let at = |time: &str| {
+        (
+            0,
+            format!(r#"{{"k": 0, "ts": "2024-01-01T00:00:{time}Z"}}"#).into_bytes(),
+        )
+    };
+    let cases = [
+        "05",        // opens [:00, :10)
+        "10",        // watermark :10 = the end of [:00, :10): it closes
+        "09.999999", // just before the closed window's end: late
+        "10",        // exactly at the watermark: on time, in [:10, :20)
+        "07",        // HOP: late for [:00, :10), on time for [:05, :15)
+    ];
+    for (i, time) in cases.iter().enumerate() {
+        send(&broker, &c, &views, at(time), i as i64 + 1).await;
+    }
+    let query = |view: &str| format!("SELECT {EPOCH}, n FROM {view}");
+    assert_eq!(
+        rows(&c, &query("tumble_live")).await,
+        vec![vec!["0", "10", "1"], vec!["10", "20", "2"]]
+    );
+    assert_eq!(
+        rows(&c, &query("tumble_closed")).await,
+        vec![vec!["0", "10", "1"]]
+    );
+    // [:05, :15) takes :05, :10, :09.999999, :10 and :07.
+    assert_eq!(
+        rows(&c, &query("hop_live")).await,
+        vec![
+            vec!["0", "10", "1"],
+            vec!["10", "20", "2"],
+            vec!["5", "15", "5"]
+        ]
+    );
+    for (view, late) in [("tumble_live", 2), ("tumble_closed", 2), ("hop_live", 2)] {
+        let counted: i64 = c
+            .query_one(
+                &format!("SELECT late_rows FROM sluice_catalog.view_status WHERE name = '{view}'"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(counted, late, "{view}");
+    }
+    assert_eq!(view_watermark(&c, "tumble_live").await, Some(10));
+}

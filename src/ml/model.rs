@@ -122,7 +122,8 @@ impl Tensor {
             (Tensor::Float64(a), Tensor::Float64(b)) => a.extend(b),
             (Tensor::Int32(a), Tensor::Int32(b)) => a.extend(b),
             (Tensor::Int64(a), Tensor::Int64(b)) => a.extend(b),
-            _ => {}
+            // Both come from the same output's spec: the types always match.
+            _ => debug_assert!(false, "appending a tensor of another element type"),
         }
     }
 

@@ -35,7 +35,7 @@ use datafusion::logical_expr::{
 use datafusion::scalar::ScalarValue;
 
 use super::model::{Model, Tensor};
-use super::signature::{Element, Signature, TensorSpec};
+use super::signature::{Element, TensorSpec};
 use crate::catalog::Catalog;
 use crate::error::{Result, SluiceError};
 
@@ -170,7 +170,7 @@ fn bind_arguments(model: &Model, types: &[DataType]) -> Result<Vec<Binding>> {
                  one numeric value per element or one array",
                 model.name(),
                 given.join(", "),
-                describe_expected(signature),
+                signature.describe_inputs(),
             ),
         )
     };
@@ -227,10 +227,6 @@ fn bind_arguments(model: &Model, types: &[DataType]) -> Result<Vec<Binding>> {
         )));
     }
     Ok(bindings)
-}
-
-fn describe_expected(signature: &Signature) -> String {
-    signature.describe_inputs()
 }
 
 fn is_numeric(t: &DataType) -> bool {

@@ -143,7 +143,7 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             return Ok(Prepared::Plan(plan_query(db, models::SHOW_MODELS).await?));
         }
         SqlStatement::DescribeModel(name) => {
-            models::check_model_exists(db, &name)?;
+            db.catalog().model(&name)?;
             return Ok(Prepared::Plan(
                 plan_query(db, &models::describe_query(&name)).await?,
             ));

@@ -350,11 +350,6 @@ pub fn replay_model(db: &Database, entry: &CatalogEntry) -> Result<()> {
     db.catalog().put_model(model, false, false)
 }
 
-/// Whether `name` (already normalized) is a model, for `DESCRIBE MODEL`.
-pub fn check_model_exists(db: &Database, name: &str) -> Result<()> {
-    db.catalog().model(name).map(|_| ())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
