@@ -27,6 +27,10 @@ enum Commands {
         /// Log filter, e.g. `info` or `sluice=debug` (also read from RUST_LOG).
         #[arg(long, default_value = "info", env = "SLUICE_LOG")]
         log: String,
+        /// ONNX Runtime library (libonnxruntime.so.1.31.1) for PREDICT; by default
+        /// the one scripts/install-ml.sh installs (see docs/ml.md).
+        #[arg(long, env = "SLUICE_ONNXRUNTIME")]
+        onnxruntime: Option<PathBuf>,
     },
 }
 
@@ -37,7 +41,11 @@ fn main() -> std::process::ExitCode {
             listen,
             data_dir,
             log,
+            onnxruntime,
         } => {
+            if let Some(library) = onnxruntime {
+                sluice::ml::runtime::use_library(library);
+            }
             let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(log));
             tracing_subscriber::fmt().with_env_filter(filter).init();
             let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -39,9 +39,13 @@ async fn insert_features(
             format!("({row}, {})", v.join(", "))
         })
         .collect();
-    c.batch_execute(&format!("INSERT INTO {table} VALUES {}", values.join(", ")))
-        .await
-        .unwrap();
+    // FLUSH: views over the table are up to date when this returns.
+    c.batch_execute(&format!(
+        "INSERT INTO {table} VALUES {}; FLUSH",
+        values.join(", ")
+    ))
+    .await
+    .unwrap();
 }
 
 /// `(id, output)` rows of a query whose second column is `real` or `real[]`.
@@ -192,6 +196,7 @@ async fn every_test_model_matches_python_onnxruntime_in_queries_and_views() {
         .await
         .unwrap();
     }
+    c.batch_execute("FLUSH").await.unwrap();
     for sql in [
         "SELECT id, PREDICT(cnn, pixels) FROM images ORDER BY id",
         "SELECT id, scores FROM scored ORDER BY id",
@@ -283,9 +288,12 @@ async fn fixed_batch_models_pad_and_split_and_nulls_give_null() {
             values.push("(101, 1, 1, 1, NULL)".into());
         }
     }
-    c.batch_execute(&format!("INSERT INTO s VALUES {}", values.join(", ")))
-        .await
-        .unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO s VALUES {}; FLUSH",
+        values.join(", ")
+    ))
+    .await
+    .unwrap();
     let got = float_rows(&c, "SELECT id, q FROM v WHERE q IS NOT NULL ORDER BY id").await;
     check_against("qnet", "q_values", &got, n);
     for model in ["q8", "q"] {
@@ -585,61 +593,125 @@ async fn models_survive_restart_without_their_original_file() {
     );
 }
 
+/// Every test model inside views over one Kafka source: the 4-feature models read
+/// `a, b, c, d` (every 4-feature reference uses the same inputs), the CNN an array
+/// field of 192 values, `two_inputs` the first three features.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn predict_inside_a_view_over_a_kafka_source() {
+async fn every_model_inside_views_over_a_kafka_source() {
     let broker = Broker::start();
     broker.create_topic("states", 2);
-    let input = reference("logreg")["inputs"]["X"].clone();
-    let n = rows(&input);
+    let features = reference("logreg")["inputs"]["X"].clone();
+    let images = reference("cnn")["inputs"]["image"].clone();
+    let n = rows(&features);
+    for model in ["forest", "mlp", "mlp_int8"] {
+        assert_eq!(
+            reference(model)["inputs"]["X"],
+            features,
+            "{model} shares the inputs"
+        );
+    }
+    assert_eq!(reference("qnet")["inputs"]["state"], features);
     let mut messages = Vec::new();
     for row in 0..n {
-        let v = flat_row(&input, row);
+        let v: Vec<String> = flat_row(&features, row)
+            .into_iter()
+            .map(real_literal)
+            .collect();
+        let pixels: Vec<String> = flat_row(&images, row)
+            .into_iter()
+            .map(real_literal)
+            .collect();
         let json = format!(
-            "{{\"id\": {row}, \"a\": {}, \"b\": {}, \"c\": {}, \"d\": {}}}",
-            real_literal(v[0]),
-            real_literal(v[1]),
-            real_literal(v[2]),
-            real_literal(v[3])
+            "{{\"id\": {row}, \"a\": {}, \"b\": {}, \"c\": {}, \"d\": {}, \"pixels\": [{}]}}",
+            v[0],
+            v[1],
+            v[2],
+            v[3],
+            pixels.join(", ")
         );
         messages.push(((row % 2) as i32, json.into_bytes()));
     }
-    // A message the model cannot score (a feature missing) gives a NULL prediction.
+    // A message the models cannot score (features missing) gives NULL predictions.
     messages.push((0, b"{\"id\": 99, \"a\": 1.0}".to_vec()));
     broker.produce("states", &messages);
 
     let server = TestServer::start().await;
     let c = server.client().await;
+    for model in [
+        "logreg",
+        "forest",
+        "mlp",
+        "mlp_int8",
+        "qnet",
+        "cnn",
+        "two_inputs",
+    ] {
+        c.batch_execute(&format!(
+            "CREATE MODEL {model} FROM '{}'",
+            model_path(model)
+        ))
+        .await
+        .unwrap();
+    }
     c.batch_execute(&format!(
-        "CREATE MODEL lr FROM '{}';
-         CREATE SOURCE states (id INT, a REAL, b REAL, c REAL, d REAL)
+        "CREATE SOURCE states (id INT, a REAL, b REAL, c REAL, d REAL, pixels REAL[])
          WITH (connector = 'kafka', topic = 'states',
                properties.bootstrap.server = '{}', scan.startup.mode = 'earliest')
-         FORMAT PLAIN ENCODE JSON;
-         CREATE MATERIALIZED VIEW scored AS
-           SELECT id, (PREDICT(lr, a, b, c, d)).probabilities AS p,
-                  (PREDICT(lr, a, b, c, d)).label AS label
-           FROM states;",
-        model_path("logreg"),
+         FORMAT PLAIN ENCODE JSON",
         broker.address()
     ))
     .await
     .unwrap();
-    let seen = wait_for(
-        &c,
-        "SELECT count(*) FROM scored",
-        n as i64 + 1,
-        Duration::from_secs(30),
-    )
-    .await;
-    assert_eq!(seen, n as i64 + 1);
-    let got = float_rows(&c, "SELECT id, p FROM scored WHERE id < 99 ORDER BY id").await;
-    check_against("logreg", "probabilities", &got, n);
-    let null: Option<i64> = c
-        .query_one("SELECT label FROM scored WHERE id = 99", &[])
+    let views = [
+        (
+            "logreg",
+            "probabilities",
+            "(PREDICT(logreg, a, b, c, d)).probabilities",
+        ),
+        (
+            "forest",
+            "probabilities",
+            "(PREDICT(forest, a, b, c, d)).probabilities",
+        ),
+        ("mlp", "variable", "PREDICT(mlp, a, b, c, d)"),
+        ("mlp_int8", "variable", "PREDICT(mlp_int8, a, b, c, d)"),
+        ("qnet", "q_values", "PREDICT(qnet, a, b, c, d)"),
+        ("cnn", "scores", "PREDICT(cnn, pixels)"),
+        ("two_inputs", "y", "PREDICT(two_inputs, a, b, c)"),
+    ];
+    for (model, _, expr) in views {
+        c.batch_execute(&format!(
+            "CREATE MATERIALIZED VIEW scored_{model} AS SELECT id, {expr} AS out FROM states"
+        ))
         .await
-        .unwrap()
-        .get(0);
-    assert_eq!(null, None);
+        .unwrap();
+    }
+    for (model, output, _) in views {
+        let view = format!("scored_{model}");
+        let seen = wait_for(
+            &c,
+            &format!("SELECT count(*) FROM {view}"),
+            n as i64 + 1,
+            Duration::from_secs(30),
+        )
+        .await;
+        assert_eq!(seen, n as i64 + 1, "{view}");
+        let got = float_rows(
+            &c,
+            &format!("SELECT id, out FROM {view} WHERE id < 99 ORDER BY id"),
+        )
+        .await;
+        check_against(model, output, &got, n);
+        let nulls: i64 = c
+            .query_one(
+                &format!("SELECT count(*) FROM {view} WHERE id = 99 AND out IS NULL"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(nulls, 1, "{view}: missing inputs give NULL");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

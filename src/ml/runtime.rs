@@ -2,8 +2,9 @@
 //!
 //! Sluice does not link ONNX Runtime: `ort`'s `load-dynamic` opens
 //! `libonnxruntime.so.1.31.1` at run time, so a server without models never needs it.
-//! The library is looked for, in order, at `SLUICE_ONNXRUNTIME`, `ORT_DYLIB_PATH`, and
-//! the place `scripts/install-ml.sh` puts it (the PyPI wheel `onnxruntime==1.31.1`
+//! The library is looked for, in order, at the path given to [`use_library`]
+//! (`sluice serve --onnxruntime`), `SLUICE_ONNXRUNTIME`, `ORT_DYLIB_PATH`, and the
+//! place `scripts/install-ml.sh` puts it (the PyPI wheel `onnxruntime==1.31.1`
 //! unpacked in a venv under the cache directory). A missing library is an error that
 //! says what to do, never a panic: `ort` panics when used uninitialised, so every
 //! entry point into `ort` goes through [`environment`] first.
@@ -19,6 +20,13 @@ use crate::error::{Result, SluiceError};
 pub const LIBRARY: &str = "libonnxruntime.so.1.31.1";
 
 static ENVIRONMENT: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+static LIBRARY_PATH: OnceLock<PathBuf> = OnceLock::new();
+
+/// Looks for the library at `path` first. Only the first call counts, and only
+/// before the library is loaded.
+pub fn use_library(path: PathBuf) {
+    let _ = LIBRARY_PATH.set(path);
+}
 
 /// The process-wide ONNX Runtime environment, loading the library on first call.
 pub fn environment() -> Result<&'static Environment> {
@@ -50,7 +58,7 @@ fn load() -> std::result::Result<Environment, String> {
 
 /// Where the library may be, in the order tried.
 fn candidates() -> Vec<PathBuf> {
-    let mut paths = Vec::new();
+    let mut paths: Vec<PathBuf> = LIBRARY_PATH.get().cloned().into_iter().collect();
     for variable in ["SLUICE_ONNXRUNTIME", "ORT_DYLIB_PATH"] {
         if let Some(path) = std::env::var_os(variable) {
             paths.push(PathBuf::from(path));
