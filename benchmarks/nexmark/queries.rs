@@ -16,7 +16,7 @@ pub struct Query {
     pub name: &'static str,
     /// What it exercises.
     pub what: &'static str,
-    /// The sources it reads.
+    /// The sources it reads, each once.
     pub sources: &'static [&'static str],
     pub sql: &'static str,
 }
@@ -107,7 +107,8 @@ pub const QUERIES: &[Query] = &[
     Query {
         name: "q7 (full)",
         what: "self-join of bid with its windowed max",
-        sources: &["bid", "bid"],
+        // One reader: a view reading a source twice reads it once.
+        sources: &["bid"],
         sql: "SELECT B.auction, B.price, B.bidder, B.date_time
               FROM bid B
               JOIN (SELECT max(price) AS maxprice, window_end AS date_time
