@@ -11,9 +11,10 @@
 //! last line is exact, after a `FLUSH`. The watermarked views' operator state should
 //! stay flat; the baseline's grows with the windows seen.
 //!
-//! Run with `./scripts/bench.sh --bench window_state` (see docs/benchmarks.md); without
-//! `--bench` (as `cargo test --all-targets` runs it) it makes a quick smoke run of
-//! 200,000 events. `SLUICE_BENCH_EVENTS` sets N.
+//! Run with `SLUICE_BENCH_FULL=1 ./scripts/bench.sh --bench window_state` for the
+//! 30,000,000 events (see docs/benchmarks.md); without `SLUICE_BENCH_FULL=1` (the
+//! suite's quick mode) it runs 5,000,000, and without `--bench` (as `cargo test
+//! --all-targets` runs it) a smoke run of 200,000. `SLUICE_BENCH_EVENTS` sets N.
 
 use std::time::{Duration, Instant};
 
@@ -65,7 +66,13 @@ async fn main() {
     let events: i64 = std::env::var("SLUICE_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 30_000_000 } else { 200_000 });
+        .unwrap_or(
+            match (full, std::env::var("SLUICE_BENCH_FULL").as_deref()) {
+                (true, Ok("1")) => 30_000_000,
+                (true, _) => 5_000_000,
+                (false, _) => 200_000,
+            },
+        );
     let (client, _dir) = start().await;
     let per_auction = |source: &str| {
         format!(

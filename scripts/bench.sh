@@ -1,14 +1,70 @@
 #!/usr/bin/env bash
-# Benchmarks, as documented in docs/benchmarks.md: the cost of a one-row change in a
-# materialized view over 1,000 and 1,000,000 rows (view_change_cost), and the state of
-# windowed views over a long stream (window_state). Prints Markdown tables.
-# `./scripts/bench.sh` runs both; `./scripts/bench.sh --bench window_state` one.
+# The benchmark suite, as documented in docs/benchmarks.md: one command, one table set.
 #
-# Built with the dev profile (`--profile dev`), which shares the cached build of the
-# tests: `cargo bench`'s default profile is release, a ~20-minute cold build of the
-# whole stack. Settings: SLUICE_BENCH_FULL=1, SLUICE_BENCH_ROWS, SLUICE_BENCH_CHANGES,
-# SLUICE_BENCH_DIR (see benchmarks/view_change_cost.rs).
+#   ./scripts/bench.sh                     quick mode (under 10 minutes on 2 cores)
+#   SLUICE_BENCH_FULL=1 ./scripts/bench.sh full mode
+#   ./scripts/bench.sh --release           the same, built with the release profile
+#   ./scripts/bench.sh --bench nexmark     one benchmark (view_change_cost, window_state,
+#                                          predict, nexmark)
+#
+# Runs every benchmark in benchmarks/ (cargo bench targets with harness = false); each
+# starts what it needs on 127.0.0.1 itself (an in-process Sluice server, the tansu
+# Kafka broker, a throwaway PostgreSQL 15). Their Markdown tables go to stdout and,
+# with the date, git commit, machine and this command, are appended to
+# docs/benchmarks.md (SLUICE_BENCH_RECORD=0: not appended).
+#
+# Built with the dev profile (`--profile dev`, dependencies at opt-level 1), which
+# shares the cached build of the tests: the release profile is a ~20-minute cold build
+# of the whole stack on 2 cores. Other settings: SLUICE_BENCH_EVENTS,
+# SLUICE_BENCH_ROWS, SLUICE_BENCH_CHANGES, SLUICE_BENCH_DIR (see docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-exec cargo bench --profile dev "$@"
+
+command_line="$0 $*"
+[ "${SLUICE_BENCH_FULL:-}" = 1 ] && command_line="SLUICE_BENCH_FULL=1 $command_line"
+
+profile=(--profile dev)
+profile_name="dev profile (dependencies at opt-level 1, Sluice at opt-level 0)"
+if [ "${1:-}" = --release ]; then
+    profile=()
+    profile_name="release profile"
+    shift
+fi
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(--bench view_change_cost --bench window_state --bench predict --bench nexmark)
+fi
+
+# What the benchmarks start: the Kafka broker, ONNX Runtime and the PREDICT models,
+# the PostgreSQL 15 server.
+SLUICE_TANSU="$(scripts/install-tansu.sh)"
+export SLUICE_TANSU
+SLUICE_ONNXRUNTIME="$(scripts/install-ml.sh)"
+export SLUICE_ONNXRUNTIME
+SLUICE_TEST_MODELS="$(scripts/test-models.sh)"
+export SLUICE_TEST_MODELS
+need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
+
+cargo bench "${profile[@]}" --no-run "${targets[@]}"
+output="$(mktemp)"
+trap 'rm -f "$output"' EXIT
+started=$(date +%s)
+cargo bench "${profile[@]}" "${targets[@]}" | tee "$output"
+elapsed=$(( $(date +%s) - started ))
+
+if [ "${SLUICE_BENCH_RECORD:-1}" != 0 ]; then
+    commit="$(git rev-parse --short HEAD)"
+    git diff --quiet HEAD -- src benchmarks Cargo.toml Cargo.lock || commit="$commit (with uncommitted changes)"
+    cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    {
+        echo
+        echo "### Run of $(date -u +%Y-%m-%d), commit $commit"
+        echo
+        echo "\`$command_line\` — $profile_name; $(nproc) cores ($cpu), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM;"
+        echo "$elapsed s for the runs after the build."
+        echo
+        sed 's/^## /#### /' "$output"
+    } >> docs/benchmarks.md
+    echo "appended to docs/benchmarks.md" >&2
+fi
