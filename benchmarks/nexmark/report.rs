@@ -146,7 +146,7 @@ pub fn print(r: &Report) {
     println!(
         "Aggregate: q7's (top price and bid count per 10-second window; {} windows at the end). \
          PostgreSQL: `COPY` the chunk, `REFRESH MATERIALIZED VIEW`, read the view. Sluice: \
-         produce the chunk to Kafka (acknowledged), poll the view until it counts it. \
+         produce the chunk to Kafka and poll the view until it counts it (the producer's acknowledgements are awaited after). \
          Kafka alone: a raw consumer of the same topic, until it has received the chunk. \
          Consumers' `fetch.wait.max.ms`: {} ms (tansu holds a fetch for that long).\n",
         p.windows,
