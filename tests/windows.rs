@@ -964,6 +964,7 @@ async fn session_emit_on_window_close_oracle() {
     let mut events: Vec<(i64, i64, Option<i64>)> = Vec::new();
     let mut on_time: Vec<(i64, i64, Option<i64>)> = Vec::new();
     let mut max_seen: Option<i64> = None;
+    let mut shown: std::collections::BTreeMap<Vec<String>, String> = Default::default();
     let mut clock = 0;
     for id in 0..60 {
         // Time mostly moves forward, with events up to 30 s out of order.
@@ -977,6 +978,30 @@ async fn session_emit_on_window_close_oracle() {
         events.push((id, user, Some(second)));
         max_seen = Some(max_seen.map_or(second, |m| m.max(second)));
         click_and_wait(&broker, &c, click(user, second), id + 1).await;
+        // Never a session before it closes; never a change to one shown.
+        let view_watermark: Option<i64> = c
+            .query_one(
+                "SELECT CAST(EXTRACT(EPOCH FROM watermark) AS BIGINT)
+                 FROM sluice_catalog.view_status WHERE name = 'closed'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let closed = "SELECT u, CAST(EXTRACT(EPOCH FROM window_start) AS BIGINT), \
+                      CAST(EXTRACT(EPOCH FROM window_end) AS BIGINT), n FROM closed";
+        for row in rows(&c, closed).await {
+            let end: i64 = row[2].parse().unwrap();
+            assert!(
+                view_watermark.is_some_and(|w| end <= w),
+                "session {row:?} shown before the watermark {view_watermark:?} passed its end"
+            );
+            let previous = shown.insert(row[..3].to_vec(), row[3].clone());
+            assert!(
+                previous.as_ref().is_none_or(|n| *n == row[3]),
+                "a shown session changed: {row:?} was {previous:?}"
+            );
+        }
     }
     let watermark = 1_704_067_200 + max_seen.unwrap_or(0) - 20;
     let per_session = |events: &[(i64, i64, Option<i64>)], closed_only: bool| {
