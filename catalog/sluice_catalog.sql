@@ -64,9 +64,9 @@ CREATE TABLE sluice_catalog.source_errors (
 );
 
 -- One row per materialized view: distinct rows held, bytes of operator state (measured
--- at most once a second, and at every FLUSH), bytes of the result, and for EMIT ON
--- WINDOW CLOSE views the view's watermark and the rows dropped because their window
--- had already closed.
+-- at most once a second, and at every FLUSH), bytes of the result, and, for views
+-- whose inputs all have watermarks, the view's watermark and the rows dropped because
+-- their window had already closed (docs/windows.md).
 CREATE TABLE sluice_catalog.view_status (
     name TEXT NOT NULL,
     rows_held BIGINT NOT NULL,

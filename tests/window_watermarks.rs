@@ -261,22 +261,21 @@ async fn emit_on_window_close_over_a_view() {
     assert_eq!(view_watermark(&c, "closed").await, Some(25));
     assert_eq!(view_watermark(&c, "evens").await, Some(25));
 
-    // Windows on windows: per-minute totals of the closed 10-second windows (the inner
-    // bounds renamed, as a relation has one window_start), closing in turn.
+    // Windows on windows: per-minute totals of 10-second windows (the inner bounds
+    // renamed, as a relation has one window_start), closed by the watermark the inner
+    // view passes on.
     c.batch_execute(
-        "CREATE MATERIALIZED VIEW closed10 AS
+        "CREATE MATERIALIZED VIEW per10 AS
            SELECT window_start AS start10, window_end AS end10, count(*) AS n
-           FROM TUMBLE(evens, ts, INTERVAL '10' SECOND)
-           GROUP BY window_start, window_end EMIT ON WINDOW CLOSE;
+           FROM TUMBLE(evens, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;
          CREATE MATERIALIZED VIEW per_minute AS
            SELECT window_start, window_end, CAST(sum(n) AS BIGINT) AS n
-           FROM TUMBLE(closed10, start10, INTERVAL '1' MINUTE)
+           FROM TUMBLE(per10, start10, INTERVAL '1' MINUTE)
            GROUP BY window_start, window_end EMIT ON WINDOW CLOSE;",
     )
     .await
     .unwrap();
-    // 1:10 moves the watermark to 1:05: the 10-second windows up to [:30, :40) and
-    // the minute [0:00, 1:00) close.
+    // 1:10 moves the watermark to 1:05: the minute [0:00, 1:00) closes.
     broker.produce("events", &[event(0, 70)]);
     let minutes = "SELECT coalesce(sum(n), 0)::BIGINT FROM per_minute";
     assert_eq!(wait_for(&c, minutes, 5, Duration::from_secs(30)).await, 5);

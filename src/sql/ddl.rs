@@ -139,27 +139,23 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
             "CREATE OR REPLACE / TEMPORARY materialized views and column lists are not supported",
         ));
     }
-    let emit_on_close = emit_on_window_close(view)?;
-    let plan = plan_view(db, &view.query).await?;
     let entry = CatalogEntry {
         id: db.catalog().allocate_id(),
         name: name.clone(),
         kind: RelationKind::MaterializedView,
         definition: Statement::CreateView(view.clone()).to_string(),
     };
-    let inputs = plan.inputs.clone();
-    let models = plan.models.clone();
-    let running = start_view(db, &name, plan, emit_on_close).await?;
-    let relation = Relation::View(Arc::new(View::new(entry, inputs, models, running.clone())));
-    if let Err(e) = db.catalog().insert(relation, true) {
+    let view = build_view(db, &entry, view).await?;
+    let running = view.running().clone();
+    if let Err(e) = db.catalog().insert(Relation::View(Arc::new(view)), true) {
         running.stop();
         return Err(e);
     }
     Ok(done)
 }
 
-/// Plans and starts the view `entry` defines (at start-up, or when a model it uses
-/// is replaced).
+/// Plans and starts the view `entry` defines (at `CREATE`, at start-up, or when a
+/// model it uses is replaced).
 pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) -> Result<View> {
     let plan = plan_view(db, &view.query).await?;
     let inputs = plan.inputs.clone();
