@@ -1,7 +1,9 @@
-//! [`Join`]: an inner equi-join maintained incrementally.
+//! [`Join`]: an equi-join maintained incrementally — inner, or a left semi / anti
+//! join (`IN`, `EXISTS`, `NOT EXISTS` subqueries).
 //!
-//! Each side keeps its rows indexed by join key (a Z-set per key). A change on one
-//! side is joined with the other side's current rows, then folded into its own side:
+//! Each side keeps its rows indexed by join key (a Z-set per key). For an inner join a
+//! change on one side is joined with the other side's current rows, then folded into
+//! its own side:
 //!
 //! ```text
 //!   Δ(L ⋈ R) = ΔL ⋈ R  +  (L + ΔL) ⋈ ΔR
@@ -11,6 +13,11 @@
 //! proportional to the change times the matching rows, never to the whole state.
 //! Rows with a NULL key match nothing, as in SQL. A residual `ON` condition is applied
 //! to the joined rows.
+//!
+//! A semi (anti) join outputs the left rows that have at least one (no) matching right
+//! row. It keeps, per distinct left row, its number of matches; a change on the right
+//! updates the counts of the left rows it matches, and a left row enters or leaves
+//! the output when its count moves between zero and non-zero.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +37,9 @@ use crate::error::{Result, SluiceError};
 /// Row-encoded rows with their multiplicity.
 type Rows = HashMap<Box<[u8]>, i64>;
 
+/// A row-encoded join key, or `None` for a key with a NULL (which matches nothing).
+type Key = Option<Box<[u8]>>;
+
 /// One side's rows: join key → rows with that key.
 #[derive(Debug)]
 struct Side {
@@ -47,21 +57,39 @@ pub enum JoinSide {
     Right,
 }
 
-/// The incremental inner join. See the module docs.
+/// What a join outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Every matching (left, right) pair.
+    Inner,
+    /// The left rows with a match (`IN`, `EXISTS`).
+    LeftSemi,
+    /// The left rows without a match (`NOT EXISTS`).
+    LeftAnti,
+}
+
+/// The incremental join. See the module docs.
 #[derive(Debug)]
 pub struct Join {
+    kind: JoinKind,
     left: Side,
     right: Side,
     key_codec: Option<RowConverter>,
     filter: Option<Arc<dyn PhysicalExpr>>,
+    /// The output: left then right columns (inner), the left columns (semi, anti).
     schema: SchemaRef,
+    /// A matched pair's columns (left then right), which `filter` reads.
+    pair_schema: SchemaRef,
+    /// Semi and anti joins: matches per distinct stored left row.
+    matches: HashMap<Box<[u8]>, i64>,
 }
 
 impl Join {
-    /// A join of rows shaped `left_schema` and `right_schema` on
-    /// `left_keys[i] = right_keys[i]`, with an optional residual `filter` over the
-    /// joined row; `schema` is the output (left columns, then right columns).
+    /// A `kind` join of rows shaped `left_schema` and `right_schema` on
+    /// `left_keys[i] = right_keys[i]`, with an optional residual `filter` over a
+    /// matched pair (left columns, then right columns); `schema` is the output.
     pub fn try_new(
+        kind: JoinKind,
         left_schema: &Schema,
         right_schema: &Schema,
         keys: Vec<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)>,
@@ -87,7 +115,16 @@ impl Join {
             Some(RowConverter::new(fields)?)
         };
         let (left_keys, right_keys) = keys.into_iter().unzip();
+        let pair_schema = Arc::new(Schema::new(
+            left_schema
+                .fields()
+                .iter()
+                .chain(right_schema.fields().iter())
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
         Ok(Join {
+            kind,
             left: Side {
                 keys: left_keys,
                 rows: codec(left_schema)?,
@@ -101,11 +138,25 @@ impl Join {
             key_codec,
             filter,
             schema,
+            pair_schema,
+            matches: HashMap::new(),
         })
     }
 
     /// Applies a change of one side and returns the change of the join.
     pub fn process(
+        &mut self,
+        side: JoinSide,
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<ChangeBatch> {
+        match self.kind {
+            JoinKind::Inner => self.process_inner(side, change, errors),
+            JoinKind::LeftSemi | JoinKind::LeftAnti => self.process_semi(side, change, errors),
+        }
+    }
+
+    fn process_inner(
         &mut self,
         side: JoinSide,
         change: &ChangeBatch,
@@ -145,7 +196,18 @@ impl Join {
             updates.push((key, row));
         }
         let output = self.assemble(side, &change, &own_indices, &other_rows, weights)?;
+        self.store(side, &change, &own_rows, updates);
+        self.apply_filter(output, errors)
+    }
 
+    /// Folds a change's rows (`updates`: key and row number) into its side's index.
+    fn store(
+        &mut self,
+        side: JoinSide,
+        change: &ChangeBatch,
+        own_rows: &datafusion::arrow::row::Rows,
+        updates: Vec<(Box<[u8]>, usize)>,
+    ) {
         let this = match side {
             JoinSide::Left => &mut self.left,
             JoinSide::Right => &mut self.right,
@@ -162,16 +224,263 @@ impl Join {
                 }
             }
         }
+    }
+
+    /// Keeps the pairs that pass the residual condition (all of them without one).
+    fn apply_filter(&self, pairs: ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch> {
         match &self.filter {
             Some(filter) => {
-                let (output, mask) = evaluate_rows(std::slice::from_ref(filter), &output, errors)?;
+                let (pairs, mask) = evaluate_rows(std::slice::from_ref(filter), &pairs, errors)?;
                 let mask = mask[0]
                     .as_boolean_opt()
                     .ok_or_else(|| SluiceError::Internal("join condition is not boolean".into()))?;
-                filter_change(&output, mask)
+                filter_change(&pairs, mask)
             }
-            None => Ok(output),
+            None => Ok(pairs),
         }
+    }
+
+    /// The join keys of a change's rows (`None` for a row with a NULL key), after
+    /// dropping rows whose key fails to evaluate.
+    fn keys_of(
+        &self,
+        side: JoinSide,
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<(ChangeBatch, Vec<Key>)> {
+        let this = match side {
+            JoinSide::Left => &self.left,
+            JoinSide::Right => &self.right,
+        };
+        let (change, key_columns) = evaluate_rows(&this.keys, change, errors)?;
+        let key_columns = canonical_floats(&key_columns)?;
+        let encoded = match &self.key_codec {
+            Some(codec) => Some(codec.convert_columns(&key_columns)?),
+            None => None,
+        };
+        let keys = (0..change.num_rows())
+            .map(|row| {
+                if key_columns.iter().any(|k| k.is_null(row)) {
+                    return None;
+                }
+                Some(
+                    encoded
+                        .as_ref()
+                        .map_or_else(Box::default, |k| k.row(row).as_ref().into()),
+                )
+            })
+            .collect();
+        Ok((change, keys))
+    }
+
+    /// A semi or anti join's change. See the module docs.
+    fn process_semi(
+        &mut self,
+        side: JoinSide,
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<ChangeBatch> {
+        let (change, keys) = self.keys_of(side, change, errors)?;
+        let own_rows = match side {
+            JoinSide::Left => self.left.rows.convert_columns(change.data().columns())?,
+            JoinSide::Right => self.right.rows.convert_columns(change.data().columns())?,
+        };
+        let other = match side {
+            JoinSide::Left => &self.right,
+            JoinSide::Right => &self.left,
+        };
+        // Every (changed row, stored row of the other side) pair with equal keys.
+        let mut own_indices: Vec<u32> = Vec::new();
+        let mut other_rows: Vec<&[u8]> = Vec::new();
+        let mut other_weights: Vec<i64> = Vec::new();
+        for (row, key) in keys.iter().enumerate() {
+            if let Some(bucket) = key.as_ref().and_then(|k| other.index.get(k)) {
+                for (other_row, weight) in bucket {
+                    own_indices.push(row as u32);
+                    other_rows.push(other_row);
+                    other_weights.push(*weight);
+                }
+            }
+        }
+        let pair_weights = own_indices
+            .iter()
+            .map(|row| change.weights().value(*row as usize))
+            .collect();
+        let pairs = self.assemble(side, &change, &own_indices, &other_rows, pair_weights)?;
+        let passing = self.pair_mask(&pairs, errors)?;
+        let out = match side {
+            JoinSide::Left => {
+                // A changed left row's matches: the multiplicities of its passing pairs.
+                let mut matches = vec![0i64; change.num_rows()];
+                for (pair, row) in own_indices.iter().enumerate() {
+                    if passing[pair] {
+                        matches[*row as usize] += other_weights[pair];
+                    }
+                }
+                // (key, row, matches) of each changed row with a key.
+                let stored: Vec<_> = keys
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(row, key)| {
+                        key.clone()
+                            .map(|k| (k, own_rows.row(row).as_ref().into(), matches[row]))
+                    })
+                    .collect();
+                let shown: Vec<u32> = (0..change.num_rows() as u32)
+                    .filter(|row| self.passes(matches[*row as usize]))
+                    .collect();
+                let weights = shown
+                    .iter()
+                    .map(|row| change.weights().value(*row as usize))
+                    .collect();
+                let out = self.left_rows_of_change(&change, &shown, weights)?;
+                let updates = updates_of(&keys);
+                self.store(side, &change, &own_rows, updates);
+                for (key, row, count) in stored {
+                    let still_there = self
+                        .left
+                        .index
+                        .get(&key)
+                        .is_some_and(|bucket| bucket.contains_key(&row));
+                    if still_there {
+                        self.matches.insert(row, count);
+                    } else {
+                        self.matches.remove(&row);
+                    }
+                }
+                out
+            }
+            JoinSide::Right => {
+                // Stored left rows whose matches change, by how much.
+                let mut delta: HashMap<&[u8], i64> = HashMap::new();
+                let mut left_keys: HashMap<&[u8], &Box<[u8]>> = HashMap::new();
+                for (pair, row) in own_indices.iter().enumerate() {
+                    if passing[pair] {
+                        *delta.entry(other_rows[pair]).or_default() +=
+                            change.weights().value(*row as usize);
+                        if let Some(key) = &keys[*row as usize] {
+                            left_keys.insert(other_rows[pair], key);
+                        }
+                    }
+                }
+                let mut flipped: Vec<&[u8]> = Vec::new();
+                let mut weights: Vec<i64> = Vec::new();
+                let mut counts: Vec<(Box<[u8]>, i64)> = Vec::new();
+                for (left_row, by) in delta {
+                    let before = self.matches.get(left_row).copied().unwrap_or(0);
+                    let after = before + by;
+                    counts.push((left_row.into(), after));
+                    if self.passes(before) == self.passes(after) {
+                        continue;
+                    }
+                    let multiplicity = left_keys
+                        .get(left_row)
+                        .and_then(|key| self.left.index.get(*key))
+                        .and_then(|bucket| bucket.get(left_row))
+                        .copied()
+                        .unwrap_or(0);
+                    flipped.push(left_row);
+                    weights.push(if self.passes(after) {
+                        multiplicity
+                    } else {
+                        -multiplicity
+                    });
+                }
+                let out = self.decode_left_rows(&flipped, weights)?;
+                for (row, count) in counts {
+                    self.matches.insert(row, count);
+                }
+                let updates = updates_of(&keys);
+                self.store(side, &change, &own_rows, updates);
+                out
+            }
+        };
+        Ok(out)
+    }
+
+    /// Whether a left row with `matches` matches is in the output.
+    fn passes(&self, matches: i64) -> bool {
+        match self.kind {
+            JoinKind::LeftAnti => matches == 0,
+            JoinKind::Inner | JoinKind::LeftSemi => matches > 0,
+        }
+    }
+
+    /// Which pairs pass the residual condition, aligned with `pairs`' rows. A pair
+    /// whose condition fails to evaluate is recorded in `errors` and does not match.
+    fn pair_mask(&self, pairs: &ChangeBatch, errors: &mut ErrorLog) -> Result<Vec<bool>> {
+        let Some(filter) = &self.filter else {
+            return Ok(vec![true; pairs.num_rows()]);
+        };
+        let evaluate = |batch: &RecordBatch| -> Result<Vec<bool>> {
+            let value = filter.evaluate(batch)?.into_array(batch.num_rows())?;
+            let mask = value
+                .as_boolean_opt()
+                .ok_or_else(|| SluiceError::Internal("join condition is not boolean".into()))?;
+            Ok((0..mask.len())
+                .map(|i| mask.is_valid(i) && mask.value(i))
+                .collect())
+        };
+        match evaluate(pairs.data()) {
+            Ok(mask) => Ok(mask),
+            Err(_) => (0..pairs.num_rows())
+                .map(|row| match evaluate(&pairs.data().slice(row, 1)) {
+                    Ok(one) => Ok(one.first().copied().unwrap_or(false)),
+                    Err(e) => {
+                        errors.record(&e, pairs.weights().value(row));
+                        Ok(false)
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Rows `rows` of a left change, with `weights`, in the output schema.
+    fn left_rows_of_change(
+        &self,
+        change: &ChangeBatch,
+        rows: &[u32],
+        weights: Vec<i64>,
+    ) -> Result<ChangeBatch> {
+        let indices = UInt32Array::from(rows.to_vec());
+        let columns = change
+            .data()
+            .columns()
+            .iter()
+            .map(|c| take(c.as_ref(), &indices, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.output(columns, weights)
+    }
+
+    /// Stored left rows (row-encoded), with `weights`, in the output schema.
+    fn decode_left_rows(&self, rows: &[&[u8]], weights: Vec<i64>) -> Result<ChangeBatch> {
+        let columns = if rows.is_empty() {
+            self.schema
+                .fields()
+                .iter()
+                .map(|f| datafusion::arrow::array::new_empty_array(f.data_type()))
+                .collect()
+        } else {
+            let parser = self.left.rows.parser();
+            self.left
+                .rows
+                .convert_rows(rows.iter().map(|bytes| parser.parse(bytes)))?
+        };
+        self.output(columns, weights)
+    }
+
+    fn output(&self, columns: Vec<ArrayRef>, weights: Vec<i64>) -> Result<ChangeBatch> {
+        let options = RecordBatchOptions::new().with_row_count(Some(weights.len()));
+        let data =
+            RecordBatch::try_new_with_options(self.schema.clone(), columns.clone(), &options)
+                .or_else(|_| {
+                    RecordBatch::try_new_with_options(
+                        crate::dataflow::change::nullable(&self.schema),
+                        columns,
+                        &options,
+                    )
+                })?;
+        ChangeBatch::try_new(data, Int64Array::from(weights))
     }
 
     /// Joined rows: the change's rows at `own_indices` beside the other side's stored
@@ -195,12 +504,15 @@ impl Join {
             JoinSide::Left => &self.right.rows,
             JoinSide::Right => &self.left.rows,
         };
+        // Inner joins output the pairs; semi and anti joins only test them.
+        let schema = match self.kind {
+            JoinKind::Inner => &self.schema,
+            JoinKind::LeftSemi | JoinKind::LeftAnti => &self.pair_schema,
+        };
         let other: Vec<ArrayRef> = if other_rows.is_empty() {
             let fields = match side {
-                JoinSide::Left => self.schema.fields()[own.len()..].to_vec(),
-                JoinSide::Right => {
-                    self.schema.fields()[..self.schema.fields().len() - own.len()].to_vec()
-                }
+                JoinSide::Left => schema.fields()[own.len()..].to_vec(),
+                JoinSide::Right => schema.fields()[..schema.fields().len() - own.len()].to_vec(),
             };
             fields
                 .iter()
@@ -214,15 +526,12 @@ impl Join {
             JoinSide::Left => own.into_iter().chain(other).collect::<Vec<_>>(),
             JoinSide::Right => other.into_iter().chain(own).collect::<Vec<_>>(),
         };
-        let loose = crate::dataflow::change::nullable(&self.schema);
+        let loose = crate::dataflow::change::nullable(schema);
         let options = RecordBatchOptions::new().with_row_count(Some(weights.len()));
         let data = RecordBatch::try_new_with_options(loose, columns, &options)?;
-        let data = RecordBatch::try_new_with_options(
-            self.schema.clone(),
-            data.columns().to_vec(),
-            &options,
-        )
-        .unwrap_or(data);
+        let data =
+            RecordBatch::try_new_with_options(schema.clone(), data.columns().to_vec(), &options)
+                .unwrap_or(data);
         ChangeBatch::try_new(data, Int64Array::from(weights))
     }
 
@@ -235,9 +544,14 @@ impl Join {
             .zip(&self.right.keys)
             .map(|(l, r)| format!("{l} = {r}"))
             .collect();
+        let kind = match self.kind {
+            JoinKind::Inner => "InnerJoin",
+            JoinKind::LeftSemi => "LeftSemiJoin",
+            JoinKind::LeftAnti => "LeftAntiJoin",
+        };
         match &self.filter {
-            Some(f) => format!("InnerJoin: {} AND {f}", pairs.join(" AND ")),
-            None => format!("InnerJoin: {}", pairs.join(" AND ")),
+            Some(f) => format!("{kind}: {} AND {f}", pairs.join(" AND ")),
+            None => format!("{kind}: {}", pairs.join(" AND ")),
         }
     }
 
@@ -258,8 +572,17 @@ impl Join {
                     })
                     .sum::<usize>()
             })
-            .sum()
+            .sum::<usize>()
+            + self.matches.keys().map(|r| r.len() + 40).sum::<usize>()
     }
+}
+
+/// The (key, row number) of each change row with a key.
+fn updates_of(keys: &[Key]) -> Vec<(Box<[u8]>, usize)> {
+    keys.iter()
+        .enumerate()
+        .filter_map(|(row, key)| key.clone().map(|k| (k, row)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -286,7 +609,15 @@ mod tests {
                 .collect::<Vec<_>>(),
         ));
         let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
-        Join::try_new(&left, &right, vec![(key.clone(), key)], None, out).unwrap()
+        Join::try_new(
+            JoinKind::Inner,
+            &left,
+            &right,
+            vec![(key.clone(), key)],
+            None,
+            out,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -319,5 +650,100 @@ mod tests {
             vec!["1,10,1,100 x-1", "1,10,1,101 x-1"]
         );
         assert_eq!(j.left.index.len(), 1, "only key 2 remains on the left");
+    }
+
+    fn semi(kind: JoinKind, residual: bool) -> Join {
+        use datafusion::logical_expr::Operator;
+        use datafusion::physical_expr::expressions::BinaryExpr;
+        let left = Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("a", DataType::Int64, true),
+        ]);
+        let right = Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("b", DataType::Int64, true),
+        ]);
+        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        // The pair's columns: k, a, k, b: `b > a`.
+        let filter: Option<Arc<dyn PhysicalExpr>> = residual.then(|| {
+            Arc::new(BinaryExpr::new(
+                Arc::new(Column::new("b", 3)),
+                Operator::Gt,
+                Arc::new(Column::new("a", 1)),
+            )) as Arc<dyn PhysicalExpr>
+        });
+        let out = Arc::new(left.clone());
+        Join::try_new(kind, &left, &right, vec![(key.clone(), key)], filter, out).unwrap()
+    }
+
+    fn left(k: &[Option<i64>], a: &[Option<i64>], w: &[i64]) -> ChangeBatch {
+        change_of(batch(&[("k", k), ("a", a)]), w)
+    }
+
+    fn right(k: &[Option<i64>], b: &[Option<i64>], w: &[i64]) -> ChangeBatch {
+        change_of(batch(&[("k", k), ("b", b)]), w)
+    }
+
+    #[test]
+    fn semi_join_rows_enter_and_leave_with_their_first_and_last_match() {
+        let mut j = semi(JoinKind::LeftSemi, true);
+        let mut e = ErrorLog::default();
+        let l = left(
+            &[Some(1), Some(1), Some(2), None],
+            &[Some(5), Some(5), Some(7), Some(0)],
+            &[1, 1, 1, 1],
+        );
+        assert!(rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()).is_empty());
+        // b = 6 > 5 matches both (equal) rows of key 1; b = 3 matches nothing.
+        let r = right(&[Some(1), Some(2)], &[Some(6), Some(3)], &[1, 1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            vec!["1,5 x2"]
+        );
+        // A second match changes nothing; removing one of two keeps the rows in.
+        let r2 = right(&[Some(1)], &[Some(9)], &[1]);
+        assert!(rows_of(&j.process(JoinSide::Right, &r2, &mut e).unwrap()).is_empty());
+        let r3 = right(&[Some(1)], &[Some(6)], &[-1]);
+        assert!(rows_of(&j.process(JoinSide::Right, &r3, &mut e).unwrap()).is_empty());
+        // A new left row with a match comes out at once; the last match's removal
+        // takes every matched left row out.
+        let l2 = left(&[Some(1)], &[Some(8)], &[1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Left, &l2, &mut e).unwrap()),
+            vec!["1,8 x1"]
+        );
+        let r4 = right(&[Some(1)], &[Some(9)], &[-1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Right, &r4, &mut e).unwrap()),
+            vec!["1,5 x-2", "1,8 x-1"]
+        );
+        assert!(j.matches.values().all(|m| *m == 0));
+    }
+
+    #[test]
+    fn anti_join_keeps_rows_without_a_match_null_keys_included() {
+        let mut j = semi(JoinKind::LeftAnti, false);
+        let mut e = ErrorLog::default();
+        let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()),
+            vec!["1,5 x1", "NULL,6 x1"]
+        );
+        let r = right(&[Some(1), None], &[Some(0), Some(0)], &[1, 1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            vec!["1,5 x-1"]
+        );
+        let gone = right(&[Some(1)], &[Some(0)], &[-1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Right, &gone, &mut e).unwrap()),
+            vec!["1,5 x1"]
+        );
+        let deleted = left(&[Some(1), None], &[Some(5), Some(6)], &[-1, -1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Left, &deleted, &mut e).unwrap()),
+            vec!["1,5 x-1", "NULL,6 x-1"]
+        );
+        assert!(j.matches.is_empty() && j.left.index.is_empty());
     }
 }

@@ -260,15 +260,27 @@ impl Translator<'_> {
             }
             P::Values(values) => Ok(Node::Constant(self.values(values)?)),
             P::Join(join) => {
+                use crate::dataflow::join::JoinKind;
                 use datafusion::common::{JoinType, NullEquality};
-                if join.join_type != JoinType::Inner {
-                    return Err(SluiceError::not_supported(format!(
-                        "{} joins are not supported in materialized views yet (inner joins are)",
-                        join.join_type
-                    )));
-                }
+                let kind = match join.join_type {
+                    JoinType::Inner => JoinKind::Inner,
+                    JoinType::LeftSemi => JoinKind::LeftSemi,
+                    JoinType::LeftAnti => JoinKind::LeftAnti,
+                    other => {
+                        return Err(SluiceError::not_supported(format!(
+                            "{other} joins are not supported in materialized views yet \
+                             (inner joins, IN and EXISTS subqueries are)"
+                        )));
+                    }
+                };
                 if join.null_equality == NullEquality::NullEqualsNull {
                     return Err(unsupported("a join matching NULL keys"));
+                }
+                if join.null_aware {
+                    return Err(SluiceError::not_supported(
+                        "NOT IN (subquery) is not supported in materialized views yet (a NULL \
+                         in the subquery empties the result); write NOT EXISTS instead",
+                    ));
                 }
                 let left = self.translate(&join.left, false)?;
                 let right = self.translate(&join.right, false)?;
@@ -282,11 +294,15 @@ impl Translator<'_> {
                         ))
                     })
                     .collect::<Result<Vec<_>>>()?;
+                // The condition reads a pair: left then right columns (an inner
+                // join's output; a semi or anti join outputs the left ones only).
+                let pair = join.left.schema().join(join.right.schema())?;
                 let filter = match &join.filter {
-                    Some(f) => Some(self.physical(f, &join.schema)?),
+                    Some(f) => Some(self.physical(f, &pair)?),
                     None => None,
                 };
                 let op = crate::dataflow::join::Join::try_new(
+                    kind,
                     join.left.schema().as_arrow(),
                     join.right.schema().as_arrow(),
                     keys,
