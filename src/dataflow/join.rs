@@ -302,9 +302,12 @@ impl Join {
                 }
             }
         }
+        // A pair's weight is the product of its rows' (it only matters to the error
+        // log, which must cancel when either row goes away).
         let pair_weights = own_indices
             .iter()
-            .map(|row| change.weights().value(*row as usize))
+            .zip(&other_weights)
+            .map(|(row, other)| change.weights().value(*row as usize) * other)
             .collect();
         let pairs = self.assemble(side, &change, &own_indices, &other_rows, pair_weights)?;
         let passing = self.pair_mask(&pairs, errors)?;
