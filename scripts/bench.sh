@@ -38,13 +38,7 @@ fi
 
 # What the benchmarks start: the Kafka broker, ONNX Runtime and the PREDICT models,
 # the PostgreSQL 15 server.
-SLUICE_TANSU="$(scripts/install-tansu.sh)"
-export SLUICE_TANSU
-SLUICE_ONNXRUNTIME="$(scripts/install-ml.sh)"
-export SLUICE_ONNXRUNTIME
-SLUICE_TEST_MODELS="$(scripts/test-models.sh)"
-export SLUICE_TEST_MODELS
-need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
+install_test_tools
 
 cargo bench "${profile[@]}" --no-run "${targets[@]}"
 output="$(mktemp)"

@@ -46,3 +46,18 @@ need_file() {
         install_package "$package"
     fi
 }
+
+# Installs (when missing) and exports what the tests and benchmarks start: psql, the
+# tansu Kafka-protocol broker (SLUICE_TANSU), ONNX Runtime (SLUICE_ONNXRUNTIME) and
+# the PREDICT test models (SLUICE_TEST_MODELS), the PostgreSQL 15 server (the views'
+# oracle and the benchmarks' peer).
+install_test_tools() {
+    need_command psql postgresql-client
+    SLUICE_TANSU="$(scripts/install-tansu.sh)"
+    export SLUICE_TANSU
+    SLUICE_ONNXRUNTIME="$(scripts/install-ml.sh)"
+    export SLUICE_ONNXRUNTIME
+    SLUICE_TEST_MODELS="$(scripts/test-models.sh)"
+    export SLUICE_TEST_MODELS
+    need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
+}

@@ -48,6 +48,26 @@ async fn insert_features(
     .unwrap();
 }
 
+/// Every test model, each under its own name.
+async fn create_every_model(c: &Client) {
+    for model in [
+        "logreg",
+        "forest",
+        "mlp",
+        "mlp_int8",
+        "qnet",
+        "cnn",
+        "two_inputs",
+    ] {
+        c.batch_execute(&format!(
+            "CREATE MODEL {model} FROM '{}'",
+            model_path(model)
+        ))
+        .await
+        .unwrap();
+    }
+}
+
 /// `(id, output)` rows of a query whose second column is `real` or `real[]`.
 async fn float_rows(c: &Client, sql: &str) -> Vec<(i32, Vec<f64>)> {
     let rows = c
@@ -83,22 +103,7 @@ fn check_against(model: &str, output: &str, got: &[(i32, Vec<f64>)], expected_ro
 async fn every_test_model_matches_python_onnxruntime_in_queries_and_views() {
     let server = TestServer::start().await;
     let c = server.client().await;
-    for model in [
-        "logreg",
-        "forest",
-        "mlp",
-        "mlp_int8",
-        "qnet",
-        "cnn",
-        "two_inputs",
-    ] {
-        c.batch_execute(&format!(
-            "CREATE MODEL {model} FROM '{}'",
-            model_path(model)
-        ))
-        .await
-        .unwrap();
-    }
+    create_every_model(&c).await;
     let n = rows(&reference("qnet")["inputs"]["state"]);
 
     // Classifiers: label and probabilities, through field access on the struct.
@@ -637,22 +642,7 @@ async fn every_model_inside_views_over_a_kafka_source() {
 
     let server = TestServer::start().await;
     let c = server.client().await;
-    for model in [
-        "logreg",
-        "forest",
-        "mlp",
-        "mlp_int8",
-        "qnet",
-        "cnn",
-        "two_inputs",
-    ] {
-        c.batch_execute(&format!(
-            "CREATE MODEL {model} FROM '{}'",
-            model_path(model)
-        ))
-        .await
-        .unwrap();
-    }
+    create_every_model(&c).await;
     c.batch_execute(&format!(
         "CREATE SOURCE states (id INT, a REAL, b REAL, c REAL, d REAL, pixels REAL[])
          WITH (connector = 'kafka', topic = 'states',

@@ -78,6 +78,25 @@ async fn send(broker: &Broker, c: &Client, views: &[String], message: (i32, Vec<
     c.batch_execute("FLUSH").await.unwrap();
 }
 
+/// A broker with a one-partition topic `events`, a server, and a source `events (k,
+/// ts)` over the topic with `WATERMARK FOR ts AS ts - delay` (seconds).
+async fn events_source(delay: u32) -> (Broker, TestServer, Client) {
+    let broker = Broker::start();
+    broker.create_topic("events", 1);
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(&format!(
+        "CREATE SOURCE events (k INT, ts TIMESTAMP,
+                               WATERMARK FOR ts AS ts - INTERVAL '{delay}' SECOND)
+           WITH (connector = 'kafka', topic = 'events', properties.bootstrap.server = '{}')
+           FORMAT PLAIN ENCODE JSON",
+        broker.address()
+    ))
+    .await
+    .unwrap();
+    (broker, server, c)
+}
+
 async fn view_watermark(c: &Client, view: &str) -> Option<i64> {
     c.query_one(
         &format!(
@@ -98,18 +117,7 @@ async fn view_watermark(c: &Client, view: &str) -> Option<i64> {
 /// closed ones for EMIT ON WINDOW CLOSE), and count the others as late.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windowed_views_over_an_out_of_order_stream_equal_the_on_time_events() {
-    let broker = Broker::start();
-    broker.create_topic("events", 1);
-    let server = TestServer::start().await;
-    let c = server.client().await;
-    c.batch_execute(&format!(
-        "CREATE SOURCE events (k INT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
-           WITH (connector = 'kafka', topic = 'events', properties.bootstrap.server = '{}')
-           FORMAT PLAIN ENCODE JSON",
-        broker.address()
-    ))
-    .await
-    .unwrap();
+    let (broker, _server, c) = events_source(5).await;
     let mut views = Vec::new();
     for (kind, window) in KINDS {
         for (mode, emit) in [("live", ""), ("closed", " EMIT ON WINDOW CLOSE")] {
@@ -218,23 +226,16 @@ async fn windowed_views_over_an_out_of_order_stream_equal_the_on_time_events() {
 /// has none, and EMIT ON WINDOW CLOSE over it is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emit_on_window_close_over_a_view() {
-    let broker = Broker::start();
-    broker.create_topic("events", 1);
-    let server = TestServer::start().await;
-    let c = server.client().await;
-    c.batch_execute(&format!(
-        "CREATE SOURCE events (k INT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
-           WITH (connector = 'kafka', topic = 'events', properties.bootstrap.server = '{}')
-           FORMAT PLAIN ENCODE JSON;
-         CREATE MATERIALIZED VIEW evens AS SELECT k, ts FROM events WHERE k % 2 = 0;
+    let (broker, _server, c) = events_source(5).await;
+    c.batch_execute(
+        "CREATE MATERIALIZED VIEW evens AS SELECT k, ts FROM events WHERE k % 2 = 0;
          CREATE MATERIALIZED VIEW closed AS
            SELECT window_start, window_end, count(*) AS n
            FROM TUMBLE(evens, ts, INTERVAL '10' SECOND)
            GROUP BY window_start, window_end EMIT ON WINDOW CLOSE;
          CREATE TABLE t (ts TIMESTAMP);
          CREATE MATERIALIZED VIEW over_table AS SELECT ts FROM t;",
-        broker.address()
-    ))
+    )
     .await
     .unwrap();
     let err = c
@@ -442,15 +443,9 @@ async fn nexmark_windowed_aggregates_over_kafka() {
 /// time (its window ends later); a late HOP event still counts in its open window.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watermark_boundaries() {
-    let broker = Broker::start();
-    broker.create_topic("events", 1);
-    let server = TestServer::start().await;
-    let c = server.client().await;
-    c.batch_execute(&format!(
-        "CREATE SOURCE events (k INT, ts TIMESTAMP, WATERMARK FOR ts AS ts)
-           WITH (connector = 'kafka', topic = 'events', properties.bootstrap.server = '{}')
-           FORMAT PLAIN ENCODE JSON;
-         CREATE MATERIALIZED VIEW tumble_live AS SELECT window_start, window_end, count(*) AS n
+    let (broker, _server, c) = events_source(0).await;
+    c.batch_execute(
+        "CREATE MATERIALIZED VIEW tumble_live AS SELECT window_start, window_end, count(*) AS n
            FROM TUMBLE(events, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;
          CREATE MATERIALIZED VIEW tumble_closed AS SELECT window_start, window_end, count(*) AS n
            FROM TUMBLE(events, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end
@@ -458,8 +453,7 @@ async fn watermark_boundaries() {
          CREATE MATERIALIZED VIEW hop_live AS SELECT window_start, window_end, count(*) AS n
            FROM HOP(events, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND)
            GROUP BY window_start, window_end;",
-        broker.address()
-    ))
+    )
     .await
     .unwrap();
     let views: Vec<String> = ["tumble_live", "tumble_closed", "hop_live"]

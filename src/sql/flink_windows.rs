@@ -12,17 +12,10 @@
 //! accepted in any order. The rewrite works on tokens and splices the original text,
 //! so everything outside the window call is left byte for byte as written.
 
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
 
+use super::parser::{Spanned, tokens};
 use crate::error::{Result, SluiceError};
-
-/// A token of the statement and its byte range in the text.
-struct Spanned {
-    token: Token,
-    start: usize,
-    end: usize,
-}
 
 /// The window functions Flink writes as `TABLE(f(TABLE t, DESCRIPTOR(ts), ...))`, with
 /// the names of their arguments after `DATA` and `TIMECOL`, in positional order.
@@ -75,35 +68,6 @@ pub fn rewrite_flink_windows(sql: &str) -> Result<String> {
 
 fn syntax(function: &str, message: &str) -> SluiceError {
     SluiceError::Syntax(format!("syntax error in {function}: {message}"))
-}
-
-/// The statement's tokens without whitespace, with byte offsets.
-fn tokens(sql: &str) -> Result<Vec<Spanned>> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize_with_location()
-        .map_err(|e| SluiceError::Syntax(format!("syntax error: {e}")))?;
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    // Locations count lines and characters from 1.
-    let offset = |location: Location| -> usize {
-        let line = (location.line as usize).saturating_sub(1);
-        let start = line_starts.get(line).copied().unwrap_or(sql.len());
-        let column = (location.column as usize).saturating_sub(1);
-        sql[start..]
-            .char_indices()
-            .nth(column)
-            .map_or(sql.len(), |(i, _)| start + i)
-    };
-    Ok(tokens
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .map(|t| Spanned {
-            start: offset(t.span.start),
-            end: offset(t.span.end),
-            token: t.token,
-        })
-        .collect())
 }
 
 /// An unquoted word, uppercased.

@@ -217,15 +217,24 @@ pub enum SqlStatement {
     DescribeModel(String),
 }
 
-/// Splits SQL text at top-level semicolons (the tokenizer knows quoting). Returns each
-/// statement's text with its leading keywords (uppercase, up to four) for dispatch.
-fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
+/// A token and its byte range in the statement text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Spanned {
+    pub token: Token,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The text's tokens without whitespace, with byte offsets (the tokenizer knows
+/// quoting and comments).
+pub(crate) fn tokens(sql: &str) -> Result<Vec<Spanned>> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize_with_location()
         .map_err(|e| SluiceError::Syntax(format!("syntax error: {e}")))?;
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
+    // Locations count lines and characters from 1.
     let offset = |location: Location| -> usize {
         let line = (location.line as usize).saturating_sub(1);
         let start = line_starts.get(line).copied().unwrap_or(sql.len());
@@ -235,6 +244,21 @@ fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
             .nth(column)
             .map_or(sql.len(), |(i, _)| start + i)
     };
+    Ok(tokens
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .map(|t| Spanned {
+            start: offset(t.span.start),
+            end: offset(t.span.end),
+            token: t.token,
+        })
+        .collect())
+}
+
+/// Splits SQL text at top-level semicolons. Returns each statement's text with its
+/// leading keywords (uppercase, up to four) for dispatch.
+fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
+    let tokens = tokens(sql)?;
     let mut out = Vec::new();
     let mut start = 0;
     let mut words = Vec::new();
@@ -247,11 +271,9 @@ fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
     for token in &tokens {
         match &token.token {
             Token::SemiColon => {
-                let end = offset(token.span.start);
-                push(&sql[start..end], &mut words);
-                start = offset(token.span.end);
+                push(&sql[start..token.start], &mut words);
+                start = token.end;
             }
-            Token::Whitespace(_) => {}
             Token::Word(word) if words.len() < 4 => words.push(word.value.to_uppercase()),
             _ if words.len() < 4 => words.push(String::new()),
             _ => {}
