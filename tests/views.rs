@@ -252,7 +252,7 @@ fn random_predicate(rng: &mut Rng) -> String {
 /// inner joins (with a residual condition, and under an aggregate).
 fn random_view(rng: &mut Rng, table: &str) -> String {
     let pred = random_predicate(rng);
-    match rng.below(12) {
+    match rng.below(13) {
         0 => format!("SELECT k, v * 2 AS v2, upper(s) AS s, f FROM {table} WHERE {pred}"),
         1 => format!(
             "SELECT g, count(*) AS n, count(v) AS nv, count(DISTINCT s) AS ds, sum(v) AS sv, \
@@ -294,9 +294,16 @@ fn random_view(rng: &mut Rng, table: &str) -> String {
             "SELECT a.g, count(*) AS n, sum(a.v) AS sv FROM {table} a \
              WHERE NOT EXISTS (SELECT 1 FROM t2 b WHERE b.g = a.g AND b.s = a.s) GROUP BY a.g"
         ),
-        _ => format!(
+        11 => format!(
             "SELECT k, v FROM {table} a WHERE NOT EXISTS \
              (SELECT 1 FROM {table} b WHERE b.g = a.g AND b.v > a.v)"
+        ),
+        // Under OR a subquery becomes a mark join (every row, marked).
+        _ => format!(
+            "SELECT a.k, a.g FROM {table} a WHERE a.v < {} \
+             OR EXISTS (SELECT 1 FROM t2 b WHERE b.g = a.g AND b.v > a.v) \
+             OR a.g IN (SELECT g FROM t2 WHERE s IS NULL)",
+            rng.below(20)
         ),
     }
 }

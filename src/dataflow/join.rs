@@ -15,7 +15,7 @@
 //! to the joined rows.
 //!
 //! A semi (anti) join outputs the left rows that have at least one (no) matching right
-//! row. It keeps, per distinct left row, its number of matches; a change on the right
+//! row; a mark join outputs every left row with a boolean saying which. It keeps, per distinct left row, its number of matches; a change on the right
 //! updates the counts of the left rows it matches, and a left row enters or leaves
 //! the output when its count moves between zero and non-zero.
 
@@ -66,6 +66,9 @@ pub enum JoinKind {
     LeftSemi,
     /// The left rows without a match (`NOT EXISTS`).
     LeftAnti,
+    /// Every left row, with a last `mark` column saying whether it has a match
+    /// (`IN` and `EXISTS` under `OR`).
+    LeftMark,
 }
 
 /// The incremental join. See the module docs.
@@ -152,7 +155,9 @@ impl Join {
     ) -> Result<ChangeBatch> {
         match self.kind {
             JoinKind::Inner => self.process_inner(side, change, errors),
-            JoinKind::LeftSemi | JoinKind::LeftAnti => self.process_semi(side, change, errors),
+            JoinKind::LeftSemi | JoinKind::LeftAnti | JoinKind::LeftMark => {
+                self.process_semi(side, change, errors)
+            }
         }
     }
 
@@ -336,7 +341,8 @@ impl Join {
                     .iter()
                     .map(|row| change.weights().value(*row as usize))
                     .collect();
-                let out = self.left_rows_of_change(&change, &shown, weights)?;
+                let marks = shown.iter().map(|row| matches[*row as usize] > 0).collect();
+                let out = self.left_rows_of_change(&change, &shown, weights, marks)?;
                 let updates = updates_of(&keys);
                 self.store(side, &change, &own_rows, updates);
                 for (key, row, count) in stored {
@@ -368,12 +374,13 @@ impl Join {
                 }
                 let mut flipped: Vec<&[u8]> = Vec::new();
                 let mut weights: Vec<i64> = Vec::new();
+                let mut marks: Vec<bool> = Vec::new();
                 let mut counts: Vec<(Box<[u8]>, i64)> = Vec::new();
                 for (left_row, by) in delta {
                     let before = self.matches.get(left_row).copied().unwrap_or(0);
                     let after = before + by;
                     counts.push((left_row.into(), after));
-                    if self.passes(before) == self.passes(after) {
+                    if (before > 0) == (after > 0) {
                         continue;
                     }
                     let multiplicity = left_keys
@@ -382,14 +389,21 @@ impl Join {
                         .and_then(|bucket| bucket.get(left_row))
                         .copied()
                         .unwrap_or(0);
-                    flipped.push(left_row);
-                    weights.push(if self.passes(after) {
-                        multiplicity
+                    if self.kind == JoinKind::LeftMark {
+                        // The row stays; its mark changes.
+                        flipped.extend([left_row, left_row]);
+                        weights.extend([-multiplicity, multiplicity]);
+                        marks.extend([before > 0, after > 0]);
                     } else {
-                        -multiplicity
-                    });
+                        flipped.push(left_row);
+                        weights.push(if self.passes(after) {
+                            multiplicity
+                        } else {
+                            -multiplicity
+                        });
+                    }
                 }
-                let out = self.decode_left_rows(&flipped, weights)?;
+                let out = self.decode_left_rows(&flipped, weights, marks)?;
                 for (row, count) in counts {
                     self.matches.insert(row, count);
                 }
@@ -406,6 +420,7 @@ impl Join {
         match self.kind {
             JoinKind::LeftAnti => matches == 0,
             JoinKind::Inner | JoinKind::LeftSemi => matches > 0,
+            JoinKind::LeftMark => true,
         }
     }
 
@@ -438,12 +453,14 @@ impl Join {
         }
     }
 
-    /// Rows `rows` of a left change, with `weights`, in the output schema.
+    /// Rows `rows` of a left change, with `weights` (and `marks`, for a mark join),
+    /// in the output schema.
     fn left_rows_of_change(
         &self,
         change: &ChangeBatch,
         rows: &[u32],
         weights: Vec<i64>,
+        marks: Vec<bool>,
     ) -> Result<ChangeBatch> {
         let indices = UInt32Array::from(rows.to_vec());
         let columns = change
@@ -452,14 +469,21 @@ impl Join {
             .iter()
             .map(|c| take(c.as_ref(), &indices, None))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        self.output(columns, weights)
+        self.output(columns, weights, marks)
     }
 
-    /// Stored left rows (row-encoded), with `weights`, in the output schema.
-    fn decode_left_rows(&self, rows: &[&[u8]], weights: Vec<i64>) -> Result<ChangeBatch> {
+    /// Stored left rows (row-encoded), with `weights` (and `marks`), in the output
+    /// schema.
+    fn decode_left_rows(
+        &self,
+        rows: &[&[u8]],
+        weights: Vec<i64>,
+        marks: Vec<bool>,
+    ) -> Result<ChangeBatch> {
         let columns = if rows.is_empty() {
-            self.schema
-                .fields()
+            let left_columns =
+                self.schema.fields().len() - usize::from(self.kind == JoinKind::LeftMark);
+            self.schema.fields()[..left_columns]
                 .iter()
                 .map(|f| datafusion::arrow::array::new_empty_array(f.data_type()))
                 .collect()
@@ -469,10 +493,20 @@ impl Join {
                 .rows
                 .convert_rows(rows.iter().map(|bytes| parser.parse(bytes)))?
         };
-        self.output(columns, weights)
+        self.output(columns, weights, marks)
     }
 
-    fn output(&self, columns: Vec<ArrayRef>, weights: Vec<i64>) -> Result<ChangeBatch> {
+    fn output(
+        &self,
+        mut columns: Vec<ArrayRef>,
+        weights: Vec<i64>,
+        marks: Vec<bool>,
+    ) -> Result<ChangeBatch> {
+        if self.kind == JoinKind::LeftMark {
+            columns.push(Arc::new(datafusion::arrow::array::BooleanArray::from(
+                marks,
+            )));
+        }
         let options = RecordBatchOptions::new().with_row_count(Some(weights.len()));
         let data =
             RecordBatch::try_new_with_options(self.schema.clone(), columns.clone(), &options)
@@ -510,7 +544,7 @@ impl Join {
         // Inner joins output the pairs; semi and anti joins only test them.
         let schema = match self.kind {
             JoinKind::Inner => &self.schema,
-            JoinKind::LeftSemi | JoinKind::LeftAnti => &self.pair_schema,
+            JoinKind::LeftSemi | JoinKind::LeftAnti | JoinKind::LeftMark => &self.pair_schema,
         };
         let other: Vec<ArrayRef> = if other_rows.is_empty() {
             let fields = match side {
@@ -551,6 +585,7 @@ impl Join {
             JoinKind::Inner => "InnerJoin",
             JoinKind::LeftSemi => "LeftSemiJoin",
             JoinKind::LeftAnti => "LeftAntiJoin",
+            JoinKind::LeftMark => "LeftMarkJoin",
         };
         match &self.filter {
             Some(f) => format!("{kind}: {} AND {f}", pairs.join(" AND ")),
@@ -748,5 +783,48 @@ mod tests {
             vec!["1,5 x-1", "NULL,6 x-1"]
         );
         assert!(j.matches.is_empty() && j.left.index.is_empty());
+    }
+
+    #[test]
+    fn mark_join_keeps_every_row_and_flips_its_mark() {
+        let left_schema = Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("a", DataType::Int64, true),
+        ]);
+        let right_schema = Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("b", DataType::Int64, true),
+        ]);
+        let out = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("a", DataType::Int64, true),
+            Field::new("mark", DataType::Boolean, false),
+        ]));
+        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        let mut j = Join::try_new(
+            JoinKind::LeftMark,
+            &left_schema,
+            &right_schema,
+            vec![(key.clone(), key)],
+            None,
+            out,
+        )
+        .unwrap();
+        let mut e = ErrorLog::default();
+        let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()),
+            vec!["1,5,false x1", "NULL,6,false x1"]
+        );
+        let r = right(&[Some(1)], &[Some(0)], &[1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            vec!["1,5,false x-1", "1,5,true x1"]
+        );
+        let l2 = left(&[Some(1)], &[Some(7)], &[1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Left, &l2, &mut e).unwrap()),
+            vec!["1,7,true x1"]
+        );
     }
 }

@@ -266,6 +266,7 @@ impl Translator<'_> {
                     JoinType::Inner => JoinKind::Inner,
                     JoinType::LeftSemi => JoinKind::LeftSemi,
                     JoinType::LeftAnti => JoinKind::LeftAnti,
+                    JoinType::LeftMark => JoinKind::LeftMark,
                     other => {
                         return Err(SluiceError::not_supported(format!(
                             "{other} joins are not supported in materialized views yet \
