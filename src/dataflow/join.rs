@@ -15,7 +15,9 @@
 //! to the joined rows.
 //!
 //! A semi (anti) join outputs the left rows that have at least one (no) matching right
-//! row; a mark join outputs every left row with a boolean saying which. It keeps, per distinct left row, its number of matches; a change on the right
+//! row; a mark join outputs every left row with a boolean saying which; a left outer
+//! join outputs an inner join's pairs plus, as an anti join would, each left row
+//! without a match beside NULLs. It keeps, per distinct left row, its number of matches; a change on the right
 //! updates the counts of the left rows it matches, and a left row enters or leaves
 //! the output when its count moves between zero and non-zero.
 
@@ -69,6 +71,9 @@ pub enum JoinKind {
     /// Every left row, with a last `mark` column saying whether it has a match
     /// (`IN` and `EXISTS` under `OR`).
     LeftMark,
+    /// The matching pairs, and each left row without a match beside NULLs
+    /// (`LEFT JOIN`).
+    LeftOuter,
 }
 
 /// The incremental join. See the module docs.
@@ -85,6 +90,8 @@ pub struct Join {
     pair_schema: SchemaRef,
     /// Semi and anti joins: matches per distinct stored left row.
     matches: HashMap<Box<[u8]>, i64>,
+    /// The number of left columns.
+    left_width: usize,
 }
 
 impl Join {
@@ -143,6 +150,7 @@ impl Join {
             schema,
             pair_schema,
             matches: HashMap::new(),
+            left_width: left_schema.fields().len(),
         })
     }
 
@@ -155,7 +163,7 @@ impl Join {
     ) -> Result<ChangeBatch> {
         match self.kind {
             JoinKind::Inner => self.process_inner(side, change, errors),
-            JoinKind::LeftSemi | JoinKind::LeftAnti | JoinKind::LeftMark => {
+            JoinKind::LeftSemi | JoinKind::LeftAnti | JoinKind::LeftMark | JoinKind::LeftOuter => {
                 self.process_semi(side, change, errors)
             }
         }
@@ -278,7 +286,7 @@ impl Join {
         Ok((change, keys))
     }
 
-    /// A semi or anti join's change. See the module docs.
+    /// A semi, anti, mark or left outer join's change. See the module docs.
     fn process_semi(
         &mut self,
         side: JoinSide,
@@ -316,6 +324,14 @@ impl Join {
             .collect();
         let pairs = self.assemble(side, &change, &own_indices, &other_rows, pair_weights)?;
         let passing = self.pair_mask(&pairs, errors)?;
+        // A left outer join outputs the matching pairs too (and, below, the rows
+        // without a match as an anti join would, beside NULLs).
+        let matched = (self.kind == JoinKind::LeftOuter)
+            .then(|| {
+                let mask = datafusion::arrow::array::BooleanArray::from(passing.clone());
+                filter_change(&pairs, &mask)
+            })
+            .transpose()?;
         let out = match side {
             JoinSide::Left => {
                 // A changed left row's matches: the multiplicities of its passing pairs.
@@ -412,13 +428,16 @@ impl Join {
                 out
             }
         };
-        Ok(out)
+        match matched {
+            Some(pairs) => concat(&pairs, &out),
+            None => Ok(out),
+        }
     }
 
     /// Whether a left row with `matches` matches is in the output.
     fn passes(&self, matches: i64) -> bool {
         match self.kind {
-            JoinKind::LeftAnti => matches == 0,
+            JoinKind::LeftAnti | JoinKind::LeftOuter => matches == 0,
             JoinKind::Inner | JoinKind::LeftSemi => matches > 0,
             JoinKind::LeftMark => true,
         }
@@ -481,9 +500,7 @@ impl Join {
         marks: Vec<bool>,
     ) -> Result<ChangeBatch> {
         let columns = if rows.is_empty() {
-            let left_columns =
-                self.schema.fields().len() - usize::from(self.kind == JoinKind::LeftMark);
-            self.schema.fields()[..left_columns]
+            self.schema.fields()[..self.left_width]
                 .iter()
                 .map(|f| datafusion::arrow::array::new_empty_array(f.data_type()))
                 .collect()
@@ -502,10 +519,23 @@ impl Join {
         weights: Vec<i64>,
         marks: Vec<bool>,
     ) -> Result<ChangeBatch> {
-        if self.kind == JoinKind::LeftMark {
-            columns.push(Arc::new(datafusion::arrow::array::BooleanArray::from(
-                marks,
-            )));
+        match self.kind {
+            JoinKind::LeftMark => {
+                columns.push(Arc::new(datafusion::arrow::array::BooleanArray::from(
+                    marks,
+                )));
+            }
+            JoinKind::LeftOuter => {
+                // A left row without a match: NULL for every right column.
+                let right = self.schema.fields()[columns.len()..].to_vec();
+                let rows = weights.len();
+                columns.extend(
+                    right
+                        .iter()
+                        .map(|f| datafusion::arrow::array::new_null_array(f.data_type(), rows)),
+                );
+            }
+            JoinKind::Inner | JoinKind::LeftSemi | JoinKind::LeftAnti => {}
         }
         let options = RecordBatchOptions::new().with_row_count(Some(weights.len()));
         let data =
@@ -541,9 +571,10 @@ impl Join {
             JoinSide::Left => &self.right.rows,
             JoinSide::Right => &self.left.rows,
         };
-        // Inner joins output the pairs; semi and anti joins only test them.
+        // Inner and outer joins output the pairs; semi, anti and mark joins only
+        // test them.
         let schema = match self.kind {
-            JoinKind::Inner => &self.schema,
+            JoinKind::Inner | JoinKind::LeftOuter => &self.schema,
             JoinKind::LeftSemi | JoinKind::LeftAnti | JoinKind::LeftMark => &self.pair_schema,
         };
         let other: Vec<ArrayRef> = if other_rows.is_empty() {
@@ -586,6 +617,7 @@ impl Join {
             JoinKind::LeftSemi => "LeftSemiJoin",
             JoinKind::LeftAnti => "LeftAntiJoin",
             JoinKind::LeftMark => "LeftMarkJoin",
+            JoinKind::LeftOuter => "LeftJoin",
         };
         match &self.filter {
             Some(f) => format!("{kind}: {} AND {f}", pairs.join(" AND ")),
@@ -613,6 +645,19 @@ impl Join {
             .sum::<usize>()
             + self.matches.keys().map(|r| r.len() + 40).sum::<usize>()
     }
+}
+
+/// `first`'s rows then `second`'s (same columns).
+fn concat(first: &ChangeBatch, second: &ChangeBatch) -> Result<ChangeBatch> {
+    let data =
+        datafusion::arrow::compute::concat_batches(&first.schema(), [first.data(), second.data()])?;
+    let weights = datafusion::arrow::compute::concat(&[first.weights(), second.weights()])?;
+    ChangeBatch::try_new(
+        data,
+        weights
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .clone(),
+    )
 }
 
 /// The (key, row number) of each change row with a key.
@@ -825,6 +870,54 @@ mod tests {
         assert_eq!(
             rows_of(&j.process(JoinSide::Left, &l2, &mut e).unwrap()),
             vec!["1,7,true x1"]
+        );
+    }
+
+    #[test]
+    fn left_join_pads_unmatched_rows_until_a_match_arrives() {
+        let left_schema = Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("a", DataType::Int64, true),
+        ]);
+        let right_schema = Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("b", DataType::Int64, true),
+        ]);
+        let out = Arc::new(Schema::new(
+            left_schema
+                .fields()
+                .iter()
+                .chain(right_schema.fields().iter())
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        let mut j = Join::try_new(
+            JoinKind::LeftOuter,
+            &left_schema,
+            &right_schema,
+            vec![(key.clone(), key)],
+            None,
+            out,
+        )
+        .unwrap();
+        let mut e = ErrorLog::default();
+        let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()),
+            vec!["1,5,NULL,NULL x1", "NULL,6,NULL,NULL x1"]
+        );
+        // The first match replaces the padded row; a second adds a pair.
+        let r = right(&[Some(1), Some(1)], &[Some(7), Some(8)], &[1, 1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            vec!["1,5,1,7 x1", "1,5,1,8 x1", "1,5,NULL,NULL x-1"]
+        );
+        // The last match going brings the padded row back.
+        let gone = right(&[Some(1), Some(1)], &[Some(7), Some(8)], &[-1, -1]);
+        assert_eq!(
+            rows_of(&j.process(JoinSide::Right, &gone, &mut e).unwrap()),
+            vec!["1,5,1,7 x-1", "1,5,1,8 x-1", "1,5,NULL,NULL x1"]
         );
     }
 }

@@ -267,10 +267,11 @@ impl Translator<'_> {
                     JoinType::LeftSemi => JoinKind::LeftSemi,
                     JoinType::LeftAnti => JoinKind::LeftAnti,
                     JoinType::LeftMark => JoinKind::LeftMark,
+                    JoinType::Left => JoinKind::LeftOuter,
                     other => {
                         return Err(SluiceError::not_supported(format!(
                             "{other} joins are not supported in materialized views yet \
-                             (inner joins, IN and EXISTS subqueries are)"
+                             (inner and left joins, IN and EXISTS subqueries are)"
                         )));
                     }
                 };
