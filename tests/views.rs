@@ -252,7 +252,7 @@ fn random_predicate(rng: &mut Rng) -> String {
 /// inner joins (with a residual condition, and under an aggregate).
 fn random_view(rng: &mut Rng, table: &str) -> String {
     let pred = random_predicate(rng);
-    match rng.below(15) {
+    match rng.below(16) {
         0 => format!("SELECT k, v * 2 AS v2, upper(s) AS s, f FROM {table} WHERE {pred}"),
         1 => format!(
             "SELECT g, count(*) AS n, count(v) AS nv, count(DISTINCT s) AS ds, sum(v) AS sv, \
@@ -307,6 +307,10 @@ fn random_view(rng: &mut Rng, table: &str) -> String {
         14 => format!(
             "SELECT a.g, count(*) AS n, count(b.k) AS matched, max(b.v) AS top \
              FROM {table} a LEFT JOIN t2 b ON a.g = b.g AND b.s IS NOT NULL GROUP BY a.g"
+        ),
+        15 => format!(
+            "SELECT b.k AS bk, b.v AS bv, a.k, a.s FROM {table} a RIGHT JOIN t2 b \
+             ON a.g = b.g AND a.v < b.v"
         ),
         // Under OR a subquery becomes a mark join (every row, marked).
         _ => format!(

@@ -259,64 +259,7 @@ impl Translator<'_> {
                 )?))
             }
             P::Values(values) => Ok(Node::Constant(self.values(values)?)),
-            P::Join(join) => {
-                use crate::dataflow::join::JoinKind;
-                use datafusion::common::{JoinType, NullEquality};
-                let kind = match join.join_type {
-                    JoinType::Inner => JoinKind::Inner,
-                    JoinType::LeftSemi => JoinKind::LeftSemi,
-                    JoinType::LeftAnti => JoinKind::LeftAnti,
-                    JoinType::LeftMark => JoinKind::LeftMark,
-                    JoinType::Left => JoinKind::LeftOuter,
-                    other => {
-                        return Err(SluiceError::not_supported(format!(
-                            "{other} joins are not supported in materialized views yet \
-                             (inner and left joins, IN and EXISTS subqueries are)"
-                        )));
-                    }
-                };
-                if join.null_equality == NullEquality::NullEqualsNull {
-                    return Err(unsupported("a join matching NULL keys"));
-                }
-                if join.null_aware {
-                    return Err(SluiceError::not_supported(
-                        "NOT IN (subquery) is not supported in materialized views yet (a NULL \
-                         in the subquery empties the result); write NOT EXISTS instead",
-                    ));
-                }
-                let left = self.translate(&join.left, false)?;
-                let right = self.translate(&join.right, false)?;
-                let keys = join
-                    .on
-                    .iter()
-                    .map(|(l, r)| {
-                        Ok((
-                            self.physical(l, join.left.schema())?,
-                            self.physical(r, join.right.schema())?,
-                        ))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                // The condition reads a pair: left then right columns (an inner
-                // join's output; a semi or anti join outputs the left ones only).
-                let pair = join.left.schema().join(join.right.schema())?;
-                let filter = match &join.filter {
-                    Some(f) => Some(self.physical(f, &pair)?),
-                    None => None,
-                };
-                let op = crate::dataflow::join::Join::try_new(
-                    kind,
-                    join.left.schema().as_arrow(),
-                    join.right.schema().as_arrow(),
-                    keys,
-                    filter,
-                    Arc::new(join.schema.as_arrow().clone()),
-                )?;
-                Ok(Node::Join {
-                    op: Box::new(op),
-                    left: Box::new(left),
-                    right: Box::new(right),
-                })
-            }
+            P::Join(join) => self.join(join),
             P::Window(window) => self.session(window),
             P::Subquery(_) => Err(unsupported("a correlated subquery")),
             P::Unnest(_) => Err(unsupported("UNNEST")),
@@ -333,6 +276,107 @@ impl Translator<'_> {
                 "a materialized view must be defined by a query",
             )),
         }
+    }
+
+    /// A join. A right join is planned as a left join with the inputs swapped, then
+    /// its columns put back in order.
+    fn join(&mut self, join: &datafusion::logical_expr::Join) -> Result<Node> {
+        use crate::dataflow::join::JoinKind;
+        use datafusion::common::{JoinType, NullEquality};
+        let (kind, swapped) = match join.join_type {
+            JoinType::Inner => (JoinKind::Inner, false),
+            JoinType::LeftSemi => (JoinKind::LeftSemi, false),
+            JoinType::LeftAnti => (JoinKind::LeftAnti, false),
+            JoinType::LeftMark => (JoinKind::LeftMark, false),
+            JoinType::Left => (JoinKind::LeftOuter, false),
+            JoinType::Right => (JoinKind::LeftOuter, true),
+            other => {
+                return Err(SluiceError::not_supported(format!(
+                    "{other} joins are not supported in materialized views yet \
+                     (inner, left and right joins, IN and EXISTS subqueries are)"
+                )));
+            }
+        };
+        if join.null_equality == NullEquality::NullEqualsNull {
+            return Err(unsupported("a join matching NULL keys"));
+        }
+        if join.null_aware {
+            return Err(SluiceError::not_supported(
+                "NOT IN (subquery) is not supported in materialized views yet (a NULL \
+                 in the subquery empties the result); write NOT EXISTS instead",
+            ));
+        }
+        let (first, second) = if swapped {
+            (&join.right, &join.left)
+        } else {
+            (&join.left, &join.right)
+        };
+        let first_node = self.translate(first, false)?;
+        let second_node = self.translate(second, false)?;
+        let keys = join
+            .on
+            .iter()
+            .map(|(l, r)| {
+                let (a, b) = if swapped { (r, l) } else { (l, r) };
+                Ok((
+                    self.physical(a, first.schema())?,
+                    self.physical(b, second.schema())?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The condition reads a pair: the first input's columns, then the second's.
+        let pair = first.schema().join(second.schema())?;
+        let filter = match &join.filter {
+            Some(f) => Some(self.physical(f, &pair)?),
+            None => None,
+        };
+        let fields = join.schema.as_arrow().fields().clone();
+        let left_width = join.left.schema().fields().len();
+        let output = if swapped {
+            Schema::new(
+                fields[left_width..]
+                    .iter()
+                    .chain(&fields[..left_width])
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            join.schema.as_arrow().clone()
+        };
+        let op = crate::dataflow::join::Join::try_new(
+            kind,
+            first.schema().as_arrow(),
+            second.schema().as_arrow(),
+            keys,
+            filter,
+            Arc::new(output),
+        )?;
+        let node = Node::Join {
+            op: Box::new(op),
+            left: Box::new(first_node),
+            right: Box::new(second_node),
+        };
+        if !swapped {
+            return Ok(node);
+        }
+        let right_width = fields.len() - left_width;
+        let exprs = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let from = if i < left_width {
+                    right_width + i
+                } else {
+                    i - left_width
+                };
+                Arc::new(datafusion::physical_expr::expressions::Column::new(
+                    f.name(),
+                    from,
+                )) as Arc<dyn PhysicalExpr>
+            })
+            .collect();
+        let schema = Arc::new(join.schema.as_arrow().clone());
+        Ok(operator(Project::new(exprs, schema), node))
     }
 
     /// A `Window` node is maintainable only as the session window functions that
