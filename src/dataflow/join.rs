@@ -25,7 +25,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions,
+    UInt32Array,
 };
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -175,42 +176,62 @@ impl Join {
         change: &ChangeBatch,
         errors: &mut ErrorLog,
     ) -> Result<ChangeBatch> {
-        let (this, other) = match side {
-            JoinSide::Left => (&mut self.left, &self.right),
-            JoinSide::Right => (&mut self.right, &self.left),
-        };
-        let (change, key_columns) = evaluate_rows(&this.keys, change, errors)?;
-        let key_columns = canonical_floats(&key_columns)?;
-        let keys = match &self.key_codec {
-            Some(codec) => Some(codec.convert_columns(&key_columns)?),
-            None => None,
-        };
-        let own_rows = this.rows.convert_columns(change.data().columns())?;
+        let (change, keys) = self.keys_of(side, change, errors)?;
+        let own_rows = self
+            .side(side)
+            .rows
+            .convert_columns(change.data().columns())?;
+        let matching = self.matching(side, &keys);
+        let pairs = self.pairs(side, &change, &matching)?;
+        let passing = self.pair_mask(&pairs, errors)?;
+        let output = filter_change(&pairs, &BooleanArray::from(passing))?;
+        self.store(side, &change, &own_rows, updates_of(&keys));
+        Ok(output)
+    }
 
-        let mut own_indices: Vec<u32> = Vec::new();
-        let mut other_rows: Vec<&[u8]> = Vec::new();
-        let mut weights: Vec<i64> = Vec::new();
-        let mut updates: Vec<(Box<[u8]>, usize)> = Vec::with_capacity(change.num_rows());
-        for row in 0..change.num_rows() {
-            if key_columns.iter().any(|k| k.is_null(row)) {
-                continue;
-            }
-            let key: Box<[u8]> = keys
-                .as_ref()
-                .map_or_else(Box::default, |k| k.row(row).as_ref().into());
-            let weight = change.weights().value(row);
-            if let Some(matches) = other.index.get(&key) {
-                for (other_row, other_weight) in matches {
-                    own_indices.push(row as u32);
-                    other_rows.push(other_row);
-                    weights.push(weight * other_weight);
-                }
-            }
-            updates.push((key, row));
+    /// One side's rows and index.
+    fn side(&self, side: JoinSide) -> &Side {
+        match side {
+            JoinSide::Left => &self.left,
+            JoinSide::Right => &self.right,
         }
-        let output = self.assemble(side, &change, &own_indices, &other_rows, weights)?;
-        self.store(side, &change, &own_rows, updates);
-        self.apply_filter(output, errors)
+    }
+
+    /// The stored rows of the side opposite `side` matching each changed row's key:
+    /// (changed row, stored row, stored row's multiplicity), in change order.
+    fn matching(&self, side: JoinSide, keys: &[Key]) -> Vec<(u32, &[u8], i64)> {
+        let other = match side {
+            JoinSide::Left => &self.right,
+            JoinSide::Right => &self.left,
+        };
+        let mut out = Vec::new();
+        for (row, key) in keys.iter().enumerate() {
+            if let Some(bucket) = key.as_ref().and_then(|k| other.index.get(k)) {
+                out.extend(
+                    bucket
+                        .iter()
+                        .map(|(other_row, weight)| (row as u32, other_row.as_ref(), *weight)),
+                );
+            }
+        }
+        out
+    }
+
+    /// The `matching` pairs as rows (the pair schema for semi, anti, mark joins),
+    /// each weighted by the product of its two rows' weights.
+    fn pairs(
+        &self,
+        side: JoinSide,
+        change: &ChangeBatch,
+        matching: &[(u32, &[u8], i64)],
+    ) -> Result<ChangeBatch> {
+        let own_indices: Vec<u32> = matching.iter().map(|(row, _, _)| *row).collect();
+        let other_rows: Vec<&[u8]> = matching.iter().map(|(_, other, _)| *other).collect();
+        let weights = matching
+            .iter()
+            .map(|(row, _, weight)| change.weights().value(*row as usize) * weight)
+            .collect();
+        self.assemble(side, change, &own_indices, &other_rows, weights)
     }
 
     /// Folds a change's rows (`updates`: key and row number) into its side's index.
@@ -239,20 +260,6 @@ impl Join {
         }
     }
 
-    /// Keeps the pairs that pass the residual condition (all of them without one).
-    fn apply_filter(&self, pairs: ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch> {
-        match &self.filter {
-            Some(filter) => {
-                let (pairs, mask) = evaluate_rows(std::slice::from_ref(filter), &pairs, errors)?;
-                let mask = mask[0]
-                    .as_boolean_opt()
-                    .ok_or_else(|| SluiceError::Internal("join condition is not boolean".into()))?;
-                filter_change(&pairs, mask)
-            }
-            None => Ok(pairs),
-        }
-    }
-
     /// The join keys of a change's rows (`None` for a row with a NULL key), after
     /// dropping rows whose key fails to evaluate.
     fn keys_of(
@@ -261,11 +268,7 @@ impl Join {
         change: &ChangeBatch,
         errors: &mut ErrorLog,
     ) -> Result<(ChangeBatch, Vec<Key>)> {
-        let this = match side {
-            JoinSide::Left => &self.left,
-            JoinSide::Right => &self.right,
-        };
-        let (change, key_columns) = evaluate_rows(&this.keys, change, errors)?;
+        let (change, key_columns) = evaluate_rows(&self.side(side).keys, change, errors)?;
         let key_columns = canonical_floats(&key_columns)?;
         let encoded = match &self.key_codec {
             Some(codec) => Some(codec.convert_columns(&key_columns)?),
@@ -294,41 +297,19 @@ impl Join {
         errors: &mut ErrorLog,
     ) -> Result<ChangeBatch> {
         let (change, keys) = self.keys_of(side, change, errors)?;
-        let own_rows = match side {
-            JoinSide::Left => self.left.rows.convert_columns(change.data().columns())?,
-            JoinSide::Right => self.right.rows.convert_columns(change.data().columns())?,
-        };
-        let other = match side {
-            JoinSide::Left => &self.right,
-            JoinSide::Right => &self.left,
-        };
-        // Every (changed row, stored row of the other side) pair with equal keys.
-        let mut own_indices: Vec<u32> = Vec::new();
-        let mut other_rows: Vec<&[u8]> = Vec::new();
-        let mut other_weights: Vec<i64> = Vec::new();
-        for (row, key) in keys.iter().enumerate() {
-            if let Some(bucket) = key.as_ref().and_then(|k| other.index.get(k)) {
-                for (other_row, weight) in bucket {
-                    own_indices.push(row as u32);
-                    other_rows.push(other_row);
-                    other_weights.push(*weight);
-                }
-            }
-        }
-        // A pair's weight is the product of its rows' (it only matters to the error
-        // log, which must cancel when either row goes away).
-        let pair_weights = own_indices
-            .iter()
-            .zip(&other_weights)
-            .map(|(row, other)| change.weights().value(*row as usize) * other)
-            .collect();
-        let pairs = self.assemble(side, &change, &own_indices, &other_rows, pair_weights)?;
+        let own_rows = self
+            .side(side)
+            .rows
+            .convert_columns(change.data().columns())?;
+        // The pairs' rows line up with `matching`: pair i is matching[i].
+        let matching = self.matching(side, &keys);
+        let pairs = self.pairs(side, &change, &matching)?;
         let passing = self.pair_mask(&pairs, errors)?;
         // A left outer join outputs the matching pairs too (and, below, the rows
         // without a match as an anti join would, beside NULLs).
         let matched = (self.kind == JoinKind::LeftOuter)
             .then(|| {
-                let mask = datafusion::arrow::array::BooleanArray::from(passing.clone());
+                let mask = BooleanArray::from(passing.clone());
                 filter_change(&pairs, &mask)
             })
             .transpose()?;
@@ -336,9 +317,9 @@ impl Join {
             JoinSide::Left => {
                 // A changed left row's matches: the multiplicities of its passing pairs.
                 let mut matches = vec![0i64; change.num_rows()];
-                for (pair, row) in own_indices.iter().enumerate() {
-                    if passing[pair] {
-                        matches[*row as usize] += other_weights[pair];
+                for ((row, _, weight), passes) in matching.iter().zip(&passing) {
+                    if *passes {
+                        matches[*row as usize] += weight;
                     }
                 }
                 // (key, row, matches) of each changed row with a key.
@@ -379,12 +360,12 @@ impl Join {
                 // Stored left rows whose matches change, by how much.
                 let mut delta: HashMap<&[u8], i64> = HashMap::new();
                 let mut left_keys: HashMap<&[u8], &Box<[u8]>> = HashMap::new();
-                for (pair, row) in own_indices.iter().enumerate() {
-                    if passing[pair] {
-                        *delta.entry(other_rows[pair]).or_default() +=
+                for ((row, left_row, _), passes) in matching.iter().zip(&passing) {
+                    if *passes {
+                        *delta.entry(left_row).or_default() +=
                             change.weights().value(*row as usize);
                         if let Some(key) = &keys[*row as usize] {
-                            left_keys.insert(other_rows[pair], key);
+                            left_keys.insert(left_row, key);
                         }
                     }
                 }
@@ -521,9 +502,7 @@ impl Join {
     ) -> Result<ChangeBatch> {
         match self.kind {
             JoinKind::LeftMark => {
-                columns.push(Arc::new(datafusion::arrow::array::BooleanArray::from(
-                    marks,
-                )));
+                columns.push(Arc::new(BooleanArray::from(marks)));
             }
             JoinKind::LeftOuter => {
                 // A left row without a match: NULL for every right column.
@@ -675,37 +654,41 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::physical_expr::expressions::Column;
 
-    fn join() -> Join {
-        let left = Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("a", DataType::Int64, true),
-        ]);
-        let right = Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("b", DataType::Int64, true),
-        ]);
-        let out = Arc::new(Schema::new(
-            left.fields()
-                .iter()
-                .chain(right.fields().iter())
-                .map(|f| f.as_ref().clone())
-                .collect::<Vec<_>>(),
-        ));
+    /// A `kind` join of `(k, a)` and `(k, b)` on `k`, with `b > a` as the residual
+    /// condition when `residual` is set.
+    fn join_of(kind: JoinKind, residual: bool) -> Join {
+        use datafusion::logical_expr::Operator;
+        use datafusion::physical_expr::expressions::BinaryExpr;
+        let field = |name: &str| Field::new(name, DataType::Int64, true);
+        let left = Schema::new(vec![field("k"), field("a")]);
+        let right = Schema::new(vec![field("k"), field("b")]);
+        let out = match kind {
+            JoinKind::Inner | JoinKind::LeftOuter => {
+                vec![field("k"), field("a"), field("k"), field("b")]
+            }
+            JoinKind::LeftSemi | JoinKind::LeftAnti => vec![field("k"), field("a")],
+            JoinKind::LeftMark => vec![
+                field("k"),
+                field("a"),
+                Field::new("mark", DataType::Boolean, false),
+            ],
+        };
         let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
-        Join::try_new(
-            JoinKind::Inner,
-            &left,
-            &right,
-            vec![(key.clone(), key)],
-            None,
-            out,
-        )
-        .unwrap()
+        // The pair's columns: k, a, k, b.
+        let filter: Option<Arc<dyn PhysicalExpr>> = residual.then(|| {
+            Arc::new(BinaryExpr::new(
+                Arc::new(Column::new("b", 3)),
+                Operator::Gt,
+                Arc::new(Column::new("a", 1)),
+            )) as Arc<dyn PhysicalExpr>
+        });
+        let out = Arc::new(Schema::new(out));
+        Join::try_new(kind, &left, &right, vec![(key.clone(), key)], filter, out).unwrap()
     }
 
     #[test]
     fn changes_on_either_side_join_with_the_other_sides_rows() {
-        let mut j = join();
+        let mut j = join_of(JoinKind::Inner, false);
         let mut e = ErrorLog::default();
         let l = change_of(
             batch(&[
@@ -735,30 +718,6 @@ mod tests {
         assert_eq!(j.left.index.len(), 1, "only key 2 remains on the left");
     }
 
-    fn semi(kind: JoinKind, residual: bool) -> Join {
-        use datafusion::logical_expr::Operator;
-        use datafusion::physical_expr::expressions::BinaryExpr;
-        let left = Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("a", DataType::Int64, true),
-        ]);
-        let right = Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("b", DataType::Int64, true),
-        ]);
-        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
-        // The pair's columns: k, a, k, b: `b > a`.
-        let filter: Option<Arc<dyn PhysicalExpr>> = residual.then(|| {
-            Arc::new(BinaryExpr::new(
-                Arc::new(Column::new("b", 3)),
-                Operator::Gt,
-                Arc::new(Column::new("a", 1)),
-            )) as Arc<dyn PhysicalExpr>
-        });
-        let out = Arc::new(left.clone());
-        Join::try_new(kind, &left, &right, vec![(key.clone(), key)], filter, out).unwrap()
-    }
-
     fn left(k: &[Option<i64>], a: &[Option<i64>], w: &[i64]) -> ChangeBatch {
         change_of(batch(&[("k", k), ("a", a)]), w)
     }
@@ -769,7 +728,7 @@ mod tests {
 
     #[test]
     fn semi_join_rows_enter_and_leave_with_their_first_and_last_match() {
-        let mut j = semi(JoinKind::LeftSemi, true);
+        let mut j = join_of(JoinKind::LeftSemi, true);
         let mut e = ErrorLog::default();
         let l = left(
             &[Some(1), Some(1), Some(2), None],
@@ -805,7 +764,7 @@ mod tests {
 
     #[test]
     fn anti_join_keeps_rows_without_a_match_null_keys_included() {
-        let mut j = semi(JoinKind::LeftAnti, false);
+        let mut j = join_of(JoinKind::LeftAnti, false);
         let mut e = ErrorLog::default();
         let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
         assert_eq!(
@@ -832,29 +791,7 @@ mod tests {
 
     #[test]
     fn mark_join_keeps_every_row_and_flips_its_mark() {
-        let left_schema = Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("a", DataType::Int64, true),
-        ]);
-        let right_schema = Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("b", DataType::Int64, true),
-        ]);
-        let out = Arc::new(Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("a", DataType::Int64, true),
-            Field::new("mark", DataType::Boolean, false),
-        ]));
-        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
-        let mut j = Join::try_new(
-            JoinKind::LeftMark,
-            &left_schema,
-            &right_schema,
-            vec![(key.clone(), key)],
-            None,
-            out,
-        )
-        .unwrap();
+        let mut j = join_of(JoinKind::LeftMark, false);
         let mut e = ErrorLog::default();
         let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
         assert_eq!(
@@ -875,32 +812,7 @@ mod tests {
 
     #[test]
     fn left_join_pads_unmatched_rows_until_a_match_arrives() {
-        let left_schema = Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("a", DataType::Int64, true),
-        ]);
-        let right_schema = Schema::new(vec![
-            Field::new("k", DataType::Int64, true),
-            Field::new("b", DataType::Int64, true),
-        ]);
-        let out = Arc::new(Schema::new(
-            left_schema
-                .fields()
-                .iter()
-                .chain(right_schema.fields().iter())
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ));
-        let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
-        let mut j = Join::try_new(
-            JoinKind::LeftOuter,
-            &left_schema,
-            &right_schema,
-            vec![(key.clone(), key)],
-            None,
-            out,
-        )
-        .unwrap();
+        let mut j = join_of(JoinKind::LeftOuter, false);
         let mut e = ErrorLog::default();
         let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
         assert_eq!(
