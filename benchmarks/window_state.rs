@@ -18,29 +18,13 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
+
+// The tests' harness: an in-process server over a temporary data directory.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const VIEWS: [&str; 3] = ["closed_windows", "continuous_windows", "all_windows"];
-
-async fn start() -> (Client, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = sluice::Database::open(dir.path())
-        .await
-        .expect("open database");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(sluice::server::serve(listener, db));
-    let url = format!(
-        "host={} port={} user=bench dbname=sluice",
-        addr.ip(),
-        addr.port()
-    );
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    (client, dir)
-}
 
 /// Resident memory of this process, in MiB (from /proc).
 fn rss_mib() -> f64 {
@@ -73,7 +57,8 @@ async fn main() {
                 (false, _) => 200_000,
             },
         );
-    let (client, _dir) = start().await;
+    let server = common::TestServer::start().await;
+    let client = server.client().await;
     let per_auction = |source: &str| {
         format!(
             "SELECT auction, window_start, window_end, count(*) AS bids, max(price) AS top

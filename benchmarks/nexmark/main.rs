@@ -13,12 +13,9 @@
 //! events. Settings: `SLUICE_BENCH_FULL=1` (5,000,000 events, 60 s per rate; quick:
 //! 1,000,000 events, 10 s per rate), `SLUICE_BENCH_EVENTS=n`, `SLUICE_BENCH_FRESHNESS_S=s`.
 
-#[allow(dead_code)]
-#[path = "../../tests/common/kafka.rs"]
-mod kafka;
-#[allow(dead_code)]
-#[path = "../../tests/common/postgres.rs"]
-mod postgres;
+// The tests' harness: the in-process server, the tansu broker, PostgreSQL.
+#[path = "../../tests/common/mod.rs"]
+mod common;
 
 mod cpu;
 mod events;
@@ -30,13 +27,7 @@ mod report;
 
 use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
-
-/// A free loopback port (tests/common/kafka.rs asks its parent module for one).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
+use common::{kafka, postgres};
 
 /// What to run.
 pub struct Settings {
@@ -94,25 +85,6 @@ impl Settings {
         }
         settings
     }
-}
-
-async fn sluice_server() -> (Client, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = sluice::Database::open(dir.path())
-        .await
-        .expect("open database");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(sluice::server::serve(listener, db));
-    let url = format!(
-        "host=127.0.0.1 port={} user=bench dbname=sluice",
-        addr.port()
-    );
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    (client, dir)
 }
 
 fn progress(message: impl std::fmt::Display) {
@@ -185,7 +157,8 @@ async fn main() {
         limits.push(run);
     }
 
-    let (client, _dir) = sluice_server().await;
+    let server = common::TestServer::start().await;
+    let client = server.client().await;
     for (topic, columns, _) in &topics {
         client
             .batch_execute(&events::create_source(
