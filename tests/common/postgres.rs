@@ -88,7 +88,7 @@ impl Postgres {
         let log = self.dir.path().join("server.log");
         // A free port can be taken between probing and binding: try a few.
         for _ in 0..5 {
-            let port = free_port();
+            let port = super::free_port();
             let options = format!(
                 "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' \
                  -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -164,9 +164,4 @@ fn check(output: &Output, what: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }
