@@ -160,11 +160,8 @@ impl SystemSchema {
                             ints[1].push(next);
                             let high = (p.high_watermark >= 0).then_some(p.high_watermark);
                             ints[2].push(high);
-                            ints[3].push(high.zip(next).map(|(h, n)| (h - n).max(0)));
-                            times.push(
-                                p.max_event_time
-                                    .filter(|_| reader.watermark_delay.is_some()),
-                            );
+                            ints[3].push(p.lag());
+                            times.push(p.max_event_time.filter(|_| reader.has_watermark));
                         }
                     }
                     _ => {

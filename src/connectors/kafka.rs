@@ -6,8 +6,10 @@
 //! unchanged (security, fetch sizes, ...).
 //!
 //! Messages are gathered into batches of up to [`MAX_BATCH`] or for at most
-//! [`LINGER`] after the first one, whichever comes first. Partition end offsets come
-//! from librdkafka's statistics (the high watermark of fetch responses); broker
+//! [`LINGER`] after the first one, whichever comes first. Partition end and start
+//! offsets come from librdkafka's statistics (the high watermark and log start offset
+//! of fetch responses), with the client's position, which moves past transaction
+//! markers: together they give each partition's lag (see [`super::watermark`]). Broker
 //! errors are reported in the reader's state while librdkafka reconnects with
 //! back-off and the reader resumes at its own offsets.
 
@@ -186,8 +188,13 @@ impl ClientContext for ReaderContext {
     fn stats(&self, statistics: Statistics) {
         if let Some(topic) = statistics.topics.get(&self.topic) {
             for (id, partition) in &topic.partitions {
-                if *id >= 0 && partition.hi_offset >= 0 {
-                    self.status.set_high_watermark(*id, partition.hi_offset);
+                if *id >= 0 {
+                    self.status.set_broker_offsets(
+                        *id,
+                        partition.hi_offset,
+                        partition.lo_offset,
+                        partition.app_offset,
+                    );
                 }
             }
         }

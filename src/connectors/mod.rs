@@ -21,5 +21,6 @@ pub mod nexmark;
 pub mod options;
 pub mod source;
 pub mod status;
+pub mod watermark;
 
 pub use source::{Source, SourceConfig};

@@ -23,7 +23,8 @@ use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Message, Sequencer};
 use crate::error::{Result, SluiceError};
 use crate::sql::types::UTC;
 
-/// Default time after which a silent partition stops holding back the watermark.
+/// Default time after which a silent partition with nothing left to read stops
+/// holding back the watermark.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A Kafka metadata column added with `INCLUDE`.
@@ -228,7 +229,7 @@ impl Source {
         let status = Arc::new(ReaderStatus::new(
             &self.config.name,
             reader_name,
-            self.config.watermark.as_ref().map(|_| 0),
+            self.config.watermark.is_some(),
             self.config.idle_timeout,
         ));
         self.readers
@@ -269,7 +270,7 @@ struct Deliver {
 impl Deliver {
     /// Tells the view when the source watermark advanced (after the rows it covers).
     fn forward_watermark(&self) {
-        let Some(now) = self.status.snapshot().watermark else {
+        let Some(now) = self.status.watermark() else {
             return;
         };
         if self.sent_watermark.get().is_some_and(|sent| now <= sent) {
@@ -358,7 +359,7 @@ fn read(config: &SourceConfig, out: &Deliver) -> Result<()> {
                 };
                 while !out.closed() && !reader.lost() {
                     consume(&mut reader, &decoder, includes, &config.schema, out)?;
-                    // Idle partitions stop holding the watermark back even without rows.
+                    // Partitions turn idle without rows: the watermark may move then.
                     out.forward_watermark();
                 }
             }

@@ -1,10 +1,13 @@
 //! [`ReaderStatus`]: what one source reader reports — state, counts, the recent
-//! undecodable messages, and per-partition offsets, lag and watermarks — read by the
-//! `sluice_catalog.source_*` system relations.
+//! undecodable messages, per-partition offsets, lag and watermarks, and the source
+//! watermark (by the rule in [`super::watermark`]) — read by the
+//! `sluice_catalog.source_*` system relations and by the reader itself.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
+
+use super::watermark::{PartitionStatus, source_watermark};
 
 /// How many undecodable messages are kept per reader.
 const RECENT_ERRORS: usize = 100;
@@ -26,30 +29,6 @@ pub struct SourceError {
     pub at: SystemTime,
 }
 
-/// Per-partition progress.
-#[derive(Debug, Clone)]
-pub struct PartitionStatus {
-    /// The next offset Sluice will read (-1: not known yet, e.g. reading from the end).
-    pub next_offset: i64,
-    /// The partition's end offset as last reported by the broker (-1: unknown).
-    pub high_watermark: i64,
-    /// Largest event time seen (µs since the epoch), for the watermark.
-    pub max_event_time: Option<i64>,
-    /// When the last message arrived.
-    pub last_message: Option<Instant>,
-}
-
-impl Default for PartitionStatus {
-    fn default() -> Self {
-        PartitionStatus {
-            next_offset: -1,
-            high_watermark: -1,
-            max_event_time: None,
-            last_message: None,
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct Inner {
     state: String,
@@ -67,9 +46,11 @@ pub struct ReaderStatus {
     pub source: String,
     /// The view this reader feeds.
     pub reader: String,
-    /// Watermark delay (µs) applied to event times; `None` when the source declares none.
-    pub watermark_delay: Option<i64>,
-    /// A partition silent for longer than this no longer holds back the watermark.
+    /// Whether the source declares a `WATERMARK` (event times are then the values of
+    /// its expression).
+    pub has_watermark: bool,
+    /// A partition silent this long with nothing left to read no longer holds back the
+    /// watermark.
     pub idle_timeout: Duration,
     inner: Mutex<Inner>,
 }
@@ -93,16 +74,11 @@ pub struct StatusSnapshot {
 
 impl ReaderStatus {
     /// A reader of `source` feeding `reader`.
-    pub fn new(
-        source: &str,
-        reader: &str,
-        watermark_delay: Option<i64>,
-        idle_timeout: Duration,
-    ) -> Self {
+    pub fn new(source: &str, reader: &str, has_watermark: bool, idle_timeout: Duration) -> Self {
         ReaderStatus {
             source: source.to_string(),
             reader: reader.to_string(),
-            watermark_delay,
+            has_watermark,
             idle_timeout,
             inner: Mutex::new(Inner {
                 state: "starting".into(),
@@ -146,56 +122,66 @@ impl ReaderStatus {
     /// largest event time among the rows just read.
     pub fn advance(&self, partition: i32, next_offset: i64, max_event_time: Option<i64>) {
         let mut inner = self.lock();
-        let status = inner.partitions.entry(partition).or_default();
+        let status = inner
+            .partitions
+            .entry(partition)
+            .or_insert_with(|| PartitionStatus::assigned(-1));
         status.next_offset = status.next_offset.max(next_offset);
-        status.last_message = Some(Instant::now());
+        status.active_at = Instant::now();
         if let Some(t) = max_event_time {
             status.max_event_time = Some(status.max_event_time.map_or(t, |m| m.max(t)));
         }
     }
 
-    /// Records the broker's end offset for a partition.
-    pub fn set_high_watermark(&self, partition: i32, high_watermark: i64) {
+    /// Records what the Kafka client last learnt about an assigned partition (negative
+    /// values are unknown and change nothing): the broker's end and start offsets, and
+    /// the client's position (past the last message handed to the reader, and past
+    /// transaction markers, which are never handed over).
+    pub fn set_broker_offsets(&self, partition: i32, high: i64, low: i64, position: i64) {
+        let mut inner = self.lock();
+        let Some(status) = inner.partitions.get_mut(&partition) else {
+            return;
+        };
+        if high >= 0 {
+            status.high_watermark = high;
+        }
+        if low >= 0 {
+            status.low_watermark = low;
+        }
+        status.next_offset = status.next_offset.max(position);
+    }
+
+    /// Makes a partition known (assigned now) before any message arrives from it;
+    /// `next_offset` is -1 when it is not known yet.
+    pub fn add_partition(&self, partition: i32, next_offset: i64) {
         self.lock()
             .partitions
-            .entry(partition)
-            .or_default()
-            .high_watermark = high_watermark;
+            .insert(partition, PartitionStatus::assigned(next_offset));
     }
 
-    /// Makes a partition known before any message arrives from it; `next_offset` is
-    /// -1 when it is not known yet.
-    pub fn add_partition(&self, partition: i32, next_offset: i64) {
-        let mut inner = self.lock();
-        inner.partitions.entry(partition).or_default().next_offset = next_offset;
+    /// The source watermark, brought up to date by the rule ([`source_watermark`]).
+    /// `None` without a `WATERMARK`, and until every partition has delivered an event
+    /// or become idle.
+    pub fn watermark(&self) -> Option<i64> {
+        self.update_watermark(&mut self.lock())
     }
 
-    /// The current snapshot, with the watermark computed by the rule: per partition,
-    /// the largest event time seen minus the declared delay; the source's watermark
-    /// is the minimum over partitions that have delivered a message within the idle
-    /// timeout (idle partitions do not hold it back). It never moves backwards: when
-    /// every partition is idle, or a revived partition is behind, it stays where it
-    /// was. `None` until some active partition has seen an event.
+    fn update_watermark(&self, inner: &mut Inner) -> Option<i64> {
+        if self.has_watermark {
+            inner.watermark = source_watermark(
+                inner.partitions.values(),
+                Instant::now(),
+                self.idle_timeout,
+                inner.watermark,
+            );
+        }
+        inner.watermark
+    }
+
+    /// The current snapshot, with the watermark brought up to date.
     pub fn snapshot(&self) -> StatusSnapshot {
         let mut inner = self.lock();
-        let current = self.watermark_delay.and_then(|delay| {
-            let now = Instant::now();
-            inner
-                .partitions
-                .values()
-                .filter(|p| {
-                    p.last_message
-                        .is_some_and(|t| now.duration_since(t) <= self.idle_timeout)
-                })
-                .filter_map(|p| p.max_event_time)
-                .min()
-                .map(|t| t - delay)
-        });
-        let watermark = match (inner.watermark, current) {
-            (Some(before), Some(now)) => Some(before.max(now)),
-            (before, now) => before.or(now),
-        };
-        inner.watermark = watermark;
+        let watermark = self.update_watermark(&mut inner);
         StatusSnapshot {
             state: inner.state.clone(),
             rows: inner.rows,
@@ -212,26 +198,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn watermark_is_the_minimum_over_active_partitions_minus_the_delay() {
-        let status = ReaderStatus::new("s", "v", Some(5), Duration::from_millis(200));
+    fn assigned_partitions_hold_the_watermark_until_they_deliver_or_are_idle() {
+        let status = ReaderStatus::new("s", "v", true, Duration::from_millis(200));
+        for partition in 0..3 {
+            status.add_partition(partition, 0);
+        }
+        // Partition 1 has a backlog, partition 2 is empty.
+        status.set_broker_offsets(0, 2, 0, -1001);
+        status.set_broker_offsets(1, 500, 0, -1001);
+        status.set_broker_offsets(2, 0, 0, -1001);
         status.advance(0, 1, Some(100));
-        status.advance(1, 1, Some(40));
         status.advance(0, 2, Some(90)); // out of order: max stays 100
-        assert_eq!(status.snapshot().watermark, Some(35));
+        assert_eq!(status.snapshot().watermark, None, "1 and 2 not delivered");
         std::thread::sleep(Duration::from_millis(250));
-        // Every partition idle: the watermark stays.
-        assert_eq!(status.snapshot().watermark, Some(35));
+        // Partition 2 is idle now; partition 1 is silent too but has unread messages.
+        assert_eq!(status.snapshot().watermark, None);
+        status.advance(1, 1, Some(40));
+        assert_eq!(status.snapshot().watermark, Some(40));
+        assert_eq!(status.snapshot().partitions[&1].lag(), Some(499));
+        // The client's position moves past a transaction marker: nothing left to read.
+        status.set_broker_offsets(1, 500, 0, 500);
+        assert_eq!(status.snapshot().partitions[&1].lag(), Some(0));
+        std::thread::sleep(Duration::from_millis(250));
         status.advance(0, 3, Some(120));
-        // Partition 1 has been idle past the timeout: it no longer holds the watermark.
-        assert_eq!(status.snapshot().watermark, Some(115));
+        assert_eq!(status.snapshot().watermark, Some(120), "1 idle now");
         // Partition 1 comes back behind: the watermark does not move backwards.
-        status.advance(1, 2, Some(50));
-        assert_eq!(status.snapshot().watermark, Some(115));
+        status.advance(1, 501, Some(50));
+        assert_eq!(status.snapshot().watermark, Some(120));
     }
 
     #[test]
     fn errors_are_counted_and_the_recent_ones_kept() {
-        let status = ReaderStatus::new("s", "v", None, Duration::from_secs(1));
+        let status = ReaderStatus::new("s", "v", false, Duration::from_secs(1));
         for i in 0..150 {
             status.record_error(0, i, "bad".into(), b"{not json");
         }

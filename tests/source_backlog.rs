@@ -1,0 +1,237 @@
+//! A backlog read through a watermarked source (issue 12, part 0): TUMBLE views created
+//! after a large backlog was produced, in event-time order per partition, over four
+//! partitions of uneven sizes (one of them empty), count every event — continuous and
+//! `EMIT ON WINDOW CLOSE`, when created and again after a server restart — and
+//! `late_rows` counts only the events that are late by the watermark rule.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::kafka::Broker;
+use common::{Rng, TestServer, connect, sorted_rows, wait_for};
+use tokio_postgres::Client;
+
+/// Events in the backlog. A million take too long to read in a debug build on two
+/// cores (each view reads the topic itself, and again after the restart).
+const EVENTS: i64 = 300_000;
+/// Event times cover this many seconds, in order: 100 ten-second windows.
+const SECONDS: i64 = 1000;
+/// Share of the backlog (in tenths) in partitions 0..4: uneven, the last one empty.
+const SHARES: [u64; 4] = [5, 3, 2, 0];
+/// `watermark.idle.timeout.ms` of the source, in milliseconds.
+const IDLE_MS: u64 = 2000;
+/// The two views: a continuous one and an `EMIT ON WINDOW CLOSE` one.
+const VIEWS: [(&str, &str); 2] = [("live", ""), ("closed", " EMIT ON WINDOW CLOSE")];
+
+/// An event at `second` seconds after 2024-01-01 00:00:00, for `partition`.
+fn event(partition: i32, second: i64) -> (i32, Vec<u8>) {
+    let text = format!(
+        r#"{{"ts": "2024-01-01T{:02}:{:02}:{:02}Z"}}"#,
+        second / 3600,
+        second / 60 % 60,
+        second % 60
+    );
+    (partition, text.into_bytes())
+}
+
+/// The backlog as (partition, second): event times in order, each event sent to a
+/// partition drawn by [`SHARES`], so each partition is in time order and their sizes
+/// differ.
+fn backlog() -> Vec<(i32, i64)> {
+    let mut rng = Rng(0xb4c1);
+    (0..EVENTS)
+        .map(|i| {
+            let mut draw = rng.below(10) as u64;
+            let partition = SHARES
+                .iter()
+                .position(|share| {
+                    let inside = draw < *share;
+                    draw = draw.saturating_sub(*share);
+                    inside
+                })
+                .unwrap_or(0);
+            (partition as i32, i * SECONDS / EVENTS)
+        })
+        .collect()
+}
+
+/// Events per window start (seconds), for events at `seconds`.
+fn counts(seconds: impl IntoIterator<Item = i64>) -> BTreeMap<i64, i64> {
+    let mut out = BTreeMap::new();
+    for second in seconds {
+        *out.entry(second / 10 * 10).or_insert(0) += 1;
+    }
+    out
+}
+
+/// A view's rows as window start (seconds) → count; checks each window is 10 s long.
+async fn windows(c: &Client, view: &str) -> BTreeMap<i64, i64> {
+    let sql = format!(
+        "SELECT CAST(EXTRACT(EPOCH FROM window_start) AS BIGINT) - 1704067200,
+                CAST(EXTRACT(EPOCH FROM window_end) AS BIGINT) - 1704067200, n FROM {view}"
+    );
+    sorted_rows(c, &sql)
+        .await
+        .into_iter()
+        .map(|row| {
+            let number = |i: usize| row[i].parse::<i64>().expect("a number");
+            assert_eq!(number(1) - number(0), 10, "{view}: {row:?}");
+            (number(0), number(2))
+        })
+        .collect()
+}
+
+/// The view's watermark in seconds after 2024-01-01 and its late rows.
+async fn view_status(c: &Client, view: &str) -> (Option<i64>, i64) {
+    let row = c
+        .query_one(
+            "SELECT CAST(EXTRACT(EPOCH FROM watermark) AS BIGINT) - 1704067200, late_rows
+             FROM sluice_catalog.view_status WHERE name = $1",
+            &[&view],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// Waits until both views' readers have read `total` events and both views have
+/// reached watermark `watermark` (seconds), then flushes.
+async fn caught_up(c: &Client, total: i64, watermark: i64) {
+    for (view, _) in VIEWS {
+        let sql =
+            format!("SELECT rows_read FROM sluice_catalog.source_status WHERE reader = '{view}'");
+        let read = wait_for(c, &sql, total, Duration::from_secs(120)).await;
+        assert_eq!(read, total, "{view} read everything");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for (view, _) in VIEWS {
+        loop {
+            let (now, _) = view_status(c, view).await;
+            if now == Some(watermark) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{view}: watermark {now:?}, expected {watermark}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    c.batch_execute("FLUSH").await.unwrap();
+}
+
+/// Both views equal `expected` (the closed one: the windows that ended by the
+/// watermark) and have counted `late` late rows.
+async fn check(c: &Client, expected: &BTreeMap<i64, i64>, watermark: i64, late: i64) {
+    let closed: BTreeMap<i64, i64> = expected
+        .iter()
+        .filter(|(start, _)| *start + 10 <= watermark)
+        .map(|(start, n)| (*start, *n))
+        .collect();
+    assert_eq!(windows(c, "live").await, *expected, "live");
+    assert_eq!(windows(c, "closed").await, closed, "closed");
+    for (view, _) in VIEWS {
+        assert_eq!(
+            view_status(c, view).await,
+            (Some(watermark), late),
+            "{view}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_created_over_a_backlog_count_every_on_time_event() {
+    let broker = Broker::start();
+    broker.create_topic("ev", 4);
+    let produced = backlog();
+    let messages: Vec<_> = produced.iter().map(|(p, s)| event(*p, *s)).collect();
+    let started = Instant::now();
+    broker.produce("ev", &messages);
+    drop(messages);
+    eprintln!("produced {EVENTS} events in {:?}", started.elapsed());
+    let mut expected = counts(produced.iter().map(|(_, s)| *s));
+    assert_eq!(expected.len() as i64, SECONDS / 10);
+    // Every partition but the empty one ends in the last second: the watermark settles
+    // at that second minus the declared 1 s.
+    let last = |p: i32| {
+        produced
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, s)| *s)
+            .max()
+    };
+    assert_eq!(last(3), None, "partition 3 starts empty");
+    let settled = (0..3).map(|p| last(p).unwrap()).min().unwrap() - 1;
+    assert_eq!(settled, SECONDS - 2);
+
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(&format!(
+        "CREATE SOURCE ev (ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+         WITH (connector = 'kafka', topic = 'ev', properties.bootstrap.server = '{}',
+               scan.startup.mode = 'earliest', watermark.idle.timeout.ms = {IDLE_MS})
+         FORMAT PLAIN ENCODE JSON",
+        broker.address()
+    ))
+    .await
+    .unwrap();
+    let started = Instant::now();
+    for (view, emit) in VIEWS {
+        c.batch_execute(&format!(
+            "CREATE MATERIALIZED VIEW {view} AS
+               SELECT window_start, window_end, count(*) AS n
+               FROM TUMBLE(ev, ts, INTERVAL '10' SECOND)
+               GROUP BY window_start, window_end{emit}"
+        ))
+        .await
+        .unwrap();
+    }
+    caught_up(&c, EVENTS, settled).await;
+    eprintln!("views read the backlog in {:?}", started.elapsed());
+    check(&c, &expected, settled, 0).await;
+    let caught_up_partitions = wait_for(
+        &c,
+        "SELECT count(*) FROM sluice_catalog.source_partitions WHERE lag = 0",
+        8,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        caught_up_partitions, 8,
+        "4 partitions, 2 readers, nothing unread"
+    );
+
+    // After a restart the views are rebuilt by reading the backlog again.
+    drop(c);
+    let dir = server.stop();
+    let c = connect(common::restart(dir.path()).await).await;
+    let started = Instant::now();
+    caught_up(&c, EVENTS, settled).await;
+    eprintln!("after the restart, in {:?}", started.elapsed());
+    check(&c, &expected, settled, 0).await;
+
+    // Truly late events: their windows closed long ago. They are counted as late and
+    // change no window; the partitions they revive are behind, and the watermark does
+    // not move back.
+    let late = [event(1, 5), event(2, 5), event(0, 15)];
+    broker.produce("ev", &late);
+    caught_up(&c, EVENTS + 3, settled).await;
+    check(&c, &expected, settled, 3).await;
+
+    // Once partitions 1 and 2 are idle again, an event far ahead on partition 0
+    // closes every window of the backlog.
+    tokio::time::sleep(Duration::from_millis(IDLE_MS + 500)).await;
+    let ahead = SECONDS * 2;
+    broker.produce("ev", &[event(0, ahead)]);
+    caught_up(&c, EVENTS + 4, ahead - 1).await;
+    let closed = windows(&c, "closed").await;
+    assert_eq!(closed, expected, "every backlog window closed, exact");
+    expected.insert(ahead, 1);
+    assert_eq!(windows(&c, "live").await, expected);
+    for (view, _) in VIEWS {
+        assert_eq!(view_status(&c, view).await.1, 3, "{view}");
+    }
+    drop(dir);
+}
