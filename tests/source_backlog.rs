@@ -13,9 +13,8 @@ use common::kafka::Broker;
 use common::{Rng, TestServer, connect, sorted_rows, wait_for};
 use tokio_postgres::Client;
 
-/// Events in the backlog. A million take too long to read in a debug build on two
-/// cores (each view reads the topic itself, and again after the restart).
-const EVENTS: i64 = 300_000;
+/// Events in the backlog (each view reads them all, and again after the restart).
+const EVENTS: i64 = 1_000_000;
 /// Event times cover this many seconds, in order: 100 ten-second windows.
 const SECONDS: i64 = 1000;
 /// Share of the backlog (in tenths) in partitions 0..4: uneven, the last one empty.
