@@ -254,6 +254,157 @@ async fn every_test_model_matches_python_onnxruntime_in_queries_and_views() {
     );
 }
 
+/// `(id, out)` of a view, checked against Python's prediction of each row alone
+/// (ids of 100 and more are row `id - 100`, moved by an update) within `tolerance`,
+/// and against the table's ids: the view holds exactly one row per table row.
+async fn check_view_per_row(
+    c: &Client,
+    view: &str,
+    table: &str,
+    model: &str,
+    output: &str,
+    tolerance: f64,
+) {
+    let got = float_rows(c, &format!("SELECT id, out FROM {view} ORDER BY id")).await;
+    let ids: Vec<i32> = c
+        .query(&format!("SELECT id FROM {table} ORDER BY id"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let view_ids: Vec<i32> = got.iter().map(|(id, _)| *id).collect();
+    assert_eq!(view_ids, ids, "{view}: one row per table row");
+    let alone = &reference(model)["alone"][output];
+    for (id, values) in &got {
+        let want = flat_row(alone, (*id % 100) as usize);
+        for (g, w) in values.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= tolerance,
+                "{view} row {id}: got {values:?}, Python onnxruntime alone gave {want:?}"
+            );
+        }
+    }
+}
+
+/// A dynamically quantized model's result for a row depends on its batch, which is
+/// why views remember their predictions; then insert/update/delete streams through
+/// views over an fp32, an int8 and a tree model stay consistent and per-row correct.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    for model in ["mlp", "mlp_int8", "forest"] {
+        c.batch_execute(&format!(
+            "CREATE MODEL {model} FROM '{}'",
+            model_path(model)
+        ))
+        .await
+        .unwrap();
+    }
+    let n = rows(&reference("mlp_int8")["inputs"]["X"]);
+
+    // Row 0 predicted alone, then in one batch with rows of extreme values.
+    feature_table(&c, "alone", "mlp_int8", 0..1).await;
+    feature_table(&c, "crowd", "mlp_int8", 0..1).await;
+    c.batch_execute(
+        "INSERT INTO crowd VALUES (100, 100, 100, 100, 100), (101, -100, -100, -100, -100)",
+    )
+    .await
+    .unwrap();
+    for (model, batch_dependent) in [("mlp_int8", true), ("mlp", false)] {
+        let predict = |table: &str| format!("SELECT id, PREDICT({model}, a, b, c, d) FROM {table} ORDER BY id");
+        let alone = float_rows(&c, &predict("alone")).await[0].1[0];
+        let crowd = float_rows(&c, &predict("crowd")).await[0].1[0];
+        let python = flat_row(&reference(model)["alone"]["variable"], 0)[0];
+        assert_close(&[alone], &[python], &format!("{model} row 0 alone"));
+        if batch_dependent {
+            assert!(
+                (alone - crowd).abs() > 0.1,
+                "{model}: row 0 alone {alone}, next to extreme rows {crowd}"
+            );
+        } else {
+            assert_close(&[crowd], &[alone], &format!("{model} row 0 in a crowd"));
+        }
+    }
+
+    // The int8 model's tolerance: a row's prediction in a batch of ordinary rows
+    // differs from its prediction alone by up to 0.016.
+    for (model, output, expr, tolerance) in [
+        ("mlp", "variable", "PREDICT(mlp, a, b, c, d)", 1e-5),
+        ("mlp_int8", "variable", "PREDICT(mlp_int8, a, b, c, d)", 0.05),
+        ("forest", "probabilities", "(PREDICT(forest, a, b, c, d)).probabilities", 1e-5),
+    ] {
+        let table = format!("s_{model}");
+        let view = format!("v_{model}");
+        c.batch_execute(&format!(
+            "CREATE TABLE {table} (id INT, a REAL, b REAL, c REAL, d REAL);
+             CREATE MATERIALIZED VIEW {view} AS SELECT id, {expr} AS out FROM {table}"
+        ))
+        .await
+        .unwrap();
+        let plan: Vec<String> = c
+            .simple_query(&format!(
+                "EXPLAIN CREATE MATERIALIZED VIEW x AS SELECT id, {expr} AS out FROM {table}"
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            plan.iter().any(|l| l.contains("Project (memoized)")),
+            "{plan:?}"
+        );
+        let check = || check_view_per_row(&c, &view, &table, model, output, tolerance);
+        // Inserts: half in one batch, a quarter in another, the rest one by one.
+        let features = &reference(model)["inputs"]["X"];
+        insert_features(&c, &table, features, 0..n / 2).await;
+        insert_features(&c, &table, features, n / 2..3 * n / 4).await;
+        for row in 3 * n / 4..n {
+            insert_features(&c, &table, features, row..row + 1).await;
+        }
+        check().await;
+        // Deletes spanning those batches: each retraction is predicted in another
+        // batch than its insertion was.
+        c.batch_execute(&format!("DELETE FROM {table} WHERE id % 3 = 0; FLUSH"))
+            .await
+            .unwrap();
+        check().await;
+        // Updates (delete and insert in one change): new ids, the same features.
+        c.batch_execute(&format!(
+            "UPDATE {table} SET id = id + 100 WHERE id % 3 = 1; FLUSH"
+        ))
+        .await
+        .unwrap();
+        check().await;
+        // Rows inserted again, and a row twice; then every copy deleted.
+        insert_features(&c, &table, features, 0..1).await;
+        insert_features(&c, &table, features, 0..4).await;
+        check().await;
+        c.batch_execute(&format!("DELETE FROM {table} WHERE id < 3; FLUSH"))
+            .await
+            .unwrap();
+        check().await;
+        c.batch_execute(&format!("DELETE FROM {table}; FLUSH"))
+            .await
+            .unwrap();
+        check().await;
+        let state: i64 = c
+            .query_one(
+                "SELECT operator_bytes FROM sluice_catalog.view_status WHERE name = $1",
+                &[&view],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(state, 0, "{view}: an empty table leaves nothing remembered");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_batch_models_pad_and_split_and_nulls_give_null() {
     let server = TestServer::start().await;

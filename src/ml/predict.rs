@@ -131,6 +131,19 @@ pub fn bind_models(plan: LogicalPlan) -> Result<(LogicalPlan, Vec<String>)> {
     Ok((plan, used))
 }
 
+/// True when `expr` calls `PREDICT`. A model's result for a row may depend on the other
+/// rows of its batch (dynamic quantization scales activations over the whole input;
+/// ONNX Runtime promises nothing else), so a view over an input that can retract rows
+/// must remember each row's prediction rather than recompute it
+/// (`crate::dataflow::memo`).
+pub fn calls_predict(expr: &Expr) -> bool {
+    expr.exists(|e| {
+        Ok(matches!(e, Expr::ScalarFunction(call)
+            if (call.func.inner().as_ref() as &dyn Any).is::<Predict>()))
+    })
+    .unwrap_or(true)
+}
+
 fn model_name_literal(arg: Option<&Expr>) -> DfResult<String> {
     match arg {
         Some(Expr::Literal(ScalarValue::Utf8(Some(name)), _)) => Ok(name.clone()),
