@@ -313,7 +313,9 @@ async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly(
     .await
     .unwrap();
     for (model, batch_dependent) in [("mlp_int8", true), ("mlp", false)] {
-        let predict = |table: &str| format!("SELECT id, PREDICT({model}, a, b, c, d) FROM {table} ORDER BY id");
+        let predict = |table: &str| {
+            format!("SELECT id, PREDICT({model}, a, b, c, d) FROM {table} ORDER BY id")
+        };
         let alone = float_rows(&c, &predict("alone")).await[0].1[0];
         let crowd = float_rows(&c, &predict("crowd")).await[0].1[0];
         let python = flat_row(&reference(model)["alone"]["variable"], 0)[0];
@@ -332,8 +334,18 @@ async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly(
     // differs from its prediction alone by up to 0.016.
     for (model, output, expr, tolerance) in [
         ("mlp", "variable", "PREDICT(mlp, a, b, c, d)", 1e-5),
-        ("mlp_int8", "variable", "PREDICT(mlp_int8, a, b, c, d)", 0.05),
-        ("forest", "probabilities", "(PREDICT(forest, a, b, c, d)).probabilities", 1e-5),
+        (
+            "mlp_int8",
+            "variable",
+            "PREDICT(mlp_int8, a, b, c, d)",
+            0.05,
+        ),
+        (
+            "forest",
+            "probabilities",
+            "(PREDICT(forest, a, b, c, d)).probabilities",
+            1e-5,
+        ),
     ] {
         let table = format!("s_{model}");
         let view = format!("v_{model}");

@@ -165,10 +165,7 @@ pub fn canonical_floats(columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
 }
 
 /// The rows of `change` where `mask` is true (NULL counts as false).
-pub fn filter_change(
-    change: &ChangeBatch,
-    mask: &BooleanArray,
-) -> Result<ChangeBatch> {
+pub fn filter_change(change: &ChangeBatch, mask: &BooleanArray) -> Result<ChangeBatch> {
     use datafusion::arrow::compute::{filter, filter_record_batch, prep_null_mask_filter};
     let mask = if mask.null_count() > 0 {
         prep_null_mask_filter(mask)

@@ -306,8 +306,9 @@ impl Translator<'_> {
     fn append_only(&self, plan: &LogicalPlan) -> bool {
         use LogicalPlan as P;
         match plan {
-            P::TableScan(scan) => reference_name(&scan.table_name)
-                .is_ok_and(|name| matches!(self.db.catalog().get(&name), Some(Relation::Source(_)))),
+            P::TableScan(scan) => reference_name(&scan.table_name).is_ok_and(|name| {
+                matches!(self.db.catalog().get(&name), Some(Relation::Source(_)))
+            }),
             P::Projection(_)
             | P::Filter(_)
             | P::SubqueryAlias(_)
