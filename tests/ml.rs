@@ -287,6 +287,69 @@ async fn check_view_per_row(
     }
 }
 
+/// `EXPLAIN CREATE MATERIALIZED VIEW x AS {query}`, one line per operator.
+async fn explain(c: &Client, query: &str) -> String {
+    c.simple_query(&format!("EXPLAIN CREATE MATERIALIZED VIEW x AS {query}"))
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The views `{view}_positive` (a filter on `mlp_int8`'s prediction) and
+/// `{view}_total` (its count and sum) over `table` agree with Python's prediction of
+/// each row alone within `tolerance` per row.
+async fn check_filtered_and_summed(c: &Client, table: &str, view: &str, tolerance: f64) {
+    let ids = |sql: String| async move {
+        c.query(&sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.get::<_, i32>(0))
+            .collect::<Vec<_>>()
+    };
+    let rows = ids(format!("SELECT id FROM {table}")).await;
+    let positive = ids(format!("SELECT id FROM {view}_positive")).await;
+    let alone = |id: i32| {
+        flat_row(
+            &reference("mlp_int8")["alone"]["variable"],
+            (id % 100) as usize,
+        )[0]
+    };
+    for id in &rows {
+        let want = alone(*id);
+        if want.abs() > tolerance {
+            assert_eq!(
+                positive.contains(id),
+                want > 0.0,
+                "{view}_positive: row {id} predicts {want} alone"
+            );
+        }
+    }
+    assert!(
+        positive.iter().all(|id| rows.contains(id)),
+        "{view}_positive: {positive:?} of {rows:?}"
+    );
+    let total = c
+        .query_one(&format!("SELECT n, total FROM {view}_total"), &[])
+        .await
+        .unwrap();
+    assert_eq!(total.get::<_, i64>(0), rows.len() as i64, "{view}_total n");
+    let want: f64 = rows.iter().map(|id| alone(*id)).sum();
+    match total.get::<_, Option<f64>>(1) {
+        Some(got) => assert!(
+            (got - want).abs() <= tolerance * rows.len() as f64,
+            "{view}_total: {got}, Python alone {want}"
+        ),
+        None => assert!(rows.is_empty(), "{view}_total: NULL sum over {rows:?}"),
+    }
+}
+
 /// A dynamically quantized model's result for a row depends on its batch, which is
 /// why views remember their predictions; then insert/update/delete streams through
 /// views over an fp32, an int8 and a tree model stay consistent and per-row correct.
@@ -355,23 +418,36 @@ async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly(
         ))
         .await
         .unwrap();
-        let plan: Vec<String> = c
-            .simple_query(&format!(
-                "EXPLAIN CREATE MATERIALIZED VIEW x AS SELECT id, {expr} AS out FROM {table}"
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-                _ => None,
-            })
-            .collect();
-        assert!(
-            plan.iter().any(|l| l.contains("Project (memoized)")),
-            "{plan:?}"
-        );
-        let check = || check_view_per_row(&c, &view, &table, model, output, tolerance);
+        let plan = explain(&c, &format!("SELECT id, {expr} AS out FROM {table}")).await;
+        assert!(plan.contains("Project (memoized)"), "{plan}");
+        if model == "mlp_int8" {
+            // The same predictions filtered and summed, by other operators.
+            let plans = [
+                (
+                    "positive",
+                    "Filter (memoized)",
+                    format!("SELECT id FROM {table} WHERE {expr} > 0"),
+                ),
+                (
+                    "total",
+                    "Aggregate (memoized)",
+                    format!("SELECT count(*) AS n, sum({expr}) AS total FROM {table}"),
+                ),
+            ];
+            for (name, operator, sql) in plans {
+                let plan = explain(&c, &sql).await;
+                assert!(plan.contains(operator), "{plan}");
+                c.batch_execute(&format!("CREATE MATERIALIZED VIEW {view}_{name} AS {sql}"))
+                    .await
+                    .unwrap();
+            }
+        }
+        let check = || async {
+            check_view_per_row(&c, &view, &table, model, output, tolerance).await;
+            if model == "mlp_int8" {
+                check_filtered_and_summed(&c, &table, &view, tolerance).await;
+            }
+        };
         // Inserts: half in one batch, a quarter in another, the rest one by one.
         let features = &reference(model)["inputs"]["X"];
         insert_features(&c, &table, features, 0..n / 2).await;
@@ -815,6 +891,16 @@ async fn every_model_inside_views_over_a_kafka_source() {
     ))
     .await
     .unwrap();
+    // A source never retracts a row: its views remember no prediction.
+    let plan = explain(
+        &c,
+        "SELECT id, PREDICT(mlp_int8, a, b, c, d) AS out FROM states",
+    )
+    .await;
+    assert!(
+        plan.contains("predict(") && !plan.contains("memoized"),
+        "{plan}"
+    );
     let views = [
         (
             "logreg",
