@@ -314,6 +314,16 @@ async fn check_filtered_and_summed(c: &Client, table: &str, view: &str, toleranc
             .collect::<Vec<_>>()
     };
     let rows = ids(format!("SELECT id FROM {table}")).await;
+    // A filter on a prediction reads the one the view shows (it is not pushed below
+    // the projection to predict a second time, in another batch).
+    let kept = ids(format!("SELECT id FROM {view}_kept WHERE p > 0")).await;
+    assert_eq!(
+        kept.len() as i64,
+        c.query_one(&format!("SELECT count(*) FROM {view}_kept"), &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    );
     let positive = ids(format!("SELECT id FROM {view}_positive")).await;
     let alone = |id: i32| {
         flat_row(
@@ -429,6 +439,13 @@ async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly(
                     format!("SELECT id FROM {table} WHERE {expr} > 0"),
                 ),
                 (
+                    "kept",
+                    "Filter: p@1 > 0",
+                    format!(
+                        "SELECT id, p FROM (SELECT id, {expr} AS p FROM {table}) q WHERE p > 0"
+                    ),
+                ),
+                (
                     "total",
                     "Aggregate (memoized)",
                     format!("SELECT count(*) AS n, sum({expr}) AS total FROM {table}"),
@@ -437,6 +454,7 @@ async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly(
             for (name, operator, sql) in plans {
                 let plan = explain(&c, &sql).await;
                 assert!(plan.contains(operator), "{plan}");
+                assert_eq!(plan.matches("predict(mlp_int8").count(), 1, "{plan}");
                 c.batch_execute(&format!("CREATE MATERIALIZED VIEW {view}_{name} AS {sql}"))
                     .await
                     .unwrap();

@@ -29,7 +29,7 @@ use crate::dataflow::graph::Node;
 use crate::dataflow::project::Project;
 use crate::dataflow::session::Session;
 use crate::error::{Result, SluiceError};
-use crate::ml::predict::calls_predict;
+use crate::ml::predict::{calls_predict, is_predict};
 use crate::sql::session_functions::bound_of;
 
 /// A view's dataflow and what it reads.
@@ -81,7 +81,8 @@ fn unsupported(what: &str) -> SluiceError {
 
 /// Refuses functions whose result may change without the input changing (`now()`,
 /// `random()`): a maintained result would silently go stale or differ from a
-/// recomputation.
+/// recomputation. `PREDICT` is volatile only to keep the optimizer from moving it;
+/// views bind its model version and remember its results.
 fn check_deterministic(plan: &LogicalPlan) -> Result<()> {
     let mut offender = None;
     plan.apply_with_subqueries(|node| {
@@ -89,6 +90,7 @@ fn check_deterministic(plan: &LogicalPlan) -> Result<()> {
             expr.apply(|e| {
                 if let Expr::ScalarFunction(f) = e
                     && f.func.signature().volatility != Volatility::Immutable
+                    && !is_predict(e)
                 {
                     offender = Some(f.func.name().to_string());
                     return Ok(TreeNodeRecursion::Stop);
