@@ -403,6 +403,21 @@ async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly(
         }
     }
 
+    // A join condition would predict in the join's batches, which nothing remembers.
+    let err = c
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW j AS SELECT x.id FROM alone x JOIN crowd y
+             ON PREDICT(mlp_int8, x.a, x.b, x.c, x.d) > y.a",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "0A000", "{err:?}");
+    let message = err.as_db_error().map(|e| e.message().to_string());
+    assert!(
+        message.is_some_and(|m| m.contains("subquery's select list")),
+        "{err:?}"
+    );
+
     // The int8 model's tolerance: a row's prediction in a batch of ordinary rows
     // differs from its prediction alone by up to 0.016.
     for (model, output, expr, tolerance) in [
