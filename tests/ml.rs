@@ -301,9 +301,10 @@ async fn explain(c: &Client, query: &str) -> String {
         .join("\n")
 }
 
-/// The views `{view}_positive` (a filter on `mlp_int8`'s prediction) and
-/// `{view}_total` (its count and sum) over `table` agree with Python's prediction of
-/// each row alone within `tolerance` per row.
+/// The views `{view}_positive` (a filter on `mlp_int8`'s prediction), `{view}_kept`
+/// (a filter on the prediction a subquery shows) and `{view}_total` (their count and
+/// sum) over `table` agree with Python's prediction of each row alone within
+/// `tolerance` per row, and `{view}_kept` shows only what its filter kept.
 async fn check_filtered_and_summed(c: &Client, table: &str, view: &str, tolerance: f64) {
     let ids = |sql: String| async move {
         c.query(&sql, &[])
