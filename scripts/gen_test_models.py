@@ -4,7 +4,8 @@ outputs Python onnxruntime computes for them on fixed inputs (the tests' referen
 Usage: python gen_test_models.py OUT_DIR
 
 Writes OUT_DIR/<model>.onnx for each model below and OUT_DIR/references.json:
-{ model: { "inputs": {input name: rows}, "outputs": {output name: rows} } }.
+{ model: { "inputs": {input name: rows}, "outputs": {output name: rows},
+           "alone": {output name: rows, each row predicted by itself} } }.
 Everything is seeded, so the files are the same on every run.
 
 Models:
@@ -140,12 +141,24 @@ def two_inputs(path, rng):
 
 
 def reference(path, inputs):
+    """The outputs for all rows in one batch ("outputs") and for each row predicted
+    alone ("alone"): they differ where the model's result depends on the batch
+    (mlp_int8's dynamic quantization)."""
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     results = session.run(names, inputs)
+    rows = len(next(iter(inputs.values())))
+    alone = [
+        session.run(names, {name: value[row : row + 1] for name, value in inputs.items()})
+        for row in range(rows)
+    ]
     return {
         "inputs": {name: value.tolist() for name, value in inputs.items()},
         "outputs": {name: value.tolist() for name, value in zip(names, results)},
+        "alone": {
+            name: np.concatenate([one[i] for one in alone]).tolist()
+            for i, name in enumerate(names)
+        },
     }
 
 

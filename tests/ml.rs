@@ -254,6 +254,279 @@ async fn every_test_model_matches_python_onnxruntime_in_queries_and_views() {
     );
 }
 
+/// `(id, out)` of a view, checked against Python's prediction of each row alone
+/// (ids of 100 and more are row `id - 100`, moved by an update) within `tolerance`,
+/// and against the table's ids: the view holds exactly one row per table row.
+async fn check_view_per_row(
+    c: &Client,
+    view: &str,
+    table: &str,
+    model: &str,
+    output: &str,
+    tolerance: f64,
+) {
+    let got = float_rows(c, &format!("SELECT id, out FROM {view} ORDER BY id")).await;
+    let ids: Vec<i32> = c
+        .query(&format!("SELECT id FROM {table} ORDER BY id"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let view_ids: Vec<i32> = got.iter().map(|(id, _)| *id).collect();
+    assert_eq!(view_ids, ids, "{view}: one row per table row");
+    let alone = &reference(model)["alone"][output];
+    for (id, values) in &got {
+        let want = flat_row(alone, (*id % 100) as usize);
+        for (g, w) in values.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= tolerance,
+                "{view} row {id}: got {values:?}, Python onnxruntime alone gave {want:?}"
+            );
+        }
+    }
+}
+
+/// `EXPLAIN CREATE MATERIALIZED VIEW x AS {query}`, one line per operator.
+async fn explain(c: &Client, query: &str) -> String {
+    c.simple_query(&format!("EXPLAIN CREATE MATERIALIZED VIEW x AS {query}"))
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The views `{view}_positive` (a filter on `mlp_int8`'s prediction), `{view}_kept`
+/// (a filter on the prediction a subquery shows) and `{view}_total` (their count and
+/// sum) over `table` agree with Python's prediction of each row alone within
+/// `tolerance` per row, and `{view}_kept` shows only what its filter kept.
+async fn check_filtered_and_summed(c: &Client, table: &str, view: &str, tolerance: f64) {
+    let ids = |sql: String| async move {
+        c.query(&sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.get::<_, i32>(0))
+            .collect::<Vec<_>>()
+    };
+    let rows = ids(format!("SELECT id FROM {table}")).await;
+    // A filter on a prediction reads the one the view shows (it is not pushed below
+    // the projection to predict a second time, in another batch).
+    let kept = ids(format!("SELECT id FROM {view}_kept WHERE p > 0")).await;
+    assert_eq!(
+        kept.len() as i64,
+        c.query_one(&format!("SELECT count(*) FROM {view}_kept"), &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    );
+    let positive = ids(format!("SELECT id FROM {view}_positive")).await;
+    let alone = |id: i32| {
+        flat_row(
+            &reference("mlp_int8")["alone"]["variable"],
+            (id % 100) as usize,
+        )[0]
+    };
+    for id in &rows {
+        let want = alone(*id);
+        if want.abs() > tolerance {
+            assert_eq!(
+                positive.contains(id),
+                want > 0.0,
+                "{view}_positive: row {id} predicts {want} alone"
+            );
+        }
+    }
+    assert!(
+        positive.iter().all(|id| rows.contains(id)),
+        "{view}_positive: {positive:?} of {rows:?}"
+    );
+    let total = c
+        .query_one(&format!("SELECT n, total FROM {view}_total"), &[])
+        .await
+        .unwrap();
+    assert_eq!(total.get::<_, i64>(0), rows.len() as i64, "{view}_total n");
+    let want: f64 = rows.iter().map(|id| alone(*id)).sum();
+    match total.get::<_, Option<f64>>(1) {
+        Some(got) => assert!(
+            (got - want).abs() <= tolerance * rows.len() as f64,
+            "{view}_total: {got}, Python alone {want}"
+        ),
+        None => assert!(rows.is_empty(), "{view}_total: NULL sum over {rows:?}"),
+    }
+}
+
+/// A dynamically quantized model's result for a row depends on its batch, which is
+/// why views remember their predictions; then insert/update/delete streams through
+/// views over an fp32, an int8 and a tree model stay consistent and per-row correct.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    for model in ["mlp", "mlp_int8", "forest"] {
+        c.batch_execute(&format!(
+            "CREATE MODEL {model} FROM '{}'",
+            model_path(model)
+        ))
+        .await
+        .unwrap();
+    }
+    let n = rows(&reference("mlp_int8")["inputs"]["X"]);
+
+    // Row 0 predicted alone, then in one batch with rows of extreme values.
+    feature_table(&c, "alone", "mlp_int8", 0..1).await;
+    feature_table(&c, "crowd", "mlp_int8", 0..1).await;
+    c.batch_execute(
+        "INSERT INTO crowd VALUES (100, 100, 100, 100, 100), (101, -100, -100, -100, -100)",
+    )
+    .await
+    .unwrap();
+    for (model, batch_dependent) in [("mlp_int8", true), ("mlp", false)] {
+        let predict = |table: &str| {
+            format!("SELECT id, PREDICT({model}, a, b, c, d) FROM {table} ORDER BY id")
+        };
+        let alone = float_rows(&c, &predict("alone")).await[0].1[0];
+        let crowd = float_rows(&c, &predict("crowd")).await[0].1[0];
+        let python = flat_row(&reference(model)["alone"]["variable"], 0)[0];
+        assert_close(&[alone], &[python], &format!("{model} row 0 alone"));
+        if batch_dependent {
+            assert!(
+                (alone - crowd).abs() > 0.1,
+                "{model}: row 0 alone {alone}, next to extreme rows {crowd}"
+            );
+        } else {
+            assert_close(&[crowd], &[alone], &format!("{model} row 0 in a crowd"));
+        }
+    }
+
+    // A join condition would predict in the join's batches, which nothing remembers.
+    let err = c
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW j AS SELECT x.id FROM alone x JOIN crowd y
+             ON PREDICT(mlp_int8, x.a, x.b, x.c, x.d) > y.a",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "0A000", "{err:?}");
+    let message = err.as_db_error().map(|e| e.message().to_string());
+    assert!(
+        message.is_some_and(|m| m.contains("subquery's select list")),
+        "{err:?}"
+    );
+
+    // The int8 model's tolerance: a row's prediction in a batch of ordinary rows
+    // differs from its prediction alone by up to 0.016.
+    for (model, output, expr, tolerance) in [
+        ("mlp", "variable", "PREDICT(mlp, a, b, c, d)", 1e-5),
+        (
+            "mlp_int8",
+            "variable",
+            "PREDICT(mlp_int8, a, b, c, d)",
+            0.05,
+        ),
+        (
+            "forest",
+            "probabilities",
+            "(PREDICT(forest, a, b, c, d)).probabilities",
+            1e-5,
+        ),
+    ] {
+        let table = format!("s_{model}");
+        let view = format!("v_{model}");
+        c.batch_execute(&format!(
+            "CREATE TABLE {table} (id INT, a REAL, b REAL, c REAL, d REAL);
+             CREATE MATERIALIZED VIEW {view} AS SELECT id, {expr} AS out FROM {table}"
+        ))
+        .await
+        .unwrap();
+        let plan = explain(&c, &format!("SELECT id, {expr} AS out FROM {table}")).await;
+        assert!(plan.contains("Project (memoized)"), "{plan}");
+        if model == "mlp_int8" {
+            // The same predictions filtered and summed, by other operators.
+            let plans = [
+                (
+                    "positive",
+                    "Filter (memoized)",
+                    format!("SELECT id FROM {table} WHERE {expr} > 0"),
+                ),
+                (
+                    "kept",
+                    "Filter: p@1 > 0",
+                    format!(
+                        "SELECT id, p FROM (SELECT id, {expr} AS p FROM {table}) q WHERE p > 0"
+                    ),
+                ),
+                (
+                    "total",
+                    "Aggregate (memoized)",
+                    format!("SELECT count(*) AS n, sum({expr}) AS total FROM {table}"),
+                ),
+            ];
+            for (name, operator, sql) in plans {
+                let plan = explain(&c, &sql).await;
+                assert!(plan.contains(operator), "{plan}");
+                assert_eq!(plan.matches("predict(mlp_int8").count(), 1, "{plan}");
+                c.batch_execute(&format!("CREATE MATERIALIZED VIEW {view}_{name} AS {sql}"))
+                    .await
+                    .unwrap();
+            }
+        }
+        let check = || async {
+            check_view_per_row(&c, &view, &table, model, output, tolerance).await;
+            if model == "mlp_int8" {
+                check_filtered_and_summed(&c, &table, &view, tolerance).await;
+            }
+        };
+        // Inserts: half in one batch, a quarter in another, the rest one by one.
+        let features = &reference(model)["inputs"]["X"];
+        insert_features(&c, &table, features, 0..n / 2).await;
+        insert_features(&c, &table, features, n / 2..3 * n / 4).await;
+        for row in 3 * n / 4..n {
+            insert_features(&c, &table, features, row..row + 1).await;
+        }
+        check().await;
+        // Deletes spanning those batches: each retraction is predicted in another
+        // batch than its insertion was.
+        c.batch_execute(&format!("DELETE FROM {table} WHERE id % 3 = 0; FLUSH"))
+            .await
+            .unwrap();
+        check().await;
+        // Updates (delete and insert in one change): new ids, the same features.
+        c.batch_execute(&format!(
+            "UPDATE {table} SET id = id + 100 WHERE id % 3 = 1; FLUSH"
+        ))
+        .await
+        .unwrap();
+        check().await;
+        // Rows inserted again, and a row twice; then every copy deleted.
+        insert_features(&c, &table, features, 0..1).await;
+        insert_features(&c, &table, features, 0..4).await;
+        check().await;
+        c.batch_execute(&format!("DELETE FROM {table} WHERE id < 3; FLUSH"))
+            .await
+            .unwrap();
+        check().await;
+        c.batch_execute(&format!("DELETE FROM {table}; FLUSH"))
+            .await
+            .unwrap();
+        check().await;
+        let state: i64 = c
+            .query_one(
+                "SELECT operator_bytes FROM sluice_catalog.view_status WHERE name = $1",
+                &[&view],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(state, 0, "{view}: an empty table leaves nothing remembered");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_batch_models_pad_and_split_and_nulls_give_null() {
     let server = TestServer::start().await;
@@ -652,6 +925,16 @@ async fn every_model_inside_views_over_a_kafka_source() {
     ))
     .await
     .unwrap();
+    // A source never retracts a row: its views remember no prediction.
+    let plan = explain(
+        &c,
+        "SELECT id, PREDICT(mlp_int8, a, b, c, d) AS out FROM states",
+    )
+    .await;
+    assert!(
+        plan.contains("predict(") && !plan.contains("memoized"),
+        "{plan}"
+    );
     let views = [
         (
             "logreg",

@@ -9,6 +9,8 @@
 //!    whose row count reached zero.
 //!
 //! Work is proportional to the rows changed and groups touched, never to the state.
+//! Step 1 goes through a memo when an expression is not a pure function of its row
+//! (see [`super::memo`]).
 //! An aggregate without `GROUP BY` has one group that always has an output row
 //! (`count(*)` of nothing is 0).
 
@@ -18,14 +20,15 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, RecordBatch, new_empty_array,
 };
-use datafusion::arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{Schema, SchemaRef, TimestampMicrosecondType};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::scalar::ScalarValue;
 
 use super::ChangeBatch;
 use super::accumulator::{Accumulator, AggregateSignature};
-use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows};
+use super::memo::Evaluation;
+use super::operator::{ErrorLog, Operator, canonical_floats};
 use crate::error::{Result, SluiceError};
 
 /// One aggregate call: `kind(arg) FILTER (WHERE filter)`.
@@ -51,6 +54,7 @@ pub struct Aggregate {
     keys: Vec<Arc<dyn PhysicalExpr>>,
     calls: Vec<AggregateCall>,
     schema: SchemaRef,
+    evaluation: Evaluation,
     key_codec: Option<RowConverter>,
     groups: HashMap<Box<[u8]>, Group>,
     /// The earliest window end among the groups after the last eviction scan: no scan
@@ -85,12 +89,29 @@ impl Aggregate {
             keys,
             calls,
             schema,
+            evaluation: Evaluation::Direct,
             key_codec,
             groups: HashMap::new(),
             next_window_end: None,
             closed_through: None,
             late_rows: 0,
         })
+    }
+
+    /// The aggregate remembering each input row's keys and arguments (`input`: its
+    /// rows' shape), for expressions that are not a pure function of their row.
+    pub fn memoized(mut self, input: &Schema) -> Result<Self> {
+        self.evaluation = Evaluation::memoized(&self.row_exprs(), input)?;
+        Ok(self)
+    }
+
+    /// What is evaluated per input row: keys, then arguments, then filters. Together,
+    /// so a row that fails in any of them is left out of all of them.
+    fn row_exprs(&self) -> Vec<Arc<dyn PhysicalExpr>> {
+        let mut exprs = self.keys.clone();
+        exprs.extend(self.calls.iter().filter_map(|c| c.arg.clone()));
+        exprs.extend(self.calls.iter().filter_map(|c| c.filter.clone()));
+        exprs
     }
 
     fn is_global(&self) -> bool {
@@ -168,12 +189,8 @@ impl Aggregate {
 
 impl Operator for Aggregate {
     fn process(&mut self, change: &ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch> {
-        // Keys, arguments and filters are evaluated together so a row that fails in
-        // any of them is left out of all of them.
-        let mut exprs = self.keys.clone();
-        exprs.extend(self.calls.iter().filter_map(|c| c.arg.clone()));
-        exprs.extend(self.calls.iter().filter_map(|c| c.filter.clone()));
-        let (change, columns) = evaluate_rows(&exprs, change, errors)?;
+        let exprs = self.row_exprs();
+        let (change, columns) = self.evaluation.rows(&exprs, change, errors)?;
         let columns = canonical_floats(&columns)?;
         let (key_columns, rest) = columns.split_at(self.keys.len());
         let mut rest = rest.iter();
@@ -278,7 +295,8 @@ impl Operator for Aggregate {
             })
             .collect();
         format!(
-            "Aggregate: group by [{}], [{}]",
+            "Aggregate{}: group by [{}], [{}]",
+            self.evaluation.label(),
             keys.join(", "),
             calls.join(", ")
         )
@@ -327,10 +345,12 @@ impl Operator for Aggregate {
     }
 
     fn state_size(&self) -> usize {
-        self.groups
+        let groups: usize = self
+            .groups
             .iter()
             .map(|(k, g)| k.len() + 48 + g.states.iter().map(Accumulator::size).sum::<usize>())
-            .sum()
+            .sum();
+        groups + self.evaluation.state_size()
     }
 }
 

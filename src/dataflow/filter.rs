@@ -1,31 +1,46 @@
 //! [`Filter`]: keeps the rows whose predicate is true; weights pass through.
+//! Stateless, unless its predicate is memoized (see [`super::memo`]).
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Schema;
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
-use super::operator::{ErrorLog, Operator, evaluate_rows, filter_change};
+use super::memo::Evaluation;
+use super::operator::{ErrorLog, Operator, filter_change};
 use crate::error::{Result, SluiceError};
 
-/// `WHERE` / `HAVING`: stateless, so a change maps to the change of its kept rows.
+/// `WHERE` / `HAVING`: a change maps to the change of its kept rows.
 #[derive(Debug)]
 pub struct Filter {
     predicate: Arc<dyn PhysicalExpr>,
+    evaluation: Evaluation,
 }
 
 impl Filter {
     /// A filter keeping rows where `predicate` is true.
     pub fn new(predicate: Arc<dyn PhysicalExpr>) -> Self {
-        Filter { predicate }
+        Filter {
+            predicate,
+            evaluation: Evaluation::Direct,
+        }
+    }
+
+    /// The filter remembering each input row's verdict (`input`: its rows' shape),
+    /// for a predicate that is not a pure function of its row.
+    pub fn memoized(mut self, input: &Schema) -> Result<Self> {
+        self.evaluation = Evaluation::memoized(std::slice::from_ref(&self.predicate), input)?;
+        Ok(self)
     }
 }
 
 impl Operator for Filter {
     fn process(&mut self, change: &ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch> {
         let (change, columns) =
-            evaluate_rows(std::slice::from_ref(&self.predicate), change, errors)?;
+            self.evaluation
+                .rows(std::slice::from_ref(&self.predicate), change, errors)?;
         let mask = columns[0]
             .as_boolean_opt()
             .ok_or_else(|| SluiceError::Internal("filter predicate is not boolean".into()))?;
@@ -33,7 +48,11 @@ impl Operator for Filter {
     }
 
     fn describe(&self) -> String {
-        format!("Filter: {}", self.predicate)
+        format!("Filter{}: {}", self.evaluation.label(), self.predicate)
+    }
+
+    fn state_size(&self) -> usize {
+        self.evaluation.state_size()
     }
 }
 

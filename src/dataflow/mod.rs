@@ -17,6 +17,7 @@ pub mod change;
 pub mod filter;
 pub mod graph;
 pub mod join;
+pub mod memo;
 pub mod operator;
 pub mod project;
 pub mod sequencer;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
@@ -111,8 +111,19 @@ pub fn evaluate_rows(
     change: &ChangeBatch,
     errors: &mut ErrorLog,
 ) -> Result<(ChangeBatch, Vec<ArrayRef>)> {
+    let (_, survivors, columns) = evaluate_rows_masked(exprs, change, errors)?;
+    Ok((survivors, columns))
+}
+
+/// [`evaluate_rows`], also saying which of the change's rows survived: `None` when
+/// all did.
+pub fn evaluate_rows_masked(
+    exprs: &[Arc<dyn PhysicalExpr>],
+    change: &ChangeBatch,
+    errors: &mut ErrorLog,
+) -> Result<(Option<BooleanArray>, ChangeBatch, Vec<ArrayRef>)> {
     match evaluate(exprs, change.data()) {
-        Ok(columns) => Ok((change.clone(), columns)),
+        Ok(columns) => Ok((None, change.clone(), columns)),
         Err(_) => {
             let mut keep = Vec::with_capacity(change.num_rows());
             for row in 0..change.num_rows() {
@@ -125,10 +136,10 @@ pub fn evaluate_rows(
                     }
                 }
             }
-            let mask = datafusion::arrow::array::BooleanArray::from(keep);
+            let mask = BooleanArray::from(keep);
             let survivors = filter_change(change, &mask)?;
             let columns = evaluate(exprs, survivors.data())?;
-            Ok((survivors, columns))
+            Ok((Some(mask), survivors, columns))
         }
     }
 }
@@ -154,10 +165,7 @@ pub fn canonical_floats(columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
 }
 
 /// The rows of `change` where `mask` is true (NULL counts as false).
-pub fn filter_change(
-    change: &ChangeBatch,
-    mask: &datafusion::arrow::array::BooleanArray,
-) -> Result<ChangeBatch> {
+pub fn filter_change(change: &ChangeBatch, mask: &BooleanArray) -> Result<ChangeBatch> {
     use datafusion::arrow::compute::{filter, filter_record_batch, prep_null_mask_filter};
     let mask = if mask.null_count() > 0 {
         prep_null_mask_filter(mask)

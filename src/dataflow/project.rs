@@ -1,32 +1,46 @@
 //! [`Project`]: computes the output columns of each row; weights pass through.
+//! Stateless, unless its expressions are memoized (see [`super::memo`]).
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
-use super::operator::{ErrorLog, Operator, evaluate_rows};
+use super::memo::Evaluation;
+use super::operator::{ErrorLog, Operator};
 use crate::error::Result;
 
-/// `SELECT expr, ...`: stateless.
+/// `SELECT expr, ...`.
 #[derive(Debug)]
 pub struct Project {
     exprs: Vec<Arc<dyn PhysicalExpr>>,
     schema: SchemaRef,
+    evaluation: Evaluation,
 }
 
 impl Project {
     /// A projection producing `schema` from `exprs`.
     pub fn new(exprs: Vec<Arc<dyn PhysicalExpr>>, schema: SchemaRef) -> Self {
-        Project { exprs, schema }
+        Project {
+            exprs,
+            schema,
+            evaluation: Evaluation::Direct,
+        }
+    }
+
+    /// The projection remembering each input row's values (`input`: its rows' shape),
+    /// for expressions that are not a pure function of their row.
+    pub fn memoized(mut self, input: &Schema) -> Result<Self> {
+        self.evaluation = Evaluation::memoized(&self.exprs, input)?;
+        Ok(self)
     }
 }
 
 impl Operator for Project {
     fn process(&mut self, change: &ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch> {
-        let (change, columns) = evaluate_rows(&self.exprs, change, errors)?;
+        let (change, columns) = self.evaluation.rows(&self.exprs, change, errors)?;
         let options = RecordBatchOptions::new().with_row_count(Some(change.num_rows()));
         let data = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?;
         ChangeBatch::try_new(data, change.weights().clone())
@@ -34,7 +48,11 @@ impl Operator for Project {
 
     fn describe(&self) -> String {
         let exprs: Vec<String> = self.exprs.iter().map(|e| e.to_string()).collect();
-        format!("Project: {}", exprs.join(", "))
+        format!("Project{}: {}", self.evaluation.label(), exprs.join(", "))
+    }
+
+    fn state_size(&self) -> usize {
+        self.evaluation.state_size()
     }
 }
 

@@ -77,8 +77,12 @@ impl Predict {
         ScalarUDF::new_from_impl(Predict {
             catalog,
             bound: None,
-            // Deterministic for one model version: views bind the version.
-            signature: UdfSignature::variadic_any(Volatility::Immutable),
+            // Volatile to DataFusion's optimizer, so that it never duplicates a call
+            // (pushing a filter on a prediction below the projection computing it) nor
+            // merges two: a row's prediction may depend on its batch, and each call
+            // must be evaluated, and in a view remembered, once. Views accept it
+            // (`calls_predict`) and bind the model version.
+            signature: UdfSignature::variadic_any(Volatility::Volatile),
         })
     }
 
@@ -129,6 +133,22 @@ pub fn bind_models(plan: LogicalPlan) -> Result<(LogicalPlan, Vec<String>)> {
         })
         .data()?;
     Ok((plan, used))
+}
+
+/// True when `expr` is a call of `PREDICT`, which is volatile to DataFusion only so
+/// the optimizer keeps each call in one place (see [`Predict::udf`]).
+pub fn is_predict(expr: &Expr) -> bool {
+    matches!(expr, Expr::ScalarFunction(call)
+        if (call.func.inner().as_ref() as &dyn Any).is::<Predict>())
+}
+
+/// True when `expr` calls `PREDICT`. A model's result for a row may depend on the other
+/// rows of its batch (dynamic quantization scales activations over the whole input;
+/// ONNX Runtime promises nothing else), so a view over an input that can retract rows
+/// must remember each row's prediction rather than recompute it
+/// (`crate::dataflow::memo`).
+pub fn calls_predict(expr: &Expr) -> bool {
+    expr.exists(|e| Ok(is_predict(e))).unwrap_or(true)
 }
 
 fn model_name_literal(arg: Option<&Expr>) -> DfResult<String> {

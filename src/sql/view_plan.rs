@@ -29,6 +29,7 @@ use crate::dataflow::graph::Node;
 use crate::dataflow::project::Project;
 use crate::dataflow::session::Session;
 use crate::error::{Result, SluiceError};
+use crate::ml::predict::{calls_predict, is_predict};
 use crate::sql::session_functions::bound_of;
 
 /// A view's dataflow and what it reads.
@@ -80,7 +81,8 @@ fn unsupported(what: &str) -> SluiceError {
 
 /// Refuses functions whose result may change without the input changing (`now()`,
 /// `random()`): a maintained result would silently go stale or differ from a
-/// recomputation.
+/// recomputation. `PREDICT` is volatile only to keep the optimizer from moving it;
+/// views bind its model version and remember its results.
 fn check_deterministic(plan: &LogicalPlan) -> Result<()> {
     let mut offender = None;
     plan.apply_with_subqueries(|node| {
@@ -88,6 +90,7 @@ fn check_deterministic(plan: &LogicalPlan) -> Result<()> {
             expr.apply(|e| {
                 if let Expr::ScalarFunction(f) = e
                     && f.func.signature().volatility != Volatility::Immutable
+                    && !is_predict(e)
                 {
                     offender = Some(f.func.name().to_string());
                     return Ok(TreeNodeRecursion::Stop);
@@ -153,12 +156,20 @@ impl Translator<'_> {
                     .map(|e| self.physical(e, p.input.schema()))
                     .collect::<Result<Vec<_>>>()?;
                 let schema = Arc::new(p.schema.as_arrow().clone());
-                Ok(operator(Project::new(exprs, schema), child))
+                let mut project = Project::new(exprs, schema);
+                if self.needs_memo(plan) {
+                    project = project.memoized(p.input.schema().as_arrow())?;
+                }
+                Ok(operator(project, child))
             }
             P::Filter(f) => {
                 let child = self.translate(&f.input, false)?;
                 let predicate = self.physical(&f.predicate, f.input.schema())?;
-                Ok(operator(Filter::new(predicate), child))
+                let mut filter = Filter::new(predicate);
+                if self.needs_memo(plan) {
+                    filter = filter.memoized(f.input.schema().as_arrow())?;
+                }
+                Ok(operator(filter, child))
             }
             P::Aggregate(a) => {
                 let child = self.translate(&a.input, false)?;
@@ -184,7 +195,11 @@ impl Translator<'_> {
                         self.aggregate_call(e, input_schema, field.data_type().clone())
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Ok(operator(Aggregate::try_new(keys, calls, output)?, child))
+                let mut aggregate = Aggregate::try_new(keys, calls, output)?;
+                if self.needs_memo(plan) {
+                    aggregate = aggregate.memoized(input_schema.as_arrow())?;
+                }
+                Ok(operator(aggregate, child))
             }
             P::Distinct(Distinct::All(input)) => {
                 let child = self.translate(input, false)?;
@@ -229,7 +244,11 @@ impl Translator<'_> {
                 }
                 for filter in &scan.filters {
                     let predicate = self.physical(filter, &scan.projected_schema)?;
-                    node = operator(Filter::new(predicate), node);
+                    let mut filter_op = Filter::new(predicate);
+                    if calls_predict(filter) && !self.append_only(plan) {
+                        filter_op = filter_op.memoized(scan.projected_schema.as_arrow())?;
+                    }
+                    node = operator(filter_op, node);
                 }
                 Ok(node)
             }
@@ -259,6 +278,12 @@ impl Translator<'_> {
                 )?))
             }
             P::Values(values) => Ok(Node::Constant(self.values(values)?)),
+            P::Join(_) | P::Window(_) if self.needs_memo(plan) => Err(SluiceError::not_supported(
+                "PREDICT in a join condition or a SESSION window over a table or view that can \
+                 change is not supported in a materialized view (a model's result for a row may \
+                 depend on the rows predicted with it, so it must be remembered); compute \
+                 PREDICT in a subquery's select list instead",
+            )),
             P::Join(join) => self.join(join),
             P::Window(window) => self.session(window),
             P::Subquery(_) => Err(unsupported("a correlated subquery")),
@@ -276,6 +301,33 @@ impl Translator<'_> {
                 "a materialized view must be defined by a query",
             )),
         }
+    }
+
+    /// True when `plan`'s rows never retract: it reads only sources (append-only)
+    /// through row-by-row nodes. Conservative: anything else may retract.
+    fn append_only(&self, plan: &LogicalPlan) -> bool {
+        use LogicalPlan as P;
+        match plan {
+            P::TableScan(scan) => reference_name(&scan.table_name).is_ok_and(|name| {
+                matches!(self.db.catalog().get(&name), Some(Relation::Source(_)))
+            }),
+            P::Projection(_)
+            | P::Filter(_)
+            | P::SubqueryAlias(_)
+            | P::Sort(_)
+            | P::Union(_)
+            | P::Values(_)
+            | P::EmptyRelation(_) => plan.inputs().into_iter().all(|i| self.append_only(i)),
+            _ => false,
+        }
+    }
+
+    /// True when `plan`'s own expressions call `PREDICT` over an input that may
+    /// retract rows: its operator must remember what each row gave
+    /// ([`crate::dataflow::memo`]), since a recomputation may differ.
+    fn needs_memo(&self, plan: &LogicalPlan) -> bool {
+        plan.expressions().iter().any(calls_predict)
+            && !plan.inputs().into_iter().all(|i| self.append_only(i))
     }
 
     /// A join. A right join is planned as a left join with the inputs swapped, then

@@ -1,0 +1,464 @@
+//! [`Memo`]: remembers what an operator's expressions gave for each live input row,
+//! so that the row's retraction carries exactly the values its insertion did; and
+//! [`Evaluation`], how an operator evaluates its expressions (directly or through a
+//! memo).
+//!
+//! Why: an operator maintains `op(a + b) = op(a) + op(b)` only if an expression gives
+//! a row the same value whenever it is evaluated. Some do not — `PREDICT` of a
+//! dynamically quantized model scales activations over the whole batch, so a row
+//! predicts differently next to other rows; a retraction evaluated afresh would
+//! remove a value that was never inserted. Over an input that can retract rows, such
+//! expressions are evaluated once per inserted row and the result remembered:
+//!
+//! ```text
+//!   change ──▶ retraction (w < 0): look the row up, emit the remembered values,
+//!              │                   count −|w|, forget the row at 0
+//!              └ insertion  (w > 0): remembered? emit those values, count +w;
+//!                                    else evaluate (with the batch's other new
+//!                                    rows) and remember
+//! ```
+//!
+//! Retractions are applied first: a change's negative weights remove rows that
+//! existed before it ([`ChangeBatch`]'s invariant), so an update (−old, +new) in one
+//! change and a row inserted several times both work. A row whose evaluation fails is
+//! not remembered: its error is recorded, and its retraction, found nowhere, is
+//! evaluated again and cancels the error.
+//!
+//! The memo is operator state, held in memory: one entry per distinct live input
+//! row, holding the row's encoding, its values' encoding and its count.
+
+use std::collections::{HashMap, hash_map};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array,
+};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::physical_expr::PhysicalExpr;
+
+use super::ChangeBatch;
+use super::operator::{ErrorLog, evaluate_rows, evaluate_rows_masked, filter_change};
+use crate::error::{Result, SluiceError};
+
+/// How an operator evaluates its expressions over a change's rows.
+#[derive(Debug, Default)]
+pub enum Evaluation {
+    /// Afresh for every change: right when every expression is a pure function of its
+    /// row, or when the input never retracts a row.
+    #[default]
+    Direct,
+    /// Through a memo (see the module docs).
+    Memoized(Memo),
+}
+
+impl Evaluation {
+    /// Memoized evaluation of `exprs` over rows shaped like `input`.
+    pub fn memoized(exprs: &[Arc<dyn PhysicalExpr>], input: &Schema) -> Result<Self> {
+        Ok(Evaluation::Memoized(Memo::try_new(exprs, input)?))
+    }
+
+    /// Evaluates `exprs` (the same ones on every call) over the change's rows; rows
+    /// that fail are recorded in `errors` and left out. Returns the surviving change
+    /// and its evaluated columns, as [`evaluate_rows`] does.
+    pub fn rows(
+        &mut self,
+        exprs: &[Arc<dyn PhysicalExpr>],
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<(ChangeBatch, Vec<ArrayRef>)> {
+        match self {
+            Evaluation::Direct => evaluate_rows(exprs, change, errors),
+            Evaluation::Memoized(memo) => memo.rows(exprs, change, errors),
+        }
+    }
+
+    /// Bytes held by the memo; 0 when evaluating directly.
+    pub fn state_size(&self) -> usize {
+        match self {
+            Evaluation::Direct => 0,
+            Evaluation::Memoized(memo) => memo.bytes,
+        }
+    }
+
+    /// The operator name's suffix in `EXPLAIN`: ` (memoized)` or nothing.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Evaluation::Direct => "",
+            Evaluation::Memoized(_) => " (memoized)",
+        }
+    }
+}
+
+/// Input row → the values its expressions gave when it was inserted.
+///
+/// Invariant: every entry's count is positive (the row's live multiplicity); an
+/// entry whose count reaches 0 is removed. `bytes` is the sum of `entry_size` over
+/// the entries.
+#[derive(Debug)]
+pub struct Memo {
+    /// Encodes input rows (the key).
+    rows: RowConverter,
+    /// Encodes and decodes the expressions' values.
+    values: RowConverter,
+    entries: HashMap<Box<[u8]>, Entry>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    values: Box<[u8]>,
+    count: i64,
+}
+
+/// Approximate bytes one entry costs: its two encodings, the entry, the hash slot.
+fn entry_size(key: &[u8], values: &[u8]) -> usize {
+    key.len() + values.len() + std::mem::size_of::<(Box<[u8]>, Entry)>() + 8
+}
+
+impl Memo {
+    /// A memo for `exprs` evaluated over rows shaped like `input`.
+    pub fn try_new(exprs: &[Arc<dyn PhysicalExpr>], input: &Schema) -> Result<Self> {
+        let rows = input
+            .fields()
+            .iter()
+            .map(|f| SortField::new(f.data_type().clone()))
+            .collect();
+        let values = exprs
+            .iter()
+            .map(|e| Ok(SortField::new(e.data_type(input)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Memo {
+            rows: RowConverter::new(rows)?,
+            values: RowConverter::new(values)?,
+            entries: HashMap::new(),
+            bytes: 0,
+        })
+    }
+
+    /// Distinct live input rows remembered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no row is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn rows(
+        &mut self,
+        exprs: &[Arc<dyn PhysicalExpr>],
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<(ChangeBatch, Vec<ArrayRef>)> {
+        let keys = RowKeys::of(&self.rows, change)?;
+        let weights = change.weights().values();
+        // The values each row carries out; None: not known yet, or the row failed.
+        let mut out: Vec<Option<Box<[u8]>>> = vec![None; change.num_rows()];
+        let mut misses = Vec::new();
+        let retractions = (0..change.num_rows()).filter(|&r| weights[r] < 0);
+        let insertions = (0..change.num_rows()).filter(|&r| weights[r] > 0);
+        for row in retractions.chain(insertions) {
+            let key = keys.key(row);
+            match self.entries.get_mut(key) {
+                Some(entry) => {
+                    out[row] = Some(entry.values.clone());
+                    entry.count += weights[row];
+                    if entry.count <= 0 {
+                        self.forget(key);
+                    }
+                }
+                None => misses.push(row),
+            }
+        }
+        if !misses.is_empty() {
+            misses.sort_unstable();
+            self.evaluate_misses(exprs, change, &keys, &misses, &mut out, errors)?;
+        }
+        let survived = BooleanArray::from_iter(out.iter().map(|v| Some(v.is_some())));
+        let survivors = filter_change(change, &survived)?;
+        let parser = self.values.parser();
+        let columns = self
+            .values
+            .convert_rows(out.iter().flatten().map(|v| parser.parse(v)))?;
+        Ok((survivors, columns))
+    }
+
+    /// Evaluates the rows `misses` (not remembered) together, remembers the inserted
+    /// ones that succeed, and fills in their values.
+    fn evaluate_misses(
+        &mut self,
+        exprs: &[Arc<dyn PhysicalExpr>],
+        change: &ChangeBatch,
+        keys: &RowKeys,
+        misses: &[usize],
+        out: &mut [Option<Box<[u8]>>],
+        errors: &mut ErrorLog,
+    ) -> Result<()> {
+        let indices = UInt32Array::from_iter_values(misses.iter().map(|&r| r as u32));
+        let columns = change
+            .data()
+            .columns()
+            .iter()
+            .map(|c| take(c, &indices, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        // The row count is explicit: a change may have no columns.
+        let options = RecordBatchOptions::new().with_row_count(Some(misses.len()));
+        let data = RecordBatch::try_new_with_options(change.schema(), columns, &options)?;
+        let weights = take(change.weights(), &indices, None)?;
+        let subset = ChangeBatch::try_new(data, weights.as_primitive().clone())?;
+        let (mask, _, columns) = evaluate_rows_masked(exprs, &subset, errors)?;
+        let encoded = self.values.convert_columns(&columns)?;
+        let survivors = misses
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask.as_ref().is_none_or(|m| m.value(*i)))
+            .map(|(_, &row)| row);
+        let weights = change.weights().values();
+        for (value, row) in encoded.iter().zip(survivors) {
+            if weights[row] < 0 {
+                // Retracting a row never remembered (its insertion failed, or it
+                // predates the memo): the fresh value is the best there is.
+                out[row] = Some(value.data().into());
+                continue;
+            }
+            // A row inserted twice in this change keeps its first value.
+            let key = keys.key(row);
+            let entry = match self.entries.entry(key.into()) {
+                hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                hash_map::Entry::Vacant(vacant) => {
+                    self.bytes += entry_size(key, value.data());
+                    vacant.insert(Entry {
+                        values: value.data().into(),
+                        count: 0,
+                    })
+                }
+            };
+            entry.count += weights[row];
+            out[row] = Some(entry.values.clone());
+        }
+        Ok(())
+    }
+
+    fn forget(&mut self, key: &[u8]) {
+        if let Some(entry) = self.entries.remove(key) {
+            self.bytes -= entry_size(key, &entry.values);
+        }
+    }
+}
+
+/// The input rows' encodings. A row with no columns encodes as no bytes (the row
+/// format cannot count rows of zero columns).
+struct RowKeys(Option<Rows>);
+
+impl RowKeys {
+    fn of(codec: &RowConverter, change: &ChangeBatch) -> Result<Self> {
+        let columns = change.data().columns();
+        if columns.is_empty() {
+            return Ok(RowKeys(None));
+        }
+        let rows = codec.convert_columns(columns)?;
+        if rows.num_rows() != change.num_rows() {
+            return Err(SluiceError::Internal("memo keys lost rows".into()));
+        }
+        Ok(RowKeys(Some(rows)))
+    }
+
+    fn key(&self, row: usize) -> &[u8] {
+        match &self.0 {
+            Some(rows) => rows.row(row).data(),
+            None => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataflow::testing::{batch, change_of, rows_of};
+    use datafusion::arrow::array::{Array, Int64Array};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::ColumnarValue;
+    use datafusion::physical_expr::expressions::Column;
+    use datafusion::physical_expr::expressions::Literal;
+    use datafusion::scalar::ScalarValue;
+    use std::fmt;
+    use std::hash::Hash;
+
+    /// `a + (number of rows in the batch) * 100`: a batch-dependent expression, like a
+    /// dynamically quantized model. Fails (22012) where `a` is 0.
+    #[derive(Debug, PartialEq, Eq, Hash)]
+    struct PlusBatchSize;
+
+    impl fmt::Display for PlusBatchSize {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a + 100 * batch_rows")
+        }
+    }
+
+    impl PhysicalExpr for PlusBatchSize {
+        fn data_type(&self, _: &Schema) -> datafusion::error::Result<DataType> {
+            Ok(DataType::Int64)
+        }
+        fn nullable(&self, _: &Schema) -> datafusion::error::Result<bool> {
+            Ok(true)
+        }
+        fn evaluate(
+            &self,
+            batch: &datafusion::arrow::array::RecordBatch,
+        ) -> datafusion::error::Result<ColumnarValue> {
+            let a = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            if a.iter().any(|v| v == Some(0)) {
+                return Err(datafusion::error::DataFusionError::External(Box::new(
+                    SluiceError::coded("22012", "division by zero"),
+                )));
+            }
+            let n = batch.num_rows() as i64;
+            let out: Int64Array = a.iter().map(|v| v.map(|v| v + 100 * n)).collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }
+        fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+            vec![]
+        }
+        fn with_new_children(
+            self: Arc<Self>,
+            _: Vec<Arc<dyn PhysicalExpr>>,
+        ) -> datafusion::error::Result<Arc<dyn PhysicalExpr>> {
+            Ok(self)
+        }
+        fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Display::fmt(self, f)
+        }
+    }
+
+    fn exprs() -> Vec<Arc<dyn PhysicalExpr>> {
+        vec![Arc::new(Column::new("a", 0)), Arc::new(PlusBatchSize)]
+    }
+
+    fn memoized() -> Evaluation {
+        let schema = batch(&[("a", &[])]).schema();
+        Evaluation::memoized(&exprs(), &schema).unwrap()
+    }
+
+    fn run(eval: &mut Evaluation, values: &[Option<i64>], weights: &[i64]) -> Vec<String> {
+        let mut errors = ErrorLog::default();
+        run_logged(eval, values, weights, &mut errors)
+    }
+
+    fn run_logged(
+        eval: &mut Evaluation,
+        values: &[Option<i64>],
+        weights: &[i64],
+        errors: &mut ErrorLog,
+    ) -> Vec<String> {
+        let change = change_of(batch(&[("a", values)]), weights);
+        let (change, columns) = eval.rows(&exprs(), &change, errors).unwrap();
+        let schema = batch(&[("a", &[]), ("p", &[])]).schema();
+        let data = datafusion::arrow::array::RecordBatch::try_new(schema, columns).unwrap();
+        rows_of(&ChangeBatch::try_new(data, change.weights().clone()).unwrap())
+    }
+
+    #[test]
+    fn direct_evaluation_of_a_batch_dependent_expression_retracts_what_was_never_inserted() {
+        // What the memo protects against: 1 inserted alone gets 101, deleted next to
+        // another row it gets 201.
+        let mut direct = Evaluation::Direct;
+        assert_eq!(run(&mut direct, &[Some(1)], &[1]), ["1,101 x1"]);
+        assert_eq!(
+            run(&mut direct, &[Some(1), Some(2)], &[-1, 1]),
+            ["1,201 x-1", "2,202 x1"]
+        );
+    }
+
+    #[test]
+    fn retractions_carry_the_inserted_values_and_forget_them() {
+        let mut memo = memoized();
+        assert_eq!(run(&mut memo, &[Some(1)], &[1]), ["1,101 x1"]);
+        assert_eq!(
+            run(&mut memo, &[Some(1), Some(2)], &[-1, 1]),
+            ["1,101 x-1", "2,102 x1"],
+            "2 is evaluated alone: the retraction is not evaluated"
+        );
+        let Evaluation::Memoized(m) = &memo else {
+            unreachable!()
+        };
+        assert_eq!(m.len(), 1, "only 2 is live");
+        assert!(memo.state_size() > 0);
+        assert_eq!(run(&mut memo, &[Some(2)], &[-1]), ["2,102 x-1"]);
+        assert_eq!(memo.state_size(), 0, "nothing is live");
+    }
+
+    #[test]
+    fn rows_inserted_several_times_keep_their_first_value_until_the_last_copy_goes() {
+        let mut memo = memoized();
+        // Twice in one change (evaluated together), then once more alone.
+        assert_eq!(
+            run(&mut memo, &[Some(5), Some(5), Some(6)], &[1, 2, 1]),
+            ["5,305 x1", "5,305 x2", "6,306 x1"]
+        );
+        assert_eq!(run(&mut memo, &[Some(5)], &[1]), ["5,305 x1"]);
+        // An update in one change: the old row's values go, the new row is evaluated
+        // with the change's other new rows.
+        assert_eq!(
+            run(&mut memo, &[Some(6), Some(7), Some(8)], &[-1, 1, 1]),
+            ["6,306 x-1", "7,207 x1", "8,208 x1"]
+        );
+        assert_eq!(run(&mut memo, &[Some(5)], &[-3]), ["5,305 x-3"]);
+        assert_eq!(
+            run(&mut memo, &[Some(5)], &[-1]),
+            ["5,305 x-1"],
+            "last copy"
+        );
+        assert_eq!(run(&mut memo, &[Some(5)], &[1]), ["5,105 x1"], "forgotten");
+        // Deleted and inserted again in one change: retraction first, then fresh.
+        assert_eq!(
+            run(&mut memo, &[Some(5), Some(5), Some(9)], &[-1, 1, 1]),
+            ["5,105 x-1", "5,205 x1", "9,209 x1"]
+        );
+    }
+
+    #[test]
+    fn failing_rows_are_logged_not_remembered_and_their_retraction_cancels_the_error() {
+        let mut memo = memoized();
+        let mut errors = ErrorLog::default();
+        let out = run_logged(
+            &mut memo,
+            &[Some(0), Some(3), None],
+            &[1, 1, 1],
+            &mut errors,
+        );
+        // The batch fails, so rows are evaluated one by one and the survivors together.
+        assert_eq!(out, ["3,203 x1", "NULL,NULL x1"]);
+        assert_eq!(errors.first().map(|e| e.sqlstate()), Some("22012"));
+        let out = run_logged(&mut memo, &[Some(0), Some(3)], &[-1, -1], &mut errors);
+        assert_eq!(out, ["3,203 x-1"]);
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn rows_without_columns_share_one_entry() {
+        let exprs: Vec<Arc<dyn PhysicalExpr>> =
+            vec![Arc::new(Literal::new(ScalarValue::Int64(Some(7))))];
+        let mut memo = Evaluation::memoized(&exprs, &Schema::empty()).unwrap();
+        let data = datafusion::arrow::array::RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            vec![],
+            &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(2)),
+        )
+        .unwrap();
+        let change = change_of(data, &[1, 2]);
+        let mut errors = ErrorLog::default();
+        let (_, columns) = memo.rows(&exprs, &change, &mut errors).unwrap();
+        assert_eq!(columns[0].len(), 2);
+        let Evaluation::Memoized(m) = &memo else {
+            unreachable!()
+        };
+        assert_eq!(m.len(), 1);
+    }
+}
