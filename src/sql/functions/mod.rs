@@ -23,8 +23,8 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF};
 
@@ -96,6 +96,9 @@ pub const VERIFIED: &[&str] = &[
     "date_part",
     "date_bin",
     "make_date",
+    "now",
+    "current_date",
+    "random",
     "make_array",
     "cardinality",
     "array_to_string",
@@ -113,10 +116,7 @@ pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "to_char",
         "uses chrono's format patterns, not PostgreSQL's (to_char(ts, 'YYYY-MM-DD') returns the pattern unchanged)",
     ),
-    (
-        "to_date",
-        "uses chrono's format patterns, not PostgreSQL's",
-    ),
+    ("to_date", "uses chrono's format patterns, not PostgreSQL's"),
     (
         "to_timestamp",
         "parses text with chrono's rules and returns a timestamp without time zone, where PostgreSQL's returns timestamptz",
@@ -219,9 +219,9 @@ fn refusal(call: &ScalarFunction) -> Option<String> {
     }
     Some(
         match KNOWN_DIFFERENCES.iter().find(|(known, _)| *known == name) {
-            Some((_, difference)) => format!(
-                "function {name}() is not supported: DataFusion's {name}() {difference}"
-            ),
+            Some((_, difference)) => {
+                format!("function {name}() is not supported: DataFusion's {name}() {difference}")
+            }
             None => format!(
                 "function {name}() is not supported: its results have not been checked against \
                  PostgreSQL's, and a result that differs would be silently wrong"
@@ -270,7 +270,11 @@ mod tests {
             assert!(
                 BUILT_INS.contains_key(*name),
                 "{name} is not a built-in; the built-ins are {:?}",
-                { let mut names: Vec<_> = BUILT_INS.keys().collect(); names.sort(); names }
+                {
+                    let mut names: Vec<_> = BUILT_INS.keys().collect();
+                    names.sort();
+                    names
+                }
             );
         }
     }

@@ -30,8 +30,8 @@ use crate::error::{SluiceError, sqlstate};
 
 /// Names of the functions [`replacements`] registers.
 pub const REPLACED: &[&str] = &[
-    "upper", "lower", "initcap", "ln", "log10", "log", "exp", "power", "asin", "acos",
-    "acosh", "atanh", "coalesce", "greatest", "least", "round",
+    "upper", "lower", "initcap", "ln", "log10", "log", "exp", "power", "asin", "acos", "acosh",
+    "atanh", "coalesce", "greatest", "least", "round",
 ];
 
 /// The replacements, to register after DataFusion's built-ins (under the same names).
@@ -51,8 +51,9 @@ pub fn replacements() -> Vec<ScalarUDF> {
                 Some(ScalarUDF::new_from_impl(FloatOverNumeric { inner }))
             }
             "round" => Some(ScalarUDF::new_from_impl(RoundHalfEven { inner })),
-            name => Domain::of(name)
-                .map(|domain| ScalarUDF::new_from_impl(Checked { inner, domain })),
+            name => {
+                Domain::of(name).map(|domain| ScalarUDF::new_from_impl(Checked { inner, domain }))
+            }
         });
     case_functions.chain(wrapped).collect()
 }
@@ -170,9 +171,10 @@ impl Domain {
         let finite = args.iter().all(|a| a.is_finite());
         let fail = |code, message: &str| Some(SluiceError::coded(code, message));
         match self {
-            Domain::Logarithm if args.contains(&0.0) => {
-                fail(INVALID_ARGUMENT_FOR_LOGARITHM, "cannot take logarithm of zero")
-            }
+            Domain::Logarithm if args.contains(&0.0) => fail(
+                INVALID_ARGUMENT_FOR_LOGARITHM,
+                "cannot take logarithm of zero",
+            ),
             Domain::Logarithm if args.iter().any(|a| *a < 0.0) => fail(
                 INVALID_ARGUMENT_FOR_LOGARITHM,
                 "cannot take logarithm of a negative number",
@@ -253,7 +255,11 @@ impl ScalarUDFImpl for Checked {
                 continue;
             }
             row.clear();
-            row.extend(inputs.iter().map(|a| a.as_primitive::<Float64Type>().value(i)));
+            row.extend(
+                inputs
+                    .iter()
+                    .map(|a| a.as_primitive::<Float64Type>().value(i)),
+            );
             if let Some(error) = self.domain.error(&row, outputs.value(i)) {
                 return Err(DataFusionError::External(Box::new(error)));
             }
@@ -368,15 +374,24 @@ mod tests {
         let code = |domain: Domain, args: &[f64], result: f64| {
             domain.error(args, result).map(|e| e.sqlstate())
         };
-        assert_eq!(code(Domain::Logarithm, &[0.0], f64::NEG_INFINITY), Some("2201E"));
+        assert_eq!(
+            code(Domain::Logarithm, &[0.0], f64::NEG_INFINITY),
+            Some("2201E")
+        );
         assert_eq!(code(Domain::Logarithm, &[-1.0], f64::NAN), Some("2201E"));
-        assert_eq!(code(Domain::Logarithm, &[1.0, 8.0], f64::INFINITY), Some("22012"));
+        assert_eq!(
+            code(Domain::Logarithm, &[1.0, 8.0], f64::INFINITY),
+            Some("22012")
+        );
         assert_eq!(code(Domain::Logarithm, &[2.0], 0.69), None);
         assert_eq!(code(Domain::Exp, &[1000.0], f64::INFINITY), Some("22003"));
         assert_eq!(code(Domain::Exp, &[-1e6], 0.0), Some("22003"));
         assert_eq!(code(Domain::Exp, &[f64::NEG_INFINITY], 0.0), None);
         assert_eq!(code(Domain::Power, &[-1.0, 0.5], f64::NAN), Some("2201F"));
-        assert_eq!(code(Domain::Power, &[0.0, -1.0], f64::INFINITY), Some("2201F"));
+        assert_eq!(
+            code(Domain::Power, &[0.0, -1.0], f64::INFINITY),
+            Some("2201F")
+        );
         assert_eq!(code(Domain::Power, &[-2.0, 3.0], -8.0), None);
         assert_eq!(code(Domain::Power, &[0.0, 2.0], 0.0), None);
         assert_eq!(code(Domain::Power, &[1e-300, 2.0], 0.0), Some("22003"));
