@@ -139,6 +139,9 @@ fn new_context(catalog: &Arc<Catalog>) -> Result<SessionContext> {
     setup_pg_catalog(&context, DEFAULT_DATABASE, EmptyContextProvider)
         .map_err(|e| SluiceError::DataFusion(*e))?;
     context.register_udf(version_udf());
+    for function in crate::sql::functions::postgres::replacements() {
+        context.register_udf(function);
+    }
     context.register_udf(crate::ml::predict::Predict::udf(catalog.clone()));
     context.register_udf(crate::ml::functions::argmax());
     context.register_udf(crate::ml::functions::softmax());

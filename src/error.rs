@@ -26,6 +26,8 @@ pub mod sqlstate {
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const INVALID_ARGUMENT_FOR_LOGARITHM: &str = "2201E";
+    pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: &str = "2201F";
     pub const DATA_EXCEPTION: &str = "22000";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const NOT_NULL_VIOLATION: &str = "23502";

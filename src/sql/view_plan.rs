@@ -56,6 +56,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         .map_err(|e| super::windows::explain_error(e.into()))?;
     // Before optimizing: the optimizer folds now() into a constant.
     check_deterministic(&plan)?;
+    super::functions::check_functions(&plan)?;
     let plan = state.optimize(&plan)?;
     let (plan, models) = crate::ml::predict::bind_models(plan)?;
     let schema = Arc::new(plan.schema().as_arrow().clone());

@@ -1,0 +1,288 @@
+//! Which of DataFusion's built-in scalar functions Sluice accepts.
+//!
+//! DataFusion's functions are not PostgreSQL's: some share a name but not a result
+//! (`to_char` returns its pattern unchanged, `array_remove` removes only the first
+//! match), some return `NaN` where PostgreSQL fails. A function that answers differently
+//! from PostgreSQL is worse than a refused one, so:
+//!
+//! - a built-in is accepted only when it is in [`VERIFIED`]: compared with PostgreSQL 15
+//!   on a table of tricky inputs by `tests/function_audit.rs`, which covers every name in
+//!   the list;
+//! - some are replaced by PostgreSQL's version ([`postgres`]), audited the same way;
+//! - every other built-in is refused with `0A000`, with the reason from
+//!   [`KNOWN_DIFFERENCES`] when there is one.
+//!
+//! Functions that are not DataFusion's built-ins (Sluice's own, such as `PREDICT`, and
+//! the `pg_catalog` functions that clients' metadata queries call) are not affected. The
+//! check runs on the plan before the optimizer, which may introduce functions of its own
+//! for expressions the user wrote without them.
+
+pub mod postgres;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF};
+
+use crate::error::{Result, SluiceError};
+
+/// Built-in functions whose results match PostgreSQL 15's on the audit's inputs
+/// (`tests/function_audit.rs`), by DataFusion's name for them. SQL syntax that DataFusion
+/// plans as a function call is covered too: `ARRAY[...]` (`make_array`), `a[i]`
+/// (`array_element`), `EXTRACT` (`date_part`), `SUBSTRING` (`substr`), `POSITION`
+/// (`strpos`), `TRIM` (`btrim`, `ltrim`, `rtrim`).
+pub const VERIFIED: &[&str] = &[
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "abs",
+    "ceil",
+    "floor",
+    "round",
+    "trunc",
+    "sqrt",
+    "cbrt",
+    "pi",
+    "degrees",
+    "radians",
+    "sin",
+    "cos",
+    "tan",
+    "atan",
+    "atan2",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "cot",
+    "factorial",
+    "character_length",
+    "octet_length",
+    "bit_length",
+    "concat",
+    "concat_ws",
+    "substr",
+    "left",
+    "right",
+    "lpad",
+    "rpad",
+    "ltrim",
+    "rtrim",
+    "btrim",
+    "replace",
+    "repeat",
+    "reverse",
+    "split_part",
+    "strpos",
+    "starts_with",
+    "ascii",
+    "chr",
+    "md5",
+    "translate",
+    "overlay",
+    "regexp_replace",
+    "regexp_count",
+    "regexp_like",
+    "regexp_match",
+    "string_to_array",
+    "encode",
+    "sha256",
+    "date_trunc",
+    "date_part",
+    "date_bin",
+    "make_date",
+    "now",
+    "current_date",
+    "random",
+    "make_array",
+    "cardinality",
+    "array_to_string",
+    "array_append",
+    "array_prepend",
+    "array_concat",
+    "array_position",
+    "array_ndims",
+];
+
+/// Built-ins known to answer differently from PostgreSQL, with the difference. They are
+/// refused with this sentence; the audit test checks that each is refused.
+pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "to_char",
+        "uses chrono's format patterns, not PostgreSQL's (to_char(ts, 'YYYY-MM-DD') returns the pattern unchanged)",
+    ),
+    ("to_date", "uses chrono's format patterns, not PostgreSQL's"),
+    (
+        "to_timestamp",
+        "parses text with chrono's rules and returns a timestamp without time zone, where PostgreSQL's returns timestamptz",
+    ),
+    (
+        "array_length",
+        "takes no dimension argument, unlike PostgreSQL's array_length(array, dimension)",
+    ),
+    (
+        "gcd",
+        "computes integer arguments as bigint, so gcd(-2147483648, -2147483648) is 2147483648 where PostgreSQL fails with 22003",
+    ),
+    (
+        "lcm",
+        "computes integer arguments as bigint, so results beyond the integer range do not fail with 22003 as PostgreSQL's do",
+    ),
+    (
+        "to_hex",
+        "writes negative integers as 64-bit two's complement (to_hex(-3) is fffffffffffffffd, PostgreSQL's is fffffffd)",
+    ),
+    (
+        "array_element",
+        "counts negative subscripts from the end of the array, where PostgreSQL returns NULL",
+    ),
+    (
+        "array_remove",
+        "removes only the first matching element, PostgreSQL's removes all of them",
+    ),
+    (
+        "array_replace",
+        "replaces only the first matching element, PostgreSQL's replaces all of them",
+    ),
+    (
+        "array_dims",
+        "returns the lengths as an array ({2}), PostgreSQL's returns bounds as text ([1:2])",
+    ),
+];
+
+/// DataFusion's built-in scalar functions by name, each with the type that implements
+/// it: a function registered later under the same name (Sluice's `version()`,
+/// `pg_catalog`'s) has another type and is not a built-in.
+static BUILT_INS: LazyLock<HashMap<String, TypeId>> = LazyLock::new(|| {
+    datafusion::functions::all_default_functions()
+        .into_iter()
+        .chain(datafusion::functions_nested::all_default_nested_functions())
+        .map(|udf| (udf.name().to_string(), implementation(&udf)))
+        .collect()
+});
+
+fn implementation(udf: &ScalarUDF) -> TypeId {
+    let implementation: &dyn Any = udf.inner().as_ref();
+    implementation.type_id()
+}
+
+/// Verified functions whose behaviour is chosen by a literal argument, with the
+/// argument's position and the values verified: (function, position, values). Other
+/// values are refused. DataFusion's `date_part` `second`, `millisecond` and
+/// `microsecond` drop the fraction of a second that PostgreSQL's include; its `base64`
+/// leaves out the `=` padding.
+pub const VERIFIED_ARGUMENTS: &[(&str, usize, &[&str])] = &[
+    (
+        "date_part",
+        0,
+        &[
+            "year", "quarter", "month", "week", "day", "dow", "isodow", "doy", "hour", "minute",
+            "epoch",
+        ],
+    ),
+    ("encode", 1, &["hex"]),
+];
+
+/// Why a call is refused: a DataFusion built-in that is not verified, or one called
+/// with an argument that is not ([`VERIFIED_ARGUMENTS`]).
+fn refusal(call: &ScalarFunction) -> Option<String> {
+    let name = call.func.name();
+    if BUILT_INS.get(name) != Some(&implementation(&call.func)) {
+        return None;
+    }
+    for (function, position, values) in VERIFIED_ARGUMENTS {
+        if *function != name {
+            continue;
+        }
+        let shown = match call.args.get(*position)? {
+            Expr::Literal(ScalarValue::Utf8(Some(value)), _) => {
+                if values.contains(&value.to_ascii_lowercase().as_str()) {
+                    return None;
+                }
+                format!("'{value}'")
+            }
+            other => other.to_string(),
+        };
+        return Some(format!(
+            "{name}() with {shown} is not supported: DataFusion's differs from PostgreSQL's; \
+             the supported values are {}",
+            values.join(", ")
+        ));
+    }
+    if VERIFIED.contains(&name) {
+        return None;
+    }
+    Some(
+        match KNOWN_DIFFERENCES.iter().find(|(known, _)| *known == name) {
+            Some((_, difference)) => {
+                format!("function {name}() is not supported: DataFusion's {name}() {difference}")
+            }
+            None => format!(
+                "function {name}() is not supported: its results have not been checked against \
+                 PostgreSQL's, and a result that differs would be silently wrong"
+            ),
+        },
+    )
+}
+
+/// Refuses (`0A000`) a plan that calls a built-in function not in [`VERIFIED`].
+pub fn check_functions(plan: &LogicalPlan) -> Result<()> {
+    let mut refused = None;
+    plan.apply_with_subqueries(|node| {
+        for expr in node.expressions() {
+            expr.apply(|e| {
+                if let Expr::ScalarFunction(call) = e
+                    && let Some(reason) = refusal(call)
+                {
+                    refused = Some(reason);
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })?;
+        }
+        Ok(if refused.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })?;
+    match refused {
+        Some(reason) => Err(SluiceError::not_supported(reason)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_function_is_a_built_in() {
+        for name in VERIFIED
+            .iter()
+            .chain(KNOWN_DIFFERENCES.iter().map(|(name, _)| name))
+        {
+            assert!(
+                BUILT_INS.contains_key(*name),
+                "{name} is not a built-in; the built-ins are {:?}",
+                {
+                    let mut names: Vec<_> = BUILT_INS.keys().collect();
+                    names.sort();
+                    names
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn known_differences_are_not_verified() {
+        for (name, _) in KNOWN_DIFFERENCES {
+            assert!(!VERIFIED.contains(name), "{name} is in both lists");
+        }
+    }
+}

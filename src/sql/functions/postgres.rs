@@ -1,0 +1,402 @@
+//! PostgreSQL's versions of built-in functions whose DataFusion versions answer
+//! differently, registered in their place (see [`replacements`]).
+//!
+//! - `upper`, `lower`, `initcap` change ASCII letters only, as PostgreSQL does in the
+//!   `C` locale that Sluice reports (`lc_ctype`); DataFusion's use Unicode's full case
+//!   mappings (`upper('ß')` is `SS`).
+//! - The floating-point functions whose DataFusion versions return `NaN`, an infinity
+//!   or 0 where PostgreSQL fails (`ln(0)`, `exp(1000)`, `asin(2)`, `power(-1, 0.5)`)
+//!   wrap DataFusion's and fail with PostgreSQL's SQLSTATE and message for those
+//!   inputs ([`Domain`]).
+//! - `coalesce`, `greatest` and `least` over a `double precision` and a numeric
+//!   (`coalesce(x, 0.5)`) compute in `double precision`, as PostgreSQL does; DataFusion's
+//!   cast the float to a decimal, which turns 1e-300 into 0 and fails on 1e300.
+//! - `round(double precision)` rounds halves to even, as PostgreSQL's (C's `rint`) does.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
+use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+
+use crate::error::{SluiceError, sqlstate};
+
+/// Names of the functions [`replacements`] registers.
+pub const REPLACED: &[&str] = &[
+    "upper", "lower", "initcap", "ln", "log10", "log", "exp", "power", "asin", "acos", "acosh",
+    "atanh", "coalesce", "greatest", "least", "round",
+];
+
+/// The replacements, to register after DataFusion's built-ins (under the same names).
+pub fn replacements() -> Vec<ScalarUDF> {
+    let case_functions = [AsciiCase::Upper, AsciiCase::Lower, AsciiCase::Initcap]
+        .into_iter()
+        .map(|case| {
+            ScalarUDF::new_from_impl(AsciiCaseFunction {
+                case,
+                signature: Signature::string(1, Volatility::Immutable),
+            })
+        });
+    let wrapped = datafusion::functions::all_default_functions()
+        .into_iter()
+        .filter_map(|inner| match inner.name() {
+            "coalesce" | "greatest" | "least" => {
+                Some(ScalarUDF::new_from_impl(FloatOverNumeric { inner }))
+            }
+            "round" => Some(ScalarUDF::new_from_impl(RoundHalfEven { inner })),
+            name => {
+                Domain::of(name).map(|domain| ScalarUDF::new_from_impl(Checked { inner, domain }))
+            }
+        });
+    case_functions.chain(wrapped).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum AsciiCase {
+    Upper,
+    Lower,
+    Initcap,
+}
+
+impl AsciiCase {
+    fn name(self) -> &'static str {
+        match self {
+            AsciiCase::Upper => "upper",
+            AsciiCase::Lower => "lower",
+            AsciiCase::Initcap => "initcap",
+        }
+    }
+
+    fn apply(self, text: &str) -> String {
+        match self {
+            AsciiCase::Upper => text.to_ascii_uppercase(),
+            AsciiCase::Lower => text.to_ascii_lowercase(),
+            AsciiCase::Initcap => {
+                // A word is a run of ASCII letters and digits (in the C locale, every
+                // other character separates words); its first letter is upper case.
+                let mut in_word = false;
+                text.chars()
+                    .map(|c| {
+                        let first = !in_word;
+                        in_word = c.is_ascii_alphanumeric();
+                        if first {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c.to_ascii_lowercase()
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// `upper`, `lower` or `initcap` in the C locale. See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct AsciiCaseFunction {
+    case: AsciiCase,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for AsciiCaseFunction {
+    fn name(&self) -> &str {
+        self.case.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let text = cast(&arrays[0], &DataType::Utf8)?;
+        let result: StringArray = text
+            .as_string::<i32>()
+            .iter()
+            .map(|value| value.map(|v| self.case.apply(v)))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(result)))
+    }
+}
+
+/// Inputs (and results) for which PostgreSQL fails, by function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Domain {
+    /// `ln`, `log10`, `log`: zero and negative numbers have no logarithm.
+    Logarithm,
+    /// `exp`: results beyond the range of `double precision` (infinite or 0).
+    Exp,
+    /// `power(a, b)`: 0 to a negative power, a negative number to a fractional one,
+    /// results beyond the range of `double precision`.
+    Power,
+    /// `asin`, `acos`, `atanh`: arguments outside [-1, 1].
+    UnitInterval,
+    /// `acosh`: arguments below 1.
+    AtLeastOne,
+}
+
+impl Domain {
+    fn of(name: &str) -> Option<Domain> {
+        Some(match name {
+            "ln" | "log10" | "log" => Domain::Logarithm,
+            "exp" => Domain::Exp,
+            "power" => Domain::Power,
+            "asin" | "acos" | "atanh" => Domain::UnitInterval,
+            "acosh" => Domain::AtLeastOne,
+            _ => return None,
+        })
+    }
+
+    /// PostgreSQL's error for arguments `args` (the row's values) when DataFusion's
+    /// result is `result`, if PostgreSQL fails there.
+    fn error(self, args: &[f64], result: f64) -> Option<SluiceError> {
+        use sqlstate::{
+            DIVISION_BY_ZERO, INVALID_ARGUMENT_FOR_LOGARITHM, INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+            NUMERIC_VALUE_OUT_OF_RANGE,
+        };
+        if args.iter().any(|a| a.is_nan()) {
+            return None; // NaN in, NaN out, as in PostgreSQL.
+        }
+        let finite = args.iter().all(|a| a.is_finite());
+        let fail = |code, message: &str| Some(SluiceError::coded(code, message));
+        match self {
+            Domain::Logarithm if args.contains(&0.0) => fail(
+                INVALID_ARGUMENT_FOR_LOGARITHM,
+                "cannot take logarithm of zero",
+            ),
+            Domain::Logarithm if args.iter().any(|a| *a < 0.0) => fail(
+                INVALID_ARGUMENT_FOR_LOGARITHM,
+                "cannot take logarithm of a negative number",
+            ),
+            // log(1, x) divides by ln(1) = 0.
+            Domain::Logarithm if args.len() == 2 && args[0] == 1.0 => {
+                fail(DIVISION_BY_ZERO, "division by zero")
+            }
+            Domain::Power if args[0] == 0.0 && args[1] < 0.0 => fail(
+                INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+                "zero raised to a negative power is undefined",
+            ),
+            Domain::Power if args[0] < 0.0 && args[1].is_finite() && args[1].fract() != 0.0 => {
+                fail(
+                    INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+                    "a negative number raised to a non-integer power yields a complex result",
+                )
+            }
+            Domain::Exp | Domain::Power if finite && result.is_infinite() => {
+                fail(NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow")
+            }
+            // exp(x) and a nonzero base to a finite power are never 0: a 0 underflowed.
+            Domain::Exp | Domain::Power if finite && result == 0.0 && args[0] != 0.0 => {
+                fail(NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: underflow")
+            }
+            Domain::UnitInterval if args[0].abs() > 1.0 => {
+                fail(NUMERIC_VALUE_OUT_OF_RANGE, "input is out of range")
+            }
+            Domain::AtLeastOne if args[0] < 1.0 => {
+                fail(NUMERIC_VALUE_OUT_OF_RANGE, "input is out of range")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A DataFusion built-in that fails where PostgreSQL's does. See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Checked {
+    inner: Arc<ScalarUDF>,
+    domain: Domain,
+}
+
+impl ScalarUDFImpl for Checked {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let inputs = args.args.clone();
+        let result = self.inner.invoke_with_args(args)?;
+        let as_f64 = |value: &ColumnarValue| -> DfResult<ArrayRef> {
+            Ok(cast(&value.to_array(rows)?, &DataType::Float64)?)
+        };
+        let inputs = inputs.iter().map(as_f64).collect::<DfResult<Vec<_>>>()?;
+        let outputs = as_f64(&result)?;
+        let outputs = outputs.as_primitive::<Float64Type>();
+        let mut row = Vec::with_capacity(inputs.len());
+        for i in 0..rows {
+            if outputs.is_null(i) {
+                continue;
+            }
+            row.clear();
+            row.extend(
+                inputs
+                    .iter()
+                    .map(|a| a.as_primitive::<Float64Type>().value(i)),
+            );
+            if let Some(error) = self.domain.error(&row, outputs.value(i)) {
+                return Err(DataFusionError::External(Box::new(error)));
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// `coalesce`, `greatest` or `least`, computing in `double precision` when any argument
+/// is a float. See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FloatOverNumeric {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for FloatOverNumeric {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        let float = arg_types.iter().any(DataType::is_floating);
+        let numeric = |t: &DataType| t.is_numeric() || t.is_null();
+        if float && arg_types.iter().all(numeric) {
+            Ok(vec![DataType::Float64; arg_types.len()])
+        } else {
+            self.inner.coerce_types(arg_types)
+        }
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn short_circuits(&self) -> bool {
+        self.inner.short_circuits()
+    }
+
+    // DataFusion evaluates coalesce as the CASE its simplification writes (after the
+    // arguments were coerced by `coerce_types` above).
+    fn simplify(&self, args: Vec<Expr>, info: &SimplifyContext) -> DfResult<ExprSimplifyResult> {
+        self.inner.inner().simplify(args, info)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        self.inner.invoke_with_args(args)
+    }
+}
+
+/// `round`, rounding a `double precision` half to even. See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RoundHalfEven {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for RoundHalfEven {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let [value] = args.args.as_slice() else {
+            return self.inner.invoke_with_args(args);
+        };
+        if value.data_type() != DataType::Float64 {
+            return self.inner.invoke_with_args(args);
+        }
+        let values = value.to_array(args.number_rows)?;
+        let rounded: Float64Array = values
+            .as_primitive::<Float64Type>()
+            .unary(f64::round_ties_even);
+        Ok(ColumnarValue::Array(Arc::new(rounded)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_functions_change_ascii_letters_only() {
+        assert_eq!(AsciiCase::Upper.apply("straße ǅx"), "STRAßE ǅX");
+        assert_eq!(AsciiCase::Lower.apply("ÄbC"), "Äbc");
+        assert_eq!(
+            AsciiCase::Initcap.apply("ÄbC ßtraßE hello_wORLD"),
+            "ÄBc ßTraßE Hello_World"
+        );
+    }
+
+    #[test]
+    fn domains_fail_where_postgres_fails() {
+        let code = |domain: Domain, args: &[f64], result: f64| {
+            domain.error(args, result).map(|e| e.sqlstate())
+        };
+        assert_eq!(
+            code(Domain::Logarithm, &[0.0], f64::NEG_INFINITY),
+            Some("2201E")
+        );
+        assert_eq!(code(Domain::Logarithm, &[-1.0], f64::NAN), Some("2201E"));
+        assert_eq!(
+            code(Domain::Logarithm, &[1.0, 8.0], f64::INFINITY),
+            Some("22012")
+        );
+        assert_eq!(code(Domain::Logarithm, &[2.0], 0.69), None);
+        assert_eq!(code(Domain::Exp, &[1000.0], f64::INFINITY), Some("22003"));
+        assert_eq!(code(Domain::Exp, &[-1e6], 0.0), Some("22003"));
+        assert_eq!(code(Domain::Exp, &[f64::NEG_INFINITY], 0.0), None);
+        assert_eq!(code(Domain::Power, &[-1.0, 0.5], f64::NAN), Some("2201F"));
+        assert_eq!(
+            code(Domain::Power, &[0.0, -1.0], f64::INFINITY),
+            Some("2201F")
+        );
+        assert_eq!(code(Domain::Power, &[-2.0, 3.0], -8.0), None);
+        assert_eq!(code(Domain::Power, &[0.0, 2.0], 0.0), None);
+        assert_eq!(code(Domain::Power, &[1e-300, 2.0], 0.0), Some("22003"));
+        assert_eq!(code(Domain::UnitInterval, &[1.5], f64::NAN), Some("22003"));
+        assert_eq!(code(Domain::UnitInterval, &[f64::NAN], f64::NAN), None);
+        assert_eq!(code(Domain::AtLeastOne, &[0.5], f64::NAN), Some("22003"));
+    }
+}
