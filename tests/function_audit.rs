@@ -16,7 +16,7 @@ mod common;
 use common::postgres::Postgres;
 use common::{TestServer, sqlstate};
 use sluice::sql::functions::postgres::REPLACED;
-use sluice::sql::functions::{KNOWN_DIFFERENCES, VERIFIED};
+use sluice::sql::functions::{EXTENSIONS, KNOWN_DIFFERENCES, VERIFIED};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// The input table, created identically on both sides.
@@ -477,6 +477,15 @@ async fn other_built_ins_are_refused_in_queries_and_views() {
             };
             assert!(message.is_some_and(|m| names_it(&m)), "{sql}: {error:?}");
         }
+    }
+    // Extensions work in Sluice, and PostgreSQL has no function of that name.
+    let postgres = Postgres::start();
+    let pg = postgres.client().await;
+    for name in EXTENSIONS {
+        let sql = format!("SELECT {name}(1)");
+        sluice.batch_execute(&sql).await.expect(&sql);
+        let error = pg.batch_execute(&sql).await.expect_err(&sql);
+        assert_eq!(sqlstate(&error), "42883", "{sql} in PostgreSQL: {error:?}");
     }
     // Sluice's own functions and the pg_catalog ones are not DataFusion's built-ins.
     for sql in [
