@@ -39,6 +39,11 @@ pub mod sqlstate {
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const QUERY_CANCELED: &str = "57014";
+    pub const STATEMENT_TOO_COMPLEX: &str = "54001";
+    pub const NAME_TOO_LONG: &str = "42622";
+    pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+    pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";
+    pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
 }
 
 /// Everything that can go wrong in Sluice, each variant carrying its SQLSTATE class.
@@ -121,7 +126,12 @@ impl SluiceError {
 
 impl From<ParserError> for SluiceError {
     fn from(e: ParserError) -> Self {
-        SluiceError::Syntax(parser_message(&e))
+        match e {
+            ParserError::RecursionLimitExceeded => {
+                SluiceError::coded(sqlstate::STATEMENT_TOO_COMPLEX, parser_message(&e))
+            }
+            _ => SluiceError::Syntax(parser_message(&e)),
+        }
     }
 }
 
@@ -130,7 +140,9 @@ fn parser_message(e: &ParserError) -> String {
         ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
             format!("syntax error: {m}")
         }
-        ParserError::RecursionLimitExceeded => "statement is nested too deeply".to_string(),
+        ParserError::RecursionLimitExceeded => {
+            "statement is too complex: it nests parentheses or subqueries too deeply".to_string()
+        }
     }
 }
 
@@ -217,6 +229,7 @@ fn arrow_sqlstate(e: &ArrowError) -> &'static str {
             }
         }
         ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
+        ArrowError::ComputeError(m) => message_sqlstate(m).unwrap_or(INTERNAL_ERROR),
         ArrowError::InvalidArgumentError(m) if m.contains("non-nullable") => NOT_NULL_VIOLATION,
         ArrowError::InvalidArgumentError(m)
             if m.contains("too large") || m.contains("overflow") =>
@@ -237,6 +250,9 @@ fn arrow_sqlstate(e: &ArrowError) -> &'static str {
 fn datafusion_sqlstate(e: &DataFusionError) -> &'static str {
     use sqlstate::*;
     match datafusion_root(e) {
+        DataFusionError::SQL(p, _) if matches!(**p, ParserError::RecursionLimitExceeded) => {
+            STATEMENT_TOO_COMPLEX
+        }
         DataFusionError::SQL(..) => SYNTAX_ERROR,
         DataFusionError::SchemaError(s, _) => match s.as_ref() {
             SchemaError::FieldNotFound { .. } => UNDEFINED_COLUMN,
@@ -251,9 +267,23 @@ fn datafusion_sqlstate(e: &DataFusionError) -> &'static str {
         DataFusionError::IoError(_) => IO_ERROR,
         DataFusionError::External(inner) => match inner.downcast_ref::<SluiceError>() {
             Some(s) => s.sqlstate(),
-            None => INTERNAL_ERROR,
+            None => message_sqlstate(&inner.to_string()).unwrap_or(INTERNAL_ERROR),
         },
         _ => INTERNAL_ERROR,
+    }
+}
+
+/// Errors that arrive as bare text (arrow's compute errors, the regex crate's errors
+/// through DataFusion) whose PostgreSQL code the text gives away.
+fn message_sqlstate(m: &str) -> Option<&'static str> {
+    use sqlstate::*;
+    let m = m.to_ascii_lowercase();
+    if m.contains("regular expression") || m.contains("regex parse error") {
+        Some(INVALID_REGULAR_EXPRESSION)
+    } else if m.contains("overflow") || m.contains("out of range") {
+        Some(NUMERIC_VALUE_OUT_OF_RANGE)
+    } else {
+        None
     }
 }
 
@@ -295,13 +325,14 @@ fn plan_sqlstate(m: &str) -> &'static str {
 
 fn execution_sqlstate(m: &str) -> &'static str {
     use sqlstate::*;
+    if let Some(code) = message_sqlstate(m) {
+        return code;
+    }
     let m = m.to_ascii_lowercase();
     if m.contains("divide by zero") || m.contains("division by zero") {
         DIVISION_BY_ZERO
     } else if m.contains("non-nullable") {
         NOT_NULL_VIOLATION
-    } else if m.contains("overflow") || m.contains("out of range") {
-        NUMERIC_VALUE_OUT_OF_RANGE
     } else if m.contains("cast") || m.contains("parse") || m.contains("invalid") {
         INVALID_TEXT_REPRESENTATION
     } else {

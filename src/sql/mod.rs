@@ -13,6 +13,7 @@
 //! runs it. INSERT/UPDATE/DELETE are planned by DataFusion (type coercion, defaults,
 //! parameter types) but executed by [`dml`] on Sluice's durable write path.
 
+pub mod complexity;
 pub mod create_source;
 pub mod ddl;
 pub mod dml;
