@@ -6,7 +6,7 @@
 //! optimizer, expression evaluation, even dropping the tree) recurses once per level,
 //! so a few kilobytes of SQL could overflow a thread's stack and abort the server.
 //!
-//! Three guards keep that from happening:
+//! These guards keep that from happening:
 //! - [`check_bracket_nesting`] refuses, before parsing, parentheses and brackets nested
 //!   deeper than [`MAX_BRACKET_NESTING`]: near its own recursion limit the parser
 //!   backtracks exponentially (`ARRAY[ARRAY[…48 levels…]]` parses for minutes);
@@ -15,10 +15,12 @@
 //!   even a tree far beyond the limit can be built, measured and dropped;
 //! - [`check_nesting`] refuses a statement nested deeper than [`MAX_NESTING`] with
 //!   `54001` (PostgreSQL's "statement is too complex" / "stack depth limit exceeded"),
-//!   so only trees the rest of the server handles on an ordinary stack go further.
+//!   so only trees the rest of the server handles on an ordinary stack go further;
+//!   [`check_plan_depth`] does the same for the plan (a chain of CTEs nests only there).
 
 use std::ops::ControlFlow;
 
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::{Expr, Query, SetExpr, Statement, Visit, Visitor};
 
 use crate::error::{Result, SluiceError, sqlstate};
@@ -60,6 +62,19 @@ pub fn check_nesting(statement: &Statement) -> Result<()> {
         ControlFlow::Break(()) => Err(too_complex()),
         ControlFlow::Continue(()) => Ok(()),
     }
+}
+
+/// Refuses a plan more than [`MAX_NESTING`] operators deep (a chain of a thousand
+/// CTEs is flat text but a deep plan, and executing it recurses once per operator).
+pub fn check_plan_depth(plan: &LogicalPlan) -> Result<()> {
+    let mut pending = vec![(plan, 1usize)];
+    while let Some((node, depth)) = pending.pop() {
+        if depth > MAX_NESTING {
+            return Err(too_complex());
+        }
+        pending.extend(node.inputs().into_iter().map(|input| (input, depth + 1)));
+    }
+    Ok(())
 }
 
 fn too_complex() -> SluiceError {

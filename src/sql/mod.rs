@@ -242,10 +242,12 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
 
 async fn plan_statement(db: &Database, statement: Statement) -> Result<LogicalPlan> {
     let state = db.context().state();
-    state
+    let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
         .await
-        .map_err(|e| windows::explain_error(e.into()))
+        .map_err(|e| windows::explain_error(e.into()))?;
+    complexity::check_plan_depth(&plan)?;
+    Ok(plan)
 }
 
 /// Plans SQL text that Sluice itself generated (SHOW rewrites).
