@@ -278,9 +278,15 @@ fn datafusion_sqlstate(e: &DataFusionError) -> &'static str {
 fn message_sqlstate(m: &str) -> Option<&'static str> {
     use sqlstate::*;
     let m = m.to_ascii_lowercase();
+    let out_of_range = m.contains("overflow")
+        || m.contains("out of range")
+        || m.contains("exceeds the representable");
     if m.contains("regular expression") || m.contains("regex parse error") {
         Some(INVALID_REGULAR_EXPRESSION)
-    } else if m.contains("overflow") || m.contains("out of range") {
+    } else if out_of_range && (m.contains("timestamp") || m.contains("nanosecond")) {
+        // PostgreSQL's "timestamp out of range".
+        Some(DATETIME_FIELD_OVERFLOW)
+    } else if out_of_range {
         Some(NUMERIC_VALUE_OUT_OF_RANGE)
     } else {
         None
@@ -367,6 +373,28 @@ mod tests {
             let err = SluiceError::from(DataFusionError::Plan(message.into()));
             assert_eq!(err.sqlstate(), code, "{message}");
         }
+    }
+
+    #[test]
+    fn data_errors_get_postgres_codes_from_their_text() {
+        let compute = |m: &str| {
+            SluiceError::from(ArrowError::ComputeError(m.into()))
+                .sqlstate()
+                .to_string()
+        };
+        assert_eq!(
+            compute("Regular expression did not compile: Syntax(...)"),
+            "2201B"
+        );
+        assert_eq!(
+            compute("Int64Array overflow on abs(-9223372036854775808)"),
+            "22003"
+        );
+        let execution = |m: &str| SluiceError::from(DataFusionError::Execution(m.into()));
+        assert_eq!(
+            execution("Decimal value 1 with scale -20 overflows timestamp nanoseconds").sqlstate(),
+            "22008"
+        );
     }
 
     #[test]
