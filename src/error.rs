@@ -217,12 +217,11 @@ fn arrow_sqlstate(e: &ArrowError) -> &'static str {
     match e {
         ArrowError::DivideByZero => DIVISION_BY_ZERO,
         ArrowError::CastError(m) | ArrowError::ParseError(m) => {
+            if let Some(code) = message_sqlstate(m) {
+                return code;
+            }
             let m = m.to_ascii_lowercase();
-            if m.contains("overflow")
-                || m.contains("out of range")
-                || m.contains("too large")
-                || m.contains("can't cast value")
-            {
+            if m.contains("too large") || m.contains("can't cast value") {
                 NUMERIC_VALUE_OUT_OF_RANGE
             } else {
                 INVALID_TEXT_REPRESENTATION
@@ -390,6 +389,10 @@ mod tests {
             compute("Int64Array overflow on abs(-9223372036854775808)"),
             "22003"
         );
+        let cast = SluiceError::from(ArrowError::CastError(
+            "Overflow converting 2262-04-12 00:00:00 to Nanosecond".into(),
+        ));
+        assert_eq!(cast.sqlstate(), "22008");
         let execution = |m: &str| SluiceError::from(DataFusionError::Execution(m.into()));
         assert_eq!(
             execution("Decimal value 1 with scale -20 overflows timestamp nanoseconds").sqlstate(),
