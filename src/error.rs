@@ -41,6 +41,11 @@ pub mod sqlstate {
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const QUERY_CANCELED: &str = "57014";
+    pub const STATEMENT_TOO_COMPLEX: &str = "54001";
+    pub const NAME_TOO_LONG: &str = "42622";
+    pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+    pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";
+    pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
 }
 
 /// Everything that can go wrong in Sluice, each variant carrying its SQLSTATE class.
@@ -123,7 +128,12 @@ impl SluiceError {
 
 impl From<ParserError> for SluiceError {
     fn from(e: ParserError) -> Self {
-        SluiceError::Syntax(parser_message(&e))
+        match e {
+            ParserError::RecursionLimitExceeded => {
+                SluiceError::coded(sqlstate::STATEMENT_TOO_COMPLEX, parser_message(&e))
+            }
+            _ => SluiceError::Syntax(parser_message(&e)),
+        }
     }
 }
 
@@ -132,7 +142,9 @@ fn parser_message(e: &ParserError) -> String {
         ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
             format!("syntax error: {m}")
         }
-        ParserError::RecursionLimitExceeded => "statement is nested too deeply".to_string(),
+        ParserError::RecursionLimitExceeded => {
+            "statement is too complex: it nests parentheses or subqueries too deeply".to_string()
+        }
     }
 }
 
@@ -207,18 +219,18 @@ fn arrow_sqlstate(e: &ArrowError) -> &'static str {
     match e {
         ArrowError::DivideByZero => DIVISION_BY_ZERO,
         ArrowError::CastError(m) | ArrowError::ParseError(m) => {
+            if let Some(code) = message_sqlstate(m) {
+                return code;
+            }
             let m = m.to_ascii_lowercase();
-            if m.contains("overflow")
-                || m.contains("out of range")
-                || m.contains("too large")
-                || m.contains("can't cast value")
-            {
+            if m.contains("too large") || m.contains("can't cast value") {
                 NUMERIC_VALUE_OUT_OF_RANGE
             } else {
                 INVALID_TEXT_REPRESENTATION
             }
         }
         ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
+        ArrowError::ComputeError(m) => message_sqlstate(m).unwrap_or(INTERNAL_ERROR),
         ArrowError::InvalidArgumentError(m) if m.contains("non-nullable") => NOT_NULL_VIOLATION,
         ArrowError::InvalidArgumentError(m)
             if m.contains("too large") || m.contains("overflow") =>
@@ -239,6 +251,9 @@ fn arrow_sqlstate(e: &ArrowError) -> &'static str {
 fn datafusion_sqlstate(e: &DataFusionError) -> &'static str {
     use sqlstate::*;
     match datafusion_root(e) {
+        DataFusionError::SQL(p, _) if matches!(**p, ParserError::RecursionLimitExceeded) => {
+            STATEMENT_TOO_COMPLEX
+        }
         DataFusionError::SQL(..) => SYNTAX_ERROR,
         DataFusionError::SchemaError(s, _) => match s.as_ref() {
             SchemaError::FieldNotFound { .. } => UNDEFINED_COLUMN,
@@ -253,9 +268,29 @@ fn datafusion_sqlstate(e: &DataFusionError) -> &'static str {
         DataFusionError::IoError(_) => IO_ERROR,
         DataFusionError::External(inner) => match inner.downcast_ref::<SluiceError>() {
             Some(s) => s.sqlstate(),
-            None => INTERNAL_ERROR,
+            None => message_sqlstate(&inner.to_string()).unwrap_or(INTERNAL_ERROR),
         },
         _ => INTERNAL_ERROR,
+    }
+}
+
+/// Errors that arrive as bare text (arrow's compute errors, the regex crate's errors
+/// through DataFusion) whose PostgreSQL code the text gives away.
+fn message_sqlstate(m: &str) -> Option<&'static str> {
+    use sqlstate::*;
+    let m = m.to_ascii_lowercase();
+    let out_of_range = m.contains("overflow")
+        || m.contains("out of range")
+        || m.contains("exceeds the representable");
+    if m.contains("regular expression") || m.contains("regex parse error") {
+        Some(INVALID_REGULAR_EXPRESSION)
+    } else if out_of_range && (m.contains("timestamp") || m.contains("nanosecond")) {
+        // PostgreSQL's "timestamp out of range".
+        Some(DATETIME_FIELD_OVERFLOW)
+    } else if out_of_range {
+        Some(NUMERIC_VALUE_OUT_OF_RANGE)
+    } else {
+        None
     }
 }
 
@@ -297,13 +332,14 @@ fn plan_sqlstate(m: &str) -> &'static str {
 
 fn execution_sqlstate(m: &str) -> &'static str {
     use sqlstate::*;
+    if let Some(code) = message_sqlstate(m) {
+        return code;
+    }
     let m = m.to_ascii_lowercase();
     if m.contains("divide by zero") || m.contains("division by zero") {
         DIVISION_BY_ZERO
     } else if m.contains("non-nullable") {
         NOT_NULL_VIOLATION
-    } else if m.contains("overflow") || m.contains("out of range") {
-        NUMERIC_VALUE_OUT_OF_RANGE
     } else if m.contains("cast") || m.contains("parse") || m.contains("invalid") {
         INVALID_TEXT_REPRESENTATION
     } else {
@@ -338,6 +374,32 @@ mod tests {
             let err = SluiceError::from(DataFusionError::Plan(message.into()));
             assert_eq!(err.sqlstate(), code, "{message}");
         }
+    }
+
+    #[test]
+    fn data_errors_get_postgres_codes_from_their_text() {
+        let compute = |m: &str| {
+            SluiceError::from(ArrowError::ComputeError(m.into()))
+                .sqlstate()
+                .to_string()
+        };
+        assert_eq!(
+            compute("Regular expression did not compile: Syntax(...)"),
+            "2201B"
+        );
+        assert_eq!(
+            compute("Int64Array overflow on abs(-9223372036854775808)"),
+            "22003"
+        );
+        let cast = SluiceError::from(ArrowError::CastError(
+            "Overflow converting 2262-04-12 00:00:00 to Nanosecond".into(),
+        ));
+        assert_eq!(cast.sqlstate(), "22008");
+        let execution = |m: &str| SluiceError::from(DataFusionError::Execution(m.into()));
+        assert_eq!(
+            execution("Decimal value 1 with scale -20 overflows timestamp nanoseconds").sqlstate(),
+            "22008"
+        );
     }
 
     #[test]

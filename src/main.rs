@@ -34,6 +34,9 @@ enum Commands {
     },
 }
 
+/// Stack of each runtime thread (reserved address space, touched as deep as used).
+const WORKER_STACK_BYTES: usize = 16 << 20;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -48,7 +51,10 @@ fn main() -> std::process::ExitCode {
             }
             let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(log));
             tracing_subscriber::fmt().with_env_filter(filter).init();
+            // Planning and executing a statement recurse once per level of nesting; the
+            // nesting limits (sql::complexity) are sized for this stack, with room.
             let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .thread_stack_size(WORKER_STACK_BYTES)
                 .enable_all()
                 .build()
             {

@@ -191,11 +191,17 @@ async fn kafka_json_and_csv_with_metadata_and_malformed_messages() {
         let partition = (i % 4) as i32;
         json.push((partition, json_message(i)));
         if i % 100 == 0 {
-            // 1000 malformed messages interleaved: bad JSON, wrong types, empty.
-            let bad: &[u8] = match i % 300 {
+            // 1000 malformed messages interleaved: bad JSON (cut short, misplaced or
+            // missing commas, which arrow's lenient tokenizer alone would accept),
+            // wrong types, empty.
+            let bad: &[u8] = match (i / 100) % 7 {
                 0 => b"{\"id\": ",
-                100 => b"{\"id\": \"not a number\"}",
-                _ => b"",
+                1 => b"{\"id\": \"not a number\"}",
+                2 => b"",
+                3 => br#"{"id": 1,, "amount": 2}"#,
+                4 => br#"{"id": 4 "amount": 5}"#,
+                5 => br#"{,"id": 3}"#,
+                _ => br#"{"id": 1,}"#,
             };
             json.push((partition, bad.to_vec()));
         }

@@ -5,6 +5,11 @@
 //! batch decoded again message by message, to find and skip the bad ones: a bad
 //! message costs time only in the batch it arrives in.
 //!
+//! arrow's JSON decoder is a lenient tokenizer (it reads `{"id": 1,, "v": 2}` or
+//! `{"id": 1,}` as a row), so every JSON payload is first checked by serde_json, a
+//! strict RFC 8259 parser: a message that is not exactly one JSON value never
+//! becomes a row.
+//!
 //! Timestamps are decoded as text first, then converted column-wise, so a value may
 //! be an RFC 3339 string or a number of milliseconds since the epoch.
 
@@ -102,6 +107,8 @@ impl Decoder {
                 errors.push((i, "empty message".to_string()));
             } else if self.is_header(payload) {
                 continue;
+            } else if let Err(reason) = self.check_syntax(payload) {
+                errors.push((i, reason));
             } else {
                 kept.push(i);
                 inputs.push(payload);
@@ -158,6 +165,17 @@ impl Decoder {
             messages: kept,
             errors,
         })
+    }
+
+    /// Rejects payloads the encoding's grammar does not allow, where the vectorized
+    /// decoder would be lenient (JSON only: arrow's CSV decoder is strict enough).
+    fn check_syntax(&self, payload: &[u8]) -> std::result::Result<(), String> {
+        match self.encoding {
+            Encoding::Json => serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+                .map(|_| ())
+                .map_err(|e| format!("invalid JSON: {e}")),
+            Encoding::Csv { .. } => Ok(()),
+        }
     }
 
     fn is_header(&self, payload: &[u8]) -> bool {
@@ -364,6 +382,34 @@ mod tests {
         let bad: Vec<usize> = decoded.errors.iter().map(|(i, _)| *i).collect();
         assert_eq!(bad, vec![1, 2, 3, 4, 5, 6]);
         assert_eq!(decoded.batch.num_rows(), 2);
+    }
+
+    #[test]
+    fn json_with_misplaced_commas_or_missing_separators_is_never_a_row() {
+        let decoder = Decoder::new(Encoding::Json, schema());
+        let payloads: Vec<&[u8]> = vec![
+            br#"{"id": 1,, "name": "a"}"#,
+            br#"{"id": 2, "name": "b"}"#,
+            br#"{"id": 4 "name": "c"}"#,
+            br#"{,"id": 3}"#,
+            br#"{"id": 5,}"#,
+            br#"{"id": 6, "name": "d",}"#,
+            br#"[{"id": 7}]"#,
+            br#"{"id": 8} x"#,
+            br#"{"id": 9, "at": [1,]}"#,
+            br#"{"id": 10}"#,
+        ];
+        let decoded = decoder.decode(&payloads).unwrap();
+        assert_eq!(decoded.messages, vec![1, 9]);
+        let bad: Vec<usize> = decoded.errors.iter().map(|(i, _)| *i).collect();
+        assert_eq!(bad, vec![0, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(
+            decoded.errors[0].1.starts_with("invalid JSON"),
+            "{:?}",
+            decoded.errors
+        );
+        let ids = decoded.batch.column(0).as_primitive::<Int64Type>();
+        assert_eq!(ids.values().to_vec(), vec![2, 10]);
     }
 
     #[test]

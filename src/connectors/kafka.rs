@@ -26,7 +26,7 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use super::options::{Options, invalid};
 use super::status::ReaderStatus;
-use crate::error::{Result, SluiceError};
+use crate::error::{Result, SluiceError, sqlstate};
 
 /// Most messages per batch.
 pub const MAX_BATCH: usize = 8192;
@@ -44,6 +44,30 @@ pub enum StartupMode {
     Latest,
 }
 
+/// Kafka's longest topic name.
+pub const MAX_TOPIC_NAME: usize = 249;
+
+/// Refuses what Kafka would not accept as a topic name (it is also passed to
+/// librdkafka, which must not see an unbounded string).
+fn check_topic_name(topic: &str) -> Result<()> {
+    if topic.len() > MAX_TOPIC_NAME {
+        return Err(SluiceError::coded(
+            sqlstate::NAME_TOO_LONG,
+            format!(
+                "Kafka topic name is {} characters long; Kafka allows at most {MAX_TOPIC_NAME}",
+                topic.len()
+            ),
+        ));
+    }
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if topic.is_empty() || topic == "." || topic == ".." || !topic.chars().all(legal) {
+        return Err(invalid(format!(
+            "topic = '{topic}' is not a Kafka topic name (letters, digits, '.', '_' and '-')"
+        )));
+    }
+    Ok(())
+}
+
 /// A configured Kafka source.
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
@@ -59,6 +83,7 @@ impl KafkaConfig {
     /// Reads the Kafka options.
     pub fn from_options(options: &mut Options) -> Result<Self> {
         let topic = options.required("topic")?;
+        check_topic_name(&topic)?;
         let startup = match options.get("scan.startup.mode").as_deref() {
             None | Some("earliest") => StartupMode::Earliest,
             Some("latest") => StartupMode::Latest,
@@ -283,5 +308,22 @@ impl KafkaReader {
             self.status.set_state("running");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        check_topic_name("bids.v2_raw-1").unwrap();
+        check_topic_name(&"t".repeat(MAX_TOPIC_NAME)).unwrap();
+        let long = check_topic_name(&"t".repeat(100_000)).unwrap_err();
+        assert_eq!(long.sqlstate(), sqlstate::NAME_TOO_LONG);
+        for bad in ["", ".", "..", "a b", "a/b", "é"] {
+            let err = check_topic_name(bad).unwrap_err();
+            assert_eq!(err.sqlstate(), sqlstate::INVALID_PARAMETER_VALUE, "{bad:?}");
+        }
     }
 }

@@ -8,18 +8,20 @@ use arrow_pg::datatypes::df::deserialize_parameters;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
-use futures::Sink;
-use pgwire::api::portal::{Format, Portal};
+use futures::{Sink, SinkExt};
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
 use pgwire::api::stmt::QueryParser;
-use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::Execute;
 use pgwire::types::format::FormatOptions;
 
 use super::encoding::{error_info, fields, parameter_type, response, wire_error};
+use super::row_limit;
 use crate::database::Database;
 use crate::error::{Result, SluiceError, sqlstate};
 use crate::sql::{self, Command, Prepared};
@@ -174,6 +176,52 @@ impl ExtendedQueryHandler for SluiceHandler {
 
     fn query_parser(&self) -> Arc<StatementParser> {
         self.parser.clone()
+    }
+
+    /// Executes a portal; a row limit above [`row_limit::CHUNK_ROWS`] is served in
+    /// chunks (see `row_limit`), smaller ones by pgwire.
+    async fn on_execute<C>(&self, client: &mut C, mut message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = ParsedStatement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        message.max_rows = row_limit::effective_limit(message.max_rows);
+        let limit = message.max_rows as usize;
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal = match client.portal_store().get_portal(name) {
+            Some(Entry::Value(portal)) if limit > row_limit::CHUNK_ROWS => portal,
+            _ => return self._on_execute(client, message).await,
+        };
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        let started = !matches!(*portal.state().lock().await, PortalExecutionState::Initial);
+        if !started {
+            if sql::result_schema(&portal.statement.statement.prepared).is_none() {
+                // No rows to limit.
+                message.max_rows = 0;
+                return self._on_execute(client, message).await;
+            }
+            match ExtendedQueryHandler::do_query(self, client, &portal, limit).await? {
+                Response::Query(rows) => portal.start(rows).await,
+                Response::Error(error) => {
+                    client
+                        .send(PgWireBackendMessage::ErrorResponse((*error).into()))
+                        .await?;
+                    let status = client.transaction_status().to_error_state();
+                    client.set_transaction_status(status);
+                    return Ok(());
+                }
+                _ => {
+                    return Err(wire_error(SluiceError::Internal(
+                        "a statement with a result schema answered without rows".into(),
+                    )));
+                }
+            }
+        }
+        row_limit::send_rows(client, &portal, limit).await
     }
 
     async fn do_query<C>(

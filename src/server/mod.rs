@@ -1,17 +1,22 @@
 //! The Postgres wire protocol edge.
 //!
 //! ```text
-//!  TcpListener ──accept──▶ one tokio task per connection ──▶ pgwire::process_socket
-//!                                                             │
-//!               startup::TrustStartup (parameters, auth) ◀────┤
-//!               handler::SluiceHandler (simple + extended) ◀──┘──▶ sql::prepare/execute
+//!  TcpListener ──accept──▶ one tokio task per connection ──▶ connection::serve_connection
+//!                                 frames::FrameGuard (well-formed messages only) │
+//!               startup::TrustStartup (parameters, auth) ◀───────────────────────┤
+//!               handler::SluiceHandler (simple + extended) ◀─────────────────────┘
+//!                   │                     └─ row_limit (Execute's row limit, in chunks)
+//!                   └──▶ sql::prepare/execute
 //! ```
 //!
 //! A connection's failure (garbage bytes, a dropped socket, a panic) ends only that
 //! connection's task.
 
+pub mod connection;
 pub mod encoding;
+pub mod frames;
 pub mod handler;
+pub mod row_limit;
 pub mod startup;
 
 use std::sync::Arc;
@@ -72,7 +77,7 @@ pub async fn serve(listener: TcpListener, db: Arc<Database>) -> std::io::Result<
         let _ = socket.set_nodelay(true);
         let handlers = handlers.clone();
         tokio::spawn(async move {
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(e) = connection::serve_connection(socket, &handlers).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
         });

@@ -13,6 +13,7 @@
 //! runs it. INSERT/UPDATE/DELETE are planned by DataFusion (type coercion, defaults,
 //! parameter types) but executed by [`dml`] on Sluice's durable write path.
 
+pub mod complexity;
 pub mod create_source;
 pub mod ddl;
 pub mod dml;
@@ -246,6 +247,7 @@ async fn plan_statement(db: &Database, statement: Statement) -> Result<LogicalPl
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
         .await
         .map_err(|e| windows::explain_error(e.into()))?;
+    complexity::check_plan_depth(&plan)?;
     functions::check_functions(&plan)?;
     Ok(plan)
 }

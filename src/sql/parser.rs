@@ -11,6 +11,7 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
+use super::complexity;
 use super::create_source::{
     CreateSource, parse_create_source, parse_drop_source, parse_show_create_source,
 };
@@ -31,8 +32,13 @@ impl Default for SqlParser {
 }
 
 impl SqlParser {
-    /// Splits `sql` into statements; an empty string gives no statements.
+    /// Splits `sql` into statements; an empty string gives no statements. A statement
+    /// nested too deeply for the server to plan is refused with `54001`.
     pub fn parse(&self, sql: &str) -> Result<Vec<SqlStatement>> {
+        complexity::on_parse_stack(|| self.parse_on_this_stack(sql))
+    }
+
+    fn parse_on_this_stack(&self, sql: &str) -> Result<Vec<SqlStatement>> {
         let mut out = Vec::new();
         for (text, words) in split_statements(sql)? {
             let first: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -94,7 +100,9 @@ impl SqlParser {
                 _ => (text.clone(), false),
             };
             let text = super::flink_windows::rewrite_flink_windows(&text)?;
-            for mut statement in self.inner.parse(&text).map_err(SluiceError::from)? {
+            let statements = self.inner.parse(&text).map_err(SluiceError::from)?;
+            statements.iter().try_for_each(complexity::check_nesting)?;
+            for mut statement in statements {
                 if emit_on_close && let Statement::CreateView(view) = &mut statement {
                     mark_emit_on_window_close(view);
                 }
@@ -268,7 +276,16 @@ fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
         }
         words.clear();
     };
+    let mut open_brackets = 0usize;
     for token in &tokens {
+        match &token.token {
+            Token::LParen | Token::LBracket => {
+                open_brackets += 1;
+                complexity::check_bracket_nesting(open_brackets)?;
+            }
+            Token::RParen | Token::RBracket => open_brackets = open_brackets.saturating_sub(1),
+            _ => {}
+        }
         match &token.token {
             Token::SemiColon => {
                 push(&sql[start..token.start], &mut words);
@@ -364,6 +381,24 @@ mod tests {
             .parse("SELECT 'unterminated")
             .unwrap_err();
         assert_eq!(err.sqlstate(), "42601");
+    }
+
+    #[test]
+    fn statements_nested_too_deeply_are_refused_with_54001() {
+        let deep = [
+            format!("SELECT {}1{}", "ARRAY[".repeat(48), "]".repeat(48)),
+            format!("SELECT {}1{}", "(".repeat(5_000), ")".repeat(5_000)),
+            format!("SELECT 1{}", " + 1".repeat(2_000)),
+            format!("SELECT 'a'{}", " || 'a'".repeat(10_000)),
+        ];
+        for sql in deep {
+            let started = std::time::Instant::now();
+            let err = SqlParser::default().parse(&sql).unwrap_err();
+            assert_eq!(err.sqlstate(), "54001", "{}: {err}", &sql[..30]);
+            assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        }
+        let nested = format!("SELECT {}1{}", "(".repeat(30), ")".repeat(30));
+        SqlParser::default().parse(&nested).unwrap();
     }
 
     #[test]

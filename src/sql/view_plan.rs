@@ -54,6 +54,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         ))))
         .await
         .map_err(|e| super::windows::explain_error(e.into()))?;
+    super::complexity::check_plan_depth(&plan)?;
     // Before optimizing: the optimizer folds now() into a constant.
     check_deterministic(&plan)?;
     super::functions::check_functions(&plan)?;

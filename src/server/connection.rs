@@ -1,0 +1,112 @@
+//! One client connection, from the first byte to the last: TLS negotiation (refused,
+//! no TLS is configured), the start-up deadline, the frame guard, and the message loop
+//! that hands each message to pgwire's dispatcher.
+//!
+//! ```text
+//!  accept ─▶ negotiate ─▶ FrameGuard(socket) ─▶ loop { next message ─▶ process_message }
+//!             └────── start-up must finish within STARTUP_TIMEOUT ──────┘
+//! ```
+//!
+//! This is pgwire's `process_socket` with two additions: a client that has not
+//! finished start-up after [`STARTUP_TIMEOUT`] is disconnected (PostgreSQL's
+//! `authentication_timeout`), and malformed messages are answered with a FATAL error
+//! carrying the guard's SQLSTATE before the connection closes.
+
+use std::io;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
+use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+use tokio::net::TcpStream;
+use tokio_util::codec::{Framed, FramedParts};
+
+use super::Handlers;
+use super::frames::{FrameGuard, ProtocolError};
+use super::handler::ParsedStatement;
+use crate::error::sqlstate;
+
+/// How long a client may take from connecting to finishing start-up.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one connection until the client leaves, start-up times out, or a
+/// malformed message arrives.
+pub async fn serve_connection(socket: TcpStream, handlers: &Handlers) -> io::Result<()> {
+    let startup_deadline = tokio::time::sleep(STARTUP_TIMEOUT);
+    tokio::pin!(startup_deadline);
+
+    let negotiated = tokio::select! {
+        _ = &mut startup_deadline => return Ok(()),
+        negotiated = negotiate_tls::<ParsedStatement>(socket, None) => negotiated?,
+    };
+    // `None`: a direct TLS handshake, which needs a certificate we do not have.
+    let Some(negotiated) = negotiated else {
+        return Ok(());
+    };
+    let parts = negotiated.into_parts();
+    let mut guarded = FramedParts::new(FrameGuard::new(parts.io, parts.read_buf), parts.codec);
+    guarded.write_buf = parts.write_buf;
+    let mut socket = Framed::from_parts(guarded);
+
+    let startup = handlers.startup.clone();
+    let simple = handlers.handler.clone();
+    let extended = handlers.handler.clone();
+    let copy = handlers.copy_handler();
+    let cancel = handlers.cancel_handler();
+
+    loop {
+        let starting = matches!(
+            socket.state(),
+            PgWireConnectionState::AwaitingStartup
+                | PgWireConnectionState::AuthenticationInProgress
+        );
+        let next = if starting {
+            tokio::select! {
+                _ = &mut startup_deadline => return Ok(()),
+                next = socket.next() => next,
+            }
+        } else {
+            socket.next().await
+        };
+        let message = match next {
+            None => return Ok(()),
+            Some(Ok(PgWireFrontendMessage::Terminate(_))) => return Ok(()),
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                // The input can no longer be framed: say why, then hang up.
+                let (code, message) = match &e {
+                    PgWireError::IoError(io) => match ProtocolError::from_io(io) {
+                        Some(refused) => (refused.code, refused.message.clone()),
+                        None => return Ok(()),
+                    },
+                    other => (sqlstate::PROTOCOL_VIOLATION, other.to_string()),
+                };
+                let fatal = ErrorInfo::new("FATAL".into(), code.into(), message);
+                // The client may already be gone; the connection ends either way.
+                let _ = socket
+                    .send(PgWireBackendMessage::ErrorResponse(fatal.into()))
+                    .await;
+                return Ok(());
+            }
+        };
+        let extended_message = match socket.state() {
+            PgWireConnectionState::CopyInProgress(extended) => extended,
+            _ => message.is_extended_query(),
+        };
+        if let Err(e) = process_message(
+            message,
+            &mut socket,
+            startup.clone(),
+            simple.clone(),
+            extended.clone(),
+            copy.clone(),
+            cancel.clone(),
+        )
+        .await
+        {
+            process_error(&mut socket, e, extended_message).await?;
+        }
+    }
+}
