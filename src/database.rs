@@ -19,6 +19,7 @@ use crate::catalog::system::{SYSTEM_SCHEMA, SystemSchema};
 use crate::catalog::{Catalog, DEFAULT_DATABASE, DEFAULT_SCHEMA};
 use crate::dataflow::Sequencer;
 use crate::error::{Result, SluiceError};
+use crate::sql::backends::{self, Backends};
 use crate::sql::parser::SqlParser;
 use crate::sql::settings::version_string;
 
@@ -29,6 +30,7 @@ pub struct Database {
     context: SessionContext,
     parser: SqlParser,
     sequencer: Arc<Sequencer>,
+    backends: Arc<Backends>,
     ddl: tokio::sync::Mutex<()>,
     _lock: File,
 }
@@ -50,13 +52,15 @@ impl Database {
         })?;
         let (catalog, entries) = Catalog::open(data_dir)?;
         let catalog = Arc::new(catalog);
-        let context = new_context(&catalog)?;
+        let backends = Backends::new();
+        let context = new_context(&catalog, &backends)?;
         let db = Arc::new(Database {
             data_dir: data_dir.to_path_buf(),
             catalog,
             context,
             parser: SqlParser::default(),
             sequencer: Arc::default(),
+            backends,
             ddl: tokio::sync::Mutex::new(()),
             _lock: lock,
         });
@@ -84,6 +88,11 @@ impl Database {
     /// The global order of changes (see [`Sequencer`]).
     pub fn sequencer(&self) -> &Arc<Sequencer> {
         &self.sequencer
+    }
+
+    /// The connected sessions and their running statements.
+    pub fn backends(&self) -> &Arc<Backends> {
+        &self.backends
     }
 
     /// Where object `id` keeps its files.
@@ -123,7 +132,7 @@ impl std::fmt::Debug for Database {
     }
 }
 
-fn new_context(catalog: &Arc<Catalog>) -> Result<SessionContext> {
+fn new_context(catalog: &Arc<Catalog>, sessions: &Arc<Backends>) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DEFAULT_DATABASE, DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(true)
@@ -139,6 +148,9 @@ fn new_context(catalog: &Arc<Catalog>) -> Result<SessionContext> {
     setup_pg_catalog(&context, DEFAULT_DATABASE, EmptyContextProvider)
         .map_err(|e| SluiceError::DataFusion(*e))?;
     context.register_udf(version_udf());
+    // pg_catalog's own pg_backend_pid() answers 1 for every session.
+    context.register_udf(backends::unbound_pg_backend_pid());
+    context.register_udf(backends::pg_cancel_backend(sessions.clone()));
     for function in crate::sql::functions::postgres::replacements() {
         context.register_udf(function);
     }

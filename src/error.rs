@@ -42,6 +42,7 @@ pub mod sqlstate {
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const QUERY_CANCELED: &str = "57014";
     pub const STATEMENT_TOO_COMPLEX: &str = "54001";
+    pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
     pub const NAME_TOO_LONG: &str = "42622";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";

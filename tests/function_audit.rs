@@ -137,9 +137,18 @@ const CALLS: &[(&str, &[&str])] = &[
             "lpad(s, 3)",
             "lpad(s, 5, p)",
             "lpad(s, -1)",
+            "lpad(s, 2147483647)",
         ],
     ),
-    ("rpad", &["rpad(s, 20, '*')", "rpad(s, 3)", "rpad(s, 5, p)"]),
+    (
+        "rpad",
+        &[
+            "rpad(s, 20, '*')",
+            "rpad(s, 3)",
+            "rpad(s, 5, p)",
+            "rpad(s, 300000000)",
+        ],
+    ),
     (
         "ltrim",
         &["ltrim(s)", "ltrim(s, p)", "trim(leading p from s)"],
@@ -153,7 +162,10 @@ const CALLS: &[(&str, &[&str])] = &[
         &["btrim(s)", "btrim(s, p)", "trim(s)", "trim(both p from s)"],
     ),
     ("replace", &["replace(s, p, '#')", "replace(s, '', 'x')"]),
-    ("repeat", &["repeat(s, 3)", "repeat(p, -1)"]),
+    (
+        "repeat",
+        &["repeat(s, 3)", "repeat(p, -1)", "repeat(s, 2147483647)"],
+    ),
     ("reverse", &["reverse(s)"]),
     (
         "split_part",
@@ -199,6 +211,15 @@ const CALLS: &[(&str, &[&str])] = &[
         &["string_to_array(s, ',')", "string_to_array(s, p)"],
     ),
     ("encode", &["encode(s::bytea, 'hex')"]),
+    (
+        "decode",
+        &[
+            "decode('0102fF', 'hex')",
+            "decode(encode(s::bytea, 'hex'), 'hex')",
+            "decode(s, 'hex')",
+            "decode('abc', 'hex')",
+        ],
+    ),
     ("sha256", &["sha256(s::bytea)"]),
     (
         "date_trunc",
@@ -297,6 +318,7 @@ const REFUSED_CALLS: &[(&str, &str)] = &[
     ("array_dims", "array_dims(ARRAY[j, 2])"),
     ("date_part", "extract(second from ts)"),
     ("encode", "encode(s::bytea, 'base64')"),
+    ("decode", "decode(s, 'base64')"),
     ("to_char", "to_char(ts, 'YYYY-MM-DD')"),
     ("to_date", "to_date('2024-01-02', 'YYYY-MM-DD')"),
     ("to_timestamp", "to_timestamp('2024-01-02 03:04:05')"),

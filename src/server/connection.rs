@@ -7,10 +7,11 @@
 //!             └────── start-up must finish within STARTUP_TIMEOUT ──────┘
 //! ```
 //!
-//! This is pgwire's `process_socket` with two additions: a client that has not
+//! This is pgwire's `process_socket` with three additions: a client that has not
 //! finished start-up after [`STARTUP_TIMEOUT`] is disconnected (PostgreSQL's
-//! `authentication_timeout`), and malformed messages are answered with a FATAL error
-//! carrying the guard's SQLSTATE before the connection closes.
+//! `authentication_timeout`), malformed messages are answered with a FATAL error
+//! carrying the guard's SQLSTATE before the connection closes, and the session is
+//! registered (process id and cancel key) for as long as the connection lasts.
 
 use std::io;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use pgwire::api::{ClientInfo, PgWireConnectionState, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::messages::startup::SecretKey;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
 use tokio::net::TcpStream;
@@ -27,6 +29,14 @@ use super::Handlers;
 use super::frames::{FrameGuard, ProtocolError};
 use super::handler::ParsedStatement;
 use crate::error::sqlstate;
+
+/// A fresh random cancel key (protocol 3.2's length; 3.0 clients get its first 4
+/// bytes).
+fn cancel_key() -> io::Result<Vec<u8>> {
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key).map_err(io::Error::other)?;
+    Ok(key)
+}
 
 /// How long a client may take from connecting to finishing start-up.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,6 +59,10 @@ pub async fn serve_connection(socket: TcpStream, handlers: &Handlers) -> io::Res
     let mut guarded = FramedParts::new(FrameGuard::new(parts.io, parts.read_buf), parts.codec);
     guarded.write_buf = parts.write_buf;
     let mut socket = Framed::from_parts(guarded);
+    // The session's process id and cancel key (start-up sends them to the client);
+    // unregistered when this function returns.
+    let backend = handlers.backends.register(cancel_key()?);
+    socket.set_pid_and_secret_key(backend.pid(), SecretKey::Bytes(backend.secret().into()));
 
     let startup = handlers.startup.clone();
     let simple = handlers.handler.clone();

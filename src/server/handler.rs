@@ -1,6 +1,8 @@
 //! The query handlers: simple protocol (`Query`) and extended protocol
-//! (`Parse`/`Bind`/`Describe`/`Execute`), both running statements through `sql`.
+//! (`Parse`/`Bind`/`Describe`/`Execute`), both running statements through `sql` on
+//! the statement pool, each under its session's cancel key and `statement_timeout`.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -22,24 +24,101 @@ use pgwire::types::format::FormatOptions;
 
 use super::encoding::{error_info, fields, parameter_type, response, wire_error};
 use super::row_limit;
+use super::statement_pool::StatementPool;
 use crate::database::Database;
 use crate::error::{Result, SluiceError, sqlstate};
-use crate::sql::{self, Command, Prepared};
+use crate::sql::backends::{RunningStatement, bind_backend_pid};
+use crate::sql::parser::SqlStatement;
+use crate::sql::{self, Command, Output, Prepared, settings};
 
 /// Serves statements for every connection of one database.
 #[derive(Debug)]
 pub struct SluiceHandler {
-    db: Arc<Database>,
+    runner: Arc<Runner>,
     parser: Arc<StatementParser>,
 }
 
 impl SluiceHandler {
-    /// A handler over `db`.
-    pub fn new(db: Arc<Database>) -> Self {
+    /// A handler over `db`, running statements on `pool`.
+    pub fn new(db: Arc<Database>, pool: Arc<StatementPool>) -> Self {
+        let runner = Arc::new(Runner { db, pool });
         SluiceHandler {
-            parser: Arc::new(StatementParser { db: db.clone() }),
-            db,
+            parser: Arc::new(StatementParser {
+                runner: runner.clone(),
+            }),
+            runner,
         }
+    }
+}
+
+/// Runs every session's statements on the statement pool.
+#[derive(Debug)]
+struct Runner {
+    db: Arc<Database>,
+    pool: Arc<StatementPool>,
+}
+
+impl Runner {
+    /// Starts a statement of `client`'s session: cancellable, and timed by the
+    /// session's `statement_timeout`.
+    fn start<C: ClientInfo>(&self, client: &C) -> RunningStatement {
+        let (pid, _) = client.pid_and_secret_key();
+        let timeout = settings::statement_timeout(client.metadata());
+        self.db.backends().start_statement(pid, timeout)
+    }
+
+    /// Splits `text` into statements, on the pool.
+    async fn parse(&self, text: &str, running: &RunningStatement) -> Result<Vec<SqlStatement>> {
+        let db = self.db.clone();
+        let text = text.to_owned();
+        self.pool
+            .run(running, async move { db.parser().parse(&text) })
+            .await
+    }
+
+    /// Plans `statement` for session `pid`, on the pool.
+    async fn prepare(
+        &self,
+        mut statement: SqlStatement,
+        pid: i32,
+        running: &RunningStatement,
+    ) -> Result<ParsedStatement> {
+        bind_backend_pid(&mut statement, pid);
+        let db = self.db.clone();
+        self.pool
+            .run(running, async move {
+                ParsedStatement::new(sql::prepare(&db, statement).await?)
+            })
+            .await
+    }
+
+    /// Executes `prepared` on the pool with the session's settings `vars`; returns
+    /// its output and the settings as it left them. Rows are produced on the pool
+    /// while the client reads them, and `running` ends with the last one.
+    async fn execute(
+        &self,
+        prepared: Prepared,
+        params: Option<ParamValues>,
+        mut vars: HashMap<String, String>,
+        running: RunningStatement,
+    ) -> Result<(Output, HashMap<String, String>)> {
+        let db = self.db.clone();
+        let interrupt = running.interrupt().clone();
+        let write = sql::is_write(&prepared);
+        let work = async move {
+            let output = sql::execute(&db, &prepared, params, &mut vars, &interrupt).await?;
+            Ok((output, vars))
+        };
+        let (output, vars) = if write {
+            self.pool.run_to_completion(&running, work).await?
+        } else {
+            self.pool.run(&running, work).await?
+        };
+        let output = match output {
+            Output::Rows(rows) => Output::Rows(self.pool.stream_rows(rows, running)?),
+            done => done,
+        };
+        Ok((output, vars))
     }
 }
 
@@ -68,7 +147,7 @@ impl ParsedStatement {
 /// Parses and plans statements for the extended protocol.
 #[derive(Debug)]
 pub struct StatementParser {
-    db: Arc<Database>,
+    runner: Arc<Runner>,
 }
 
 #[async_trait]
@@ -77,14 +156,15 @@ impl QueryParser for StatementParser {
 
     async fn parse_sql<C>(
         &self,
-        _client: &C,
+        client: &C,
         sql: &str,
         _types: &[Option<Type>],
     ) -> PgWireResult<Option<ParsedStatement>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let mut statements = self.db.parser().parse(sql).map_err(wire_error)?;
+        let running = self.runner.start(client);
+        let mut statements = self.runner.parse(sql, &running).await.map_err(wire_error)?;
         if statements.len() > 1 {
             return Err(wire_error(SluiceError::coded(
                 sqlstate::SYNTAX_ERROR,
@@ -94,10 +174,9 @@ impl QueryParser for StatementParser {
         let Some(statement) = statements.pop() else {
             return Ok(None);
         };
-        let prepared = sql::prepare(&self.db, statement)
-            .await
-            .map_err(wire_error)?;
-        Ok(Some(ParsedStatement::new(prepared).map_err(wire_error)?))
+        let (pid, _) = client.pid_and_secret_key();
+        let parsed = self.runner.prepare(statement, pid, &running).await;
+        Ok(Some(parsed.map_err(wire_error)?))
     }
 
     fn get_parameter_types(&self, stmt: &ParsedStatement) -> PgWireResult<Vec<Type>> {
@@ -132,24 +211,30 @@ impl SimpleQueryHandler for SluiceHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let statements = match self.db.parser().parse(query) {
+        let parsing = self.runner.start(client);
+        let statements = match self.runner.parse(query, &parsing).await {
             Ok(statements) => statements,
             Err(e) => return Ok(vec![Response::Error(Box::new(error_info(&e)))]),
         };
+        drop(parsing);
         if statements.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
+        let (pid, _) = client.pid_and_secret_key();
         let mut responses = Vec::with_capacity(statements.len());
         for statement in statements {
+            let running = self.runner.start(client);
+            let vars = client.metadata().clone();
             let result = async {
-                let parsed = ParsedStatement::new(sql::prepare(&self.db, statement).await?)?;
-                let output =
-                    sql::execute(&self.db, &parsed.prepared, None, client.metadata_mut()).await?;
-                Ok::<_, SluiceError>((parsed, output))
+                let parsed = self.runner.prepare(statement, pid, &running).await?;
+                let prepared = parsed.prepared.clone();
+                let (output, vars) = self.runner.execute(prepared, None, vars, running).await?;
+                Ok::<_, SluiceError>((parsed, output, vars))
             }
             .await;
             match result {
-                Ok((parsed, output)) => {
+                Ok((parsed, output, vars)) => {
+                    *client.metadata_mut() = vars;
                     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
                     responses.push(response(
                         output,
@@ -238,9 +323,14 @@ impl ExtendedQueryHandler for SluiceHandler {
     {
         let stmt = &portal.statement.statement;
         let params = bind_parameters(portal, &stmt.parameter_types)?;
-        let output = sql::execute(&self.db, &stmt.prepared, params, client.metadata_mut())
+        let running = self.runner.start(client);
+        let vars = client.metadata().clone();
+        let (output, vars) = self
+            .runner
+            .execute(stmt.prepared.clone(), params, vars, running)
             .await
             .map_err(wire_error)?;
+        *client.metadata_mut() = vars;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         response(
             output,

@@ -7,22 +7,34 @@
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{Sink, SinkExt};
+use pgwire::api::ClientInfo;
 use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
-use pgwire::api::{ClientInfo, PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
 use pgwire::error::{PgWireError, PgWireResult};
-use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::messages::startup::SecretKey;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage, ProtocolVersion};
 
+use crate::sql::backends::Backends;
 use crate::sql::settings;
 
 /// Start-up handler for `trust` authentication.
-#[derive(Debug, Default)]
-pub struct TrustStartup;
+#[derive(Debug)]
+pub struct TrustStartup {
+    backends: Arc<Backends>,
+}
+
+impl TrustStartup {
+    /// Start-up for sessions registered in `backends`.
+    pub fn new(backends: Arc<Backends>) -> Self {
+        TrustStartup { backends }
+    }
+}
 
 struct Parameters;
 
@@ -58,8 +70,17 @@ impl StartupHandler for TrustStartup {
             let metadata = client.metadata_mut();
             metadata.insert("datestyle".into(), "ISO, MDY".into());
             metadata.insert("intervalstyle".into(), "postgres".into());
-            let (pid, secret) = RandomPidSecretKeyGenerator::default().generate(client);
-            client.set_pid_and_secret_key(pid, secret);
+            // The connection registered the session with a 32-byte key; protocol 3.0
+            // keys are 4 bytes, so such a client gets (and must present) the first 4.
+            let (pid, key) = client.pid_and_secret_key();
+            if client.protocol_version() == ProtocolVersion::PROTOCOL3_0
+                && let SecretKey::Bytes(bytes) = &key
+                && let Some(first) = bytes.first_chunk::<4>()
+            {
+                let short = i32::from_be_bytes(*first);
+                self.backends.set_secret(pid, first.to_vec());
+                client.set_pid_and_secret_key(pid, SecretKey::I32(short));
+            }
             finish_authentication(client, &Parameters).await?;
             client.flush().await?;
         }

@@ -9,7 +9,9 @@
 //! These guards keep that from happening:
 //! - [`check_bracket_nesting`] refuses, before parsing, parentheses and brackets nested
 //!   deeper than [`MAX_BRACKET_NESTING`]: near its own recursion limit the parser
-//!   backtracks exponentially (`ARRAY[ARRAY[…48 levels…]]` parses for minutes);
+//!   backtracks exponentially (`ARRAY[ARRAY[…48 levels…]]` parses for minutes), and
+//!   function calls nested deeper than [`MAX_CALL_NESTING`] (`abs(abs(…))`: each
+//!   level doubles the parser's work);
 //! - [`on_parse_stack`] runs parsing and the rewrites on a fresh stack of
 //!   [`PARSE_STACK_BYTES`] (reserved, touched only as deep as a statement needs), so
 //!   even a tree far beyond the limit can be built, measured and dropped;
@@ -32,14 +34,31 @@ pub const MAX_NESTING: usize = 1_000;
 /// The deepest nesting of parentheses and brackets a statement may have.
 pub const MAX_BRACKET_NESTING: usize = 32;
 
-/// Refuses `open` nested parentheses or brackets when they are too many to parse.
-pub fn check_bracket_nesting(open: usize) -> Result<()> {
+/// The deepest nesting of function calls a statement may have. The parser tries each
+/// call's argument as a named argument (`f(name => value)`, where PostgreSQL's
+/// dialect allows an expression as the name) before parsing it again as a value, so
+/// the work doubles with each level of calls nested in calls: 16 levels take a tenth
+/// of a second, 30 took hours.
+pub const MAX_CALL_NESTING: usize = 16;
+
+/// Refuses `open` nested parentheses or brackets, of which `calls` are function
+/// calls' argument lists, when they are too many to parse.
+pub fn check_bracket_nesting(open: usize, calls: usize) -> Result<()> {
     if open > MAX_BRACKET_NESTING {
         return Err(SluiceError::coded(
             sqlstate::STATEMENT_TOO_COMPLEX,
             format!(
                 "statement is too complex: it nests more than {MAX_BRACKET_NESTING} \
                  parentheses or brackets"
+            ),
+        ));
+    }
+    if calls > MAX_CALL_NESTING {
+        return Err(SluiceError::coded(
+            sqlstate::STATEMENT_TOO_COMPLEX,
+            format!(
+                "statement is too complex: it nests function calls more than \
+                 {MAX_CALL_NESTING} deep"
             ),
         ));
     }

@@ -8,7 +8,9 @@
 //!   columns to that projection, so one scan yields both halves of each update.
 //!
 //! The rows become one [`ChangeBatch`] committed under the table's write lock, so the
-//! rows read and the rows written belong to the same version of the table.
+//! rows read and the rows written belong to the same version of the table. A cancel
+//! or `statement_timeout` stops the statement while it computes its rows; once the
+//! commit starts, it completes.
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{DmlStatement, Expr, LogicalPlan, LogicalPlanBuilder, WriteOp};
 
 use super::Output;
+use super::interrupt::Interrupt;
 use super::names::reference_name;
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
@@ -28,26 +31,36 @@ use crate::error::{Result, SluiceError};
 
 const OLD_PREFIX: &str = "__sluice_old_";
 
-/// Executes a planned INSERT, UPDATE or DELETE.
-pub async fn execute(db: Arc<Database>, dml: DmlStatement) -> Result<Output> {
+/// Executes a planned INSERT, UPDATE or DELETE, unless `interrupt` stops it before
+/// it commits.
+pub async fn execute(db: Arc<Database>, dml: DmlStatement, interrupt: Interrupt) -> Result<Output> {
     let db = db.as_ref();
     let name = reference_name(&dml.table_name)?;
     let table = db.catalog().table(&name)?;
     let schema = table.store().schema();
-    let mut write = table.store().begin_write().await;
+    // Waiting for another writer can be stopped too.
+    let mut write = interrupt
+        .run(async { Ok(table.store().begin_write().await) })
+        .await?;
     let (tag, change) = match &dml.op {
         WriteOp::Insert(InsertOp::Append) => {
-            let rows = collect(db, dml.input.as_ref().clone(), &schema).await?;
+            let rows = interrupt
+                .run(collect(db, dml.input.as_ref().clone(), &schema))
+                .await?;
             ("INSERT", ChangeBatch::inserts(rows))
         }
         WriteOp::Delete => {
-            let rows = collect(db, dml.input.as_ref().clone(), &schema).await?;
+            let rows = interrupt
+                .run(collect(db, dml.input.as_ref().clone(), &schema))
+                .await?;
             let weights = Int64Array::from(vec![-1i64; rows.num_rows()]);
             ("DELETE", ChangeBatch::try_new(rows, weights)?)
         }
         WriteOp::Update => {
             let plan = with_old_columns(dml.input.as_ref(), &schema)?;
-            let both = collect(db, plan, &both_schema(&schema)).await?;
+            let both = interrupt
+                .run(collect(db, plan, &both_schema(&schema)))
+                .await?;
             let width = schema.fields().len();
             let new = both.project(&(0..width).collect::<Vec<_>>())?;
             let old = both.project(&(width..2 * width).collect::<Vec<_>>())?;
@@ -69,6 +82,8 @@ pub async fn execute(db: Arc<Database>, dml: DmlStatement) -> Result<Output> {
         "UPDATE" => change.num_rows() / 2,
         _ => change.num_rows(),
     };
+    // The point of no return: a stop that arrives from here on is too late.
+    interrupt.check()?;
     write.commit(change).await?;
     Ok(Output::Done {
         tag,

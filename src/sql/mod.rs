@@ -13,12 +13,14 @@
 //! runs it. INSERT/UPDATE/DELETE are planned by DataFusion (type coercion, defaults,
 //! parameter types) but executed by [`dml`] on Sluice's durable write path.
 
+pub mod backends;
 pub mod complexity;
 pub mod create_source;
 pub mod ddl;
 pub mod dml;
 pub mod flink_windows;
 pub mod functions;
+pub mod interrupt;
 pub mod models;
 pub mod names;
 pub mod parser;
@@ -46,6 +48,7 @@ pub use parser::SqlStatement;
 use crate::catalog::RelationKind;
 use crate::database::Database;
 use crate::error::{Result, SluiceError};
+use interrupt::Interrupt;
 
 /// A statement ready to run, possibly many times with different parameters.
 #[derive(Debug, Clone)]
@@ -339,7 +342,26 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
     }
 }
 
-/// Runs a prepared statement. `vars` are the session's settings.
+/// Whether running `prepared` changes stored state (DML and DDL). A write can be
+/// stopped only before its point of no return (see [`interrupt`]); anything else may
+/// be abandoned at any await point.
+pub fn is_write(prepared: &Prepared) -> bool {
+    match prepared {
+        Prepared::Plan(plan) => matches!(plan, LogicalPlan::Dml(_)),
+        Prepared::Command(command) => matches!(
+            command,
+            Command::CreateTable(_)
+                | Command::Drop { .. }
+                | Command::CreateMaterializedView(_)
+                | Command::CreateSource(_)
+                | Command::CreateModel(_)
+                | Command::DropModel { .. }
+        ),
+    }
+}
+
+/// Runs a prepared statement. `vars` are the session's settings; `interrupt` stops it
+/// (a write only before its point of no return, see [`interrupt`]).
 ///
 /// Writes (DML and DDL) run on their own task: a client that disconnects while its
 /// statement runs cancels its wait, never a write half-way through.
@@ -348,7 +370,9 @@ pub async fn execute(
     prepared: &Prepared,
     params: Option<ParamValues>,
     vars: &mut HashMap<String, String>,
+    interrupt: &Interrupt,
 ) -> Result<Output> {
+    interrupt.check()?;
     match prepared {
         Prepared::Plan(plan) => {
             let plan = match params {
@@ -356,7 +380,7 @@ pub async fn execute(
                 None => plan.clone(),
             };
             if let LogicalPlan::Dml(dml) = plan {
-                return run_to_completion(dml::execute(db.clone(), dml)).await;
+                return run_to_completion(dml::execute(db.clone(), dml, interrupt.clone())).await;
             }
             let frame = db.context().execute_logical_plan(plan).await?;
             Ok(Output::Rows(frame.execute_stream().await?))
@@ -365,6 +389,7 @@ pub async fn execute(
     }
 }
 
+/// Runs a command; DDL, once started here, runs to completion.
 async fn execute_command(
     db: &Arc<Database>,
     command: &Command,

@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::ast::{
     Expr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer, Word};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use super::complexity;
@@ -276,16 +276,26 @@ fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
         }
         words.clear();
     };
-    let mut open_brackets = 0usize;
+    // Open brackets, innermost last: whether each is a function call's.
+    let mut open: Vec<bool> = Vec::new();
+    let mut open_calls = 0usize;
+    let mut previous: Option<&Token> = None;
     for token in &tokens {
         match &token.token {
             Token::LParen | Token::LBracket => {
-                open_brackets += 1;
-                complexity::check_bracket_nesting(open_brackets)?;
+                let call = matches!(token.token, Token::LParen)
+                    && matches!(previous, Some(Token::Word(word)) if names_a_function(word));
+                open.push(call);
+                open_calls += usize::from(call);
+                complexity::check_bracket_nesting(open.len(), open_calls)?;
             }
-            Token::RParen | Token::RBracket => open_brackets = open_brackets.saturating_sub(1),
+            Token::RParen | Token::RBracket => {
+                let was_call = open.pop().unwrap_or(false);
+                open_calls -= usize::from(was_call);
+            }
             _ => {}
         }
+        previous = Some(&token.token);
         match &token.token {
             Token::SemiColon => {
                 push(&sql[start..token.start], &mut words);
@@ -298,6 +308,51 @@ fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
     }
     push(&sql[start.min(sql.len())..], &mut words);
     Ok(out)
+}
+
+/// Whether `word` before a `(` makes it a function call's argument list: any word
+/// but the keywords that open a parenthesized list, subquery or expression.
+fn names_a_function(word: &Word) -> bool {
+    const NOT_CALLS: &[&str] = &[
+        "ALL",
+        "AND",
+        "ANY",
+        "ARRAY",
+        "AS",
+        "BETWEEN",
+        "BY",
+        "CASE",
+        "CAST",
+        "DISTINCT",
+        "ELSE",
+        "EXCEPT",
+        "EXISTS",
+        "FROM",
+        "HAVING",
+        "ILIKE",
+        "IN",
+        "INTERSECT",
+        "IS",
+        "JOIN",
+        "LATERAL",
+        "LIKE",
+        "NOT",
+        "ON",
+        "OR",
+        "OVER",
+        "RETURNING",
+        "SELECT",
+        "SOME",
+        "THEN",
+        "TRY_CAST",
+        "UNION",
+        "USING",
+        "VALUES",
+        "WHEN",
+        "WHERE",
+        "WITH",
+    ];
+    word.quote_style.is_some() || !NOT_CALLS.contains(&word.value.to_ascii_uppercase().as_str())
 }
 
 /// Gives unnamed result columns the names Postgres gives them (`count`, `?column?`),
@@ -399,6 +454,30 @@ mod tests {
         }
         let nested = format!("SELECT {}1{}", "(".repeat(30), ")".repeat(30));
         SqlParser::default().parse(&nested).unwrap();
+    }
+
+    #[test]
+    fn function_calls_nest_at_most_16_deep() {
+        let calls = |open: &str, close: &str, n: usize| {
+            format!("SELECT {}1{}", open.repeat(n), close.repeat(n))
+        };
+        let parser = SqlParser::default();
+        for refused in [calls("abs(", ")", 17), calls("coalesce(", ", 2)", 30)] {
+            let started = std::time::Instant::now();
+            let err = parser.parse(&refused).unwrap_err();
+            assert_eq!(err.sqlstate(), "54001", "{refused}: {err}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        }
+        parser.parse(&calls("abs(", ")", 16)).unwrap();
+        // Parentheses that are not calls' are not counted as calls.
+        parser.parse(&calls("1 IN (", ")", 20)).unwrap();
+        let plain = format!("SELECT abs({}1{})", "(".repeat(25), ")".repeat(25));
+        parser.parse(&plain).unwrap();
+        let subqueries = calls("EXISTS (SELECT ", ")", 20);
+        assert_ne!(
+            parser.parse(&subqueries).err().map(|e| e.to_string()),
+            Some("statement is too complex: it nests function calls more than 16 deep".into())
+        );
     }
 
     #[test]

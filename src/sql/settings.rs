@@ -178,7 +178,72 @@ fn validate(name: &str, value: String) -> Result<String> {
         }
         "standard_conforming_strings" if value != "on" => Err(invalid()),
         "extra_float_digits" if value.parse::<i8>().is_err() => Err(invalid()),
+        "statement_timeout" => {
+            let millis = parse_milliseconds(&value).ok_or_else(invalid)?;
+            if !(0..=i64::from(i32::MAX)).contains(&millis) {
+                return Err(SluiceError::coded(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!(
+                        "{millis} ms is outside the valid range for parameter \"{name}\" (0 .. {})",
+                        i32::MAX
+                    ),
+                ));
+            }
+            Ok(show_milliseconds(millis))
+        }
         _ => Ok(value),
+    }
+}
+
+/// A time setting as PostgreSQL reads it: a number, optionally followed by a unit
+/// (`us`, `ms`, `s`, `min`, `h`, `d`; milliseconds when none), rounded to whole
+/// milliseconds.
+fn parse_milliseconds(value: &str) -> Option<i64> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+')))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1_000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let millis = (number * scale).round();
+    millis.is_finite().then_some(millis as i64)
+}
+
+/// Milliseconds shown in the largest unit that holds them exactly, as PostgreSQL's
+/// `SHOW` does (`1500ms`, `2s`, `5min`, `0`).
+fn show_milliseconds(millis: i64) -> String {
+    if millis == 0 {
+        return "0".into();
+    }
+    [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "min"),
+        (1_000, "s"),
+    ]
+    .into_iter()
+    .find(|(unit, _)| millis % unit == 0)
+    .map_or_else(
+        || format!("{millis}ms"),
+        |(unit, name)| format!("{}{name}", millis / unit),
+    )
+}
+
+/// The session's `statement_timeout`; `None` when it is 0 (no limit).
+pub fn statement_timeout(vars: &HashMap<String, String>) -> Option<std::time::Duration> {
+    let value = show(vars, "statement_timeout").ok()?;
+    match parse_milliseconds(&value)? {
+        millis if millis > 0 => Some(std::time::Duration::from_millis(millis as u64)),
+        _ => None,
     }
 }
 
@@ -220,6 +285,30 @@ mod tests {
         assert_eq!(show(&vars, "APPLICATION_NAME").unwrap(), "app");
         set(&mut vars, "application_name", None).unwrap();
         assert_eq!(show(&vars, "application_name").unwrap(), "");
+    }
+
+    #[test]
+    fn statement_timeout_is_read_and_shown_like_postgres() {
+        let mut vars = HashMap::new();
+        assert_eq!(statement_timeout(&vars), None);
+        for (given, shown, millis) in [
+            ("1500", "1500ms", 1500),
+            ("2s", "2s", 2000),
+            ("2 s", "2s", 2000),
+            ("60000", "1min", 60_000),
+            ("1.5s", "1500ms", 1500),
+            ("3h", "3h", 10_800_000),
+            ("0", "0", 0),
+        ] {
+            set(&mut vars, "statement_timeout", Some(given.into())).unwrap();
+            assert_eq!(show(&vars, "statement_timeout").unwrap(), shown, "{given}");
+            let expected = (millis > 0).then(|| std::time::Duration::from_millis(millis));
+            assert_eq!(statement_timeout(&vars), expected, "{given}");
+        }
+        for bad in ["abc", "5 years", "-1", "3000000000"] {
+            let error = set(&mut vars, "statement_timeout", Some(bad.into())).unwrap_err();
+            assert_eq!(error.sqlstate(), sqlstate::INVALID_PARAMETER_VALUE, "{bad}");
+        }
     }
 
     #[test]

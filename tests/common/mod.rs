@@ -6,6 +6,7 @@
 pub mod kafka;
 pub mod ml;
 pub mod postgres;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -156,6 +157,11 @@ impl ServerProcess {
             data_dir: data_dir.to_path_buf(),
             child,
         }
+    }
+
+    /// Whether the process is still running (it has not crashed or exited).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -66,13 +66,10 @@ pub const VERIFIED: &[&str] = &[
     "substr",
     "left",
     "right",
-    "lpad",
-    "rpad",
     "ltrim",
     "rtrim",
     "btrim",
     "replace",
-    "repeat",
     "reverse",
     "split_part",
     "strpos",
@@ -88,6 +85,7 @@ pub const VERIFIED: &[&str] = &[
     "regexp_match",
     "string_to_array",
     "encode",
+    "decode",
     "sha256",
     "date_trunc",
     "date_part",
@@ -192,6 +190,7 @@ pub const VERIFIED_ARGUMENTS: &[(&str, usize, &[&str])] = &[
         ],
     ),
     ("encode", 1, &["hex"]),
+    ("decode", 1, &["hex"]),
 ];
 
 /// Why a call is refused: a DataFusion built-in that is not verified, or one called

@@ -12,12 +12,15 @@
 //!   (`coalesce(x, 0.5)`) compute in `double precision`, as PostgreSQL does; DataFusion's
 //!   cast the float to a decimal, which turns 1e-300 into 0 and fails on 1e300.
 //! - `round(double precision)` rounds halves to even, as PostgreSQL's (C's `rint`) does.
+//! - `lpad`, `rpad` and `repeat` refuse results larger than PostgreSQL can hold (1 GB)
+//!   with `54000`, before building them ([`LengthLimited`]); DataFusion's would spend
+//!   half a minute and gigabytes on `lpad('x', 2147483647)`.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, Int64Type};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -31,7 +34,7 @@ use crate::error::{SluiceError, sqlstate};
 /// Names of the functions [`replacements`] registers.
 pub const REPLACED: &[&str] = &[
     "upper", "lower", "initcap", "ln", "log10", "log", "exp", "power", "asin", "acos", "acosh",
-    "atanh", "coalesce", "greatest", "least", "round",
+    "atanh", "coalesce", "greatest", "least", "round", "lpad", "rpad", "repeat",
 ];
 
 /// The replacements, to register after DataFusion's built-ins (under the same names).
@@ -51,6 +54,7 @@ pub fn replacements() -> Vec<ScalarUDF> {
                 Some(ScalarUDF::new_from_impl(FloatOverNumeric { inner }))
             }
             "round" => Some(ScalarUDF::new_from_impl(RoundHalfEven { inner })),
+            "lpad" | "rpad" | "repeat" => Some(ScalarUDF::new_from_impl(LengthLimited { inner })),
             name => {
                 Domain::of(name).map(|domain| ScalarUDF::new_from_impl(Checked { inner, domain }))
             }
@@ -265,6 +269,85 @@ impl ScalarUDFImpl for Checked {
             }
         }
         Ok(result)
+    }
+}
+
+/// The largest value PostgreSQL can allocate (`MaxAllocSize`), in bytes.
+const MAX_ALLOC_BYTES: i128 = 0x3fff_ffff;
+/// PostgreSQL's bytes per character in UTF8, which `lpad`/`rpad` reserve per
+/// requested character.
+const MAX_CHAR_BYTES: i128 = 4;
+/// A text value's length word (`VARHDRSZ`), counted by `repeat`.
+const LENGTH_WORD_BYTES: i128 = 4;
+
+/// `lpad`, `rpad` or `repeat`, refusing results PostgreSQL refuses as too large
+/// (`54000` `requested length too large`) before DataFusion builds them.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct LengthLimited {
+    inner: Arc<ScalarUDF>,
+}
+
+impl LengthLimited {
+    /// Whether a row asks for more than PostgreSQL can allocate: `lpad`/`rpad`
+    /// reserve 4 bytes per requested character; `repeat` needs the string's bytes
+    /// times the count.
+    fn too_large(&self, text_bytes: i128, count: i128) -> bool {
+        match self.inner.name() {
+            "repeat" => text_bytes * count.max(0) + LENGTH_WORD_BYTES > MAX_ALLOC_BYTES,
+            _ => count * MAX_CHAR_BYTES > MAX_ALLOC_BYTES,
+        }
+    }
+}
+
+impl ScalarUDFImpl for LengthLimited {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        if let [text, count, rest @ ..] = args.args.as_slice() {
+            let counts = cast(&count.to_array(rows)?, &DataType::Int64)?;
+            let counts = counts.as_primitive::<Int64Type>();
+            let text = cast(&text.to_array(rows)?, &DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            let rest = rest
+                .iter()
+                .map(|arg| arg.to_array(rows))
+                .collect::<DfResult<Vec<_>>>()?;
+            // The functions are strict: a row with a NULL argument is NULL, never an
+            // error.
+            let strict = |row: usize| {
+                counts.is_valid(row) && text.is_valid(row) && rest.iter().all(|a| a.is_valid(row))
+            };
+            for row in (0..rows).filter(|&row| strict(row)) {
+                let bytes = text.value(row).len() as i128;
+                if self.too_large(bytes, i128::from(counts.value(row))) {
+                    let error = SluiceError::coded(
+                        sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                        "requested length too large",
+                    );
+                    return Err(DataFusionError::External(Box::new(error)));
+                }
+            }
+        }
+        self.inner.invoke_with_args(args)
     }
 }
 
