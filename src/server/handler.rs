@@ -10,6 +10,7 @@ use arrow_pg::datatypes::df::deserialize_parameters;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
+use datafusion::sql::sqlparser::ast::Statement;
 use futures::{Sink, SinkExt};
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -92,6 +93,34 @@ impl Runner {
             .await
     }
 
+    /// Plans and runs a query (a [`is_query`] statement) in one trip to the pool, so
+    /// a short query waits for the pool's threads once, not twice.
+    async fn query(
+        &self,
+        mut statement: SqlStatement,
+        pid: i32,
+        mut vars: HashMap<String, String>,
+        running: RunningStatement,
+    ) -> Result<(ParsedStatement, Output, HashMap<String, String>)> {
+        bind_backend_pid(&mut statement, pid);
+        let db = self.db.clone();
+        let interrupt = running.interrupt().clone();
+        let work = async move {
+            let parsed = ParsedStatement::new(sql::prepare(&db, statement).await?)?;
+            if sql::is_write(&parsed.prepared) {
+                return Err(SluiceError::Internal("a query planned as a write".into()));
+            }
+            let output = sql::execute(&db, &parsed.prepared, None, &mut vars, &interrupt).await?;
+            Ok((parsed, output, vars))
+        };
+        let (parsed, output, vars) = self.pool.run(&running, work).await?;
+        let output = match output {
+            Output::Rows(rows) => Output::Rows(self.pool.stream_rows(rows, running)?),
+            done => done,
+        };
+        Ok((parsed, output, vars))
+    }
+
     /// Executes `prepared` on the pool with the session's settings `vars`; returns
     /// its output and the settings as it left them. Rows are produced on the pool
     /// while the client reads them, and `running` ends with the last one.
@@ -120,6 +149,12 @@ impl Runner {
         };
         Ok((output, vars))
     }
+}
+
+/// Whether `statement` is a query (`SELECT`, `WITH`, `VALUES`): it reads only, so
+/// its planning and execution may be abandoned together.
+fn is_query(statement: &SqlStatement) -> bool {
+    matches!(statement, SqlStatement::Standard(s) if matches!(s.as_ref(), Statement::Query(_)))
 }
 
 /// A statement prepared by the extended protocol's `Parse`.
@@ -226,6 +261,9 @@ impl SimpleQueryHandler for SluiceHandler {
             let running = self.runner.start(client);
             let vars = client.metadata().clone();
             let result = async {
+                if is_query(&statement) {
+                    return self.runner.query(statement, pid, vars, running).await;
+                }
                 let parsed = self.runner.prepare(statement, pid, &running).await?;
                 let prepared = parsed.prepared.clone();
                 let (output, vars) = self.runner.execute(prepared, None, vars, running).await?;

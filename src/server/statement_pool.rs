@@ -28,7 +28,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
 use tokio::runtime::Runtime;
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::error::{Result, SluiceError};
 use crate::sql::backends::RunningStatement;
@@ -84,14 +84,7 @@ impl StatementPool {
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         let interrupt = statement.interrupt();
-        let slot = statement.session_slot();
-        let permit = interrupt
-            .run(async { slot.acquire_owned().await.map_err(closed) })
-            .await?;
-        let task = self.runtime()?.spawn(async move {
-            let _permit = permit;
-            work.await
-        });
+        let task = self.spawn_in_session_slot(statement, work).await?;
         let _abort = AbortOnDrop(task.abort_handle());
         tokio::select! {
             biased;
@@ -108,16 +101,26 @@ impl StatementPool {
         statement: &RunningStatement,
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        let interrupt = statement.interrupt();
+        let task = self.spawn_in_session_slot(statement, work).await?;
+        task.await.map_err(task_failed)?
+    }
+
+    /// Waits for the session's slot (or until `statement` is told to stop), then
+    /// spawns `work` holding it until `work` ends.
+    async fn spawn_in_session_slot<T: Send + 'static>(
+        &self,
+        statement: &RunningStatement,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<JoinHandle<Result<T>>> {
         let slot = statement.session_slot();
-        let permit = interrupt
+        let permit = statement
+            .interrupt()
             .run(async { slot.acquire_owned().await.map_err(closed) })
             .await?;
-        let task = self.runtime()?.spawn(async move {
+        Ok(self.runtime()?.spawn(async move {
             let _permit = permit;
             work.await
-        });
-        task.await.map_err(task_failed)?
+        }))
     }
 
     /// Produces `rows` on the pool, at most [`ROWS_AHEAD`] batches ahead of the

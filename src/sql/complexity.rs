@@ -7,11 +7,13 @@
 //! so a few kilobytes of SQL could overflow a thread's stack and abort the server.
 //!
 //! These guards keep that from happening:
-//! - [`check_bracket_nesting`] refuses, before parsing, parentheses and brackets nested
-//!   deeper than [`MAX_BRACKET_NESTING`]: near its own recursion limit the parser
-//!   backtracks exponentially (`ARRAY[ARRAY[…48 levels…]]` parses for minutes), and
-//!   function calls nested deeper than [`MAX_CALL_NESTING`] (`abs(abs(…))`: each
-//!   level doubles the parser's work);
+//! - [`TokenNesting`] refuses, before parsing, `CASE` in `CASE` and runs of prefix
+//!   operators more than [`MAX_NESTING`] deep (the parser recurses into each), and
+//!   through [`check_bracket_nesting`] parentheses and brackets nested deeper than
+//!   [`MAX_BRACKET_NESTING`] (near its own recursion limit the parser backtracks
+//!   exponentially: `ARRAY[ARRAY[…48 levels…]]` parses for minutes) and function
+//!   calls nested deeper than [`MAX_CALL_NESTING`] (`abs(abs(…))`: each level doubles
+//!   the parser's work);
 //! - [`on_parse_stack`] runs parsing and the rewrites on a fresh stack of
 //!   [`PARSE_STACK_BYTES`] (reserved, touched only as deep as a statement needs), so
 //!   even a tree far beyond the limit can be built, measured and dropped;
@@ -24,6 +26,7 @@ use std::ops::ControlFlow;
 
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::{Expr, Query, SetExpr, Statement, Visit, Visitor};
+use datafusion::sql::sqlparser::tokenizer::{Token, Word};
 
 use crate::error::{Result, SluiceError, sqlstate};
 
@@ -63,6 +66,106 @@ pub fn check_bracket_nesting(open: usize, calls: usize) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Watches a statement's tokens, before parsing, for nesting the parser would pay
+/// for dearly: brackets and function calls ([`check_bracket_nesting`]), `CASE`
+/// inside `CASE`, and runs of prefix operators (`NOT NOT …`, `- - …`), which the
+/// parser recurses into once per level, touching hundreds of megabytes of stack
+/// for a 100,000-deep one before [`check_nesting`] could refuse it.
+#[derive(Debug, Default)]
+pub struct TokenNesting<'a> {
+    /// Open brackets, innermost last: whether each is a function call's.
+    open: Vec<bool>,
+    open_calls: usize,
+    open_cases: usize,
+    prefix_run: usize,
+    previous: Option<&'a Token>,
+}
+
+impl<'a> TokenNesting<'a> {
+    /// Takes the statement's next token (whitespace skipped); `54001` when the
+    /// nesting so far is too deep.
+    pub fn see(&mut self, token: &'a Token) -> Result<()> {
+        match token {
+            Token::LParen | Token::LBracket => {
+                let call = matches!(token, Token::LParen)
+                    && matches!(self.previous, Some(Token::Word(word)) if names_a_function(word));
+                self.open.push(call);
+                self.open_calls += usize::from(call);
+                check_bracket_nesting(self.open.len(), self.open_calls)?;
+            }
+            Token::RParen | Token::RBracket => {
+                let was_call = self.open.pop().unwrap_or(false);
+                self.open_calls -= usize::from(was_call);
+            }
+            Token::Word(word) if word.quote_style.is_none() => {
+                if word.value.eq_ignore_ascii_case("case") {
+                    self.open_cases += 1;
+                    if self.open_cases > MAX_NESTING {
+                        return Err(too_complex());
+                    }
+                } else if word.value.eq_ignore_ascii_case("end") {
+                    self.open_cases = self.open_cases.saturating_sub(1);
+                }
+            }
+            _ => {}
+        }
+        let prefix = matches!(token, Token::Minus | Token::Plus | Token::Tilde)
+            || matches!(token, Token::Word(word) if word.quote_style.is_none()
+                && word.value.eq_ignore_ascii_case("not"));
+        self.prefix_run = if prefix { self.prefix_run + 1 } else { 0 };
+        if self.prefix_run > MAX_NESTING {
+            return Err(too_complex());
+        }
+        self.previous = Some(token);
+        Ok(())
+    }
+}
+
+/// Whether `word` before a `(` makes it a function call's argument list: any word
+/// but the keywords that open a parenthesized list, subquery or expression.
+fn names_a_function(word: &Word) -> bool {
+    const NOT_CALLS: &[&str] = &[
+        "ALL",
+        "AND",
+        "ANY",
+        "ARRAY",
+        "AS",
+        "BETWEEN",
+        "BY",
+        "CASE",
+        "CAST",
+        "DISTINCT",
+        "ELSE",
+        "EXCEPT",
+        "EXISTS",
+        "FROM",
+        "HAVING",
+        "ILIKE",
+        "IN",
+        "INTERSECT",
+        "IS",
+        "JOIN",
+        "LATERAL",
+        "LIKE",
+        "NOT",
+        "ON",
+        "OR",
+        "OVER",
+        "RETURNING",
+        "SELECT",
+        "SOME",
+        "THEN",
+        "TRY_CAST",
+        "UNION",
+        "USING",
+        "VALUES",
+        "WHEN",
+        "WHERE",
+        "WITH",
+    ];
+    word.quote_style.is_some() || !NOT_CALLS.contains(&word.value.to_ascii_uppercase().as_str())
 }
 
 /// The stack parsing runs on: address space reserved per statement, committed only

@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::ast::{
     Expr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer, Word};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use super::complexity;
@@ -233,31 +233,73 @@ pub(crate) struct Spanned {
     pub end: usize,
 }
 
+/// Byte offsets of tokenizer locations (lines and characters counted from 1), asked
+/// for in text order: a cursor moves forward through the text, so a statement's
+/// tokens cost one pass over it (counting each from its line's start took minutes for
+/// a 2 MB single-line statement).
+struct Offsets<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+    /// The cursor: line and character (from 0) and its byte offset.
+    line: usize,
+    column: usize,
+    byte: usize,
+}
+
+impl<'a> Offsets<'a> {
+    fn new(sql: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Offsets {
+            sql,
+            line_starts,
+            line: 0,
+            column: 0,
+            byte: 0,
+        }
+    }
+
+    fn of(&mut self, location: Location) -> usize {
+        let line = (location.line as usize).saturating_sub(1);
+        let column = (location.column as usize).saturating_sub(1);
+        if line != self.line || column < self.column {
+            // Another line (or, never in text order, backwards): from its start.
+            self.line = line;
+            self.column = 0;
+            self.byte = self
+                .line_starts
+                .get(line)
+                .copied()
+                .unwrap_or(self.sql.len());
+        }
+        match self.sql[self.byte..]
+            .char_indices()
+            .nth(column - self.column)
+        {
+            Some((i, _)) => {
+                self.byte += i;
+                self.column = column;
+                self.byte
+            }
+            None => self.sql.len(),
+        }
+    }
+}
+
 /// The text's tokens without whitespace, with byte offsets (the tokenizer knows
 /// quoting and comments).
 pub(crate) fn tokens(sql: &str) -> Result<Vec<Spanned>> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize_with_location()
         .map_err(|e| SluiceError::Syntax(format!("syntax error: {e}")))?;
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    // Locations count lines and characters from 1.
-    let offset = |location: Location| -> usize {
-        let line = (location.line as usize).saturating_sub(1);
-        let start = line_starts.get(line).copied().unwrap_or(sql.len());
-        let column = (location.column as usize).saturating_sub(1);
-        sql[start..]
-            .char_indices()
-            .nth(column)
-            .map_or(sql.len(), |(i, _)| start + i)
-    };
+    let mut offsets = Offsets::new(sql);
     Ok(tokens
         .into_iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .map(|t| Spanned {
-            start: offset(t.span.start),
-            end: offset(t.span.end),
+            start: offsets.of(t.span.start),
+            end: offsets.of(t.span.end),
             token: t.token,
         })
         .collect())
@@ -276,26 +318,9 @@ fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
         }
         words.clear();
     };
-    // Open brackets, innermost last: whether each is a function call's.
-    let mut open: Vec<bool> = Vec::new();
-    let mut open_calls = 0usize;
-    let mut previous: Option<&Token> = None;
+    let mut nesting = complexity::TokenNesting::default();
     for token in &tokens {
-        match &token.token {
-            Token::LParen | Token::LBracket => {
-                let call = matches!(token.token, Token::LParen)
-                    && matches!(previous, Some(Token::Word(word)) if names_a_function(word));
-                open.push(call);
-                open_calls += usize::from(call);
-                complexity::check_bracket_nesting(open.len(), open_calls)?;
-            }
-            Token::RParen | Token::RBracket => {
-                let was_call = open.pop().unwrap_or(false);
-                open_calls -= usize::from(was_call);
-            }
-            _ => {}
-        }
-        previous = Some(&token.token);
+        nesting.see(&token.token)?;
         match &token.token {
             Token::SemiColon => {
                 push(&sql[start..token.start], &mut words);
@@ -308,51 +333,6 @@ fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
     }
     push(&sql[start.min(sql.len())..], &mut words);
     Ok(out)
-}
-
-/// Whether `word` before a `(` makes it a function call's argument list: any word
-/// but the keywords that open a parenthesized list, subquery or expression.
-fn names_a_function(word: &Word) -> bool {
-    const NOT_CALLS: &[&str] = &[
-        "ALL",
-        "AND",
-        "ANY",
-        "ARRAY",
-        "AS",
-        "BETWEEN",
-        "BY",
-        "CASE",
-        "CAST",
-        "DISTINCT",
-        "ELSE",
-        "EXCEPT",
-        "EXISTS",
-        "FROM",
-        "HAVING",
-        "ILIKE",
-        "IN",
-        "INTERSECT",
-        "IS",
-        "JOIN",
-        "LATERAL",
-        "LIKE",
-        "NOT",
-        "ON",
-        "OR",
-        "OVER",
-        "RETURNING",
-        "SELECT",
-        "SOME",
-        "THEN",
-        "TRY_CAST",
-        "UNION",
-        "USING",
-        "VALUES",
-        "WHEN",
-        "WHERE",
-        "WITH",
-    ];
-    word.quote_style.is_some() || !NOT_CALLS.contains(&word.value.to_ascii_uppercase().as_str())
 }
 
 /// Gives unnamed result columns the names Postgres gives them (`count`, `?column?`),
@@ -445,6 +425,13 @@ mod tests {
             format!("SELECT {}1{}", "(".repeat(5_000), ")".repeat(5_000)),
             format!("SELECT 1{}", " + 1".repeat(2_000)),
             format!("SELECT 'a'{}", " || 'a'".repeat(10_000)),
+            format!(
+                "SELECT {}1{}",
+                "CASE WHEN true THEN ".repeat(100_000),
+                " END".repeat(100_000)
+            ),
+            format!("SELECT {}true", "NOT ".repeat(100_000)),
+            format!("SELECT {}1", "- ".repeat(100_000)),
         ];
         for sql in deep {
             let started = std::time::Instant::now();
