@@ -159,18 +159,8 @@ async fn statement_timeout_stops_statements_and_a_stopped_write_leaves_nothing()
 async fn psql_ctrl_c_cancels_the_query() {
     let server = TestServer::start().await;
     let addr = server.addr;
-    let child = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-h",
-            &addr.ip().to_string(),
-            "-p",
-            &addr.port().to_string(),
-            "-d",
-            "sluice",
-            "-c",
-            ENDLESS,
-        ])
+    let child = common::psql_command(addr)
+        .args(["-c", ENDLESS])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -92,10 +92,11 @@ pub async fn connect(addr: SocketAddr) -> Client {
     client
 }
 
-/// Runs `psql` against `addr` with `args` (after the connection flags); returns
-/// (exit success, stdout, stderr).
-pub fn psql(addr: SocketAddr, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new("psql")
+/// A `psql` command connected to `addr` as user `tester` (no psqlrc), for the caller's
+/// further arguments.
+pub fn psql_command(addr: SocketAddr) -> Command {
+    let mut command = Command::new("psql");
+    command
         .args([
             "-X",
             "-h",
@@ -106,11 +107,17 @@ pub fn psql(addr: SocketAddr, args: &[&str]) -> (bool, String, String) {
             "sluice",
             "-U",
             "tester",
-            "-v",
-            "ON_ERROR_STOP=1",
         ])
+        .env("PGCONNECT_TIMEOUT", "10");
+    command
+}
+
+/// Runs `psql` against `addr` with `args` (after the connection flags); returns
+/// (exit success, stdout, stderr).
+pub fn psql(addr: SocketAddr, args: &[&str]) -> (bool, String, String) {
+    let output = psql_command(addr)
+        .args(["-v", "ON_ERROR_STOP=1"])
         .args(args)
-        .env("PGCONNECT_TIMEOUT", "10")
         .output()
         .expect("psql runs (PostgreSQL client must be installed)");
     (
