@@ -110,33 +110,74 @@ async fn view_watermark(c: &Client, view: &str) -> Option<i64> {
     .get(0)
 }
 
+/// How a view groups its windows: by both bounds, or by one of them. A group closes
+/// when the watermark passes its window's end; grouped by `window_start` alone, when
+/// it passes the end of the last window starting there (for CUMULATE, the full
+/// `size` window).
+const GROUPINGS: [(&str, &str); 3] = [
+    ("both", "window_start, window_end"),
+    ("start", "window_start"),
+    ("end", "window_end"),
+];
+
+/// The longest window of each kind (s).
+fn longest(kind: &str) -> i64 {
+    if kind == "cumulate" { 20 } else { 10 }
+}
+
+/// A view's group of window `(start, end)` for key `k`, and when it closes: the
+/// watermark (s) at or past which it takes no more rows.
+fn group(grouping: &str, kind: &str, k: i64, (start, end): (i64, i64)) -> (Vec<i64>, i64) {
+    match grouping {
+        "both" => (vec![k, start, end], end),
+        "start" => (vec![k, start], start + longest(kind)),
+        _ => (vec![k, end], end),
+    }
+}
+
+/// The view's group columns as seconds after 2024-01-01.
+fn group_columns(grouping: &str) -> String {
+    let epoch = |c: &str| format!("CAST(EXTRACT(EPOCH FROM {c}) AS BIGINT) - 1704067200");
+    match grouping {
+        "both" => format!("k, {}, {}", epoch("window_start"), epoch("window_end")),
+        "start" => format!("k, {}", epoch("window_start")),
+        _ => format!("k, {}", epoch("window_end")),
+    }
+}
+
 /// The oracle of the issue: a random stream with events up to 12 s out of order and
-/// a watermark 5 s behind the largest time seen. An (event, window) pair is on time
-/// when the window's end is after the view's watermark as the event arrives; the
-/// views equal the counts of the on-time pairs (every window for continuous views,
-/// closed ones for EMIT ON WINDOW CLOSE), and count the others as late.
+/// a watermark 5 s behind the largest time seen, through TUMBLE, HOP and CUMULATE
+/// views grouped by both window bounds, by `window_start` only and by `window_end`
+/// only, continuous and `EMIT ON WINDOW CLOSE`. The planner closes each grouping by
+/// the watermark it derives for its columns. An (event, window) pair is on time when
+/// its group has not closed as the event arrives; the views equal the counts of the
+/// on-time pairs (every group for continuous views, closed ones for EMIT ON WINDOW
+/// CLOSE), and count the others as late; a closed group never changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windowed_views_over_an_out_of_order_stream_equal_the_on_time_events() {
     let (broker, _server, c) = events_source(5).await;
     let mut views = Vec::new();
     for (kind, window) in KINDS {
-        for (mode, emit) in [("live", ""), ("closed", " EMIT ON WINDOW CLOSE")] {
-            let name = format!("{kind}_{mode}");
-            c.batch_execute(&format!(
-                "CREATE MATERIALIZED VIEW {name} AS
-                   SELECT k, window_start, window_end, count(*) AS n FROM {window}
-                   GROUP BY k, window_start, window_end{emit}"
-            ))
-            .await
-            .unwrap();
-            views.push(name);
+        for (grouping, columns) in GROUPINGS {
+            for (mode, emit) in [("live", ""), ("closed", " EMIT ON WINDOW CLOSE")] {
+                let name = format!("{kind}_{grouping}_{mode}");
+                c.batch_execute(&format!(
+                    "CREATE MATERIALIZED VIEW {name} AS
+                       SELECT k, {columns}, count(*) AS n FROM {window}
+                       GROUP BY k, {columns}{emit}"
+                ))
+                .await
+                .unwrap();
+                views.push(name);
+            }
         }
     }
 
-    let mut rng = Rng(0x51de);
-    let mut on_time: BTreeMap<&str, BTreeMap<(i64, i64, i64), i64>> = BTreeMap::new();
-    let mut late: BTreeMap<&str, i64> = BTreeMap::new();
+    type Groups = BTreeMap<Vec<i64>, (i64, i64)>;
+    let mut on_time: BTreeMap<(&str, &str), Groups> = BTreeMap::new();
+    let mut late: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     let mut shown: BTreeMap<String, BTreeMap<Vec<String>, String>> = BTreeMap::new();
+    let mut rng = Rng(0x51de);
     let mut max_seen: Option<i64> = None;
     let mut clock = 0;
     for id in 0..80 {
@@ -145,79 +186,89 @@ async fn windowed_views_over_an_out_of_order_stream_equal_the_on_time_events() {
         let key = rng.below(2);
         let watermark = max_seen.map(|m| m - 5);
         for (kind, _) in KINDS {
-            for window in windows(kind, second) {
-                if watermark.is_none_or(|w| window.1 > w) {
-                    *on_time
-                        .entry(kind)
-                        .or_default()
-                        .entry((key, window.0, window.1))
-                        .or_default() += 1;
-                } else {
-                    *late.entry(kind).or_default() += 1;
+            for (grouping, _) in GROUPINGS {
+                for window in windows(kind, second) {
+                    let (group, closes) = group(grouping, kind, key, window);
+                    if watermark.is_none_or(|w| closes > w) {
+                        let entry = on_time.entry((kind, grouping)).or_default();
+                        entry.entry(group).or_insert((closes, 0)).1 += 1;
+                    } else {
+                        *late.entry((kind, grouping)).or_default() += 1;
+                    }
                 }
             }
         }
         max_seen = Some(max_seen.map_or(second, |m| m.max(second)));
         send(&broker, &c, &views, event(key, second), id + 1).await;
 
-        // EMIT ON WINDOW CLOSE: only closed windows, and a row once shown never changes.
+        // EMIT ON WINDOW CLOSE shows only closed groups; in either mode, a closed
+        // group's row never changes.
         for (kind, _) in KINDS {
-            let view = format!("{kind}_closed");
-            let current = view_watermark(&c, &view).await;
-            for row in rows(&c, &format!("SELECT k, {EPOCH}, n FROM {view}")).await {
-                let end: i64 = row[2].parse().unwrap();
-                assert!(
-                    current.is_some_and(|w| end <= w),
-                    "{view} shows window {row:?} before the watermark {current:?} passed it"
-                );
-                let seen = shown.entry(view.clone()).or_default();
-                let previous = seen.insert(row[..3].to_vec(), row[3].clone());
-                assert!(
-                    previous.as_ref().is_none_or(|n| *n == row[3]),
-                    "{view} changed a shown row: {row:?} was {previous:?}"
-                );
+            for (grouping, _) in GROUPINGS {
+                for mode in ["live", "closed"] {
+                    let view = format!("{kind}_{grouping}_{mode}");
+                    let current = view_watermark(&c, &view).await;
+                    let query = format!("SELECT {}, n FROM {view}", group_columns(grouping));
+                    for row in rows(&c, &query).await {
+                        let values: Vec<i64> = row.iter().map(|v| v.parse().unwrap()).collect();
+                        let window = match grouping {
+                            "both" => (values[1], values[2]),
+                            "start" => (values[1], 0),
+                            _ => (0, values[1]),
+                        };
+                        let (_, closes) = group(grouping, kind, values[0], window);
+                        let is_closed = current.is_some_and(|w| closes <= w);
+                        assert!(
+                            is_closed || mode == "live",
+                            "{view} shows group {row:?} before the watermark {current:?} closed it"
+                        );
+                        if !is_closed {
+                            continue;
+                        }
+                        let (group, count) = row.split_at(row.len() - 1);
+                        let seen = shown.entry(view.clone()).or_default();
+                        let previous = seen.insert(group.to_vec(), count[0].clone());
+                        assert!(
+                            previous.as_ref().is_none_or(|n| *n == count[0]),
+                            "{view} changed a closed group: {row:?} was {previous:?}"
+                        );
+                    }
+                }
             }
         }
     }
 
     let final_watermark = max_seen.unwrap() - 5;
     for (kind, _) in KINDS {
-        let expected = |closed_only: bool| -> Vec<Vec<String>> {
-            let mut out: Vec<Vec<String>> = on_time[kind]
-                .iter()
-                .filter(|((_, _, end), _)| !closed_only || *end <= final_watermark)
-                .map(|((k, s, e), n)| [k, s, e, n].iter().map(|v| v.to_string()).collect())
-                .collect();
-            out.sort();
-            out
-        };
-        for (mode, closed_only) in [("live", false), ("closed", true)] {
-            let view = format!("{kind}_{mode}");
-            assert_eq!(
-                rows(&c, &format!("SELECT k, {EPOCH}, n FROM {view}")).await,
-                expected(closed_only),
-                "{view}"
-            );
-            let counted: i64 = c
-                .query_one(
-                    &format!(
-                        "SELECT late_rows FROM sluice_catalog.view_status WHERE name = '{view}'"
-                    ),
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            assert_eq!(
-                counted,
-                late.get(kind).copied().unwrap_or(0),
-                "{view} late rows"
-            );
+        for (grouping, _) in GROUPINGS {
+            let expected = |closed_only: bool| -> Vec<Vec<String>> {
+                let mut out: Vec<Vec<String>> = on_time[&(kind, grouping)]
+                    .iter()
+                    .filter(|(_, (closes, _))| !closed_only || *closes <= final_watermark)
+                    .map(|(group, (_, n))| group.iter().chain([n]).map(i64::to_string).collect())
+                    .collect();
+                out.sort();
+                out
+            };
+            for (mode, closed_only) in [("live", false), ("closed", true)] {
+                let view = format!("{kind}_{grouping}_{mode}");
+                let query = format!("SELECT {}, n FROM {view}", group_columns(grouping));
+                assert_eq!(rows(&c, &query).await, expected(closed_only), "{view}");
+                let counted: i64 = c
+                    .query_one(
+                        &format!(
+                            "SELECT late_rows FROM sluice_catalog.view_status WHERE name = '{view}'"
+                        ),
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                let wanted = late.get(&(kind, grouping)).copied().unwrap_or(0);
+                assert_eq!(counted, wanted, "{view} late rows");
+                assert!(wanted > 0, "{view}: the stream should have late events");
+            }
         }
-        assert!(
-            late.get(kind).copied().unwrap_or(0) > 0,
-            "{kind}: the stream should have late events"
-        );
     }
 }
 
@@ -506,4 +557,149 @@ async fn watermark_boundaries() {
         assert_eq!(counted, late, "{view}");
     }
     assert_eq!(view_watermark(&c, "tumble_live").await, Some(10));
+}
+
+/// Watermarks derived through expressions, views and joins close groups whatever
+/// the grouping column is called: `date_trunc` of the time column, a window start
+/// with RisingWave's offset, a window start renamed by a view and read by an `EMIT ON
+/// WINDOW CLOSE` projection over it, and a window start equated by a join. A late
+/// event changes none of them and is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watermarks_derived_through_expressions_views_and_joins() {
+    let (broker, _server, c) = events_source(0).await;
+    c.batch_execute(
+        "CREATE MATERIALIZED VIEW per_minute AS
+           SELECT date_trunc('minute', ts) AS m, count(*) AS n FROM events GROUP BY 1
+           EMIT ON WINDOW CLOSE;
+         CREATE MATERIALIZED VIEW offset_windows AS
+           SELECT window_start, count(*) AS n
+           FROM TUMBLE(events, ts, INTERVAL '10' SECOND, INTERVAL '3' SECOND)
+           GROUP BY window_start EMIT ON WINDOW CLOSE;
+         CREATE MATERIALIZED VIEW starts AS
+           SELECT window_start AS s, count(*) AS n
+           FROM TUMBLE(events, ts, INTERVAL '10' SECOND) GROUP BY window_start;
+         CREATE MATERIALIZED VIEW starts_closed AS SELECT s, n FROM starts EMIT ON WINDOW CLOSE;
+         CREATE MATERIALIZED VIEW pairs AS
+           SELECT a.window_start, count(*) AS n
+           FROM TUMBLE(events, ts, INTERVAL '10' SECOND) AS a
+           JOIN TUMBLE(events, ts, INTERVAL '10' SECOND) AS b
+             ON a.window_start = b.window_start AND a.k = b.k
+           GROUP BY a.window_start EMIT ON WINDOW CLOSE;",
+    )
+    .await
+    .unwrap();
+    // EXPLAIN shows what closes the view's rows and its groups.
+    let plan: Vec<String> = c
+        .simple_query(
+            "EXPLAIN CREATE MATERIALIZED VIEW x AS SELECT window_start, count(*) AS n
+             FROM TUMBLE(events, ts, INTERVAL '10' SECOND) GROUP BY window_start
+             EMIT ON WINDOW CLOSE",
+        )
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        plan[0],
+        "WindowClose (EMIT ON WINDOW CLOSE): rows close by the watermark of [window_start]"
+    );
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("Aggregate") && l.contains("close by the watermark")),
+        "{plan:?}"
+    );
+
+    // The views with a reader of their own (FLUSH covers starts_closed).
+    let views: Vec<String> = ["per_minute", "offset_windows", "starts", "pairs"]
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let events = [
+        (0, 1),
+        (1, 2),
+        (0, 4),
+        (1, 12),
+        (0, 13),
+        (0, 30),
+        (1, 65),
+        (0, 75),
+    ];
+    for (i, (k, second)) in events.iter().enumerate() {
+        send(&broker, &c, &views, event(*k, *second), i as i64 + 1).await;
+    }
+    let seconds =
+        |column: &str| format!("CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT) - 1704067200");
+    let expected: [(&str, String, Vec<Vec<&str>>); 4] = [
+        // The watermark is 1:15: minute 0:00 is closed, 1:00 is not.
+        ("per_minute", seconds("m"), vec![vec!["0", "6"]]),
+        // Windows start 3 s after each 10 s; [1:13, 1:23) is open.
+        (
+            "offset_windows",
+            seconds("window_start"),
+            vec![
+                vec!["-7", "2"],
+                vec!["13", "1"],
+                vec!["23", "1"],
+                vec!["3", "2"],
+                vec!["63", "1"],
+            ],
+        ),
+        (
+            "starts_closed",
+            seconds("s"),
+            vec![
+                vec!["0", "3"],
+                vec!["10", "2"],
+                vec!["30", "1"],
+                vec!["60", "1"],
+            ],
+        ),
+        // Per window, the pairs of events with the same key.
+        (
+            "pairs",
+            seconds("window_start"),
+            vec![
+                vec!["0", "5"],
+                vec!["10", "2"],
+                vec!["30", "1"],
+                vec!["60", "1"],
+            ],
+        ),
+    ];
+    let check = || async {
+        for (view, column, rows_wanted) in &expected {
+            let got = rows(&c, &format!("SELECT {column}, n FROM {view}")).await;
+            assert_eq!(&got, rows_wanted, "{view}");
+        }
+    };
+    check().await;
+    assert_eq!(
+        rows(&c, &format!("SELECT {}, n FROM starts", seconds("s"))).await,
+        vec![
+            vec!["0", "3"],
+            vec!["10", "2"],
+            vec!["30", "1"],
+            vec!["60", "1"],
+            vec!["70", "1"]
+        ]
+    );
+
+    // 0:50 is behind the watermark in every view: nothing changes, and it is counted.
+    send(&broker, &c, &views, event(0, 50), events.len() as i64 + 1).await;
+    check().await;
+    for view in ["per_minute", "offset_windows", "starts"] {
+        let late: i64 = c
+            .query_one(
+                &format!("SELECT late_rows FROM sluice_catalog.view_status WHERE name = '{view}'"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(late, 1, "{view}");
+    }
 }

@@ -9,11 +9,16 @@ use std::time::Duration;
 
 use common::{Rng, TestServer, sorted_rows as rows, wait_for};
 
-/// Window starts from `from` to `to` every `step` seconds, as a relation `w(s)`.
+/// Window starts around the events' span every `step` seconds, as a relation `w(s)`.
 fn window_starts(step: u32) -> String {
+    window_starts_after(0, step)
+}
+
+/// Window starts every `step` seconds, `offset` seconds after each multiple of `step`.
+fn window_starts_after(offset: u32, step: u32) -> String {
     format!(
-        "(SELECT value AS s FROM generate_series(TIMESTAMP '2023-12-31 23:58:00', \
-         TIMESTAMP '2024-01-01 00:12:00', INTERVAL '{step}' SECOND)) w"
+        "(SELECT value AS s FROM generate_series(TIMESTAMP '2023-12-31 23:58:00' + \
+         INTERVAL '{offset}' SECOND, TIMESTAMP '2024-01-01 00:12:00', INTERVAL '{step}' SECOND)) w"
     )
 }
 
@@ -34,7 +39,14 @@ async fn windowed_views_equal_batch_window_assignment() {
            FROM CUMULATE(ev, ts, INTERVAL '10' SECOND, INTERVAL '30' SECOND)
            GROUP BY window_start, window_end;
          CREATE MATERIALIZED VIEW window_on_window AS
-           SELECT window_start, max(n) AS busiest FROM tumbling GROUP BY window_start;",
+           SELECT window_start, max(n) AS busiest FROM tumbling GROUP BY window_start;
+         CREATE MATERIALIZED VIEW tumbling_offset AS
+           SELECT window_start, count(*) AS n, sum(v) AS sv
+           FROM TUMBLE(ev, ts, INTERVAL '10' SECOND, INTERVAL '3' SECOND) GROUP BY window_start;
+         CREATE MATERIALIZED VIEW hopping_offset AS
+           SELECT window_start, window_end, count(*) AS n
+           FROM HOP(ev, ts, INTERVAL '5' SECOND, INTERVAL '15' SECOND, INTERVAL '2' SECOND)
+           GROUP BY window_start, window_end;",
     )
     .await
     .unwrap();
@@ -57,6 +69,17 @@ async fn windowed_views_equal_batch_window_assignment() {
                UNION ALL SELECT INTERVAL '30' SECOND) e ON ev.ts < w.s + e.len \
          WHERE CAST(EXTRACT(EPOCH FROM w.s) AS BIGINT) % 30 = 0 GROUP BY w.s, e.len",
         window_starts(10)
+    );
+    // RisingWave's offset: windows start 3 s (2 s) after the multiples of their size.
+    let tumbling_offset_batch = format!(
+        "SELECT w.s, count(*), sum(v) FROM ev JOIN {} \
+         ON ev.ts >= w.s AND ev.ts < w.s + INTERVAL '10' SECOND GROUP BY w.s",
+        window_starts_after(3, 10)
+    );
+    let hopping_offset_batch = format!(
+        "SELECT w.s, w.s + INTERVAL '15' SECOND, count(*) FROM ev JOIN {} \
+         ON ev.ts >= w.s AND ev.ts < w.s + INTERVAL '15' SECOND GROUP BY w.s",
+        window_starts_after(2, 5)
     );
     let nested_batch = format!(
         "SELECT s, max(n) FROM (SELECT w.s AS s, k, count(*) AS n FROM ev JOIN {} \
@@ -122,6 +145,16 @@ async fn windowed_views_equal_batch_window_assignment() {
         assert_eq!(
             rows(&c, "SELECT * FROM window_on_window").await,
             rows(&c, &nested_batch).await,
+            "step {step}"
+        );
+        assert_eq!(
+            rows(&c, "SELECT * FROM tumbling_offset").await,
+            rows(&c, &tumbling_offset_batch).await,
+            "step {step}"
+        );
+        assert_eq!(
+            rows(&c, "SELECT * FROM hopping_offset").await,
+            rows(&c, &hopping_offset_batch).await,
             "step {step}"
         );
     }
@@ -233,7 +266,8 @@ async fn nexmark_windowed_aggregates() {
 
 /// EMIT ON WINDOW CLOSE over a Kafka source: a window's row appears once the
 /// watermark passes its end and never changes; later rows for it are late, dropped
-/// and counted, by the continuous view too.
+/// and counted, by the continuous view too, and by a view grouped by `window_start`
+/// alone; a view per minute closes later. (The example of docs/windows.md.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
     let broker = common::kafka::Broker::start();
@@ -256,7 +290,14 @@ async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
            EMIT ON WINDOW CLOSE;
          CREATE MATERIALIZED VIEW live AS
            SELECT window_start, window_end, count(*) AS n
-           FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;",
+           FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end;
+         CREATE MATERIALIZED VIEW per_start AS
+           SELECT window_start, count(*) AS n
+           FROM TUMBLE(clicks, ts, INTERVAL '10' SECOND) GROUP BY window_start
+           EMIT ON WINDOW CLOSE;
+         CREATE MATERIALIZED VIEW per_minute AS
+           SELECT date_trunc('minute', ts) AS minute, count(*) AS n FROM clicks GROUP BY 1
+           EMIT ON WINDOW CLOSE;",
         broker.address()
     ))
     .await
@@ -329,10 +370,44 @@ async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
         .unwrap()
         .get(0);
     assert_eq!(watermark, "2024-01-01T00:00:23");
+    for view in ["live", "per_start", "per_minute"] {
+        let sql = format!(
+            "SELECT coalesce(CAST(EXTRACT(EPOCH FROM watermark) AS BIGINT), 0) - 1704067200
+             FROM sluice_catalog.view_status WHERE name = '{view}'"
+        );
+        assert_eq!(
+            wait_for(&c, &sql, 23, Duration::from_secs(30)).await,
+            23,
+            "{view}"
+        );
+    }
+    c.batch_execute("FLUSH").await.unwrap();
+    assert_eq!(
+        rows(&c, "SELECT CAST(window_start AS VARCHAR), n FROM per_start").await,
+        vec![
+            vec!["2024-01-01T00:00:00", "2"],
+            vec!["2024-01-01T00:00:10", "1"]
+        ]
+    );
+    // The minute 00:00 is still open: :03 was on time for it.
+    assert!(rows(&c, "SELECT * FROM per_minute").await.is_empty());
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT name, late_rows FROM sluice_catalog.view_status ORDER BY name"
+        )
+        .await,
+        vec![
+            vec!["closed", "1"],
+            vec!["live", "1"],
+            vec!["per_minute", "0"],
+            vec!["per_start", "1"]
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn emit_on_window_close_needs_watermarked_sources_and_window_end() {
+async fn emit_on_window_close_needs_watermarked_sources_and_a_closing_column() {
     let server = TestServer::start().await;
     let c = server.client().await;
     c.batch_execute(
@@ -345,9 +420,11 @@ async fn emit_on_window_close_needs_watermarked_sources_and_window_end() {
     for sql in [
         "CREATE MATERIALIZED VIEW v AS SELECT window_end, count(*) FROM TUMBLE(t, ts, INTERVAL '1' SECOND) \
          GROUP BY window_end EMIT ON WINDOW CLOSE",
-        // A watermarked source, but no window_end among the view's columns.
-        "CREATE MATERIALIZED VIEW v AS SELECT window_start, count(*) FROM TUMBLE(g, ts, INTERVAL '1' SECOND) \
-         GROUP BY window_start EMIT ON WINDOW CLOSE",
+        // A watermarked source, but no column that closes by its watermark among the
+        // view's: the second of a minute does not grow with time.
+        "CREATE MATERIALIZED VIEW v AS SELECT date_part('second', window_start) AS s, count(*) \
+         FROM TUMBLE(g, ts, INTERVAL '1' SECOND) GROUP BY 1 EMIT ON WINDOW CLOSE",
+        "CREATE MATERIALIZED VIEW v AS SELECT count(*) FROM g EMIT ON WINDOW CLOSE",
     ] {
         let err = c.batch_execute(sql).await.unwrap_err();
         assert_eq!(common::sqlstate(&err), "0A000", "{sql}");
@@ -484,6 +561,15 @@ async fn flink_form_equals_risingwave_form() {
             "CUMULATE(ev, ts, INTERVAL '5' SECOND, INTERVAL '20' SECOND)",
             "TABLE(CUMULATE(TABLE ev, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '20' SECOND))",
         ),
+        (
+            "TUMBLE(ev, ts, INTERVAL '10' SECOND, INTERVAL '4' SECOND)",
+            "TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '4' SECOND))",
+        ),
+        (
+            "HOP(ev, ts, INTERVAL '2' SECOND, INTERVAL '10' SECOND, INTERVAL '1' SECOND)",
+            "TABLE(HOP(TABLE ev, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '10' SECOND, \
+             INTERVAL '1' SECOND))",
+        ),
     ] {
         let expected = rows(&c, &format!("{select} {risingwave} {group}")).await;
         assert!(!expected.is_empty());
@@ -495,7 +581,8 @@ async fn flink_form_equals_risingwave_form() {
     }
     let err = c
         .batch_execute(
-            "SELECT * FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '1' SECOND))",
+            "SELECT * FROM TABLE(CUMULATE(TABLE ev, DESCRIPTOR(ts), INTERVAL '1' SECOND, \
+             INTERVAL '2' SECOND, INTERVAL '1' SECOND))",
         )
         .await
         .unwrap_err();

@@ -69,6 +69,9 @@ pub struct SourceConfig {
     pub connector: Connector,
     /// The watermark expression over the declared columns (event time minus delay).
     pub watermark: Option<Arc<dyn PhysicalExpr>>,
+    /// The declared column the watermark is for (`WATERMARK FOR column AS ...`);
+    /// set exactly when `watermark` is.
+    pub watermark_column: Option<String>,
     /// See [`DEFAULT_IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
 }
@@ -79,7 +82,7 @@ impl SourceConfig {
     pub fn try_new(
         name: &str,
         declared: SchemaRef,
-        watermark: Option<Arc<dyn PhysicalExpr>>,
+        watermark: Option<(String, Arc<dyn PhysicalExpr>)>,
         include: Vec<(Include, String)>,
         encoding: Option<(String, std::collections::BTreeMap<String, String>)>,
         options: std::collections::BTreeMap<String, String>,
@@ -148,7 +151,8 @@ impl SourceConfig {
             declared,
             schema: Arc::new(Schema::new(fields)),
             connector,
-            watermark,
+            watermark_column: watermark.as_ref().map(|(column, _)| column.clone()),
+            watermark: watermark.map(|(_, expr)| expr),
             idle_timeout,
         })
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, RecordBatch, new_empty_array,
 };
-use datafusion::arrow::datatypes::{Schema, SchemaRef, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::scalar::ScalarValue;
@@ -29,6 +29,7 @@ use super::ChangeBatch;
 use super::accumulator::{Accumulator, AggregateSignature};
 use super::memo::Evaluation;
 use super::operator::{ErrorLog, Operator, canonical_floats};
+use super::watermark::Closing;
 use crate::error::{Result, SluiceError};
 
 /// One aggregate call: `kind(arg) FILTER (WHERE filter)`.
@@ -57,12 +58,13 @@ pub struct Aggregate {
     evaluation: Evaluation,
     key_codec: Option<RowConverter>,
     groups: HashMap<Box<[u8]>, Group>,
-    /// The earliest window end among the groups after the last eviction scan: no scan
-    /// is needed before the watermark reaches it.
-    next_window_end: Option<i64>,
-    /// Windows ending at or before this are closed and forgotten: rows for them are
-    /// late, dropped here and counted (so a late row makes no group to forget again).
-    closed_through: Option<i64>,
+    /// The group keys with a watermark (indexes among the keys): groups they close
+    /// are forgotten, and rows for closed groups are late, dropped here and counted
+    /// (so a late row makes no group to forget again).
+    closing: Option<Closing>,
+    /// Per closing key, a lower bound of its values among the groups: no eviction
+    /// scan is needed before a watermark passes one.
+    earliest: Vec<Option<i64>>,
     late_rows: u64,
 }
 
@@ -92,10 +94,18 @@ impl Aggregate {
             evaluation: Evaluation::Direct,
             key_codec,
             groups: HashMap::new(),
-            next_window_end: None,
-            closed_through: None,
+            closing: None,
+            earliest: Vec::new(),
             late_rows: 0,
         })
+    }
+
+    /// The aggregate closing groups by the watermarks of the keys in `closing`
+    /// (indexes among the keys; see [`super::watermark`]).
+    pub fn closing_by(mut self, closing: Option<Closing>) -> Self {
+        self.earliest = vec![None; closing.as_ref().map_or(0, |c| c.columns().count())];
+        self.closing = closing;
+        self
     }
 
     /// The aggregate remembering each input row's keys and arguments (`input`: its
@@ -116,19 +126,6 @@ impl Aggregate {
 
     fn is_global(&self) -> bool {
         self.keys.is_empty()
-    }
-
-    /// The group key named `window_end`, if the aggregate groups by a window's end.
-    fn window_end_key(&self) -> Option<usize> {
-        self.schema.fields()[..self.keys.len()]
-            .iter()
-            .position(|f| {
-                f.name() == "window_end"
-                    && matches!(
-                        f.data_type(),
-                        datafusion::arrow::datatypes::DataType::Timestamp(..)
-                    )
-            })
     }
 
     fn new_group(&self) -> Group {
@@ -218,19 +215,24 @@ impl Operator for Aggregate {
             None => None,
         };
 
-        let closed_ends = match (self.closed_through, self.window_end_key()) {
-            (Some(through), Some(column)) => Some((through, micros(&key_columns[column])?)),
-            _ => None,
+        let closing = match &self.closing {
+            Some(closing) => Some((closing, closing.values(key_columns)?)),
+            None => None,
         };
         let mut touched: Vec<(Box<[u8]>, Output)> = Vec::new();
         let mut seen: HashMap<Box<[u8]>, ()> = HashMap::new();
         for row in 0..change.num_rows() {
-            if let Some((through, ends)) = &closed_ends
-                && ends.is_valid(row)
-                && ends.value(row) <= *through
-            {
-                self.late_rows += change.weights().value(row).unsigned_abs();
-                continue;
+            if let Some((closing, values)) = &closing {
+                if closing.is_closed(values, row) {
+                    self.late_rows += change.weights().value(row).unsigned_abs();
+                    continue;
+                }
+                for (earliest, column) in self.earliest.iter_mut().zip(values) {
+                    if column.is_valid(row) {
+                        let value = column.value(row);
+                        *earliest = Some(earliest.map_or(value, |e| e.min(value)));
+                    }
+                }
             }
             let key: Box<[u8]> = match &keys {
                 Some(keys) => keys.row(row).as_ref().into(),
@@ -294,8 +296,18 @@ impl Operator for Aggregate {
                 None => format!("{:?}(*)", c.signature.kind()),
             })
             .collect();
+        let closing = match &self.closing {
+            Some(closing) => {
+                let closed_by: Vec<&str> = closing.columns().map(|i| keys[i].as_str()).collect();
+                format!(
+                    ", groups close by the watermark of [{}]",
+                    closed_by.join(", ")
+                )
+            }
+            None => String::new(),
+        };
         format!(
-            "Aggregate{}: group by [{}], [{}]",
+            "Aggregate{}: group by [{}], [{}]{closing}",
             self.evaluation.label(),
             keys.join(", "),
             calls.join(", ")
@@ -313,30 +325,36 @@ impl Operator for Aggregate {
     }
 
     fn evict_closed(&mut self, watermark: i64) -> Result<()> {
-        let (Some(codec), Some(column)) = (&self.key_codec, self.window_end_key()) else {
+        let (Some(codec), Some(closing)) = (&self.key_codec, &mut self.closing) else {
             return Ok(());
         };
-        self.closed_through = Some(self.closed_through.map_or(watermark, |w| w.max(watermark)));
-        if self.groups.is_empty() || self.next_window_end.is_some_and(|end| watermark < end) {
+        if !closing.advance(watermark)? {
+            return Ok(());
+        }
+        let due = closing.thresholds().iter().zip(&self.earliest).any(
+            |(threshold, earliest)| matches!((threshold, earliest), (Some(t), Some(e)) if e < t),
+        );
+        if !due {
             return Ok(());
         }
         let keys: Vec<Box<[u8]>> = self.groups.keys().cloned().collect();
         let parser = codec.parser();
         let columns = codec.convert_rows(keys.iter().map(|k| parser.parse(k)))?;
-        let ends = micros(&columns[column])?;
-        let mut next = None;
+        let values = closing.values(&columns)?;
+        let mut earliest = vec![None; values.len()];
         for (row, key) in keys.iter().enumerate() {
-            if !ends.is_valid(row) {
+            if closing.is_closed(&values, row) {
+                self.groups.remove(key);
                 continue;
             }
-            let end = ends.value(row);
-            if end <= watermark {
-                self.groups.remove(key);
-            } else {
-                next = Some(next.map_or(end, |n: i64| n.min(end)));
+            for (earliest, column) in earliest.iter_mut().zip(&values) {
+                if column.is_valid(row) {
+                    let value = column.value(row);
+                    *earliest = Some(earliest.map_or(value, |e: i64| e.min(value)));
+                }
             }
         }
-        self.next_window_end = next;
+        self.earliest = earliest;
         Ok(())
     }
 
@@ -352,20 +370,6 @@ impl Operator for Aggregate {
             .sum();
         groups + self.evaluation.state_size()
     }
-}
-
-/// A timestamp column as microseconds.
-fn micros(
-    column: &ArrayRef,
-) -> Result<datafusion::arrow::array::PrimitiveArray<TimestampMicrosecondType>> {
-    let cast = datafusion::arrow::compute::cast(
-        column,
-        &datafusion::arrow::datatypes::DataType::Timestamp(
-            datafusion::arrow::datatypes::TimeUnit::Microsecond,
-            None,
-        ),
-    )?;
-    Ok(cast.as_primitive::<TimestampMicrosecondType>().clone())
 }
 
 #[cfg(test)]
@@ -414,7 +418,11 @@ mod tests {
             filter: None,
         };
         let end = Arc::new(CastExpr::new(Arc::new(Column::new("k", 0)), time, None));
-        let mut agg = Aggregate::try_new(vec![end], vec![call], schema).unwrap();
+        // A window `[.., end)` is closed once the watermark reaches `end`.
+        let closing = Closing::new(vec![(0, crate::dataflow::watermark::testing::shifted(1))]);
+        let mut agg = Aggregate::try_new(vec![end], vec![call], schema)
+            .unwrap()
+            .closing_by(closing);
         push(
             &mut agg,
             &[Some(10), Some(20)],

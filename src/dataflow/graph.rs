@@ -151,7 +151,7 @@ impl Node {
         }
     }
 
-    /// Forgets the state of windows closed by `watermark` (see
+    /// Forgets the state of groups closed by the view's watermark `watermark` (see
     /// [`Operator::evict_closed`]).
     pub fn evict_closed(&mut self, watermark: i64) -> Result<()> {
         match self {

@@ -25,6 +25,7 @@ pub mod session;
 #[cfg(test)]
 pub mod testing;
 pub mod view;
+pub mod watermark;
 pub mod window_close;
 
 pub use change::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};

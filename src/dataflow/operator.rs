@@ -36,15 +36,15 @@ pub trait Operator: Send + Debug {
         0
     }
 
-    /// Forgets state for windows that ended at or before `watermark` (µs). Called only
-    /// for `EMIT ON WINDOW CLOSE` views, whose output for closed windows is dropped
-    /// anyway, so forgetting it cannot change what the view shows.
+    /// Forgets the state of groups closed by the view's watermark `watermark` (µs;
+    /// see [`super::watermark`]): they take no more changes (rows for them are late
+    /// and dropped), so forgetting them cannot change what the view shows.
     fn evict_closed(&mut self, _watermark: i64) -> Result<()> {
         Ok(())
     }
 
-    /// Input rows this operator dropped as late (views whose windows close by a watermark;
-    /// counted in `sluice_catalog.view_status.late_rows`).
+    /// Input rows this operator dropped as late, for groups already closed by the
+    /// watermark (counted in `sluice_catalog.view_status.late_rows`).
     fn late_rows(&self) -> u64 {
         0
     }

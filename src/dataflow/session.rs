@@ -16,10 +16,11 @@
 //! recomputing the touched keys' sessions and emitting the difference covers all of
 //! them. Work per change is proportional to the rows held for the touched keys.
 //!
-//! Under `EMIT ON WINDOW CLOSE` the operator learns the view's watermark `w`
-//! ([`Operator::evict_closed`]): sessions with `window_end <= w` are final and their
-//! rows are forgotten; a row with event time `< w` is late (dropped and counted),
-//! since it could extend or bridge sessions that have already been emitted.
+//! When the time column has a watermark ([`super::watermark`]), the operator learns
+//! it as the view's watermark advances ([`Operator::evict_closed`]): sessions with
+//! `window_end <= w` are final and their rows are forgotten; a row with event time
+//! `< w` is late (dropped and counted), since it could extend or bridge sessions that
+//! are already final.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
 use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows};
+use super::watermark::ColumnWatermark;
 use crate::error::{Result, SluiceError};
 
 /// Which bound of its session a window column holds.
@@ -87,7 +89,9 @@ pub struct Session {
     key_codec: Option<RowConverter>,
     row_codec: RowConverter,
     partitions: HashMap<Box<[u8]>, Partition>,
-    /// `EMIT ON WINDOW CLOSE` only: the view's watermark (µs).
+    /// The time column's watermark, when it has one: sessions close by it.
+    time_watermark: Option<ColumnWatermark>,
+    /// The time column's watermark as of the view's last one (µs).
     watermark: Option<i64>,
     /// The earliest session end after the last eviction scan (a lower bound): no scan
     /// is needed before the watermark reaches it.
@@ -135,10 +139,17 @@ impl Session {
             key_codec,
             row_codec,
             partitions: HashMap::new(),
+            time_watermark: None,
             watermark: None,
             next_end: None,
             late_rows: 0,
         })
+    }
+
+    /// Sessions closed by the watermark of the time column (see the module docs).
+    pub fn closing_by(mut self, time_watermark: ColumnWatermark) -> Self {
+        self.time_watermark = Some(time_watermark);
+        self
     }
 
     /// The output change for `rows`: `(encoded input row, bounds or NULL, weight)`.
@@ -254,6 +265,12 @@ impl Operator for Session {
     }
 
     fn evict_closed(&mut self, watermark: i64) -> Result<()> {
+        let Some(time_watermark) = &self.time_watermark else {
+            return Ok(());
+        };
+        let Some(watermark) = time_watermark.at(watermark)? else {
+            return Ok(());
+        };
         self.watermark = Some(self.watermark.map_or(watermark, |w| w.max(watermark)));
         if self.next_end.is_none_or(|end| end > watermark) {
             return Ok(());
@@ -310,6 +327,7 @@ mod tests {
             output,
         )
         .unwrap()
+        .closing_by(crate::dataflow::watermark::testing::shifted(0))
     }
 
     fn push(op: &mut Session, rows: &[(i64, i64)], weight: i64) -> Vec<String> {

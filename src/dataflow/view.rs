@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::logical_expr::Expr;
 
 use super::arrangement::Arrangement;
 use super::graph::Node;
@@ -37,9 +38,13 @@ pub struct Inputs {
     /// When every input sends watermarks: their tracking. The view's watermark is
     /// their minimum, and it passes it on to the views reading it.
     pub watermarks: Option<InputWatermarks>,
-    /// Closes windows by the watermark (drops late rows; with `EMIT ON WINDOW CLOSE`
-    /// also holds rows back), when the view outputs `window_end` and is watermarked.
+    /// Closes the view's rows by the watermark (drops late rows; with `EMIT ON
+    /// WINDOW CLOSE` also holds rows back), when the view is watermarked and outputs
+    /// a watermarked column.
     pub window_closer: Option<WindowCloser>,
+    /// Per output column, its watermark as a function of the view's (an expression
+    /// over [`super::watermark::WATERMARK_COLUMN`]), for the views that read this one.
+    pub output_watermarks: Vec<Option<Expr>>,
 }
 
 #[derive(Debug)]
@@ -70,6 +75,7 @@ pub struct MaterializedView {
     depth: usize,
     upstream: Vec<Arc<MaterializedView>>,
     watermarked: bool,
+    output_watermarks: Vec<Option<Expr>>,
     inbox: ChangeSender,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -92,6 +98,7 @@ impl MaterializedView {
             upstream,
             watermarks,
             window_closer,
+            output_watermarks,
         } = inputs;
         let watermarked = watermarks.is_some();
         let depth = 1 + upstream.iter().map(|v| v.depth()).max().unwrap_or(0);
@@ -130,6 +137,7 @@ impl MaterializedView {
             depth,
             upstream,
             watermarked,
+            output_watermarks,
             inbox: sender,
             worker: Mutex::new(Some(worker)),
         });
@@ -155,6 +163,12 @@ impl MaterializedView {
     /// to the views reading it.
     pub fn watermarked(&self) -> bool {
         self.watermarked
+    }
+
+    /// Per output column, its watermark as a function of the view's (see
+    /// [`Inputs::output_watermarks`]).
+    pub fn output_watermarks(&self) -> &[Option<Expr>] {
+        &self.output_watermarks
     }
 
     /// How far the view is from the tables (see [`MaterializedView::start`]).
@@ -390,14 +404,13 @@ fn run(
                 }
             }
             Message::Watermark { input, micros } => {
-                let closes_windows = output.window_closer.is_some();
                 let result = output
                     .watermark(input, micros, &mut errors)
                     .and_then(|advanced| match advanced {
-                        // Closed windows take no more changes (the closer drops them):
-                        // their state is no longer needed.
-                        Some(watermark) if closes_windows => graph.evict_closed(watermark),
-                        _ => Ok(()),
+                        // Closed groups take no more changes (the operators drop late
+                        // rows): their state is no longer needed.
+                        Some(watermark) => graph.evict_closed(watermark),
+                        None => Ok(()),
                     });
                 if let Err(e) = result {
                     fail(&shared, e);

@@ -1,12 +1,13 @@
-//! Closing windows by the watermark. [`InputWatermarks`] tracks a view's watermark —
-//! the minimum of its inputs' watermarks — and [`WindowCloser`] applies it to the
-//! view's output rows by their `window_end`:
+//! Closing a view's output by the watermark. [`InputWatermarks`] tracks a view's
+//! watermark — the minimum of its inputs' watermarks — and [`WindowCloser`] applies it
+//! to the view's output rows by their watermarked columns (see [`super::watermark`]):
 //!
 //! ```text
-//!   operator output ──▶ window_end ≤ watermark?  yes: late, dropped and counted
-//!                                                no:  Release::Immediately: to the view now
-//!                                                     Release::OnClose: pending (by window_end)
-//!   watermark advances to W ──▶ pending rows with window_end ≤ W ──▶ the view
+//!   operator output ──▶ closed (a watermarked column below its watermark)?
+//!                         yes: late, dropped and counted
+//!                         no:  Release::Immediately: to the view now
+//!                              Release::OnClose: pending
+//!   watermark advances ──▶ pending rows that are now closed ──▶ the view
 //! ```
 //!
 //! `Release::OnClose` is `EMIT ON WINDOW CLOSE`: a window's row is released once, when
@@ -15,14 +16,15 @@
 //! window closes, and is final after. Either way a closed window takes no more
 //! changes, so the operators may forget its state (`Operator::evict_closed`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array, RecordBatch};
-use datafusion::arrow::compute::{cast, filter, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::compute::{filter, filter_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
 
 use super::ChangeBatch;
+use super::watermark::Closing;
 use crate::error::{Result, SluiceError};
 
 /// A view's watermark: the minimum over its inputs' watermarks, once every input has
@@ -66,6 +68,17 @@ impl InputWatermarks {
     }
 }
 
+/// Encoded rows by their value (µs) in one closing column.
+type ColumnIndex = BTreeSet<(i64, Box<[u8]>)>;
+
+/// A row held back until it closes.
+#[derive(Debug)]
+struct Pending {
+    weight: i64,
+    /// Its value (µs) in each closing column.
+    closing_values: Vec<Option<i64>>,
+}
+
 /// When a window's rows reach the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Release {
@@ -80,17 +93,23 @@ pub enum Release {
 #[derive(Debug)]
 pub struct WindowCloser {
     schema: SchemaRef,
-    window_end: usize,
+    closing: Closing,
     release: Release,
     codec: RowConverter,
     watermark: Option<i64>,
-    pending: BTreeMap<(i64, Box<[u8]>), i64>,
+    /// `Release::OnClose`: the rows held back (encoded), with their weights and
+    /// closing columns' values.
+    pending: HashMap<Box<[u8]>, Pending>,
+    /// Per closing column, the pending rows by that column's value (µs), so the rows
+    /// a watermark closes are found without a scan. Holds exactly the pending rows
+    /// whose value in the column is not NULL.
+    pending_by_column: Vec<ColumnIndex>,
     late_rows: u64,
 }
 
 impl WindowCloser {
-    /// A closer for rows shaped `schema` whose column `window_end` ends their window.
-    pub fn try_new(schema: SchemaRef, window_end: usize, release: Release) -> Result<Self> {
+    /// A closer for rows shaped `schema`, closed by `closing`'s columns.
+    pub fn try_new(schema: SchemaRef, closing: Closing, release: Release) -> Result<Self> {
         let codec = RowConverter::new(
             schema
                 .fields()
@@ -100,11 +119,12 @@ impl WindowCloser {
         )?;
         Ok(WindowCloser {
             schema,
-            window_end,
+            pending_by_column: vec![BTreeSet::new(); closing.columns().count()],
+            closing,
             release,
             codec,
             watermark: None,
-            pending: BTreeMap::new(),
+            pending: HashMap::new(),
             late_rows: 0,
         })
     }
@@ -112,6 +132,23 @@ impl WindowCloser {
     /// When rows are released.
     pub fn release(&self) -> Release {
         self.release
+    }
+
+    /// A one-line description for `EXPLAIN CREATE MATERIALIZED VIEW`.
+    pub fn describe(&self) -> String {
+        let columns: Vec<&str> = self
+            .closing
+            .columns()
+            .map(|i| self.schema.field(i).name().as_str())
+            .collect();
+        let mode = match self.release {
+            Release::Immediately => "continuous",
+            Release::OnClose => "EMIT ON WINDOW CLOSE",
+        };
+        format!(
+            "WindowClose ({mode}): rows close by the watermark of [{}]",
+            columns.join(", ")
+        )
     }
 
     /// Rows dropped because their window had already closed.
@@ -126,12 +163,11 @@ impl WindowCloser {
         if change.is_empty() {
             return Ok(None);
         }
-        let ends = micros(change.data().column(self.window_end))?;
+        let values = self.closing.values(change.data().columns())?;
         let weights = change.weights().values();
         let on_time: BooleanArray = (0..change.num_rows())
             .map(|row| {
-                let late =
-                    !ends.is_null(row) && self.watermark.is_some_and(|w| ends.value(row) <= w);
+                let late = self.closing.is_closed(&values, row);
                 if late {
                     self.late_rows += weights[row].unsigned_abs();
                 }
@@ -151,14 +187,24 @@ impl WindowCloser {
             Release::OnClose => {
                 let rows = self.codec.convert_columns(change.data().columns())?;
                 for (row, weight) in weights.iter().enumerate() {
-                    // A row without a window never closes: it is not windowed data.
-                    if ends.is_null(row) || !on_time.value(row) {
+                    // A row that no watermarked column can close is not windowed data.
+                    if !on_time.value(row) || values.iter().all(|v| v.is_null(row)) {
                         continue;
                     }
-                    let key = (ends.value(row), Box::<[u8]>::from(rows.row(row).as_ref()));
-                    let count = self.pending.entry(key.clone()).or_default();
-                    *count += weight;
-                    if *count == 0 {
+                    let key = Box::<[u8]>::from(rows.row(row).as_ref());
+                    let pending = self.pending.entry(key.clone()).or_insert_with(|| Pending {
+                        weight: 0,
+                        closing_values: values
+                            .iter()
+                            .map(|v| v.is_valid(row).then(|| v.value(row)))
+                            .collect(),
+                    });
+                    if pending.weight == 0 {
+                        index_row(&mut self.pending_by_column, &key, pending, true);
+                    }
+                    pending.weight += weight;
+                    if pending.weight == 0 {
+                        index_row(&mut self.pending_by_column, &key, pending, false);
                         self.pending.remove(&key);
                     }
                 }
@@ -167,48 +213,71 @@ impl WindowCloser {
         }
     }
 
-    /// Moves the watermark to `watermark`; returns the held rows of windows that
+    /// Moves the view's watermark to `watermark`; returns the held rows that it
     /// closed (`Release::OnClose`).
     pub fn close(&mut self, watermark: i64) -> Result<Option<ChangeBatch>> {
         if self.watermark.is_some_and(|w| watermark <= w) {
             return Ok(None);
         }
         self.watermark = Some(watermark);
-        let open = self
-            .pending
-            .split_off(&(watermark.saturating_add(1), Box::default()));
-        let closed = std::mem::replace(&mut self.pending, open);
+        if !self.closing.advance(watermark)? {
+            return Ok(None);
+        }
+        let mut closed = Vec::new();
+        for (column, threshold) in self.closing.thresholds().iter().enumerate() {
+            let Some(threshold) = threshold else { continue };
+            let index = &mut self.pending_by_column[column];
+            let open = index.split_off(&(*threshold, Box::default()));
+            for (_, row) in std::mem::replace(index, open) {
+                if let Some(pending) = self.pending.remove(&row) {
+                    index_row(&mut self.pending_by_column, &row, &pending, false);
+                    closed.push((row, pending.weight));
+                }
+            }
+        }
         if closed.is_empty() {
             return Ok(None);
         }
         let parser = self.codec.parser();
         let columns = self
             .codec
-            .convert_rows(closed.keys().map(|(_, row)| parser.parse(row)))?;
-        let weights = Int64Array::from_iter_values(closed.values().copied());
+            .convert_rows(closed.iter().map(|(row, _)| parser.parse(row)))?;
+        let weights = Int64Array::from_iter_values(closed.iter().map(|(_, w)| *w));
         let data = RecordBatch::try_new(self.schema.clone(), columns)?;
         Ok(Some(ChangeBatch::try_new(data, weights)?))
     }
 
     /// Approximate bytes held back.
     pub fn size(&self) -> usize {
-        self.pending.keys().map(|(_, row)| row.len() + 48).sum()
+        let columns = self.pending_by_column.len();
+        self.pending
+            .keys()
+            .map(|row| (row.len() + 48) * (1 + columns))
+            .sum()
     }
 }
 
-fn micros(
-    column: &dyn Array,
-) -> Result<datafusion::arrow::array::PrimitiveArray<TimestampMicrosecondType>> {
-    let cast = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-    Ok(cast.as_primitive::<TimestampMicrosecondType>().clone())
+/// Adds `row` to (or removes it from) the per-column indexes of pending rows.
+fn index_row(indexes: &mut [ColumnIndex], row: &[u8], pending: &Pending, add: bool) {
+    for (index, value) in indexes.iter_mut().zip(&pending.closing_values) {
+        if let Some(value) = value {
+            let entry = (*value, Box::<[u8]>::from(row));
+            if add {
+                index.insert(entry);
+            } else {
+                index.remove(&entry);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dataflow::testing::rows_of;
+    use crate::dataflow::watermark::testing::shifted;
     use datafusion::arrow::array::TimestampMicrosecondArray;
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use std::sync::Arc;
 
     fn change(ends: &[i64], counts: &[i64], weights: &[i64]) -> ChangeBatch {
@@ -231,10 +300,16 @@ mod tests {
         ChangeBatch::try_new(data, Int64Array::from(weights.to_vec())).unwrap()
     }
 
+    /// Closing by column 0, a window end: the window `[.., end)` is closed when the
+    /// watermark reaches `end`, so the column's watermark is one past the view's.
+    fn by_end() -> Closing {
+        Closing::new(vec![(0, shifted(1))]).unwrap()
+    }
+
     #[test]
     fn rows_wait_for_their_window_and_late_ones_are_dropped() {
         let first = change(&[10, 20], &[1, 1], &[1, 1]);
-        let mut buffer = WindowCloser::try_new(first.schema(), 0, Release::OnClose).unwrap();
+        let mut buffer = WindowCloser::try_new(first.schema(), by_end(), Release::OnClose).unwrap();
         let mut watermarks = InputWatermarks::new(2);
         assert!(buffer.absorb(&first).unwrap().is_none());
         // Window 10 is updated before it closes: only the final row comes out.
@@ -268,9 +343,41 @@ mod tests {
     }
 
     #[test]
+    fn held_rows_are_indexed_once_whatever_their_updates() {
+        let first = change(&[20, 30], &[1, 1], &[1, 1]);
+        // Two closing columns (both window_end here; the second closes later).
+        let closing = Closing::new(vec![(0, shifted(1)), (0, shifted(-5))]).unwrap();
+        let mut closer = WindowCloser::try_new(first.schema(), closing, Release::OnClose).unwrap();
+        closer.absorb(&first).unwrap();
+        for n in 1..100 {
+            closer
+                .absorb(&change(&[20, 20], &[n, n + 1], &[-1, 1]))
+                .unwrap();
+        }
+        assert_eq!(closer.pending.len(), 2);
+        assert!(
+            closer
+                .pending_by_column
+                .iter()
+                .all(|index| index.len() == 2)
+        );
+        // The first column closes window 20; it leaves the second column's index too.
+        let out = closer.close(25).unwrap().unwrap();
+        assert_eq!(rows_of(&out), vec!["1970-01-01T00:00:00.000020,100 x1"]);
+        assert_eq!(closer.pending.len(), 1);
+        assert!(
+            closer
+                .pending_by_column
+                .iter()
+                .all(|index| index.len() == 1)
+        );
+    }
+
+    #[test]
     fn continuous_rows_pass_until_their_window_closes() {
         let first = change(&[10, 20], &[1, 1], &[1, 1]);
-        let mut closer = WindowCloser::try_new(first.schema(), 0, Release::Immediately).unwrap();
+        let mut closer =
+            WindowCloser::try_new(first.schema(), by_end(), Release::Immediately).unwrap();
         let out = closer.absorb(&first).unwrap().unwrap();
         assert_eq!(out.num_rows(), 2, "no watermark yet: everything passes");
         assert!(closer.close(12).unwrap().is_none(), "nothing is held back");

@@ -166,7 +166,7 @@ pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) 
 
 /// Whether the view has `EMIT ON WINDOW CLOSE` (stored as a `WITH` option); other
 /// options are refused.
-fn emit_on_window_close(view: &CreateView) -> Result<bool> {
+pub(crate) fn emit_on_window_close(view: &CreateView) -> Result<bool> {
     use datafusion::sql::sqlparser::ast::{CreateTableOptions, SqlOption};
     let options = match &view.options {
         CreateTableOptions::None => return Ok(false),
@@ -195,12 +195,13 @@ fn emit_on_window_close(view: &CreateView) -> Result<bool> {
     Ok(emit)
 }
 
-/// How a planned view closes windows. A view whose every input sends watermarks
-/// (a source with a `WATERMARK`, or a view whose inputs all do) tracks its own; if it
-/// also outputs `window_end`, its windows close by it: late rows are dropped, and
-/// with `EMIT ON WINDOW CLOSE` rows are held until their window closes.
-/// `EMIT ON WINDOW CLOSE` without both is refused.
-fn window_closing(
+/// How a planned view closes its rows. A view whose every input sends watermarks
+/// (a source with a `WATERMARK`, or a view whose inputs all do) tracks its own; if its
+/// output has watermarked columns (window bounds, the time column, ...: see
+/// [`super::watermarks`]), its rows close by them: late rows are dropped, and with
+/// `EMIT ON WINDOW CLOSE` rows are held until they close. `EMIT ON WINDOW CLOSE`
+/// without both is refused.
+pub(crate) fn window_closing(
     db: &Database,
     plan: &ViewPlan,
     emit_on_close: bool,
@@ -224,22 +225,22 @@ fn window_closing(
         return Ok((None, None));
     }
     let watermarks = Some(InputWatermarks::new(plan.inputs.len()));
-    let window_end =
-        plan.schema.fields().iter().position(|f| {
-            f.name() == "window_end" && matches!(f.data_type(), DataType::Timestamp(..))
-        });
+    let closing = super::watermarks::closing(&db.context().state(), &plan.watermarks)?;
     let release = if emit_on_close {
         Release::OnClose
     } else {
         Release::Immediately
     };
-    match window_end {
-        Some(window_end) => {
-            let closer = WindowCloser::try_new(plan.schema.clone(), window_end, release)?;
+    match closing {
+        Some(closing) => {
+            let closer = WindowCloser::try_new(plan.schema.clone(), closing, release)?;
             Ok((watermarks, Some(closer)))
         }
         None if emit_on_close => Err(SluiceError::not_supported(
-            "EMIT ON WINDOW CLOSE needs the view to output window_end (from TUMBLE, HOP, CUMULATE or SESSION)",
+            "EMIT ON WINDOW CLOSE needs a column that closes by the watermark in the \
+             view's output: window_start or window_end of TUMBLE, HOP, CUMULATE or SESSION, \
+             or another expression that only grows with the watermarked time column, such \
+             as date_trunc('minute', ts)",
         )),
         None => Ok((watermarks, None)),
     }
@@ -259,6 +260,7 @@ async fn start_view(
     let mut inputs = Inputs {
         watermarks,
         window_closer,
+        output_watermarks: plan.watermarks.clone(),
         ..Inputs::default()
     };
     {
@@ -651,7 +653,7 @@ fn source_relation(
                     "watermark expression {expr} must be a timestamp"
                 )));
             }
-            Some(physical)
+            Some((column, physical))
         }
     };
     let includes = source

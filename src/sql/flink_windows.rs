@@ -225,10 +225,13 @@ fn rewrite_call(sql: &str, function: &str, tokens: &[Spanned]) -> Result<String>
     }
     let get = |name: &str| named.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
     for (name, _) in &named {
-        if name == "OFFSET" {
+        if name == "OFFSET" && !matches!(function, "TUMBLE" | "HOP") {
             return Err(SluiceError::not_supported(format!(
-                "{function}: window offsets (OFFSET) are not supported; windows are aligned to the Unix epoch"
+                "{function}: window offsets (OFFSET) are supported for TUMBLE and HOP only"
             )));
+        }
+        if name == "OFFSET" {
+            continue;
         }
         if name != "DATA" && name != "TIMECOL" && !names.contains(&name.as_str()) {
             return Err(syntax(
@@ -255,6 +258,13 @@ fn rewrite_call(sql: &str, function: &str, tokens: &[Spanned]) -> Result<String>
                 ));
             }
         }
+    }
+    // RisingWave takes the offset last, as Flink does.
+    if let Some(offset) = get("OFFSET") {
+        if offset.is_empty() {
+            return Err(syntax(function, "OFFSET needs a value"));
+        }
+        out.push(text(sql, offset).to_string());
     }
     if let Some(keys) = keys {
         out.push(keys.to_string());
@@ -304,6 +314,23 @@ mod tests {
     }
 
     #[test]
+    fn offsets_go_last_as_in_risingwave() {
+        assert_eq!(
+            rewrite(
+                "SELECT * FROM TABLE(TUMBLE(TABLE b, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '3' SECOND))"
+            ),
+            "SELECT * FROM TUMBLE(b, ts, INTERVAL '10' SECOND, INTERVAL '3' SECOND)"
+        );
+        assert_eq!(
+            rewrite(
+                "SELECT * FROM TABLE(HOP(OFFSET => INTERVAL '1' SECOND, DATA => TABLE b, \
+                 TIMECOL => DESCRIPTOR(ts), SLIDE => INTERVAL '5' SECOND, SIZE => INTERVAL '10' SECOND))"
+            ),
+            "SELECT * FROM HOP(b, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND, INTERVAL '1' SECOND)"
+        );
+    }
+
+    #[test]
     fn other_text_is_untouched() {
         for sql in [
             "SELECT 'it''s' AS descriptor",
@@ -334,7 +361,7 @@ mod tests {
                 "42601",
             ),
             (
-                "SELECT * FROM TABLE(TUMBLE(TABLE b, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '1' SECOND))",
+                "SELECT * FROM TABLE(CUMULATE(TABLE b, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '2' SECOND, INTERVAL '1' SECOND))",
                 "0A000",
             ),
             (

@@ -29,6 +29,7 @@ pub mod settings;
 pub mod show;
 pub mod types;
 pub mod view_plan;
+pub mod watermarks;
 pub mod windows;
 
 use std::collections::HashMap;
@@ -416,8 +417,16 @@ async fn execute_command(
         }
         Command::ExplainView(view) => {
             let plan = view_plan::plan_view(&db, &view.query).await?;
+            let (_, closer) = ddl::window_closing(&db, &plan, ddl::emit_on_window_close(&view)?)?;
             let mut lines = Vec::new();
-            plan.graph.explain(0, &mut lines);
+            let depth = match closer {
+                Some(closer) => {
+                    lines.push(closer.describe());
+                    1
+                }
+                None => 0,
+            };
+            plan.graph.explain(depth, &mut lines);
             show::text_rows("QUERY PLAN", lines)
         }
         Command::CreateSource(source) => {

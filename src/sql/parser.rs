@@ -96,15 +96,26 @@ impl SqlParser {
                 _ => {}
             }
             let (text, emit_on_close) = match first.as_slice() {
-                ["CREATE", "MATERIALIZED", "VIEW", ..] => strip_emit_on_window_close(&text),
+                ["CREATE", "MATERIALIZED", "VIEW", ..]
+                | ["EXPLAIN", "CREATE", "MATERIALIZED", "VIEW"] => {
+                    strip_emit_on_window_close(&text)?
+                }
                 _ => (text.clone(), false),
             };
             let text = super::flink_windows::rewrite_flink_windows(&text)?;
             let statements = self.inner.parse(&text).map_err(SluiceError::from)?;
             statements.iter().try_for_each(complexity::check_nesting)?;
             for mut statement in statements {
-                if emit_on_close && let Statement::CreateView(view) = &mut statement {
-                    mark_emit_on_window_close(view);
+                if emit_on_close {
+                    match &mut statement {
+                        Statement::CreateView(view) => mark_emit_on_window_close(view),
+                        Statement::Explain { statement, .. } => {
+                            if let Statement::CreateView(view) = statement.as_mut() {
+                                mark_emit_on_window_close(view);
+                            }
+                        }
+                        _ => {}
+                    }
                 }
                 super::windows::rewrite_windows(&mut statement)?;
                 super::models::quote_predict_model_names(&mut statement);
@@ -154,21 +165,31 @@ fn quote_field_names(statement: &mut Statement) {
 /// The `WITH` option that records `EMIT ON WINDOW CLOSE` on a view's definition.
 pub const EMIT_ON_WINDOW_CLOSE: &str = "emit_on_window_close";
 
-/// `text` without a trailing `EMIT ON WINDOW CLOSE`, and whether it had one.
-fn strip_emit_on_window_close(text: &str) -> (String, bool) {
-    let trimmed = text.trim_end().trim_end_matches(';').trim_end();
-    let words: Vec<&str> = trimmed.rsplitn(5, char::is_whitespace).collect();
-    let tail: Vec<String> = words
-        .iter()
-        .take(4)
-        .rev()
-        .map(|w| w.to_uppercase())
-        .collect();
-    if words.len() == 5 && tail == ["EMIT", "ON", "WINDOW", "CLOSE"] {
-        (words[4].to_string(), true)
-    } else {
-        (text.to_string(), false)
+/// `text` (a `CREATE MATERIALIZED VIEW`) without its `EMIT ON WINDOW CLOSE` clause,
+/// and whether it had one. The clause is found among the statement's tokens, so
+/// comments, spacing and quoted text cannot hide or fake it; it must end the
+/// statement (RisingWave's syntax).
+fn strip_emit_on_window_close(text: &str) -> Result<(String, bool)> {
+    const CLAUSE: [&str; 4] = ["EMIT", "ON", "WINDOW", "CLOSE"];
+    let tokens = tokens(text)?;
+    let is_clause = |at: usize| {
+        tokens.get(at..at + CLAUSE.len()).is_some_and(|words| {
+            words.iter().zip(CLAUSE).all(|(t, keyword)| {
+                matches!(&t.token, Token::Word(w)
+                    if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
+            })
+        })
+    };
+    let Some(at) = (0..tokens.len()).find(|&at| is_clause(at)) else {
+        return Ok((text.to_string(), false));
+    };
+    if at + CLAUSE.len() != tokens.len() {
+        return Err(SluiceError::Syntax(
+            "syntax error: EMIT ON WINDOW CLOSE must end the CREATE MATERIALIZED VIEW statement"
+                .into(),
+        ));
     }
+    Ok((text[..tokens[at].start].to_string(), true))
 }
 
 /// Records `EMIT ON WINDOW CLOSE` as the view option `emit_on_window_close = true`, so
@@ -496,6 +517,30 @@ mod tests {
         assert_eq!(
             SqlParser::default().parse_one(&text).unwrap().to_string(),
             text
+        );
+    }
+
+    #[test]
+    fn emit_on_window_close_is_found_by_tokens() {
+        let parser = SqlParser::default();
+        let emits = |sql: &str| match parser.parse_one(sql) {
+            Ok(statement) => Ok(statement.to_string().contains("emit_on_window_close")),
+            Err(e) => Err(e.sqlstate()),
+        };
+        let view = "CREATE MATERIALIZED VIEW v AS SELECT window_end, count(*) FROM t GROUP BY 1";
+        assert_eq!(
+            emits(&format!("{view} EMIT /* c */ ON\tWINDOW -- c\n CLOSE")),
+            Ok(true)
+        );
+        assert_eq!(
+            emits(&format!("{view} EMIT ON WINDOW CLOSE -- the end")),
+            Ok(true)
+        );
+        // A quoted name or a string is not the clause.
+        assert_eq!(emits(&format!("{view}, 'EMIT ON WINDOW CLOSE'")), Ok(false));
+        assert_eq!(
+            emits(&format!("{view} EMIT ON WINDOW CLOSE HAVING count(*) > 1")),
+            Err("42601")
         );
     }
 

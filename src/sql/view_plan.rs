@@ -31,6 +31,7 @@ use crate::dataflow::session::Session;
 use crate::error::{Result, SluiceError};
 use crate::ml::predict::{calls_predict, is_predict};
 use crate::sql::session_functions::bound_of;
+use crate::sql::watermarks::{ColumnWatermarks, Derivation, closing, column_watermark};
 
 /// A view's dataflow and what it reads.
 #[derive(Debug)]
@@ -43,6 +44,8 @@ pub struct ViewPlan {
     pub schema: SchemaRef,
     /// Names of the models it calls (`PREDICT`), each bound to its current version.
     pub models: Vec<String>,
+    /// Per output column, its watermark (see [`super::watermarks`]).
+    pub watermarks: ColumnWatermarks,
 }
 
 /// Plans `query` as a materialized view.
@@ -65,13 +68,16 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         db,
         state: &state,
         inputs: Vec::new(),
+        watermarks: Derivation::new(db),
     };
     let graph = translator.translate(&plan, true)?;
+    let watermarks = translator.watermarks.of(&plan)?;
     Ok(ViewPlan {
         graph,
         inputs: translator.inputs,
         schema,
         models,
+        watermarks,
     })
 }
 
@@ -119,6 +125,7 @@ struct Translator<'a> {
     db: &'a Database,
     state: &'a SessionState,
     inputs: Vec<String>,
+    watermarks: Derivation<'a>,
 }
 
 impl Translator<'_> {
@@ -197,7 +204,11 @@ impl Translator<'_> {
                         self.aggregate_call(e, input_schema, field.data_type().clone())
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let mut aggregate = Aggregate::try_new(keys, calls, output)?;
+                // The group keys are the aggregate's first output columns.
+                let mut keys_watermarks = self.watermarks.of(plan)?;
+                keys_watermarks.truncate(a.group_expr.len());
+                let mut aggregate = Aggregate::try_new(keys, calls, output)?
+                    .closing_by(closing(self.state, &keys_watermarks)?);
                 if self.needs_memo(plan) {
                     aggregate = aggregate.memoized(input_schema.as_arrow())?;
                 }
@@ -212,8 +223,10 @@ impl Translator<'_> {
                     .map(|c| self.physical(&Expr::Column(c.clone()), schema))
                     .collect::<Result<Vec<_>>>()?;
                 let output = Arc::new(schema.as_arrow().clone());
+                let columns = self.watermarks.of(input)?;
                 Ok(operator(
-                    Aggregate::try_new(keys, Vec::new(), output)?,
+                    Aggregate::try_new(keys, Vec::new(), output)?
+                        .closing_by(closing(self.state, &columns)?),
                     child,
                 ))
             }
@@ -478,8 +491,9 @@ impl Translator<'_> {
             .iter()
             .map(|e| self.physical(e, input_schema))
             .collect::<Result<Vec<_>>>()?;
+        let time_watermark = self.watermarks.of_expr(time, &window.input)?;
         let time = self.physical(time, input_schema)?;
-        let op = Session::try_new(
+        let mut op = Session::try_new(
             keys,
             time,
             *gap,
@@ -487,6 +501,9 @@ impl Translator<'_> {
             &Arc::new(input_schema.as_arrow().clone()),
             Arc::new(window.schema.as_arrow().clone()),
         )?;
+        if let Some(w) = time_watermark {
+            op = op.closing_by(column_watermark(self.state, &w)?);
+        }
         Ok(operator(op, child))
     }
 

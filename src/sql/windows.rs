@@ -11,9 +11,12 @@
 //!                              every `step` within it; UNION ALL of filtered projections
 //! ```
 //!
-//! Windows are aligned to the Unix epoch; `window_start` is inclusive, `window_end`
+//! Windows are aligned to the Unix epoch, or to the epoch plus `offset` with
+//! RisingWave's optional last argument `TUMBLE(t, ts, size, offset)` /
+//! `HOP(t, ts, slide, size, offset)`; `window_start` is inclusive, `window_end`
 //! exclusive. Sizes must be fixed durations (no months); a hop's slide must divide its
-//! size.
+//! size. Every window bound is a non-decreasing function of the time column, so the
+//! planner derives its watermark ([`super::watermarks`]).
 //!
 //! `SESSION(t, ts, gap, key...)` cannot be a projection (a row's session depends on
 //! its key's other rows): it becomes the session window functions of
@@ -101,8 +104,19 @@ fn expr_arg(arg: &FunctionArg) -> Option<&Expr> {
     }
 }
 
-/// Microseconds of a fixed-length interval literal.
+/// Microseconds of a positive fixed-length interval literal (a window size).
 fn interval_micros(function: &str, expr: &Expr) -> Result<i64> {
+    let micros = fixed_micros(function, expr)?;
+    if micros <= 0 {
+        return Err(invalid(format!(
+            "{function}: window size {expr} must be positive"
+        )));
+    }
+    Ok(micros)
+}
+
+/// Microseconds of a fixed-length interval literal.
+fn fixed_micros(function: &str, expr: &Expr) -> Result<i64> {
     let Expr::Interval(Interval {
         value,
         leading_field,
@@ -128,13 +142,7 @@ fn interval_micros(function: &str, expr: &Expr) -> Result<i64> {
             "{function}: window sizes must be fixed durations; months and years vary ({expr})"
         )));
     }
-    let micros = i64::from(interval.days) * 86_400_000_000 + interval.nanoseconds / 1000;
-    if micros <= 0 {
-        return Err(invalid(format!(
-            "{function}: window size {expr} must be positive"
-        )));
-    }
-    Ok(micros)
+    Ok(i64::from(interval.days) * 86_400_000_000 + interval.nanoseconds / 1000)
 }
 
 /// For HOP and CUMULATE: the step (µs) and how many windows a row falls in
@@ -194,13 +202,14 @@ fn window_subquery(
 ) -> Result<TableFactor> {
     let exprs: Vec<&Expr> = args.iter().filter_map(expr_arg).collect();
     let usage = match function {
-        "tumble" => "TUMBLE(relation, time_column, size)",
-        "hop" => "HOP(relation, time_column, slide, size)",
+        "tumble" => "TUMBLE(relation, time_column, size [, offset])",
+        "hop" => "HOP(relation, time_column, slide, size [, offset])",
         "session" => "SESSION(relation, time_column, gap [, key_column ...])",
         _ => "CUMULATE(relation, time_column, step, size)",
     };
     let wanted = match function {
-        "tumble" => 3..=3,
+        "tumble" => 3..=4,
+        "hop" => 4..=5,
         "session" => 3..=usize::MAX,
         _ => 4..=4,
     };
@@ -223,27 +232,45 @@ fn window_subquery(
             )));
         }
     };
+    // RisingWave's offset moves the windows' alignment from the epoch.
+    let offset = match function {
+        "tumble" => exprs.get(3),
+        "hop" => exprs.get(4),
+        _ => None,
+    };
+    let origin = match offset {
+        Some(offset) => Some(fixed_micros(function, offset)?),
+        None => None,
+    };
+    let bin = |stride: &Expr| match origin {
+        Some(micros) => format!(
+            "date_bin({stride}, {time}, TIMESTAMP '1970-01-01 00:00:00' + INTERVAL '{micros} microseconds')"
+        ),
+        None => format!("date_bin({stride}, {time})"),
+    };
     let sql = if function == "session" {
         session_sql(&relation, &time, &exprs[2..])?
     } else if function == "tumble" {
         let size = exprs[2];
         interval_micros("TUMBLE", size)?;
-        format!(
-            "SELECT *, date_bin({size}, {time}) AS window_start, \
-             date_bin({size}, {time}) + {size} AS window_end FROM {relation}"
-        )
+        let start = bin(size);
+        format!("SELECT *, {start} AS window_start, {start} + {size} AS window_end FROM {relation}")
     } else if function == "cumulate" {
         // Windows share the start of the `size` window a row is in and end every `step`
-        // after it: a row is in every such window that ends after it.
+        // after it, up to the window's end: a row is in every such window that ends
+        // after it, so the first ends at the next multiple of `step`.
         let (step_expr, size_expr) = (exprs[2], exprs[3]);
         let (step, windows) = windows_per_row("CUMULATE", "step", step_expr, size_expr)?;
         (1..=windows)
             .map(|j| {
                 let start = format!("date_bin({size_expr}, {time})");
-                let end = format!("{start} + INTERVAL '{} microseconds'", j * step);
+                let end = format!(
+                    "date_bin({step_expr}, {time}) + INTERVAL '{} microseconds'",
+                    j * step
+                );
                 format!(
                     "SELECT *, {start} AS window_start, {end} AS window_end FROM {relation} \
-                     WHERE {time} < {end}"
+                     WHERE {end} <= {start} + {size_expr}"
                 )
             })
             .collect::<Vec<_>>()
@@ -251,12 +278,10 @@ fn window_subquery(
     } else {
         let (slide_expr, size_expr) = (exprs[2], exprs[3]);
         let (slide, windows) = windows_per_row("HOP", "slide", slide_expr, size_expr)?;
+        let latest = bin(slide_expr);
         (0..windows)
             .map(|i| {
-                let start = format!(
-                    "date_bin({slide_expr}, {time}) - INTERVAL '{} microseconds'",
-                    i * slide
-                );
+                let start = format!("{latest} - INTERVAL '{} microseconds'", i * slide);
                 format!(
                     "SELECT *, {start} AS window_start, {start} + {size_expr} AS window_end FROM {relation}"
                 )
@@ -325,7 +350,30 @@ mod tests {
             rewritten("SELECT * FROM CUMULATE(bids, t, INTERVAL '2' SECOND, INTERVAL '10' SECOND)")
                 .unwrap();
         assert_eq!(sql.matches("UNION ALL").count(), 4, "{sql}");
-        assert!(sql.contains("WHERE t < date_bin"), "{sql}");
+        assert!(
+            sql.contains("WHERE date_bin(INTERVAL '2' SECOND, t) + INTERVAL '2000000 microseconds' <= date_bin"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn an_offset_moves_the_windows_origin() {
+        let sql =
+            rewritten("SELECT * FROM TUMBLE(b, t, INTERVAL '10' SECOND, INTERVAL '3' SECOND)")
+                .unwrap();
+        assert!(
+            sql.contains("date_bin(INTERVAL '10' SECOND, t, TIMESTAMP '1970-01-01 00:00:00' + INTERVAL '3000000 microseconds')"),
+            "{sql}"
+        );
+        let sql = rewritten(
+            "SELECT * FROM HOP(b, t, INTERVAL '5' SECOND, INTERVAL '10' SECOND, INTERVAL '-1' SECOND)",
+        )
+        .unwrap();
+        assert_eq!(
+            sql.matches("INTERVAL '-1000000 microseconds'").count(),
+            4,
+            "{sql}"
+        );
     }
 
     #[test]
@@ -342,6 +390,14 @@ mod tests {
                 "0A000",
             ),
             ("SELECT * FROM TUMBLE(b, t)", "42601"),
+            (
+                "SELECT * FROM TUMBLE(b, t, INTERVAL '1' SECOND, INTERVAL '1' MONTH)",
+                "22023",
+            ),
+            (
+                "SELECT * FROM CUMULATE(b, t, INTERVAL '1' SECOND, INTERVAL '2' SECOND, INTERVAL '1' SECOND)",
+                "42601",
+            ),
         ] {
             assert_eq!(rewritten(sql).unwrap_err().sqlstate(), code, "{sql}");
         }
