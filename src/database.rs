@@ -139,6 +139,9 @@ fn new_context(catalog: &Arc<Catalog>, sessions: &Arc<Backends>) -> Result<Sessi
         .with_information_schema(true);
     // Postgres reads `1.5` as an exact NUMERIC, not a float.
     config.options_mut().sql_parser.parse_float_as_decimal = true;
+    // The session time zone is UTC: `timestamptz` values (casts, literals, now())
+    // carry it, as the TIMESTAMPTZ columns do, and print with their offset.
+    config.options_mut().execution.time_zone = Some(crate::sql::types::UTC.to_string());
     let context = SessionContext::new_with_config(config);
     let database = context
         .catalog(DEFAULT_DATABASE)

@@ -5,11 +5,8 @@ use std::sync::Arc;
 
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
 use arrow_pg::encoder::{Encoder, encode_value};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{
-    DataType, Schema, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
-};
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Schema};
 use futures::{StreamExt, stream};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
@@ -18,6 +15,7 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 
+use super::text_format;
 use crate::error::SluiceError;
 use crate::sql::Output;
 
@@ -98,8 +96,8 @@ pub fn response(
 }
 
 /// Turns a batch into `DataRow`s. Delegates each value to arrow-pg, except where
-/// Postgres's output differs from it: NULL intervals, and timestamps in text form
-/// (Postgres prints no fractional digits when they are zero).
+/// Postgres's output differs from it: NULL intervals, and in text form floats (and
+/// arrays of them), timestamps and times (see [`super::text_format`]).
 struct RowEncoder {
     batch: RecordBatch,
     fields: Arc<Vec<FieldInfo>>,
@@ -130,9 +128,35 @@ impl RowEncoder {
                         field,
                     )?;
                 }
-                DataType::Timestamp(unit, tz) if field.format() == FieldFormat::Text => {
-                    let text = timestamp_text(array.as_ref(), unit, tz.is_some(), self.row);
-                    Encoder::encode_field(&mut self.encoder, &text, field)?;
+                data_type if field.format() == FieldFormat::Text => {
+                    let (values, row) = (array.as_ref(), self.row);
+                    let extra_float_digits = field.format_options().extra_float_digits;
+                    let text = match data_type {
+                        DataType::Timestamp(unit, tz) => {
+                            Some(text_format::timestamp(values, unit, tz.is_some(), row))
+                        }
+                        DataType::Float32 | DataType::Float64 => {
+                            Some(text_format::float_value(values, row, extra_float_digits))
+                        }
+                        DataType::Time32(_) | DataType::Time64(_) => {
+                            Some(text_format::time(values, row))
+                        }
+                        t if text_format::is_float_list(t) => {
+                            Some(text_format::float_list(values, row, extra_float_digits))
+                        }
+                        _ => None,
+                    };
+                    match text {
+                        // As plain text: for an array type pgwire would quote the
+                        // string as one element.
+                        Some(text) => self.encoder.encode_field_with_type_and_format(
+                            &text,
+                            &Type::TEXT,
+                            FieldFormat::Text,
+                            field.format_options(),
+                        )?,
+                        None => encode_value(&mut self.encoder, array, row, arrow_field, field)?,
+                    }
                 }
                 _ => encode_value(&mut self.encoder, array, self.row, arrow_field, field)?,
             }
@@ -151,50 +175,5 @@ impl Iterator for RowEncoder {
         let row = self.encode_row();
         self.row += 1;
         Some(row)
-    }
-}
-
-/// A timestamp as Postgres prints it (ISO style, UTC for `timestamptz`).
-fn timestamp_text(array: &dyn Array, unit: &TimeUnit, with_tz: bool, row: usize) -> Option<String> {
-    if array.is_null(row) {
-        return None;
-    }
-    let micros = match unit {
-        TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row) * 1_000_000,
-        TimeUnit::Millisecond => {
-            array.as_primitive::<TimestampMillisecondType>().value(row) * 1_000
-        }
-        TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
-        TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row) / 1_000,
-    };
-    let at = chrono::DateTime::from_timestamp_micros(micros)?.naive_utc();
-    let mut text = at.format("%Y-%m-%d %H:%M:%S").to_string();
-    let fraction = micros.rem_euclid(1_000_000);
-    if fraction != 0 {
-        let digits = format!("{fraction:06}");
-        text.push('.');
-        text.push_str(digits.trim_end_matches('0'));
-    }
-    if with_tz {
-        text.push_str("+00");
-    }
-    Some(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use datafusion::arrow::array::TimestampMicrosecondArray;
-
-    #[test]
-    fn timestamps_print_like_postgres() {
-        let array = TimestampMicrosecondArray::from(vec![Some(0), Some(1_500_000), Some(-1), None]);
-        let text = |row| timestamp_text(&array, &TimeUnit::Microsecond, false, row);
-        assert_eq!(text(0).as_deref(), Some("1970-01-01 00:00:00"));
-        assert_eq!(text(1).as_deref(), Some("1970-01-01 00:00:01.5"));
-        assert_eq!(text(2).as_deref(), Some("1969-12-31 23:59:59.999999"));
-        assert_eq!(text(3), None);
-        let tz = timestamp_text(&array, &TimeUnit::Microsecond, true, 1);
-        assert_eq!(tz.as_deref(), Some("1970-01-01 00:00:01.5+00"));
     }
 }

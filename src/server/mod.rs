@@ -21,6 +21,7 @@ pub mod handler;
 pub mod row_limit;
 pub mod startup;
 pub mod statement_pool;
+pub mod text_format;
 
 use std::sync::Arc;
 

@@ -120,6 +120,7 @@ impl SqlParser {
                 super::windows::rewrite_windows(&mut statement)?;
                 super::models::quote_predict_model_names(&mut statement);
                 quote_field_names(&mut statement);
+                expand_exponents(&mut statement);
                 match &mut statement {
                     Statement::Query(query) => name_columns_like_postgres(query),
                     Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),
@@ -160,6 +161,61 @@ fn quote_field_names(statement: &mut Statement) {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// Numeric literals in exponent form (`1e15`, `1.5e-7`) written out (`1000000000000000`,
+/// `0.00000015`): PostgreSQL reads them as exact NUMERIC, but DataFusion would make a
+/// decimal of negative scale of `1e15`, which a cast to `float8` gets wrong
+/// (`999999999999999.9`). Literals too long to write out (more than 76 digits, the
+/// widest decimal) are left alone.
+fn expand_exponents(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{Value, visit_expressions_mut};
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Value(value) = expr
+            && let Value::Number(text, _) = &mut value.value
+            && let Some(expanded) = without_exponent(text)
+        {
+            *text = expanded;
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `text` (a number literal) without its exponent, if it has one and the result has
+/// at most 76 digits.
+fn without_exponent(text: &str) -> Option<String> {
+    const MAX_DIGITS: i64 = 76;
+    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
+    let exponent: i64 = exponent.parse().ok()?;
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Where the decimal point goes among `digits`.
+    let point = i64::try_from(whole.len()).ok()?.checked_add(exponent)?;
+    let length = i64::try_from(digits.len()).ok()?;
+    if point.max(length) - point.min(0) > MAX_DIGITS {
+        return None;
+    }
+    let written = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(usize::try_from(-point).ok()?))
+    } else if point >= length {
+        format!(
+            "{digits}{}",
+            "0".repeat(usize::try_from(point - length).ok()?)
+        )
+    } else {
+        let (left, right) = digits.split_at(usize::try_from(point).ok()?);
+        format!("{left}.{right}")
+    };
+    // Leading zeros of the whole part say nothing (`00.5` is `0.5`).
+    let trimmed = written.trim_start_matches('0');
+    Some(if trimmed.is_empty() || trimmed.starts_with('.') {
+        format!("0{trimmed}")
+    } else {
+        trimmed.to_string()
+    })
 }
 
 /// The `WITH` option that records `EMIT ON WINDOW CLOSE` on a view's definition.
@@ -541,6 +597,29 @@ mod tests {
         assert_eq!(
             emits(&format!("{view} EMIT ON WINDOW CLOSE HAVING count(*) > 1")),
             Err("42601")
+        );
+    }
+
+    #[test]
+    fn exponent_literals_are_written_out() {
+        for (literal, written) in [
+            ("1e15", Some("1000000000000000")),
+            ("1.50e1", Some("15.0")),
+            ("1.5e-7", Some("0.00000015")),
+            ("2E+3", Some("2000")),
+            ("0.5e0", Some("0.5")),
+            ("12.5", None),
+            ("1e-300", None),
+            ("1e100", None),
+        ] {
+            assert_eq!(without_exponent(literal).as_deref(), written, "{literal}");
+        }
+        let statement = SqlParser::default()
+            .parse_one("SELECT 1e15::float8")
+            .unwrap();
+        assert_eq!(
+            statement.to_string(),
+            r#"SELECT 1000000000000000::FLOAT8 AS "float8""#
         );
     }
 
