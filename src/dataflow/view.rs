@@ -18,6 +18,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::Expr;
 
 use super::arrangement::Arrangement;
+use super::feed::{FeedItem, FeedReceiver, FeedSender, feed};
 use super::graph::Node;
 use super::operator::ErrorLog;
 use super::window_close::{InputWatermarks, WindowCloser};
@@ -55,6 +56,8 @@ struct ViewState {
     epoch: u64,
     version: u64,
     subscribers: Vec<(ChangeSender, usize)>,
+    /// Client subscriptions (`SUBSCRIBE`).
+    feeds: Vec<FeedSender>,
     state_bytes: usize,
     watermark: Option<i64>,
     late_rows: u64,
@@ -111,6 +114,7 @@ impl MaterializedView {
                 epoch: 0,
                 version: 0,
                 subscribers: Vec::new(),
+                feeds: Vec::new(),
                 state_bytes: 0,
                 watermark: None,
                 late_rows: 0,
@@ -226,6 +230,24 @@ impl MaterializedView {
         let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
         state.subscribers.push((sender, input));
         Ok(Arc::new(state.arrangement.batches()?))
+    }
+
+    /// Starts a client subscription: returns the current rows and their epoch, and
+    /// the feed of the changes after them (see [`super::feed`]).
+    pub fn subscribe_feed(
+        &self,
+        limit: usize,
+        progress: bool,
+    ) -> Result<(Arc<Vec<RecordBatch>>, u64, FeedReceiver)> {
+        self.check()?;
+        let (sender, receiver) = feed(limit, progress);
+        let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+        state.feeds.push(sender);
+        Ok((
+            Arc::new(state.arrangement.batches()?),
+            state.epoch,
+            receiver,
+        ))
     }
 
     /// Queues a flush marker; the receiver completes once everything queued before it
@@ -402,6 +424,7 @@ fn run(
                 if let Err(e) = result {
                     fail(&shared, e);
                 }
+                send_progress(&shared);
             }
             Message::Watermark { input, micros } => {
                 let result = output
@@ -415,6 +438,7 @@ fn run(
                 if let Err(e) = result {
                     fail(&shared, e);
                 }
+                send_progress(&shared);
             }
             Message::Flush(ack) => {
                 // FLUSH is rare: refresh the state measurement, so it is exact after one.
@@ -424,6 +448,18 @@ fn run(
             Message::Stop => break,
         }
     }
+}
+
+/// Tells the client subscriptions that every change up to the view's epoch is sent.
+fn send_progress(shared: &Shared) {
+    let mut state = shared.state.write().unwrap_or_else(|p| p.into_inner());
+    if state.feeds.is_empty() {
+        return;
+    }
+    let epoch = state.epoch;
+    state
+        .feeds
+        .retain(|feed| feed.send(FeedItem::Progress { epoch }));
 }
 
 fn set_state_bytes(shared: &Shared, bytes: usize) {
@@ -479,6 +515,13 @@ fn publish(
     }
     state.arrangement.apply(out)?;
     state.version += 1;
+    let epoch = state.epoch;
+    state.feeds.retain(|feed| {
+        feed.send(FeedItem::Change {
+            epoch,
+            batch: out.clone(),
+        })
+    });
     state.subscribers.retain(|(sender, input)| {
         let delivery = Delivery {
             epoch,

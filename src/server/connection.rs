@@ -7,11 +7,12 @@
 //!             └────── start-up must finish within STARTUP_TIMEOUT ──────┘
 //! ```
 //!
-//! This is pgwire's `process_socket` with three additions: a client that has not
+//! This is pgwire's `process_socket` with four additions: a client that has not
 //! finished start-up after [`STARTUP_TIMEOUT`] is disconnected (PostgreSQL's
 //! `authentication_timeout`), malformed messages are answered with a FATAL error
-//! carrying the guard's SQLSTATE before the connection closes, and the session is
-//! registered (process id and cancel key) for as long as the connection lasts.
+//! carrying the guard's SQLSTATE before the connection closes, the session is
+//! registered (process id and cancel key) for as long as the connection lasts, and a
+//! simple query that is a lone `SUBSCRIBE` is streamed by [`super::subscribe`].
 
 use std::io;
 use std::time::Duration;
@@ -105,6 +106,16 @@ pub async fn serve_connection(socket: TcpStream, handlers: &Handlers) -> io::Res
                 return Ok(());
             }
         };
+        // A lone SUBSCRIBE streams until it ends: it writes and flushes its own messages.
+        if let PgWireFrontendMessage::Query(query) = &message
+            && matches!(socket.state(), PgWireConnectionState::ReadyForQuery)
+            && crate::sql::subscribe::is_subscribe(&query.query)
+        {
+            if let Err(e) = super::subscribe::serve(&mut socket, &simple, &query.query).await {
+                process_error(&mut socket, e, false).await?;
+            }
+            continue;
+        }
         let extended_message = match socket.state() {
             PgWireConnectionState::CopyInProgress(extended) => extended,
             _ => message.is_extended_query(),

@@ -95,6 +95,14 @@ pub fn response(
     }
 }
 
+/// `batch`'s rows as `DataRow`s in the formats of `fields`.
+pub fn data_rows(
+    batch: RecordBatch,
+    fields: Arc<Vec<FieldInfo>>,
+) -> impl Iterator<Item = PgWireResult<DataRow>> {
+    RowEncoder::new(batch, fields)
+}
+
 /// Turns a batch into `DataRow`s. Delegates each value to arrow-pg, except where
 /// Postgres's output differs from it: NULL intervals, and in text form floats (and
 /// arrays of them), timestamps and times (see [`super::text_format`]).

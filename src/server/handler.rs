@@ -52,6 +52,44 @@ impl SluiceHandler {
     }
 }
 
+impl SluiceHandler {
+    /// Parses `text` (a lone `SUBSCRIBE`) and starts the subscription for session
+    /// `pid`, on the pool; `running` is the statement (its interrupt ends the stream).
+    pub async fn start_subscription(
+        &self,
+        text: &str,
+        pid: i32,
+        running: &RunningStatement,
+    ) -> Result<(sql::subscribe::Subscribe, sql::subscribe::Subscription)> {
+        let db = self.runner.db.clone();
+        let text = text.to_owned();
+        self.runner
+            .pool
+            .run(running, async move {
+                let mut statements = db.parser().parse(&text)?;
+                let subscribe = match (statements.pop(), statements.is_empty()) {
+                    (Some(SqlStatement::Subscribe(subscribe)), true) => subscribe,
+                    _ => {
+                        return Err(SluiceError::not_supported(
+                            "SUBSCRIBE must be the only statement of its query",
+                        ));
+                    }
+                };
+                let reader = format!("subscribe_{pid}");
+                let subscription = sql::subscribe::start(&db, &subscribe, &reader).await?;
+                Ok((*subscribe, subscription))
+            })
+            .await
+    }
+
+    /// Starts a statement of session `pid` with its settings `vars` (see
+    /// [`Runner::start`]).
+    pub fn start_statement(&self, pid: i32, vars: &HashMap<String, String>) -> RunningStatement {
+        let timeout = settings::statement_timeout(vars);
+        self.runner.db.backends().start_statement(pid, timeout)
+    }
+}
+
 /// Runs every session's statements on the statement pool.
 #[derive(Debug)]
 struct Runner {

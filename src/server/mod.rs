@@ -5,6 +5,7 @@
 //!                                 frames::FrameGuard (well-formed messages only) │
 //!               startup::TrustStartup (parameters, auth) ◀───────────────────────┤
 //!               handler::SluiceHandler (simple + extended) ◀─────────────────────┤
+//!               subscribe (a lone SUBSCRIBE, streamed and flushed per change) ◀──┤
 //!                   │                     └─ row_limit (Execute's row limit, in chunks)
 //!                   └──▶ statement_pool ──▶ sql::prepare/execute                  │
 //!               CancelRequests (a cancel request's own connection) ◀─────────────┘
@@ -21,6 +22,7 @@ pub mod handler;
 pub mod row_limit;
 pub mod startup;
 pub mod statement_pool;
+pub mod subscribe;
 pub mod text_format;
 
 use std::sync::Arc;

@@ -246,6 +246,18 @@ pub(crate) fn window_closing(
     }
 }
 
+/// Plans and starts a view of `query` that is not in the catalog (for a
+/// subscription); it stops when the last reference to it is dropped. `name` names
+/// its source readers.
+pub async fn start_own_view(
+    db: &Database,
+    name: &str,
+    query: &datafusion::sql::sqlparser::ast::Query,
+) -> Result<Arc<MaterializedView>> {
+    let plan = plan_view(db, query).await?;
+    start_view(db, name, plan, false).await
+}
+
 /// Subscribes a planned view to its inputs (one atomic step under the sequencer's
 /// lock, so the backfill and the changes that follow neither overlap nor leave a
 /// gap) and starts it.

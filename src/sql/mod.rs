@@ -27,6 +27,7 @@ pub mod parser;
 pub mod session_functions;
 pub mod settings;
 pub mod show;
+pub mod subscribe;
 pub mod types;
 pub mod view_plan;
 pub mod watermarks;
@@ -152,6 +153,14 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             db.catalog().model(&name)?;
             return Ok(Prepared::Plan(
                 plan_query(db, &models::describe_query(&name)).await?,
+            ));
+        }
+        // The server streams a subscription itself, when it is sent alone.
+        SqlStatement::Subscribe(_) => {
+            return Err(SluiceError::not_supported(
+                "SUBSCRIBE must be the only statement of a simple-protocol query (as psql and \
+                 simple_query send it); the extended protocol and DECLARE ... CURSOR FOR \
+                 SUBSCRIBE are not supported yet",
             ));
         }
         SqlStatement::Standard(statement) => *statement,

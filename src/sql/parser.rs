@@ -83,6 +83,10 @@ impl SqlParser {
                     ));
                     continue;
                 }
+                ["SUBSCRIBE", ..] | ["COPY", "", "SUBSCRIBE", ..] => {
+                    out.push(self.subscribe(&text)?);
+                    continue;
+                }
                 ["SHOW", "SOURCES"] => {
                     out.push(SqlStatement::ShowSources);
                     continue;
@@ -117,19 +121,26 @@ impl SqlParser {
                         _ => {}
                     }
                 }
-                super::windows::rewrite_windows(&mut statement)?;
-                super::models::quote_predict_model_names(&mut statement);
-                quote_field_names(&mut statement);
-                expand_exponents(&mut statement);
-                match &mut statement {
-                    Statement::Query(query) => name_columns_like_postgres(query),
-                    Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),
-                    _ => {}
-                }
+                rewrite(&mut statement)?;
                 out.push(SqlStatement::Standard(Box::new(statement)));
             }
         }
         Ok(out)
+    }
+
+    /// `SUBSCRIBE ...` / `COPY (SUBSCRIBE ...) TO STDOUT`, its query rewritten as any.
+    fn subscribe(&self, text: &str) -> Result<SqlStatement> {
+        let text = super::flink_windows::rewrite_flink_windows(text)?;
+        let mut subscribe = super::subscribe::parse_subscribe(&text)?;
+        if let super::subscribe::Target::Query(query) = &mut subscribe.target {
+            let mut statement = Statement::Query(query.clone());
+            complexity::check_nesting(&statement)?;
+            rewrite(&mut statement)?;
+            if let Statement::Query(rewritten) = statement {
+                *query = rewritten;
+            }
+        }
+        Ok(SqlStatement::Subscribe(Box::new(subscribe)))
     }
 
     /// Parses text that must hold exactly one standard SQL statement (stored
@@ -143,6 +154,20 @@ impl SqlParser {
             ))),
         }
     }
+}
+
+/// The rewrites every parsed statement goes through before planning.
+fn rewrite(statement: &mut Statement) -> Result<()> {
+    super::windows::rewrite_windows(statement)?;
+    super::models::quote_predict_model_names(statement);
+    quote_field_names(statement);
+    expand_exponents(statement);
+    match statement {
+        Statement::Query(query) => name_columns_like_postgres(query),
+        Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Postgres's composite field access, `(expr).field`: DataFusion reads the field
@@ -300,6 +325,8 @@ pub enum SqlStatement {
     ShowModels,
     /// `DESCRIBE MODEL name`.
     DescribeModel(String),
+    /// `SUBSCRIBE ...` or `COPY (SUBSCRIBE ...) TO STDOUT`.
+    Subscribe(Box<super::subscribe::Subscribe>),
 }
 
 /// A token and its byte range in the statement text.

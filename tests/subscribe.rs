@@ -1,0 +1,374 @@
+//! `SUBSCRIBE`: over a random stream of inserts, updates and deletes, the snapshot
+//! plus the changes a subscriber receives add up to the view after every step, in
+//! epoch order; cancel ends a subscription and the session goes on; a subscriber that
+//! stops reading is cut off at its bound while the view keeps going; psql streams
+//! `COPY (SUBSCRIBE ...) TO STDOUT` line by line until Ctrl-C; subscriptions to a
+//! query and to a table; the errors.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::wire::{Wire, error_code};
+use common::{Rng, TestServer, sorted_rows as rows, sqlstate};
+use futures::StreamExt;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+/// A received row: epoch, diff, progressed, the view's values.
+type Change = (i64, Option<i64>, bool, Vec<Option<String>>);
+
+/// What a subscriber received, and how the stream ended (`None` while it runs, the
+/// SQLSTATE or "" for a normal end).
+#[derive(Debug, Default)]
+struct Received {
+    rows: Vec<Change>,
+    ended: Option<String>,
+}
+
+/// Runs `sql` (a SUBSCRIBE) on `client` in the background.
+fn subscribe(client: Arc<Client>, sql: &str) -> Arc<Mutex<Received>> {
+    let received = Arc::new(Mutex::new(Received::default()));
+    let sink = received.clone();
+    let sql = sql.to_string();
+    tokio::spawn(async move {
+        let stream = match client.simple_query_raw(&sql).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                sink.lock().unwrap().ended = Some(sqlstate(&e));
+                return;
+            }
+        };
+        futures::pin_mut!(stream);
+        while let Some(message) = stream.next().await {
+            match message {
+                Ok(SimpleQueryMessage::Row(row)) => {
+                    let with_progress = row
+                        .columns()
+                        .get(2)
+                        .is_some_and(|c| c.name() == "sluice_progressed");
+                    let first_value = if with_progress { 3 } else { 2 };
+                    let values: Vec<Option<String>> = (first_value..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect();
+                    sink.lock().unwrap().rows.push((
+                        row.get(0).unwrap().parse().unwrap(),
+                        row.get(1).map(|d| d.parse().unwrap()),
+                        with_progress && row.get(2) == Some("t"),
+                        values,
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    sink.lock().unwrap().ended = Some(sqlstate(&e));
+                    return;
+                }
+            }
+        }
+        sink.lock().unwrap().ended = Some(String::new());
+    });
+    received
+}
+
+/// The rows the changes add up to (each repeated by its multiplicity), sorted.
+fn replayed(received: &Received) -> Vec<Vec<String>> {
+    let mut counts: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+    for (_, diff, progressed, values) in &received.rows {
+        if !progressed {
+            let key = values
+                .iter()
+                .map(|v| v.clone().unwrap_or_else(|| "NULL".into()))
+                .collect();
+            *counts.entry(key).or_default() += diff.unwrap_or(0);
+        }
+    }
+    assert!(
+        counts.values().all(|n| *n >= 0),
+        "a row went negative: {counts:?}"
+    );
+    let mut out = Vec::new();
+    for (row, n) in counts {
+        for _ in 0..n {
+            out.push(row.clone());
+        }
+    }
+    out
+}
+
+/// Waits until the subscriber's replay equals `view`'s rows.
+async fn caught_up(c: &Client, received: &Arc<Mutex<Received>>, view: &str, step: usize) {
+    let expected = rows(c, &format!("SELECT * FROM {view}")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = replayed(&received.lock().unwrap());
+        if got == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "step {step}: the subscription adds up to {got:?}, the view holds {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_and_changes_add_up_to_the_view() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE t (id INT, g INT, v BIGINT);
+         INSERT INTO t VALUES (1, 1, 10), (2, 1, 20), (3, 2, 5);
+         CREATE MATERIALIZED VIEW per_g AS SELECT g, count(*) AS n, sum(v) AS s FROM t GROUP BY g;",
+    )
+    .await
+    .unwrap();
+    let subscriber = Arc::new(server.client().await);
+    let received = subscribe(
+        subscriber.clone(),
+        "SUBSCRIBE TO per_g WITH (progress = true)",
+    );
+    caught_up(&c, &received, "per_g", 0).await;
+
+    let mut rng = Rng(0x5b5c);
+    let mut next_id = 4;
+    for step in 1..=30 {
+        let statement = match rng.below(4) {
+            0 | 1 => {
+                let values: Vec<String> = (0..1 + rng.below(4))
+                    .map(|_| {
+                        next_id += 1;
+                        format!("({next_id}, {}, {})", rng.below(4), rng.below(100))
+                    })
+                    .collect();
+                format!("INSERT INTO t VALUES {}", values.join(", "))
+            }
+            2 => format!("UPDATE t SET v = v + 1 WHERE id % 3 = {}", rng.below(3)),
+            _ => format!("DELETE FROM t WHERE id % 5 = {}", rng.below(5)),
+        };
+        c.batch_execute(&statement).await.unwrap();
+        c.batch_execute("FLUSH").await.unwrap();
+        caught_up(&c, &received, "per_g", step).await;
+    }
+
+    // Epochs never go back, and a progress row comes after the changes it covers.
+    {
+        let received = received.lock().unwrap();
+        let mut last_epoch = 0;
+        let mut progressed_to = -1;
+        for (epoch, _, progressed, _) in &received.rows {
+            assert!(*epoch >= last_epoch, "epoch {epoch} after {last_epoch}");
+            last_epoch = *epoch;
+            if *progressed {
+                progressed_to = *epoch;
+            } else {
+                assert!(
+                    *epoch > progressed_to,
+                    "a change at {epoch} after progress {progressed_to}"
+                );
+            }
+        }
+        assert!(progressed_to > 0, "progress rows were sent");
+    }
+
+    // Cancel ends the subscription; the session goes on.
+    subscriber.cancel_token().cancel_query(NoTls).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().ended.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cancel did not end the subscription"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(received.lock().unwrap().ended.as_deref(), Some("57014"));
+    let one = subscriber.simple_query("SELECT 1").await.unwrap();
+    assert_eq!(one.len(), 3, "{one:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_to_queries_and_tables_and_their_errors() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE t (g INT, v BIGINT);
+         INSERT INTO t VALUES (1, 10), (2, 20);
+         CREATE MATERIALIZED VIEW doomed AS SELECT g FROM t;",
+    )
+    .await
+    .unwrap();
+    // A query, without its snapshot: only what changes after.
+    let query = subscribe(
+        Arc::new(server.client().await),
+        "SUBSCRIBE (SELECT g, max(v) AS top FROM t GROUP BY g) WITH (snapshot = false)",
+    );
+    // A table, with its rows first.
+    let table = subscribe(Arc::new(server.client().await), "SUBSCRIBE t");
+    // A view that is dropped: its subscription ends normally.
+    let dropped = subscribe(Arc::new(server.client().await), "SUBSCRIBE doomed");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.batch_execute("INSERT INTO t VALUES (1, 15), (3, 1); FLUSH")
+        .await
+        .unwrap();
+    let wait = |received: Arc<Mutex<Received>>, rows: usize| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while received.lock().unwrap().rows.len() < rows {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                received.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    wait(query.clone(), 3).await;
+    let changes: Vec<(Option<i64>, Vec<Option<String>>)> = query
+        .lock()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|(_, diff, _, values)| (*diff, values.clone()))
+        .collect();
+    let mut changes = changes;
+    changes.sort();
+    let row = |g: &str, top: &str| vec![Some(g.to_string()), Some(top.to_string())];
+    assert_eq!(
+        changes,
+        vec![
+            (Some(-1), row("1", "10")),
+            (Some(1), row("1", "15")),
+            (Some(1), row("3", "1"))
+        ]
+    );
+    wait(table.clone(), 4).await;
+    assert_eq!(replayed(&table.lock().unwrap()).len(), 4);
+
+    c.batch_execute("DROP MATERIALIZED VIEW doomed")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while dropped.lock().unwrap().ended.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dropped view's subscription goes on"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(dropped.lock().unwrap().ended.as_deref(), Some(""));
+
+    for (sql, code) in [
+        ("SUBSCRIBE nope", "42P01"),
+        ("SUBSCRIBE t WITH (snapshot = maybe)", "22023"),
+        ("SUBSCRIBE t; SELECT 1", "0A000"),
+        ("SELECT 1; SUBSCRIBE t", "0A000"),
+    ] {
+        let err = c.simple_query(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&err), code, "{sql}");
+    }
+    // The extended protocol cannot stream it.
+    let err = c.query("SUBSCRIBE t", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "0A000");
+    c.simple_query("SELECT 1").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_is_cut_off() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE wide (id BIGINT, pad TEXT);
+         CREATE MATERIALIZED VIEW big AS SELECT id, pad FROM wide;",
+    )
+    .await
+    .unwrap();
+    let mut wire = Wire::connect(server.addr).await;
+    wire.send(b'Q', b"SUBSCRIBE big WITH (max_buffered_rows = 1000)\0")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // 20 MB of changes the subscriber does not read: more than the sockets hold.
+    c.batch_execute(
+        "INSERT INTO wide SELECT value, repeat('x', 1000) FROM generate_series(1, 20000); FLUSH",
+    )
+    .await
+    .unwrap();
+    let count: i64 = c
+        .query_one("SELECT count(*) FROM big", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 20_000, "the view kept going");
+    let messages = wire.until_ready().await;
+    let data_rows = messages.iter().filter(|m| m.0 == b'D').count();
+    assert_eq!(error_code(&messages).as_deref(), Some("53400"));
+    assert!(data_rows < 20_000, "{data_rows} rows arrived");
+    // The connection serves the next query.
+    wire.send(b'Q', b"SELECT 1\0").await;
+    let messages = wire.until_ready().await;
+    assert_eq!(messages.iter().filter(|m| m.0 == b'D').count(), 1);
+}
+
+/// The next line a reader thread passed on.
+async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(20), lines.recv())
+        .await
+        .expect("psql printed a line")
+        .expect("psql runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_streams_copy_subscribe_until_ctrl_c() {
+    use std::io::BufRead;
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE t (k INT, note TEXT);
+         INSERT INTO t VALUES (1, 'a\tb');
+         CREATE MATERIALIZED VIEW v AS SELECT k, note FROM t;",
+    )
+    .await
+    .unwrap();
+    // stdbuf: psql's output is a pipe here, which stdio would buffer.
+    let mut command = std::process::Command::new("stdbuf");
+    let psql = common::psql_command(server.addr);
+    command
+        .arg("-oL")
+        .arg(psql.get_program())
+        .args(psql.get_args())
+        .args(["-c", "COPY (SUBSCRIBE v) TO STDOUT"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("stdbuf and psql run");
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines_tx.send(line.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    let first = next_line(&mut lines).await;
+    assert!(first.ends_with("\t1\t1\ta\\tb"), "{first}");
+    c.batch_execute("INSERT INTO t VALUES (2, NULL)")
+        .await
+        .unwrap();
+    let second = next_line(&mut lines).await;
+    assert!(second.ends_with("\t1\t2\t\\N"), "{second}");
+
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .expect("psql ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("canceling statement due to user request"),
+        "psql printed: {stderr}"
+    );
+    c.simple_query("SELECT 1").await.unwrap();
+}
