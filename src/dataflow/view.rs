@@ -452,10 +452,17 @@ fn run(
 
 /// Tells the client subscriptions that every change up to the view's epoch is sent.
 fn send_progress(shared: &Shared) {
-    let mut state = shared.state.write().unwrap_or_else(|p| p.into_inner());
-    if state.feeds.is_empty() {
+    // Most views have no subscription: a read lock tells, without blocking readers.
+    if shared
+        .state
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .feeds
+        .is_empty()
+    {
         return;
     }
+    let mut state = shared.state.write().unwrap_or_else(|p| p.into_inner());
     let epoch = state.epoch;
     state
         .feeds

@@ -211,9 +211,14 @@ impl ParsedStatement {
         })
     }
 
-    /// `SHOW x` answers with tag `SHOW`, like Postgres; other row results with `SELECT`.
+    /// `SHOW x` answers with tag `SHOW` and `FETCH` with `FETCH`, like Postgres; other
+    /// row results with `SELECT`.
     fn tag_override(&self) -> Option<&'static str> {
-        matches!(self.prepared, Prepared::Command(Command::Show { .. })).then_some("SHOW")
+        match &self.prepared {
+            Prepared::Command(Command::Show { .. }) => Some("SHOW"),
+            Prepared::Command(Command::Cursor(_, Some(_))) => Some("FETCH"),
+            _ => None,
+        }
     }
 }
 

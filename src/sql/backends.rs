@@ -31,6 +31,8 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::interrupt::{Interrupt, Reason};
 use super::parser::SqlStatement;
+use super::subscribe::Subscription;
+use crate::error::{Result, SluiceError, sqlstate};
 
 /// The first process id handed out (PostgreSQL's pids are the OS's; ours only need to
 /// be unique while the server runs).
@@ -52,7 +54,12 @@ struct Session {
     /// One permit: the session's work on the statement threads (see
     /// [`RunningStatement::session_slot`]).
     slot: Arc<Semaphore>,
+    /// Open subscription cursors, by name (see [`super::subscribe::CursorStatement`]).
+    cursors: HashMap<String, Cursor>,
 }
+
+/// An open subscription cursor; a `FETCH` holds it while it waits.
+pub type Cursor = Arc<tokio::sync::Mutex<Subscription>>;
 
 impl Default for Backends {
     fn default() -> Self {
@@ -88,6 +95,7 @@ impl Backends {
                 secret,
                 running: HashMap::new(),
                 slot: Arc::new(Semaphore::new(1)),
+                cursors: HashMap::new(),
             },
         );
         Backend {
@@ -102,6 +110,45 @@ impl Backends {
         if let Some(session) = self.sessions().get_mut(&pid) {
             session.secret = secret;
         }
+    }
+
+    /// Opens cursor `name` of session `pid` on `subscription` (`42P03` when the
+    /// session has one of that name).
+    pub fn declare_cursor(&self, pid: i32, name: &str, subscription: Subscription) -> Result<()> {
+        let mut sessions = self.sessions();
+        let session = sessions
+            .get_mut(&pid)
+            .ok_or_else(|| SluiceError::Internal(format!("no session {pid}")))?;
+        if session.cursors.contains_key(name) {
+            return Err(SluiceError::coded(
+                sqlstate::DUPLICATE_CURSOR,
+                format!("cursor \"{name}\" already exists"),
+            ));
+        }
+        session.cursors.insert(
+            name.to_string(),
+            Arc::new(tokio::sync::Mutex::new(subscription)),
+        );
+        Ok(())
+    }
+
+    /// Cursor `name` of session `pid`.
+    pub fn cursor(&self, pid: i32, name: &str) -> Option<Cursor> {
+        self.sessions().get(&pid)?.cursors.get(name).cloned()
+    }
+
+    /// Closes cursor `name` (`None`: every cursor) of session `pid`; false when there
+    /// was no such cursor.
+    pub fn close_cursor(&self, pid: i32, name: Option<&str>) -> bool {
+        // Dropped outside the lock: dropping a subscription stops its own view.
+        let closed: Vec<Cursor> = match self.sessions().get_mut(&pid) {
+            Some(session) => match name {
+                Some(name) => session.cursors.remove(name).into_iter().collect(),
+                None => session.cursors.drain().map(|(_, c)| c).collect(),
+            },
+            None => Vec::new(),
+        };
+        !closed.is_empty() || name.is_none()
     }
 
     /// Starts a statement of session `pid`: see [`Backend::start_statement`].
@@ -210,7 +257,9 @@ impl Backend {
 
 impl Drop for Backend {
     fn drop(&mut self) {
-        self.backends.sessions().remove(&self.pid);
+        // Dropped outside the lock: its cursors' subscriptions stop their own views.
+        let session = self.backends.sessions().remove(&self.pid);
+        drop(session);
     }
 }
 
@@ -253,6 +302,10 @@ impl Drop for RunningStatement {
 
 /// Replaces every `pg_backend_pid()` call in `statement` by the session's `pid`.
 pub fn bind_backend_pid(statement: &mut SqlStatement, pid: i32) {
+    if let SqlStatement::Cursor(cursor) = statement {
+        cursor.pid = pid;
+        return;
+    }
     let SqlStatement::Standard(statement) = statement else {
         return;
     };

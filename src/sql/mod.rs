@@ -93,6 +93,8 @@ pub enum Command {
     DropModel { names: Vec<String>, if_exists: bool },
     /// A statement that only answers with its tag: BEGIN, COMMIT, ROLLBACK, DISCARD.
     Acknowledge(&'static str),
+    /// A subscription cursor's `DECLARE`, `FETCH` (with the rows' schema) or `CLOSE`.
+    Cursor(Box<subscribe::CursorStatement>, Option<SchemaRef>),
 }
 
 /// What executing a statement produced.
@@ -159,9 +161,18 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
         SqlStatement::Subscribe(_) => {
             return Err(SluiceError::not_supported(
                 "SUBSCRIBE must be the only statement of a simple-protocol query (as psql and \
-                 simple_query send it); the extended protocol and DECLARE ... CURSOR FOR \
-                 SUBSCRIBE are not supported yet",
+                 simple_query send it); through the extended protocol, use DECLARE c CURSOR \
+                 FOR SUBSCRIBE ... and FETCH",
             ));
+        }
+        SqlStatement::Cursor(cursor) => {
+            let schema = match &cursor.op {
+                subscribe::CursorOp::Fetch { name, .. } => {
+                    Some(subscribe::cursor_schema(db, cursor.pid, name)?)
+                }
+                _ => None,
+            };
+            return Ok(Prepared::Command(Command::Cursor(cursor, schema)));
         }
         SqlStatement::Standard(statement) => *statement,
     };
@@ -348,6 +359,7 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
         Prepared::Command(Command::Show { name }) => Some(show::setting_schema(name)),
         Prepared::Command(Command::ExplainView(_)) => Some(text_schema("QUERY PLAN")),
         Prepared::Command(Command::ShowCreate(_)) => Some(show::create_schema()),
+        Prepared::Command(Command::Cursor(_, schema)) => schema.clone(),
         Prepared::Command(_) => None,
     }
 }
@@ -395,7 +407,7 @@ pub async fn execute(
             let frame = db.context().execute_logical_plan(plan).await?;
             Ok(Output::Rows(frame.execute_stream().await?))
         }
-        Prepared::Command(command) => execute_command(db, command, vars).await,
+        Prepared::Command(command) => execute_command(db, command, vars, interrupt).await,
     }
 }
 
@@ -404,6 +416,7 @@ async fn execute_command(
     db: &Arc<Database>,
     command: &Command,
     vars: &mut HashMap<String, String>,
+    interrupt: &Interrupt,
 ) -> Result<Output> {
     let db = db.clone();
     match command.clone() {
@@ -449,6 +462,7 @@ async fn execute_command(
             run_to_completion(async move { models::drop_models(&db, &names, if_exists).await })
                 .await
         }
+        Command::Cursor(cursor, _) => subscribe::execute_cursor(&db, &cursor, interrupt).await,
         Command::Flush => {
             db.flush().await;
             Ok(Output::Done {

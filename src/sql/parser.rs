@@ -87,6 +87,25 @@ impl SqlParser {
                     out.push(self.subscribe(&text)?);
                     continue;
                 }
+                ["DECLARE", ..] => {
+                    let text = super::flink_windows::rewrite_flink_windows(&text)?;
+                    if let Some((name, subscribe)) = super::subscribe::parse_declare(&text)? {
+                        let subscribe = self.rewrite_subscription(subscribe)?;
+                        out.push(cursor(super::subscribe::CursorOp::Declare {
+                            name,
+                            subscribe: Box::new(subscribe),
+                        }));
+                        continue;
+                    }
+                }
+                ["FETCH", ..] => {
+                    out.push(cursor(super::subscribe::parse_fetch(&text)?));
+                    continue;
+                }
+                ["CLOSE", ..] => {
+                    out.push(cursor(super::subscribe::parse_close(&text)?));
+                    continue;
+                }
                 ["SHOW", "SOURCES"] => {
                     out.push(SqlStatement::ShowSources);
                     continue;
@@ -131,7 +150,17 @@ impl SqlParser {
     /// `SUBSCRIBE ...` / `COPY (SUBSCRIBE ...) TO STDOUT`, its query rewritten as any.
     fn subscribe(&self, text: &str) -> Result<SqlStatement> {
         let text = super::flink_windows::rewrite_flink_windows(text)?;
-        let mut subscribe = super::subscribe::parse_subscribe(&text)?;
+        let subscribe = super::subscribe::parse_subscribe(&text)?;
+        Ok(SqlStatement::Subscribe(Box::new(
+            self.rewrite_subscription(subscribe)?,
+        )))
+    }
+
+    /// A subscription's query through the rewrites every statement goes through.
+    fn rewrite_subscription(
+        &self,
+        mut subscribe: super::subscribe::Subscribe,
+    ) -> Result<super::subscribe::Subscribe> {
         if let super::subscribe::Target::Query(query) = &mut subscribe.target {
             let mut statement = Statement::Query(query.clone());
             complexity::check_nesting(&statement)?;
@@ -140,7 +169,7 @@ impl SqlParser {
                 *query = rewritten;
             }
         }
-        Ok(SqlStatement::Subscribe(Box::new(subscribe)))
+        Ok(subscribe)
     }
 
     /// Parses text that must hold exactly one standard SQL statement (stored
@@ -154,6 +183,11 @@ impl SqlParser {
             ))),
         }
     }
+}
+
+/// A cursor statement, its session bound later ([`super::backends::bind_backend_pid`]).
+fn cursor(op: super::subscribe::CursorOp) -> SqlStatement {
+    SqlStatement::Cursor(Box::new(super::subscribe::CursorStatement { pid: 0, op }))
 }
 
 /// The rewrites every parsed statement goes through before planning.
@@ -327,6 +361,8 @@ pub enum SqlStatement {
     DescribeModel(String),
     /// `SUBSCRIBE ...` or `COPY (SUBSCRIBE ...) TO STDOUT`.
     Subscribe(Box<super::subscribe::Subscribe>),
+    /// `DECLARE ... CURSOR FOR SUBSCRIBE`, `FETCH`, `CLOSE`.
+    Cursor(Box<super::subscribe::CursorStatement>),
 }
 
 /// A token and its byte range in the statement text.

@@ -198,7 +198,7 @@ fn validate(name: &str, value: String) -> Result<String> {
 /// A time setting as PostgreSQL reads it: a number, optionally followed by a unit
 /// (`us`, `ms`, `s`, `min`, `h`, `d`; milliseconds when none), rounded to whole
 /// milliseconds.
-fn parse_milliseconds(value: &str) -> Option<i64> {
+pub(crate) fn parse_milliseconds(value: &str) -> Option<i64> {
     let value = value.trim();
     let split = value
         .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+')))
