@@ -54,7 +54,7 @@ struct Session {
     /// One permit: the session's work on the statement threads (see
     /// [`RunningStatement::session_slot`]).
     slot: Arc<Semaphore>,
-    /// Open subscription cursors, by name (see [`super::subscribe::CursorStatement`]).
+    /// Open subscription cursors, by name (see [`super::cursors::CursorStatement`]).
     cursors: HashMap<String, Cursor>,
 }
 

@@ -16,6 +16,7 @@
 pub mod backends;
 pub mod complexity;
 pub mod create_source;
+pub mod cursors;
 pub mod ddl;
 pub mod dml;
 pub mod flink_windows;
@@ -94,7 +95,7 @@ pub enum Command {
     /// A statement that only answers with its tag: BEGIN, COMMIT, ROLLBACK, DISCARD.
     Acknowledge(&'static str),
     /// A subscription cursor's `DECLARE`, `FETCH` (with the rows' schema) or `CLOSE`.
-    Cursor(Box<subscribe::CursorStatement>, Option<SchemaRef>),
+    Cursor(Box<cursors::CursorStatement>, Option<SchemaRef>),
 }
 
 /// What executing a statement produced.
@@ -167,8 +168,8 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
         }
         SqlStatement::Cursor(cursor) => {
             let schema = match &cursor.op {
-                subscribe::CursorOp::Fetch { name, .. } => {
-                    Some(subscribe::cursor_schema(db, cursor.pid, name)?)
+                cursors::CursorOp::Fetch { name, .. } => {
+                    Some(cursors::cursor_schema(db, cursor.pid, name)?)
                 }
                 _ => None,
             };
@@ -462,7 +463,7 @@ async fn execute_command(
             run_to_completion(async move { models::drop_models(&db, &names, if_exists).await })
                 .await
         }
-        Command::Cursor(cursor, _) => subscribe::execute_cursor(&db, &cursor, interrupt).await,
+        Command::Cursor(cursor, _) => cursors::execute_cursor(&db, &cursor, interrupt).await,
         Command::Flush => {
             db.flush().await;
             Ok(Output::Done {

@@ -89,9 +89,9 @@ impl SqlParser {
                 }
                 ["DECLARE", ..] => {
                     let text = super::flink_windows::rewrite_flink_windows(&text)?;
-                    if let Some((name, subscribe)) = super::subscribe::parse_declare(&text)? {
+                    if let Some((name, subscribe)) = super::cursors::parse_declare(&text)? {
                         let subscribe = self.rewrite_subscription(subscribe)?;
-                        out.push(cursor(super::subscribe::CursorOp::Declare {
+                        out.push(cursor(super::cursors::CursorOp::Declare {
                             name,
                             subscribe: Box::new(subscribe),
                         }));
@@ -99,11 +99,11 @@ impl SqlParser {
                     }
                 }
                 ["FETCH", ..] => {
-                    out.push(cursor(super::subscribe::parse_fetch(&text)?));
+                    out.push(cursor(super::cursors::parse_fetch(&text)?));
                     continue;
                 }
                 ["CLOSE", ..] => {
-                    out.push(cursor(super::subscribe::parse_close(&text)?));
+                    out.push(cursor(super::cursors::parse_close(&text)?));
                     continue;
                 }
                 ["SHOW", "SOURCES"] => {
@@ -186,8 +186,8 @@ impl SqlParser {
 }
 
 /// A cursor statement, its session bound later ([`super::backends::bind_backend_pid`]).
-fn cursor(op: super::subscribe::CursorOp) -> SqlStatement {
-    SqlStatement::Cursor(Box::new(super::subscribe::CursorStatement { pid: 0, op }))
+fn cursor(op: super::cursors::CursorOp) -> SqlStatement {
+    SqlStatement::Cursor(Box::new(super::cursors::CursorStatement { pid: 0, op }))
 }
 
 /// The rewrites every parsed statement goes through before planning.
@@ -362,7 +362,7 @@ pub enum SqlStatement {
     /// `SUBSCRIBE ...` or `COPY (SUBSCRIBE ...) TO STDOUT`.
     Subscribe(Box<super::subscribe::Subscribe>),
     /// `DECLARE ... CURSOR FOR SUBSCRIBE`, `FETCH`, `CLOSE`.
-    Cursor(Box<super::subscribe::CursorStatement>),
+    Cursor(Box<super::cursors::CursorStatement>),
 }
 
 /// A token and its byte range in the statement text.
