@@ -417,6 +417,9 @@ async fn cursors_fetch_a_subscription() {
         values(&snapshot),
         vec![(1, 1, "a".into()), (1, 2, "b".into())]
     );
+    // The snapshot is as of the INSERT's epoch; later changes come with later ones.
+    let snapshot_epoch: i64 = snapshot[0].get(0);
+    assert!(snapshot_epoch > 0, "snapshot epoch {snapshot_epoch}");
     // Nothing new: the timeout returns no rows.
     let nothing = driver
         .query("FETCH ALL c WITH (timeout = '100ms')", &[])
@@ -437,6 +440,7 @@ async fn cursors_fetch_a_subscription() {
     let first = driver.query("FETCH 1 c", &[]).await.unwrap();
     waiting.await.unwrap();
     assert_eq!(first.len(), 1);
+    assert!(first[0].get::<_, i64>(0) > snapshot_epoch);
     // The update's other row is still there for the next FETCH (simple protocol).
     let rest = driver.simple_query("FETCH ALL FROM c").await.unwrap();
     let rest: Vec<&tokio_postgres::SimpleQueryRow> = rest

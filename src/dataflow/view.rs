@@ -46,6 +46,8 @@ pub struct Inputs {
     /// Per output column, its watermark as a function of the view's (an expression
     /// over [`super::watermark::WATERMARK_COLUMN`]), for the views that read this one.
     pub output_watermarks: Vec<Option<Expr>>,
+    /// The epoch the snapshots are as of: the view's epoch after its backfill.
+    pub epoch: u64,
 }
 
 #[derive(Debug)]
@@ -102,6 +104,7 @@ impl MaterializedView {
             watermarks,
             window_closer,
             output_watermarks,
+            epoch,
         } = inputs;
         let watermarked = watermarks.is_some();
         let depth = 1 + upstream.iter().map(|v| v.depth()).max().unwrap_or(0);
@@ -111,7 +114,7 @@ impl MaterializedView {
                 arrangement: Arrangement::try_new(schema.clone())?,
                 errors: ErrorLog::default(),
                 failure: None,
-                epoch: 0,
+                epoch,
                 version: 0,
                 subscribers: Vec::new(),
                 feeds: Vec::new(),
@@ -225,11 +228,16 @@ impl MaterializedView {
     }
 
     /// Subscribes `sender` (tagged `input`) to the view's output changes and returns
-    /// the current rows: together they are exact, like a table subscription.
-    pub fn subscribe(&self, input: usize, sender: ChangeSender) -> Result<Arc<Vec<RecordBatch>>> {
+    /// the current rows and the epoch they are as of: together they are exact, like a
+    /// table subscription.
+    pub fn subscribe(
+        &self,
+        input: usize,
+        sender: ChangeSender,
+    ) -> Result<(Arc<Vec<RecordBatch>>, u64)> {
         let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
         state.subscribers.push((sender, input));
-        Ok(Arc::new(state.arrangement.batches()?))
+        Ok((Arc::new(state.arrangement.batches()?), state.epoch))
     }
 
     /// Starts a client subscription: returns the current rows and their epoch, and

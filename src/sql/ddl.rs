@@ -277,6 +277,7 @@ async fn start_view(
     };
     {
         let order = db.sequencer().lock();
+        inputs.epoch = order.current();
         for (i, input) in plan.inputs.iter().enumerate() {
             match db.catalog().get(input) {
                 Some(Relation::Table(table)) => {
@@ -284,7 +285,10 @@ async fn start_view(
                     inputs.snapshots.push((i, snapshot));
                 }
                 Some(Relation::View(view)) => {
-                    let snapshot = view.running().subscribe(i, sender.clone())?;
+                    // A view's rows may be behind the sequencer: the snapshot is as of
+                    // the oldest input's epoch.
+                    let (snapshot, epoch) = view.running().subscribe(i, sender.clone())?;
+                    inputs.epoch = inputs.epoch.min(epoch);
                     inputs.snapshots.push((i, snapshot));
                     inputs.upstream.push(view.running().clone());
                 }
