@@ -96,7 +96,6 @@ pub struct WindowCloser {
     closing: Closing,
     release: Release,
     codec: RowConverter,
-    watermark: Option<i64>,
     /// `Release::OnClose`: the rows held back (encoded), with their weights and
     /// closing columns' values.
     pending: HashMap<Box<[u8]>, Pending>,
@@ -123,7 +122,6 @@ impl WindowCloser {
             closing,
             release,
             codec,
-            watermark: None,
             pending: HashMap::new(),
             late_rows: 0,
         })
@@ -216,10 +214,6 @@ impl WindowCloser {
     /// Moves the view's watermark to `watermark`; returns the held rows that it
     /// closed (`Release::OnClose`).
     pub fn close(&mut self, watermark: i64) -> Result<Option<ChangeBatch>> {
-        if self.watermark.is_some_and(|w| watermark <= w) {
-            return Ok(None);
-        }
-        self.watermark = Some(watermark);
         if !self.closing.advance(watermark)? {
             return Ok(None);
         }

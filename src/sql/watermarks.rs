@@ -233,9 +233,14 @@ pub fn closing(state: &SessionState, columns: &ColumnWatermarks) -> Result<Optio
     Ok(Closing::new(closing))
 }
 
+/// [`watermark_schema`] for planning: what derived watermarks are typed against.
+fn watermark_dfschema() -> Result<DFSchema> {
+    Ok(DFSchema::try_from(watermark_schema().as_ref().clone())?)
+}
+
 /// Makes a derived watermark an evaluable [`ColumnWatermark`].
 pub fn column_watermark(state: &SessionState, expr: &Expr) -> Result<ColumnWatermark> {
-    let schema = DFSchema::try_from(watermark_schema().as_ref().clone())?;
+    let schema = watermark_dfschema()?;
     Ok(ColumnWatermark::new(
         state.create_physical_expr(expr.clone(), &schema)?,
     ))
@@ -335,7 +340,7 @@ fn least(mut exprs: Vec<Expr>) -> Option<Expr> {
     if exprs.len() == 1 {
         return exprs.pop();
     }
-    let schema = DFSchema::try_from(watermark_schema().as_ref().clone()).ok()?;
+    let schema = watermark_dfschema().ok()?;
     let first = exprs.first()?.get_type(&schema).ok()?;
     if exprs
         .iter()
@@ -359,7 +364,7 @@ fn is_interval(expr: &Expr) -> bool {
 }
 
 fn is_timestamp(expr: &Expr) -> bool {
-    DFSchema::try_from(watermark_schema().as_ref().clone())
+    watermark_dfschema()
         .ok()
         .and_then(|schema| expr.get_type(&schema).ok())
         .is_some_and(|t| matches!(t, DataType::Timestamp(..)))

@@ -215,6 +215,32 @@ impl Domain {
     }
 }
 
+/// The `ScalarUDFImpl` methods of a wrapper that only checks the built-in it wraps
+/// (`self.inner`): its name, aliases, signature, coercions and return type.
+macro_rules! same_signature_as_inner {
+    () => {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+
+        fn aliases(&self) -> &[String] {
+            self.inner.aliases()
+        }
+
+        fn signature(&self) -> &Signature {
+            self.inner.signature()
+        }
+
+        fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+            self.inner.coerce_types(arg_types)
+        }
+
+        fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+            self.inner.return_type(arg_types)
+        }
+    };
+}
+
 /// A DataFusion built-in that fails where PostgreSQL's does. See the module docs.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Checked {
@@ -223,25 +249,7 @@ struct Checked {
 }
 
 impl ScalarUDFImpl for Checked {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
-        self.inner.coerce_types(arg_types)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
-        self.inner.return_type(arg_types)
-    }
+    same_signature_as_inner!();
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let rows = args.number_rows;
@@ -300,25 +308,7 @@ impl LengthLimited {
 }
 
 impl ScalarUDFImpl for LengthLimited {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
-        self.inner.coerce_types(arg_types)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
-        self.inner.return_type(arg_types)
-    }
+    same_signature_as_inner!();
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let rows = args.number_rows;
