@@ -166,21 +166,7 @@ async fn psql_ctrl_c_cancels_the_query() {
         .spawn()
         .expect("psql runs");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    // What Ctrl-C sends to psql.
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .expect("psql ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("canceling statement due to user request"),
-        "psql printed: {stderr}"
-    );
+    common::interrupt_psql(child).await;
     let client = server.client().await;
     select_1(&client).await;
 }

@@ -15,7 +15,7 @@ mod common;
 
 use common::postgres::Postgres;
 use common::{Rng, TestServer};
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::Client;
 
 /// The tables, created identically on both sides. In `t`, rows of group `g = 4` have
 /// every value column NULL, so that group exercises aggregates over only NULLs.
@@ -320,17 +320,7 @@ async fn fetch(client: &Client, sql: &str) -> Rows {
         ),
         None => format!("ERROR {e:?}"),
     })?;
-    let mut rows: Vec<Vec<Option<String>>> = messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).map(str::to_string))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect();
+    let mut rows = common::text_rows(&messages);
     rows.sort_by_cached_key(|row| row.iter().map(sort_key).collect::<Vec<_>>());
     Ok(rows)
 }

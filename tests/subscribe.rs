@@ -99,16 +99,25 @@ fn replayed(received: &Received) -> Vec<Vec<String>> {
 /// Waits until the subscriber's replay equals `view`'s rows.
 async fn caught_up(c: &Client, received: &Arc<Mutex<Received>>, view: &str, step: usize) {
     let expected = rows(c, &format!("SELECT * FROM {view}")).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = replayed(&received.lock().unwrap());
-        if got == expected {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "step {step}: the subscription adds up to {got:?}, the view holds {expected:?}"
-        );
+    let got = || replayed(&received.lock().unwrap());
+    until(
+        Duration::from_secs(20),
+        || got() == expected,
+        || {
+            format!(
+                "step {step}: the subscription adds up to {:?}, the view holds {expected:?}",
+                got()
+            )
+        },
+    )
+    .await;
+}
+
+/// Polls `done` until it holds; fails with `what()` after `timeout`.
+async fn until(timeout: Duration, done: impl Fn() -> bool, what: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{}", what());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -174,14 +183,11 @@ async fn snapshot_and_changes_add_up_to_the_view() {
 
     // Cancel ends the subscription; the session goes on.
     subscriber.cancel_token().cancel_query(NoTls).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while received.lock().unwrap().ended.is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "cancel did not end the subscription"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let ended = || received.lock().unwrap().ended.is_some();
+    until(Duration::from_secs(10), ended, || {
+        "cancel did not end the subscription".into()
+    })
+    .await;
     assert_eq!(received.lock().unwrap().ended.as_deref(), Some("57014"));
     let one = subscriber.simple_query("SELECT 1").await.unwrap();
     assert_eq!(one.len(), 3, "{one:?}");
@@ -212,15 +218,11 @@ async fn subscriptions_to_queries_and_tables_and_their_errors() {
         .await
         .unwrap();
     let wait = |received: Arc<Mutex<Received>>, rows: usize| async move {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while received.lock().unwrap().rows.len() < rows {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{:?}",
-                received.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let enough = || received.lock().unwrap().rows.len() >= rows;
+        until(Duration::from_secs(20), enough, || {
+            format!("{:?}", received.lock().unwrap())
+        })
+        .await;
     };
     wait(query.clone(), 3).await;
     let changes: Vec<(Option<i64>, Vec<Option<String>>)> = query
@@ -247,14 +249,11 @@ async fn subscriptions_to_queries_and_tables_and_their_errors() {
     c.batch_execute("DROP MATERIALIZED VIEW doomed")
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while dropped.lock().unwrap().ended.is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the dropped view's subscription goes on"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let ended = || dropped.lock().unwrap().ended.is_some();
+    until(Duration::from_secs(10), ended, || {
+        "the dropped view's subscription goes on".into()
+    })
+    .await;
     assert_eq!(dropped.lock().unwrap().ended.as_deref(), Some(""));
 
     for (sql, code) in [
@@ -356,20 +355,7 @@ async fn psql_streams_copy_subscribe_until_ctrl_c() {
     let second = next_line(&mut lines).await;
     assert!(second.ends_with("\t1\t2\t\\N"), "{second}");
 
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .expect("psql ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("canceling statement due to user request"),
-        "psql printed: {stderr}"
-    );
+    common::interrupt_psql(child).await;
     c.simple_query("SELECT 1").await.unwrap();
 }
 

@@ -12,7 +12,7 @@ mod common;
 
 use common::TestServer;
 use common::postgres::Postgres;
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::Client;
 
 /// A table of every supported column type, created identically on both sides.
 const TABLE: &str = "CREATE TABLE vals (b BOOLEAN, s SMALLINT, i INT, l BIGINT, r REAL, \
@@ -118,17 +118,7 @@ async fn text_rows(client: &Client, sql: &str) -> Result<Vec<Vec<Option<String>>
         .simple_query(sql)
         .await
         .map_err(|e| format!("{sql}: {e}"))?;
-    Ok(messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).map(str::to_string))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect())
+    Ok(common::text_rows(&messages))
 }
 
 async fn both(sluice: &Client, postgres: &Client, sql: &str) {

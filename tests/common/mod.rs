@@ -198,22 +198,53 @@ pub async fn sorted_rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
         .simple_query(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-    let mut out: Vec<Vec<String>> = messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| {
-                        row.get(i)
-                            .map_or_else(|| "NULL".to_string(), normalize_number)
-                    })
-                    .collect(),
-            ),
-            _ => None,
+    let mut out: Vec<Vec<String>> = text_rows(&messages)
+        .into_iter()
+        .map(|row| {
+            row.iter()
+                .map(|v| {
+                    v.as_deref()
+                        .map_or_else(|| "NULL".to_string(), normalize_number)
+                })
+                .collect()
         })
         .collect();
     out.sort();
     out
+}
+
+/// The rows of a simple query's messages, each value's text (`None` for NULL).
+pub fn text_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Sends a running psql what Ctrl-C sends it, waits for it to end, and checks that
+/// the server cancelled its statement.
+pub async fn interrupt_psql(child: std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("psql's waiter")
+        .expect("psql ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("canceling statement due to user request"),
+        "psql printed: {stderr}"
+    );
 }
 
 fn normalize_number(text: &str) -> String {
