@@ -8,7 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::kafka::Broker;
-use common::ml::{assert_close, flat_row, model_path, models_dir, real_literal, reference, rows};
+use common::ml::{
+    assert_close, assert_within, flat_row, model_path, models_dir, real_literal, reference, rows,
+};
 use common::{TestServer, sqlstate, wait_for};
 use tokio_postgres::Client;
 
@@ -278,12 +280,12 @@ async fn check_view_per_row(
     let alone = &reference(model)["alone"][output];
     for (id, values) in &got {
         let want = flat_row(alone, (*id % 100) as usize);
-        for (g, w) in values.iter().zip(&want) {
-            assert!(
-                (g - w).abs() <= tolerance,
-                "{view} row {id}: got {values:?}, Python onnxruntime alone gave {want:?}"
-            );
-        }
+        assert_within(
+            values,
+            &want,
+            tolerance,
+            &format!("{view} row {id} (alone)"),
+        );
     }
 }
 
@@ -974,7 +976,19 @@ async fn every_model_inside_views_over_a_kafka_source() {
             &format!("SELECT id, out FROM {view} WHERE id < 99 ORDER BY id"),
         )
         .await;
-        check_against(model, output, &got, n);
+        if model == "mlp_int8" {
+            // Dynamic int8 quantization scales a batch by its own range, and how the
+            // reader batches Kafka messages varies from run to run: a prediction
+            // stays within the tolerance of the table tests, not bit-exact.
+            let want = &reference(model)["outputs"][output];
+            assert_eq!(got.len(), n, "{view}: rows {got:?}");
+            for (id, values) in &got {
+                let expected = flat_row(want, *id as usize);
+                assert_within(values, &expected, 0.05, &format!("{view} row {id}"));
+            }
+        } else {
+            check_against(model, output, &got, n);
+        }
         let nulls: i64 = c
             .query_one(
                 &format!("SELECT count(*) FROM {view} WHERE id = 99 AND out IS NULL"),

@@ -72,6 +72,21 @@ pub fn real_literal(v: f64) -> String {
     format!("{:?}", v as f32)
 }
 
+/// Asserts two float vectors agree within an absolute `tolerance`.
+pub fn assert_within(got: &[f64], want: &[f64], tolerance: f64, what: &str) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length of {got:?} vs {want:?}"
+    );
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= tolerance,
+            "{what}: got {got:?}, Python onnxruntime gave {want:?}"
+        );
+    }
+}
+
 /// Asserts two float vectors agree within `1e-5` (absolute, or relative for large
 /// values).
 pub fn assert_close(got: &[f64], want: &[f64], what: &str) {
