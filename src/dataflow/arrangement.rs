@@ -1,13 +1,10 @@
-//! [`Arrangement`]: a materialized view's current rows, kept ordered by their
-//! row-encoded bytes so rows sharing leading column values are adjacent.
+//! [`Arrangement`]: a materialized view's current rows, kept in a [`Spine`] ordered
+//! by their row-encoded bytes so rows sharing leading column values are adjacent.
 //!
 //! That order is what lets `SELECT ... WHERE first_col = x` read only the matching
 //! range instead of the whole view (see [`Arrangement::prefix_batches`]): Arrow's row
 //! format encodes a row as its columns' encodings back to back, so the encoding of
 //! the leading columns alone is a prefix of every matching row.
-
-use std::collections::BTreeMap;
-use std::ops::Bound;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
@@ -15,6 +12,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
 
 use super::ChangeBatch;
+use super::state::Spine;
 use crate::error::{Result, SluiceError};
 
 /// Rows per batch when the arrangement is read out.
@@ -25,23 +23,16 @@ const READ_BATCH_ROWS: usize = 8192;
 pub struct Arrangement {
     schema: SchemaRef,
     codec: RowConverter,
-    rows: BTreeMap<Box<[u8]>, i64>,
-    bytes: usize,
+    rows: Spine,
 }
 
 impl Arrangement {
     /// An empty arrangement of rows shaped like `schema`.
     pub fn try_new(schema: SchemaRef) -> Result<Self> {
-        let fields = schema
-            .fields()
-            .iter()
-            .map(|f| SortField::new(f.data_type().clone()))
-            .collect();
         Ok(Arrangement {
-            codec: RowConverter::new(fields)?,
+            codec: row_converter(&schema, schema.fields().len())?,
             schema,
-            rows: BTreeMap::new(),
-            bytes: 0,
+            rows: Spine::new(),
         })
     }
 
@@ -52,23 +43,8 @@ impl Arrangement {
         }
         let columns = super::operator::canonical_floats(change.data().columns())?;
         let rows = self.codec.convert_columns(&columns)?;
-        for (row, weight) in rows.iter().zip(change.weights().values().iter()) {
-            let key: &[u8] = row.as_ref();
-            match self.rows.get_mut(key) {
-                Some(count) => {
-                    *count += weight;
-                    if *count == 0 {
-                        self.rows.remove(key);
-                        self.bytes -= key.len();
-                    }
-                }
-                None => {
-                    self.rows.insert(key.into(), *weight);
-                    self.bytes += key.len();
-                }
-            }
-        }
-        Ok(())
+        let keys: Vec<&[u8]> = rows.iter().map(|row| row.data()).collect();
+        self.rows.apply(&keys, change.weights().values())
     }
 
     /// Every row (repeated by multiplicity), in batches.
@@ -78,24 +54,12 @@ impl Arrangement {
 
     /// The rows whose leading columns equal `prefix` (one value per leading column).
     pub fn prefix_batches(&self, prefix: &[ArrayRef]) -> Result<Vec<RecordBatch>> {
-        let fields = self.schema.fields()[..prefix.len()]
-            .iter()
-            .map(|f| SortField::new(f.data_type().clone()))
-            .collect();
-        let codec = RowConverter::new(fields)?;
+        let codec = row_converter(&self.schema, prefix.len())?;
         let encoded = codec.convert_columns(&super::operator::canonical_floats(prefix)?)?;
-        let start: Box<[u8]> = encoded.row(0).as_ref().into();
-        let matching = self
-            .rows
-            .range::<[u8], _>((Bound::Included(start.as_ref()), Bound::Unbounded))
-            .take_while(|(key, _)| key.starts_with(&start));
-        self.read(matching)
+        self.read(self.rows.prefix(encoded.row(0).data()))
     }
 
-    fn read<'a>(
-        &self,
-        rows: impl Iterator<Item = (&'a Box<[u8]>, &'a i64)>,
-    ) -> Result<Vec<RecordBatch>> {
+    fn read<'a>(&self, rows: impl Iterator<Item = (&'a [u8], i64)>) -> Result<Vec<RecordBatch>> {
         let parser = self.codec.parser();
         let mut batches = Vec::new();
         let mut pending = Vec::with_capacity(READ_BATCH_ROWS);
@@ -116,7 +80,7 @@ impl Arrangement {
             Ok(())
         };
         let mut distinct = 0u32;
-        for (key, &count) in rows {
+        for (key, count) in rows {
             if count < 0 {
                 return Err(SluiceError::Internal(format!(
                     "materialized view holds a row {count} times"
@@ -136,9 +100,9 @@ impl Arrangement {
         Ok(batches)
     }
 
-    /// Distinct rows held.
+    /// Distinct rows held. Reads the whole arrangement.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.rows.distinct_keys()
     }
 
     /// True when the view is empty.
@@ -146,15 +110,24 @@ impl Arrangement {
         self.rows.is_empty()
     }
 
-    /// Approximate bytes held.
+    /// Bytes held.
     pub fn size(&self) -> usize {
-        self.bytes + self.rows.len() * 48
+        self.rows.bytes()
     }
 
     /// The rows' schema.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
+}
+
+/// The row codec of the first `columns` columns of `schema`.
+fn row_converter(schema: &SchemaRef, columns: usize) -> Result<RowConverter> {
+    let fields = schema.fields()[..columns]
+        .iter()
+        .map(|f| SortField::new(f.data_type().clone()))
+        .collect();
+    Ok(RowConverter::new(fields)?)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! [`Join`]: an equi-join maintained incrementally — inner, or a left semi / anti
 //! join (`IN`, `EXISTS`, `NOT EXISTS` subqueries).
 //!
-//! Each side keeps its rows indexed by join key (a Z-set per key). For an inner join a
+//! Each side keeps its rows indexed by join key: a [`Spine`] of the key's encoding
+//! followed by the row's, read by key prefix. For an inner join a
 //! change on one side is joined with the other side's current rows, then folded into
 //! its own side:
 //!
@@ -17,7 +18,8 @@
 //! A semi (anti) join outputs the left rows that have at least one (no) matching right
 //! row; a mark join outputs every left row with a boolean saying which; a left outer
 //! join outputs an inner join's pairs plus, as an anti join would, each left row
-//! without a match beside NULLs. It keeps, per distinct left row, its number of matches; a change on the right
+//! without a match beside NULLs. It keeps, per distinct left row, its number of
+//! matches (a [`Spine`] of left rows weighted by their matches); a change on the right
 //! updates the counts of the left rows it matches, and a left row enters or leaves
 //! the output when its count moves between zero and non-zero.
 
@@ -35,20 +37,36 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
 use super::operator::{ErrorLog, canonical_floats, evaluate_rows, filter_change};
+use super::state::Spine;
 use crate::error::{Result, SluiceError};
-
-/// Row-encoded rows with their multiplicity.
-type Rows = HashMap<Box<[u8]>, i64>;
 
 /// A row-encoded join key, or `None` for a key with a NULL (which matches nothing).
 type Key = Option<Box<[u8]>>;
 
-/// One side's rows: join key → rows with that key.
+/// One side's rows, by join key.
 #[derive(Debug)]
 struct Side {
     keys: Vec<Arc<dyn PhysicalExpr>>,
     rows: RowConverter,
-    index: HashMap<Box<[u8]>, Rows>,
+    /// Each stored row as its key's encoding followed by its own, weighted by its
+    /// multiplicity. Arrow's row encoding of a key is never a prefix of another
+    /// key's, so the rows with a key are exactly those prefixed by it.
+    index: Spine,
+}
+
+impl Side {
+    /// The stored rows with `key`: (row, multiplicity).
+    fn rows_with<'a>(&'a self, key: &[u8]) -> impl Iterator<Item = (&'a [u8], i64)> + use<'a> {
+        let key_len = key.len();
+        self.index
+            .prefix(key)
+            .map(move |(stored, weight)| (&stored[key_len..], weight))
+    }
+
+    /// The multiplicity of `row`, stored with `key`.
+    fn multiplicity(&self, key: &[u8], row: &[u8]) -> i64 {
+        self.index.get(&[key, row].concat())
+    }
 }
 
 /// Which side a change arrived on.
@@ -89,8 +107,9 @@ pub struct Join {
     schema: SchemaRef,
     /// A matched pair's columns (left then right), which `filter` reads.
     pair_schema: SchemaRef,
-    /// Semi and anti joins: matches per distinct stored left row.
-    matches: HashMap<Box<[u8]>, i64>,
+    /// Semi, anti, mark and left outer joins: the stored left rows, each weighted by
+    /// its number of matches (absent: none).
+    matches: Spine,
     /// The number of left columns.
     left_width: usize,
 }
@@ -139,18 +158,18 @@ impl Join {
             left: Side {
                 keys: left_keys,
                 rows: codec(left_schema)?,
-                index: HashMap::new(),
+                index: Spine::new(),
             },
             right: Side {
                 keys: right_keys,
                 rows: codec(right_schema)?,
-                index: HashMap::new(),
+                index: Spine::new(),
             },
             key_codec,
             filter,
             schema,
             pair_schema,
-            matches: HashMap::new(),
+            matches: Spine::new(),
             left_width: left_schema.fields().len(),
         })
     }
@@ -185,7 +204,7 @@ impl Join {
         let pairs = self.pairs(side, &change, &matching)?;
         let passing = self.pair_mask(&pairs, errors)?;
         let output = filter_change(&pairs, &BooleanArray::from(passing))?;
-        self.store(side, &change, &own_rows, updates_of(&keys));
+        self.store(side, &change, &own_rows, updates_of(&keys))?;
         Ok(output)
     }
 
@@ -206,11 +225,11 @@ impl Join {
         };
         let mut out = Vec::new();
         for (row, key) in keys.iter().enumerate() {
-            if let Some(bucket) = key.as_ref().and_then(|k| other.index.get(k)) {
+            if let Some(key) = key {
                 out.extend(
-                    bucket
-                        .iter()
-                        .map(|(other_row, weight)| (row as u32, other_row.as_ref(), *weight)),
+                    other
+                        .rows_with(key)
+                        .map(|(other_row, weight)| (row as u32, other_row, weight)),
                 );
             }
         }
@@ -241,23 +260,21 @@ impl Join {
         change: &ChangeBatch,
         own_rows: &datafusion::arrow::row::Rows,
         updates: Vec<(Box<[u8]>, usize)>,
-    ) {
+    ) -> Result<()> {
         let this = match side {
             JoinSide::Left => &mut self.left,
             JoinSide::Right => &mut self.right,
         };
-        for (key, row) in updates {
-            let bucket = this.index.entry(key.clone()).or_default();
-            let encoded: Box<[u8]> = own_rows.row(row).as_ref().into();
-            let count = bucket.entry(encoded.clone()).or_default();
-            *count += change.weights().value(row);
-            if *count == 0 {
-                bucket.remove(&encoded);
-                if bucket.is_empty() {
-                    this.index.remove(&key);
-                }
-            }
-        }
+        let stored: Vec<Vec<u8>> = updates
+            .iter()
+            .map(|(key, row)| [key.as_ref(), own_rows.row(*row).as_ref()].concat())
+            .collect();
+        let stored: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
+        let weights: Vec<i64> = updates
+            .iter()
+            .map(|(_, row)| change.weights().value(*row))
+            .collect();
+        this.index.apply(&stored, &weights)
     }
 
     /// The join keys of a change's rows (`None` for a row with a NULL key), after
@@ -323,7 +340,7 @@ impl Join {
                     }
                 }
                 // (key, row, matches) of each changed row with a key.
-                let stored: Vec<_> = keys
+                let stored: Vec<(Box<[u8]>, Box<[u8]>, i64)> = keys
                     .iter()
                     .enumerate()
                     .filter_map(|(row, key)| {
@@ -340,20 +357,20 @@ impl Join {
                     .collect();
                 let marks = shown.iter().map(|row| matches[*row as usize] > 0).collect();
                 let out = self.left_rows_of_change(&change, &shown, weights, marks)?;
-                let updates = updates_of(&keys);
-                self.store(side, &change, &own_rows, updates);
+                self.store(side, &change, &own_rows, updates_of(&keys))?;
+                // Each stored row's matches become its count (none once it is gone);
+                // a row changed twice in the change gets the same count twice.
+                let mut targets: HashMap<Box<[u8]>, i64> = HashMap::new();
                 for (key, row, count) in stored {
-                    let still_there = self
-                        .left
-                        .index
-                        .get(&key)
-                        .is_some_and(|bucket| bucket.contains_key(&row));
-                    if still_there {
-                        self.matches.insert(row, count);
-                    } else {
-                        self.matches.remove(&row);
-                    }
+                    let still_there = self.left.multiplicity(&key, &row) != 0;
+                    targets.insert(row, if still_there { count } else { 0 });
                 }
+                let rows: Vec<&[u8]> = targets.keys().map(AsRef::as_ref).collect();
+                let deltas: Vec<i64> = targets
+                    .iter()
+                    .map(|(row, count)| count - self.matches.get(row))
+                    .collect();
+                self.matches.apply(&rows, &deltas)?;
                 out
             }
             JoinSide::Right => {
@@ -372,20 +389,19 @@ impl Join {
                 let mut flipped: Vec<&[u8]> = Vec::new();
                 let mut weights: Vec<i64> = Vec::new();
                 let mut marks: Vec<bool> = Vec::new();
-                let mut counts: Vec<(Box<[u8]>, i64)> = Vec::new();
+                let mut changed: Vec<Box<[u8]>> = Vec::new();
+                let mut changed_by: Vec<i64> = Vec::new();
                 for (left_row, by) in delta {
-                    let before = self.matches.get(left_row).copied().unwrap_or(0);
+                    let before = self.matches.get(left_row);
                     let after = before + by;
-                    counts.push((left_row.into(), after));
+                    changed.push(left_row.into());
+                    changed_by.push(by);
                     if (before > 0) == (after > 0) {
                         continue;
                     }
                     let multiplicity = left_keys
                         .get(left_row)
-                        .and_then(|key| self.left.index.get(*key))
-                        .and_then(|bucket| bucket.get(left_row))
-                        .copied()
-                        .unwrap_or(0);
+                        .map_or(0, |key| self.left.multiplicity(key, left_row));
                     if self.kind == JoinKind::LeftMark {
                         // The row stays; its mark changes.
                         flipped.extend([left_row, left_row]);
@@ -401,11 +417,9 @@ impl Join {
                     }
                 }
                 let out = self.decode_left_rows(&flipped, weights, marks)?;
-                for (row, count) in counts {
-                    self.matches.insert(row, count);
-                }
-                let updates = updates_of(&keys);
-                self.store(side, &change, &own_rows, updates);
+                let changed: Vec<&[u8]> = changed.iter().map(AsRef::as_ref).collect();
+                self.matches.apply(&changed, &changed_by)?;
+                self.store(side, &change, &own_rows, updates_of(&keys))?;
                 out
             }
         };
@@ -609,20 +623,9 @@ impl Join {
         self.schema.clone()
     }
 
-    /// Approximate bytes of state held.
+    /// Bytes of state held.
     pub fn state_size(&self) -> usize {
-        [&self.left, &self.right]
-            .iter()
-            .map(|side| {
-                side.index
-                    .iter()
-                    .map(|(k, rows)| {
-                        k.len() + 48 + rows.keys().map(|r| r.len() + 32).sum::<usize>()
-                    })
-                    .sum::<usize>()
-            })
-            .sum::<usize>()
-            + self.matches.keys().map(|r| r.len() + 40).sum::<usize>()
+        self.left.index.bytes() + self.right.index.bytes() + self.matches.bytes()
     }
 }
 
@@ -715,7 +718,11 @@ mod tests {
             rows_of(&j.process(JoinSide::Left, &del, &mut e).unwrap()),
             vec!["1,10,1,100 x-1", "1,10,1,101 x-1"]
         );
-        assert_eq!(j.left.index.len(), 1, "only key 2 remains on the left");
+        assert_eq!(
+            j.left.index.distinct_keys(),
+            1,
+            "only the row of key 2 remains on the left"
+        );
     }
 
     fn left(k: &[Option<i64>], a: &[Option<i64>], w: &[i64]) -> ChangeBatch {
@@ -759,7 +766,7 @@ mod tests {
             rows_of(&j.process(JoinSide::Right, &r4, &mut e).unwrap()),
             vec!["1,5 x-2", "1,8 x-1"]
         );
-        assert!(j.matches.values().all(|m| *m == 0));
+        assert!(j.matches.is_empty(), "no left row has a match");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod operator;
 pub mod project;
 pub mod sequencer;
 pub mod session;
+pub mod state;
 #[cfg(test)]
 pub mod testing;
 pub mod view;

@@ -21,8 +21,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Fsyncs the directory holding `path`, so a create or rename inside it is durable.
 pub fn sync_parent(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        File::open(parent)?.sync_all()?;
+    match path.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
     }
+}
+
+/// Fsyncs the directory `dir`, so the files created or renamed inside it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)?.sync_all()?;
     Ok(())
 }

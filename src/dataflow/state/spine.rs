@@ -1,0 +1,380 @@
+//! [`Spine`]: a Z-set of byte keys held as a few immutable, key-sorted runs — the
+//! shape of differential dataflow's and DBSP's spines.
+//!
+//! ```text
+//!   apply(batch) ──▶ sort + consolidate once ──▶ new run ──┐
+//!                                                          ▼
+//!   runs:  [ 4096 keys ][ 1500 ][ 600 ][ 200 ]  ◀── merge the last two while the
+//!            oldest, largest           newest       older is at most twice the newer
+//! ```
+//!
+//! Applying a batch costs its own sort plus, amortized, O(log n) merge work per key;
+//! no key is inserted into a tree one by one. The merge policy keeps run sizes
+//! roughly geometric, so there are O(log n) runs: a key is read with one binary
+//! search per run, and a full read merges the runs on the fly ([`Merged`]).
+//!
+//! Runs never change once built, so a checkpoint ([`Spine::checkpoint`]) writes only
+//! the runs made since the previous one — its cost follows the change rate, not the
+//! state size — and a copy of the spine ([`Clone`]) shares them.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::run::Run;
+use crate::error::Result;
+use crate::storage::{checkpoint_file, files};
+
+/// A run's name, unique within its spine (and so within its checkpoint directory).
+pub type RunId = u64;
+
+/// The runs a checkpoint of a spine consists of, and what writing it cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpineCheckpoint {
+    /// Every run of the spine, oldest first: restoring them gives the spine back.
+    pub runs: Vec<RunId>,
+    /// Bytes written by this checkpoint (runs already on disk are not written again).
+    pub bytes_written: u64,
+}
+
+/// A Z-set of byte keys. See the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Spine {
+    /// Oldest (and largest) first. Invariant: no run is empty.
+    runs: Vec<Entry>,
+    next_id: RunId,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    id: RunId,
+    run: Arc<Run>,
+    /// True once the run is in the checkpoint directory.
+    written: bool,
+}
+
+impl Spine {
+    /// The empty Z-set.
+    pub fn new() -> Spine {
+        Spine::default()
+    }
+
+    /// Adds `weights[i]` occurrences of `keys[i]` for every `i` (any order; repeated
+    /// keys allowed).
+    pub fn apply(&mut self, keys: &[&[u8]], weights: &[i64]) -> Result<()> {
+        let run = Run::consolidate(keys, weights)?;
+        self.push(run, false);
+        while let [.., older, newer] = self.runs.as_slice()
+            && older.run.len() <= 2 * newer.run.len()
+        {
+            let newer = self.runs.pop().map(|e| e.run);
+            let older = self.runs.pop().map(|e| e.run);
+            if let (Some(older), Some(newer)) = (older, newer) {
+                self.push(Run::merge(&older, &newer), false);
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, run: Run, written: bool) {
+        if !run.is_empty() {
+            self.runs.push(Entry {
+                id: self.next_id,
+                run: Arc::new(run),
+                written,
+            });
+            self.next_id += 1;
+        }
+    }
+
+    /// The weight of `key` (0 when absent).
+    pub fn get(&self, key: &[u8]) -> i64 {
+        self.prefix(key)
+            .find(|(k, _)| *k == key)
+            .map_or(0, |(_, weight)| weight)
+    }
+
+    /// Every key with a non-zero weight, ascending.
+    pub fn iter(&self) -> Merged<'_> {
+        Merged::new(self.runs.iter().map(|e| (&*e.run, 0, e.run.len())))
+    }
+
+    /// The keys beginning with `prefix` that have a non-zero weight, ascending.
+    pub fn prefix(&self, prefix: &[u8]) -> Merged<'_> {
+        Merged::new(self.runs.iter().map(|e| {
+            let (start, end) = e.run.prefix_range(prefix);
+            (&*e.run, start, end)
+        }))
+    }
+
+    /// Keys with a non-zero weight. Reads the whole Z-set.
+    pub fn distinct_keys(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// True when every key's weight is zero.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// Bytes of memory held by the runs.
+    pub fn bytes(&self) -> usize {
+        self.runs.iter().map(|e| e.run.bytes()).sum()
+    }
+
+    /// Runs held (O(log n) by the merge policy).
+    pub fn run_count(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Writes the runs not yet on disk to `dir` (created if missing) and fsyncs it.
+    /// Returns every run the spine consists of now: with the files in `dir`, they are
+    /// the spine as of this call ([`Spine::restore`]).
+    pub fn checkpoint(&mut self, dir: &Path) -> Result<SpineCheckpoint> {
+        std::fs::create_dir_all(dir)?;
+        let mut bytes_written = 0;
+        for entry in self.runs.iter_mut().filter(|e| !e.written) {
+            bytes_written +=
+                checkpoint_file::write_batch(&run_path(dir, entry.id), &entry.run.to_batch()?)?;
+            entry.written = true;
+        }
+        if bytes_written > 0 {
+            files::sync_dir(dir)?;
+        }
+        Ok(SpineCheckpoint {
+            runs: self.runs.iter().map(|e| e.id).collect(),
+            bytes_written,
+        })
+    }
+
+    /// The spine a [`Spine::checkpoint`] of `runs` wrote to `dir`. A missing or
+    /// damaged run file fails the restore, naming the file.
+    pub fn restore(dir: &Path, runs: &[RunId]) -> Result<Spine> {
+        let mut spine = Spine::new();
+        for &id in runs {
+            let batch = checkpoint_file::read_batch(&run_path(dir, id))?;
+            let run = Run::from_batch(&batch).map_err(|e| crate::error::SluiceError::Corrupt {
+                path: run_path(dir, id).display().to_string(),
+                reason: e.to_string(),
+            })?;
+            spine.runs.push(Entry {
+                id,
+                run: Arc::new(run),
+                written: true,
+            });
+            spine.next_id = spine.next_id.max(id + 1);
+        }
+        Ok(spine)
+    }
+
+    /// Deletes the run files in `dir` that none of `keep` (the runs of the
+    /// checkpoints still needed) names. Returns how many were deleted.
+    pub fn remove_unreferenced(dir: &Path, keep: &HashSet<RunId>) -> Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let id = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(RUN_SUFFIX))
+                .and_then(|n| RunId::from_str_radix(n, 16).ok());
+            if let Some(id) = id
+                && !keep.contains(&id)
+            {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+const RUN_SUFFIX: &str = ".run";
+
+fn run_path(dir: &Path, id: RunId) -> PathBuf {
+    dir.join(format!("{id:016x}{RUN_SUFFIX}"))
+}
+
+/// The keys of several runs (each a range of positions), merged in key order with
+/// the weights of equal keys added up; keys whose weights cancel are skipped.
+#[derive(Debug)]
+pub struct Merged<'a> {
+    /// Per run: the run, the next position, the end position.
+    cursors: Vec<(&'a Run, usize, usize)>,
+}
+
+impl<'a> Merged<'a> {
+    fn new(cursors: impl Iterator<Item = (&'a Run, usize, usize)>) -> Merged<'a> {
+        Merged {
+            cursors: cursors.filter(|(_, start, end)| start < end).collect(),
+        }
+    }
+}
+
+impl<'a> Iterator for Merged<'a> {
+    type Item = (&'a [u8], i64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let key = self.cursors.iter().map(|(run, at, _)| run.key(*at)).min()?;
+            let mut weight = 0;
+            for (run, at, _) in self.cursors.iter_mut() {
+                if run.key(*at) == key {
+                    weight += run.weight(*at);
+                    *at += 1;
+                }
+            }
+            self.cursors.retain(|(_, at, end)| at < end);
+            if weight != 0 {
+                return Some((key, weight));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A deterministic pseudo-random sequence (xorshift).
+    fn random(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    fn contents(spine: &Spine) -> Vec<(Vec<u8>, i64)> {
+        spine.iter().map(|(k, w)| (k.to_vec(), w)).collect()
+    }
+
+    /// Random batches of inserts and deletes (repeated keys, cancelling weights,
+    /// sizes from 1 to 500) against a BTreeMap: every read agrees after every batch.
+    #[test]
+    fn agrees_with_a_map_over_random_batches() {
+        let mut seed = 0x5eed;
+        let mut spine = Spine::new();
+        let mut model: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        for _ in 0..400 {
+            let size = 1 + (random(&mut seed) % 500) as usize;
+            let mut keys = Vec::with_capacity(size);
+            let mut weights = Vec::with_capacity(size);
+            for _ in 0..size {
+                let k = random(&mut seed) % 2000;
+                keys.push(format!("{}:{k}", k % 7).into_bytes());
+                weights.push(if random(&mut seed) % 3 == 0 { -1 } else { 1 });
+            }
+            let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            spine.apply(&refs, &weights).unwrap();
+            for (k, w) in keys.into_iter().zip(weights) {
+                *model.entry(k).or_default() += w;
+            }
+            model.retain(|_, w| *w != 0);
+            assert!(
+                spine.run_count()
+                    <= 2 + 2 * (64 - (model.len() as u64 + 1).leading_zeros() as usize)
+            );
+        }
+        let want: Vec<_> = model.iter().map(|(k, w)| (k.clone(), *w)).collect();
+        assert_eq!(contents(&spine), want);
+        assert_eq!(spine.distinct_keys(), model.len());
+        let prefixed: Vec<_> = spine.prefix(b"3:").map(|(k, w)| (k.to_vec(), w)).collect();
+        let want: Vec<_> = model
+            .iter()
+            .filter(|(k, _)| k.starts_with(b"3:"))
+            .map(|(k, w)| (k.clone(), *w))
+            .collect();
+        assert_eq!(prefixed, want);
+        for (k, w) in model.iter().take(50) {
+            assert_eq!(spine.get(k), *w);
+        }
+        assert_eq!(spine.get(b"absent"), 0);
+    }
+
+    #[test]
+    fn cancelled_keys_leave_nothing() {
+        let mut spine = Spine::new();
+        spine.apply(&[b"a", b"b"], &[1, 1]).unwrap();
+        spine.apply(&[b"a", b"b"], &[-1, -1]).unwrap();
+        assert!(spine.is_empty());
+        assert_eq!(
+            spine.run_count(),
+            0,
+            "merging the two runs cancels them out"
+        );
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sluice-spine-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// A checkpoint writes only the runs made since the previous one; restoring any
+    /// checkpoint gives the spine as of it; unreferenced files can be deleted.
+    #[test]
+    fn checkpoints_write_new_runs_only_and_restore_exactly() {
+        let dir = scratch("checkpoint");
+        let mut spine = Spine::new();
+        let keys: Vec<Vec<u8>> = (0..1000u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        spine.apply(&refs, &[1; 1000]).unwrap();
+        let first = spine.checkpoint(&dir).unwrap();
+        let first_contents = contents(&spine);
+        assert!(first.bytes_written > 8000, "{first:?}");
+        spine.apply(&[b"new"], &[2]).unwrap();
+        let second = spine.checkpoint(&dir).unwrap();
+        assert!(
+            second.bytes_written < first.bytes_written / 10,
+            "a one-key change rewrote the state: {second:?} after {first:?}"
+        );
+        assert_eq!(spine.checkpoint(&dir).unwrap().bytes_written, 0);
+        assert_eq!(
+            contents(&Spine::restore(&dir, &second.runs).unwrap()),
+            contents(&spine)
+        );
+        assert_eq!(
+            contents(&Spine::restore(&dir, &first.runs).unwrap()),
+            first_contents
+        );
+
+        // A restored spine goes on with fresh run names.
+        let mut restored = Spine::restore(&dir, &second.runs).unwrap();
+        restored.apply(&[b"later"], &[1]).unwrap();
+        let third = restored.checkpoint(&dir).unwrap();
+        assert_eq!(restored.get(b"later"), 1);
+        let keep: HashSet<RunId> = third.runs.iter().copied().collect();
+        // The big run is shared by all three checkpoints; the one-key run of the
+        // second was merged away in the third.
+        assert_eq!(third.runs[0], first.runs[0]);
+        assert_eq!(Spine::remove_unreferenced(&dir, &keep).unwrap(), 1);
+        assert_eq!(
+            contents(&Spine::restore(&dir, &third.runs).unwrap()),
+            contents(&restored)
+        );
+        assert_eq!(
+            contents(&Spine::restore(&dir, &first.runs).unwrap()),
+            first_contents
+        );
+        assert!(Spine::restore(&dir, &second.runs).is_err());
+    }
+
+    #[test]
+    fn a_damaged_run_file_fails_the_restore_naming_it() {
+        let dir = scratch("damaged");
+        let mut spine = Spine::new();
+        spine.apply(&[b"a", b"b", b"c"], &[1, 2, 3]).unwrap();
+        let checkpoint = spine.checkpoint(&dir).unwrap();
+        let path = run_path(&dir, checkpoint.runs[0]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let err = Spine::restore(&dir, &checkpoint.runs).unwrap_err();
+        assert!(
+            matches!(&err, crate::error::SluiceError::Corrupt { path: p, .. } if p.ends_with(".run")),
+            "{err:?}"
+        );
+    }
+}
