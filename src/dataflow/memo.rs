@@ -24,10 +24,11 @@
 //! not remembered: its error is recorded, and its retraction, found nowhere, is
 //! evaluated again and cancels the error.
 //!
-//! The memo is operator state, held in memory: one entry per distinct live input
-//! row, holding the row's encoding, its values' encoding and its count.
+//! The memo is operator state, held in a [`Spine`] of the state layer: one entry per
+//! distinct live input row, holding the row's encoding, its values' encoding and its
+//! count.
 
-use std::collections::{HashMap, hash_map};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -40,6 +41,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
 use super::operator::{ErrorLog, evaluate_rows, evaluate_rows_masked, filter_change};
+use super::state::Spine;
 use crate::error::{Result, SluiceError};
 
 /// How an operator evaluates its expressions over a change's rows.
@@ -78,7 +80,7 @@ impl Evaluation {
     pub fn state_size(&self) -> usize {
         match self {
             Evaluation::Direct => 0,
-            Evaluation::Memoized(memo) => memo.bytes,
+            Evaluation::Memoized(memo) => memo.entries.bytes(),
         }
     }
 
@@ -93,28 +95,36 @@ impl Evaluation {
 
 /// Input row → the values its expressions gave when it was inserted.
 ///
-/// Invariant: every entry's count is positive (the row's live multiplicity); an
-/// entry whose count reaches 0 is removed. `bytes` is the sum of `entry_size` over
-/// the entries.
+/// Held in a [`Spine`]: each live input row as its encoding followed by its values'
+/// encoding, weighted by the row's live multiplicity. Invariant: an input row has at
+/// most one entry, with a positive weight. Arrow's row encoding of a row is never a
+/// prefix of another row's, so a row's entry is the one its encoding prefixes.
 #[derive(Debug)]
 pub struct Memo {
     /// Encodes input rows (the key).
     rows: RowConverter,
     /// Encodes and decodes the expressions' values.
     values: RowConverter,
-    entries: HashMap<Box<[u8]>, Entry>,
-    bytes: usize,
+    entries: Spine,
 }
 
-#[derive(Debug)]
-struct Entry {
-    values: Box<[u8]>,
-    count: i64,
+/// Changes to the memo's entries, applied together.
+#[derive(Default)]
+struct Deltas {
+    entries: Vec<Vec<u8>>,
+    weights: Vec<i64>,
 }
 
-/// Approximate bytes one entry costs: its two encodings, the entry, the hash slot.
-fn entry_size(key: &[u8], values: &[u8]) -> usize {
-    key.len() + values.len() + std::mem::size_of::<(Box<[u8]>, Entry)>() + 8
+impl Deltas {
+    fn add(&mut self, key: &[u8], values: &[u8], weight: i64) {
+        self.entries.push([key, values].concat());
+        self.weights.push(weight);
+    }
+
+    fn apply_to(self, spine: &mut Spine) -> Result<()> {
+        let entries: Vec<&[u8]> = self.entries.iter().map(Vec::as_slice).collect();
+        spine.apply(&entries, &self.weights)
+    }
 }
 
 impl Memo {
@@ -132,19 +142,26 @@ impl Memo {
         Ok(Memo {
             rows: RowConverter::new(rows)?,
             values: RowConverter::new(values)?,
-            entries: HashMap::new(),
-            bytes: 0,
+            entries: Spine::new(),
         })
     }
 
-    /// Distinct live input rows remembered.
+    /// Distinct live input rows remembered. Reads the whole memo.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.distinct_keys()
     }
 
     /// True when no row is remembered.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The values remembered for the input row `key`, and its live multiplicity.
+    fn lookup(&self, key: &[u8]) -> Option<(&[u8], i64)> {
+        self.entries
+            .prefix(key)
+            .next()
+            .map(|(entry, count)| (&entry[key.len()..], count))
     }
 
     fn rows(
@@ -158,25 +175,47 @@ impl Memo {
         // The values each row carries out; None: not known yet, or the row failed.
         let mut out: Vec<Option<Box<[u8]>>> = vec![None; change.num_rows()];
         let mut misses = Vec::new();
-        let retractions = (0..change.num_rows()).filter(|&r| weights[r] < 0);
-        let insertions = (0..change.num_rows()).filter(|&r| weights[r] > 0);
-        for row in retractions.chain(insertions) {
+        // Retractions first, against the memo as it was; a row retracted more often
+        // than it is live takes what is left and counts as not remembered after.
+        let mut retracted = Deltas::default();
+        let mut left: HashMap<&[u8], i64> = HashMap::new();
+        for row in (0..change.num_rows()).filter(|&r| weights[r] < 0) {
             let key = keys.key(row);
-            match self.entries.get_mut(key) {
-                Some(entry) => {
-                    out[row] = Some(entry.values.clone());
-                    entry.count += weights[row];
-                    if entry.count <= 0 {
-                        self.forget(key);
+            match self.lookup(key) {
+                Some((values, count)) => {
+                    let left = left.entry(key).or_insert(count);
+                    if *left <= 0 {
+                        misses.push(row);
+                        continue;
                     }
+                    let taken = (-weights[row]).min(*left);
+                    *left -= taken;
+                    retracted.add(key, values, -taken);
+                    out[row] = Some(values.into());
+                }
+                None => misses.push(row),
+            }
+        }
+        retracted.apply_to(&mut self.entries)?;
+        // Insertions of remembered rows carry their remembered values.
+        let mut inserted = Deltas::default();
+        for row in (0..change.num_rows()).filter(|&r| weights[r] > 0) {
+            let key = keys.key(row);
+            match self.lookup(key) {
+                Some((values, _)) => {
+                    inserted.add(key, values, weights[row]);
+                    out[row] = Some(values.into());
                 }
                 None => misses.push(row),
             }
         }
         if !misses.is_empty() {
             misses.sort_unstable();
-            self.evaluate_misses(exprs, change, &keys, &misses, &mut out, errors)?;
+            let remembered =
+                self.evaluate_misses(exprs, change, &keys, &misses, &mut out, errors)?;
+            remembered.apply_to(&mut self.entries)?;
         }
+        inserted.apply_to(&mut self.entries)?;
         let survived = BooleanArray::from_iter(out.iter().map(|v| Some(v.is_some())));
         let survivors = filter_change(change, &survived)?;
         let parser = self.values.parser();
@@ -186,17 +225,17 @@ impl Memo {
         Ok((survivors, columns))
     }
 
-    /// Evaluates the rows `misses` (not remembered) together, remembers the inserted
-    /// ones that succeed, and fills in their values.
+    /// Evaluates the rows `misses` (not remembered) together and fills in their
+    /// values; returns the entries that remember the inserted ones that succeeded.
     fn evaluate_misses(
-        &mut self,
+        &self,
         exprs: &[Arc<dyn PhysicalExpr>],
         change: &ChangeBatch,
         keys: &RowKeys,
         misses: &[usize],
         out: &mut [Option<Box<[u8]>>],
         errors: &mut ErrorLog,
-    ) -> Result<()> {
+    ) -> Result<Deltas> {
         let indices = UInt32Array::from_iter_values(misses.iter().map(|&r| r as u32));
         let columns = change
             .data()
@@ -217,6 +256,9 @@ impl Memo {
             .filter(|(i, _)| mask.as_ref().is_none_or(|m| m.value(*i)))
             .map(|(_, &row)| row);
         let weights = change.weights().values();
+        // A row inserted twice in this change keeps its first value.
+        let mut first: HashMap<&[u8], Box<[u8]>> = HashMap::new();
+        let mut inserted = Deltas::default();
         for (value, row) in encoded.iter().zip(survivors) {
             if weights[row] < 0 {
                 // Retracting a row never remembered (its insertion failed, or it
@@ -224,28 +266,12 @@ impl Memo {
                 out[row] = Some(value.data().into());
                 continue;
             }
-            // A row inserted twice in this change keeps its first value.
             let key = keys.key(row);
-            let entry = match self.entries.entry(key.into()) {
-                hash_map::Entry::Occupied(entry) => entry.into_mut(),
-                hash_map::Entry::Vacant(vacant) => {
-                    self.bytes += entry_size(key, value.data());
-                    vacant.insert(Entry {
-                        values: value.data().into(),
-                        count: 0,
-                    })
-                }
-            };
-            entry.count += weights[row];
-            out[row] = Some(entry.values.clone());
+            let values = first.entry(key).or_insert_with(|| value.data().into());
+            inserted.add(key, values, weights[row]);
+            out[row] = Some(values.clone());
         }
-        Ok(())
-    }
-
-    fn forget(&mut self, key: &[u8]) {
-        if let Some(entry) = self.entries.remove(key) {
-            self.bytes -= entry_size(key, &entry.values);
-        }
+        Ok(inserted)
     }
 }
 
