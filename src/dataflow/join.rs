@@ -23,7 +23,7 @@
 //! updates the counts of the left rows it matches, and a left row enters or leaves
 //! the output when its count moves between zero and non-zero.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -360,7 +360,7 @@ impl Join {
                 self.store(side, &change, &own_rows, updates_of(&keys))?;
                 // Each stored row's matches become its count (none once it is gone);
                 // a row changed twice in the change gets the same count twice.
-                let mut targets: HashMap<Box<[u8]>, i64> = HashMap::new();
+                let mut targets: HashMap<Box<[u8]>, i64> = HashMap::default();
                 for (key, row, count) in stored {
                     let still_there = self.left.multiplicity(&key, &row) != 0;
                     targets.insert(row, if still_there { count } else { 0 });
@@ -375,8 +375,8 @@ impl Join {
             }
             JoinSide::Right => {
                 // Stored left rows whose matches change, by how much.
-                let mut delta: HashMap<&[u8], i64> = HashMap::new();
-                let mut left_keys: HashMap<&[u8], &Box<[u8]>> = HashMap::new();
+                let mut delta: HashMap<&[u8], i64> = HashMap::default();
+                let mut left_keys: HashMap<&[u8], &Box<[u8]>> = HashMap::default();
                 for ((row, left_row, _), passes) in matching.iter().zip(&passing) {
                     if *passes {
                         *delta.entry(left_row).or_default() +=

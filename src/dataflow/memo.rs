@@ -28,7 +28,7 @@
 //! distinct live input row, holding the row's encoding, its values' encoding and its
 //! count.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -178,7 +178,7 @@ impl Memo {
         // Retractions first, against the memo as it was; a row retracted more often
         // than it is live takes what is left and counts as not remembered after.
         let mut retracted = Deltas::default();
-        let mut left: HashMap<&[u8], i64> = HashMap::new();
+        let mut left: HashMap<&[u8], i64> = HashMap::default();
         for row in (0..change.num_rows()).filter(|&r| weights[r] < 0) {
             let key = keys.key(row);
             match self.lookup(key) {
@@ -257,7 +257,7 @@ impl Memo {
             .map(|(_, &row)| row);
         let weights = change.weights().values();
         // A row inserted twice in this change keeps its first value.
-        let mut first: HashMap<&[u8], Box<[u8]>> = HashMap::new();
+        let mut first: HashMap<&[u8], Box<[u8]>> = HashMap::default();
         let mut inserted = Deltas::default();
         for (value, row) in encoded.iter().zip(survivors) {
             if weights[row] < 0 {
