@@ -55,14 +55,6 @@ struct Side {
 }
 
 impl Side {
-    /// The stored rows with `key`: (row, multiplicity).
-    fn rows_with<'a>(&'a self, key: &[u8]) -> impl Iterator<Item = (&'a [u8], i64)> + use<'a> {
-        let key_len = key.len();
-        self.index
-            .prefix(key)
-            .map(move |(stored, weight)| (&stored[key_len..], weight))
-    }
-
     /// The multiplicity of `row`, stored with `key`.
     fn multiplicity(&self, key: &[u8], row: &[u8]) -> i64 {
         self.index.get(&[key, row].concat())
@@ -223,17 +215,21 @@ impl Join {
             JoinSide::Left => &self.right,
             JoinSide::Right => &self.left,
         };
-        let mut out = Vec::new();
-        for (row, key) in keys.iter().enumerate() {
-            if let Some(key) = key {
-                out.extend(
-                    other
-                        .rows_with(key)
-                        .map(|(other_row, weight)| (row as u32, other_row, weight)),
-                );
-            }
-        }
-        out
+        let probes: Vec<(u32, &[u8])> = keys
+            .iter()
+            .enumerate()
+            .filter_map(|(row, key)| key.as_deref().map(|k| (row as u32, k)))
+            .collect();
+        let prefixes: Vec<&[u8]> = probes.iter().map(|(_, key)| *key).collect();
+        other
+            .index
+            .prefix_matches(&prefixes)
+            .into_iter()
+            .map(|(probe, stored, weight)| {
+                let (row, key) = probes[probe as usize];
+                (row, &stored[key.len()..], weight)
+            })
+            .collect()
     }
 
     /// The `matching` pairs as rows (the pair schema for semi, anti, mark joins),

@@ -108,22 +108,61 @@ pub struct Memo {
     entries: Spine,
 }
 
-/// Changes to the memo's entries, applied together.
+/// Changes to the memo's entries, applied together: the entries back to back in one
+/// buffer (no allocation per row).
 #[derive(Default)]
 struct Deltas {
-    entries: Vec<Vec<u8>>,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
     weights: Vec<i64>,
 }
 
 impl Deltas {
     fn add(&mut self, key: &[u8], values: &[u8], weight: i64) {
-        self.entries.push([key, values].concat());
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(values);
+        self.ends.push(self.bytes.len());
         self.weights.push(weight);
     }
 
     fn apply_to(self, spine: &mut Spine) -> Result<()> {
-        let entries: Vec<&[u8]> = self.entries.iter().map(Vec::as_slice).collect();
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        let entries: Vec<&[u8]> = starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.bytes[start..end])
+            .collect();
         spine.apply(&entries, &self.weights)
+    }
+}
+
+/// The encoded values each row of a change carries out, back to back in one buffer;
+/// a row without values (not known yet, or failed) has none.
+struct Carried {
+    bytes: Vec<u8>,
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Carried {
+    fn new(rows: usize) -> Carried {
+        Carried {
+            bytes: Vec::new(),
+            spans: vec![None; rows],
+        }
+    }
+
+    fn set(&mut self, row: usize, values: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(values);
+        self.spans[row] = Some((start, self.bytes.len()));
+    }
+
+    /// Gives `row` the values `from` carries.
+    fn copy(&mut self, from: usize, row: usize) {
+        self.spans[row] = self.spans[from];
+    }
+
+    fn get(&self, row: usize) -> Option<&[u8]> {
+        self.spans[row].map(|(start, end)| &self.bytes[start..end])
     }
 }
 
@@ -156,12 +195,15 @@ impl Memo {
         self.entries.is_empty()
     }
 
-    /// The values remembered for the input row `key`, and its live multiplicity.
-    fn lookup(&self, key: &[u8]) -> Option<(&[u8], i64)> {
-        self.entries
-            .prefix(key)
-            .next()
-            .map(|(entry, count)| (&entry[key.len()..], count))
+    /// For each of `rows`, the values remembered for it and its live multiplicity.
+    fn lookup<'a>(&'a self, keys: &RowKeys, rows: &[usize]) -> Vec<Option<(&'a [u8], i64)>> {
+        let prefixes: Vec<&[u8]> = rows.iter().map(|&row| keys.key(row)).collect();
+        let mut found = vec![None; rows.len()];
+        for (probe, entry, count) in self.entries.prefix_matches(&prefixes) {
+            let key_len = prefixes[probe as usize].len();
+            found[probe as usize].get_or_insert((&entry[key_len..], count));
+        }
+        found
     }
 
     fn rows(
@@ -172,16 +214,16 @@ impl Memo {
     ) -> Result<(ChangeBatch, Vec<ArrayRef>)> {
         let keys = RowKeys::of(&self.rows, change)?;
         let weights = change.weights().values();
-        // The values each row carries out; None: not known yet, or the row failed.
-        let mut out: Vec<Option<Box<[u8]>>> = vec![None; change.num_rows()];
+        let mut out = Carried::new(change.num_rows());
         let mut misses = Vec::new();
         // Retractions first, against the memo as it was; a row retracted more often
         // than it is live takes what is left and counts as not remembered after.
         let mut retracted = Deltas::default();
         let mut left: HashMap<&[u8], i64> = HashMap::default();
-        for row in (0..change.num_rows()).filter(|&r| weights[r] < 0) {
+        let retractions: Vec<usize> = (0..change.num_rows()).filter(|&r| weights[r] < 0).collect();
+        for (&row, found) in retractions.iter().zip(self.lookup(&keys, &retractions)) {
             let key = keys.key(row);
-            match self.lookup(key) {
+            match found {
                 Some((values, count)) => {
                     let left = left.entry(key).or_insert(count);
                     if *left <= 0 {
@@ -191,7 +233,7 @@ impl Memo {
                     let taken = (-weights[row]).min(*left);
                     *left -= taken;
                     retracted.add(key, values, -taken);
-                    out[row] = Some(values.into());
+                    out.set(row, values);
                 }
                 None => misses.push(row),
             }
@@ -199,12 +241,13 @@ impl Memo {
         retracted.apply_to(&mut self.entries)?;
         // Insertions of remembered rows carry their remembered values.
         let mut inserted = Deltas::default();
-        for row in (0..change.num_rows()).filter(|&r| weights[r] > 0) {
+        let insertions: Vec<usize> = (0..change.num_rows()).filter(|&r| weights[r] > 0).collect();
+        for (&row, found) in insertions.iter().zip(self.lookup(&keys, &insertions)) {
             let key = keys.key(row);
-            match self.lookup(key) {
+            match found {
                 Some((values, _)) => {
                     inserted.add(key, values, weights[row]);
-                    out[row] = Some(values.into());
+                    out.set(row, values);
                 }
                 None => misses.push(row),
             }
@@ -216,12 +259,12 @@ impl Memo {
             remembered.apply_to(&mut self.entries)?;
         }
         inserted.apply_to(&mut self.entries)?;
-        let survived = BooleanArray::from_iter(out.iter().map(|v| Some(v.is_some())));
+        let survived = BooleanArray::from_iter(out.spans.iter().map(|v| Some(v.is_some())));
         let survivors = filter_change(change, &survived)?;
         let parser = self.values.parser();
-        let columns = self
-            .values
-            .convert_rows(out.iter().flatten().map(|v| parser.parse(v)))?;
+        let columns = self.values.convert_rows(
+            (0..change.num_rows()).filter_map(|row| out.get(row).map(|v| parser.parse(v))),
+        )?;
         Ok((survivors, columns))
     }
 
@@ -233,7 +276,7 @@ impl Memo {
         change: &ChangeBatch,
         keys: &RowKeys,
         misses: &[usize],
-        out: &mut [Option<Box<[u8]>>],
+        out: &mut Carried,
         errors: &mut ErrorLog,
     ) -> Result<Deltas> {
         let indices = UInt32Array::from_iter_values(misses.iter().map(|&r| r as u32));
@@ -257,19 +300,26 @@ impl Memo {
             .map(|(_, &row)| row);
         let weights = change.weights().values();
         // A row inserted twice in this change keeps its first value.
-        let mut first: HashMap<&[u8], Box<[u8]>> = HashMap::default();
+        let mut first: HashMap<&[u8], usize> = HashMap::default();
         let mut inserted = Deltas::default();
         for (value, row) in encoded.iter().zip(survivors) {
             if weights[row] < 0 {
                 // Retracting a row never remembered (its insertion failed, or it
                 // predates the memo): the fresh value is the best there is.
-                out[row] = Some(value.data().into());
+                out.set(row, value.data());
                 continue;
             }
             let key = keys.key(row);
-            let values = first.entry(key).or_insert_with(|| value.data().into());
-            inserted.add(key, values, weights[row]);
-            out[row] = Some(values.clone());
+            match first.get(key) {
+                Some(&earlier) => out.copy(earlier, row),
+                None => {
+                    first.insert(key, row);
+                    out.set(row, value.data());
+                }
+            }
+            if let Some(values) = out.get(row) {
+                inserted.add(key, values, weights[row]);
+            }
         }
         Ok(inserted)
     }

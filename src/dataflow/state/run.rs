@@ -116,6 +116,22 @@ impl Run {
         partition_point(self.len(), |i| self.key(i) < key)
     }
 
+    /// The position of the first key not less than `key`, searching from `from`
+    /// (galloping: cheap when the answer is near `from`, as for sorted probes).
+    pub fn seek(&self, from: usize, key: &[u8]) -> usize {
+        if from >= self.len() || self.key(from) >= key {
+            return from;
+        }
+        // Invariant: the key at `low` is less than `key`.
+        let (mut low, mut step) = (from, 1);
+        while low + step < self.len() && self.key(low + step) < key {
+            low += step;
+            step *= 2;
+        }
+        let high = (low + step).min(self.len());
+        low + 1 + partition_point(high - low - 1, |i| self.key(low + 1 + i) < key)
+    }
+
     /// The positions `[start, end)` of the keys that begin with `prefix`.
     pub fn prefix_range(&self, prefix: &[u8]) -> (usize, usize) {
         let start = self.lower_bound(prefix);
@@ -259,6 +275,12 @@ mod tests {
         assert_eq!(run.prefix_range(b"bz"), (4, 4));
         assert_eq!(run.prefix_range(b"d"), (5, 5));
         assert_eq!(run.lower_bound(b""), 0);
+        for from in 0..=5 {
+            for key in [&b""[..], b"a1", b"b", b"b2", b"b25", b"c", b"d"] {
+                let want = run.lower_bound(key).max(from);
+                assert_eq!(run.seek(from, key), want, "seek({from}, {key:?})");
+            }
+        }
     }
 
     #[test]

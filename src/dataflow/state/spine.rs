@@ -107,6 +107,44 @@ impl Spine {
         }))
     }
 
+    /// For many prefixes at once (any order, repeats allowed): every key with a
+    /// non-zero weight that begins with `prefixes[i]`, as `(i, key, weight)`, ordered
+    /// by `i` and then by key. Each run is walked once, forward, over the prefixes in
+    /// sorted order — cheaper than one [`Spine::prefix`] per prefix.
+    pub fn prefix_matches<'a>(&'a self, prefixes: &[&[u8]]) -> Vec<(u32, &'a [u8], i64)> {
+        let mut order: Vec<u32> = (0..prefixes.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| prefixes[a as usize].cmp(prefixes[b as usize]));
+        let mut found = Vec::new();
+        for entry in &self.runs {
+            let run = &*entry.run;
+            let mut at = 0;
+            for &i in &order {
+                let prefix = prefixes[i as usize];
+                at = run.seek(at, prefix);
+                let mut next = at;
+                while next < run.len() && run.key(next).starts_with(prefix) {
+                    found.push((i, run.key(next), run.weight(next)));
+                    next += 1;
+                }
+            }
+        }
+        if self.runs.len() > 1 {
+            // The same key from several runs: add the weights up.
+            found.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            found.dedup_by(|later, kept| {
+                let same = (later.0, later.1) == (kept.0, kept.1);
+                if same {
+                    kept.2 += later.2;
+                }
+                same
+            });
+            found.retain(|(_, _, weight)| *weight != 0);
+        } else {
+            found.sort_by_key(|(i, _, _)| *i);
+        }
+        found
+    }
+
     /// Keys with a non-zero weight. Reads the whole Z-set.
     pub fn distinct_keys(&self) -> usize {
         self.iter().count()
@@ -289,6 +327,13 @@ mod tests {
         for (k, w) in model.iter().take(50) {
             assert_eq!(spine.get(k), *w);
         }
+        // Batched prefix reads agree with one prefix read per prefix.
+        let prefixes: Vec<&[u8]> = vec![b"3:", b"1:1", b"absent", b"3:", b"6:19"];
+        let mut want = Vec::new();
+        for (i, prefix) in prefixes.iter().enumerate() {
+            want.extend(spine.prefix(prefix).map(|(k, w)| (i as u32, k, w)));
+        }
+        assert_eq!(spine.prefix_matches(&prefixes), want);
         assert_eq!(spine.get(b"absent"), 0);
     }
 
