@@ -172,7 +172,7 @@ fn random(seed: &mut u64) -> u64 {
 /// many new ones. `live` holds the ids present.
 fn update(
     schema: &SchemaRef,
-    live: &mut Vec<i64>,
+    live: &mut [i64],
     next_id: &mut i64,
     size: usize,
     seed: &mut u64,

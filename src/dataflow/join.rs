@@ -335,15 +335,6 @@ impl Join {
                         matches[*row as usize] += weight;
                     }
                 }
-                // (key, row, matches) of each changed row with a key.
-                let stored: Vec<(Box<[u8]>, Box<[u8]>, i64)> = keys
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(row, key)| {
-                        key.clone()
-                            .map(|k| (k, own_rows.row(row).as_ref().into(), matches[row]))
-                    })
-                    .collect();
                 let shown: Vec<u32> = (0..change.num_rows() as u32)
                     .filter(|row| self.passes(matches[*row as usize]))
                     .collect();
@@ -356,12 +347,15 @@ impl Join {
                 self.store(side, &change, &own_rows, updates_of(&keys))?;
                 // Each stored row's matches become its count (none once it is gone);
                 // a row changed twice in the change gets the same count twice.
-                let mut targets: HashMap<Box<[u8]>, i64> = HashMap::default();
-                for (key, row, count) in stored {
-                    let still_there = self.left.multiplicity(&key, &row) != 0;
-                    targets.insert(row, if still_there { count } else { 0 });
+                let mut targets: HashMap<&[u8], i64> = HashMap::default();
+                for (row, key) in keys.iter().enumerate() {
+                    if let Some(key) = key {
+                        let encoded = own_rows.row(row).data();
+                        let still_there = self.left.multiplicity(key, encoded) != 0;
+                        targets.insert(encoded, if still_there { matches[row] } else { 0 });
+                    }
                 }
-                let rows: Vec<&[u8]> = targets.keys().map(AsRef::as_ref).collect();
+                let rows: Vec<&[u8]> = targets.keys().copied().collect();
                 let deltas: Vec<i64> = targets
                     .iter()
                     .map(|(row, count)| count - self.matches.get(row))

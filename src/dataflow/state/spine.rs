@@ -301,7 +301,11 @@ mod tests {
             for _ in 0..size {
                 let k = random(&mut seed) % 2000;
                 keys.push(format!("{}:{k}", k % 7).into_bytes());
-                weights.push(if random(&mut seed) % 3 == 0 { -1 } else { 1 });
+                weights.push(if random(&mut seed).is_multiple_of(3) {
+                    -1
+                } else {
+                    1
+                });
             }
             let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
             spine.apply(&refs, &weights).unwrap();
