@@ -1,17 +1,21 @@
 //! Retractable aggregate state: one [`Accumulator`] per aggregate per group, updated
 //! with signed weights, so deletions are as cheap as insertions.
 //!
-//! | function          | state                                  |
-//! |-------------------|----------------------------------------|
-//! | `count(x)`        | weighted count of non-NULL `x`         |
-//! | `sum(x)`, `avg(x)`| weighted sum (exact for integers and decimals) and count |
-//! | `min(x)`, `max(x)`| multiset of values (ordered), so a deleted extreme is replaced |
-//! | `count(DISTINCT x)`| multiset of values                    |
-
-use std::collections::BTreeMap;
+//! | function          | accumulator                            | values kept apart |
+//! |-------------------|----------------------------------------|-------------------|
+//! | `count(x)`        | weighted count of non-NULL `x`         |                   |
+//! | `sum(x)`, `avg(x)`| weighted sum (exact for integers and decimals) and count | |
+//! | `min(x)`, `max(x)`| nothing                                | multiset of values, extreme first |
+//! | `count(DISTINCT x)`| number of distinct values present     | multiset of values |
+//!
+//! An accumulator has a fixed-size byte encoding ([`Accumulator::encode`],
+//! [`AggregateSignature::decode`]): the aggregate keeps it in its state spine. The
+//! multisets of values of min, max and count(DISTINCT) are kept by the aggregate
+//! too, as row-encoded values ([`AggregateSignature::prepare`]) ordered so that the
+//! aggregate's extreme comes first: a deleted extreme is replaced by the next one.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{SortOptions, cast};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::scalar::ScalarValue;
@@ -73,9 +77,14 @@ impl AggregateSignature {
             _ => None,
         };
         let values = match kind {
-            AggregateKind::Min | AggregateKind::Max | AggregateKind::CountDistinct => {
+            AggregateKind::Min | AggregateKind::CountDistinct => {
                 Some(RowConverter::new(vec![SortField::new(input_type.clone())])?)
             }
+            // Descending, so that the maximum is the first value kept.
+            AggregateKind::Max => Some(RowConverter::new(vec![SortField::new_with_options(
+                input_type.clone(),
+                SortOptions::new(true, false),
+            )])?),
             _ => None,
         };
         Ok(AggregateSignature {
@@ -91,14 +100,48 @@ impl AggregateSignature {
         self.kind
     }
 
+    /// True for the aggregates whose values are kept apart as a multiset (min, max,
+    /// count(DISTINCT)): their prepared input is [`PreparedInput::Rows`].
+    pub fn keeps_values(&self) -> bool {
+        self.values.is_some()
+    }
+
     /// Fresh state for a new group.
     pub fn new_state(&self) -> Accumulator {
-        match (self.kind, self.numeric) {
-            (AggregateKind::Count, _) => Accumulator::Count(0),
-            (_, Some(Numeric::Float)) => Accumulator::FloatSum(FloatSum::default()),
-            (_, Some(_)) => Accumulator::ExactSum { sum: 0, n: 0 },
-            _ => Accumulator::Values(BTreeMap::new()),
+        match self.kind {
+            AggregateKind::Count => Accumulator::Count(0),
+            AggregateKind::CountDistinct => Accumulator::Distinct(0),
+            AggregateKind::Min | AggregateKind::Max => Accumulator::Extreme,
+            AggregateKind::Sum | AggregateKind::Avg => match self.numeric {
+                Some(Numeric::Float) => Accumulator::FloatSum(FloatSum::default()),
+                _ => Accumulator::ExactSum { sum: 0, n: 0 },
+            },
         }
+    }
+
+    /// Reads back an accumulator written by [`Accumulator::encode`] from the front of
+    /// `bytes`, advancing it.
+    pub fn decode(&self, bytes: &mut &[u8]) -> Result<Accumulator> {
+        Ok(match self.new_state() {
+            Accumulator::Count(_) => Accumulator::Count(take_i64(bytes)?),
+            Accumulator::Distinct(_) => Accumulator::Distinct(take_i64(bytes)?),
+            Accumulator::Extreme => Accumulator::Extreme,
+            Accumulator::ExactSum { .. } => {
+                let sum = i128::from_le_bytes(take(bytes)?);
+                Accumulator::ExactSum {
+                    sum,
+                    n: take_i64(bytes)?,
+                }
+            }
+            Accumulator::FloatSum(_) => Accumulator::FloatSum(FloatSum {
+                sum: f64::from_le_bytes(take(bytes)?),
+                compensation: f64::from_le_bytes(take(bytes)?),
+                nan: take_i64(bytes)?,
+                positive_infinity: take_i64(bytes)?,
+                negative_infinity: take_i64(bytes)?,
+                n: take_i64(bytes)?,
+            }),
+        })
     }
 
     /// Prepares an input column for [`Accumulator::update`].
@@ -118,13 +161,14 @@ impl AggregateSignature {
         })
     }
 
-    /// The aggregate's value for a group holding `state`.
-    pub fn output(&self, state: &Accumulator) -> Result<ScalarValue> {
+    /// The aggregate's value for a group holding `state`; for min and max, `extreme`
+    /// is the first of the group's values kept apart (`None`: no value).
+    pub fn output(&self, state: &Accumulator, extreme: Option<&[u8]>) -> Result<ScalarValue> {
         let null = || ScalarValue::try_from(&self.output_type);
         let value = match (self.kind, state) {
             (AggregateKind::Count, Accumulator::Count(n)) => ScalarValue::Int64(Some(*n)),
-            (AggregateKind::CountDistinct, Accumulator::Values(values)) => {
-                ScalarValue::Int64(Some(values.len() as i64))
+            (AggregateKind::CountDistinct, Accumulator::Distinct(n)) => {
+                ScalarValue::Int64(Some(*n))
             }
             (_, Accumulator::ExactSum { n: 0, .. }) => {
                 return null().map_err(SluiceError::from);
@@ -157,12 +201,7 @@ impl AggregateSignature {
             (AggregateKind::Avg, Accumulator::FloatSum(f)) => {
                 ScalarValue::Float64(Some(f.value() / f.n as f64))
             }
-            (AggregateKind::Min | AggregateKind::Max, Accumulator::Values(values)) => {
-                let extreme = if self.kind == AggregateKind::Min {
-                    values.keys().next()
-                } else {
-                    values.keys().next_back()
-                };
+            (AggregateKind::Min | AggregateKind::Max, Accumulator::Extreme) => {
                 match (extreme, &self.values) {
                     (Some(bytes), Some(codec)) => {
                         let parser = codec.parser();
@@ -190,14 +229,24 @@ impl AggregateSignature {
 pub enum PreparedInput {
     /// Sums and averages: Int64, Float64 or Decimal128 values.
     Numbers(ArrayRef),
-    /// Min, max, count(DISTINCT): row-encoded values (ordered bytes), plus the column.
+    /// Min, max, count(DISTINCT): row-encoded values (ordered bytes, the extreme
+    /// first), plus the column.
     Rows(Rows, ArrayRef),
 }
 
 impl PreparedInput {
-    fn is_null(&self, row: usize) -> bool {
+    /// True when the input is NULL at `row` (ignored, as in SQL).
+    pub fn is_null(&self, row: usize) -> bool {
         match self {
             PreparedInput::Numbers(a) | PreparedInput::Rows(_, a) => a.is_null(row),
+        }
+    }
+
+    /// The row-encoded value at `row`, for the aggregates that keep their values.
+    pub fn value(&self, row: usize) -> Option<&[u8]> {
+        match self {
+            PreparedInput::Rows(rows, _) => Some(rows.row(row).data()),
+            PreparedInput::Numbers(_) => None,
         }
     }
 }
@@ -211,13 +260,17 @@ pub enum Accumulator {
     ExactSum { sum: i128, n: i64 },
     /// Floating-point sum and count of non-NULL inputs.
     FloatSum(FloatSum),
-    /// Multiset of row-encoded values.
-    Values(BTreeMap<Box<[u8]>, i64>),
+    /// count(DISTINCT): how many distinct values the group holds (the aggregate keeps
+    /// the values and changes this when one appears or disappears).
+    Distinct(i64),
+    /// min, max: the aggregate keeps the values; nothing is needed here.
+    Extreme,
 }
 
 impl Accumulator {
     /// Adds input row `row` with `weight` (negative: removes it). `input` is `None` for
-    /// `count(*)`. NULL inputs are ignored, as in SQL.
+    /// `count(*)`. NULL inputs are ignored, as in SQL. Values kept apart (min, max,
+    /// count(DISTINCT)) are not seen here.
     pub fn update(&mut self, input: Option<&PreparedInput>, row: usize, weight: i64) -> Result<()> {
         if input.is_some_and(|i| i.is_null(row)) {
             return Ok(());
@@ -240,14 +293,7 @@ impl Accumulator {
             (Accumulator::FloatSum(f), Some(PreparedInput::Numbers(values))) => {
                 f.add(values.as_primitive::<Float64Type>().value(row), weight);
             }
-            (Accumulator::Values(values), Some(PreparedInput::Rows(rows, _))) => {
-                let key: Box<[u8]> = rows.row(row).as_ref().into();
-                let count = values.entry(key.clone()).or_default();
-                *count += weight;
-                if *count == 0 {
-                    values.remove(&key);
-                }
-            }
+            (Accumulator::Distinct(_) | Accumulator::Extreme, Some(PreparedInput::Rows(..))) => {}
             (state, _) => {
                 return Err(SluiceError::Internal(format!(
                     "accumulator {state:?} got the wrong input"
@@ -257,14 +303,39 @@ impl Accumulator {
         Ok(())
     }
 
-    /// Approximate bytes held, in constant time (a value is counted as 64 bytes):
-    /// measuring must not walk every value kept.
-    pub fn size(&self) -> usize {
+    /// Appends the accumulator's fixed-size encoding (read back by
+    /// [`AggregateSignature::decode`]).
+    pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            Accumulator::Values(values) => values.len() * 64 + 24,
-            _ => 32,
+            Accumulator::Count(n) | Accumulator::Distinct(n) => out.extend(n.to_le_bytes()),
+            Accumulator::ExactSum { sum, n } => {
+                out.extend(sum.to_le_bytes());
+                out.extend(n.to_le_bytes());
+            }
+            Accumulator::FloatSum(f) => {
+                out.extend(f.sum.to_le_bytes());
+                out.extend(f.compensation.to_le_bytes());
+                for count in [f.nan, f.positive_infinity, f.negative_infinity, f.n] {
+                    out.extend(count.to_le_bytes());
+                }
+            }
+            Accumulator::Extreme => {}
         }
     }
+}
+
+/// The first `N` bytes of `bytes`, which advances past them.
+fn take<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N]> {
+    let (head, rest) = bytes
+        .split_first_chunk::<N>()
+        .ok_or_else(|| SluiceError::Internal("an aggregate's state is cut short".into()))?;
+    *bytes = rest;
+    Ok(*head)
+}
+
+/// A little-endian i64 from the front of `bytes`.
+pub(crate) fn take_i64(bytes: &mut &[u8]) -> Result<i64> {
+    take(bytes).map(i64::from_le_bytes)
 }
 
 /// A retractable floating-point sum. Special values are counted apart (NaN − NaN is
@@ -328,10 +399,27 @@ mod tests {
         let sig = AggregateSignature::try_new(kind, input.data_type(), output).unwrap();
         let mut state = sig.new_state();
         let prepared = sig.prepare(&input).unwrap();
+        // What the aggregate does for the values it keeps apart: a multiset, read
+        // extreme first.
+        let mut values = std::collections::BTreeMap::<Vec<u8>, i64>::new();
         for (row, w) in weights.iter().enumerate() {
             state.update(Some(&prepared), row, *w).unwrap();
+            if let Some(value) = prepared.value(row).filter(|_| !prepared.is_null(row)) {
+                *values.entry(value.to_vec()).or_default() += w;
+            }
         }
-        sig.output(&state).unwrap()
+        values.retain(|_, n| *n != 0);
+        if let Accumulator::Distinct(n) = &mut state {
+            *n = values.len() as i64;
+        }
+        // The state survives its encoding.
+        let mut encoded = Vec::new();
+        state.encode(&mut encoded);
+        let mut bytes = encoded.as_slice();
+        assert_eq!(sig.decode(&mut bytes).unwrap(), state);
+        assert!(bytes.is_empty());
+        sig.output(&state, values.keys().next().map(Vec::as_slice))
+            .unwrap()
     }
 
     #[test]

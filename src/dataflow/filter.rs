@@ -10,6 +10,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use super::ChangeBatch;
 use super::memo::Evaluation;
 use super::operator::{ErrorLog, Operator, filter_change};
+use super::state::Spine;
 use crate::error::{Result, SluiceError};
 
 /// `WHERE` / `HAVING`: a change maps to the change of its kept rows.
@@ -37,7 +38,12 @@ impl Filter {
 }
 
 impl Operator for Filter {
-    fn process(&mut self, change: &ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch> {
+    fn process(
+        &mut self,
+        _input: usize,
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<ChangeBatch> {
         let (change, columns) =
             self.evaluation
                 .rows(std::slice::from_ref(&self.predicate), change, errors)?;
@@ -53,6 +59,10 @@ impl Operator for Filter {
 
     fn state_size(&self) -> usize {
         self.evaluation.state_size()
+    }
+
+    fn spines(&mut self) -> Vec<(&'static str, &mut Spine)> {
+        self.evaluation.spines()
     }
 }
 
@@ -77,7 +87,7 @@ mod tests {
             batch(&[("a", &[Some(1), Some(2), None, Some(3)])]),
             &[1, -1, 1, 2],
         );
-        let out = filter.process(&input, &mut ErrorLog::default()).unwrap();
+        let out = filter.process(0, &input, &mut ErrorLog::default()).unwrap();
         assert_eq!(rows_of(&out), vec!["2 x-1", "3 x2"]);
     }
 }

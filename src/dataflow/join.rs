@@ -36,8 +36,8 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
-use super::operator::{ErrorLog, canonical_floats, evaluate_rows, filter_change};
-use super::state::Spine;
+use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows, filter_change};
+use super::state::{Spine, SpineDelta};
 use crate::error::{Result, SluiceError};
 
 /// A row-encoded join key, or `None` for a key with a NULL (which matches nothing).
@@ -167,7 +167,7 @@ impl Join {
     }
 
     /// Applies a change of one side and returns the change of the join.
-    pub fn process(
+    pub fn process_side(
         &mut self,
         side: JoinSide,
         change: &ChangeBatch,
@@ -261,16 +261,14 @@ impl Join {
             JoinSide::Left => &mut self.left,
             JoinSide::Right => &mut self.right,
         };
-        let stored: Vec<Vec<u8>> = updates
-            .iter()
-            .map(|(key, row)| [key.as_ref(), own_rows.row(*row).as_ref()].concat())
-            .collect();
-        let stored: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
-        let weights: Vec<i64> = updates
-            .iter()
-            .map(|(_, row)| change.weights().value(*row))
-            .collect();
-        this.index.apply(&stored, &weights)
+        let mut stored = SpineDelta::default();
+        for (key, row) in &updates {
+            stored.push(
+                &[key.as_ref(), own_rows.row(*row).data()],
+                change.weights().value(*row),
+            );
+        }
+        stored.apply_to(&mut this.index)
     }
 
     /// The join keys of a change's rows (`None` for a row with a NULL key), after
@@ -586,8 +584,33 @@ impl Join {
         ChangeBatch::try_new(data, Int64Array::from(weights))
     }
 
-    /// A one-line description for `EXPLAIN`.
-    pub fn describe(&self) -> String {
+    /// The join's output schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+/// A join is an operator over two inputs: 0 is the left side, 1 the right.
+impl Operator for Join {
+    fn process(
+        &mut self,
+        input: usize,
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<ChangeBatch> {
+        let side = match input {
+            0 => JoinSide::Left,
+            1 => JoinSide::Right,
+            other => {
+                return Err(SluiceError::Internal(format!(
+                    "a join has two inputs, not input {other}"
+                )));
+            }
+        };
+        self.process_side(side, change, errors)
+    }
+
+    fn describe(&self) -> String {
         let pairs: Vec<String> = self
             .left
             .keys
@@ -608,14 +631,16 @@ impl Join {
         }
     }
 
-    /// The join's output schema.
-    pub fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+    fn state_size(&self) -> usize {
+        self.left.index.bytes() + self.right.index.bytes() + self.matches.bytes()
     }
 
-    /// Bytes of state held.
-    pub fn state_size(&self) -> usize {
-        self.left.index.bytes() + self.right.index.bytes() + self.matches.bytes()
+    fn spines(&mut self) -> Vec<(&'static str, &mut Spine)> {
+        vec![
+            ("left", &mut self.left.index),
+            ("right", &mut self.right.index),
+            ("matches", &mut self.matches),
+        ]
     }
 }
 
@@ -690,7 +715,7 @@ mod tests {
             ]),
             &[1, 1, 1],
         );
-        assert!(rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()).is_empty());
+        assert!(rows_of(&j.process_side(JoinSide::Left, &l, &mut e).unwrap()).is_empty());
         let r = change_of(
             batch(&[
                 ("k", &[Some(1), Some(1), None]),
@@ -699,13 +724,13 @@ mod tests {
             &[1, 1, 1],
         );
         assert_eq!(
-            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Right, &r, &mut e).unwrap()),
             vec!["1,10,1,100 x1", "1,10,1,101 x1"]
         );
         // Deleting the left row retracts both joined rows.
         let del = change_of(batch(&[("k", &[Some(1)]), ("a", &[Some(10)])]), &[-1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Left, &del, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Left, &del, &mut e).unwrap()),
             vec!["1,10,1,100 x-1", "1,10,1,101 x-1"]
         );
         assert_eq!(
@@ -732,28 +757,28 @@ mod tests {
             &[Some(5), Some(5), Some(7), Some(0)],
             &[1, 1, 1, 1],
         );
-        assert!(rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()).is_empty());
+        assert!(rows_of(&j.process_side(JoinSide::Left, &l, &mut e).unwrap()).is_empty());
         // b = 6 > 5 matches both (equal) rows of key 1; b = 3 matches nothing.
         let r = right(&[Some(1), Some(2)], &[Some(6), Some(3)], &[1, 1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Right, &r, &mut e).unwrap()),
             vec!["1,5 x2"]
         );
         // A second match changes nothing; removing one of two keeps the rows in.
         let r2 = right(&[Some(1)], &[Some(9)], &[1]);
-        assert!(rows_of(&j.process(JoinSide::Right, &r2, &mut e).unwrap()).is_empty());
+        assert!(rows_of(&j.process_side(JoinSide::Right, &r2, &mut e).unwrap()).is_empty());
         let r3 = right(&[Some(1)], &[Some(6)], &[-1]);
-        assert!(rows_of(&j.process(JoinSide::Right, &r3, &mut e).unwrap()).is_empty());
+        assert!(rows_of(&j.process_side(JoinSide::Right, &r3, &mut e).unwrap()).is_empty());
         // A new left row with a match comes out at once; the last match's removal
         // takes every matched left row out.
         let l2 = left(&[Some(1)], &[Some(8)], &[1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Left, &l2, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Left, &l2, &mut e).unwrap()),
             vec!["1,8 x1"]
         );
         let r4 = right(&[Some(1)], &[Some(9)], &[-1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Right, &r4, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Right, &r4, &mut e).unwrap()),
             vec!["1,5 x-2", "1,8 x-1"]
         );
         assert!(j.matches.is_empty(), "no left row has a match");
@@ -765,22 +790,22 @@ mod tests {
         let mut e = ErrorLog::default();
         let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Left, &l, &mut e).unwrap()),
             vec!["1,5 x1", "NULL,6 x1"]
         );
         let r = right(&[Some(1), None], &[Some(0), Some(0)], &[1, 1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Right, &r, &mut e).unwrap()),
             vec!["1,5 x-1"]
         );
         let gone = right(&[Some(1)], &[Some(0)], &[-1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Right, &gone, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Right, &gone, &mut e).unwrap()),
             vec!["1,5 x1"]
         );
         let deleted = left(&[Some(1), None], &[Some(5), Some(6)], &[-1, -1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Left, &deleted, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Left, &deleted, &mut e).unwrap()),
             vec!["1,5 x-1", "NULL,6 x-1"]
         );
         assert!(j.matches.is_empty() && j.left.index.is_empty());
@@ -792,17 +817,17 @@ mod tests {
         let mut e = ErrorLog::default();
         let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Left, &l, &mut e).unwrap()),
             vec!["1,5,false x1", "NULL,6,false x1"]
         );
         let r = right(&[Some(1)], &[Some(0)], &[1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Right, &r, &mut e).unwrap()),
             vec!["1,5,false x-1", "1,5,true x1"]
         );
         let l2 = left(&[Some(1)], &[Some(7)], &[1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Left, &l2, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Left, &l2, &mut e).unwrap()),
             vec!["1,7,true x1"]
         );
     }
@@ -813,19 +838,19 @@ mod tests {
         let mut e = ErrorLog::default();
         let l = left(&[Some(1), None], &[Some(5), Some(6)], &[1, 1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Left, &l, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Left, &l, &mut e).unwrap()),
             vec!["1,5,NULL,NULL x1", "NULL,6,NULL,NULL x1"]
         );
         // The first match replaces the padded row; a second adds a pair.
         let r = right(&[Some(1), Some(1)], &[Some(7), Some(8)], &[1, 1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Right, &r, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Right, &r, &mut e).unwrap()),
             vec!["1,5,1,7 x1", "1,5,1,8 x1", "1,5,NULL,NULL x-1"]
         );
         // The last match going brings the padded row back.
         let gone = right(&[Some(1), Some(1)], &[Some(7), Some(8)], &[-1, -1]);
         assert_eq!(
-            rows_of(&j.process(JoinSide::Right, &gone, &mut e).unwrap()),
+            rows_of(&j.process_side(JoinSide::Right, &gone, &mut e).unwrap()),
             vec!["1,5,1,7 x-1", "1,5,1,8 x-1", "1,5,NULL,NULL x1"]
         );
     }

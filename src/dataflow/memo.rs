@@ -41,7 +41,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
 use super::operator::{ErrorLog, evaluate_rows, evaluate_rows_masked, filter_change};
-use super::state::Spine;
+use super::state::{Spine, SpineDelta};
 use crate::error::{Result, SluiceError};
 
 /// How an operator evaluates its expressions over a change's rows.
@@ -84,6 +84,16 @@ impl Evaluation {
         }
     }
 
+    /// The memo's entries, when there is a memo (see [`Operator::spines`]).
+    ///
+    /// [`Operator::spines`]: super::operator::Operator::spines
+    pub fn spines(&mut self) -> Vec<(&'static str, &mut Spine)> {
+        match self {
+            Evaluation::Direct => Vec::new(),
+            Evaluation::Memoized(memo) => vec![("memo", &mut memo.entries)],
+        }
+    }
+
     /// The operator name's suffix in `EXPLAIN`: ` (memoized)` or nothing.
     pub fn label(&self) -> &'static str {
         match self {
@@ -106,33 +116,6 @@ pub struct Memo {
     /// Encodes and decodes the expressions' values.
     values: RowConverter,
     entries: Spine,
-}
-
-/// Changes to the memo's entries, applied together: the entries back to back in one
-/// buffer (no allocation per row).
-#[derive(Default)]
-struct Deltas {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-    weights: Vec<i64>,
-}
-
-impl Deltas {
-    fn add(&mut self, key: &[u8], values: &[u8], weight: i64) {
-        self.bytes.extend_from_slice(key);
-        self.bytes.extend_from_slice(values);
-        self.ends.push(self.bytes.len());
-        self.weights.push(weight);
-    }
-
-    fn apply_to(self, spine: &mut Spine) -> Result<()> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        let entries: Vec<&[u8]> = starts
-            .zip(&self.ends)
-            .map(|(start, &end)| &self.bytes[start..end])
-            .collect();
-        spine.apply(&entries, &self.weights)
-    }
 }
 
 /// The encoded values each row of a change carries out, back to back in one buffer;
@@ -218,7 +201,7 @@ impl Memo {
         let mut misses = Vec::new();
         // Retractions first, against the memo as it was; a row retracted more often
         // than it is live takes what is left and counts as not remembered after.
-        let mut retracted = Deltas::default();
+        let mut retracted = SpineDelta::default();
         let mut left: HashMap<&[u8], i64> = HashMap::default();
         let retractions: Vec<usize> = (0..change.num_rows()).filter(|&r| weights[r] < 0).collect();
         for (&row, found) in retractions.iter().zip(self.lookup(&keys, &retractions)) {
@@ -232,7 +215,7 @@ impl Memo {
                     }
                     let taken = (-weights[row]).min(*left);
                     *left -= taken;
-                    retracted.add(key, values, -taken);
+                    retracted.push(&[key, values], -taken);
                     out.set(row, values);
                 }
                 None => misses.push(row),
@@ -240,13 +223,13 @@ impl Memo {
         }
         retracted.apply_to(&mut self.entries)?;
         // Insertions of remembered rows carry their remembered values.
-        let mut inserted = Deltas::default();
+        let mut inserted = SpineDelta::default();
         let insertions: Vec<usize> = (0..change.num_rows()).filter(|&r| weights[r] > 0).collect();
         for (&row, found) in insertions.iter().zip(self.lookup(&keys, &insertions)) {
             let key = keys.key(row);
             match found {
                 Some((values, _)) => {
-                    inserted.add(key, values, weights[row]);
+                    inserted.push(&[key, values], weights[row]);
                     out.set(row, values);
                 }
                 None => misses.push(row),
@@ -278,7 +261,7 @@ impl Memo {
         misses: &[usize],
         out: &mut Carried,
         errors: &mut ErrorLog,
-    ) -> Result<Deltas> {
+    ) -> Result<SpineDelta> {
         let indices = UInt32Array::from_iter_values(misses.iter().map(|&r| r as u32));
         let columns = change
             .data()
@@ -301,7 +284,7 @@ impl Memo {
         let weights = change.weights().values();
         // A row inserted twice in this change keeps its first value.
         let mut first: HashMap<&[u8], usize> = HashMap::default();
-        let mut inserted = Deltas::default();
+        let mut inserted = SpineDelta::default();
         for (value, row) in encoded.iter().zip(survivors) {
             if weights[row] < 0 {
                 // Retracting a row never remembered (its insertion failed, or it
@@ -318,7 +301,7 @@ impl Memo {
                 }
             }
             if let Some(values) = out.get(row) {
-                inserted.add(key, values, weights[row]);
+                inserted.push(&[key, values], weights[row]);
             }
         }
         Ok(inserted)

@@ -14,13 +14,20 @@ use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
+use super::state::Spine;
 use crate::error::{Result, SluiceError};
 
-/// One incremental operator with one input.
+/// One incremental operator over one or more inputs (a join has two).
 pub trait Operator: Send + Debug {
-    /// Applies one input change and returns the resulting output change. Rows whose
-    /// expressions fail are not passed on but recorded in `errors` with their weight.
-    fn process(&mut self, change: &ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch>;
+    /// Applies one change of input number `input` (0 for one-input operators) and
+    /// returns the resulting output change. Rows whose expressions fail are not
+    /// passed on but recorded in `errors` with their weight.
+    fn process(
+        &mut self,
+        input: usize,
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<ChangeBatch>;
 
     /// A one-line description for `EXPLAIN CREATE MATERIALIZED VIEW`.
     fn describe(&self) -> String;
@@ -48,6 +55,18 @@ pub trait Operator: Send + Debug {
     fn late_rows(&self) -> u64 {
         0
     }
+
+    /// Everything the operator remembers between changes, as spines, each under a
+    /// name unique within the operator: what a checkpoint writes and a restore
+    /// replaces (see [`super::state`]). Whatever else an operator keeps is derived
+    /// from these, and made consistent with them again by [`Operator::restored`].
+    fn spines(&mut self) -> Vec<(&'static str, &mut Spine)> {
+        Vec::new()
+    }
+
+    /// Called after [`Operator::spines`] were replaced by a checkpoint's: the
+    /// operator drops what it derived from the old ones.
+    fn restored(&mut self) {}
 }
 
 /// Rows whose evaluation failed, as a Z-set over error messages: a failing row

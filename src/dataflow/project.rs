@@ -10,6 +10,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use super::ChangeBatch;
 use super::memo::Evaluation;
 use super::operator::{ErrorLog, Operator};
+use super::state::Spine;
 use crate::error::Result;
 
 /// `SELECT expr, ...`.
@@ -39,7 +40,12 @@ impl Project {
 }
 
 impl Operator for Project {
-    fn process(&mut self, change: &ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch> {
+    fn process(
+        &mut self,
+        _input: usize,
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<ChangeBatch> {
         let (change, columns) = self.evaluation.rows(&self.exprs, change, errors)?;
         let options = RecordBatchOptions::new().with_row_count(Some(change.num_rows()));
         let data = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?;
@@ -53,6 +59,10 @@ impl Operator for Project {
 
     fn state_size(&self) -> usize {
         self.evaluation.state_size()
+    }
+
+    fn spines(&mut self) -> Vec<(&'static str, &mut Spine)> {
+        self.evaluation.spines()
     }
 }
 
@@ -77,12 +87,12 @@ mod tests {
         let mut project = Project::new(vec![expr], schema);
         let mut errors = ErrorLog::default();
         let input = change_of(batch(&[("a", &[Some(2), Some(0), Some(5)])]), &[1, 1, -1]);
-        let out = project.process(&input, &mut errors).unwrap();
+        let out = project.process(0, &input, &mut errors).unwrap();
         assert_eq!(rows_of(&out), vec!["2 x-1", "5 x1"]);
         assert_eq!(errors.first().map(|e| e.sqlstate()), Some("22012"));
         // Deleting the failing row clears the error.
         let delete = change_of(batch(&[("a", &[Some(0)])]), &[-1]);
-        project.process(&delete, &mut errors).unwrap();
+        project.process(0, &delete, &mut errors).unwrap();
         assert!(errors.is_empty());
     }
 }

@@ -16,13 +16,18 @@
 //! recomputing the touched keys' sessions and emitting the difference covers all of
 //! them. Work per change is proportional to the rows held for the touched keys.
 //!
+//! State: one [`Spine`] of the rows held, `partition ++ event time ++ row` weighted
+//! by the row's count, where `partition` is the key's length (u32, big-endian) and
+//! then its row encoding — no partition prefix is a prefix of another, so a prefix
+//! read finds one partition's rows, in event-time order (times in [`sortable_i64`]).
+//!
 //! When the time column has a watermark ([`super::watermark`]), the operator learns
 //! it as the view's watermark advances ([`Operator::evict_closed`]): sessions with
 //! `window_end <= w` are final and their rows are forgotten; a row with event time
 //! `< w` is late (dropped and counted), since it could extend or bridge sessions that
 //! are already final.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
@@ -30,9 +35,11 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
+use foldhash::HashMap;
 
 use super::ChangeBatch;
 use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows};
+use super::state::{Spine, SpineDelta, from_sortable_i64, sortable_i64};
 use super::watermark::ColumnWatermark;
 use crate::error::{Result, SluiceError};
 
@@ -69,10 +76,8 @@ pub fn micros(
     Ok(cast.as_primitive::<TimestampMicrosecondType>().clone())
 }
 
-/// A row held for a key: its event time (µs) and its encoded columns.
-type Held = (i64, Box<[u8]>);
-/// Rows of one partition key, in event-time order, with their counts.
-type Partition = BTreeMap<Held, i64>;
+/// A row held for a key: its event time (µs), its encoded columns and its count.
+type Held<'a> = (i64, &'a [u8], i64);
 /// A session's `(window_start, window_end)` in µs.
 type Bounds = (i64, i64);
 /// An output row: encoded input columns, session bounds (NULL without a time), weight.
@@ -88,7 +93,9 @@ pub struct Session {
     schema: SchemaRef,
     key_codec: Option<RowConverter>,
     row_codec: RowConverter,
-    partitions: HashMap<Box<[u8]>, Partition>,
+    /// The rows held: `partition ++ event time ++ row`, weighted by count (see the
+    /// module docs).
+    partitions: Spine,
     /// The time column's watermark, when it has one: sessions close by it.
     time_watermark: Option<ColumnWatermark>,
     /// The time column's watermark as of the view's last one (µs).
@@ -138,7 +145,7 @@ impl Session {
             schema,
             key_codec,
             row_codec,
-            partitions: HashMap::new(),
+            partitions: Spine::new(),
             time_watermark: None,
             watermark: None,
             next_end: None,
@@ -183,18 +190,46 @@ impl Session {
     }
 }
 
-/// Each row of `partition` with its session bounds, in event-time order.
-fn assigned(partition: &Partition, gap: i64) -> Vec<(&Held, i64, Bounds)> {
-    let times: Vec<i64> = partition.keys().map(|(t, _)| *t).collect();
-    partition
-        .iter()
-        .zip(session_bounds(&times, gap))
-        .map(|((row, count), bounds)| (row, *count, bounds))
+/// Each row of a partition (`held`, in event-time order) with its session bounds.
+fn assigned<'a>(held: &[Held<'a>], gap: i64) -> impl Iterator<Item = (Held<'a>, Bounds)> {
+    let times: Vec<i64> = held.iter().map(|(t, _, _)| *t).collect();
+    held.iter().copied().zip(session_bounds(&times, gap))
+}
+
+/// The prefix of a partition's entries: the key's length, then the key.
+fn partition_prefix(key: &[u8]) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(4 + key.len());
+    // Keys are row encodings of a few columns: far below 4 GiB.
+    prefix.extend((key.len() as u32).to_be_bytes());
+    prefix.extend_from_slice(key);
+    prefix
+}
+
+/// An entry's partition prefix length, event time and row.
+fn split_entry(entry: &[u8]) -> Result<(usize, i64, &[u8])> {
+    let broken = || SluiceError::Internal("a session window's held row is damaged".into());
+    let (length, rest) = entry.split_first_chunk::<4>().ok_or_else(broken)?;
+    let prefix = 4 + u32::from_be_bytes(*length) as usize;
+    let rest = rest.get(prefix - 4..).ok_or_else(broken)?;
+    let (time, row) = rest.split_first_chunk::<8>().ok_or_else(broken)?;
+    let time = from_sortable_i64(*time);
+    Ok((prefix, time, row))
+}
+
+/// The rows of one partition held in `entries` (in order), as `(time, row, count)`.
+fn held_rows<'a>(entries: impl Iterator<Item = (&'a [u8], i64)>) -> Result<Vec<Held<'a>>> {
+    entries
+        .map(|(entry, count)| split_entry(entry).map(|(_, time, row)| (time, row, count)))
         .collect()
 }
 
 impl Operator for Session {
-    fn process(&mut self, change: &ChangeBatch, errors: &mut ErrorLog) -> Result<ChangeBatch> {
+    fn process(
+        &mut self,
+        _input: usize,
+        change: &ChangeBatch,
+        errors: &mut ErrorLog,
+    ) -> Result<ChangeBatch> {
         let mut exprs = vec![self.time.clone()];
         exprs.extend(self.keys.iter().cloned());
         let (change, columns) = evaluate_rows(&exprs, change, errors)?;
@@ -206,11 +241,13 @@ impl Operator for Session {
         let rows = self.row_codec.convert_columns(change.data().columns())?;
         // Rows without an event time are in no session; they pass with NULL bounds.
         let mut out = Vec::new();
-        let mut touched: HashMap<Box<[u8]>, Vec<(Held, i64)>> = HashMap::new();
+        let mut numbers: HashMap<&[u8], usize> = HashMap::default();
+        let mut touched: Vec<Vec<(i64, &[u8], i64)>> = Vec::new();
+        let mut prefixes: Vec<Vec<u8>> = Vec::new();
         for (i, weight) in change.weights().values().iter().enumerate() {
-            let row: Box<[u8]> = rows.row(i).as_ref().into();
+            let row = rows.row(i).data();
             if times.is_null(i) {
-                out.push((row, None, *weight));
+                out.push((row.into(), None, *weight));
                 continue;
             }
             let time = times.value(i);
@@ -218,34 +255,50 @@ impl Operator for Session {
                 self.late_rows += weight.unsigned_abs();
                 continue;
             }
-            let key: Box<[u8]> = keys
-                .as_ref()
-                .map_or(Box::default(), |k| k.row(i).as_ref().into());
-            touched.entry(key).or_default().push(((time, row), *weight));
+            let key: &[u8] = keys.as_ref().map_or(&[][..], |k| k.row(i).data());
+            let number = *numbers.entry(key).or_insert_with(|| {
+                prefixes.push(partition_prefix(key));
+                touched.push(Vec::new());
+                touched.len() - 1
+            });
+            touched[number].push((time, row, *weight));
         }
-        let mut diff: BTreeMap<(Box<[u8]>, i64, i64), i64> = BTreeMap::new();
-        for (key, changes) in touched {
-            let partition = self.partitions.entry(key.clone()).or_default();
-            for ((_, row), count, (start, end)) in assigned(partition, self.gap) {
-                *diff.entry((row.clone(), start, end)).or_default() -= count;
+        let prefix_refs: Vec<&[u8]> = prefixes.iter().map(Vec::as_slice).collect();
+        let held = self.partitions.prefix_matches(&prefix_refs);
+        let mut held = held.into_iter().peekable();
+        let mut diff: BTreeMap<(&[u8], i64, i64), i64> = BTreeMap::new();
+        let mut delta = SpineDelta::default();
+        for (number, changes) in touched.iter().enumerate() {
+            let mut partition: BTreeMap<(i64, &[u8]), i64> = BTreeMap::new();
+            while let Some((_, entry, count)) = held.next_if(|(n, _, _)| *n as usize == number) {
+                let (_, time, row) = split_entry(entry)?;
+                partition.insert((time, row), count);
             }
-            for (held, weight) in changes {
-                *partition.entry(held).or_default() += weight;
+            let before: Vec<Held> = partition.iter().map(|(&(t, r), &c)| (t, r, c)).collect();
+            for ((_, row, count), (start, end)) in assigned(&before, self.gap) {
+                *diff.entry((row, start, end)).or_default() -= count;
             }
-            partition.retain(|_, count| *count != 0);
-            for ((_, row), count, (start, end)) in assigned(partition, self.gap) {
-                *diff.entry((row.clone(), start, end)).or_default() += count;
+            for &(time, row, weight) in changes {
+                *partition.entry((time, row)).or_default() += weight;
+                delta.push(&[&prefixes[number], &sortable_i64(time), row], weight);
+            }
+            let after: Vec<Held> = partition
+                .iter()
+                .filter(|(_, c)| **c != 0)
+                .map(|(&(t, r), &c)| (t, r, c))
+                .collect();
+            for ((_, row, count), (start, end)) in assigned(&after, self.gap) {
+                *diff.entry((row, start, end)).or_default() += count;
                 self.next_end = Some(self.next_end.map_or(end, |n| n.min(end)));
-            }
-            if partition.is_empty() {
-                self.partitions.remove(&key);
             }
         }
         out.extend(
             diff.into_iter()
                 .filter(|(_, weight)| *weight != 0)
-                .map(|((row, start, end), weight)| (row, Some((start, end)), weight)),
+                .map(|((row, start, end), weight)| (row.into(), Some((start, end)), weight)),
         );
+        drop(held);
+        delta.apply_to(&mut self.partitions)?;
         self.output(out)
     }
 
@@ -258,10 +311,16 @@ impl Operator for Session {
     }
 
     fn state_size(&self) -> usize {
-        self.partitions
-            .iter()
-            .map(|(k, p)| k.len() + 48 + p.keys().map(|(_, row)| row.len() + 40).sum::<usize>())
-            .sum()
+        self.partitions.bytes()
+    }
+
+    fn spines(&mut self) -> Vec<(&'static str, &mut Spine)> {
+        vec![("rows", &mut self.partitions)]
+    }
+
+    fn restored(&mut self) {
+        // An unknown lower bound: the next watermark scans.
+        self.next_end = Some(i64::MIN);
     }
 
     fn evict_closed(&mut self, watermark: i64) -> Result<()> {
@@ -276,23 +335,24 @@ impl Operator for Session {
             return Ok(());
         }
         let mut next_end: Option<i64> = None;
-        for partition in self.partitions.values_mut() {
-            let closed: Vec<Held> = assigned(partition, self.gap)
-                .into_iter()
-                .filter_map(|(row, _, (_, end))| {
-                    if end <= watermark {
-                        Some(row.clone())
-                    } else {
-                        next_end = Some(next_end.map_or(end, |n| n.min(end)));
-                        None
-                    }
-                })
-                .collect();
-            for row in closed {
-                partition.remove(&row);
+        let mut forgotten = SpineDelta::default();
+        let mut entries = self.partitions.iter().peekable();
+        while let Some(&(first, _)) = entries.peek() {
+            let (length, _, _) = split_entry(first)?;
+            let prefix = &first[..length];
+            let held = held_rows(std::iter::from_fn(|| {
+                entries.next_if(|(entry, _)| entry.starts_with(prefix))
+            }))?;
+            for ((time, row, count), (_, end)) in assigned(&held, self.gap) {
+                if end <= watermark {
+                    forgotten.push(&[prefix, &sortable_i64(time), row], -count);
+                } else {
+                    next_end = Some(next_end.map_or(end, |n| n.min(end)));
+                }
             }
         }
-        self.partitions.retain(|_, p| !p.is_empty());
+        drop(entries);
+        forgotten.apply_to(&mut self.partitions)?;
         self.next_end = next_end;
         Ok(())
     }
@@ -334,7 +394,7 @@ mod tests {
         let k: Vec<Option<i64>> = rows.iter().map(|r| Some(r.0)).collect();
         let ts: Vec<Option<i64>> = rows.iter().map(|r| Some(r.1)).collect();
         let change = change_of(batch(&[("k", &k), ("ts", &ts)]), &vec![weight; rows.len()]);
-        rows_of(&op.process(&change, &mut ErrorLog::default()).unwrap())
+        rows_of(&op.process(0, &change, &mut ErrorLog::default()).unwrap())
     }
 
     #[test]
@@ -400,10 +460,10 @@ mod tests {
     fn closed_sessions_are_forgotten_and_rows_behind_the_watermark_are_late() {
         let mut op = operator(10);
         push(&mut op, &[(1, 0), (1, 5), (2, 12), (1, 30)], 1);
-        let before = op.state_size();
+        assert_eq!(op.partitions.distinct_keys(), 4);
         op.evict_closed(15).unwrap();
-        assert!(op.state_size() < before);
-        assert_eq!(op.partitions.values().map(BTreeMap::len).sum::<usize>(), 2);
+        // Key 1's first session (rows 0 and 5) closed: its rows are forgotten.
+        assert_eq!(op.partitions.distinct_keys(), 2);
         // Behind the watermark: late, even though key 2's session is still open.
         assert!(push(&mut op, &[(2, 14), (1, 3)], 1).is_empty());
         assert_eq!(op.late_rows(), 2);

@@ -15,8 +15,14 @@
 //! of a view over watermarked sources: a window's row changes as rows arrive until the
 //! window closes, and is final after. Either way a closed window takes no more
 //! changes, so the operators may forget its state (`Operator::evict_closed`).
+//!
+//! The rows held back live in a [`Spine`], indexed once per closing column:
+//! `column number (u16, big-endian) ++ the row's value in it ++ row`, weighted by the
+//! row's pending weight (values in [`sortable_i64`], so each column's entries are in
+//! the order the watermark closes them). A row with NULL in a column has no entry
+//! for it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::{filter, filter_record_batch};
@@ -24,6 +30,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
 
 use super::ChangeBatch;
+use super::state::{Spine, SpineDelta, sortable_i64};
 use super::watermark::Closing;
 use crate::error::{Result, SluiceError};
 
@@ -68,17 +75,6 @@ impl InputWatermarks {
     }
 }
 
-/// Encoded rows by their value (µs) in one closing column.
-type ColumnIndex = BTreeSet<(i64, Box<[u8]>)>;
-
-/// A row held back until it closes.
-#[derive(Debug)]
-struct Pending {
-    weight: i64,
-    /// Its value (µs) in each closing column.
-    closing_values: Vec<Option<i64>>,
-}
-
 /// When a window's rows reach the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Release {
@@ -96,13 +92,9 @@ pub struct WindowCloser {
     closing: Closing,
     release: Release,
     codec: RowConverter,
-    /// `Release::OnClose`: the rows held back (encoded), with their weights and
-    /// closing columns' values.
-    pending: HashMap<Box<[u8]>, Pending>,
-    /// Per closing column, the pending rows by that column's value (µs), so the rows
-    /// a watermark closes are found without a scan. Holds exactly the pending rows
-    /// whose value in the column is not NULL.
-    pending_by_column: Vec<ColumnIndex>,
+    /// `Release::OnClose`: the rows held back, indexed by each closing column (see
+    /// the module docs).
+    pending: Spine,
     late_rows: u64,
 }
 
@@ -116,13 +108,15 @@ impl WindowCloser {
                 .map(|f| SortField::new(f.data_type().clone()))
                 .collect(),
         )?;
+        if closing.columns().count() > usize::from(u16::MAX) {
+            return Err(SluiceError::Internal("too many closing columns".into()));
+        }
         Ok(WindowCloser {
             schema,
-            pending_by_column: vec![BTreeSet::new(); closing.columns().count()],
             closing,
             release,
             codec,
-            pending: HashMap::new(),
+            pending: Spine::new(),
             late_rows: 0,
         })
     }
@@ -184,28 +178,13 @@ impl WindowCloser {
             }
             Release::OnClose => {
                 let rows = self.codec.convert_columns(change.data().columns())?;
+                let mut held = SpineDelta::default();
                 for (row, weight) in weights.iter().enumerate() {
-                    // A row that no watermarked column can close is not windowed data.
-                    if !on_time.value(row) || values.iter().all(|v| v.is_null(row)) {
-                        continue;
-                    }
-                    let key = Box::<[u8]>::from(rows.row(row).as_ref());
-                    let pending = self.pending.entry(key.clone()).or_insert_with(|| Pending {
-                        weight: 0,
-                        closing_values: values
-                            .iter()
-                            .map(|v| v.is_valid(row).then(|| v.value(row)))
-                            .collect(),
-                    });
-                    if pending.weight == 0 {
-                        index_row(&mut self.pending_by_column, &key, pending, true);
-                    }
-                    pending.weight += weight;
-                    if pending.weight == 0 {
-                        index_row(&mut self.pending_by_column, &key, pending, false);
-                        self.pending.remove(&key);
+                    if on_time.value(row) {
+                        index_row(&mut held, &values, row, rows.row(row).data(), *weight);
                     }
                 }
+                held.apply_to(&mut self.pending)?;
                 Ok(None)
             }
         }
@@ -217,16 +196,22 @@ impl WindowCloser {
         if !self.closing.advance(watermark)? {
             return Ok(None);
         }
-        let mut closed = Vec::new();
+        // The rows some column closes (a row closed by two columns is found twice).
+        let mut closed: BTreeMap<&[u8], i64> = BTreeMap::new();
         for (column, threshold) in self.closing.thresholds().iter().enumerate() {
             let Some(threshold) = threshold else { continue };
-            let index = &mut self.pending_by_column[column];
-            let open = index.split_off(&(*threshold, Box::default()));
-            for (_, row) in std::mem::replace(index, open) {
-                if let Some(pending) = self.pending.remove(&row) {
-                    index_row(&mut self.pending_by_column, &row, &pending, false);
-                    closed.push((row, pending.weight));
+            let prefix = (column as u16).to_be_bytes();
+            let threshold = sortable_i64(*threshold);
+            for (entry, weight) in self.pending.prefix(&prefix) {
+                let Some((value, row)) = entry.get(2..).and_then(|e| e.split_at_checked(8)) else {
+                    return Err(SluiceError::Internal(
+                        "a held row's entry is damaged".into(),
+                    ));
+                };
+                if value >= threshold.as_slice() {
+                    break;
                 }
+                closed.insert(row, weight);
             }
         }
         if closed.is_empty() {
@@ -235,32 +220,43 @@ impl WindowCloser {
         let parser = self.codec.parser();
         let columns = self
             .codec
-            .convert_rows(closed.iter().map(|(row, _)| parser.parse(row)))?;
-        let weights = Int64Array::from_iter_values(closed.iter().map(|(_, w)| *w));
+            .convert_rows(closed.keys().map(|row| parser.parse(row)))?;
+        let weights = Int64Array::from_iter_values(closed.values().copied());
+        // Released: they leave every column's index.
+        let values = self.closing.values(&columns)?;
+        let mut released = SpineDelta::default();
+        for (i, (row, weight)) in closed.iter().enumerate() {
+            index_row(&mut released, &values, i, row, -weight);
+        }
+        drop(closed);
+        released.apply_to(&mut self.pending)?;
         let data = RecordBatch::try_new(self.schema.clone(), columns)?;
         Ok(Some(ChangeBatch::try_new(data, weights)?))
     }
 
-    /// Approximate bytes held back.
+    /// Bytes held back.
     pub fn size(&self) -> usize {
-        let columns = self.pending_by_column.len();
-        self.pending
-            .keys()
-            .map(|row| (row.len() + 48) * (1 + columns))
-            .sum()
+        self.pending.bytes()
     }
 }
 
-/// Adds `row` to (or removes it from) the per-column indexes of pending rows.
-fn index_row(indexes: &mut [ColumnIndex], row: &[u8], pending: &Pending, add: bool) {
-    for (index, value) in indexes.iter_mut().zip(&pending.closing_values) {
-        if let Some(value) = value {
-            let entry = (*value, Box::<[u8]>::from(row));
-            if add {
-                index.insert(entry);
-            } else {
-                index.remove(&entry);
-            }
+/// Adds `weight` to row number `row` (encoded: `encoded`) in every closing column's
+/// index where its value (`values`) is not NULL. A row that no column can close is
+/// not windowed data and is not held.
+fn index_row(
+    delta: &mut SpineDelta,
+    values: &[Int64Array],
+    row: usize,
+    encoded: &[u8],
+    weight: i64,
+) {
+    for (column, values) in values.iter().enumerate() {
+        if values.is_valid(row) {
+            let column = (column as u16).to_be_bytes();
+            delta.push(
+                &[&column, &sortable_i64(values.value(row)), encoded],
+                weight,
+            );
         }
     }
 }
@@ -348,23 +344,12 @@ mod tests {
                 .absorb(&change(&[20, 20], &[n, n + 1], &[-1, 1]))
                 .unwrap();
         }
-        assert_eq!(closer.pending.len(), 2);
-        assert!(
-            closer
-                .pending_by_column
-                .iter()
-                .all(|index| index.len() == 2)
-        );
+        // Two rows, each in both columns' indexes.
+        assert_eq!(closer.pending.distinct_keys(), 4);
         // The first column closes window 20; it leaves the second column's index too.
         let out = closer.close(25).unwrap().unwrap();
         assert_eq!(rows_of(&out), vec!["1970-01-01T00:00:00.000020,100 x1"]);
-        assert_eq!(closer.pending.len(), 1);
-        assert!(
-            closer
-                .pending_by_column
-                .iter()
-                .all(|index| index.len() == 1)
-        );
+        assert_eq!(closer.pending.distinct_keys(), 2);
     }
 
     #[test]

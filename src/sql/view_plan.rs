@@ -418,10 +418,9 @@ impl Translator<'_> {
             filter,
             Arc::new(output),
         )?;
-        let node = Node::Join {
+        let node = Node::Operator {
             op: Box::new(op),
-            left: Box::new(first_node),
-            right: Box::new(second_node),
+            children: vec![first_node, second_node],
         };
         if !swapped {
             return Ok(node);
@@ -615,6 +614,6 @@ fn strip_alias(expr: &Expr) -> &Expr {
 fn operator(op: impl crate::dataflow::operator::Operator + 'static, child: Node) -> Node {
     Node::Operator {
         op: Box::new(op),
-        child: Box::new(child),
+        children: vec![child],
     }
 }

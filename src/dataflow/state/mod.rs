@@ -8,13 +8,25 @@
 //! leading columns — is the same Z-set with the index columns encoded first, read by
 //! prefix.
 //!
-//! Today the materialized view's result ([`super::arrangement::Arrangement`]) keeps
-//! its rows here. The operators' own state (aggregate groups, join indexes, session
-//! windows, the window closer's held rows, memos, error logs) moves onto it next,
-//! together with the checkpoint barriers that make views durable (docs/storage.md).
+//! A change to a spine is built as a [`SpineDelta`] (keys back to back in one
+//! buffer) and applied at once.
+//!
+//! Every operator's state lives here: the materialized view's result
+//! ([`super::arrangement::Arrangement`]), the join's indexes, the aggregate's groups
+//! and kept values, session windows' rows, the window closer's held rows and the
+//! memos of batch-dependent expressions. An operator names its spines
+//! ([`super::operator::Operator::spines`]); [`checkpoint`] writes and restores a
+//! set of named spines. The checkpoint barriers that make views durable come next
+//! (docs/storage.md).
 
+pub mod checkpoint;
+mod delta;
+mod encoding;
 mod run;
 mod spine;
 
+pub use checkpoint::StateCheckpoint;
+pub use delta::SpineDelta;
+pub use encoding::{from_sortable_i64, sortable_i64};
 pub use run::Run;
 pub use spine::{Merged, RunId, Spine, SpineCheckpoint};

@@ -230,8 +230,21 @@ impl RunBuilder {
     }
 
     fn finish(mut self) -> Run {
+        let mut keys = self.keys.finish();
+        // Room was reserved for every key pushed; where many cancelled out (a merge
+        // of a change with the state it retracts), copy the keys into buffers of
+        // their size, so that a run holds no more memory than its keys need.
+        let needed = keys.value_data().len() + 8 * (keys.len() + 1);
+        if keys.get_array_memory_size() > needed + needed / 2 + 1024 {
+            let mut exact = LargeBinaryBuilder::with_capacity(keys.len(), keys.value_data().len());
+            for key in keys.iter().flatten() {
+                exact.append_value(key);
+            }
+            keys = exact.finish();
+        }
+        self.weights.shrink_to_fit();
         Run {
-            keys: self.keys.finish(),
+            keys,
             weights: Int64Array::from(self.weights),
         }
     }
@@ -264,6 +277,20 @@ mod tests {
             vec![(b"a".to_vec(), 1), (b"b".to_vec(), 1), (b"c".to_vec(), 3)]
         );
         assert!(Run::merge(&Run::empty(), &Run::empty()).is_empty());
+    }
+
+    /// Merging a change that retracts most of the state leaves a run sized for what
+    /// is left, not for both inputs.
+    #[test]
+    fn a_merge_where_keys_cancel_holds_no_slack() {
+        let keys: Vec<Vec<u8>> = (0..10_000u32).map(|i| [i.to_be_bytes(); 4].concat()).collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let state = Run::consolidate(&refs, &[1; 10_000]).unwrap();
+        let retract = Run::consolidate(&refs[100..], &[-1; 9_900]).unwrap();
+        let left = Run::merge(&state, &retract);
+        assert_eq!(left.len(), 100);
+        let kept = Run::consolidate(&refs[..100], &[1; 100]).unwrap();
+        assert!(left.bytes() <= 2 * kept.bytes(), "{} vs {}", left.bytes(), kept.bytes());
     }
 
     #[test]
