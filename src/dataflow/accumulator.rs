@@ -5,14 +5,16 @@
 //! |-------------------|----------------------------------------|-------------------|
 //! | `count(x)`        | weighted count of non-NULL `x`         |                   |
 //! | `sum(x)`, `avg(x)`| weighted sum (exact for integers and decimals) and count | |
-//! | `min(x)`, `max(x)`| nothing                                | multiset of values, extreme first |
+//! | `min(x)`, `max(x)`| the extreme value                      | multiset of values, extreme first |
 //! | `count(DISTINCT x)`| number of distinct values present     | multiset of values |
 //!
-//! An accumulator has a fixed-size byte encoding ([`Accumulator::encode`],
+//! An accumulator has a byte encoding ([`Accumulator::encode`],
 //! [`AggregateSignature::decode`]): the aggregate keeps it in its state spine. The
 //! multisets of values of min, max and count(DISTINCT) are kept by the aggregate
 //! too, as row-encoded values ([`AggregateSignature::prepare`]) ordered so that the
-//! aggregate's extreme comes first: a deleted extreme is replaced by the next one.
+//! aggregate's extreme comes first. An insertion beyond the extreme replaces it in
+//! the accumulator; a deletion of it ([`Accumulator::loses_extreme`]) makes the
+//! aggregate read the next one from the kept values.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::{SortOptions, cast};
@@ -111,7 +113,7 @@ impl AggregateSignature {
         match self.kind {
             AggregateKind::Count => Accumulator::Count(0),
             AggregateKind::CountDistinct => Accumulator::Distinct(0),
-            AggregateKind::Min | AggregateKind::Max => Accumulator::Extreme,
+            AggregateKind::Min | AggregateKind::Max => Accumulator::Extreme(None),
             AggregateKind::Sum | AggregateKind::Avg => match self.numeric {
                 Some(Numeric::Float) => Accumulator::FloatSum(FloatSum::default()),
                 _ => Accumulator::ExactSum { sum: 0, n: 0 },
@@ -125,7 +127,18 @@ impl AggregateSignature {
         Ok(match self.new_state() {
             Accumulator::Count(_) => Accumulator::Count(take_i64(bytes)?),
             Accumulator::Distinct(_) => Accumulator::Distinct(take_i64(bytes)?),
-            Accumulator::Extreme => Accumulator::Extreme,
+            Accumulator::Extreme(_) => {
+                let length = u32::from_le_bytes(take(bytes)?) as usize;
+                if length == 0 {
+                    Accumulator::Extreme(None)
+                } else {
+                    let (value, rest) = bytes.split_at_checked(length - 1).ok_or_else(|| {
+                        SluiceError::Internal("an aggregate's state is cut short".into())
+                    })?;
+                    *bytes = rest;
+                    Accumulator::Extreme(Some(value.into()))
+                }
+            }
             Accumulator::ExactSum { .. } => {
                 let sum = i128::from_le_bytes(take(bytes)?);
                 Accumulator::ExactSum {
@@ -161,9 +174,8 @@ impl AggregateSignature {
         })
     }
 
-    /// The aggregate's value for a group holding `state`; for min and max, `extreme`
-    /// is the first of the group's values kept apart (`None`: no value).
-    pub fn output(&self, state: &Accumulator, extreme: Option<&[u8]>) -> Result<ScalarValue> {
+    /// The aggregate's value for a group holding `state`.
+    pub fn output(&self, state: &Accumulator) -> Result<ScalarValue> {
         let null = || ScalarValue::try_from(&self.output_type);
         let value = match (self.kind, state) {
             (AggregateKind::Count, Accumulator::Count(n)) => ScalarValue::Int64(Some(*n)),
@@ -201,7 +213,7 @@ impl AggregateSignature {
             (AggregateKind::Avg, Accumulator::FloatSum(f)) => {
                 ScalarValue::Float64(Some(f.value() / f.n as f64))
             }
-            (AggregateKind::Min | AggregateKind::Max, Accumulator::Extreme) => {
+            (AggregateKind::Min | AggregateKind::Max, Accumulator::Extreme(extreme)) => {
                 match (extreme, &self.values) {
                     (Some(bytes), Some(codec)) => {
                         let parser = codec.parser();
@@ -263,8 +275,9 @@ pub enum Accumulator {
     /// count(DISTINCT): how many distinct values the group holds (the aggregate keeps
     /// the values and changes this when one appears or disappears).
     Distinct(i64),
-    /// min, max: the aggregate keeps the values; nothing is needed here.
-    Extreme,
+    /// min, max: the extreme of the values (row-encoded; `None` without values). The
+    /// aggregate keeps the values themselves.
+    Extreme(Option<Box<[u8]>>),
 }
 
 impl Accumulator {
@@ -293,7 +306,13 @@ impl Accumulator {
             (Accumulator::FloatSum(f), Some(PreparedInput::Numbers(values))) => {
                 f.add(values.as_primitive::<Float64Type>().value(row), weight);
             }
-            (Accumulator::Distinct(_) | Accumulator::Extreme, Some(PreparedInput::Rows(..))) => {}
+            (Accumulator::Extreme(extreme), Some(PreparedInput::Rows(rows, _))) => {
+                let value = rows.row(row).data();
+                if weight > 0 && extreme.as_deref().is_none_or(|e| value < e) {
+                    *extreme = Some(value.into());
+                }
+            }
+            (Accumulator::Distinct(_), Some(PreparedInput::Rows(..))) => {}
             (state, _) => {
                 return Err(SluiceError::Internal(format!(
                     "accumulator {state:?} got the wrong input"
@@ -319,7 +338,30 @@ impl Accumulator {
                     out.extend(count.to_le_bytes());
                 }
             }
-            Accumulator::Extreme => {}
+            Accumulator::Extreme(None) => out.extend(0u32.to_le_bytes()),
+            Accumulator::Extreme(Some(value)) => {
+                // Values are row encodings of one column: far below 4 GiB.
+                out.extend((value.len() as u32 + 1).to_le_bytes());
+                out.extend_from_slice(value);
+            }
+        }
+    }
+
+    /// True when deleting `value` (row-encoded) `weight < 0` times may take away the
+    /// extreme: only the kept values can tell the extreme after it.
+    pub fn loses_extreme(&self, value: &[u8], weight: i64) -> bool {
+        match self {
+            Accumulator::Extreme(extreme) => {
+                weight < 0 && extreme.as_deref().is_none_or(|e| value <= e)
+            }
+            _ => false,
+        }
+    }
+
+    /// Sets the extreme of min or max to the first of the kept values.
+    pub fn set_extreme(&mut self, first: Option<&[u8]>) {
+        if let Accumulator::Extreme(extreme) = self {
+            *extreme = first.map(Into::into);
         }
     }
 }
@@ -406,9 +448,12 @@ mod tests {
             state.update(Some(&prepared), row, *w).unwrap();
             if let Some(value) = prepared.value(row).filter(|_| !prepared.is_null(row)) {
                 *values.entry(value.to_vec()).or_default() += w;
+                values.retain(|_, n| *n != 0);
+                if state.loses_extreme(value, *w) {
+                    state.set_extreme(values.keys().next().map(Vec::as_slice));
+                }
             }
         }
-        values.retain(|_, n| *n != 0);
         if let Accumulator::Distinct(n) = &mut state {
             *n = values.len() as i64;
         }
@@ -418,8 +463,7 @@ mod tests {
         let mut bytes = encoded.as_slice();
         assert_eq!(sig.decode(&mut bytes).unwrap(), state);
         assert!(bytes.is_empty());
-        sig.output(&state, values.keys().next().map(Vec::as_slice))
-            .unwrap()
+        sig.output(&state).unwrap()
     }
 
     #[test]

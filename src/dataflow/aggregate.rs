@@ -2,12 +2,15 @@
 //! DataFusion plans as a group-by without aggregates).
 //!
 //! State, in two [`Spine`]s (see [`super::state`]):
-//! - `groups`: one entry per live group, `group key ++ row count ++ accumulators`
-//!   (fixed-size encodings, [`Accumulator::encode`]) with weight 1. A group is read
-//!   with its key as the prefix; a change retracts the old entry and adds the new one.
+//! - `groups`: one entry per live group, `group key ++ state ++ state length`, the
+//!   state being the row count and the accumulators ([`Accumulator::encode`]), with
+//!   weight 1. A group is read with its key as the prefix (the trailing length
+//!   separates key and state when the whole spine is scanned); a change retracts the
+//!   old entry and adds the new one.
 //! - `values`: for min, max and count(DISTINCT), `group key ++ call number ++ value`,
 //!   weighted by how often the value occurs in the group; the extreme is the first
-//!   entry under `group key ++ call number`.
+//!   entry under `group key ++ call number`. Min and max keep their extreme in the
+//!   group's state too, and read this spine only when a change deletes it.
 //!
 //! Group keys are Arrow row encodings, and no row encoding is a prefix of another, so
 //! a read by a group key finds that group's entries and no other's.
@@ -71,13 +74,12 @@ pub struct Aggregate {
     schema: SchemaRef,
     evaluation: Evaluation,
     key_codec: Option<RowConverter>,
-    /// `group key ++ Group`, weight 1 per live group (a group's row count is > 0).
+    /// `group key ++ Group ++ its length (u32)`, weight 1 per live group (a group's
+    /// row count is > 0).
     groups: Spine,
     /// `group key ++ call number (u16, big-endian) ++ value`, weighted by the value's
     /// multiplicity in the group (never negative).
     values: Spine,
-    /// The length of a [`Group`]'s encoding, the same for every group.
-    group_bytes: usize,
     /// The group keys with a watermark (indexes among the keys): groups they close
     /// are forgotten, and rows for closed groups are late, dropped here and counted
     /// (so a late row makes no group to forget again).
@@ -112,7 +114,7 @@ impl Aggregate {
                 .collect();
             Some(RowConverter::new(fields)?)
         };
-        let mut aggregate = Aggregate {
+        Ok(Aggregate {
             keys,
             calls,
             schema,
@@ -120,15 +122,10 @@ impl Aggregate {
             key_codec,
             groups: Spine::new(),
             values: Spine::new(),
-            group_bytes: 0,
             closing: None,
             earliest: Vec::new(),
             late_rows: 0,
-        };
-        let mut encoded = Vec::new();
-        aggregate.encode_group(&aggregate.new_group(), &mut encoded);
-        aggregate.group_bytes = encoded.len();
-        Ok(aggregate)
+        })
     }
 
     /// The aggregate closing groups by the watermarks of the keys in `closing`
@@ -166,14 +163,28 @@ impl Aggregate {
         }
     }
 
+    /// Appends the group's state, then its length.
     fn encode_group(&self, group: &Group, out: &mut Vec<u8>) {
+        let start = out.len();
         out.extend(group.rows.to_le_bytes());
         for state in &group.states {
             state.encode(out);
         }
+        // A group's state is a few counts and at most a few values: far below 4 GiB.
+        let length = (out.len() - start) as u32;
+        out.extend(length.to_le_bytes());
     }
 
-    fn decode_group(&self, mut bytes: &[u8]) -> Result<Group> {
+    /// Reads a state written by [`Aggregate::encode_group`], length included.
+    fn decode_group(&self, bytes: &[u8]) -> Result<Group> {
+        let mut bytes = match bytes.split_last_chunk::<4>() {
+            Some((state, length)) if u32::from_le_bytes(*length) as usize == state.len() => state,
+            _ => {
+                return Err(SluiceError::Internal(
+                    "an aggregate group's state does not have its recorded length".into(),
+                ));
+            }
+        };
         let rows = take_i64(&mut bytes)?;
         let states = self
             .calls
@@ -204,8 +215,7 @@ impl Aggregate {
     }
 
     /// The group's output values (aggregates only), `None` when it has no output row.
-    /// Min and max read their extreme from the kept values.
-    fn output(&self, key: &[u8], group: Option<&Group>) -> Output {
+    fn output(&self, group: Option<&Group>) -> Output {
         let empty;
         let group = match group {
             Some(g) => g,
@@ -218,69 +228,75 @@ impl Aggregate {
         if group.rows <= 0 && !self.is_global() {
             return Ok(None);
         }
-        let mut prefix = Vec::new();
-        let mut values = Vec::with_capacity(self.calls.len());
-        for (call, (signature, state)) in self
-            .calls
+        self.calls
             .iter()
-            .map(|c| &c.signature)
             .zip(&group.states)
-            .enumerate()
-        {
-            let extreme = match state {
-                Accumulator::Extreme => {
-                    values_prefix(key, call, &mut prefix);
-                    self.values
-                        .prefix(&prefix)
-                        .next()
-                        .map(|(entry, _)| &entry[prefix.len()..])
-                }
-                _ => None,
-            };
-            values.push(signature.output(state, extreme)?);
-        }
-        Ok(Some(values))
+            .map(|(call, state)| call.signature.output(state))
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
     }
 
     /// Applies the changes to the kept values (`changes`: per touched group, call and
-    /// value, the change in its multiplicity), and counts the distinct values that
-    /// appear or disappear into the groups' `count(DISTINCT)` accumulators.
+    /// value, the change in its multiplicity); counts the distinct values that appear
+    /// or disappear into the groups' `count(DISTINCT)` accumulators, and reads the
+    /// extreme of the min and max accumulators in `lost` (group, call) whose extreme
+    /// a deletion may have taken.
     fn change_values(
         &mut self,
         touched: &[&[u8]],
         groups: &mut [Group],
         changes: HashMap<(u32, u16, &[u8]), i64>,
+        mut lost: Vec<(u32, u16)>,
     ) -> Result<()> {
+        lost.sort_unstable();
+        lost.dedup();
         let mut delta = SpineDelta::default();
-        let mut owners = Vec::with_capacity(changes.len());
+        // The changes to count(DISTINCT) values: their delta index, group and call.
+        let mut distinct = Vec::new();
         for ((group, call, value), weight) in changes {
-            if weight != 0 {
-                delta.push(
-                    &[touched[group as usize], &call.to_be_bytes(), value],
-                    weight,
-                );
-                owners.push((group as usize, usize::from(call)));
+            if weight == 0 {
+                continue;
+            }
+            let state = &groups[group as usize].states[usize::from(call)];
+            if matches!(state, Accumulator::Distinct(_)) {
+                distinct.push((delta.weights().len(), group as usize, usize::from(call)));
+            }
+            delta.push(
+                &[touched[group as usize], &call.to_be_bytes(), value],
+                weight,
+            );
+        }
+        if !distinct.is_empty() {
+            let keys = delta.keys();
+            let lookups: Vec<&[u8]> = distinct.iter().map(|&(i, _, _)| keys[i]).collect();
+            let mut before = vec![0; lookups.len()];
+            for (i, entry, weight) in self.values.prefix_matches(&lookups) {
+                if entry == lookups[i as usize] {
+                    before[i as usize] = weight;
+                }
+            }
+            for (&(i, group, call), before) in distinct.iter().zip(before) {
+                let after = before + delta.weights()[i];
+                if after < 0 {
+                    return Err(SluiceError::Internal(
+                        "a value was deleted from an aggregate group more often than inserted"
+                            .into(),
+                    ));
+                }
+                if let Accumulator::Distinct(n) = &mut groups[group].states[call] {
+                    *n += i64::from(after > 0) - i64::from(before > 0);
+                }
             }
         }
-        let keys = delta.keys();
-        let mut before = vec![0; keys.len()];
-        for (i, entry, weight) in self.values.prefix_matches(&keys) {
-            if entry == keys[i as usize] {
-                before[i as usize] = weight;
-            }
+        delta.apply_to(&mut self.values)?;
+        let mut prefix = Vec::new();
+        for (group, call) in lost {
+            values_prefix(touched[group as usize], usize::from(call), &mut prefix);
+            let first = self.values.prefix(&prefix).next();
+            groups[group as usize].states[usize::from(call)]
+                .set_extreme(first.map(|(entry, _)| &entry[prefix.len()..]));
         }
-        for ((&(group, call), before), change) in owners.iter().zip(before).zip(delta.weights()) {
-            let after = before + change;
-            if after < 0 {
-                return Err(SluiceError::Internal(
-                    "a value was deleted from an aggregate group more often than inserted".into(),
-                ));
-            }
-            if let Accumulator::Distinct(n) = &mut groups[group].states[call] {
-                *n += i64::from(after > 0) - i64::from(before > 0);
-            }
-        }
-        delta.apply_to(&mut self.values)
+        Ok(())
     }
 
     /// Builds the output change from `(key, values, weight)` rows.
@@ -316,6 +332,19 @@ fn values_prefix(key: &[u8], call: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(key);
     // `try_new` refuses more calls than a u16 can number.
     out.extend((call as u16).to_be_bytes());
+}
+
+/// The group key of an entry of the `groups` spine (see [`Aggregate::encode_group`]).
+fn group_key(entry: &[u8]) -> Result<&[u8]> {
+    entry
+        .split_last_chunk::<4>()
+        .and_then(|(rest, length)| {
+            let key_end = rest
+                .len()
+                .checked_sub(u32::from_le_bytes(*length) as usize)?;
+            rest.get(..key_end)
+        })
+        .ok_or_else(|| SluiceError::Internal("an aggregate group's entry is damaged".into()))
 }
 
 impl Operator for Aggregate {
@@ -386,10 +415,9 @@ impl Operator for Aggregate {
 
         // 2. Their state and output rows before the change.
         let before = self.read_groups(&touched)?;
-        let old_outputs: Vec<Output> = touched
+        let old_outputs: Vec<Output> = before
             .iter()
-            .zip(&before)
-            .map(|(key, group)| self.output(key, group.as_ref()))
+            .map(|group| self.output(group.as_ref()))
             .collect();
 
         // 3. The rows folded in.
@@ -398,6 +426,7 @@ impl Operator for Aggregate {
             .map(|g| g.clone().unwrap_or_else(|| self.new_group()))
             .collect();
         let mut value_changes: HashMap<(u32, u16, &[u8]), i64> = HashMap::default();
+        let mut lost_extremes = Vec::new();
         for (row, group) in row_groups.into_iter().enumerate() {
             let Some(group) = group else { continue };
             let weight = change.weights().value(row);
@@ -416,17 +445,20 @@ impl Operator for Aggregate {
                     *value_changes
                         .entry((group, call as u16, value))
                         .or_default() += weight;
+                    if accumulator.loses_extreme(value, weight) {
+                        lost_extremes.push((group, call as u16));
+                    }
                 }
             }
         }
         if !value_changes.is_empty() {
-            self.change_values(&touched, &mut after, value_changes)?;
+            self.change_values(&touched, &mut after, value_changes, lost_extremes)?;
         }
 
         // 4. The output, and the groups' new state.
         let mut out = Vec::new();
         let mut states = SpineDelta::default();
-        let mut encoded = Vec::with_capacity(self.group_bytes);
+        let mut encoded = Vec::new();
         for (((key, before), after), old) in touched.iter().zip(before).zip(&after).zip(old_outputs)
         {
             if after.rows < 0 {
@@ -446,7 +478,7 @@ impl Operator for Aggregate {
                     states.push(&[key, &encoded], 1);
                 }
             }
-            let new = self.output(key, Some(after));
+            let new = self.output(Some(after));
             let (old, new) = match (old, new) {
                 (Ok(old), Ok(new)) if old == new => continue,
                 (old, new) => (old, new),
@@ -498,7 +530,7 @@ impl Operator for Aggregate {
         if !self.is_global() {
             return Ok(None);
         }
-        match self.output(&[], None)? {
+        match self.output(None)? {
             Some(values) => Ok(Some(self.emit(vec![(&[][..], values, 1)])?)),
             None => Ok(None),
         }
@@ -518,24 +550,18 @@ impl Operator for Aggregate {
             return Ok(());
         }
         let entries: Vec<&[u8]> = self.groups.iter().map(|(entry, _)| entry).collect();
-        let group_key = |entry: &'_ [u8]| -> Result<usize> {
-            entry.len().checked_sub(self.group_bytes).ok_or_else(|| {
-                SluiceError::Internal("an aggregate group's entry is too short".into())
-            })
-        };
+        let keys = entries
+            .iter()
+            .map(|entry| group_key(entry))
+            .collect::<Result<Vec<_>>>()?;
         let parser = codec.parser();
-        let mut key_rows = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            key_rows.push(parser.parse(&entry[..group_key(entry)?]));
-        }
-        let columns = codec.convert_rows(key_rows)?;
+        let columns = codec.convert_rows(keys.iter().map(|key| parser.parse(key)))?;
         let values = closing.values(&columns)?;
         let mut earliest = vec![None; values.len()];
         let mut forgotten_groups = SpineDelta::default();
         let mut forgotten_values = SpineDelta::default();
-        for (row, entry) in entries.iter().enumerate() {
+        for (row, (entry, key)) in entries.iter().zip(&keys).enumerate() {
             if closing.is_closed(&values, row) {
-                let key = &entry[..group_key(entry)?];
                 forgotten_groups.push(&[entry], -1);
                 for (value, weight) in self.values.prefix(key) {
                     forgotten_values.push(&[value], -weight);
@@ -549,7 +575,7 @@ impl Operator for Aggregate {
                 }
             }
         }
-        drop(entries);
+        drop((entries, keys));
         forgotten_groups.apply_to(&mut self.groups)?;
         forgotten_values.apply_to(&mut self.values)?;
         self.earliest = earliest;

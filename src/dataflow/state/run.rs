@@ -283,14 +283,21 @@ mod tests {
     /// is left, not for both inputs.
     #[test]
     fn a_merge_where_keys_cancel_holds_no_slack() {
-        let keys: Vec<Vec<u8>> = (0..10_000u32).map(|i| [i.to_be_bytes(); 4].concat()).collect();
+        let keys: Vec<Vec<u8>> = (0..10_000u32)
+            .map(|i| [i.to_be_bytes(); 4].concat())
+            .collect();
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let state = Run::consolidate(&refs, &[1; 10_000]).unwrap();
         let retract = Run::consolidate(&refs[100..], &[-1; 9_900]).unwrap();
         let left = Run::merge(&state, &retract);
         assert_eq!(left.len(), 100);
         let kept = Run::consolidate(&refs[..100], &[1; 100]).unwrap();
-        assert!(left.bytes() <= 2 * kept.bytes(), "{} vs {}", left.bytes(), kept.bytes());
+        assert!(
+            left.bytes() <= 2 * kept.bytes(),
+            "{} vs {}",
+            left.bytes(),
+            kept.bytes()
+        );
     }
 
     #[test]
