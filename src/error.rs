@@ -50,6 +50,52 @@ pub mod sqlstate {
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";
     pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
+
+    /// Every code above.
+    const ALL: &[&str] = &[
+        SYNTAX_ERROR,
+        UNDEFINED_TABLE,
+        UNDEFINED_COLUMN,
+        UNDEFINED_FUNCTION,
+        UNDEFINED_OBJECT,
+        DUPLICATE_TABLE,
+        DUPLICATE_COLUMN,
+        AMBIGUOUS_COLUMN,
+        DATATYPE_MISMATCH,
+        INVALID_TEXT_REPRESENTATION,
+        NUMERIC_VALUE_OUT_OF_RANGE,
+        DIVISION_BY_ZERO,
+        INVALID_ARGUMENT_FOR_LOGARITHM,
+        INVALID_ARGUMENT_FOR_POWER_FUNCTION,
+        DATA_EXCEPTION,
+        INVALID_PARAMETER_VALUE,
+        NOT_NULL_VIOLATION,
+        UNIQUE_VIOLATION,
+        FEATURE_NOT_SUPPORTED,
+        DEPENDENT_OBJECTS_STILL_EXIST,
+        INVALID_PARAMETER_STATUS,
+        PROTOCOL_VIOLATION,
+        IO_ERROR,
+        DATA_CORRUPTED,
+        INTERNAL_ERROR,
+        OUT_OF_MEMORY,
+        CONFIGURATION_LIMIT_EXCEEDED,
+        INVALID_CURSOR_NAME,
+        DUPLICATE_CURSOR,
+        QUERY_CANCELED,
+        STATEMENT_TOO_COMPLEX,
+        PROGRAM_LIMIT_EXCEEDED,
+        NAME_TOO_LONG,
+        CHARACTER_NOT_IN_REPERTOIRE,
+        INVALID_REGULAR_EXPRESSION,
+        DATETIME_FIELD_OVERFLOW,
+    ];
+
+    /// The constant for `code`, when it is one of the codes above (a code read back
+    /// from disk is matched to its constant, so errors keep `&'static str` codes).
+    pub fn known(code: &str) -> Option<&'static str> {
+        ALL.iter().copied().find(|known| *known == code)
+    }
 }
 
 /// Everything that can go wrong in Sluice, each variant carrying its SQLSTATE class.

@@ -322,7 +322,7 @@ impl Accumulator {
         Ok(())
     }
 
-    /// Appends the accumulator's fixed-size encoding (read back by
+    /// Appends the accumulator's encoding (read back by
     /// [`AggregateSignature::decode`]).
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {

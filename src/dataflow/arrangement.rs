@@ -115,6 +115,16 @@ impl Arrangement {
         self.rows.bytes()
     }
 
+    /// The rows, for checkpoints.
+    pub fn spine(&self) -> &Spine {
+        &self.rows
+    }
+
+    /// The rows, for restoring a checkpoint.
+    pub fn spine_mut(&mut self) -> &mut Spine {
+        &mut self.rows
+    }
+
     /// The rows' schema.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()

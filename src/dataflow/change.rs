@@ -181,6 +181,14 @@ pub enum Message {
     },
     /// A flush marker: answer once every message before it is processed.
     Flush(tokio::sync::oneshot::Sender<()>),
+    /// Write the view's state as of every message before this one under `dir`, and
+    /// answer with what was written (see [`super::view::ViewCheckpoint`]).
+    Checkpoint {
+        /// The view's checkpoint directory.
+        dir: std::path::PathBuf,
+        /// Receives the checkpoint, or why it failed.
+        reply: tokio::sync::oneshot::Sender<crate::error::Result<super::view::ViewCheckpoint>>,
+    },
     /// Stop processing (the subscriber is being dropped).
     Stop,
 }

@@ -438,7 +438,11 @@ mod tests {
         let mut checkpoints = Vec::new();
         for (step, (input, change)) in changes.iter().enumerate() {
             if step == 100 || step == 200 {
-                let taken = checkpoint::checkpoint(original.spines(), &dir).unwrap();
+                let taken = checkpoint::checkpoint(
+                    original.spines().into_iter().map(|(n, s)| (n, &*s)),
+                    &dir,
+                )
+                .unwrap();
                 assert!(taken.bytes_written > 0);
                 let mut fresh = build();
                 checkpoint::restore(fresh.spines(), &dir, &taken).unwrap();

@@ -112,6 +112,27 @@ impl ErrorLog {
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
     }
+
+    /// The standing errors as `(SQLSTATE, message, count)`, for a checkpoint.
+    pub fn entries(&self) -> Vec<(String, String, i64)> {
+        self.counts
+            .iter()
+            .map(|((code, message), count)| (code.to_string(), message.clone(), *count))
+            .collect()
+    }
+
+    /// The log [`ErrorLog::entries`] gave. An unknown SQLSTATE (written by another
+    /// version) is refused rather than reported under a wrong code.
+    pub fn from_entries(entries: &[(String, String, i64)]) -> Result<ErrorLog> {
+        let mut log = ErrorLog::default();
+        for (code, message, count) in entries {
+            let code = crate::error::sqlstate::known(code).ok_or_else(|| {
+                SluiceError::Internal(format!("a checkpoint holds an unknown SQLSTATE {code}"))
+            })?;
+            log.counts.insert((code, message.clone()), *count);
+        }
+        Ok(log)
+    }
 }
 
 /// Evaluates `exprs` over `batch`, one array per expression.

@@ -9,8 +9,12 @@
 //!
 //! The worker applies each input change and publishes the result under the state
 //! lock, so a reader sees the view as of one epoch: every change up to it, none
-//! after. Flush markers in the inbox let `FLUSH` wait for everything before them.
+//! after. Flush markers in the inbox let `FLUSH` wait for everything before them;
+//! checkpoint markers ([`MaterializedView::checkpoint`]) write the view's state as of
+//! everything before them, and a view can start from such a checkpoint instead of
+//! its inputs' snapshots ([`Inputs::restore`]).
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
@@ -21,6 +25,8 @@ use super::arrangement::Arrangement;
 use super::feed::{FeedItem, FeedReceiver, FeedSender, feed};
 use super::graph::Node;
 use super::operator::ErrorLog;
+use super::state::Spine;
+use super::state::checkpoint::{self, StateCheckpoint};
 use super::window_close::{InputWatermarks, WindowCloser};
 use super::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};
 use crate::error::{Result, SluiceError};
@@ -48,6 +54,27 @@ pub struct Inputs {
     pub output_watermarks: Vec<Option<Expr>>,
     /// The epoch the snapshots are as of: the view's epoch after its backfill.
     pub epoch: u64,
+    /// Start from this checkpoint (written under the directory) instead of the
+    /// snapshots, which must then be empty: the view's inputs deliver the changes
+    /// after the checkpoint's epoch.
+    pub restore: Option<(PathBuf, ViewCheckpoint)>,
+}
+
+/// A view's state as of a checkpoint marker: the runs of its spines (written under
+/// the checkpoint directory) and the few values kept beside them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ViewCheckpoint {
+    /// The epoch the state is as of: every change up to it is in, none after.
+    pub epoch: u64,
+    /// The spines: the operators' (`operators/...`), the rows held back by `EMIT ON
+    /// WINDOW CLOSE` (`held`), the result (`result`).
+    pub state: StateCheckpoint,
+    /// Each input's watermark (µs; `None`: none yet), for a watermarked view.
+    pub watermarks: Option<Vec<Option<i64>>>,
+    /// Rows dropped as late so far.
+    pub late_rows: u64,
+    /// The standing row errors, as `(SQLSTATE, message, count)`.
+    pub errors: Vec<(String, String, i64)>,
 }
 
 #[derive(Debug)]
@@ -105,6 +132,7 @@ impl MaterializedView {
             window_closer,
             output_watermarks,
             epoch,
+            restore,
         } = inputs;
         let watermarked = watermarks.is_some();
         let depth = 1 + upstream.iter().map(|v| v.depth()).max().unwrap_or(0);
@@ -135,8 +163,13 @@ impl MaterializedView {
                     watermarks,
                     window_closer,
                     operator_late: 0,
+                    restored_late: 0,
                 };
-                run(output, graph, receiver, snapshots, ready_tx)
+                let start = match restore {
+                    Some((dir, checkpoint)) => Start::Restore(dir, checkpoint),
+                    None => Start::Backfill(snapshots),
+                };
+                run(output, graph, receiver, start, ready_tx)
             })?;
         let view = Arc::new(MaterializedView {
             shared,
@@ -258,6 +291,18 @@ impl MaterializedView {
         ))
     }
 
+    /// Queues a checkpoint marker: once everything queued before it is processed, the
+    /// view writes the runs of its spines not yet written under `dir` and answers
+    /// with its checkpoint (an error when writing failed or the view has stopped).
+    pub fn checkpoint(
+        &self,
+        dir: PathBuf,
+    ) -> tokio::sync::oneshot::Receiver<Result<ViewCheckpoint>> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let _ = self.inbox.send(Message::Checkpoint { dir, reply });
+        rx
+    }
+
     /// Queues a flush marker; the receiver completes once everything queued before it
     /// is processed (or the view has stopped).
     pub fn flush_marker(&self) -> tokio::sync::oneshot::Receiver<()> {
@@ -306,6 +351,8 @@ struct Output {
     window_closer: Option<WindowCloser>,
     /// Rows the operators dropped as late (session windows), besides the closer's.
     operator_late: u64,
+    /// Rows dropped as late before the checkpoint the view started from.
+    restored_late: u64,
 }
 
 impl Output {
@@ -371,21 +418,117 @@ impl Output {
             .window_closer
             .as_ref()
             .map_or(0, WindowCloser::late_rows)
-            + self.operator_late;
+            + self.operator_late
+            + self.restored_late;
+    }
+
+    /// Writes the view's state under `dir` (see [`MaterializedView::checkpoint`]).
+    fn checkpoint(&mut self, graph: &mut Node, dir: &Path) -> Result<ViewCheckpoint> {
+        self.operator_late = graph.late_rows();
+        self.record_progress();
+        let state = self.shared.state.read().unwrap_or_else(|p| p.into_inner());
+        // A copy of the result (its runs are shared, not copied), so that readers
+        // are not held up while the runs are written.
+        let mut result = state.arrangement.spine().clone();
+        let (epoch, late_rows, errors) = (state.epoch, state.late_rows, state.errors.entries());
+        drop(state);
+        let spines = view_spines(graph, self.window_closer.as_mut(), &mut result);
+        let written = checkpoint::checkpoint(spines.into_iter().map(|(n, s)| (n, &*s)), dir)?;
+        Ok(ViewCheckpoint {
+            epoch,
+            state: written,
+            watermarks: self.watermarks.as_ref().map(|w| w.inputs().to_vec()),
+            late_rows,
+            errors,
+        })
+    }
+
+    /// Replaces the view's state with the checkpoint's (see [`Inputs::restore`]).
+    fn restore(&mut self, graph: &mut Node, dir: &Path, saved: &ViewCheckpoint) -> Result<()> {
+        if saved.watermarks.is_some() != self.watermarks.is_some() {
+            return Err(SluiceError::Internal(format!(
+                "the checkpoint in {} was taken of another plan (watermarks differ)",
+                dir.display()
+            )));
+        }
+        {
+            let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+            let state = &mut *state;
+            let spines = view_spines(
+                graph,
+                self.window_closer.as_mut(),
+                state.arrangement.spine_mut(),
+            );
+            checkpoint::restore(spines, dir, &saved.state)?;
+            state.errors = ErrorLog::from_entries(&saved.errors)?;
+            state.epoch = saved.epoch;
+            state.version += 1;
+        }
+        graph.restored();
+        self.restored_late = saved.late_rows;
+        if let Some(inputs) = &saved.watermarks {
+            let watermarks = InputWatermarks::restore(inputs.clone());
+            if let Some(watermark) = watermarks.current() {
+                // What the operators and the closer derive from the watermark (the
+                // thresholds that make rows late) is learnt again; everything it
+                // closed was released before the checkpoint.
+                graph.evict_closed(watermark)?;
+                if let Some(closer) = &mut self.window_closer
+                    && let Some(closed) = closer.close(watermark)?
+                {
+                    publish(&self.shared, &closed, 0, &mut ErrorLog::default(), None)?;
+                }
+            }
+            self.watermarks = Some(watermarks);
+        }
+        self.record_progress();
+        Ok(())
     }
 }
 
-/// The worker: backfill, then the inbox until `Stop` or until every sender is gone.
+/// A view's spines by name: its operators', the rows its closer holds back, its
+/// result. The same names for checkpoints and restores of the same plan.
+fn view_spines<'a>(
+    graph: &'a mut Node,
+    closer: Option<&'a mut WindowCloser>,
+    result: &'a mut Spine,
+) -> Vec<(String, &'a mut Spine)> {
+    let mut spines: Vec<(String, &'a mut Spine)> = graph
+        .spines()
+        .into_iter()
+        .map(|(name, spine)| (format!("operators/{name}"), spine))
+        .collect();
+    if let Some(closer) = closer {
+        spines.push(("held".to_string(), closer.spine()));
+    }
+    spines.push(("result".to_string(), result));
+    spines
+}
+
+/// How the worker starts: from the inputs' contents, or from a checkpoint.
+enum Start {
+    Backfill(Vec<Snapshot>),
+    Restore(PathBuf, ViewCheckpoint),
+}
+
+/// The worker: backfill (or restore), then the inbox until `Stop` or until every
+/// sender is gone.
 fn run(
     mut output: Output,
     mut graph: Node,
     mut inbox: ChangeReceiver,
-    snapshots: Vec<Snapshot>,
+    start: Start,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
     let shared = output.shared.clone();
     let mut errors = ErrorLog::default();
     let backfill = (|| -> Result<()> {
+        let snapshots = match start {
+            Start::Backfill(snapshots) => snapshots,
+            Start::Restore(dir, checkpoint) => {
+                return output.restore(&mut graph, &dir, &checkpoint);
+            }
+        };
         if let Some(initial) = graph.initial(&mut errors)? {
             output.send(&initial, 0, &mut errors, None)?;
         }
@@ -447,6 +590,17 @@ fn run(
                     fail(&shared, e);
                 }
                 send_progress(&shared);
+            }
+            Message::Checkpoint { dir, reply } => {
+                let result = if failed(&shared) {
+                    Err(SluiceError::Internal(format!(
+                        "materialized view \"{}\" stopped",
+                        shared.name
+                    )))
+                } else {
+                    output.checkpoint(&mut graph, &dir)
+                };
+                let _ = reply.send(result);
             }
             Message::Flush(ack) => {
                 // FLUSH is rare: refresh the state measurement, so it is exact after one.
@@ -546,4 +700,203 @@ fn publish(
         sender.send(Message::Change(delivery)).is_ok()
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::arrow::util::display::array_value_to_string;
+    use datafusion::physical_expr::PhysicalExpr;
+    use datafusion::physical_expr::expressions::{CastExpr, Column};
+
+    use super::*;
+    use crate::dataflow::accumulator::{AggregateKind, AggregateSignature};
+    use crate::dataflow::aggregate::{Aggregate, AggregateCall};
+    use crate::dataflow::testing::{batch, change_of};
+    use crate::dataflow::watermark::Closing;
+    use crate::dataflow::watermark::testing::shifted;
+    use crate::dataflow::window_close::Release;
+
+    /// `SELECT k::timestamp, min(v), max(v), count(DISTINCT v), count(*) FROM t
+    /// GROUP BY 1`; with `closing`, `k` is a window end (µs) closed by the watermark
+    /// of input 0, and the view emits on window close.
+    fn aggregate_view(closing: bool) -> (SchemaRef, Node, Inputs) {
+        let time = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let field = |name: &str| Field::new(name, DataType::Int64, true);
+        let mut fields = vec![Field::new("k", time.clone(), true)];
+        fields.extend(["min", "max", "distinct", "count"].map(field));
+        let schema = Arc::new(Schema::new(fields));
+        let v: Arc<dyn PhysicalExpr> = Arc::new(Column::new("v", 1));
+        let call = |kind, arg: Option<Arc<dyn PhysicalExpr>>| AggregateCall {
+            signature: AggregateSignature::try_new(kind, &DataType::Int64, DataType::Int64)
+                .unwrap(),
+            arg,
+            filter: None,
+        };
+        let calls = vec![
+            call(AggregateKind::Min, Some(v.clone())),
+            call(AggregateKind::Max, Some(v.clone())),
+            call(AggregateKind::CountDistinct, Some(v)),
+            call(AggregateKind::Count, None),
+        ];
+        // A window `[.., k)` closes once the watermark reaches `k`.
+        let window_end = || Closing::new(vec![(0, shifted(1))]);
+        let key: Arc<dyn PhysicalExpr> =
+            Arc::new(CastExpr::new(Arc::new(Column::new("k", 0)), time, None));
+        let aggregate = Aggregate::try_new(vec![key], calls, schema.clone())
+            .unwrap()
+            .closing_by(if closing { window_end() } else { None });
+        let graph = Node::Operator {
+            op: Box::new(aggregate),
+            children: vec![Node::Input {
+                input: 0,
+                name: "t".into(),
+            }],
+        };
+        let mut inputs = Inputs::default();
+        if closing {
+            let closing = window_end().unwrap();
+            inputs.watermarks = Some(InputWatermarks::new(1));
+            inputs.window_closer =
+                Some(WindowCloser::try_new(schema.clone(), closing, Release::OnClose).unwrap());
+        }
+        (schema, graph, inputs)
+    }
+
+    async fn start(
+        closing: bool,
+        restore: Option<(PathBuf, ViewCheckpoint)>,
+    ) -> (Arc<MaterializedView>, ChangeSender) {
+        let (schema, graph, inputs) = aggregate_view(closing);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let inputs = Inputs { restore, ..inputs };
+        let view = MaterializedView::start("v", schema, graph, (sender.clone(), receiver), inputs)
+            .await
+            .unwrap();
+        (view, sender)
+    }
+
+    /// Inserts and deletes of `(k, v)` rows over small domains (deletes remove rows
+    /// that are there), one change per epoch; `k` moves up by one every 20 changes
+    /// (window ends moving forward), so behind a watermark some rows are late.
+    fn changes(count: usize) -> Vec<ChangeBatch> {
+        let mut seed = 7_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut live: Vec<(i64, i64)> = Vec::new();
+        (0..count as u64)
+            .map(|i| {
+                let (mut k, mut v, mut w) = (Vec::new(), Vec::new(), Vec::new());
+                for _ in 0..1 + next(5) {
+                    let (row, weight) = if next(3) == 0 && !live.is_empty() {
+                        (live.swap_remove(next(live.len() as u64) as usize), -1)
+                    } else {
+                        let row = ((i / 20 + next(4)) as i64, next(10) as i64);
+                        live.push(row);
+                        (row, 1)
+                    };
+                    k.push(Some(row.0));
+                    v.push(Some(row.1));
+                    w.push(weight);
+                }
+                change_of(batch(&[("k", &k), ("v", &v)]), &w)
+            })
+            .collect()
+    }
+
+    /// Sends the change of `epoch`; with `closing`, every 10 epochs a watermark too,
+    /// a little behind the newest window ends.
+    fn send(sender: &ChangeSender, closing: bool, epoch: u64, batch: &ChangeBatch) {
+        let delivery = Delivery {
+            epoch,
+            input: 0,
+            batch: batch.clone(),
+        };
+        sender.send(Message::Change(delivery)).unwrap();
+        if closing && epoch.is_multiple_of(10) {
+            let micros = (epoch / 20) as i64;
+            sender
+                .send(Message::Watermark { input: 0, micros })
+                .unwrap();
+        }
+    }
+
+    async fn rows(view: &MaterializedView) -> Vec<String> {
+        view.flush_marker().await.unwrap();
+        let mut rows = Vec::new();
+        for batch in view.read().unwrap().iter() {
+            for row in 0..batch.num_rows() {
+                let values: Vec<String> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| array_value_to_string(c, row).unwrap())
+                    .collect();
+                rows.push(values.join(","));
+            }
+        }
+        rows.sort();
+        rows
+    }
+
+    /// A view started from a checkpoint holds what the checkpointed view held, and
+    /// then answers every later change exactly as it does — twice, the second
+    /// checkpoint writing into the same directory after more changes. With
+    /// `closing`, the watermark, the rows held back, the late-row count and the
+    /// windows already emitted (never emitted again) are restored too.
+    async fn restores_exactly(name: &str, closing: bool) {
+        let dir = std::env::temp_dir().join(format!("sluice-view-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let changes = changes(300);
+        let (original, to_original) = start(closing, None).await;
+        let mut restored = Vec::new();
+        for (epoch, change) in (1..).zip(&changes) {
+            if epoch == 100 || epoch == 200 {
+                let taken = original.checkpoint(dir.clone()).await.unwrap().unwrap();
+                assert_eq!(taken.epoch, epoch - 1);
+                assert!(taken.state.bytes_written > 0);
+                let (view, sender) = start(closing, Some((dir.clone(), taken))).await;
+                assert_eq!(rows(&view).await, rows(&original).await);
+                assert_eq!(view.watermark(), original.watermark());
+                restored.push((view, sender));
+            }
+            send(&to_original, closing, epoch, change);
+            for (_, sender) in &restored {
+                send(sender, closing, epoch, change);
+            }
+            if epoch.is_multiple_of(50) {
+                let expected = rows(&original).await;
+                assert!(!expected.is_empty());
+                for (view, _) in &restored {
+                    assert_eq!(rows(view).await, expected, "epoch {epoch}");
+                    assert_eq!(view.watermark(), original.watermark(), "epoch {epoch}");
+                }
+            }
+        }
+        if closing {
+            let (watermark, late_rows) = original.watermark();
+            assert!(
+                watermark.is_some() && late_rows > 0,
+                "the stream has late rows"
+            );
+        }
+        for (view, _) in restored {
+            view.stop();
+        }
+        original.stop();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_view_restored_from_its_checkpoint_continues_exactly() {
+        restores_exactly("aggregate", false).await;
+    }
+
+    #[tokio::test]
+    async fn a_window_view_restored_from_its_checkpoint_closes_and_counts_as_before() {
+        restores_exactly("windows", true).await;
+    }
 }

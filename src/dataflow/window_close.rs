@@ -56,6 +56,21 @@ impl InputWatermarks {
         self.current
     }
 
+    /// Each input's watermark (µs), `None` for an input that has sent none.
+    pub fn inputs(&self) -> &[Option<i64>] {
+        &self.inputs
+    }
+
+    /// The tracking [`InputWatermarks::inputs`] gave.
+    pub fn restore(inputs: Vec<Option<i64>>) -> Self {
+        let current = if inputs.iter().all(Option::is_some) {
+            inputs.iter().copied().min().flatten()
+        } else {
+            None
+        };
+        InputWatermarks { inputs, current }
+    }
+
     /// Records input `input`'s watermark; returns the view's watermark when it
     /// advanced.
     pub fn advance(&mut self, input: usize, watermark: i64) -> Result<Option<i64>> {
@@ -237,6 +252,16 @@ impl WindowCloser {
     /// Bytes held back.
     pub fn size(&self) -> usize {
         self.pending.bytes()
+    }
+
+    /// The rows held back, for checkpoints.
+    pub fn spine(&mut self) -> &mut Spine {
+        &mut self.pending
+    }
+
+    /// Restores the rows dropped as late so far (from a checkpoint).
+    pub fn set_late_rows(&mut self, late_rows: u64) {
+        self.late_rows = late_rows;
     }
 }
 

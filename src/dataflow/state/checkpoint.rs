@@ -9,7 +9,7 @@ use super::spine::{RunId, Spine};
 use crate::error::{Result, SluiceError};
 
 /// The runs that make up each named spine as of a checkpoint.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StateCheckpoint {
     /// Per spine name, its runs, oldest first.
     pub spines: BTreeMap<String, Vec<RunId>>,
@@ -19,7 +19,10 @@ pub struct StateCheckpoint {
 }
 
 /// Writes the runs of `spines` not yet on disk under `dir` (one directory per name).
-pub fn checkpoint(spines: Vec<(String, &mut Spine)>, dir: &Path) -> Result<StateCheckpoint> {
+pub fn checkpoint<'a>(
+    spines: impl IntoIterator<Item = (String, &'a Spine)>,
+    dir: &Path,
+) -> Result<StateCheckpoint> {
     let mut checkpoint = StateCheckpoint::default();
     for (name, spine) in spines {
         let written = spine.checkpoint(&dir.join(&name))?;

@@ -20,6 +20,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::run::Run;
 use crate::error::Result;
@@ -49,8 +50,10 @@ pub struct Spine {
 struct Entry {
     id: RunId,
     run: Arc<Run>,
-    /// True once the run is in the checkpoint directory.
-    written: bool,
+    /// True once the run is in the checkpoint directory. Shared by the copies of the
+    /// spine, like the run: a checkpoint may write a copy (taken under a lock, written
+    /// without it) and the spine still knows which runs are on disk.
+    written: Arc<AtomicBool>,
 }
 
 impl Spine {
@@ -81,7 +84,7 @@ impl Spine {
             self.runs.push(Entry {
                 id: self.next_id,
                 run: Arc::new(run),
-                written,
+                written: Arc::new(AtomicBool::new(written)),
             });
             self.next_id += 1;
         }
@@ -168,13 +171,17 @@ impl Spine {
     /// Writes the runs not yet on disk to `dir` (created if missing) and fsyncs it.
     /// Returns every run the spine consists of now: with the files in `dir`, they are
     /// the spine as of this call ([`Spine::restore`]).
-    pub fn checkpoint(&mut self, dir: &Path) -> Result<SpineCheckpoint> {
+    pub fn checkpoint(&self, dir: &Path) -> Result<SpineCheckpoint> {
         std::fs::create_dir_all(dir)?;
         let mut bytes_written = 0;
-        for entry in self.runs.iter_mut().filter(|e| !e.written) {
+        for entry in self
+            .runs
+            .iter()
+            .filter(|e| !e.written.load(Ordering::Relaxed))
+        {
             bytes_written +=
                 checkpoint_file::write_batch(&run_path(dir, entry.id), &entry.run.to_batch()?)?;
-            entry.written = true;
+            entry.written.store(true, Ordering::Relaxed);
         }
         if bytes_written > 0 {
             files::sync_dir(dir)?;
@@ -198,7 +205,7 @@ impl Spine {
             spine.runs.push(Entry {
                 id,
                 run: Arc::new(run),
-                written: true,
+                written: Arc::new(AtomicBool::new(true)),
             });
             spine.next_id = spine.next_id.max(id + 1);
         }
