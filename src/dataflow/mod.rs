@@ -14,6 +14,7 @@ pub mod accumulator;
 pub mod aggregate;
 pub mod arrangement;
 pub mod change;
+pub mod checkpoints;
 pub mod feed;
 pub mod filter;
 pub mod graph;

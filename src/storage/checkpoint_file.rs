@@ -1,10 +1,11 @@
-//! Checkpoint files: one Arrow record batch per file, behind a header that carries
-//! the format version and a checksum, so a damaged or foreign file is never read as
-//! state.
+//! Checkpoint files: a payload behind a header that carries the format version and
+//! a checksum, so a damaged or foreign file is never read as state. A run file's
+//! payload is one Arrow record batch ([`write_batch`]); a manifest's is whatever its
+//! writer encodes ([`write_atomically`], [`read`]).
 //!
 //! ```text
 //!  file := MAGIC version:u32le len:u64le crc:u32le payload[len]
-//!          payload = the batch as an Arrow IPC stream, crc = crc32(payload)
+//!          run files: payload = the batch as an Arrow IPC stream; crc = crc32(payload)
 //! ```
 //!
 //! A file is written once under a name nobody else uses and fsynced; the directory is
@@ -18,7 +19,7 @@ use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
 
-use super::ipc;
+use super::{files, ipc};
 use crate::error::{Result, SluiceError};
 
 const MAGIC: &[u8; 8] = b"SLCKPT01";
@@ -27,26 +28,49 @@ const HEADER_LEN: usize = MAGIC.len() + 4 + 8 + 4;
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Writes `batch` to a new file at `path` and fsyncs it. Returns the bytes written.
-pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<u64> {
-    let payload = ipc::encode(batch)?;
+/// `payload` behind the header.
+fn framed(payload: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
+    bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// Writes `batch` to a new file at `path` and fsyncs it. Returns the bytes written.
+pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<u64> {
+    let bytes = framed(&ipc::encode(batch)?);
     let mut file = File::create_new(path)?;
     file.write_all(&bytes)?;
     file.sync_all()?;
     Ok(bytes.len() as u64)
 }
 
+/// Replaces the file at `path` with `payload` (framed) atomically: a crash leaves
+/// the old file or the new one, never a mix (see [`files::write_atomically`]).
+pub fn write_atomically(path: &Path, payload: &[u8]) -> Result<()> {
+    files::write_atomically(path, &framed(payload))
+}
+
 /// Reads the batch of a file written by [`write_batch`]. A file of another format
 /// version, cut short, or failing its checksum is refused with
 /// [`SluiceError::Corrupt`] naming the file.
 pub fn read_batch(path: &Path) -> Result<RecordBatch> {
-    let bytes = std::fs::read(path)?;
+    let corrupt = |reason: String| SluiceError::Corrupt {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = read(path)?;
+    ipc::decode(&bytes).map_err(|e| corrupt(format!("unreadable batch: {e}")))
+}
+
+/// The payload of a file written by [`write_batch`] or [`write_atomically`],
+/// checked: a file of another format version, cut short, or failing its checksum is
+/// refused with [`SluiceError::Corrupt`] naming the file.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = std::fs::read(path)?;
     let corrupt = |reason: String| SluiceError::Corrupt {
         path: path.display().to_string(),
         reason,
@@ -73,7 +97,8 @@ pub fn read_batch(path: &Path) -> Result<RecordBatch> {
     if crc32fast::hash(payload) != crc {
         return Err(corrupt("checksum mismatch".into()));
     }
-    ipc::decode(payload).map_err(|e| corrupt(format!("unreadable batch: {e}")))
+    bytes.drain(..HEADER_LEN);
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //!  <data-dir>/tables/<id>/snapshot.arrow the table's contents up to some log position
 //! ```
 //!
-//! [`checkpoint_file`] is the versioned, checksummed file format of state runs.
+//! [`checkpoint_file`] is the versioned, checksummed file format of state runs and
+//! checkpoint manifests.
 //!
 //! A write is acknowledged only after its change batch is in `wal.log` and fsynced.
 //! On start, the snapshot is loaded and the log replayed on top of it; a torn tail
