@@ -583,11 +583,6 @@ impl Join {
                 .unwrap_or(data);
         ChangeBatch::try_new(data, Int64Array::from(weights))
     }
-
-    /// The join's output schema.
-    pub fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
 }
 
 /// A join is an operator over two inputs: 0 is the left side, 1 the right.

@@ -258,11 +258,6 @@ impl WindowCloser {
     pub fn spine(&mut self) -> &mut Spine {
         &mut self.pending
     }
-
-    /// Restores the rows dropped as late so far (from a checkpoint).
-    pub fn set_late_rows(&mut self, late_rows: u64) {
-        self.late_rows = late_rows;
-    }
 }
 
 /// Adds `weight` to row number `row` (encoded: `encoded`) in every closing column's
