@@ -10,7 +10,9 @@
 //! - `values`: for min, max and count(DISTINCT), `group key ++ call number ++ value`,
 //!   weighted by how often the value occurs in the group; the extreme is the first
 //!   entry under `group key ++ call number`. Min and max keep their extreme in the
-//!   group's state too, and read this spine only when a change deletes it.
+//!   group's state too, and read this spine only when a change deletes it; over an
+//!   input that never retracts ([`Aggregate::append_only`]) they keep only the
+//!   extreme.
 //!
 //! Group keys are Arrow row encodings, and no row encoding is a prefix of another, so
 //! a read by a group key finds that group's entries and no other's.
@@ -41,7 +43,7 @@ use datafusion::scalar::ScalarValue;
 use foldhash::HashMap;
 
 use super::ChangeBatch;
-use super::accumulator::{Accumulator, AggregateSignature, take_i64};
+use super::accumulator::{Accumulator, AggregateKind, AggregateSignature, take_i64};
 use super::memo::Evaluation;
 use super::operator::{ErrorLog, Operator, canonical_floats};
 use super::state::{Spine, SpineDelta};
@@ -88,6 +90,9 @@ pub struct Aggregate {
     /// scan is needed before a watermark passes one.
     earliest: Vec<Option<i64>>,
     late_rows: u64,
+    /// The input never retracts a row: min and max keep no values beside their
+    /// extreme.
+    append_only: bool,
 }
 
 type Output = std::result::Result<Option<Vec<ScalarValue>>, SluiceError>;
@@ -125,7 +130,15 @@ impl Aggregate {
             closing: None,
             earliest: Vec::new(),
             late_rows: 0,
+            append_only: false,
         })
+    }
+
+    /// The aggregate over an input that never retracts a row (it reads only sources):
+    /// min and max keep only their extreme, as a deletion can never take it away.
+    pub fn append_only(mut self, append_only: bool) -> Self {
+        self.append_only = append_only;
+        self
     }
 
     /// The aggregate closing groups by the watermarks of the keys in `closing`
@@ -442,6 +455,14 @@ impl Operator for Aggregate {
                 let input = inputs[call].as_ref();
                 accumulator.update(input, row, weight)?;
                 if let Some(value) = input.filter(|i| !i.is_null(row)).and_then(|i| i.value(row)) {
+                    if self.append_only && matches!(accumulator, Accumulator::Extreme(_)) {
+                        if weight < 0 {
+                            return Err(SluiceError::Internal(
+                                "an append-only input retracted a row".into(),
+                            ));
+                        }
+                        continue;
+                    }
                     *value_changes
                         .entry((group, call as u16, value))
                         .or_default() += weight;
@@ -518,8 +539,18 @@ impl Operator for Aggregate {
             }
             None => String::new(),
         };
+        let extremes_only = self.append_only
+            && self
+                .calls
+                .iter()
+                .any(|c| matches!(c.signature.kind(), AggregateKind::Min | AggregateKind::Max));
+        let append_only = if extremes_only {
+            ", append-only input: min/max keep only their extreme"
+        } else {
+            ""
+        };
         format!(
-            "Aggregate{}: group by [{}], [{}]{closing}",
+            "Aggregate{}: group by [{}], [{}]{closing}{append_only}",
             self.evaluation.label(),
             keys.join(", "),
             calls.join(", ")
@@ -607,7 +638,6 @@ impl Operator for Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataflow::accumulator::AggregateKind;
     use crate::dataflow::testing::{batch, change_of, rows_of};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::physical_expr::expressions::Column;
@@ -708,6 +738,23 @@ mod tests {
             vec!["1,5 x1", "1,7 x-1", "2,1 x-1"]
         );
         assert_eq!(agg.groups.distinct_keys(), 1);
+    }
+
+    #[test]
+    fn over_an_append_only_input_max_keeps_only_its_extreme() {
+        let mut agg = grouped(AggregateKind::Max, DataType::Int64).append_only(true);
+        let mut kept = grouped(AggregateKind::Max, DataType::Int64);
+        for (k, v) in [(1, 5), (1, 7), (2, 1), (1, 6), (2, 3)] {
+            let change = (&[Some(k)][..], &[Some(v)][..]);
+            assert_eq!(
+                push(&mut agg, change.0, change.1, &[1]),
+                push(&mut kept, change.0, change.1, &[1])
+            );
+        }
+        assert!(agg.values.is_empty(), "no values kept beside the extremes");
+        assert_eq!(kept.values.distinct_keys(), 5);
+        let change = change_of(batch(&[("k", &[Some(1)]), ("v", &[Some(7)])]), &[-1]);
+        assert!(agg.process(0, &change, &mut ErrorLog::default()).is_err());
     }
 
     #[test]

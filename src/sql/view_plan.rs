@@ -208,7 +208,8 @@ impl Translator<'_> {
                 let mut keys_watermarks = self.watermarks.of(plan)?;
                 keys_watermarks.truncate(a.group_expr.len());
                 let mut aggregate = Aggregate::try_new(keys, calls, output)?
-                    .closing_by(closing(self.state, &keys_watermarks)?);
+                    .closing_by(closing(self.state, &keys_watermarks)?)
+                    .append_only(self.append_only(&a.input));
                 if self.needs_memo(plan) {
                     aggregate = aggregate.memoized(input_schema.as_arrow())?;
                 }
