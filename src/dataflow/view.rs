@@ -548,8 +548,8 @@ fn run(
     }
     let _ = ready.send(());
 
-    // Measuring state walks all of it: do it at most once a second, never per change.
-    let mut measured = std::time::Instant::now();
+    // Operators keep their state in spines, which know their size without walking
+    // it: the measure is fresh after every change and every eviction.
     while let Some(message) = inbox.blocking_recv() {
         match message {
             Message::Change(Delivery {
@@ -565,12 +565,7 @@ fn run(
                     let out = out.unwrap_or_else(|| {
                         ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared)))
                     });
-                    let size =
-                        (measured.elapsed() >= std::time::Duration::from_secs(1)).then(|| {
-                            measured = std::time::Instant::now();
-                            graph.state_size()
-                        });
-                    output.send(&out, epoch, &mut errors, size)
+                    output.send(&out, epoch, &mut errors, Some(graph.state_size()))
                 });
                 if let Err(e) = result {
                     fail(&shared, e);
@@ -583,7 +578,11 @@ fn run(
                     .and_then(|advanced| match advanced {
                         // Closed groups take no more changes (the operators drop late
                         // rows): their state is no longer needed.
-                        Some(watermark) => graph.evict_closed(watermark),
+                        Some(watermark) => {
+                            graph.evict_closed(watermark)?;
+                            set_state_bytes(&shared, graph.state_size());
+                            Ok(())
+                        }
                         None => Ok(()),
                     });
                 if let Err(e) = result {
@@ -603,8 +602,6 @@ fn run(
                 let _ = reply.send(result);
             }
             Message::Flush(ack) => {
-                // FLUSH is rare: refresh the state measurement, so it is exact after one.
-                set_state_bytes(&shared, graph.state_size());
                 let _ = ack.send(());
             }
             Message::Stop => break,
