@@ -37,13 +37,14 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, RecordBatch, new_empty_array,
 };
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
-use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::row::RowConverter;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::scalar::ScalarValue;
 use foldhash::HashMap;
 
 use super::ChangeBatch;
 use super::accumulator::{Accumulator, AggregateKind, AggregateSignature, take_i64};
+use super::change::row_codec;
 use super::memo::Evaluation;
 use super::operator::{ErrorLog, Operator, canonical_floats};
 use super::state::{Spine, SpineDelta};
@@ -113,11 +114,7 @@ impl Aggregate {
         let key_codec = if keys.is_empty() {
             None
         } else {
-            let fields = schema.fields()[..keys.len()]
-                .iter()
-                .map(|f| SortField::new(f.data_type().clone()))
-                .collect();
-            Some(RowConverter::new(fields)?)
+            Some(row_codec(&schema.fields()[..keys.len()])?)
         };
         Ok(Aggregate {
             keys,

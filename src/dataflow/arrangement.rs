@@ -9,9 +9,10 @@
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::row::RowConverter;
 
 use super::ChangeBatch;
+use super::change::row_codec;
 use super::state::Spine;
 use crate::error::{Result, SluiceError};
 
@@ -30,7 +31,7 @@ impl Arrangement {
     /// An empty arrangement of rows shaped like `schema`.
     pub fn try_new(schema: SchemaRef) -> Result<Self> {
         Ok(Arrangement {
-            codec: row_converter(&schema, schema.fields().len())?,
+            codec: row_codec(schema.fields())?,
             schema,
             rows: Spine::new(),
         })
@@ -54,7 +55,7 @@ impl Arrangement {
 
     /// The rows whose leading columns equal `prefix` (one value per leading column).
     pub fn prefix_batches(&self, prefix: &[ArrayRef]) -> Result<Vec<RecordBatch>> {
-        let codec = row_converter(&self.schema, prefix.len())?;
+        let codec = row_codec(&self.schema.fields()[..prefix.len()])?;
         let encoded = codec.convert_columns(&super::operator::canonical_floats(prefix)?)?;
         self.read(self.rows.prefix(encoded.row(0).data()))
     }
@@ -129,15 +130,6 @@ impl Arrangement {
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
-}
-
-/// The row codec of the first `columns` columns of `schema`.
-fn row_converter(schema: &SchemaRef, columns: usize) -> Result<RowConverter> {
-    let fields = schema.fields()[..columns]
-        .iter()
-        .map(|f| SortField::new(f.data_type().clone()))
-        .collect();
-    Ok(RowConverter::new(fields)?)
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::row::{RowConverter, SortField};
 
 use crate::error::{Result, SluiceError};
 
@@ -145,6 +146,16 @@ pub fn nullable(schema: &Schema) -> SchemaRef {
         .map(|f| f.as_ref().clone().with_nullable(true))
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// The Arrow row codec of rows made of `fields`: the encoding that row keys, and so
+/// every spine of the state layer, are built from.
+pub fn row_codec(fields: &[FieldRef]) -> Result<RowConverter> {
+    let fields = fields
+        .iter()
+        .map(|f| SortField::new(f.data_type().clone()))
+        .collect();
+    Ok(RowConverter::new(fields)?)
 }
 
 /// `schema` plus a trailing non-null `BIGINT` weight column.

@@ -36,6 +36,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
+use super::change::row_codec;
 use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows, filter_change};
 use super::state::{Spine, SpineDelta};
 use crate::error::{Result, SluiceError};
@@ -118,15 +119,6 @@ impl Join {
         filter: Option<Arc<dyn PhysicalExpr>>,
         schema: SchemaRef,
     ) -> Result<Self> {
-        let codec = |schema: &Schema| {
-            RowConverter::new(
-                schema
-                    .fields()
-                    .iter()
-                    .map(|f| SortField::new(f.data_type().clone()))
-                    .collect(),
-            )
-        };
         let key_codec = if keys.is_empty() {
             None
         } else {
@@ -149,12 +141,12 @@ impl Join {
             kind,
             left: Side {
                 keys: left_keys,
-                rows: codec(left_schema)?,
+                rows: row_codec(left_schema.fields())?,
                 index: Spine::new(),
             },
             right: Side {
                 keys: right_keys,
-                rows: codec(right_schema)?,
+                rows: row_codec(right_schema.fields())?,
                 index: Spine::new(),
             },
             key_codec,

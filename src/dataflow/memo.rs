@@ -40,6 +40,7 @@ use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
+use super::change::row_codec;
 use super::operator::{ErrorLog, evaluate_rows, evaluate_rows_masked, filter_change};
 use super::state::{Spine, SpineDelta};
 use crate::error::{Result, SluiceError};
@@ -152,17 +153,12 @@ impl Carried {
 impl Memo {
     /// A memo for `exprs` evaluated over rows shaped like `input`.
     pub fn try_new(exprs: &[Arc<dyn PhysicalExpr>], input: &Schema) -> Result<Self> {
-        let rows = input
-            .fields()
-            .iter()
-            .map(|f| SortField::new(f.data_type().clone()))
-            .collect();
         let values = exprs
             .iter()
             .map(|e| Ok(SortField::new(e.data_type(input)?)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Memo {
-            rows: RowConverter::new(rows)?,
+            rows: row_codec(input.fields())?,
             values: RowConverter::new(values)?,
             entries: Spine::new(),
         })

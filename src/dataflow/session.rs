@@ -130,13 +130,7 @@ impl Session {
                 .collect::<Result<Vec<_>>>()?;
             Some(RowConverter::new(fields)?)
         };
-        let row_codec = RowConverter::new(
-            input
-                .fields()
-                .iter()
-                .map(|f| SortField::new(f.data_type().clone()))
-                .collect(),
-        )?;
+        let row_codec = super::change::row_codec(input.fields())?;
         Ok(Session {
             keys,
             time,

@@ -27,9 +27,10 @@ use std::collections::BTreeMap;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::{filter, filter_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::row::RowConverter;
 
 use super::ChangeBatch;
+use super::change::row_codec;
 use super::state::{Spine, SpineDelta, sortable_i64};
 use super::watermark::Closing;
 use crate::error::{Result, SluiceError};
@@ -116,13 +117,7 @@ pub struct WindowCloser {
 impl WindowCloser {
     /// A closer for rows shaped `schema`, closed by `closing`'s columns.
     pub fn try_new(schema: SchemaRef, closing: Closing, release: Release) -> Result<Self> {
-        let codec = RowConverter::new(
-            schema
-                .fields()
-                .iter()
-                .map(|f| SortField::new(f.data_type().clone()))
-                .collect(),
-        )?;
+        let codec = row_codec(schema.fields())?;
         if closing.columns().count() > usize::from(u16::MAX) {
             return Err(SluiceError::Internal("too many closing columns".into()));
         }

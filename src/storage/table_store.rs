@@ -25,7 +25,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use super::files::write_atomically;
 use super::ipc;
 use super::wal::{TornTail, Wal};
-use crate::dataflow::change::nullable;
+use crate::dataflow::change::{nullable, row_codec};
 use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Message, Sequencer, SequencerGuard};
 use crate::error::{Result, SluiceError, sqlstate};
 
@@ -100,7 +100,7 @@ impl TableStore {
     ) -> Result<(TableStore, RecoveryReport)> {
         let (mut contents, snapshot_lsn) = read_snapshot(&dir.join("snapshot.arrow"))?;
         let (wal, recovery) = Wal::open(&dir.join("wal.log"))?;
-        let codec = row_codec(&layout.schema)?;
+        let codec = row_codec(layout.schema.fields())?;
         let mut next_lsn = snapshot_lsn + 1;
         let mut replayed = 0;
         for record in recovery.records {
@@ -146,7 +146,7 @@ impl TableStore {
         let writer = Writer {
             wal: Arc::new(Mutex::new(wal)),
             next_lsn,
-            row_codec: row_codec(&layout.schema)?,
+            row_codec: row_codec(layout.schema.fields())?,
             key_codec,
             keys,
         };
@@ -360,15 +360,6 @@ impl TableWrite<'_> {
         .await
         .map_err(|e| SluiceError::Internal(format!("compaction task failed: {e}")))?
     }
-}
-
-fn row_codec(schema: &SchemaRef) -> Result<RowConverter> {
-    let fields = schema
-        .fields()
-        .iter()
-        .map(|f| SortField::new(f.data_type().clone()))
-        .collect();
-    Ok(RowConverter::new(fields)?)
 }
 
 fn key_codec(layout: &TableLayout) -> Result<RowConverter> {
