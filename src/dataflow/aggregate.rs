@@ -635,20 +635,16 @@ impl Operator for Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataflow::testing::{batch, change_of, rows_of};
+    use crate::dataflow::testing::{batch, bigint_call, change_of, rows_of};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::physical_expr::expressions::Column;
 
-    fn grouped(kind: AggregateKind, output: DataType) -> Aggregate {
+    fn grouped(kind: AggregateKind) -> Aggregate {
         let schema = Arc::new(Schema::new(vec![
             Field::new("k", DataType::Int64, true),
-            Field::new("agg", output.clone(), true),
+            Field::new("agg", DataType::Int64, true),
         ]));
-        let call = AggregateCall {
-            signature: AggregateSignature::try_new(kind, &DataType::Int64, output).unwrap(),
-            arg: Some(Arc::new(Column::new("v", 1))),
-            filter: None,
-        };
+        let call = bigint_call(kind, Some(Arc::new(Column::new("v", 1))));
         Aggregate::try_new(vec![Arc::new(Column::new("k", 0))], vec![call], schema).unwrap()
     }
 
@@ -666,16 +662,7 @@ mod tests {
             Field::new("window_end", time.clone(), true),
             Field::new("agg", DataType::Int64, true),
         ]));
-        let call = AggregateCall {
-            signature: AggregateSignature::try_new(
-                AggregateKind::Count,
-                &DataType::Int64,
-                DataType::Int64,
-            )
-            .unwrap(),
-            arg: Some(Arc::new(Column::new("v", 1))),
-            filter: None,
-        };
+        let call = bigint_call(AggregateKind::Count, Some(Arc::new(Column::new("v", 1))));
         let end = Arc::new(CastExpr::new(Arc::new(Column::new("k", 0)), time, None));
         // A window `[.., end)` is closed once the watermark reaches `end`.
         let closing = Closing::new(vec![(0, crate::dataflow::watermark::testing::shifted(1))]);
@@ -714,7 +701,7 @@ mod tests {
 
     #[test]
     fn max_retracts_and_replaces_the_old_row() {
-        let mut agg = grouped(AggregateKind::Max, DataType::Int64);
+        let mut agg = grouped(AggregateKind::Max);
         assert_eq!(
             push(
                 &mut agg,
@@ -739,8 +726,8 @@ mod tests {
 
     #[test]
     fn over_an_append_only_input_max_keeps_only_its_extreme() {
-        let mut agg = grouped(AggregateKind::Max, DataType::Int64).append_only(true);
-        let mut kept = grouped(AggregateKind::Max, DataType::Int64);
+        let mut agg = grouped(AggregateKind::Max).append_only(true);
+        let mut kept = grouped(AggregateKind::Max);
         for (k, v) in [(1, 5), (1, 7), (2, 1), (1, 6), (2, 3)] {
             let change = (&[Some(k)][..], &[Some(v)][..]);
             assert_eq!(
@@ -756,7 +743,7 @@ mod tests {
 
     #[test]
     fn unchanged_groups_emit_nothing() {
-        let mut agg = grouped(AggregateKind::Sum, DataType::Int64);
+        let mut agg = grouped(AggregateKind::Sum);
         push(&mut agg, &[Some(1)], &[Some(5)], &[1]);
         // +0 and +NULL do not change sum(v) = 5.
         assert!(push(&mut agg, &[Some(1), Some(1)], &[Some(0), None], &[1, 1]).is_empty());
@@ -764,7 +751,7 @@ mod tests {
 
     #[test]
     fn null_keys_form_their_own_group() {
-        let mut agg = grouped(AggregateKind::Count, DataType::Int64);
+        let mut agg = grouped(AggregateKind::Count);
         assert_eq!(
             push(
                 &mut agg,
@@ -779,16 +766,7 @@ mod tests {
     #[test]
     fn global_aggregate_always_has_a_row() {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
-        let call = AggregateCall {
-            signature: AggregateSignature::try_new(
-                AggregateKind::Count,
-                &DataType::Int64,
-                DataType::Int64,
-            )
-            .unwrap(),
-            arg: None,
-            filter: None,
-        };
+        let call = bigint_call(AggregateKind::Count, None);
         let mut agg = Aggregate::try_new(vec![], vec![call], schema).unwrap();
         let initial = agg.initial_output().unwrap().unwrap();
         assert_eq!(rows_of(&initial), vec!["0 x1"]);

@@ -288,12 +288,12 @@ mod tests {
     use datafusion::physical_expr::expressions::Column;
 
     use super::*;
-    use crate::dataflow::accumulator::{AggregateKind, AggregateSignature};
-    use crate::dataflow::aggregate::{Aggregate, AggregateCall};
+    use crate::dataflow::accumulator::AggregateKind;
+    use crate::dataflow::aggregate::Aggregate;
     use crate::dataflow::join::{Join, JoinKind};
     use crate::dataflow::session::{Bound, Session};
     use crate::dataflow::state::checkpoint;
-    use crate::dataflow::testing::{batch, change_of, rows_of};
+    use crate::dataflow::testing::{batch, bigint_call, change_of, rows_of};
 
     fn column(name: &str, index: usize) -> Arc<dyn PhysicalExpr> {
         Arc::new(Column::new(name, index))
@@ -326,18 +326,12 @@ mod tests {
             pairs,
         )
         .unwrap();
-        let call = |kind, arg: Option<Arc<dyn PhysicalExpr>>| AggregateCall {
-            signature: AggregateSignature::try_new(kind, &DataType::Int64, DataType::Int64)
-                .unwrap(),
-            arg,
-            filter: None,
-        };
         let calls = vec![
-            call(AggregateKind::Min, Some(column("b", 3))),
-            call(AggregateKind::Max, Some(column("b", 3))),
-            call(AggregateKind::CountDistinct, Some(column("b", 3))),
-            call(AggregateKind::Sum, Some(column("a", 1))),
-            call(AggregateKind::Count, None),
+            bigint_call(AggregateKind::Min, Some(column("b", 3))),
+            bigint_call(AggregateKind::Max, Some(column("b", 3))),
+            bigint_call(AggregateKind::CountDistinct, Some(column("b", 3))),
+            bigint_call(AggregateKind::Sum, Some(column("a", 1))),
+            bigint_call(AggregateKind::Count, None),
         ];
         let output = Arc::new(Schema::new(
             ["k", "min", "max", "distinct", "sum", "count"]

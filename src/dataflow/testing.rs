@@ -7,6 +7,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::util::display::array_value_to_string;
 
 use super::ChangeBatch;
+use super::accumulator::{AggregateKind, AggregateSignature};
+use super::aggregate::AggregateCall;
 
 /// A batch of nullable BIGINT columns: `[("a", &[Some(1), None])]`.
 pub fn batch(columns: &[(&str, &[Option<i64>])]) -> RecordBatch {
@@ -19,6 +21,19 @@ pub fn batch(columns: &[(&str, &[Option<i64>])]) -> RecordBatch {
         .map(|(_, values)| Arc::new(Int64Array::from(values.to_vec())) as ArrayRef)
         .collect();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("test batch")
+}
+
+/// `kind(arg)` over a BIGINT argument (`None`: `count(*)`), giving BIGINT.
+pub fn bigint_call(
+    kind: AggregateKind,
+    arg: Option<Arc<dyn datafusion::physical_expr::PhysicalExpr>>,
+) -> AggregateCall {
+    AggregateCall {
+        signature: AggregateSignature::try_new(kind, &DataType::Int64, DataType::Int64)
+            .expect("test aggregate"),
+        arg,
+        filter: None,
+    }
 }
 
 /// `data` with the given weights.

@@ -707,9 +707,9 @@ mod tests {
     use datafusion::physical_expr::expressions::{CastExpr, Column};
 
     use super::*;
-    use crate::dataflow::accumulator::{AggregateKind, AggregateSignature};
-    use crate::dataflow::aggregate::{Aggregate, AggregateCall};
-    use crate::dataflow::testing::{batch, change_of};
+    use crate::dataflow::accumulator::AggregateKind;
+    use crate::dataflow::aggregate::Aggregate;
+    use crate::dataflow::testing::{batch, bigint_call, change_of};
     use crate::dataflow::watermark::Closing;
     use crate::dataflow::watermark::testing::shifted;
     use crate::dataflow::window_close::Release;
@@ -724,17 +724,11 @@ mod tests {
         fields.extend(["min", "max", "distinct", "count"].map(field));
         let schema = Arc::new(Schema::new(fields));
         let v: Arc<dyn PhysicalExpr> = Arc::new(Column::new("v", 1));
-        let call = |kind, arg: Option<Arc<dyn PhysicalExpr>>| AggregateCall {
-            signature: AggregateSignature::try_new(kind, &DataType::Int64, DataType::Int64)
-                .unwrap(),
-            arg,
-            filter: None,
-        };
         let calls = vec![
-            call(AggregateKind::Min, Some(v.clone())),
-            call(AggregateKind::Max, Some(v.clone())),
-            call(AggregateKind::CountDistinct, Some(v)),
-            call(AggregateKind::Count, None),
+            bigint_call(AggregateKind::Min, Some(v.clone())),
+            bigint_call(AggregateKind::Max, Some(v.clone())),
+            bigint_call(AggregateKind::CountDistinct, Some(v)),
+            bigint_call(AggregateKind::Count, None),
         ];
         // A window `[.., k)` closes once the watermark reaches `k`.
         let window_end = || Closing::new(vec![(0, shifted(1))]);
