@@ -120,3 +120,30 @@ CREATE TABLE sluice_catalog.model_stats (
     total_ms DOUBLE PRECISION NOT NULL,
     recent_ms DOUBLE PRECISION
 );
+
+-- The last complete checkpoint, one row per view in it (docs/storage.md): the
+-- checkpoint's id and the global epoch it cuts at, when it was taken and how long
+-- it took, the bytes this view wrote for it (runs written by an earlier checkpoint
+-- are not written again), and per source the reader's committed position
+-- (`source partition=next offset, ...`).
+CREATE TABLE sluice_catalog.checkpoints (
+    view_name TEXT NOT NULL,
+    checkpoint_id BIGINT NOT NULL,
+    epoch BIGINT NOT NULL,
+    taken_at TIMESTAMPTZ NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    bytes_written BIGINT NOT NULL,
+    source_offsets TEXT
+);
+
+-- How checkpoints go: the interval (0: off), the last complete checkpoint, the
+-- failed attempts since the server started and the last failure's reason (cleared
+-- by the next success).
+CREATE TABLE sluice_catalog.checkpoint_status (
+    interval_ms BIGINT NOT NULL,
+    last_checkpoint_id BIGINT,
+    last_taken_at TIMESTAMPTZ,
+    last_duration_ms BIGINT,
+    failures BIGINT NOT NULL,
+    last_error TEXT
+);

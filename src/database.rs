@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::execution::context::SessionContext;
@@ -17,7 +18,9 @@ use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use crate::catalog::schema::PublicSchema;
 use crate::catalog::system::{SYSTEM_SCHEMA, SystemSchema};
 use crate::catalog::{Catalog, DEFAULT_DATABASE, DEFAULT_SCHEMA};
+use crate::checkpointer::{self, Checkpoints, Recovery};
 use crate::dataflow::Sequencer;
+use crate::dataflow::checkpoints::{Manifest, SharedCheckpointStatus};
 use crate::error::{Result, SluiceError};
 use crate::sql::backends::{self, Backends};
 use crate::sql::parser::SqlParser;
@@ -32,13 +35,39 @@ pub struct Database {
     sequencer: Arc<Sequencer>,
     backends: Arc<Backends>,
     ddl: tokio::sync::Mutex<()>,
+    checkpoints: Checkpoints,
+    /// Set while the server starts from a checkpoint.
+    recovery: std::sync::Mutex<Option<Recovery>>,
     _lock: File,
 }
 
+/// How a database runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often views are checkpointed (zero: never).
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            checkpoint_interval: checkpointer::DEFAULT_INTERVAL,
+        }
+    }
+}
+
 impl Database {
-    /// Opens (creating if needed) the database in `data_dir`: takes the directory
-    /// lock, reads the catalog and reopens every object in creation order.
+    /// Opens (creating if needed) the database in `data_dir` with the default
+    /// [`Options`]; see [`Database::open_with`].
     pub async fn open(data_dir: &Path) -> Result<Arc<Database>> {
+        Database::open_with(data_dir, Options::default()).await
+    }
+
+    /// Opens (creating if needed) the database in `data_dir`: takes the directory
+    /// lock, reads the catalog and reopens every object in creation order, views
+    /// from the last complete checkpoint where they can (see
+    /// [`crate::checkpointer`]); then checkpoints every `options.checkpoint_interval`.
+    pub async fn open_with(data_dir: &Path, options: Options) -> Result<Arc<Database>> {
         std::fs::create_dir_all(data_dir.join("tables"))?;
         let lock = File::create(data_dir.join("LOCK"))?;
         lock.try_lock().map_err(|_| {
@@ -50,24 +79,79 @@ impl Database {
                 ),
             )
         })?;
+        let checkpoint_dir = data_dir.join("checkpoints");
+        // A damaged or unknown checkpoint stops the start, naming its file.
+        let manifest = Manifest::read(&checkpoint_dir)?;
         let (catalog, entries) = Catalog::open(data_dir)?;
         let catalog = Arc::new(catalog);
+        let checkpoints = Checkpoints::new(checkpoint_dir, options.checkpoint_interval);
+        if let Some(manifest) = &manifest {
+            checkpoints.recovered_from(manifest.clone());
+        }
+        let sequencer = match &manifest {
+            Some(m) => Sequencer::resuming(m.epoch, m.id),
+            None => Sequencer::default(),
+        };
+
         let backends = Backends::new();
-        let context = new_context(&catalog, &backends)?;
+        let context = new_context(&catalog, &backends, checkpoints.status())?;
         let db = Arc::new(Database {
             data_dir: data_dir.to_path_buf(),
             catalog,
             context,
             parser: SqlParser::default(),
-            sequencer: Arc::default(),
+            sequencer: Arc::new(sequencer),
             backends,
             ddl: tokio::sync::Mutex::new(()),
+            checkpoints,
+            recovery: std::sync::Mutex::new(manifest.map(|manifest| Recovery {
+                manifest,
+                restored: Default::default(),
+                deferred: Vec::new(),
+            })),
             _lock: lock,
         });
         for entry in entries {
             crate::sql::ddl::replay(&db, &entry).await?;
         }
+        db.finish_recovery()?;
+        checkpointer::start_periodic(&db);
         Ok(db)
+    }
+
+    /// Ends start-up from a checkpoint: every view has subscribed to the views it
+    /// reads, so the restored views' table changes and source readers may start.
+    fn finish_recovery(&self) -> Result<()> {
+        let Some(recovery) = self.lock_recovery().take() else {
+            return Ok(());
+        };
+        {
+            let mut order = self.sequencer.lock();
+            for deferred in recovery.deferred {
+                deferred(&mut order)?;
+            }
+        }
+        for relation in self.catalog.relations() {
+            if let crate::catalog::Relation::Table(table) = relation {
+                table.store().forget_recovered_changes();
+            }
+        }
+        tracing::info!(
+            checkpoint = recovery.manifest.id,
+            restored = recovery.restored.len(),
+            "started from the last complete checkpoint"
+        );
+        Ok(())
+    }
+
+    /// The checkpoint the server is starting from (`None` once it has started).
+    pub fn lock_recovery(&self) -> std::sync::MutexGuard<'_, Option<Recovery>> {
+        self.recovery.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The server's checkpoints.
+    pub fn checkpoints(&self) -> &Checkpoints {
+        &self.checkpoints
     }
 
     /// The live catalog.
@@ -132,7 +216,11 @@ impl std::fmt::Debug for Database {
     }
 }
 
-fn new_context(catalog: &Arc<Catalog>, sessions: &Arc<Backends>) -> Result<SessionContext> {
+fn new_context(
+    catalog: &Arc<Catalog>,
+    sessions: &Arc<Backends>,
+    checkpoints: &SharedCheckpointStatus,
+) -> Result<SessionContext> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DEFAULT_DATABASE, DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(true)
@@ -147,7 +235,10 @@ fn new_context(catalog: &Arc<Catalog>, sessions: &Arc<Backends>) -> Result<Sessi
         .catalog(DEFAULT_DATABASE)
         .ok_or_else(|| SluiceError::Internal("default catalog missing".into()))?;
     database.register_schema(DEFAULT_SCHEMA, Arc::new(PublicSchema::new(catalog.clone())))?;
-    database.register_schema(SYSTEM_SCHEMA, Arc::new(SystemSchema::new(catalog.clone())?))?;
+    database.register_schema(
+        SYSTEM_SCHEMA,
+        Arc::new(SystemSchema::new(catalog.clone(), checkpoints.clone())?),
+    )?;
     setup_pg_catalog(&context, DEFAULT_DATABASE, EmptyContextProvider)
         .map_err(|e| SluiceError::DataFusion(*e))?;
     context.register_udf(version_udf());

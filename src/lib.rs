@@ -4,9 +4,11 @@
 //!  server (pgwire) ──▶ sql (parse, plan with DataFusion, run) ──▶ catalog ──▶ storage
 //!                                                     │
 //!                                                     └──▶ dataflow (change batches)
+//!  checkpointer: periodic checkpoints of every view, and start-up from the last one
 //! ```
 
 pub mod catalog;
+pub mod checkpointer;
 pub mod connectors;
 pub mod database;
 pub mod dataflow;

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -31,6 +32,11 @@ enum Commands {
         /// the one scripts/install-ml.sh installs (see docs/ml.md).
         #[arg(long, env = "SLUICE_ONNXRUNTIME")]
         onnxruntime: Option<PathBuf>,
+        /// How often views are checkpointed, e.g. `1s`, `500ms`, `2min`; `0` turns
+        /// checkpoints off (views are then rebuilt from their inputs at every start;
+        /// see docs/storage.md).
+        #[arg(long, default_value = "1s", env = "SLUICE_CHECKPOINT_INTERVAL", value_parser = parse_interval)]
+        checkpoint_interval: Duration,
     },
 }
 
@@ -45,6 +51,7 @@ fn main() -> std::process::ExitCode {
             data_dir,
             log,
             onnxruntime,
+            checkpoint_interval,
         } => {
             if let Some(library) = onnxruntime {
                 sluice::ml::runtime::use_library(library);
@@ -64,7 +71,10 @@ fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve(listen, data_dir)) {
+            let options = sluice::database::Options {
+                checkpoint_interval,
+            };
+            match runtime.block_on(serve(listen, data_dir, options)) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e}");
@@ -76,8 +86,31 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(listen: SocketAddr, data_dir: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
-    let db = sluice::Database::open(&data_dir).await?;
+/// `1s`, `500ms`, `2min`, `0`.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not an interval like 1s, 500ms or 2min"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "s" | "" => number,
+        "min" => number * 60.0,
+        other => return Err(format!("unknown unit '{other}': use ms, s or min")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("'{text}': {e}"))
+}
+
+async fn serve(
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    options: sluice::database::Options,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let db = sluice::Database::open_with(&data_dir, options).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

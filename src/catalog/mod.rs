@@ -12,6 +12,7 @@
 pub mod schema;
 pub mod source;
 pub mod system;
+mod system_checkpoints;
 mod system_models;
 pub mod table;
 pub mod view;

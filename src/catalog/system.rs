@@ -17,6 +17,7 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use super::Catalog;
+use crate::dataflow::checkpoints::SharedCheckpointStatus;
 use crate::error::{Result, SluiceError};
 use crate::sql::types::{arrow_type, sql_name};
 
@@ -28,14 +29,17 @@ const DEFINITIONS: &str = include_str!("../../catalog/sluice_catalog.sql");
 #[derive(Debug)]
 pub struct SystemSchema {
     catalog: Arc<Catalog>,
+    checkpoints: SharedCheckpointStatus,
     schemas: BTreeMap<String, SchemaRef>,
 }
 
 impl SystemSchema {
-    /// Parses the relation definitions and binds them to `catalog`.
-    pub fn new(catalog: Arc<Catalog>) -> Result<Self> {
+    /// Parses the relation definitions and binds them to `catalog` and the
+    /// server's `checkpoints`.
+    pub fn new(catalog: Arc<Catalog>, checkpoints: SharedCheckpointStatus) -> Result<Self> {
         Ok(SystemSchema {
             catalog,
+            checkpoints,
             schemas: parse_definitions(DEFINITIONS)?,
         })
     }
@@ -119,6 +123,14 @@ impl SystemSchema {
             }
             "source_status" | "source_partitions" | "source_errors" => {
                 return self.source_rows(name, schema);
+            }
+            "checkpoints" | "checkpoint_status" => {
+                return super::system_checkpoints::rows(
+                    &self.catalog,
+                    &self.checkpoints,
+                    name,
+                    schema,
+                );
             }
             "models" | "model_io" | "model_stats" => {
                 return super::system_models::rows(&self.catalog, name, schema);

@@ -99,15 +99,34 @@ impl DatagenConfig {
         })
     }
 
-    /// A fresh generator (each reader gets its own, identical stream).
-    pub fn reader(&self) -> DatagenReader {
+    /// A generator that has produced `rows` rows already (0: a fresh one; each
+    /// reader gets its own stream). Sequences go on exactly; the random state is
+    /// where `rows` rows leave it (each row draws a fixed number of values).
+    pub fn reader_at(&self, rows: u64) -> DatagenReader {
+        // As `next_batch` draws: a character per string character, one value for
+        // any other random field.
+        let draws_per_row: u64 = self
+            .fields
+            .iter()
+            .zip(self.schema.fields())
+            .map(|(kind, field)| match (kind, field.data_type()) {
+                (FieldKind::Sequence { .. }, _) => 0,
+                (FieldKind::Random { length, .. }, DataType::Utf8) => *length as u64,
+                (FieldKind::Random { .. }, _) => 1,
+            })
+            .sum();
         DatagenReader {
             config: self.clone(),
-            pacer: Pacer::new(self.rate, self.total),
-            state: self.seed,
+            pacer: Pacer::resuming(self.rate, self.total, rows),
+            state: self
+                .seed
+                .wrapping_add(rows.wrapping_mul(draws_per_row).wrapping_mul(GOLDEN_GAMMA)),
         }
     }
 }
+
+/// SplitMix64's increment: each draw adds it to the state.
+const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Produces datagen batches.
 #[derive(Debug)]
@@ -120,7 +139,7 @@ pub struct DatagenReader {
 impl DatagenReader {
     /// SplitMix64: small, fast, deterministic.
     fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.state = self.state.wrapping_add(GOLDEN_GAMMA);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -27,6 +27,23 @@ impl Pacer {
         }
     }
 
+    /// A pacer that has handed out `produced` rows already: the rate goes on from
+    /// now as if they had been produced at it.
+    pub fn resuming(rate: u64, total: Option<u64>, produced: u64) -> Self {
+        let ahead = if rate > 0 {
+            Duration::from_secs_f64(produced as f64 / rate as f64)
+        } else {
+            Duration::ZERO
+        };
+        let now = Instant::now();
+        Pacer {
+            rate,
+            total,
+            produced,
+            start: now.checked_sub(ahead).unwrap_or(now),
+        }
+    }
+
     /// Waits until some rows are due and returns how many to produce now;
     /// `None` once the total is reached.
     pub fn next_chunk(&mut self) -> Option<usize> {

@@ -115,6 +115,9 @@ impl KafkaConfig {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
+            // A saved offset the broker no longer holds (retention deleted it): go
+            // on from the oldest message it still has, never skip to the end.
+            .set("auto.offset.reset", "earliest")
             .set("statistics.interval.ms", "1000")
             .set("reconnect.backoff.ms", "100")
             .set("reconnect.backoff.max.ms", "5000");
@@ -159,6 +162,17 @@ impl KafkaConfig {
                 Some(next) => assignment
                     .add_partition_offset(&self.topic, partition, Offset::Offset(next))
                     .map_err(kafka_error)?,
+                None if self.startup == StartupMode::Latest => {
+                    // The end is resolved now, so that the position is known (and
+                    // checkpointed) before any message arrives.
+                    let (_, end) = consumer
+                        .fetch_watermarks(&self.topic, partition, METADATA_TIMEOUT)
+                        .map_err(kafka_error)?;
+                    assignment
+                        .add_partition_offset(&self.topic, partition, Offset::Offset(end))
+                        .map_err(kafka_error)?;
+                    status.add_partition(partition, end);
+                }
                 None => {
                     assignment
                         .add_partition_offset(&self.topic, partition, offset)

@@ -112,8 +112,9 @@ impl NexmarkSourceConfig {
         })
     }
 
-    /// A fresh generator (each reader gets its own, identical stream).
-    pub fn reader(&self) -> NexmarkReader {
+    /// A generator that has produced `events` events already (0: a fresh one;
+    /// each reader gets its own, identical stream).
+    pub fn reader_at(&self, events: u64) -> NexmarkReader {
         let config = NexmarkConfig {
             base_time: self.base_time,
             ..NexmarkConfig::default()
@@ -125,8 +126,10 @@ impl NexmarkSourceConfig {
         };
         NexmarkReader {
             config: self.clone(),
-            events: EventGenerator::new(config).with_type_filter(kind),
-            pacer: Pacer::new(self.rate, self.total),
+            events: EventGenerator::new(config)
+                .with_type_filter(kind)
+                .with_offset(events),
+            pacer: Pacer::resuming(self.rate, self.total, events),
         }
     }
 }

@@ -15,10 +15,11 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use super::datagen::DatagenConfig;
 use super::decode::{Decoder, Encoding};
-use super::kafka::{KafkaConfig, KafkaReader, RawMessage};
+use super::kafka::{KafkaConfig, KafkaReader, RawMessage, StartupMode};
 use super::nexmark::NexmarkSourceConfig;
 use super::options::{Options, invalid};
 use super::status::ReaderStatus;
+use crate::dataflow::barrier::{PartitionPosition, SourcePosition};
 use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Message, Sequencer};
 use crate::error::{Result, SluiceError};
 use crate::sql::types::UTC;
@@ -222,13 +223,16 @@ impl Source {
         readers.iter().map(|(status, _)| status.clone()).collect()
     }
 
-    /// Starts a reader feeding `sender` (tagged `input`) for view `reader_name`.
+    /// Starts a reader feeding `sender` (tagged `input`) for view `reader_name`,
+    /// from the source's startup position, or from `resume` (a checkpointed
+    /// position: Kafka partitions at its offsets, generators after its rows).
     pub fn attach(
         &self,
         reader_name: &str,
         input: usize,
         sender: ChangeSender,
         sequencer: Arc<Sequencer>,
+        resume: Option<SourcePosition>,
     ) -> Result<()> {
         let status = Arc::new(ReaderStatus::new(
             &self.config.name,
@@ -236,6 +240,11 @@ impl Source {
             self.config.watermark.is_some(),
             self.config.idle_timeout,
         ));
+        let position = resume.unwrap_or_default();
+        for (partition, at) in &position {
+            status.add_partition(*partition, at.next_offset);
+            status.advance(*partition, at.next_offset, at.max_event_time);
+        }
         self.readers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -251,6 +260,7 @@ impl Source {
                     status: status.clone(),
                     watermark: config.watermark.clone(),
                     sent_watermark: std::cell::Cell::new(None),
+                    position: std::cell::RefCell::new(position),
                 };
                 if let Err(e) = read(&config, &delivery) {
                     tracing::error!(source = %config.name, "source reader stopped: {e}");
@@ -269,6 +279,9 @@ struct Deliver {
     status: Arc<ReaderStatus>,
     watermark: Option<Arc<dyn PhysicalExpr>>,
     sent_watermark: std::cell::Cell<Option<i64>>,
+    /// Where the reader is: what the view has been sent (see
+    /// [`crate::dataflow::barrier`]).
+    position: std::cell::RefCell<SourcePosition>,
 }
 
 impl Deliver {
@@ -291,50 +304,105 @@ impl Deliver {
         self.sender.is_closed()
     }
 
-    /// Sends `rows` (declared + INCLUDE columns) as inserts, after updating
-    /// watermarks from `declared` (the declared columns alone) per partition.
+    /// Makes the partitions assigned at known offsets part of the position (a
+    /// `latest` reader's start), so that a restart goes on from there.
+    fn adopt_assigned(&self) -> Result<()> {
+        let assigned: Vec<(i32, i64)> = self
+            .status
+            .snapshot()
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.next_offset >= 0)
+            .map(|(partition, p)| (*partition, p.next_offset - 1))
+            .collect();
+        let known = self.position.borrow().clone();
+        let new: Vec<(i32, i64)> = assigned
+            .into_iter()
+            .filter(|(partition, _)| !known.contains_key(partition))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let empty = RecordBatch::new_empty(Arc::new(Schema::empty()));
+        self.send(empty.clone(), &empty, &[], new.into_iter())
+    }
+
+    /// The offset the next row of generator partition 0 has (rows delivered so far).
+    fn generated(&self) -> i64 {
+        self.position
+            .borrow()
+            .get(&0)
+            .map_or(0, |p| p.next_offset.max(0))
+    }
+
+    /// Sends `rows` (declared + INCLUDE columns, from `partitions`) as inserts,
+    /// after updating the position — past every message `read`, skipped ones
+    /// included — and the watermarks from `declared` (the declared columns alone).
+    /// The position follows the rows under the sequencer's lock.
     fn send(
         &self,
         rows: RecordBatch,
         declared: &RecordBatch,
         partitions: &[i32],
-        offsets: &[i64],
+        read: impl Iterator<Item = (i32, i64)>,
     ) -> Result<()> {
         let event_times = match &self.watermark {
-            Some(expr) => {
+            Some(expr) if declared.num_rows() > 0 => {
                 let values = expr.evaluate(declared)?.into_array(declared.num_rows())?;
                 let micros = cast(&values, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
                 Some(micros.as_primitive::<TimestampMicrosecondType>().clone())
             }
-            None => None,
+            _ => None,
         };
-        let mut progress: std::collections::BTreeMap<i32, (i64, Option<i64>)> = Default::default();
-        for (row, (&partition, &offset)) in partitions.iter().zip(offsets).enumerate() {
-            let entry = progress.entry(partition).or_insert((offset + 1, None));
-            entry.0 = entry.0.max(offset + 1);
-            if let Some(times) = &event_times
-                && times.is_valid(row)
-            {
-                let t = times.value(row);
-                entry.1 = Some(entry.1.map_or(t, |m: i64| m.max(t)));
+        let mut updates = self.position.borrow().clone();
+        let unknown = PartitionPosition {
+            next_offset: -1,
+            max_event_time: None,
+        };
+        for (partition, offset) in read {
+            let entry = updates.entry(partition).or_insert(unknown);
+            entry.next_offset = entry.next_offset.max(offset + 1);
+        }
+        if let Some(times) = &event_times {
+            for (row, &partition) in partitions.iter().enumerate() {
+                if times.is_valid(row) {
+                    let t = times.value(row);
+                    let entry = updates.entry(partition).or_insert(unknown);
+                    entry.max_event_time = Some(entry.max_event_time.map_or(t, |m| m.max(t)));
+                }
             }
         }
-        for (partition, (next, max_time)) in progress {
-            self.status.advance(partition, next, max_time);
+        let before = self.position.replace(updates.clone());
+        // Only the partitions that delivered: the others' silence goes on.
+        let mut moved = false;
+        for (partition, at) in &updates {
+            if before.get(partition) != Some(at) {
+                moved = true;
+                self.status
+                    .advance(*partition, at.next_offset, at.max_event_time);
+            }
         }
-        if rows.num_rows() == 0 {
+        let position = moved.then_some(updates);
+        if rows.num_rows() == 0 && position.is_none() {
             return Ok(());
         }
         self.status.add_rows(rows.num_rows() as u64);
         let mut order = self.sequencer.lock();
-        let epoch = order.next_epoch();
-        let delivery = Delivery {
-            epoch,
-            input: self.input,
-            batch: ChangeBatch::inserts(rows),
-        };
         // A closed inbox means the view is gone; the reader loop notices and stops.
-        let _ = self.sender.send(Message::Change(delivery));
+        if rows.num_rows() > 0 {
+            let delivery = Delivery {
+                epoch: order.next_epoch(),
+                input: self.input,
+                batch: ChangeBatch::inserts(rows),
+            };
+            let _ = self.sender.send(Message::Change(delivery));
+        }
+        if let Some(position) = position {
+            let _ = self.sender.send(Message::SourcePosition {
+                input: self.input,
+                position,
+            });
+        }
         drop(order);
         self.forward_watermark();
         Ok(())
@@ -344,11 +412,11 @@ impl Deliver {
 fn read(config: &SourceConfig, out: &Deliver) -> Result<()> {
     match &config.connector {
         Connector::Datagen(c) => {
-            let mut reader = c.reader();
+            let mut reader = c.reader_at(out.generated() as u64);
             generate(out, || reader.next_batch())
         }
         Connector::Nexmark(c) => {
-            let mut reader = c.reader();
+            let mut reader = c.reader_at(out.generated() as u64);
             generate(out, || reader.next_batch())
         }
         Connector::Kafka {
@@ -361,6 +429,9 @@ fn read(config: &SourceConfig, out: &Deliver) -> Result<()> {
                 let Some(mut reader) = connect(kafka, out) else {
                     return Ok(());
                 };
+                if kafka.startup == StartupMode::Latest {
+                    out.adopt_assigned()?;
+                }
                 while !out.closed() && !reader.lost() {
                     consume(&mut reader, &decoder, includes, &config.schema, out)?;
                     // Partitions turn idle without rows: the watermark may move then.
@@ -393,14 +464,14 @@ fn connect(kafka: &KafkaConfig, out: &Deliver) -> Option<KafkaReader> {
 
 fn generate(out: &Deliver, mut next: impl FnMut() -> Result<Option<RecordBatch>>) -> Result<()> {
     out.status.set_state("running");
-    let mut offset = 0i64;
+    let mut offset = out.generated();
     while !out.closed() {
         match next()? {
             Some(batch) => {
                 let n = batch.num_rows();
-                let offsets: Vec<i64> = (offset..offset + n as i64).collect();
+                let read = (offset..offset + n as i64).map(|o| (0, o));
                 offset += n as i64;
-                out.send(batch.clone(), &batch, &vec![0; n], &offsets)?;
+                out.send(batch.clone(), &batch, &vec![0; n], read)?;
             }
             None => {
                 out.status.set_state("finished");
@@ -453,11 +524,7 @@ fn consume(
         datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.len()));
     let rows = RecordBatch::try_new_with_options(schema.clone(), columns, &options)?;
     let partitions: Vec<i32> = kept.iter().map(|m| m.partition).collect();
-    let offsets: Vec<i64> = kept.iter().map(|m| m.offset).collect();
-    out.send(rows, &decoded.batch, &partitions, &offsets)?;
-    // Skipped messages are handled too: the offsets move past them.
-    for m in &messages {
-        out.status.advance(m.partition, m.offset + 1, None);
-    }
-    Ok(())
+    // Skipped messages count too: the position moves past them.
+    let read = messages.iter().map(|m| (m.partition, m.offset));
+    out.send(rows, &decoded.batch, &partitions, read)
 }

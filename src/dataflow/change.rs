@@ -192,16 +192,39 @@ pub enum Message {
     },
     /// A flush marker: answer once every message before it is processed.
     Flush(tokio::sync::oneshot::Sender<()>),
-    /// Write the view's state as of every message before this one under `dir`, and
-    /// answer with what was written (see [`super::view::ViewCheckpoint`]).
-    Checkpoint {
-        /// The view's checkpoint directory.
-        dir: std::path::PathBuf,
-        /// Receives the checkpoint, or why it failed.
-        reply: tokio::sync::oneshot::Sender<crate::error::Result<super::view::ViewCheckpoint>>,
+    /// A checkpoint barrier from the coordinator (see [`super::barrier`]).
+    Barrier(super::barrier::Barrier),
+    /// The view read as input `input` has passed barrier `id`: what it sends after
+    /// this comes after the barrier.
+    BarrierFrom {
+        /// The barrier.
+        id: u64,
+        /// The subscriber's number for the view.
+        input: usize,
+    },
+    /// Source input `input` has delivered everything up to `position` (sent right
+    /// after its rows, under the sequencer's lock).
+    SourcePosition {
+        /// The subscriber's number for the source.
+        input: usize,
+        /// Where the reader is.
+        position: super::barrier::SourcePosition,
     },
     /// Stop processing (the subscriber is being dropped).
     Stop,
+}
+
+impl Message {
+    /// The input a change, a watermark or a position belongs to.
+    pub fn input(&self) -> Option<usize> {
+        match self {
+            Message::Change(delivery) => Some(delivery.input),
+            Message::Watermark { input, .. }
+            | Message::SourcePosition { input, .. }
+            | Message::BarrierFrom { input, .. } => Some(*input),
+            Message::Flush(_) | Message::Barrier(_) | Message::Stop => None,
+        }
+    }
 }
 
 /// The sending half of a change subscription. Unbounded on purpose: a table write must

@@ -34,8 +34,52 @@ pub struct Manifest {
     pub epoch: u64,
     /// When it was taken, in milliseconds since the Unix epoch.
     pub taken_at_ms: u64,
+    /// How long it took, in milliseconds.
+    #[serde(default)]
+    pub duration_ms: u64,
+    /// Per table (by catalog id), the lsn of its last change in the checkpoint.
+    #[serde(default)]
+    pub tables: BTreeMap<u64, u64>,
     /// Per view, by the name of its directory under `views/`, its state.
-    pub views: BTreeMap<String, ViewCheckpoint>,
+    pub views: BTreeMap<String, ViewEntry>,
+}
+
+/// How the server's checkpoints go, for `sluice_catalog.checkpoints` and
+/// `checkpoint_status`.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointStatus {
+    /// How often checkpoints are taken (zero: never).
+    pub interval: std::time::Duration,
+    /// The last complete checkpoint (taken, or started from).
+    pub last: Option<std::sync::Arc<Manifest>>,
+    /// Why the last attempt failed, when it did.
+    pub last_error: Option<String>,
+    /// Checkpoints that failed since the server started.
+    pub failures: u64,
+}
+
+/// The status, shared by the checkpointer and the system relations.
+pub type SharedCheckpointStatus = std::sync::Arc<std::sync::Mutex<CheckpointStatus>>;
+
+/// One view in a [`Manifest`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ViewEntry {
+    /// The view's catalog id.
+    pub view_id: u64,
+    /// What the state is a state of (see [`super::barrier::Participant`]).
+    pub fingerprint: String,
+    /// The state.
+    pub checkpoint: ViewCheckpoint,
+}
+
+impl Manifest {
+    /// The entry of view `view_id` and its directory name, if the manifest has one.
+    pub fn view(&self, view_id: u64) -> Option<(&str, &ViewEntry)> {
+        self.views
+            .iter()
+            .find(|(_, entry)| entry.view_id == view_id)
+            .map(|(dir, entry)| (dir.as_str(), entry))
+    }
 }
 
 impl Manifest {
@@ -88,7 +132,7 @@ impl Manifest {
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
             match self.views.get(name) {
-                Some(view) => removed += prune(&path, "", Some(&view.state))?,
+                Some(view) => removed += prune(&path, "", Some(&view.checkpoint.state))?,
                 None => {
                     removed += prune(&path, "", None)?;
                     std::fs::remove_dir_all(&path)?;
@@ -145,13 +189,28 @@ mod tests {
         spine
     }
 
-    fn view(state: StateCheckpoint) -> ViewCheckpoint {
-        ViewCheckpoint {
+    fn view(state: StateCheckpoint) -> ViewEntry {
+        let checkpoint = ViewCheckpoint {
             epoch: 7,
             state,
             watermarks: Some(vec![Some(1_000), None]),
             late_rows: 3,
             errors: vec![("22012".into(), "division by zero".into(), 2)],
+            sources: BTreeMap::from([(
+                1,
+                BTreeMap::from([(
+                    0,
+                    crate::dataflow::barrier::PartitionPosition {
+                        next_offset: 42,
+                        max_event_time: Some(5),
+                    },
+                )]),
+            )]),
+        };
+        ViewEntry {
+            view_id: 3,
+            fingerprint: "CREATE MATERIALIZED VIEW v AS SELECT 1".into(),
+            checkpoint,
         }
     }
 
@@ -169,6 +228,8 @@ mod tests {
             id: 1,
             epoch: 7,
             taken_at_ms: 1_700_000_000_000,
+            duration_ms: 5,
+            tables: BTreeMap::from([(2, 17)]),
             views: BTreeMap::from([("v".to_string(), view(runs))]),
         };
         first.write(&dir).unwrap();
@@ -187,6 +248,8 @@ mod tests {
             id: 1,
             epoch: 1,
             taken_at_ms: 0,
+            duration_ms: 0,
+            tables: BTreeMap::new(),
             views: BTreeMap::new(),
         };
         manifest.write(&dir).unwrap();
@@ -250,6 +313,8 @@ mod tests {
             id: 2,
             epoch: 9,
             taken_at_ms: 0,
+            duration_ms: 0,
+            tables: BTreeMap::new(),
             views: BTreeMap::from([("v".to_string(), view(second.clone()))]),
         };
         manifest.write(&dir).unwrap();

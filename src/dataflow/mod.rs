@@ -13,6 +13,7 @@
 pub mod accumulator;
 pub mod aggregate;
 pub mod arrangement;
+pub mod barrier;
 pub mod change;
 pub mod checkpoints;
 pub mod feed;

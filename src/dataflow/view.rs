@@ -14,6 +14,7 @@
 //! everything before them, and a view can start from such a checkpoint instead of
 //! its inputs' snapshots ([`Inputs::restore`]).
 
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -22,6 +23,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::Expr;
 
 use super::arrangement::Arrangement;
+use super::barrier::{Admit, Alignment, Barrier, SourcePosition};
 use super::feed::{FeedItem, FeedReceiver, FeedSender, feed};
 use super::graph::Node;
 use super::operator::ErrorLog;
@@ -40,8 +42,8 @@ pub type Snapshot = (usize, Arc<Vec<RecordBatch>>);
 pub struct Inputs {
     /// Contents of each input at subscription.
     pub snapshots: Vec<Snapshot>,
-    /// The views this view reads.
-    pub upstream: Vec<Arc<MaterializedView>>,
+    /// The views this view reads, with their input numbers.
+    pub upstream: Vec<(usize, Arc<MaterializedView>)>,
     /// When every input sends watermarks: their tracking. The view's watermark is
     /// their minimum, and it passes it on to the views reading it.
     pub watermarks: Option<InputWatermarks>,
@@ -58,6 +60,9 @@ pub struct Inputs {
     /// snapshots, which must then be empty: the view's inputs deliver the changes
     /// after the checkpoint's epoch.
     pub restore: Option<(PathBuf, ViewCheckpoint)>,
+    /// The first checkpoint barrier the view takes part in (see
+    /// [`super::barrier`]); `None` for a view that is never checkpointed.
+    pub first_barrier: Option<u64>,
 }
 
 /// A view's state as of a checkpoint marker: the runs of its spines (written under
@@ -75,6 +80,9 @@ pub struct ViewCheckpoint {
     pub late_rows: u64,
     /// The standing row errors, as `(SQLSTATE, message, count)`.
     pub errors: Vec<(String, String, i64)>,
+    /// Per source input, the reader's position: the rows up to it are in the state.
+    #[serde(default)]
+    pub sources: BTreeMap<usize, SourcePosition>,
 }
 
 #[derive(Debug)]
@@ -133,8 +141,11 @@ impl MaterializedView {
             output_watermarks,
             epoch,
             restore,
+            first_barrier,
         } = inputs;
         let watermarked = watermarks.is_some();
+        let alignment = Alignment::new(first_barrier, upstream.iter().map(|(i, _)| *i).collect());
+        let upstream: Vec<Arc<MaterializedView>> = upstream.into_iter().map(|(_, v)| v).collect();
         let depth = 1 + upstream.iter().map(|v| v.depth()).max().unwrap_or(0);
         let shared = Arc::new(Shared {
             name: name.to_string(),
@@ -164,12 +175,13 @@ impl MaterializedView {
                     window_closer,
                     operator_late: 0,
                     restored_late: 0,
+                    positions: BTreeMap::new(),
                 };
                 let start = match restore {
                     Some((dir, checkpoint)) => Start::Restore(dir, checkpoint),
                     None => Start::Backfill(snapshots),
                 };
-                run(output, graph, receiver, start, ready_tx)
+                run(output, graph, (receiver, alignment), start, ready_tx)
             })?;
         let view = Arc::new(MaterializedView {
             shared,
@@ -273,6 +285,14 @@ impl MaterializedView {
         Ok((Arc::new(state.arrangement.batches()?), state.epoch))
     }
 
+    /// Subscribes `sender` (tagged `input`) to the view's output changes from now
+    /// on, without its current rows (a view restored from the same checkpoint as
+    /// this one has them).
+    pub fn subscribe_changes(&self, input: usize, sender: ChangeSender) {
+        let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+        state.subscribers.push((sender, input));
+    }
+
     /// Starts a client subscription: returns the current rows and their epoch, and
     /// the feed of the changes after them (see [`super::feed`]).
     pub fn subscribe_feed(
@@ -289,18 +309,6 @@ impl MaterializedView {
             state.epoch,
             receiver,
         ))
-    }
-
-    /// Queues a checkpoint marker: once everything queued before it is processed, the
-    /// view writes the runs of its spines not yet written under `dir` and answers
-    /// with its checkpoint (an error when writing failed or the view has stopped).
-    pub fn checkpoint(
-        &self,
-        dir: PathBuf,
-    ) -> tokio::sync::oneshot::Receiver<Result<ViewCheckpoint>> {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        let _ = self.inbox.send(Message::Checkpoint { dir, reply });
-        rx
     }
 
     /// Queues a flush marker; the receiver completes once everything queued before it
@@ -353,6 +361,8 @@ struct Output {
     operator_late: u64,
     /// Rows dropped as late before the checkpoint the view started from.
     restored_late: u64,
+    /// Per source input, the position of the rows delivered so far.
+    positions: BTreeMap<usize, SourcePosition>,
 }
 
 impl Output {
@@ -422,15 +432,15 @@ impl Output {
             + self.restored_late;
     }
 
-    /// Writes the view's state under `dir` (see [`MaterializedView::checkpoint`]).
-    fn checkpoint(&mut self, graph: &mut Node, dir: &Path) -> Result<ViewCheckpoint> {
+    /// Writes the view's state as of barrier epoch `epoch` under `dir`.
+    fn checkpoint(&mut self, graph: &mut Node, dir: &Path, epoch: u64) -> Result<ViewCheckpoint> {
         self.operator_late = graph.late_rows();
         self.record_progress();
         let state = self.shared.state.read().unwrap_or_else(|p| p.into_inner());
         // A copy of the result (its runs are shared, not copied), so that readers
         // are not held up while the runs are written.
         let mut result = state.arrangement.spine().clone();
-        let (epoch, late_rows, errors) = (state.epoch, state.late_rows, state.errors.entries());
+        let (late_rows, errors) = (state.late_rows, state.errors.entries());
         drop(state);
         let spines = view_spines(graph, self.window_closer.as_mut(), &mut result);
         let written = checkpoint::checkpoint(spines.into_iter().map(|(n, s)| (n, &*s)), dir)?;
@@ -440,6 +450,7 @@ impl Output {
             watermarks: self.watermarks.as_ref().map(|w| w.inputs().to_vec()),
             late_rows,
             errors,
+            sources: self.positions.clone(),
         })
     }
 
@@ -466,6 +477,7 @@ impl Output {
         }
         graph.restored();
         self.restored_late = saved.late_rows;
+        self.positions = saved.sources.clone();
         if let Some(inputs) = &saved.watermarks {
             let watermarks = InputWatermarks::restore(inputs.clone());
             if let Some(watermark) = watermarks.current() {
@@ -484,6 +496,24 @@ impl Output {
         self.record_progress();
         Ok(())
     }
+}
+
+/// Whether `checkpoint` holds the state of a view of this plan: the same spines
+/// and the same watermark tracking.
+pub fn can_restore(
+    graph: &mut Node,
+    closer: Option<&mut WindowCloser>,
+    watermarked: bool,
+    checkpoint: &ViewCheckpoint,
+) -> bool {
+    let mut result = Spine::new();
+    let mut names: Vec<String> = view_spines(graph, closer, &mut result)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    names.sort_unstable();
+    let saved: Vec<&String> = checkpoint.state.spines.keys().collect();
+    names.iter().eq(saved) && checkpoint.watermarks.is_some() == watermarked
 }
 
 /// A view's spines by name: its operators', the rows its closer holds back, its
@@ -512,11 +542,12 @@ enum Start {
 }
 
 /// The worker: backfill (or restore), then the inbox until `Stop` or until every
-/// sender is gone.
+/// sender is gone. Checkpoint barriers are aligned across inputs ([`Alignment`]):
+/// held messages are processed, in order, once the barrier is complete.
 fn run(
     mut output: Output,
     mut graph: Node,
-    mut inbox: ChangeReceiver,
+    (mut inbox, mut alignment): (ChangeReceiver, Alignment),
     start: Start,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -548,27 +579,34 @@ fn run(
     }
     let _ = ready.send(());
 
-    // Operators keep their state in spines, which know their size without walking
-    // it: the measure is fresh after every change and every eviction.
-    while let Some(message) = inbox.blocking_recv() {
+    let mut replay: VecDeque<Message> = VecDeque::new();
+    loop {
+        let message = match replay.pop_front() {
+            Some(message) => message,
+            None => match inbox.blocking_recv() {
+                Some(message) => message,
+                None => break,
+            },
+        };
+        let message = match alignment.admit(message) {
+            Admit::Now(message) => message,
+            Admit::Taken => continue,
+            Admit::Replay(mut messages) => {
+                messages.append(&mut replay);
+                replay = messages;
+                continue;
+            }
+            Admit::Complete(barrier, mut held) => {
+                complete_barrier(&mut output, &mut graph, barrier);
+                held.append(&mut replay);
+                replay = held;
+                continue;
+            }
+        };
         match message {
-            Message::Change(Delivery {
-                epoch,
-                input,
-                batch,
-            }) => {
-                if failed(&shared) {
-                    continue;
-                }
-                let result = graph.push(input, &batch, &mut errors).and_then(|out| {
-                    output.operator_late = graph.late_rows();
-                    let out = out.unwrap_or_else(|| {
-                        ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared)))
-                    });
-                    output.send(&out, epoch, &mut errors, Some(graph.state_size()))
-                });
-                if let Err(e) = result {
-                    fail(&shared, e);
+            Message::Change(delivery) => {
+                if !failed(&shared) {
+                    apply_change(&mut output, &mut graph, delivery, &mut errors);
                 }
                 send_progress(&shared);
             }
@@ -590,23 +628,66 @@ fn run(
                 }
                 send_progress(&shared);
             }
-            Message::Checkpoint { dir, reply } => {
-                let result = if failed(&shared) {
-                    Err(SluiceError::Internal(format!(
-                        "materialized view \"{}\" stopped",
-                        shared.name
-                    )))
-                } else {
-                    output.checkpoint(&mut graph, &dir)
-                };
-                let _ = reply.send(result);
+            Message::SourcePosition { input, position } => {
+                output.positions.insert(input, position);
             }
             Message::Flush(ack) => {
                 let _ = ack.send(());
             }
             Message::Stop => break,
+            // Alignment takes barrier messages.
+            Message::Barrier(_) | Message::BarrierFrom { .. } => {}
         }
     }
+}
+
+/// Applies one input change and publishes the output. Operators keep their state in
+/// spines, which know their size without walking it: the measure is fresh after
+/// every change.
+fn apply_change(output: &mut Output, graph: &mut Node, delivery: Delivery, errors: &mut ErrorLog) {
+    let Delivery {
+        epoch,
+        input,
+        batch,
+    } = delivery;
+    let shared = output.shared.clone();
+    let result = graph.push(input, &batch, errors).and_then(|out| {
+        output.operator_late = graph.late_rows();
+        let out =
+            out.unwrap_or_else(|| ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared))));
+        output.send(&out, epoch, errors, Some(graph.state_size()))
+    });
+    if let Err(e) = result {
+        fail(&shared, e);
+    }
+}
+
+/// Every input has passed `barrier`: writes the view's state (a stopped view
+/// answers `None`), answers, and passes the barrier on to the views reading this
+/// one, after everything this view sent before it.
+fn complete_barrier(output: &mut Output, graph: &mut Node, barrier: Barrier) {
+    let Barrier {
+        id,
+        epoch,
+        dir,
+        reply,
+    } = barrier;
+    let result = if failed(&output.shared) {
+        Ok(None)
+    } else {
+        output.checkpoint(graph, &dir, epoch).map(Some)
+    };
+    let _ = reply.send(result);
+    let mut state = output
+        .shared
+        .state
+        .write()
+        .unwrap_or_else(|p| p.into_inner());
+    state.subscribers.retain(|(sender, input)| {
+        sender
+            .send(Message::BarrierFrom { id, input: *input })
+            .is_ok()
+    });
 }
 
 /// Tells the client subscriptions that every change up to the view's epoch is sent.
@@ -816,6 +897,20 @@ mod tests {
         }
     }
 
+    /// Sends barrier `id` cutting at `epoch` and waits for the view's checkpoint.
+    async fn barrier(sender: &ChangeSender, id: u64, epoch: u64, dir: &Path) -> ViewCheckpoint {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let dir = dir.to_path_buf();
+        let barrier = Barrier {
+            id,
+            epoch,
+            dir,
+            reply,
+        };
+        sender.send(Message::Barrier(barrier)).unwrap();
+        answer.await.unwrap().unwrap().expect("the view is running")
+    }
+
     async fn rows(view: &MaterializedView) -> Vec<String> {
         view.flush_marker().await.unwrap();
         let mut rows = Vec::new();
@@ -846,7 +941,7 @@ mod tests {
         let mut restored = Vec::new();
         for (epoch, change) in (1..).zip(&changes) {
             if epoch == 100 || epoch == 200 {
-                let taken = original.checkpoint(dir.clone()).await.unwrap().unwrap();
+                let taken = barrier(&to_original, epoch, epoch - 1, &dir).await;
                 assert_eq!(taken.epoch, epoch - 1);
                 assert!(taken.state.bytes_written > 0);
                 let (view, sender) = start(closing, Some((dir.clone(), taken))).await;

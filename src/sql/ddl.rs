@@ -21,8 +21,11 @@ use crate::connectors::source::{Connector, Include};
 use crate::connectors::{Source, SourceConfig};
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
-use crate::dataflow::view::{Inputs, MaterializedView};
+use crate::dataflow::barrier::Participant;
+use crate::dataflow::checkpoints::{Manifest, ViewEntry};
+use crate::dataflow::view::{Inputs, MaterializedView, can_restore};
 use crate::dataflow::window_close::{InputWatermarks, Release, WindowCloser};
+use crate::dataflow::{ChangeSender, SequencerGuard};
 use crate::error::{Result, SluiceError, sqlstate};
 use crate::storage::TableStore;
 use crate::storage::table_store::TableLayout;
@@ -90,7 +93,6 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
         (RelationKind::Table, Statement::CreateTable(create)) => create,
         (RelationKind::MaterializedView, Statement::CreateView(view)) => {
             let view = build_view(db, entry, &view).await?;
-            tracing::info!(view = %entry.name, rows = view.running().stats().0, "materialized view rebuilt");
             return db.catalog().insert(Relation::View(Arc::new(view)), false);
         }
         _ => {
@@ -105,8 +107,15 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
         }
     };
     let (layout, defaults, constraints) = table_layout(db, &entry.name, &create)?;
-    let (store, report) =
-        TableStore::open(&db.object_dir(entry.id), layout, db.sequencer().clone())?;
+    let checkpoint_lsn = db
+        .lock_recovery()
+        .as_ref()
+        .and_then(|r| r.manifest.tables.get(&entry.id).copied());
+    let dir = db.object_dir(entry.id);
+    let (store, report) = match checkpoint_lsn {
+        Some(lsn) => TableStore::open_after_checkpoint(&dir, layout, db.sequencer().clone(), lsn)?,
+        None => TableStore::open(&dir, layout, db.sequencer().clone())?,
+    };
     if let Some(torn) = &report.torn_tail {
         tracing::warn!(
             table = %entry.name,
@@ -160,8 +169,30 @@ pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) 
     let plan = plan_view(db, &view.query).await?;
     let inputs = plan.inputs.clone();
     let models = plan.models.clone();
-    let running = start_view(db, &entry.name, plan, emit_on_window_close(view)?).await?;
+    let identity = Identity {
+        view_id: entry.id,
+        fingerprint: fingerprint(db, entry, &models)?,
+    };
+    let emit = emit_on_window_close(view)?;
+    let running = start_view(db, &entry.name, plan, emit, Some(identity)).await?;
     Ok(View::new(entry.clone(), inputs, models, running))
+}
+
+/// A catalog view, as it takes part in checkpoints.
+struct Identity {
+    view_id: u64,
+    fingerprint: String,
+}
+
+/// What a view's state is a state of: its definition and the versions of the
+/// models it calls.
+fn fingerprint(db: &Database, entry: &CatalogEntry, models: &[String]) -> Result<String> {
+    let mut fingerprint = entry.definition.clone();
+    for name in models {
+        let model = db.catalog().model(name)?;
+        fingerprint.push_str(&format!("\nmodel {name} sha256:{}", model.checksum()));
+    }
+    Ok(fingerprint)
 }
 
 /// Whether the view has `EMIT ON WINDOW CLOSE` (stored as a `WITH` option); other
@@ -255,20 +286,34 @@ pub async fn start_own_view(
     query: &datafusion::sql::sqlparser::ast::Query,
 ) -> Result<Arc<MaterializedView>> {
     let plan = plan_view(db, query).await?;
-    start_view(db, name, plan, false).await
+    start_view(db, name, plan, false, None).await
 }
 
 /// Subscribes a planned view to its inputs (one atomic step under the sequencer's
 /// lock, so the backfill and the changes that follow neither overlap nor leave a
-/// gap) and starts it.
+/// gap) and starts it. A catalog view (`identity`) takes part in checkpoints; while
+/// the server starts, it starts from the last checkpoint when it can.
 async fn start_view(
     db: &Database,
     name: &str,
-    plan: ViewPlan,
+    mut plan: ViewPlan,
     emit_on_close: bool,
+    identity: Option<Identity>,
 ) -> Result<Arc<MaterializedView>> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let (watermarks, window_closer) = window_closing(db, &plan, emit_on_close)?;
+    let view_id = identity.as_ref().map(|i| i.view_id);
+    let (watermarks, mut window_closer) = window_closing(db, &plan, emit_on_close)?;
+    let restore = match &identity {
+        Some(identity) => restorable(
+            db,
+            name,
+            identity,
+            &mut plan,
+            window_closer.as_mut(),
+            watermarks.is_some(),
+        ),
+        None => None,
+    };
     let mut inputs = Inputs {
         watermarks,
         window_closer,
@@ -276,34 +321,175 @@ async fn start_view(
         ..Inputs::default()
     };
     {
-        let order = db.sequencer().lock();
+        let mut order = db.sequencer().lock();
         inputs.epoch = order.current();
-        for (i, input) in plan.inputs.iter().enumerate() {
-            match db.catalog().get(input) {
-                Some(Relation::Table(table)) => {
-                    let snapshot = table.store().subscribe(&order, i, sender.clone());
-                    inputs.snapshots.push((i, snapshot));
-                }
-                Some(Relation::View(view)) => {
-                    // A view's rows may be behind the sequencer: the snapshot is as of
-                    // the oldest input's epoch.
-                    let (snapshot, epoch) = view.running().subscribe(i, sender.clone())?;
-                    inputs.epoch = inputs.epoch.min(epoch);
-                    inputs.snapshots.push((i, snapshot));
-                    inputs.upstream.push(view.running().clone());
-                }
-                Some(Relation::Source(source)) => {
-                    // A source has no stored rows: its reader starts from the
-                    // source's startup position and streams everything.
-                    source
-                        .source()
-                        .attach(name, i, sender.clone(), db.sequencer().clone())?;
-                }
-                None => return Err(SluiceError::UndefinedTable(input.clone())),
+        let restore = restore.filter(|_| restorable_inputs(db, &order, &plan.inputs));
+        if let Some(identity) = identity {
+            let dir = match &restore {
+                Some((dir, _)) => dir.clone(),
+                None => format!("{}-{}", identity.view_id, order.next_barrier()),
+            };
+            inputs.first_barrier = Some(order.register(Participant {
+                view_id: identity.view_id,
+                dir,
+                fingerprint: identity.fingerprint,
+                inbox: sender.clone(),
+            }));
+        }
+        match restore {
+            Some((dir, entry)) => {
+                subscribe_restored(db, name, &plan.inputs, &sender, &entry, &mut inputs)?;
+                inputs.epoch = entry.checkpoint.epoch;
+                let dir = Manifest::view_dir(db.checkpoints().dir(), &dir);
+                inputs.restore = Some((dir, entry.checkpoint));
             }
+            None => subscribe(db, name, &plan.inputs, &sender, &order, &mut inputs)?,
         }
     }
-    MaterializedView::start(name, plan.schema, plan.graph, (sender, receiver), inputs).await
+    let restored = view_id.filter(|_| inputs.restore.is_some());
+    let view =
+        MaterializedView::start(name, plan.schema, plan.graph, (sender, receiver), inputs).await?;
+    if let (Some(view_id), Some(recovery)) = (restored, db.lock_recovery().as_mut()) {
+        tracing::info!(view = %name, checkpoint = recovery.manifest.id, "materialized view started from the last checkpoint");
+        recovery.restored.insert(view_id);
+    }
+    Ok(view)
+}
+
+/// Subscribes a view to its inputs from their current contents.
+fn subscribe(
+    db: &Database,
+    name: &str,
+    relations: &[String],
+    sender: &ChangeSender,
+    order: &SequencerGuard<'_>,
+    inputs: &mut Inputs,
+) -> Result<()> {
+    for (i, input) in relations.iter().enumerate() {
+        match db.catalog().get(input) {
+            Some(Relation::Table(table)) => {
+                let snapshot = table.store().subscribe(order, i, sender.clone());
+                inputs.snapshots.push((i, snapshot));
+            }
+            Some(Relation::View(view)) => {
+                // A view's rows may be behind the sequencer: the snapshot is as of
+                // the oldest input's epoch.
+                let (snapshot, epoch) = view.running().subscribe(i, sender.clone())?;
+                inputs.epoch = inputs.epoch.min(epoch);
+                inputs.snapshots.push((i, snapshot));
+                inputs.upstream.push((i, view.running().clone()));
+            }
+            Some(Relation::Source(source)) => {
+                // A source has no stored rows: its reader starts from the
+                // source's startup position and streams everything.
+                source
+                    .source()
+                    .attach(name, i, sender.clone(), db.sequencer().clone(), None)?;
+            }
+            None => return Err(SluiceError::UndefinedTable(input.clone())),
+        }
+    }
+    Ok(())
+}
+
+/// The view's entry in the checkpoint the server starts from, when its state can
+/// be restored: the same definition and models, the same plan. Says in the log why
+/// not otherwise.
+fn restorable(
+    db: &Database,
+    name: &str,
+    identity: &Identity,
+    plan: &mut ViewPlan,
+    closer: Option<&mut WindowCloser>,
+    watermarked: bool,
+) -> Option<(String, ViewEntry)> {
+    let recovery = db.lock_recovery();
+    let recovery = recovery.as_ref()?;
+    let Some((dir, entry)) = recovery.manifest.view(identity.view_id) else {
+        tracing::info!(view = %name, "materialized view rebuilt: it is not in the last checkpoint");
+        return None;
+    };
+    if entry.fingerprint != identity.fingerprint {
+        tracing::info!(view = %name, "materialized view rebuilt: its definition or a model it uses changed since the last checkpoint");
+        return None;
+    }
+    if !can_restore(&mut plan.graph, closer, watermarked, &entry.checkpoint) {
+        tracing::info!(view = %name, "materialized view rebuilt: this version of Sluice plans it differently from the one that checkpointed it");
+        return None;
+    }
+    Some((dir.to_string(), entry.clone()))
+}
+
+/// Whether every input can go on from the checkpoint: each table still has its
+/// changes after the checkpoint, each view read was restored from it too.
+fn restorable_inputs(db: &Database, order: &SequencerGuard<'_>, relations: &[String]) -> bool {
+    let recovery = db.lock_recovery();
+    let Some(recovery) = recovery.as_ref() else {
+        return false;
+    };
+    let ok = relations.iter().all(|input| match db.catalog().get(input) {
+        Some(Relation::Table(table)) => recovery
+            .manifest
+            .tables
+            .get(&table.entry().id)
+            .is_some_and(|lsn| table.store().has_changes_after(order, *lsn)),
+        Some(Relation::View(view)) => recovery.restored.contains(&view.entry().id),
+        Some(Relation::Source(_)) => true,
+        None => false,
+    });
+    if !ok {
+        tracing::info!("materialized view rebuilt: an input cannot go on from the last checkpoint");
+    }
+    ok
+}
+
+/// Subscribes a view restored from `entry` to its inputs: to the views it reads
+/// from now on (they were restored from the same checkpoint); its tables' changes
+/// after the checkpoint and its source readers (at their checkpointed positions)
+/// start once every view has started (see [`crate::checkpointer`]).
+fn subscribe_restored(
+    db: &Database,
+    name: &str,
+    relations: &[String],
+    sender: &ChangeSender,
+    entry: &ViewEntry,
+    inputs: &mut Inputs,
+) -> Result<()> {
+    let mut recovery = db.lock_recovery();
+    let recovery = recovery
+        .as_mut()
+        .ok_or_else(|| SluiceError::Internal("restoring a view outside start-up".into()))?;
+    for (i, input) in relations.iter().enumerate() {
+        let sender = sender.clone();
+        match db.catalog().get(input) {
+            Some(Relation::Table(table)) => {
+                let lsn = recovery.manifest.tables.get(&table.entry().id).copied();
+                let name = input.clone();
+                recovery.deferred.push(Box::new(move |order| match lsn {
+                    Some(lsn) if table.store().subscribe_after(order, i, sender, lsn) => Ok(()),
+                    _ => Err(SluiceError::Internal(format!(
+                        "table {name} lost its changes after the checkpoint"
+                    ))),
+                }));
+            }
+            Some(Relation::View(view)) => {
+                view.running().subscribe_changes(i, sender);
+                inputs.upstream.push((i, view.running().clone()));
+            }
+            Some(Relation::Source(source)) => {
+                let position = entry.checkpoint.sources.get(&i).cloned();
+                let name = name.to_string();
+                let sequencer = db.sequencer().clone();
+                recovery.deferred.push(Box::new(move |_| {
+                    source
+                        .source()
+                        .attach(&name, i, sender, sequencer, position)
+                }));
+            }
+            None => return Err(SluiceError::UndefinedTable(input.clone())),
+        }
+    }
+    Ok(())
 }
 
 /// Runs `DROP TABLE` / `DROP MATERIALIZED VIEW [IF EXISTS] names [CASCADE]`.

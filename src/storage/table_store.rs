@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use datafusion::arrow::array::{Array, RecordBatch, UInt32Array};
@@ -67,6 +68,23 @@ pub struct TableStore {
     writer: tokio::sync::Mutex<Writer>,
     sequencer: Arc<Sequencer>,
     subscribers: Mutex<Vec<(ChangeSender, usize)>>,
+    /// The log sequence number of the last change sent to subscribers (set under
+    /// the sequencer's lock: a checkpoint barrier reads it there).
+    published_lsn: AtomicU64,
+    /// The changes after the last complete checkpoint's lsn are kept in the log
+    /// through compactions (views restored from it replay them); `u64::MAX`: none.
+    retain_after: AtomicU64,
+    /// While the server starts: the changes after the checkpoint's lsn, for the
+    /// views that start from that checkpoint.
+    recovered_tail: Mutex<Option<RecoveredTail>>,
+}
+
+/// The changes of a table after a checkpoint's lsn, read back from its log at open.
+#[derive(Debug)]
+struct RecoveredTail {
+    after: u64,
+    /// `None` when the log no longer holds them all (folded into a snapshot).
+    changes: Option<Vec<ChangeBatch>>,
 }
 
 #[derive(Debug)]
@@ -92,24 +110,60 @@ impl TableStore {
         Self::assemble(dir, layout, Vec::new(), wal, 1, sequencer)
     }
 
+    /// Opens the table stored in `dir` like [`TableStore::open`], also keeping the
+    /// changes after lsn `checkpoint` (a checkpoint's) for [`TableStore::changes_after`].
+    pub fn open_after_checkpoint(
+        dir: &Path,
+        layout: TableLayout,
+        sequencer: Arc<Sequencer>,
+        checkpoint: u64,
+    ) -> Result<(TableStore, RecoveryReport)> {
+        Self::open_keeping(dir, layout, sequencer, Some(checkpoint))
+    }
+
     /// Opens the table stored in `dir`: loads its snapshot and replays its log.
     pub fn open(
         dir: &Path,
         layout: TableLayout,
         sequencer: Arc<Sequencer>,
     ) -> Result<(TableStore, RecoveryReport)> {
+        Self::open_keeping(dir, layout, sequencer, None)
+    }
+
+    fn open_keeping(
+        dir: &Path,
+        layout: TableLayout,
+        sequencer: Arc<Sequencer>,
+        checkpoint: Option<u64>,
+    ) -> Result<(TableStore, RecoveryReport)> {
         let (mut contents, snapshot_lsn) = read_snapshot(&dir.join("snapshot.arrow"))?;
         let (wal, recovery) = Wal::open(&dir.join("wal.log"))?;
         let codec = row_codec(layout.schema.fields())?;
         let mut next_lsn = snapshot_lsn + 1;
         let mut replayed = 0;
+        // The log holds every change after the snapshot, and after the checkpoint
+        // it kept through compactions: the tail is complete when it starts there.
+        let first_logged = recovery.records.first().map(|r| r.lsn);
+        let tail = checkpoint.map(|after| RecoveredTail {
+            after,
+            changes: (after >= snapshot_lsn || first_logged.is_some_and(|f| f <= after + 1))
+                .then(Vec::new),
+        });
+        let mut tail = tail;
         for record in recovery.records {
-            if record.lsn <= snapshot_lsn {
+            let in_tail = tail.as_ref().is_some_and(|t| record.lsn > t.after);
+            if record.lsn <= snapshot_lsn && !in_tail {
                 continue; // already folded into the snapshot
             }
             let stored = ipc::decode(&record.payload)?;
             let change = ChangeBatch::from_weighted_batch(&stored)?;
             let change = conform(&layout.schema, &change)?;
+            if in_tail && let Some(changes) = tail.as_mut().and_then(|t| t.changes.as_mut()) {
+                changes.push(change.clone());
+            }
+            if record.lsn <= snapshot_lsn {
+                continue;
+            }
             contents = apply(&codec, &contents, &change)?;
             next_lsn = record.lsn + 1;
             replayed += 1;
@@ -120,6 +174,10 @@ impl TableStore {
             torn_tail: recovery.torn_tail,
         };
         let store = Self::assemble(dir, layout, contents, wal, next_lsn, sequencer)?;
+        if let Some(tail) = &tail {
+            store.retain_after(tail.after);
+        }
+        *store.lock_tail() = tail;
         Ok((store, report))
     }
 
@@ -157,7 +215,74 @@ impl TableStore {
             writer: tokio::sync::Mutex::new(writer),
             sequencer,
             subscribers: Mutex::new(Vec::new()),
+            published_lsn: AtomicU64::new(next_lsn - 1),
+            retain_after: AtomicU64::new(u64::MAX),
+            recovered_tail: Mutex::new(None),
         })
+    }
+
+    /// The lsn of the last change sent to subscribers; read it under the sequencer's
+    /// lock (`order`) to know which changes a view subscribed then has seen.
+    pub fn published_lsn(&self, order: &SequencerGuard<'_>) -> u64 {
+        let _ = order;
+        self.published_lsn.load(Ordering::Acquire)
+    }
+
+    /// Keeps the changes after `lsn` in the log from now on (the last complete
+    /// checkpoint's lsn for this table).
+    pub fn retain_after(&self, lsn: u64) {
+        self.retain_after.store(lsn, Ordering::Release);
+    }
+
+    /// Subscribes `sender` (tagged `input`) like [`TableStore::subscribe`], but
+    /// instead of the contents it first sends the changes after lsn `lsn` (kept at
+    /// open, see [`TableStore::open_after_checkpoint`]). False, subscribing nothing,
+    /// when they are not all known.
+    pub fn subscribe_after(
+        &self,
+        order: &mut SequencerGuard<'_>,
+        input: usize,
+        sender: ChangeSender,
+        lsn: u64,
+    ) -> bool {
+        let changes = if lsn == self.published_lsn(order) {
+            Vec::new()
+        } else {
+            match &*self.lock_tail() {
+                Some(RecoveredTail {
+                    after,
+                    changes: Some(changes),
+                }) if *after == lsn => changes.clone(),
+                _ => return false,
+            }
+        };
+        for batch in changes {
+            let delivery = Delivery {
+                epoch: order.next_epoch(),
+                input,
+                batch,
+            };
+            let _ = sender.send(Message::Change(delivery));
+        }
+        self.lock_subscribers().push((sender, input));
+        true
+    }
+
+    /// Whether [`TableStore::subscribe_after`] can start from lsn `lsn`.
+    pub fn has_changes_after(&self, order: &SequencerGuard<'_>, lsn: u64) -> bool {
+        lsn == self.published_lsn(order)
+            || matches!(&*self.lock_tail(), Some(RecoveredTail { after, changes: Some(_) }) if *after == lsn)
+    }
+
+    /// Frees the changes kept at open (once every view has started).
+    pub fn forget_recovered_changes(&self) {
+        *self.lock_tail() = None;
+    }
+
+    fn lock_tail(&self) -> std::sync::MutexGuard<'_, Option<RecoveredTail>> {
+        self.recovered_tail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The table's layout.
@@ -276,6 +401,7 @@ impl TableWrite<'_> {
             let mut order = store.sequencer.lock();
             let epoch = order.next_epoch();
             store.publish(contents);
+            store.published_lsn.store(lsn, Ordering::Release);
             store.lock_subscribers().retain(|(sender, input)| {
                 let delivery = Delivery {
                     epoch,
@@ -349,12 +475,21 @@ impl TableWrite<'_> {
         let lsn = self.writer.next_lsn - 1;
         let dir = store.dir.clone();
         let wal = self.writer.wal.clone();
+        let retain_after = store.retain_after.load(Ordering::Acquire);
         tokio::task::spawn_blocking(move || -> Result<()> {
             write_snapshot(&dir.join("snapshot.arrow"), &schema, &contents, lsn)?;
             let mut wal = wal
                 .lock()
                 .map_err(|_| SluiceError::Internal("log writer poisoned".into()))?;
-            *wal = Wal::create(&dir.join("wal.log"))?;
+            // The changes after the last checkpoint stay: a view restored from it
+            // replays them.
+            let mut kept = if retain_after < lsn {
+                wal.records()?
+            } else {
+                Vec::new()
+            };
+            kept.retain(|r| r.lsn > retain_after);
+            *wal = Wal::create_with(&dir.join("wal.log"), &kept)?;
             Ok(())
         })
         .await

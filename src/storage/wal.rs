@@ -65,14 +65,32 @@ impl Wal {
     /// Creates an empty log at `path`, atomically replacing any log there (a crash
     /// leaves either the old log or the new empty one).
     pub fn create(path: &Path) -> Result<Wal> {
-        super::files::write_atomically(path, MAGIC)?;
+        Wal::create_with(path, &[])
+    }
+
+    /// Creates a log at `path` holding `records` (in order, lsns increasing),
+    /// atomically replacing any log there.
+    pub fn create_with(path: &Path, records: &[WalRecord]) -> Result<Wal> {
+        let mut bytes = MAGIC.to_vec();
+        for record in records {
+            bytes.extend_from_slice(&frame(record.lsn, &record.payload)?);
+        }
+        super::files::write_atomically(path, &bytes)?;
         let mut file = OpenOptions::new().read(true).write(true).open(path)?;
         file.seek(SeekFrom::End(0))?;
         Ok(Wal {
             path: path.to_path_buf(),
             file,
-            len: MAGIC.len() as u64,
+            len: bytes.len() as u64,
         })
+    }
+
+    /// Reads back every record of the log (appended by this process: intact).
+    pub fn records(&self) -> Result<Vec<WalRecord>> {
+        let bytes = std::fs::read(&self.path)?;
+        let end = (self.len as usize).min(bytes.len());
+        let (records, _, _) = scan(&bytes[..end], &self.path)?;
+        Ok(records)
     }
 
     /// Opens the log at `path` (creating it when absent) and reads back every record.
@@ -114,13 +132,7 @@ impl Wal {
 
     /// Appends one record and makes it durable before returning.
     pub fn append(&mut self, lsn: u64, payload: &[u8]) -> Result<()> {
-        let len = u32::try_from(payload.len())
-            .map_err(|_| SluiceError::Internal("log record larger than 4 GiB".into()))?;
-        let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
-        frame.extend_from_slice(&len.to_le_bytes());
-        frame.extend_from_slice(&checksum(lsn, payload).to_le_bytes());
-        frame.extend_from_slice(&lsn.to_le_bytes());
-        frame.extend_from_slice(payload);
+        let frame = frame(lsn, payload)?;
         if let Err(e) = self
             .file
             .write_all(&frame)
@@ -150,6 +162,18 @@ impl Wal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// One record as it is stored.
+fn frame(lsn: u64, payload: &[u8]) -> Result<Vec<u8>> {
+    let len = u32::try_from(payload.len())
+        .map_err(|_| SluiceError::Internal("log record larger than 4 GiB".into()))?;
+    let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&checksum(lsn, payload).to_le_bytes());
+    frame.extend_from_slice(&lsn.to_le_bytes());
+    frame.extend_from_slice(payload);
+    Ok(frame)
 }
 
 fn checksum(lsn: u64, payload: &[u8]) -> u32 {

@@ -1,0 +1,206 @@
+//! Checkpoint barriers: how every view writes its state as of one cut of the global
+//! change order, views on views included (aligned barriers, as in Flink and
+//! Chandy–Lamport).
+//!
+//! ```text
+//!  coordinator, under the Sequencer's lock ──Barrier{id, epoch}──▶ every view's inbox
+//!      (tables and source readers also send under that lock: everything before
+//!       the barrier is ≤ epoch, everything after is > epoch)
+//!  view V1: state as of the barrier ──BarrierFrom{id, input}──▶ views reading V1
+//!  view V2 (reads a table and V1): holds the table's messages that come after the
+//!      Barrier until V1's BarrierFrom arrives, then writes its state and goes on
+//!      with what it held
+//! ```
+//!
+//! [`Alignment`] is that rule, apart from the view: it routes each inbox message
+//! (process now, hold, or "the barrier is complete: checkpoint now").
+//!
+//! Source readers send their position (per partition: the next offset and the
+//! largest event time) right after each batch, under the same lock, so the
+//! positions a view records at a barrier are exactly those of the rows in its state.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+use super::change::{ChangeSender, Message};
+use super::view::ViewCheckpoint;
+use crate::error::Result;
+
+/// One partition's position in a source reader (partition 0 for generators).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionPosition {
+    /// The next offset to read: every earlier one was delivered (or skipped).
+    pub next_offset: i64,
+    /// The largest event time delivered from the partition (µs), for its watermark.
+    pub max_event_time: Option<i64>,
+}
+
+/// A source reader's position: per partition.
+pub type SourcePosition = BTreeMap<i32, PartitionPosition>;
+
+/// What a view answers a barrier with: its checkpoint, `None` when the view has
+/// stopped (a failed dataflow: it is rebuilt at the next start), or why writing
+/// failed.
+pub type BarrierReply = Result<Option<ViewCheckpoint>>;
+
+/// A checkpoint barrier as the coordinator sends it to one view.
+#[derive(Debug)]
+pub struct Barrier {
+    /// Increases with every checkpoint (the manifest's id).
+    pub id: u64,
+    /// The global epoch it cuts at: the state written holds every change up to it.
+    pub epoch: u64,
+    /// Where the view writes its runs.
+    pub dir: PathBuf,
+    /// Receives the view's checkpoint.
+    pub reply: tokio::sync::oneshot::Sender<BarrierReply>,
+}
+
+/// A view that takes part in checkpoints, as registered (under the sequencer's lock)
+/// when it subscribes to its inputs.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    /// The view's catalog id.
+    pub view_id: u64,
+    /// Its directory under the checkpoint's `views/`: unique to this instance of
+    /// the view (a view rebuilt from scratch never writes over the runs of the
+    /// instance before it).
+    pub dir: String,
+    /// Identifies what the state is a state of (the definition, the models'
+    /// versions): a checkpoint of another fingerprint is never restored.
+    pub fingerprint: String,
+    /// The view's inbox.
+    pub inbox: ChangeSender,
+}
+
+/// What [`Alignment::admit`] decides for a message.
+#[derive(Debug)]
+pub enum Admit {
+    /// Process it now.
+    Now(Message),
+    /// Taken: held until the barrier completes, or a barrier piece recorded, or a
+    /// barrier the view takes no part in.
+    Taken,
+    /// Every input has passed the barrier: write the checkpoint, answer the
+    /// barrier, pass it on, then process the held messages (in order) before
+    /// anything else.
+    Complete(Barrier, VecDeque<Message>),
+    /// Process these again, in order, before anything else (an abandoned
+    /// barrier's held messages, then the message that abandoned it).
+    Replay(VecDeque<Message>),
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: u64,
+    barrier: Option<Barrier>,
+    /// The view inputs whose barrier arrived.
+    passed: BTreeSet<usize>,
+    held: VecDeque<Message>,
+}
+
+/// Barrier alignment for one view. See the module docs.
+///
+/// Invariant: at most one barrier is pending, and the messages held for it came
+/// after it on inputs that have passed it, in arrival order.
+#[derive(Debug)]
+pub struct Alignment {
+    /// The first barrier the view takes part in; `None`: it never does (a
+    /// subscription's own view).
+    first_barrier: Option<u64>,
+    /// The inputs that are views: their barriers come from them, not from the
+    /// coordinator.
+    view_inputs: BTreeSet<usize>,
+    pending: Option<Pending>,
+}
+
+/// The pending barrier, started as barrier `id` when there is none.
+fn new_pending(pending: &mut Option<Pending>, id: u64) -> &mut Pending {
+    pending.get_or_insert_with(|| Pending {
+        id,
+        barrier: None,
+        passed: BTreeSet::new(),
+        held: VecDeque::new(),
+    })
+}
+
+impl Alignment {
+    /// Alignment for a view whose inputs `view_inputs` are views, taking part from
+    /// barrier `first_barrier` on.
+    pub fn new(first_barrier: Option<u64>, view_inputs: BTreeSet<usize>) -> Self {
+        Alignment {
+            first_barrier,
+            view_inputs,
+            pending: None,
+        }
+    }
+
+    /// Routes one message from the inbox.
+    pub fn admit(&mut self, message: Message) -> Admit {
+        let id = match &message {
+            Message::Barrier(barrier) => Some(barrier.id),
+            Message::BarrierFrom { id, input } => {
+                let takes_part = self.first_barrier.is_some_and(|first| *id >= first);
+                if !takes_part || !self.view_inputs.contains(input) {
+                    return Admit::Taken;
+                }
+                Some(*id)
+            }
+            _ => None,
+        };
+        if let Some(id) = id
+            && let Some(stale) = self.pending.take_if(|p| p.id != id)
+        {
+            // Only one barrier is in flight at a time; one that can no longer
+            // complete is dropped, and what it held goes first.
+            let mut replay = stale.held;
+            replay.push_back(message);
+            return Admit::Replay(replay);
+        }
+        match message {
+            Message::Barrier(barrier) => {
+                let id = barrier.id;
+                new_pending(&mut self.pending, id).barrier = Some(barrier);
+                self.complete_if_aligned()
+            }
+            Message::BarrierFrom { id, input } => {
+                new_pending(&mut self.pending, id).passed.insert(input);
+                self.complete_if_aligned()
+            }
+            message => {
+                let Some(pending) = &mut self.pending else {
+                    return Admit::Now(message);
+                };
+                let hold = match message.input() {
+                    Some(input) if self.view_inputs.contains(&input) => {
+                        pending.passed.contains(&input)
+                    }
+                    Some(_) => pending.barrier.is_some(),
+                    // A flush waits for everything before it, held messages included.
+                    None => matches!(message, Message::Flush(_)),
+                };
+                if hold {
+                    pending.held.push_back(message);
+                    Admit::Taken
+                } else {
+                    Admit::Now(message)
+                }
+            }
+        }
+    }
+
+    fn complete_if_aligned(&mut self) -> Admit {
+        let view_inputs = &self.view_inputs;
+        let aligned = |p: &mut Pending| {
+            p.barrier.is_some() && view_inputs.iter().all(|i| p.passed.contains(i))
+        };
+        match self.pending.take_if(aligned) {
+            Some(Pending {
+                barrier: Some(barrier),
+                held,
+                ..
+            }) => Admit::Complete(barrier, held),
+            _ => Admit::Taken,
+        }
+    }
+}
