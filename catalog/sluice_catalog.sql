@@ -138,12 +138,15 @@ CREATE TABLE sluice_catalog.checkpoints (
 
 -- How checkpoints go: the interval (0: off), the last complete checkpoint, the
 -- failed attempts since the server started and the last failure's reason (cleared
--- by the next success).
+-- by the next success), the checkpoints taken since the server started and the
+-- bytes they wrote.
 CREATE TABLE sluice_catalog.checkpoint_status (
     interval_ms BIGINT NOT NULL,
     last_checkpoint_id BIGINT,
     last_taken_at TIMESTAMPTZ,
     last_duration_ms BIGINT,
     failures BIGINT NOT NULL,
-    last_error TEXT
+    last_error TEXT,
+    checkpoints_taken BIGINT NOT NULL,
+    bytes_written BIGINT NOT NULL
 );

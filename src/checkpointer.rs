@@ -117,6 +117,12 @@ pub async fn take(db: &Database) -> Result<Arc<Manifest>> {
     let mut status = checkpoints.lock_status();
     match &result {
         Ok(manifest) => {
+            status.taken += 1;
+            status.bytes_written += manifest
+                .views
+                .values()
+                .map(|v| v.checkpoint.state.bytes_written)
+                .sum::<u64>();
             status.last = Some(manifest.clone());
             status.last_error = None;
         }

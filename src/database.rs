@@ -82,6 +82,12 @@ impl Database {
         let checkpoint_dir = data_dir.join("checkpoints");
         // A damaged or unknown checkpoint stops the start, naming its file.
         let manifest = Manifest::read(&checkpoint_dir)?;
+        // Run files no complete checkpoint names (a checkpoint cut short by a crash)
+        // go before any view writes again.
+        let kept = manifest.clone().unwrap_or_else(Manifest::empty);
+        if let Err(e) = kept.remove_unreferenced(&checkpoint_dir) {
+            tracing::warn!("removing the files of an unfinished checkpoint failed: {e}");
+        }
         let (catalog, entries) = Catalog::open(data_dir)?;
         let catalog = Arc::new(catalog);
         let checkpoints = Checkpoints::new(checkpoint_dir, options.checkpoint_interval);

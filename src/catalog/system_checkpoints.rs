@@ -34,6 +34,8 @@ pub fn rows(
             bigint(vec![last.map(|m| m.duration_ms as i64)]),
             bigint(vec![Some(status.failures as i64)]),
             text(vec![status.last_error.clone()]),
+            bigint(vec![Some(status.taken as i64)]),
+            bigint(vec![Some(status.bytes_written as i64)]),
         ]
     } else {
         let views = catalog.views();

@@ -204,3 +204,141 @@ impl Alignment {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn barrier(id: u64) -> (Message, tokio::sync::oneshot::Receiver<BarrierReply>) {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let barrier = Barrier {
+            id,
+            epoch: 10 * id,
+            dir: PathBuf::from("unused"),
+            reply,
+        };
+        (Message::Barrier(barrier), answer)
+    }
+
+    /// A message on `input`, told apart by `micros`.
+    fn on(input: usize, micros: i64) -> Message {
+        Message::Watermark { input, micros }
+    }
+
+    fn now(admit: Admit) -> (usize, i64) {
+        match admit {
+            Admit::Now(Message::Watermark { input, micros }) => (input, micros),
+            other => panic!("expected a message to process now, got {other:?}"),
+        }
+    }
+
+    fn complete(admit: Admit) -> (u64, Vec<(usize, i64)>) {
+        match admit {
+            Admit::Complete(barrier, held) => (
+                barrier.id,
+                held.into_iter()
+                    .map(|m| match m {
+                        Message::Watermark { input, micros } => (input, micros),
+                        other => panic!("unexpected held message {other:?}"),
+                    })
+                    .collect(),
+            ),
+            other => panic!("expected the barrier to complete, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_view_of_tables_and_sources_checkpoints_at_the_barrier() {
+        let mut alignment = Alignment::new(Some(1), BTreeSet::new());
+        assert_eq!(now(alignment.admit(on(0, 1))), (0, 1));
+        let (message, _answer) = barrier(1);
+        assert_eq!(complete(alignment.admit(message)), (1, vec![]));
+        assert_eq!(now(alignment.admit(on(0, 2))), (0, 2));
+    }
+
+    /// Input 0 is a table, input 1 a view: after the coordinator's barrier the
+    /// table's messages wait until the view's barrier arrives; the view's messages
+    /// before its barrier go on.
+    #[test]
+    fn messages_after_the_barrier_wait_for_the_slowest_input() {
+        let mut alignment = Alignment::new(Some(1), BTreeSet::from([1]));
+        let (message, _answer) = barrier(1);
+        assert!(matches!(alignment.admit(message), Admit::Taken));
+        assert!(matches!(alignment.admit(on(0, 1)), Admit::Taken), "held");
+        assert_eq!(now(alignment.admit(on(1, 1))), (1, 1), "before its barrier");
+        let (tx, mut flushed) = tokio::sync::oneshot::channel();
+        assert!(matches!(alignment.admit(Message::Flush(tx)), Admit::Taken));
+        assert!(matches!(alignment.admit(on(0, 2)), Admit::Taken));
+        let (id, held) = match alignment.admit(Message::BarrierFrom { id: 1, input: 1 }) {
+            Admit::Complete(barrier, held) => (barrier.id, held),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(id, 1);
+        assert_eq!(
+            held.len(),
+            3,
+            "the table's two messages and the flush, in order"
+        );
+        assert!(matches!(held[1], Message::Flush(_)));
+        assert!(
+            flushed.try_recv().is_err(),
+            "the flush waits for what is held"
+        );
+        assert_eq!(now(alignment.admit(on(0, 3))), (0, 3));
+    }
+
+    #[test]
+    fn a_view_barrier_may_come_first() {
+        let mut alignment = Alignment::new(Some(1), BTreeSet::from([1, 2]));
+        assert!(matches!(
+            alignment.admit(Message::BarrierFrom { id: 1, input: 2 }),
+            Admit::Taken
+        ));
+        assert!(matches!(alignment.admit(on(2, 1)), Admit::Taken), "held");
+        assert_eq!(now(alignment.admit(on(1, 1))), (1, 1));
+        assert_eq!(now(alignment.admit(on(0, 1))), (0, 1), "no barrier yet");
+        let (message, _answer) = barrier(1);
+        assert!(matches!(alignment.admit(message), Admit::Taken));
+        assert!(matches!(alignment.admit(on(0, 2)), Admit::Taken));
+        let (id, held) = complete(alignment.admit(Message::BarrierFrom { id: 1, input: 1 }));
+        assert_eq!((id, held), (1, vec![(2, 1), (0, 2)]));
+    }
+
+    /// A view registered after barrier 1 was sent (it first takes part in 2)
+    /// ignores the barrier its input passes on; a subscription's own view ignores
+    /// them all.
+    #[test]
+    fn barriers_before_the_first_are_ignored() {
+        for first in [Some(2), None] {
+            let mut alignment = Alignment::new(first, BTreeSet::from([0]));
+            assert!(matches!(
+                alignment.admit(Message::BarrierFrom { id: 1, input: 0 }),
+                Admit::Taken
+            ));
+            assert_eq!(now(alignment.admit(on(0, 1))), (0, 1), "not held");
+        }
+    }
+
+    #[test]
+    fn a_barrier_that_can_no_longer_complete_gives_back_what_it_held() {
+        let mut alignment = Alignment::new(Some(1), BTreeSet::from([1]));
+        let (message, _answer) = barrier(1);
+        assert!(matches!(alignment.admit(message), Admit::Taken));
+        assert!(matches!(alignment.admit(on(0, 1)), Admit::Taken));
+        let (message, _answer) = barrier(2);
+        match alignment.admit(message) {
+            Admit::Replay(messages) => {
+                assert_eq!(messages.len(), 2);
+                assert!(matches!(
+                    messages[0],
+                    Message::Watermark {
+                        input: 0,
+                        micros: 1
+                    }
+                ));
+                assert!(matches!(&messages[1], Message::Barrier(b) if b.id == 2));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -56,6 +56,10 @@ pub struct CheckpointStatus {
     pub last_error: Option<String>,
     /// Checkpoints that failed since the server started.
     pub failures: u64,
+    /// Checkpoints taken since the server started.
+    pub taken: u64,
+    /// Bytes they wrote (run files; each run is written once).
+    pub bytes_written: u64,
 }
 
 /// The status, shared by the checkpointer and the system relations.
@@ -73,6 +77,18 @@ pub struct ViewEntry {
 }
 
 impl Manifest {
+    /// A manifest naming no view (before the first checkpoint).
+    pub fn empty() -> Manifest {
+        Manifest {
+            id: 0,
+            epoch: 0,
+            taken_at_ms: 0,
+            duration_ms: 0,
+            tables: BTreeMap::new(),
+            views: BTreeMap::new(),
+        }
+    }
+
     /// The entry of view `view_id` and its directory name, if the manifest has one.
     pub fn view(&self, view_id: u64) -> Option<(&str, &ViewEntry)> {
         self.views

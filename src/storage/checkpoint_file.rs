@@ -40,18 +40,41 @@ fn framed(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Writes `batch` to a new file at `path` and fsyncs it. Returns the bytes written.
+/// A write that fails (a full disk) leaves no file behind.
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<u64> {
     let bytes = framed(&ipc::encode(batch)?);
-    let mut file = File::create_new(path)?;
-    file.write_all(&bytes)?;
-    file.sync_all()?;
+    let written = File::create_new(path).and_then(|mut file| {
+        file.write_all(&bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(naming(path, e));
+    }
     Ok(bytes.len() as u64)
 }
 
 /// Replaces the file at `path` with `payload` (framed) atomically: a crash leaves
-/// the old file or the new one, never a mix (see [`files::write_atomically`]).
+/// the old file or the new one, never a mix (see [`files::write_atomically`]). The
+/// directory is created if missing.
 pub fn write_atomically(path: &Path, payload: &[u8]) -> Result<()> {
-    files::write_atomically(path, &framed(payload))
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| naming(parent, e))?;
+    }
+    files::write_atomically(path, &framed(payload)).map_err(|e| match e {
+        SluiceError::Io(e) => naming(path, e),
+        other => other,
+    })
+}
+
+/// An I/O error that says which file it is about.
+fn naming(path: &Path, e: std::io::Error) -> SluiceError {
+    SluiceError::Io(std::io::Error::new(
+        e.kind(),
+        format!("{}: {e}", path.display()),
+    ))
 }
 
 /// Reads the batch of a file written by [`write_batch`]. A file of another format

@@ -871,4 +871,66 @@ mod tests {
         assert_eq!(report.replayed, 1, "record 1 is inside the snapshot");
         assert_eq!(sorted_ids(&reopened), vec![1, 2, 3]);
     }
+
+    /// A view restored from a checkpoint taken at lsn 1 gets the changes after it
+    /// (the log kept them, also those a later snapshot folded in); from a
+    /// checkpoint the log no longer covers, it gets nothing and must be rebuilt.
+    #[tokio::test]
+    async fn the_changes_after_a_checkpoint_are_replayed_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TableStore::create(dir.path(), layout(), Arc::default()).unwrap();
+        let mut write = store.begin_write().await;
+        for id in 1..=3 {
+            write
+                .commit(ChangeBatch::inserts(rows(&[id], &["x"])))
+                .await
+                .unwrap();
+        }
+        // A compaction after a checkpoint at lsn 1: the snapshot holds lsn 3, the
+        // log keeps what came after the checkpoint.
+        let contents = write.contents();
+        write_snapshot(
+            &dir.path().join("snapshot.arrow"),
+            &store.schema(),
+            &contents,
+            3,
+        )
+        .unwrap();
+        let mut kept = write.writer.wal.lock().unwrap().records().unwrap();
+        kept.retain(|r| r.lsn > 1);
+        Wal::create_with(&dir.path().join("wal.log"), &kept).unwrap();
+        drop(write);
+        drop(store);
+
+        let sequencer = Arc::new(Sequencer::default());
+        let (store, report) =
+            TableStore::open_after_checkpoint(dir.path(), layout(), sequencer.clone(), 1).unwrap();
+        assert_eq!(report.replayed, 0, "everything is in the snapshot");
+        assert_eq!(sorted_ids(&store), vec![1, 2, 3]);
+        let mut order = sequencer.lock();
+        assert_eq!(store.published_lsn(&order), 3);
+        assert!(store.has_changes_after(&order, 3), "nothing after the last");
+        assert!(!store.has_changes_after(&order, 0), "lsn 1 is gone");
+        let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        assert!(store.subscribe_after(&mut order, 4, tx, 1));
+        let replayed: Vec<i32> = std::iter::from_fn(|| changes.try_recv().ok())
+            .map(|m| match m {
+                Message::Change(d) => {
+                    assert_eq!(d.input, 4);
+                    let ids = d.batch.data().column(0).clone();
+                    ids.as_any().downcast_ref::<Int32Array>().unwrap().value(0)
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(replayed, vec![2, 3]);
+        drop(order);
+
+        store.forget_recovered_changes();
+        let (tx, _changes) = tokio::sync::mpsc::unbounded_channel();
+        assert!(!store.subscribe_after(&mut sequencer.lock(), 0, tx, 1));
+        let (store, _) =
+            TableStore::open_after_checkpoint(dir.path(), layout(), Arc::default(), 0).unwrap();
+        assert!(!store.has_changes_after(&store.sequencer().lock(), 0));
+    }
 }
