@@ -69,8 +69,8 @@ pub fn write_atomically(path: &Path, payload: &[u8]) -> Result<()> {
     })
 }
 
-/// An I/O error that says which file it is about.
-fn naming(path: &Path, e: std::io::Error) -> SluiceError {
+/// An I/O error that says which file or directory it is about.
+pub fn naming(path: &Path, e: std::io::Error) -> SluiceError {
     SluiceError::Io(std::io::Error::new(
         e.kind(),
         format!("{}: {e}", path.display()),
@@ -93,11 +93,15 @@ pub fn read_batch(path: &Path) -> Result<RecordBatch> {
 /// checked: a file of another format version, cut short, or failing its checksum is
 /// refused with [`SluiceError::Corrupt`] naming the file.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    let mut bytes = std::fs::read(path)?;
     let corrupt = |reason: String| SluiceError::Corrupt {
         path: path.display().to_string(),
         reason,
     };
+    let mut bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        // Only a file something names is read: one that is gone is damage.
+        std::io::ErrorKind::NotFound => corrupt("the file is missing".into()),
+        _ => naming(path, e),
+    })?;
     if bytes.len() < HEADER_LEN || &bytes[..MAGIC.len()] != MAGIC {
         return Err(corrupt("not a Sluice checkpoint file".into()));
     }

@@ -35,6 +35,9 @@ use crate::error::{Result, SluiceError, sqlstate};
 const COALESCE_ROWS: usize = 8192;
 /// The log is folded into a new snapshot once it grows past this many bytes.
 const COMPACT_LOG_BYTES: u64 = 16 * 1024 * 1024;
+/// The most a compaction keeps of the changes after the last checkpoint (see
+/// [`TableStore::retain_after`]).
+const MAX_RETAINED_BYTES: u64 = 4 * COMPACT_LOG_BYTES;
 const SNAPSHOT_MAGIC: &[u8; 8] = b"SLSNAP01";
 
 /// What the table's shape is: schema, primary key, and the name used in messages.
@@ -89,6 +92,9 @@ struct RecoveredTail {
 
 #[derive(Debug)]
 struct Writer {
+    /// The log length at which it is folded into a snapshot next: 16 MiB past what
+    /// the last compaction kept.
+    compact_at: u64,
     wal: Arc<Mutex<Wal>>,
     next_lsn: u64,
     row_codec: RowConverter,
@@ -204,6 +210,7 @@ impl TableStore {
         let writer = Writer {
             wal: Arc::new(Mutex::new(wal)),
             next_lsn,
+            compact_at: COMPACT_LOG_BYTES,
             row_codec: row_codec(layout.schema.fields())?,
             key_codec,
             keys,
@@ -466,7 +473,7 @@ impl TableWrite<'_> {
             .lock()
             .map_err(|_| SluiceError::Internal("log writer poisoned".into()))?
             .len();
-        if wal_len < COMPACT_LOG_BYTES {
+        if wal_len < self.writer.compact_at {
             return Ok(());
         }
         let store = self.store;
@@ -476,24 +483,39 @@ impl TableWrite<'_> {
         let dir = store.dir.clone();
         let wal = self.writer.wal.clone();
         let retain_after = store.retain_after.load(Ordering::Acquire);
-        tokio::task::spawn_blocking(move || -> Result<()> {
+        let table = store.layout.name.clone();
+        let new_len = tokio::task::spawn_blocking(move || -> Result<u64> {
             write_snapshot(&dir.join("snapshot.arrow"), &schema, &contents, lsn)?;
             let mut wal = wal
                 .lock()
                 .map_err(|_| SluiceError::Internal("log writer poisoned".into()))?;
             // The changes after the last checkpoint stay: a view restored from it
-            // replays them.
+            // replays them. Not beyond a bound: when checkpoints are off or keep
+            // failing, the log would otherwise grow without end (such views are
+            // rebuilt at the next start instead).
             let mut kept = if retain_after < lsn {
                 wal.records()?
             } else {
                 Vec::new()
             };
             kept.retain(|r| r.lsn > retain_after);
+            let kept_bytes: usize = kept.iter().map(|r| r.payload.len()).sum();
+            if kept_bytes as u64 > MAX_RETAINED_BYTES {
+                tracing::warn!(
+                    table = %table,
+                    "the table's log no longer keeps its changes after the last checkpoint \
+                     (no checkpoint for a long time): views reading it will be rebuilt at \
+                     the next start unless a checkpoint completes first"
+                );
+                kept.clear();
+            }
             *wal = Wal::create_with(&dir.join("wal.log"), &kept)?;
-            Ok(())
+            Ok(wal.len())
         })
         .await
-        .map_err(|e| SluiceError::Internal(format!("compaction task failed: {e}")))?
+        .map_err(|e| SluiceError::Internal(format!("compaction task failed: {e}")))??;
+        self.writer.compact_at = new_len + COMPACT_LOG_BYTES;
+        Ok(())
     }
 }
 

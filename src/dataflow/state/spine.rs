@@ -172,7 +172,7 @@ impl Spine {
     /// Returns every run the spine consists of now: with the files in `dir`, they are
     /// the spine as of this call ([`Spine::restore`]).
     pub fn checkpoint(&self, dir: &Path) -> Result<SpineCheckpoint> {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| checkpoint_file::naming(dir, e))?;
         let mut bytes_written = 0;
         for entry in self
             .runs
@@ -184,7 +184,10 @@ impl Spine {
             entry.written.store(true, Ordering::Relaxed);
         }
         if bytes_written > 0 {
-            files::sync_dir(dir)?;
+            files::sync_dir(dir).map_err(|e| match e {
+                crate::error::SluiceError::Io(e) => checkpoint_file::naming(dir, e),
+                other => other,
+            })?;
         }
         Ok(SpineCheckpoint {
             runs: self.runs.iter().map(|e| e.id).collect(),
