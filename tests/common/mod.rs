@@ -166,6 +166,46 @@ impl ServerProcess {
         }
     }
 
+    /// Like [`ServerProcess::start`], with `args` added to `sluice serve` (when they
+    /// name `--log`, it replaces the default `--log warn`), and, when `log` is given,
+    /// the server's output (its log, on stdout, and stderr) written to that file.
+    pub fn start_with(data_dir: &Path, args: &[&str], log: Option<&Path>) -> ServerProcess {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command
+            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+            .arg(data_dir);
+        if !args.contains(&"--log") {
+            command.args(["--log", "warn"]);
+        }
+        // The log goes to stdout, errors at start to stderr.
+        let (stdout, stderr) = match log {
+            Some(path) => {
+                let file = std::fs::File::create(path).expect("server log file");
+                let copy = file.try_clone().expect("server log file");
+                (Stdio::from(file), Stdio::from(copy))
+            }
+            None => (Stdio::null(), Stdio::inherit()),
+        };
+        let child = command
+            .args(args)
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("start sluice");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "sluice did not start listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ServerProcess {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            child,
+        }
+    }
+
     /// Whether the process is still running (it has not crashed or exited).
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
