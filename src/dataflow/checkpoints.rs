@@ -6,7 +6,7 @@
 //! ```
 //!
 //! A checkpoint is taken in two steps: every view writes the runs it made since the
-//! last one ([`super::view::MaterializedView::checkpoint`]), then a [`Manifest`]
+//! last one (at a barrier, [`super::barrier`]), then a [`Manifest`]
 //! naming every view's runs replaces the previous one atomically (written beside it,
 //! fsynced, renamed, the directory fsynced). A crash before the rename leaves the
 //! previous manifest — and every run file it names — in force. Once the new manifest

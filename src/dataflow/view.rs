@@ -10,9 +10,10 @@
 //! The worker applies each input change and publishes the result under the state
 //! lock, so a reader sees the view as of one epoch: every change up to it, none
 //! after. Flush markers in the inbox let `FLUSH` wait for everything before them;
-//! checkpoint markers ([`MaterializedView::checkpoint`]) write the view's state as of
-//! everything before them, and a view can start from such a checkpoint instead of
-//! its inputs' snapshots ([`Inputs::restore`]).
+//! checkpoint barriers ([`super::barrier`], aligned across the views it reads) make
+//! it write its state as of everything before them and pass the barrier on, and a
+//! view can start from such a checkpoint instead of its inputs' snapshots
+//! ([`Inputs::restore`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -65,7 +66,7 @@ pub struct Inputs {
     pub first_barrier: Option<u64>,
 }
 
-/// A view's state as of a checkpoint marker: the runs of its spines (written under
+/// A view's state as of a checkpoint barrier: the runs of its spines (written under
 /// the checkpoint directory) and the few values kept beside them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ViewCheckpoint {
