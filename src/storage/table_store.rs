@@ -117,7 +117,7 @@ impl TableStore {
     }
 
     /// Opens the table stored in `dir` like [`TableStore::open`], also keeping the
-    /// changes after lsn `checkpoint` (a checkpoint's) for [`TableStore::changes_after`].
+    /// changes after lsn `checkpoint` (a checkpoint's) for [`TableStore::subscribe_after`].
     pub fn open_after_checkpoint(
         dir: &Path,
         layout: TableLayout,
