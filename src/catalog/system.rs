@@ -310,6 +310,8 @@ mod tests {
         assert_eq!(
             schemas.keys().cloned().collect::<Vec<_>>(),
             vec![
+                "checkpoint_status",
+                "checkpoints",
                 "columns",
                 "model_io",
                 "model_stats",
