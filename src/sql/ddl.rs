@@ -92,7 +92,11 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
     let create = match (entry.kind, statement) {
         (RelationKind::Table, Statement::CreateTable(create)) => create,
         (RelationKind::MaterializedView, Statement::CreateView(view)) => {
+            let starting_from_checkpoint = db.lock_recovery().is_some();
             let view = build_view(db, entry, &view).await?;
+            if !starting_from_checkpoint {
+                tracing::info!(view = %entry.name, rows = view.running().stats().0, "materialized view rebuilt: there is no checkpoint to start from");
+            }
             return db.catalog().insert(Relation::View(Arc::new(view)), false);
         }
         _ => {
