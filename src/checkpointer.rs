@@ -6,10 +6,11 @@
 //! ```text
 //!  take():  under the sequencer's lock: barrier id, epoch, each table's lsn,
 //!           Barrier → every registered view's inbox
-//!           await every view's ViewCheckpoint (views on views align, see
-//!           dataflow::barrier)
-//!           MANIFEST (fsynced, renamed) → delete unreferenced runs → tables keep
-//!           their log after the checkpoint's lsn
+//!           await every view's checkpoint (views on views align, see
+//!           dataflow::barrier): what it consists of, and its new runs
+//!           write the new runs (here, off the views' threads), then MANIFEST
+//!           (fsynced, renamed) → delete unreferenced runs → tables keep their log
+//!           after the checkpoint's lsn
 //!  start:   tables open keeping their changes after the checkpoint's lsn; each view
 //!           whose definition, models and plan match its checkpoint starts from it
 //!           (the others are rebuilt, saying why in the log); the views' table
@@ -29,6 +30,7 @@ use crate::catalog::Relation;
 use crate::database::Database;
 use crate::dataflow::barrier::Barrier;
 use crate::dataflow::checkpoints::{CheckpointStatus, Manifest, SharedCheckpointStatus, ViewEntry};
+use crate::dataflow::state::RunWrite;
 use crate::dataflow::{Message, SequencerGuard};
 use crate::error::{Result, SluiceError};
 
@@ -169,15 +171,17 @@ async fn write_checkpoint(db: &Database) -> Result<Arc<Manifest>> {
         (id, epoch, lsns, replies)
     };
     let mut views = BTreeMap::new();
+    let mut writes = Vec::new();
     for (participant, answer) in replies {
         match answer.await {
-            Ok(Ok(Some(checkpoint))) => {
+            Ok(Ok(Some(taken))) => {
+                writes.push((participant.dir.clone(), taken.writes));
                 views.insert(
                     participant.dir,
                     ViewEntry {
                         view_id: participant.view_id,
                         fingerprint: participant.fingerprint,
-                        checkpoint,
+                        checkpoint: taken.checkpoint,
                     },
                 );
             }
@@ -190,15 +194,23 @@ async fn write_checkpoint(db: &Database) -> Result<Arc<Manifest>> {
     let taken_at_ms = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         id,
         epoch,
         taken_at_ms,
-        duration_ms: started.elapsed().as_millis() as u64,
+        duration_ms: 0,
         tables: lsns,
         views,
     };
     let manifest = tokio::task::spawn_blocking(move || -> Result<Manifest> {
+        // The views' new runs, written here rather than on the views' threads.
+        for (view, writes) in writes {
+            let bytes = RunWrite::write_all(&writes)?;
+            if let Some(entry) = manifest.views.get_mut(&view) {
+                entry.checkpoint.state.bytes_written = bytes;
+            }
+        }
+        manifest.duration_ms = started.elapsed().as_millis() as u64;
         manifest.write(&dir)?;
         // The new checkpoint is complete: what only older ones needed can go. A
         // failure here leaves files behind, removed after the next checkpoint.

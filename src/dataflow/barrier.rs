@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
 use super::change::{ChangeSender, Message};
+use super::state::RunWrite;
 use super::view::ViewCheckpoint;
 use crate::error::Result;
 
@@ -39,9 +40,20 @@ pub struct PartitionPosition {
 pub type SourcePosition = BTreeMap<i32, PartitionPosition>;
 
 /// What a view answers a barrier with: its checkpoint, `None` when the view has
-/// stopped (a failed dataflow: it is rebuilt at the next start), or why writing
-/// failed.
-pub type BarrierReply = Result<Option<ViewCheckpoint>>;
+/// stopped (a failed dataflow: it is rebuilt at the next start), or why it could
+/// not take one.
+pub type BarrierReply = Result<Option<TakenCheckpoint>>;
+
+/// A view's state as of a barrier: what its checkpoint consists of, and the writes
+/// of the runs not on disk yet, which the coordinator does off the view's thread
+/// (the view goes on meanwhile; runs never change).
+#[derive(Debug)]
+pub struct TakenCheckpoint {
+    /// The checkpoint (its `state.bytes_written` is set once the writes are done).
+    pub checkpoint: ViewCheckpoint,
+    /// The runs to write.
+    pub writes: Vec<RunWrite>,
+}
 
 /// A checkpoint barrier as the coordinator sends it to one view.
 #[derive(Debug)]

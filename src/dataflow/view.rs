@@ -24,7 +24,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::Expr;
 
 use super::arrangement::Arrangement;
-use super::barrier::{Admit, Alignment, Barrier, SourcePosition};
+use super::barrier::{Admit, Alignment, Barrier, SourcePosition, TakenCheckpoint};
 use super::feed::{FeedItem, FeedReceiver, FeedSender, feed};
 use super::graph::Node;
 use super::operator::ErrorLog;
@@ -433,8 +433,9 @@ impl Output {
             + self.restored_late;
     }
 
-    /// Writes the view's state as of barrier epoch `epoch` under `dir`.
-    fn checkpoint(&mut self, graph: &mut Node, dir: &Path, epoch: u64) -> Result<ViewCheckpoint> {
+    /// The view's state as of barrier epoch `epoch`, its runs to be written under
+    /// `dir` (see [`TakenCheckpoint`]).
+    fn checkpoint(&mut self, graph: &mut Node, dir: &Path, epoch: u64) -> Result<TakenCheckpoint> {
         self.operator_late = graph.late_rows();
         self.record_progress();
         let state = self.shared.state.read().unwrap_or_else(|p| p.into_inner());
@@ -444,15 +445,16 @@ impl Output {
         let (late_rows, errors) = (state.late_rows, state.errors.entries());
         drop(state);
         let spines = view_spines(graph, self.window_closer.as_mut(), &mut result);
-        let written = checkpoint::checkpoint(spines.into_iter().map(|(n, s)| (n, &*s)), dir)?;
-        Ok(ViewCheckpoint {
+        let (state, writes) = checkpoint::plan(spines.into_iter().map(|(n, s)| (n, &*s)), dir)?;
+        let checkpoint = ViewCheckpoint {
             epoch,
-            state: written,
+            state,
             watermarks: self.watermarks.as_ref().map(|w| w.inputs().to_vec()),
             late_rows,
             errors,
             sources: self.positions.clone(),
-        })
+        };
+        Ok(TakenCheckpoint { checkpoint, writes })
     }
 
     /// Replaces the view's state with the checkpoint's (see [`Inputs::restore`]).
@@ -909,7 +911,11 @@ mod tests {
             reply,
         };
         sender.send(Message::Barrier(barrier)).unwrap();
-        answer.await.unwrap().unwrap().expect("the view is running")
+        let taken = answer.await.unwrap().unwrap().expect("the view is running");
+        let mut checkpoint = taken.checkpoint;
+        checkpoint.state.bytes_written =
+            crate::dataflow::state::RunWrite::write_all(&taken.writes).unwrap();
+        checkpoint
     }
 
     async fn rows(view: &MaterializedView) -> Vec<String> {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::spine::{RunId, Spine};
+use super::spine::{RunId, RunWrite, Spine};
 use crate::error::{Result, SluiceError};
 
 /// The runs that make up each named spine as of a checkpoint.
@@ -23,19 +23,28 @@ pub fn checkpoint<'a>(
     spines: impl IntoIterator<Item = (String, &'a Spine)>,
     dir: &Path,
 ) -> Result<StateCheckpoint> {
+    let (mut checkpoint, writes) = plan(spines, dir)?;
+    checkpoint.bytes_written = RunWrite::write_all(&writes)?;
+    Ok(checkpoint)
+}
+
+/// [`checkpoint`] in two steps: what the checkpoint consists of (its
+/// `bytes_written` still 0), and the run writes that make it so, which may run on
+/// another thread (see [`Spine::plan_checkpoint`]).
+pub fn plan<'a>(
+    spines: impl IntoIterator<Item = (String, &'a Spine)>,
+    dir: &Path,
+) -> Result<(StateCheckpoint, Vec<RunWrite>)> {
     let mut checkpoint = StateCheckpoint::default();
+    let mut all_writes = Vec::new();
     for (name, spine) in spines {
-        let written = spine.checkpoint(&dir.join(&name))?;
-        checkpoint.bytes_written += written.bytes_written;
-        if checkpoint
-            .spines
-            .insert(name.clone(), written.runs)
-            .is_some()
-        {
+        let (runs, writes) = spine.plan_checkpoint(&dir.join(&name));
+        all_writes.extend(writes);
+        if checkpoint.spines.insert(name.clone(), runs).is_some() {
             return Err(SluiceError::Internal(format!("two spines named {name}")));
         }
     }
-    Ok(checkpoint)
+    Ok((checkpoint, all_writes))
 }
 
 /// Replaces `spines` with the ones `checkpoint` lists under `dir`. The names must be

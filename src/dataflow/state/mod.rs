@@ -29,4 +29,4 @@ pub use checkpoint::StateCheckpoint;
 pub use delta::SpineDelta;
 pub use encoding::{from_sortable_i64, sortable_i64};
 pub use run::Run;
-pub use spine::{Merged, RunId, Spine, SpineCheckpoint};
+pub use spine::{Merged, RunId, RunWrite, Spine, SpineCheckpoint};

@@ -172,27 +172,29 @@ impl Spine {
     /// Returns every run the spine consists of now: with the files in `dir`, they are
     /// the spine as of this call ([`Spine::restore`]).
     pub fn checkpoint(&self, dir: &Path) -> Result<SpineCheckpoint> {
-        std::fs::create_dir_all(dir).map_err(|e| checkpoint_file::naming(dir, e))?;
-        let mut bytes_written = 0;
-        for entry in self
-            .runs
-            .iter()
-            .filter(|e| !e.written.load(Ordering::Relaxed))
-        {
-            bytes_written +=
-                checkpoint_file::write_batch(&run_path(dir, entry.id), &entry.run.to_batch()?)?;
-            entry.written.store(true, Ordering::Relaxed);
-        }
-        if bytes_written > 0 {
-            files::sync_dir(dir).map_err(|e| match e {
-                crate::error::SluiceError::Io(e) => checkpoint_file::naming(dir, e),
-                other => other,
-            })?;
-        }
+        let (runs, writes) = self.plan_checkpoint(dir);
+        let bytes_written = RunWrite::write_all(&writes)?;
         Ok(SpineCheckpoint {
-            runs: self.runs.iter().map(|e| e.id).collect(),
+            runs,
             bytes_written,
         })
+    }
+
+    /// [`Spine::checkpoint`] in two steps: the runs the spine consists of now, and
+    /// the writes of those not on disk yet, which may run on another thread while
+    /// the spine goes on changing (runs never change; a write marks its run written).
+    pub fn plan_checkpoint(&self, dir: &Path) -> (Vec<RunId>, Vec<RunWrite>) {
+        let writes = self
+            .runs
+            .iter()
+            .filter(|e| !e.written.load(Ordering::Acquire))
+            .map(|e| RunWrite {
+                path: run_path(dir, e.id),
+                run: e.run.clone(),
+                written: e.written.clone(),
+            })
+            .collect();
+        (self.runs.iter().map(|e| e.id).collect(), writes)
     }
 
     /// The spine a [`Spine::checkpoint`] of `runs` wrote to `dir`. A missing or
@@ -234,6 +236,42 @@ impl Spine {
             }
         }
         Ok(removed)
+    }
+}
+
+/// A run a checkpoint has still to write (see [`Spine::plan_checkpoint`]).
+#[derive(Debug)]
+pub struct RunWrite {
+    path: PathBuf,
+    run: Arc<Run>,
+    written: Arc<AtomicBool>,
+}
+
+impl RunWrite {
+    /// Writes each run (once: a run already written by an earlier call is skipped),
+    /// creating and then fsyncing the directories they go to. Returns the bytes
+    /// written.
+    pub fn write_all(writes: &[RunWrite]) -> Result<u64> {
+        let mut dirs: Vec<&Path> = writes.iter().filter_map(|w| w.path.parent()).collect();
+        dirs.dedup();
+        for dir in &dirs {
+            std::fs::create_dir_all(dir).map_err(|e| checkpoint_file::naming(dir, e))?;
+        }
+        let mut bytes_written = 0;
+        for write in writes {
+            if write.written.load(Ordering::Acquire) {
+                continue;
+            }
+            bytes_written += checkpoint_file::write_batch(&write.path, &write.run.to_batch()?)?;
+            write.written.store(true, Ordering::Release);
+        }
+        for dir in dirs {
+            files::sync_dir(dir).map_err(|e| match e {
+                crate::error::SluiceError::Io(e) => checkpoint_file::naming(dir, e),
+                other => other,
+            })?;
+        }
+        Ok(bytes_written)
     }
 }
 
