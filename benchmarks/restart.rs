@@ -30,7 +30,11 @@ use std::time::{Duration, Instant};
 
 use sluice::Database;
 use sluice::database::Options;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
+
+// The tests' harness: its client.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 /// One in-process server.
 struct Server {
@@ -68,15 +72,7 @@ async fn start(dir: &Path, checkpoint_interval: Duration) -> Server {
             let _ = sluice::server::serve(listener, db).await;
         }
     });
-    let url = format!(
-        "host={} port={} user=bench dbname=sluice",
-        addr.ip(),
-        addr.port()
-    );
-    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let client = common::connect(addr).await;
     Server { db, client, task }
 }
 

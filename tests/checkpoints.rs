@@ -141,22 +141,9 @@ impl Drop for Server {
 }
 
 fn read_log(path: &Path) -> String {
-    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
-    // Strip ANSI escapes, should the logger colour anyway.
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    common::strip_ansi(&String::from_utf8_lossy(
+        &std::fs::read(path).unwrap_or_default(),
+    ))
 }
 
 /// A scratch directory with `data` (the data directory) inside it; logs go beside.

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use common::kafka::Broker;
 use common::ml::model_path;
-use common::{Rng, ServerProcess, sorted_rows, text_rows};
+use common::{Rng, ServerProcess, sorted_rows, strip_ansi, text_rows};
 use tokio_postgres::{Client, NoTls};
 
 /// The source's watermark is its event time minus this (ms).
@@ -516,24 +516,6 @@ impl Harness {
             );
         }
     }
-}
-
-/// The text without terminal colour codes.
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 async fn one_i64(c: &Client, sql: &str) -> Option<i64> {

@@ -327,7 +327,7 @@ async fn start_view(
     {
         let mut order = db.sequencer().lock();
         inputs.epoch = order.current();
-        let restore = restore.filter(|_| restorable_inputs(db, &order, &plan.inputs));
+        let restore = restore.filter(|_| restorable_inputs(db, name, &order, &plan.inputs));
         if let Some(identity) = identity {
             let dir = match &restore {
                 Some((dir, _)) => dir.clone(),
@@ -426,7 +426,12 @@ fn restorable(
 
 /// Whether every input can go on from the checkpoint: each table still has its
 /// changes after the checkpoint, each view read was restored from it too.
-fn restorable_inputs(db: &Database, order: &SequencerGuard<'_>, relations: &[String]) -> bool {
+fn restorable_inputs(
+    db: &Database,
+    name: &str,
+    order: &SequencerGuard<'_>,
+    relations: &[String],
+) -> bool {
     let recovery = db.lock_recovery();
     let Some(recovery) = recovery.as_ref() else {
         return false;
@@ -442,7 +447,7 @@ fn restorable_inputs(db: &Database, order: &SequencerGuard<'_>, relations: &[Str
         None => false,
     });
     if !ok {
-        tracing::info!("materialized view rebuilt: an input cannot go on from the last checkpoint");
+        tracing::info!(view = %name, "materialized view rebuilt: an input cannot go on from the last checkpoint");
     }
     ok
 }

@@ -63,10 +63,15 @@ pub fn write_atomically(path: &Path, payload: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| naming(parent, e))?;
     }
-    files::write_atomically(path, &framed(payload)).map_err(|e| match e {
+    files::write_atomically(path, &framed(payload)).map_err(|e| named(path, e))
+}
+
+/// `e`, when it is an I/O error, saying which file or directory it is about.
+pub fn named(path: &Path, e: SluiceError) -> SluiceError {
+    match e {
         SluiceError::Io(e) => naming(path, e),
         other => other,
-    })
+    }
 }
 
 /// An I/O error that says which file or directory it is about.

@@ -252,16 +252,8 @@ impl TableStore {
         sender: ChangeSender,
         lsn: u64,
     ) -> bool {
-        let changes = if lsn == self.published_lsn(order) {
-            Vec::new()
-        } else {
-            match &*self.lock_tail() {
-                Some(RecoveredTail {
-                    after,
-                    changes: Some(changes),
-                }) if *after == lsn => changes.clone(),
-                _ => return false,
-            }
+        let Some(changes) = self.changes_after(order, lsn) else {
+            return false;
         };
         for batch in changes {
             let delivery = Delivery {
@@ -277,8 +269,22 @@ impl TableStore {
 
     /// Whether [`TableStore::subscribe_after`] can start from lsn `lsn`.
     pub fn has_changes_after(&self, order: &SequencerGuard<'_>, lsn: u64) -> bool {
-        lsn == self.published_lsn(order)
-            || matches!(&*self.lock_tail(), Some(RecoveredTail { after, changes: Some(_) }) if *after == lsn)
+        self.changes_after(order, lsn).is_some()
+    }
+
+    /// The changes after lsn `lsn`: none when it is the last published one, those
+    /// kept at open when it is their checkpoint's; `None` when they are not known.
+    fn changes_after(&self, order: &SequencerGuard<'_>, lsn: u64) -> Option<Vec<ChangeBatch>> {
+        if lsn == self.published_lsn(order) {
+            return Some(Vec::new());
+        }
+        match &*self.lock_tail() {
+            Some(RecoveredTail {
+                after,
+                changes: Some(changes),
+            }) if *after == lsn => Some(changes.clone()),
+            _ => None,
+        }
     }
 
     /// Frees the changes kept at open (once every view has started).

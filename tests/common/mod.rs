@@ -144,26 +144,7 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary on a free port over `data_dir` and waits until it accepts.
     pub fn start(data_dir: &Path) -> ServerProcess {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
-            .arg(data_dir)
-            .args(["--log", "warn"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sluice");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "sluice did not start listening");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        ServerProcess {
-            addr,
-            data_dir: data_dir.to_path_buf(),
-            child,
-        }
+        ServerProcess::start_with(data_dir, &[], None)
     }
 
     /// Like [`ServerProcess::start`], with `args` added to `sluice serve` (when they
@@ -223,6 +204,24 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `text` without terminal colour codes (a server log, should the logger colour).
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A port nothing listens on right now.

@@ -266,10 +266,7 @@ impl RunWrite {
             write.written.store(true, Ordering::Release);
         }
         for dir in dirs {
-            files::sync_dir(dir).map_err(|e| match e {
-                crate::error::SluiceError::Io(e) => checkpoint_file::naming(dir, e),
-                other => other,
-            })?;
+            files::sync_dir(dir).map_err(|e| checkpoint_file::named(dir, e))?;
         }
         Ok(bytes_written)
     }
