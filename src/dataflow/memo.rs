@@ -18,17 +18,20 @@
 //!                                    rows) and remember
 //! ```
 //!
-//! Retractions are applied first: a change's negative weights remove rows that
-//! existed before it ([`ChangeBatch`]'s invariant), so an update (−old, +new) in one
-//! change and a row inserted several times both work. A row whose evaluation fails is
-//! not remembered: its error is recorded, and its retraction, found nowhere, is
-//! evaluated again and cancels the error.
+//! A change is sorted by row once: a row's copies in the change become adjacent, the
+//! memo is read forward, and the entries to remember come out in key order. A
+//! change's negative weights remove rows that existed before it ([`ChangeBatch`]'s
+//! invariant), so retractions take from the count remembered before the change; an
+//! update (−old, +new) in one change, a row deleted and inserted again (it keeps its
+//! values) and a row inserted several times (its copies share the first one's
+//! values) all work. A row whose evaluation fails is not remembered: its error is
+//! recorded, and its retraction, found nowhere, is evaluated again and cancels the
+//! error.
 //!
 //! The memo is operator state, held in a [`Spine`] of the state layer: one entry per
 //! distinct live input row, holding the row's encoding, its values' encoding and its
 //! count.
 
-use foldhash::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -119,12 +122,15 @@ pub struct Memo {
     entries: Spine,
 }
 
-/// The encoded values each row of a change carries out, back to back in one buffer;
-/// a row without values (not known yet, or failed) has none.
+/// The encoded values each row of a change carries out, in one buffer; a row without
+/// values (failed) has none. Rows carrying the same values share one copy.
 struct Carried {
     bytes: Vec<u8>,
-    spans: Vec<Option<(usize, usize)>>,
+    spans: Vec<Option<Span>>,
 }
+
+/// Where one set of values lies in [`Carried::bytes`].
+type Span = (usize, usize);
 
 impl Carried {
     fn new(rows: usize) -> Carried {
@@ -134,19 +140,23 @@ impl Carried {
         }
     }
 
-    fn set(&mut self, row: usize, values: &[u8]) {
+    /// Adds a copy of `values`, carried by no row yet.
+    fn add(&mut self, values: &[u8]) -> Span {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(values);
-        self.spans[row] = Some((start, self.bytes.len()));
+        (start, self.bytes.len())
     }
 
-    /// Gives `row` the values `from` carries.
-    fn copy(&mut self, from: usize, row: usize) {
-        self.spans[row] = self.spans[from];
+    fn assign(&mut self, row: usize, span: Option<Span>) {
+        self.spans[row] = span;
+    }
+
+    fn bytes(&self, (start, end): Span) -> &[u8] {
+        &self.bytes[start..end]
     }
 
     fn get(&self, row: usize) -> Option<&[u8]> {
-        self.spans[row].map(|(start, end)| &self.bytes[start..end])
+        self.spans[row].map(|span| self.bytes(span))
     }
 }
 
@@ -174,12 +184,12 @@ impl Memo {
         self.entries.is_empty()
     }
 
-    /// For each of `rows`, the values remembered for it and its live multiplicity.
-    fn lookup<'a>(&'a self, keys: &RowKeys, rows: &[usize]) -> Vec<Option<(&'a [u8], i64)>> {
-        let prefixes: Vec<&[u8]> = rows.iter().map(|&row| keys.key(row)).collect();
-        let mut found = vec![None; rows.len()];
-        for (probe, entry, count) in self.entries.prefix_matches(&prefixes) {
-            let key_len = prefixes[probe as usize].len();
+    /// For each of `probes` (distinct, ascending), the values remembered for it and
+    /// its live multiplicity.
+    fn lookup<'a>(&'a self, probes: &[&[u8]]) -> Vec<Option<(&'a [u8], i64)>> {
+        let mut found = vec![None; probes.len()];
+        for (probe, entry, count) in self.entries.prefix_matches(probes) {
+            let key_len = probes[probe as usize].len();
             found[probe as usize].get_or_insert((&entry[key_len..], count));
         }
         found
@@ -193,114 +203,152 @@ impl Memo {
     ) -> Result<(ChangeBatch, Vec<ArrayRef>)> {
         let keys = RowKeys::of(&self.rows, change)?;
         let weights = change.weights().values();
-        let mut out = Carried::new(change.num_rows());
-        let mut misses = Vec::new();
-        // Retractions first, against the memo as it was; a row retracted more often
-        // than it is live takes what is left and counts as not remembered after.
-        let mut retracted = SpineDelta::default();
-        let mut left: HashMap<&[u8], i64> = HashMap::default();
-        let retractions: Vec<usize> = (0..change.num_rows()).filter(|&r| weights[r] < 0).collect();
-        for (&row, found) in retractions.iter().zip(self.lookup(&keys, &retractions)) {
-            let key = keys.key(row);
-            match found {
-                Some((values, count)) => {
-                    let left = left.entry(key).or_insert(count);
-                    if *left <= 0 {
-                        misses.push(row);
-                        continue;
+        let rows = change.num_rows();
+        // One sort of the change's rows by key (row order among equal keys): a row's
+        // copies become adjacent, the lookups walk the memo forward, and the entries
+        // to remember come out in key order.
+        let mut order: Vec<usize> = (0..rows).collect();
+        order.sort_unstable_by(|&a, &b| keys.key(a).cmp(keys.key(b)).then(a.cmp(&b)));
+        let groups: Vec<&[usize]> = order
+            .chunk_by(|&a, &b| keys.key(a) == keys.key(b))
+            .collect();
+        let probes: Vec<&[u8]> = groups.iter().map(|g| keys.key(g[0])).collect();
+        let found = self.lookup(&probes);
+
+        // Which rows need a fresh value, and how each remembered row's count moves.
+        // Retractions remove copies that existed before the change ([`ChangeBatch`]'s
+        // invariant), so they take from the count found; a retraction beyond it (its
+        // insertion failed, or predates the memo) is evaluated afresh.
+        let mut fresh_needed = vec![false; rows];
+        let mut moved = vec![0i64; groups.len()];
+        for ((group, found), moved) in groups.iter().zip(&found).zip(&mut moved) {
+            let Some((_, count)) = found else {
+                group.iter().for_each(|&row| fresh_needed[row] = true);
+                continue;
+            };
+            let mut left = *count;
+            for &row in *group {
+                let weight = weights[row];
+                if weight > 0 {
+                    *moved += weight;
+                } else if left > 0 {
+                    let taken = (-weight).min(left);
+                    left -= taken;
+                    *moved -= taken;
+                } else {
+                    fresh_needed[row] = true;
+                }
+            }
+        }
+        let misses: Vec<usize> = (0..rows).filter(|&row| fresh_needed[row]).collect();
+        let fresh = self.evaluate(exprs, change, &misses, errors)?;
+
+        // Every row's values; the entries to remember, in key order.
+        let mut out = Carried::new(rows);
+        let mut remember = SpineDelta::default();
+        for ((group, found), moved) in groups.iter().zip(&found).zip(&moved) {
+            let key = keys.key(group[0]);
+            let remembered = found.map(|(values, _)| out.add(values));
+            // Copies inserted afresh in this change share the first one's values.
+            let mut inserted = None;
+            let mut inserted_weight = 0;
+            for &row in *group {
+                if !fresh_needed[row] {
+                    out.assign(row, remembered);
+                } else if let Some(values) = fresh.values(row) {
+                    if weights[row] < 0 {
+                        // Nothing to forget: the fresh value is the best there is.
+                        let span = out.add(values);
+                        out.assign(row, Some(span));
+                    } else {
+                        let span = *inserted.get_or_insert_with(|| out.add(values));
+                        out.assign(row, Some(span));
+                        inserted_weight += weights[row];
                     }
-                    let taken = (-weights[row]).min(*left);
-                    *left -= taken;
-                    retracted.push(&[key, values], -taken);
-                    out.set(row, values);
                 }
-                None => misses.push(row),
+            }
+            if let Some(span) = remembered
+                && *moved != 0
+            {
+                remember.push(&[key, out.bytes(span)], *moved);
+            }
+            if let Some(span) = inserted {
+                remember.push(&[key, out.bytes(span)], inserted_weight);
             }
         }
-        retracted.apply_to(&mut self.entries)?;
-        // Insertions of remembered rows carry their remembered values.
-        let mut inserted = SpineDelta::default();
-        let insertions: Vec<usize> = (0..change.num_rows()).filter(|&r| weights[r] > 0).collect();
-        for (&row, found) in insertions.iter().zip(self.lookup(&keys, &insertions)) {
-            let key = keys.key(row);
-            match found {
-                Some((values, _)) => {
-                    inserted.push(&[key, values], weights[row]);
-                    out.set(row, values);
-                }
-                None => misses.push(row),
-            }
-        }
-        if !misses.is_empty() {
-            misses.sort_unstable();
-            let remembered =
-                self.evaluate_misses(exprs, change, &keys, &misses, &mut out, errors)?;
-            remembered.apply_to(&mut self.entries)?;
-        }
-        inserted.apply_to(&mut self.entries)?;
-        let survived = BooleanArray::from_iter(out.spans.iter().map(|v| Some(v.is_some())));
-        let survivors = filter_change(change, &survived)?;
+        remember.apply_to(&mut self.entries)?;
+
+        let survivors = if out.spans.iter().all(Option::is_some) {
+            change.clone()
+        } else {
+            let survived = BooleanArray::from_iter(out.spans.iter().map(|v| Some(v.is_some())));
+            filter_change(change, &survived)?
+        };
         let parser = self.values.parser();
-        let columns = self.values.convert_rows(
-            (0..change.num_rows()).filter_map(|row| out.get(row).map(|v| parser.parse(v))),
-        )?;
+        let columns = self
+            .values
+            .convert_rows((0..rows).filter_map(|row| out.get(row).map(|v| parser.parse(v))))?;
         Ok((survivors, columns))
     }
 
-    /// Evaluates the rows `misses` (not remembered) together and fills in their
-    /// values; returns the entries that remember the inserted ones that succeeded.
-    fn evaluate_misses(
+    /// Evaluates the rows `misses` (ascending) of `change` together; rows that fail
+    /// are recorded in `errors` and get no values.
+    fn evaluate(
         &self,
         exprs: &[Arc<dyn PhysicalExpr>],
         change: &ChangeBatch,
-        keys: &RowKeys,
         misses: &[usize],
-        out: &mut Carried,
         errors: &mut ErrorLog,
-    ) -> Result<SpineDelta> {
-        let indices = UInt32Array::from_iter_values(misses.iter().map(|&r| r as u32));
-        let columns = change
-            .data()
-            .columns()
-            .iter()
-            .map(|c| take(c, &indices, None))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        // The row count is explicit: a change may have no columns.
-        let options = RecordBatchOptions::new().with_row_count(Some(misses.len()));
-        let data = RecordBatch::try_new_with_options(change.schema(), columns, &options)?;
-        let weights = take(change.weights(), &indices, None)?;
-        let subset = ChangeBatch::try_new(data, weights.as_primitive().clone())?;
+    ) -> Result<Fresh> {
+        let mut at = vec![None; change.num_rows()];
+        if misses.is_empty() {
+            return Ok(Fresh { values: None, at });
+        }
+        let subset = if misses.len() == change.num_rows() {
+            change.clone()
+        } else {
+            let indices = UInt32Array::from_iter_values(misses.iter().map(|&r| r as u32));
+            let columns = change
+                .data()
+                .columns()
+                .iter()
+                .map(|c| take(c, &indices, None))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            // The row count is explicit: a change may have no columns.
+            let options = RecordBatchOptions::new().with_row_count(Some(misses.len()));
+            let data = RecordBatch::try_new_with_options(change.schema(), columns, &options)?;
+            let weights = take(change.weights(), &indices, None)?;
+            ChangeBatch::try_new(data, weights.as_primitive().clone())?
+        };
         let (mask, _, columns) = evaluate_rows_masked(exprs, &subset, errors)?;
-        let encoded = self.values.convert_columns(&columns)?;
         let survivors = misses
             .iter()
             .enumerate()
             .filter(|(i, _)| mask.as_ref().is_none_or(|m| m.value(*i)))
             .map(|(_, &row)| row);
-        let weights = change.weights().values();
-        // A row inserted twice in this change keeps its first value.
-        let mut first: HashMap<&[u8], usize> = HashMap::default();
-        let mut inserted = SpineDelta::default();
-        for (value, row) in encoded.iter().zip(survivors) {
-            if weights[row] < 0 {
-                // Retracting a row never remembered (its insertion failed, or it
-                // predates the memo): the fresh value is the best there is.
-                out.set(row, value.data());
-                continue;
-            }
-            let key = keys.key(row);
-            match first.get(key) {
-                Some(&earlier) => out.copy(earlier, row),
-                None => {
-                    first.insert(key, row);
-                    out.set(row, value.data());
-                }
-            }
-            if let Some(values) = out.get(row) {
-                inserted.push(&[key, values], weights[row]);
-            }
+        for (i, row) in survivors.enumerate() {
+            at[row] = Some(i);
         }
-        Ok(inserted)
+        let values = self.values.convert_columns(&columns)?;
+        Ok(Fresh {
+            values: Some(values),
+            at,
+        })
+    }
+}
+
+/// The values of the rows evaluated afresh in a change.
+struct Fresh {
+    values: Option<Rows>,
+    /// Per row of the change: where its values are in `values` (none when the row
+    /// was not evaluated, or failed).
+    at: Vec<Option<usize>>,
+}
+
+impl Fresh {
+    fn values(&self, row: usize) -> Option<&[u8]> {
+        let i = self.at[row]?;
+        self.values.as_ref().map(|values| values.row(i).data())
     }
 }
 
@@ -401,6 +449,13 @@ mod tests {
         Evaluation::memoized(&exprs(), &schema).unwrap()
     }
 
+    fn memo_len(eval: &Evaluation) -> usize {
+        let Evaluation::Memoized(m) = eval else {
+            unreachable!()
+        };
+        m.len()
+    }
+
     fn run(eval: &mut Evaluation, values: &[Option<i64>], weights: &[i64]) -> Vec<String> {
         let mut errors = ErrorLog::default();
         run_logged(eval, values, weights, &mut errors)
@@ -471,11 +526,14 @@ mod tests {
             "last copy"
         );
         assert_eq!(run(&mut memo, &[Some(5)], &[1]), ["5,105 x1"], "forgotten");
-        // Deleted and inserted again in one change: retraction first, then fresh.
+        // Deleted and inserted again in one change: the row keeps its values (the
+        // view sees no change for it); only 9 is evaluated.
         assert_eq!(
             run(&mut memo, &[Some(5), Some(5), Some(9)], &[-1, 1, 1]),
-            ["5,105 x-1", "5,205 x1", "9,209 x1"]
+            ["5,105 x-1", "5,105 x1", "9,109 x1"]
         );
+        assert_eq!(run(&mut memo, &[Some(5)], &[-1]), ["5,105 x-1"]);
+        assert_eq!(memo_len(&memo), 3, "7, 8 and 9 are live");
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //! roughly geometric, so there are O(log n) runs: a key is read with one binary
 //! search per run, and a full read merges the runs on the fly ([`Merged`]).
 //!
+//! Large merges (at least [`BACKGROUND_MERGE_KEYS`] keys) run on a thread of their
+//! own while the spine goes on taking batches and answering reads from the two
+//! runs; the merged run replaces them at a later apply. One merge per spine runs in
+//! the background: when the policy asks for a second, the apply waits for the first
+//! (so merging cannot fall behind and runs stay O(log n)).
+//!
 //! Runs never change once built, so a checkpoint ([`Spine::checkpoint`]) writes only
 //! the runs made since the previous one — its cost follows the change rate, not the
 //! state size — and a copy of the spine ([`Clone`]) shares them.
@@ -38,12 +44,38 @@ pub struct SpineCheckpoint {
     pub bytes_written: u64,
 }
 
+/// Merges of runs holding at least this many keys together run in the background.
+pub const BACKGROUND_MERGE_KEYS: usize = 1 << 16;
+
 /// A Z-set of byte keys. See the module docs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Spine {
     /// Oldest (and largest) first. Invariant: no run is empty.
     runs: Vec<Entry>,
     next_id: RunId,
+    /// The merge running in the background, if any. Invariant: its two runs are
+    /// adjacent in `runs` until it is installed.
+    merging: Option<Merging>,
+}
+
+/// Two adjacent runs being merged on another thread.
+#[derive(Debug)]
+struct Merging {
+    /// The runs merged, older first.
+    inputs: (RunId, RunId),
+    thread: std::thread::JoinHandle<Run>,
+}
+
+impl Clone for Spine {
+    /// A copy sharing the runs. A merge in progress stays with the original: the
+    /// copy holds the two runs it merges (the same keys).
+    fn clone(&self) -> Spine {
+        Spine {
+            runs: self.runs.clone(),
+            next_id: self.next_id,
+            merging: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,28 +98,100 @@ impl Spine {
     /// keys allowed).
     pub fn apply(&mut self, keys: &[&[u8]], weights: &[i64]) -> Result<()> {
         let run = Run::consolidate(keys, weights)?;
-        self.push(run, false);
-        while let [.., older, newer] = self.runs.as_slice()
-            && older.run.len() <= 2 * newer.run.len()
-        {
-            let newer = self.runs.pop().map(|e| e.run);
-            let older = self.runs.pop().map(|e| e.run);
-            if let (Some(older), Some(newer)) = (older, newer) {
-                self.push(Run::merge(&older, &newer), false);
+        self.install_merged(false);
+        if let Some(entry) = self.entry(run) {
+            self.runs.push(entry);
+        }
+        // Merge the newest pair of adjacent runs whose older is at most twice the
+        // newer, until there is none.
+        while let Some(at) = (0..self.runs.len().saturating_sub(1)).rev().find(|&at| {
+            !self.is_merging(at)
+                && !self.is_merging(at + 1)
+                && self.runs[at].run.len() <= 2 * self.runs[at + 1].run.len()
+        }) {
+            let keys = self.runs[at].run.len() + self.runs[at + 1].run.len();
+            if keys < BACKGROUND_MERGE_KEYS {
+                let merged = Run::merge(&self.runs[at].run, &self.runs[at + 1].run);
+                self.replace_pair(at, merged);
+            } else if self.merging.is_some() {
+                self.install_merged(true);
+            } else {
+                self.merge_in_background(at);
             }
         }
         Ok(())
     }
 
-    fn push(&mut self, run: Run, written: bool) {
-        if !run.is_empty() {
-            self.runs.push(Entry {
-                id: self.next_id,
-                run: Arc::new(run),
-                written: Arc::new(AtomicBool::new(written)),
-            });
-            self.next_id += 1;
+    /// A new entry for `run`, or none when it is empty.
+    fn entry(&mut self, run: Run) -> Option<Entry> {
+        if run.is_empty() {
+            return None;
         }
+        self.next_id += 1;
+        Some(Entry {
+            id: self.next_id - 1,
+            run: Arc::new(run),
+            written: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Replaces the runs at `at` and `at + 1` with `merged`, their union.
+    fn replace_pair(&mut self, at: usize, merged: Run) {
+        let entry = self.entry(merged);
+        self.runs.splice(at..at + 2, entry);
+    }
+
+    fn is_merging(&self, at: usize) -> bool {
+        let id = self.runs[at].id;
+        self.merging
+            .as_ref()
+            .is_some_and(|m| m.inputs.0 == id || m.inputs.1 == id)
+    }
+
+    /// Starts merging the runs at `at` and `at + 1` on a thread of its own (at once,
+    /// here, when no thread can be started).
+    fn merge_in_background(&mut self, at: usize) {
+        let (older, newer) = (self.runs[at].run.clone(), self.runs[at + 1].run.clone());
+        let started = std::thread::Builder::new()
+            .name("spine-merge".into())
+            .spawn(move || Run::merge(&older, &newer));
+        match started {
+            Ok(thread) => {
+                self.merging = Some(Merging {
+                    inputs: (self.runs[at].id, self.runs[at + 1].id),
+                    thread,
+                });
+            }
+            Err(_) => {
+                let merged = Run::merge(&self.runs[at].run, &self.runs[at + 1].run);
+                self.replace_pair(at, merged);
+            }
+        }
+    }
+
+    /// Puts the background merge's result in place of its two runs, if it has ended
+    /// (`wait`: waiting for it to end).
+    fn install_merged(&mut self, wait: bool) {
+        if !wait
+            && self
+                .merging
+                .as_ref()
+                .is_none_or(|m| !m.thread.is_finished())
+        {
+            return;
+        }
+        let Some(Merging { inputs, thread }) = self.merging.take() else {
+            return;
+        };
+        let merged = thread.join().ok();
+        let Some(at) = self.runs.iter().position(|e| e.id == inputs.0) else {
+            return;
+        };
+        debug_assert_eq!(self.runs.get(at + 1).map(|e| e.id), Some(inputs.1));
+        // The merging thread cannot fail short of a panic; then merge here.
+        let merged =
+            merged.unwrap_or_else(|| Run::merge(&self.runs[at].run, &self.runs[at + 1].run));
+        self.replace_pair(at, merged);
     }
 
     /// The weight of `key` (0 when absent).
@@ -384,6 +488,49 @@ mod tests {
         }
         assert_eq!(spine.prefix_matches(&prefixes), want);
         assert_eq!(spine.get(b"absent"), 0);
+    }
+
+    /// Batches big enough for background merges: every read between applies sees
+    /// exactly the keys applied (the merging runs answer until the merged one takes
+    /// their place), and runs stay O(log n).
+    #[test]
+    fn background_merges_keep_reads_exact() {
+        let mut seed = 0xbac6;
+        let mut spine = Spine::new();
+        let mut model: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        let mut background = false;
+        for round in 0..40u64 {
+            let size = 5000 + (random(&mut seed) % 20000) as usize;
+            let keys: Vec<Vec<u8>> = (0..size)
+                .map(|_| (random(&mut seed) % 300_000).to_be_bytes().to_vec())
+                .collect();
+            // Every third round deletes what an earlier key holds, once.
+            let weights: Vec<i64> = keys
+                .iter()
+                .map(|k| match model.get(k) {
+                    Some(w) if *w > 0 && round % 3 == 2 => -1,
+                    _ => 1,
+                })
+                .collect();
+            let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            spine.apply(&refs, &weights).unwrap();
+            background |= spine.merging.is_some();
+            for (k, w) in keys.into_iter().zip(weights) {
+                *model.entry(k).or_default() += w;
+            }
+            model.retain(|_, w| *w != 0);
+            assert!(
+                spine.run_count() <= 4 + 2 * (64 - (model.len() as u64).leading_zeros() as usize)
+            );
+            for (k, w) in model.iter().step_by(997) {
+                assert_eq!(spine.get(k), *w);
+            }
+        }
+        assert!(background, "no merge ran in the background");
+        let want: Vec<_> = model.iter().map(|(k, w)| (k.clone(), *w)).collect();
+        assert_eq!(contents(&spine), want);
+        let copy = spine.clone();
+        assert_eq!(contents(&copy), want, "a copy holds the merging runs");
     }
 
     #[test]
