@@ -50,7 +50,7 @@ async fn start(dir: &Path, checkpoint_interval: Duration) -> Server {
         match Database::open_with(
             dir,
             Options {
-                checkpoint_interval,
+                checkpoint_interval: Some(checkpoint_interval),
             },
         )
         .await

@@ -65,7 +65,8 @@ impl std::fmt::Debug for Recovery {
 #[derive(Debug)]
 pub struct Checkpoints {
     dir: PathBuf,
-    interval: Duration,
+    /// How often (zero: never); the periodic task waits on changes to it.
+    interval: tokio::sync::watch::Sender<Duration>,
     /// One checkpoint at a time.
     taking: tokio::sync::Mutex<()>,
     status: SharedCheckpointStatus,
@@ -76,7 +77,7 @@ impl Checkpoints {
     pub fn new(dir: PathBuf, interval: Duration) -> Self {
         Checkpoints {
             dir,
-            interval,
+            interval: tokio::sync::watch::Sender::new(interval),
             taking: tokio::sync::Mutex::new(()),
             status: Arc::new(Mutex::new(CheckpointStatus {
                 interval,
@@ -92,7 +93,14 @@ impl Checkpoints {
 
     /// How often checkpoints are taken (zero: never).
     pub fn interval(&self) -> Duration {
-        self.interval
+        *self.interval.borrow()
+    }
+
+    /// Checkpoints every `interval` from now on (zero: none); the periodic task
+    /// ([`start_periodic`]) follows at once.
+    pub fn set_interval(&self, interval: Duration) {
+        self.lock_status().interval = interval;
+        self.interval.send_replace(interval);
     }
 
     /// How checkpoints go (shared with the system relations).
@@ -229,22 +237,34 @@ async fn write_checkpoint(db: &Database) -> Result<Arc<Manifest>> {
     Ok(Arc::new(manifest))
 }
 
-/// Takes a checkpoint every interval for as long as the database is open.
+/// Takes a checkpoint every interval (as [`Checkpoints::set_interval`] last set it;
+/// none while it is zero) for as long as the database is open.
 pub fn start_periodic(db: &Arc<Database>) {
-    let interval = db.checkpoints().interval();
-    if interval.is_zero() {
-        return;
-    }
+    let mut interval = db.checkpoints().interval.subscribe();
     let db = Arc::downgrade(db);
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await;
+        let mut last = tokio::time::Instant::now();
         loop {
-            ticks.tick().await;
+            let every = *interval.borrow_and_update();
+            let due = async {
+                match every.is_zero() {
+                    true => std::future::pending().await,
+                    false => tokio::time::sleep_until(last + every).await,
+                }
+            };
+            tokio::select! {
+                changed = interval.changed() => {
+                    if changed.is_err() {
+                        return; // the database is gone
+                    }
+                    continue; // a new interval counts from the last checkpoint
+                }
+                () = due => {}
+            }
             let Some(db) = db.upgrade() else {
                 return;
             };
+            last = tokio::time::Instant::now();
             if let Err(e) = take(&db).await {
                 tracing::error!(
                     "checkpoint failed (the previous one stays in force; the server goes on): {e}"

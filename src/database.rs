@@ -25,6 +25,7 @@ use crate::error::{Result, SluiceError};
 use crate::sql::backends::{self, Backends};
 use crate::sql::parser::SqlParser;
 use crate::sql::settings::version_string;
+use crate::storage::system_settings::SystemSettings;
 
 /// An open Sluice database. See the module docs.
 pub struct Database {
@@ -38,22 +39,20 @@ pub struct Database {
     checkpoints: Checkpoints,
     /// Set while the server starts from a checkpoint.
     recovery: std::sync::Mutex<Option<Recovery>>,
+    /// The checkpoint interval `ALTER SYSTEM RESET` goes back to: the start-up
+    /// option's, else the default.
+    started_interval: Duration,
     _lock: File,
 }
 
 /// How a database runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// How often views are checkpointed (zero: never).
-    pub checkpoint_interval: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            checkpoint_interval: checkpointer::DEFAULT_INTERVAL,
-        }
-    }
+    /// How often views are checkpointed (zero: never). `None`: as `ALTER SYSTEM SET
+    /// checkpoint_interval` last set it, else [`checkpointer::DEFAULT_INTERVAL`]; a
+    /// value given here wins over `ALTER SYSTEM` at this start, as PostgreSQL's
+    /// command-line options win over `postgresql.auto.conf`.
+    pub checkpoint_interval: Option<Duration>,
 }
 
 impl Database {
@@ -90,7 +89,15 @@ impl Database {
         }
         let (catalog, entries) = Catalog::open(data_dir)?;
         let catalog = Arc::new(catalog);
-        let checkpoints = Checkpoints::new(checkpoint_dir, options.checkpoint_interval);
+        let started_interval = options
+            .checkpoint_interval
+            .unwrap_or(checkpointer::DEFAULT_INTERVAL);
+        let altered = SystemSettings::read(data_dir)?.checkpoint_interval_ms;
+        let interval = match (options.checkpoint_interval, altered) {
+            (None, Some(millis)) => Duration::from_millis(millis),
+            _ => started_interval,
+        };
+        let checkpoints = Checkpoints::new(checkpoint_dir, interval);
         if let Some(manifest) = &manifest {
             checkpoints.recovered_from(manifest.clone());
         }
@@ -110,6 +117,7 @@ impl Database {
             backends,
             ddl: tokio::sync::Mutex::new(()),
             checkpoints,
+            started_interval,
             recovery: std::sync::Mutex::new(manifest.map(|manifest| Recovery {
                 manifest,
                 restored: Default::default(),
@@ -123,6 +131,19 @@ impl Database {
         db.finish_recovery()?;
         checkpointer::start_periodic(&db);
         Ok(db)
+    }
+
+    /// `ALTER SYSTEM SET checkpoint_interval` (`None`: `RESET`): checkpoints follow
+    /// the new interval at once, and later starts keep it (unless started with an
+    /// interval of their own). Returns the interval in force.
+    pub async fn alter_checkpoint_interval(&self, interval: Option<Duration>) -> Result<Duration> {
+        let _ddl = self.ddl.lock().await;
+        let mut settings = SystemSettings::read(&self.data_dir)?;
+        settings.checkpoint_interval_ms = interval.map(|i| i.as_millis() as u64);
+        settings.write(&self.data_dir)?;
+        let interval = interval.unwrap_or(self.started_interval);
+        self.checkpoints.set_interval(interval);
+        Ok(interval)
     }
 
     /// Ends start-up from a checkpoint: every view has subscribed to the views it

@@ -34,9 +34,10 @@ enum Commands {
         onnxruntime: Option<PathBuf>,
         /// How often views are checkpointed, e.g. `1s`, `500ms`, `2min`; `0` turns
         /// checkpoints off (views are then rebuilt from their inputs at every start;
-        /// see docs/storage.md).
-        #[arg(long, default_value = "1s", env = "SLUICE_CHECKPOINT_INTERVAL", value_parser = parse_interval)]
-        checkpoint_interval: Duration,
+        /// see docs/storage.md). Default: what `ALTER SYSTEM SET checkpoint_interval`
+        /// last set, else 1s.
+        #[arg(long, env = "SLUICE_CHECKPOINT_INTERVAL", value_parser = parse_interval)]
+        checkpoint_interval: Option<Duration>,
     },
 }
 

@@ -334,7 +334,7 @@ fn assert_refused(data_dir: &Path, expected: &str) {
 /// The same start in-process: `Database::open_with` returns the error.
 async fn open_error(data_dir: &Path) -> sluice::SluiceError {
     let options = sluice::database::Options {
-        checkpoint_interval: Duration::ZERO,
+        checkpoint_interval: Some(Duration::ZERO),
     };
     match sluice::Database::open_with(data_dir, options).await {
         Ok(_) => panic!("Database::open_with accepted a damaged checkpoint"),
@@ -1023,7 +1023,7 @@ async fn open_in_process(data: &Path) -> InProcess {
     let deadline = Instant::now() + Duration::from_secs(20);
     let db = loop {
         let options = sluice::database::Options {
-            checkpoint_interval: Duration::ZERO,
+            checkpoint_interval: Some(Duration::ZERO),
         };
         match sluice::Database::open_with(data, options).await {
             Ok(db) => break db,
@@ -1325,6 +1325,117 @@ async fn checkpoint_interval_zero_takes_no_checkpoints() {
     assert_views_match(&c, &[("v", "SELECT count(*), sum(x) FROM t")]).await;
     assert_eq!(int(&c, "SELECT n FROM v").await, 40);
     assert_eq!(status(&c).await, (0, None, 0, None));
+}
+
+async fn show_interval(c: &Client) -> String {
+    let rows = c.simple_query("SHOW checkpoint_interval").await.unwrap();
+    let shown = rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    });
+    shown.unwrap_or_else(|| panic!("SHOW checkpoint_interval answered {rows:?}"))
+}
+
+async fn refused(c: &Client, sql: &str) -> String {
+    let e = c.batch_execute(sql).await.expect_err(sql);
+    e.code().map(|c| c.code().to_string()).unwrap_or_default()
+}
+
+/// `ALTER SYSTEM SET checkpoint_interval` takes effect at once (checkpoints start,
+/// stop, change pace) and is kept for later starts; a start-up flag wins over it for
+/// that start; `RESET` goes back to the flag's value or the default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alter_system_changes_the_interval_at_once_and_keeps_it() {
+    let (_root, data) = scratch();
+    let server = Server::start(&data, &["--checkpoint-interval", "0"]);
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE t (k INT PRIMARY KEY, x BIGINT);
+         INSERT INTO t SELECT i AS k, i AS x FROM generate_series(1, 50) AS s(i);
+         CREATE MATERIALIZED VIEW v AS SELECT count(*) AS n, sum(x) AS s FROM t;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(show_interval(&c).await, "0");
+    assert_eq!(status(&c).await.0, 0);
+
+    c.batch_execute("ALTER SYSTEM SET checkpoint_interval = '150ms'")
+        .await
+        .unwrap();
+    assert_eq!(show_interval(&c).await, "150ms");
+    assert_eq!(status(&c).await.0, 150);
+    let first = next_checkpoint(&c, None).await;
+    next_checkpoint(&c, Some(first)).await;
+
+    // Off again: no checkpoint after the one that may be under way.
+    c.batch_execute("ALTER SYSTEM SET checkpoint_interval TO 0")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (taken, _) = totals(&c).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        totals(&c).await.0,
+        taken,
+        "checkpoints went on after the interval was set to 0"
+    );
+
+    // Bad values and names are refused; the setting stays.
+    assert_eq!(
+        refused(&c, "ALTER SYSTEM SET checkpoint_interval = 'often'").await,
+        "22023"
+    );
+    assert_eq!(
+        refused(&c, "ALTER SYSTEM SET checkpoint_interval = '-1s'").await,
+        "22023"
+    );
+    assert_eq!(
+        refused(&c, "ALTER SYSTEM SET statement_timeout = '1s'").await,
+        "0A000"
+    );
+    assert_eq!(
+        refused(&c, "ALTER SYSTEM SET no_such_setting = 1").await,
+        "42704"
+    );
+    assert_eq!(
+        refused(&c, "ALTER SYSTEM checkpoint_interval = 1").await,
+        "42601"
+    );
+    assert_eq!(show_interval(&c).await, "0");
+
+    // Kept across a restart without the flag; a flag wins for its start; RESET goes
+    // back to the flag's value.
+    c.batch_execute("ALTER SYSTEM SET checkpoint_interval = '2s'")
+        .await
+        .unwrap();
+    drop(c);
+    drop(server);
+    let server = Server::start(&data, &[]);
+    let c = server.client().await;
+    assert_eq!(show_interval(&c).await, "2s");
+    drop(c);
+    drop(server);
+    let server = Server::start(&data, &["--checkpoint-interval", "300ms"]);
+    let c = server.client().await;
+    assert_eq!(show_interval(&c).await, "300ms");
+    c.batch_execute("ALTER SYSTEM SET checkpoint_interval = 500")
+        .await
+        .unwrap();
+    assert_eq!(
+        show_interval(&c).await,
+        "500ms",
+        "a bare number is milliseconds"
+    );
+    c.batch_execute("ALTER SYSTEM RESET checkpoint_interval")
+        .await
+        .unwrap();
+    assert_eq!(show_interval(&c).await, "300ms");
+    drop(c);
+    drop(server);
+    let server = Server::start(&data, &[]);
+    let c = server.client().await;
+    assert_eq!(show_interval(&c).await, "1s", "reset: the default");
+    assert_views_match(&c, &[("v", "SELECT count(*), sum(x) FROM t")]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

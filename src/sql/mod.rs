@@ -88,6 +88,8 @@ pub enum Command {
     Set { name: String, value: Option<String> },
     /// `SHOW name`.
     Show { name: String },
+    /// `ALTER SYSTEM SET checkpoint_interval` (`None`: `RESET`).
+    AlterCheckpointInterval(Option<std::time::Duration>),
     /// `CREATE [OR REPLACE] MODEL`.
     CreateModel(Box<models::CreateModel>),
     /// `DROP MODEL [IF EXISTS] names`.
@@ -148,6 +150,11 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
         }
         SqlStatement::DropModel { names, if_exists } => {
             return Ok(Prepared::Command(Command::DropModel { names, if_exists }));
+        }
+        SqlStatement::AlterSystem(interval) => {
+            return Ok(Prepared::Command(Command::AlterCheckpointInterval(
+                interval,
+            )));
         }
         SqlStatement::ShowModels => {
             return Ok(Prepared::Plan(plan_query(db, models::SHOW_MODELS).await?));
@@ -379,6 +386,7 @@ pub fn is_write(prepared: &Prepared) -> bool {
                 | Command::CreateSource(_)
                 | Command::CreateModel(_)
                 | Command::DropModel { .. }
+                | Command::AlterCheckpointInterval(_)
         ),
     }
 }
@@ -478,9 +486,24 @@ async fn execute_command(
                 rows: None,
             })
         }
+        Command::Show { name } if name == settings::CHECKPOINT_INTERVAL => {
+            let millis = db.checkpoints().interval().as_millis();
+            let value = settings::show_milliseconds(i64::try_from(millis).unwrap_or(i64::MAX));
+            show::text_rows(&name, vec![value])
+        }
         Command::Show { name } => {
             let value = settings::show(vars, &name)?;
             show::text_rows(&name, vec![value])
+        }
+        Command::AlterCheckpointInterval(interval) => {
+            run_to_completion(async move {
+                db.alter_checkpoint_interval(interval).await?;
+                Ok(Output::Done {
+                    tag: "ALTER SYSTEM",
+                    rows: None,
+                })
+            })
+            .await
         }
         Command::Acknowledge(tag) => Ok(Output::Done { tag, rows: None }),
     }

@@ -73,6 +73,12 @@ impl SqlParser {
                     out.push(SqlStatement::DropModel { names, if_exists });
                     continue;
                 }
+                ["ALTER", "SYSTEM", ..] => {
+                    out.push(SqlStatement::AlterSystem(
+                        super::settings::parse_alter_system(&text)?,
+                    ));
+                    continue;
+                }
                 ["SHOW", "MODELS"] => {
                     out.push(SqlStatement::ShowModels);
                     continue;
@@ -355,6 +361,8 @@ pub enum SqlStatement {
         /// `IF EXISTS`.
         if_exists: bool,
     },
+    /// `ALTER SYSTEM SET checkpoint_interval = …` (`None`: `RESET`, or `DEFAULT`).
+    AlterSystem(Option<std::time::Duration>),
     /// `SHOW MODELS`.
     ShowModels,
     /// `DESCRIBE MODEL name`.

@@ -195,6 +195,81 @@ fn validate(name: &str, value: String) -> Result<String> {
     }
 }
 
+/// The server-wide setting `ALTER SYSTEM` changes (see docs/storage.md).
+pub const CHECKPOINT_INTERVAL: &str = "checkpoint_interval";
+
+/// Parses `ALTER SYSTEM SET name { = | TO } { value | DEFAULT }` and `ALTER SYSTEM
+/// RESET name` into the checkpoint interval to set (`None`: back to the start-up
+/// one). `checkpoint_interval` is the only server-wide setting; a session setting
+/// is refused with `0A000` (use `SET`), an unknown name with `42704`.
+pub fn parse_alter_system(text: &str) -> Result<Option<std::time::Duration>> {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::parser::Parser;
+    use datafusion::sql::sqlparser::tokenizer::Token;
+
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect).try_with_sql(text)?;
+    let syntax = || {
+        SluiceError::coded(
+            sqlstate::SYNTAX_ERROR,
+            "expected ALTER SYSTEM SET name = value or ALTER SYSTEM RESET name",
+        )
+    };
+    if !parser.parse_keyword(Keyword::ALTER) || !parser.parse_keyword(Keyword::SYSTEM) {
+        return Err(syntax());
+    }
+    let set = match parser.parse_one_of_keywords(&[Keyword::SET, Keyword::RESET]) {
+        Some(Keyword::SET) => true,
+        Some(_) => false,
+        None => return Err(syntax()),
+    };
+    let name = parser.parse_identifier()?.value.to_ascii_lowercase();
+    let value = if set {
+        if !parser.consume_token(&Token::Eq) && !parser.parse_keyword(Keyword::TO) {
+            return Err(syntax());
+        }
+        match parser.parse_expr()? {
+            datafusion::sql::sqlparser::ast::Expr::Identifier(id)
+                if id.value.eq_ignore_ascii_case("default") =>
+            {
+                None
+            }
+            value => Some(super::setting_value(&value)),
+        }
+    } else {
+        None
+    };
+    let _ = parser.consume_token(&Token::SemiColon);
+    if parser.peek_token().token != Token::EOF {
+        return Err(syntax());
+    }
+    if name != CHECKPOINT_INTERVAL {
+        return Err(match lookup(&name) {
+            Some(_) => SluiceError::not_supported(format!(
+                "\"{name}\" is a session setting: use SET; ALTER SYSTEM sets only {CHECKPOINT_INTERVAL}"
+            )),
+            None => unrecognized(&name),
+        });
+    }
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let millis = parse_milliseconds(&value)
+        .filter(|m| (0..=i64::from(i32::MAX)).contains(m))
+        .ok_or_else(|| {
+            SluiceError::coded(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!(
+                    "invalid value for parameter \"{name}\": \"{value}\" (an interval such as '1s', \
+                     '500ms' or '2min', from 0 (off) to {} ms)",
+                    i32::MAX
+                ),
+            )
+        })?;
+    Ok(Some(std::time::Duration::from_millis(millis as u64)))
+}
+
 /// A time setting as PostgreSQL reads it: a number, optionally followed by a unit
 /// (`us`, `ms`, `s`, `min`, `h`, `d`; milliseconds when none), rounded to whole
 /// milliseconds.
@@ -220,7 +295,7 @@ pub(crate) fn parse_milliseconds(value: &str) -> Option<i64> {
 
 /// Milliseconds shown in the largest unit that holds them exactly, as PostgreSQL's
 /// `SHOW` does (`1500ms`, `2s`, `5min`, `0`).
-fn show_milliseconds(millis: i64) -> String {
+pub(crate) fn show_milliseconds(millis: i64) -> String {
     if millis == 0 {
         return "0".into();
     }
@@ -277,6 +352,45 @@ pub fn startup_parameters() -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alter_system_sets_and_resets_the_checkpoint_interval() {
+        use std::time::Duration;
+        let parsed = |sql: &str| parse_alter_system(sql).map_err(|e| e.sqlstate());
+        let ms = |n| Ok(Some(Duration::from_millis(n)));
+        assert_eq!(
+            parsed("ALTER SYSTEM SET checkpoint_interval = '5s'"),
+            ms(5000)
+        );
+        assert_eq!(
+            parsed("alter system set Checkpoint_Interval to 250;"),
+            ms(250)
+        );
+        assert_eq!(
+            parsed("ALTER SYSTEM SET checkpoint_interval = '2min'"),
+            ms(120_000)
+        );
+        assert_eq!(parsed("ALTER SYSTEM SET checkpoint_interval = 0"), ms(0));
+        assert_eq!(
+            parsed("ALTER SYSTEM SET checkpoint_interval = DEFAULT"),
+            Ok(None)
+        );
+        assert_eq!(parsed("ALTER SYSTEM RESET checkpoint_interval"), Ok(None));
+        assert_eq!(
+            parsed("ALTER SYSTEM SET checkpoint_interval = '1 fortnight'"),
+            Err("22023")
+        );
+        assert_eq!(
+            parsed("ALTER SYSTEM SET checkpoint_interval = '9999999999'"),
+            Err("22023")
+        );
+        assert_eq!(parsed("ALTER SYSTEM SET datestyle = 'ISO'"), Err("0A000"));
+        assert_eq!(parsed("ALTER SYSTEM SET nope = 1"), Err("42704"));
+        assert_eq!(
+            parsed("ALTER SYSTEM SET checkpoint_interval = 1 2"),
+            Err("42601")
+        );
+    }
 
     #[test]
     fn set_then_show() {

@@ -3,6 +3,7 @@
 //! ```text
 //!  <data-dir>/tables/<id>/wal.log        change batches, appended and fsynced per write
 //!  <data-dir>/tables/<id>/snapshot.arrow the table's contents up to some log position
+//!  <data-dir>/system_settings.json       what ALTER SYSTEM set ([`system_settings`])
 //! ```
 //!
 //! [`checkpoint_file`] is the versioned, checksummed file format of state runs and
@@ -16,6 +17,7 @@
 pub mod checkpoint_file;
 pub mod files;
 pub mod ipc;
+pub mod system_settings;
 pub mod table_store;
 pub mod wal;
 
