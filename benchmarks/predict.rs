@@ -10,6 +10,10 @@
 //! the table's batches). The same view without `PREDICT` (a sum of the features)
 //! gives the dataflow's own cost.
 //!
+//! Checkpoints run every second (the default) while a view is measured; between two
+//! measurements the benchmark waits for the checkpoint that writes the state of the
+//! view just measured, so that its writes do not take a core from the next one.
+//!
 //! The baseline is the loop a user would write by hand with `ort`: the same batches
 //! (read from the table by DataFusion), each copied row-major into a tensor and run
 //! in chunks of 1024 rows on one session with one intra-op thread.
@@ -65,6 +69,30 @@ async fn exec(client: &Client, sql: &str) {
         .batch_execute(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+}
+
+/// Waits until a checkpoint that started after this call has completed: the
+/// checkpoint writing the state of the view just measured (a million rows of memo and
+/// result) must not take a core from the next measurement. Checkpoints stay on (every
+/// second, the default) during each measurement, as in a server people run.
+async fn checkpoints_settle(client: &Client) {
+    let last = || async {
+        client
+            .query_one(
+                "SELECT coalesce(last_checkpoint_id, 0) FROM sluice_catalog.checkpoint_status",
+                &[],
+            )
+            .await
+            .expect("checkpoint_status")
+            .get::<_, i64>(0)
+    };
+    // One checkpoint may be under way, not yet listed: wait for the one after it.
+    let target = last().await + 2;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while last().await < target {
+        assert!(Instant::now() < deadline, "no checkpoint completed in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 struct Measured {
@@ -134,6 +162,7 @@ async fn main() {
     .await;
     let plain = started.elapsed();
     exec(&client, "DROP MATERIALIZED VIEW plain").await;
+    checkpoints_settle(&client).await;
 
     // The same batches the view's backfill reads, for the raw loop.
     let batches: Vec<RecordBatch> = db
@@ -193,6 +222,7 @@ async fn main() {
                 &format!("DROP MATERIALIZED VIEW v; DROP MODEL {name}"),
             )
             .await;
+            checkpoints_settle(&client).await;
             results.push(Measured {
                 model,
                 sessions,
