@@ -48,6 +48,17 @@ impl Arrangement {
         self.rows.apply(&keys, change.weights().values())
     }
 
+    /// A copy of the rows as they are now, sharing the runs (nothing is copied): read
+    /// it after letting go of the view's lock, so that a long read never holds up the
+    /// view's changes.
+    pub fn snapshot(&self) -> Result<Arrangement> {
+        Ok(Arrangement {
+            codec: row_codec(self.schema.fields())?,
+            schema: self.schema.clone(),
+            rows: self.rows.clone(),
+        })
+    }
+
     /// Every row (repeated by multiplicity), in batches.
     pub fn batches(&self) -> Result<Vec<RecordBatch>> {
         self.read(self.rows.iter())
@@ -159,6 +170,21 @@ mod tests {
             datafusion::arrow::compute::concat_batches(&data.schema(), &out).unwrap(),
         );
         assert_eq!(rows_of(&all), vec!["1,10 x1", "1,10 x1", "1,11 x1"]);
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_rows_of_its_moment() {
+        let data = batch(&[("a", &[Some(1), Some(2)])]);
+        let mut arrangement = Arrangement::try_new(data.schema()).unwrap();
+        arrangement
+            .apply(&ChangeBatch::inserts(data.clone()))
+            .unwrap();
+        let snapshot = arrangement.snapshot().unwrap();
+        arrangement.apply(&change_of(data, &[-1, 2])).unwrap();
+        let count =
+            |a: &Arrangement| -> usize { a.batches().unwrap().iter().map(|b| b.num_rows()).sum() };
+        assert_eq!((count(&snapshot), snapshot.len()), (2, 2));
+        assert_eq!((count(&arrangement), arrangement.len()), (3, 1));
     }
 
     #[test]

@@ -255,15 +255,22 @@ impl MaterializedView {
     /// row that could not be computed while such a row is in the view's input.
     pub fn read(&self) -> Result<Arc<Vec<RecordBatch>>> {
         self.check()?;
-        let state = self.state();
+        let (version, rows) = {
+            let state = self.state();
+            let cache = self.shared.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((version, batches)) = cache.as_ref()
+                && *version == state.version
+            {
+                return Ok(batches.clone());
+            }
+            (state.version, state.arrangement.snapshot()?)
+        };
+        // Decoded without the view's lock: the view goes on meanwhile.
+        let batches = Arc::new(rows.batches()?);
         let mut cache = self.shared.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((version, batches)) = cache.as_ref()
-            && *version == state.version
-        {
-            return Ok(batches.clone());
+        if cache.as_ref().is_none_or(|(cached, _)| *cached < version) {
+            *cache = Some((version, batches.clone()));
         }
-        let batches = Arc::new(state.arrangement.batches()?);
-        *cache = Some((state.version, batches.clone()));
         Ok(batches)
     }
 
@@ -281,9 +288,12 @@ impl MaterializedView {
         input: usize,
         sender: ChangeSender,
     ) -> Result<(Arc<Vec<RecordBatch>>, u64)> {
-        let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
-        state.subscribers.push((sender, input));
-        Ok((Arc::new(state.arrangement.batches()?), state.epoch))
+        let (rows, epoch) = {
+            let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+            state.subscribers.push((sender, input));
+            (state.arrangement.snapshot()?, state.epoch)
+        };
+        Ok((Arc::new(rows.batches()?), epoch))
     }
 
     /// Subscribes `sender` (tagged `input`) to the view's output changes from now
@@ -303,13 +313,12 @@ impl MaterializedView {
     ) -> Result<(Arc<Vec<RecordBatch>>, u64, FeedReceiver)> {
         self.check()?;
         let (sender, receiver) = feed(limit, progress);
-        let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
-        state.feeds.push(sender);
-        Ok((
-            Arc::new(state.arrangement.batches()?),
-            state.epoch,
-            receiver,
-        ))
+        let (rows, epoch) = {
+            let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+            state.feeds.push(sender);
+            (state.arrangement.snapshot()?, state.epoch)
+        };
+        Ok((Arc::new(rows.batches()?), epoch, receiver))
     }
 
     /// Queues a flush marker; the receiver completes once everything queued before it
@@ -322,12 +331,13 @@ impl MaterializedView {
 
     /// Statistics: (distinct rows, bytes of operator state, bytes of the result).
     pub fn stats(&self) -> (usize, usize, usize) {
-        let state = self.state();
-        (
-            state.arrangement.len(),
-            state.state_bytes,
-            state.arrangement.size(),
-        )
+        let (rows, state_bytes, result_bytes) = {
+            let state = self.state();
+            let rows = state.arrangement.spine().clone();
+            (rows, state.state_bytes, state.arrangement.size())
+        };
+        // Counted without the view's lock (it reads every row).
+        (rows.distinct_keys(), state_bytes, result_bytes)
     }
 
     /// The view's watermark (µs; watermarked views) and the rows dropped as late.
