@@ -51,8 +51,11 @@ pub const BACKGROUND_MERGE_KEYS: usize = 1 << 16;
 
 /// Merges this large run where the change is applied again: measured (the
 /// `arrangement` benchmark, 10M rows), merges of millions of keys on their own
-/// thread made loading five times slower than merging them in place; the cause is
-/// not understood yet.
+/// thread made loading five times slower than merging them in place. `perf` shows
+/// the merging threads clearing fresh pages (`clear_page_erms`, a third of the
+/// samples): the memory of runs merged on one thread and freed on another goes back
+/// to the system and is faulted in again. (mimalloc as the global allocator was
+/// slower still.)
 pub const INLINE_MERGE_KEYS_FROM: usize = 1 << 20;
 
 /// A Z-set of byte keys. See the module docs.
