@@ -43,6 +43,13 @@ const CASES: &[Case] = &[
         sql: "SELECT g, sum(v) AS sv, min(v) AS lo, max(v) AS hi, min(s) AS ms, max(s) AS xs, \
               sum(f) AS sf, max(f) AS mf, sum(d) AS sd, min(d) AS md FROM t GROUP BY g",
     },
+    // bool_and/bool_or ignore NULLs; over only NULLs (group 4) they are NULL.
+    Case {
+        name: "truths",
+        sql: "SELECT g, bool_and(v > 3) AS all_big, bool_or(s = 'a') AS some_a, \
+              bool_and(f IS NOT NULL) AS all_f, bool_or(DISTINCT v % 2 = 0) AS some_even \
+              FROM t GROUP BY g",
+    },
     // count(DISTINCT) ignores NULLs.
     Case {
         name: "distinct_counts",

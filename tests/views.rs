@@ -256,7 +256,8 @@ fn random_view(rng: &mut Rng, table: &str) -> String {
         0 => format!("SELECT k, v * 2 AS v2, upper(s) AS s, f FROM {table} WHERE {pred}"),
         1 => format!(
             "SELECT g, count(*) AS n, count(v) AS nv, count(DISTINCT s) AS ds, sum(v) AS sv, \
-             avg(v) AS av, min(v) AS lo, max(s) AS hs, sum(f) AS sf, avg(f) AS af \
+             avg(v) AS av, min(v) AS lo, max(s) AS hs, sum(f) AS sf, avg(f) AS af, \
+             bool_and(f < 15) AS lows, bool_or(s LIKE 'a%') AS some_a \
              FROM {table} WHERE {pred} GROUP BY g"
         ),
         2 => format!(
@@ -265,7 +266,8 @@ fn random_view(rng: &mut Rng, table: &str) -> String {
             rng.below(3)
         ),
         3 => format!(
-            "SELECT count(*) AS n, sum(v) AS sv, min(f) AS lo, max(v) AS hi FROM {table} WHERE {pred}"
+            "SELECT count(*) AS n, sum(v) AS sv, min(f) AS lo, max(v) AS hi, \
+             bool_and(v > 10) AS all_big, bool_or(s IS NULL) AS some_null FROM {table} WHERE {pred}"
         ),
         4 => format!("SELECT DISTINCT g, s FROM {table} WHERE {pred}"),
         5 => format!(

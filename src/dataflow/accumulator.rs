@@ -7,6 +7,7 @@
 //! | `sum(x)`, `avg(x)`| weighted sum (exact for integers and decimals) and count | |
 //! | `min(x)`, `max(x)`| the extreme value                      | multiset of values, extreme first |
 //! | `count(DISTINCT x)`| number of distinct values present     | multiset of values |
+//! | `bool_and(x)`, `bool_or(x)` | weighted counts of true and of non-NULL `x` | |
 //!
 //! An accumulator has a byte encoding ([`Accumulator::encode`],
 //! [`AggregateSignature::decode`]): the aggregate keeps it in its state spine. The
@@ -39,6 +40,10 @@ pub enum AggregateKind {
     Min,
     /// `max(x)`.
     Max,
+    /// `bool_and(x)`: true when every non-NULL `x` is.
+    BoolAnd,
+    /// `bool_or(x)`: true when some `x` is.
+    BoolOr,
 }
 
 /// How sums and averages are kept for an input type.
@@ -76,6 +81,11 @@ impl AggregateSignature {
                     )));
                 }
             }),
+            AggregateKind::BoolAnd | AggregateKind::BoolOr if input_type != &DataType::Boolean => {
+                return Err(SluiceError::not_supported(format!(
+                    "{kind:?} over {input_type}: bool_and and bool_or take a boolean"
+                )));
+            }
             _ => None,
         };
         let values = match kind {
@@ -114,6 +124,7 @@ impl AggregateSignature {
             AggregateKind::Count => Accumulator::Count(0),
             AggregateKind::CountDistinct => Accumulator::Distinct(0),
             AggregateKind::Min | AggregateKind::Max => Accumulator::Extreme(None),
+            AggregateKind::BoolAnd | AggregateKind::BoolOr => Accumulator::Truth { trues: 0, n: 0 },
             AggregateKind::Sum | AggregateKind::Avg => match self.numeric {
                 Some(Numeric::Float) => Accumulator::FloatSum(FloatSum::default()),
                 _ => Accumulator::ExactSum { sum: 0, n: 0 },
@@ -139,6 +150,10 @@ impl AggregateSignature {
                     Accumulator::Extreme(Some(value.into()))
                 }
             }
+            Accumulator::Truth { .. } => Accumulator::Truth {
+                trues: take_i64(bytes)?,
+                n: take_i64(bytes)?,
+            },
             Accumulator::ExactSum { .. } => {
                 let sum = i128::from_le_bytes(take(bytes)?);
                 Accumulator::ExactSum {
@@ -182,7 +197,7 @@ impl AggregateSignature {
             (AggregateKind::CountDistinct, Accumulator::Distinct(n)) => {
                 ScalarValue::Int64(Some(*n))
             }
-            (_, Accumulator::ExactSum { n: 0, .. }) => {
+            (_, Accumulator::ExactSum { n: 0, .. } | Accumulator::Truth { n: 0, .. }) => {
                 return null().map_err(SluiceError::from);
             }
             (_, Accumulator::FloatSum(f)) if f.n == 0 => {
@@ -208,6 +223,12 @@ impl AggregateSignature {
                     }
                     _ => ScalarValue::Float64(Some(*sum as f64 / *n as f64)),
                 }
+            }
+            (AggregateKind::BoolAnd, Accumulator::Truth { trues, n }) => {
+                ScalarValue::Boolean(Some(trues == n))
+            }
+            (AggregateKind::BoolOr, Accumulator::Truth { trues, .. }) => {
+                ScalarValue::Boolean(Some(*trues > 0))
             }
             (AggregateKind::Sum, Accumulator::FloatSum(f)) => ScalarValue::Float64(Some(f.value())),
             (AggregateKind::Avg, Accumulator::FloatSum(f)) => {
@@ -278,6 +299,8 @@ pub enum Accumulator {
     /// min, max: the extreme of the values (row-encoded; `None` without values). The
     /// aggregate keeps the values themselves.
     Extreme(Option<Box<[u8]>>),
+    /// bool_and, bool_or: weighted counts of true inputs and of non-NULL inputs.
+    Truth { trues: i64, n: i64 },
 }
 
 impl Accumulator {
@@ -301,6 +324,15 @@ impl Accumulator {
                     .ok_or_else(|| {
                         SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "sum out of range")
                     })?;
+                *n += weight;
+            }
+            (Accumulator::Truth { trues, n }, Some(PreparedInput::Numbers(values))) => {
+                let value = values.as_boolean_opt().ok_or_else(|| {
+                    SluiceError::Internal("bool_and/bool_or got a non-boolean input".into())
+                })?;
+                if value.value(row) {
+                    *trues += weight;
+                }
                 *n += weight;
             }
             (Accumulator::FloatSum(f), Some(PreparedInput::Numbers(values))) => {
@@ -327,6 +359,10 @@ impl Accumulator {
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Accumulator::Count(n) | Accumulator::Distinct(n) => out.extend(n.to_le_bytes()),
+            Accumulator::Truth { trues, n } => {
+                out.extend(trues.to_le_bytes());
+                out.extend(n.to_le_bytes());
+            }
             Accumulator::ExactSum { sum, n } => {
                 out.extend(sum.to_le_bytes());
                 out.extend(n.to_le_bytes());
@@ -434,6 +470,55 @@ impl FloatSum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bool_and_and_bool_or_follow_inserts_and_deletes_and_ignore_nulls() {
+        use datafusion::arrow::array::BooleanArray;
+        let input: ArrayRef =
+            std::sync::Arc::new(BooleanArray::from(vec![Some(true), Some(false), None]));
+        for (kind, after_insert, after_delete) in [
+            (AggregateKind::BoolAnd, false, true),
+            (AggregateKind::BoolOr, true, true),
+        ] {
+            let signature =
+                AggregateSignature::try_new(kind, &DataType::Boolean, DataType::Boolean).unwrap();
+            let prepared = signature.prepare(&input).unwrap();
+            let mut state = signature.new_state();
+            assert_eq!(
+                signature.output(&state).unwrap(),
+                ScalarValue::Boolean(None)
+            );
+            state.update(Some(&prepared), 2, 1).unwrap();
+            assert_eq!(
+                signature.output(&state).unwrap(),
+                ScalarValue::Boolean(None),
+                "{kind:?} of only NULL"
+            );
+            for row in 0..2 {
+                state.update(Some(&prepared), row, 2).unwrap();
+            }
+            assert_eq!(
+                signature.output(&state).unwrap(),
+                ScalarValue::Boolean(Some(after_insert))
+            );
+            state.update(Some(&prepared), 1, -2).unwrap();
+            assert_eq!(
+                signature.output(&state).unwrap(),
+                ScalarValue::Boolean(Some(after_delete))
+            );
+            let mut bytes = Vec::new();
+            state.encode(&mut bytes);
+            assert_eq!(signature.decode(&mut bytes.as_slice()).unwrap(), state);
+        }
+        assert!(
+            AggregateSignature::try_new(
+                AggregateKind::BoolAnd,
+                &DataType::Int64,
+                DataType::Boolean
+            )
+            .is_err()
+        );
+    }
     use datafusion::arrow::array::{Decimal128Array, Int32Array};
     use std::sync::Arc;
 

@@ -528,11 +528,14 @@ impl Translator<'_> {
             ("avg", false) => AggregateKind::Avg,
             ("min" | "max", _) if func.name() == "min" => AggregateKind::Min,
             ("min" | "max", _) => AggregateKind::Max,
+            // DISTINCT changes neither: they only ask whether some or all values are true.
+            ("bool_and", _) => AggregateKind::BoolAnd,
+            ("bool_or", _) => AggregateKind::BoolOr,
             (name, distinct) => {
                 let distinct = if distinct { "DISTINCT " } else { "" };
                 return Err(SluiceError::not_supported(format!(
                     "aggregate {name}({distinct}...) is not supported in materialized views; \
-                     supported: count, count(DISTINCT), sum, avg, min, max"
+                     supported: count, count(DISTINCT), sum, avg, min, max, bool_and, bool_or"
                 )));
             }
         };
