@@ -50,6 +50,13 @@ const CASES: &[Case] = &[
               bool_and(f IS NOT NULL) AS all_f, bool_or(DISTINCT v % 2 = 0) AS some_even \
               FROM t GROUP BY g",
     },
+    // Variances and standard deviations: NULL over no value, and (samples) over one;
+    // exact over integers and NUMERIC as rows come and go.
+    Case {
+        name: "spreads",
+        sql: "SELECT g, var_samp(v) AS vs, var_pop(v) AS vp, stddev_samp(b) AS ss, \
+              stddev_pop(d) AS sp, stddev(v % 7) AS sr FROM t GROUP BY g",
+    },
     // count(DISTINCT) ignores NULLs.
     Case {
         name: "distinct_counts",
@@ -167,6 +174,13 @@ const CASES: &[Case] = &[
 /// values match; docs/postgres-compatibility.md explains each. The test asserts that
 /// exactly these differ.
 const TYPE_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
+    // Variances and standard deviations of integers and NUMERIC: numeric in PostgreSQL,
+    // double precision in Sluice (as DataFusion types them).
+    ("spreads", "vs", "numeric", "float8"),
+    ("spreads", "vp", "numeric", "float8"),
+    ("spreads", "ss", "numeric", "float8"),
+    ("spreads", "sp", "numeric", "float8"),
+    ("spreads", "sr", "numeric", "float8"),
     // avg of integers: numeric in PostgreSQL, double precision in Sluice.
     ("totals", "av", "numeric", "float8"),
     // sum of bigint: numeric in PostgreSQL, bigint in Sluice.

@@ -8,6 +8,7 @@
 //! | `min(x)`, `max(x)`| the extreme value                      | multiset of values, extreme first |
 //! | `count(DISTINCT x)`| number of distinct values present     | multiset of values |
 //! | `bool_and(x)`, `bool_or(x)` | weighted counts of true and of non-NULL `x` | |
+//! | `var_samp`, `var_pop`, `stddev_samp`, `stddev_pop` | exact count, sum and sum of squares (integers, decimals) | |
 //!
 //! An accumulator has a byte encoding ([`Accumulator::encode`],
 //! [`AggregateSignature::decode`]): the aggregate keeps it in its state spine. The
@@ -44,6 +45,27 @@ pub enum AggregateKind {
     BoolAnd,
     /// `bool_or(x)`: true when some `x` is.
     BoolOr,
+    /// `var_samp(x)` (`var`): the sample variance.
+    VarSamp,
+    /// `var_pop(x)`: the population variance.
+    VarPop,
+    /// `stddev_samp(x)` (`stddev`): the sample standard deviation.
+    StddevSamp,
+    /// `stddev_pop(x)`: the population standard deviation.
+    StddevPop,
+}
+
+impl AggregateKind {
+    /// The variances and standard deviations.
+    fn is_spread(self) -> bool {
+        matches!(
+            self,
+            AggregateKind::VarSamp
+                | AggregateKind::VarPop
+                | AggregateKind::StddevSamp
+                | AggregateKind::StddevPop
+        )
+    }
 }
 
 /// How sums and averages are kept for an input type.
@@ -78,6 +100,19 @@ impl AggregateSignature {
                 other => {
                     return Err(SluiceError::not_supported(format!(
                         "{kind:?} over {other} is not supported in materialized views"
+                    )));
+                }
+            }),
+            // Kept exactly, so that deleting rows gives back PostgreSQL's value; a float
+            // sum of squares would lose digits to cancellation as rows come and go.
+            kind if kind.is_spread() => Some(match input_type {
+                t if t.is_integer() => Numeric::Integer,
+                DataType::Decimal128(_, scale) => Numeric::Decimal { scale: *scale },
+                other => {
+                    return Err(SluiceError::not_supported(format!(
+                        "{kind:?} over {other} is not supported in materialized views: it cannot \
+                         be kept exactly as rows are deleted; cast the argument to NUMERIC \
+                         (for example stddev(x::numeric(20,6)))"
                     )));
                 }
             }),
@@ -125,6 +160,14 @@ impl AggregateSignature {
             AggregateKind::CountDistinct => Accumulator::Distinct(0),
             AggregateKind::Min | AggregateKind::Max => Accumulator::Extreme(None),
             AggregateKind::BoolAnd | AggregateKind::BoolOr => Accumulator::Truth { trues: 0, n: 0 },
+            AggregateKind::VarSamp
+            | AggregateKind::VarPop
+            | AggregateKind::StddevSamp
+            | AggregateKind::StddevPop => Accumulator::Moments {
+                n: 0,
+                sum: 0,
+                squares: 0,
+            },
             AggregateKind::Sum | AggregateKind::Avg => match self.numeric {
                 Some(Numeric::Float) => Accumulator::FloatSum(FloatSum::default()),
                 _ => Accumulator::ExactSum { sum: 0, n: 0 },
@@ -153,6 +196,11 @@ impl AggregateSignature {
             Accumulator::Truth { .. } => Accumulator::Truth {
                 trues: take_i64(bytes)?,
                 n: take_i64(bytes)?,
+            },
+            Accumulator::Moments { .. } => Accumulator::Moments {
+                n: take_i64(bytes)?,
+                sum: i128::from_le_bytes(take(bytes)?),
+                squares: i128::from_le_bytes(take(bytes)?),
             },
             Accumulator::ExactSum { .. } => {
                 let sum = i128::from_le_bytes(take(bytes)?);
@@ -189,6 +237,30 @@ impl AggregateSignature {
         })
     }
 
+    /// The variance of `n` values (decimal unscaled values for decimals) whose sum is
+    /// `sum` and sum of squares `squares`: `None` where SQL says NULL (no value; one,
+    /// for a sample). The numerator `n·Σx² − (Σx)²` is exact; only the last division is
+    /// rounded.
+    fn spread(&self, n: i64, sum: i128, squares: i128, sample: bool) -> Result<Option<f64>> {
+        let denominator = if sample { n - 1 } else { n };
+        if n <= 0 || denominator <= 0 {
+            return Ok(None);
+        }
+        let numerator = (n as i128)
+            .checked_mul(squares)
+            .and_then(|v| v.checked_sub(sum.checked_mul(sum)?))
+            .ok_or_else(|| {
+                SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range")
+            })?;
+        let scale = match self.numeric {
+            Some(Numeric::Decimal { scale }) => 10f64.powi(2 * i32::from(scale)),
+            _ => 1.0,
+        };
+        Ok(Some(
+            numerator as f64 / (n as f64 * denominator as f64) / scale,
+        ))
+    }
+
     /// The aggregate's value for a group holding `state`.
     pub fn output(&self, state: &Accumulator) -> Result<ScalarValue> {
         let null = || ScalarValue::try_from(&self.output_type);
@@ -222,6 +294,18 @@ impl AggregateSignature {
                         ScalarValue::Decimal128(Some(scaled / *n as i128), *p, *out_scale)
                     }
                     _ => ScalarValue::Float64(Some(*sum as f64 / *n as f64)),
+                }
+            }
+            (kind, Accumulator::Moments { n, sum, squares }) => {
+                let sample = matches!(kind, AggregateKind::VarSamp | AggregateKind::StddevSamp);
+                match self.spread(*n, *sum, *squares, sample)? {
+                    None => return null().map_err(SluiceError::from),
+                    Some(variance)
+                        if kind == AggregateKind::VarSamp || kind == AggregateKind::VarPop =>
+                    {
+                        ScalarValue::Float64(Some(variance))
+                    }
+                    Some(variance) => ScalarValue::Float64(Some(variance.sqrt())),
                 }
             }
             (AggregateKind::BoolAnd, Accumulator::Truth { trues, n }) => {
@@ -301,6 +385,9 @@ pub enum Accumulator {
     Extreme(Option<Box<[u8]>>),
     /// bool_and, bool_or: weighted counts of true inputs and of non-NULL inputs.
     Truth { trues: i64, n: i64 },
+    /// Variances and standard deviations: count, sum and sum of squares of the
+    /// non-NULL inputs (integers, or decimal unscaled values), exact.
+    Moments { n: i64, sum: i128, squares: i128 },
 }
 
 impl Accumulator {
@@ -314,10 +401,7 @@ impl Accumulator {
         match (self, input) {
             (Accumulator::Count(n), _) => *n += weight,
             (Accumulator::ExactSum { sum, n }, Some(PreparedInput::Numbers(values))) => {
-                let value: i128 = match values.data_type() {
-                    DataType::Decimal128(..) => values.as_primitive::<Decimal128Type>().value(row),
-                    _ => values.as_primitive::<Int64Type>().value(row) as i128,
-                };
+                let value = exact_value(values, row);
                 *sum = value
                     .checked_mul(weight as i128)
                     .and_then(|v| sum.checked_add(v))
@@ -325,6 +409,23 @@ impl Accumulator {
                         SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "sum out of range")
                     })?;
                 *n += weight;
+            }
+            (Accumulator::Moments { n, sum, squares }, Some(PreparedInput::Numbers(values))) => {
+                let value = exact_value(values, row);
+                let out_of_range = || {
+                    SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range")
+                };
+                let weight = weight as i128;
+                *sum = value
+                    .checked_mul(weight)
+                    .and_then(|v| sum.checked_add(v))
+                    .ok_or_else(out_of_range)?;
+                *squares = value
+                    .checked_mul(value)
+                    .and_then(|v| v.checked_mul(weight))
+                    .and_then(|v| squares.checked_add(v))
+                    .ok_or_else(out_of_range)?;
+                *n += weight as i64;
             }
             (Accumulator::Truth { trues, n }, Some(PreparedInput::Numbers(values))) => {
                 let value = values.as_boolean_opt().ok_or_else(|| {
@@ -363,6 +464,11 @@ impl Accumulator {
                 out.extend(trues.to_le_bytes());
                 out.extend(n.to_le_bytes());
             }
+            Accumulator::Moments { n, sum, squares } => {
+                out.extend(n.to_le_bytes());
+                out.extend(sum.to_le_bytes());
+                out.extend(squares.to_le_bytes());
+            }
             Accumulator::ExactSum { sum, n } => {
                 out.extend(sum.to_le_bytes());
                 out.extend(n.to_le_bytes());
@@ -399,6 +505,14 @@ impl Accumulator {
         if let Accumulator::Extreme(extreme) = self {
             *extreme = first.map(Into::into);
         }
+    }
+}
+
+/// An integer (as `Int64`) or decimal (unscaled) input value, exactly.
+fn exact_value(values: &ArrayRef, row: usize) -> i128 {
+    match values.data_type() {
+        DataType::Decimal128(..) => values.as_primitive::<Decimal128Type>().value(row),
+        _ => values.as_primitive::<Int64Type>().value(row) as i128,
     }
 }
 
@@ -470,6 +584,97 @@ impl FloatSum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Variances from the state against the textbook two-pass formulas, after inserts
+    /// and deletes; decimals by their scale; NULL where SQL says so.
+    #[test]
+    fn variances_are_exact_through_deletes() {
+        use datafusion::arrow::array::{Decimal128Array, Int64Array};
+        let two_pass = |xs: &[f64], sample: bool| {
+            let n = xs.len() as f64;
+            let mean = xs.iter().sum::<f64>() / n;
+            xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / if sample { n - 1.0 } else { n }
+        };
+        let ints: ArrayRef = std::sync::Arc::new(Int64Array::from(vec![
+            Some(1_000_000_007),
+            Some(1_000_000_001),
+            None,
+            Some(1_000_000_004),
+            Some(i64::from(i32::MAX)),
+        ]));
+        let state_of =
+            |signature: &AggregateSignature, input: &ArrayRef, weights: &[(usize, i64)]| {
+                let prepared = signature.prepare(input).unwrap();
+                let mut state = signature.new_state();
+                for &(row, weight) in weights {
+                    state.update(Some(&prepared), row, weight).unwrap();
+                }
+                state
+            };
+        let value = |signature: &AggregateSignature, state: &Accumulator| match signature
+            .output(state)
+            .unwrap()
+        {
+            ScalarValue::Float64(v) => v,
+            other => panic!("{other:?}"),
+        };
+        for (kind, sample, root) in [
+            (AggregateKind::VarSamp, true, false),
+            (AggregateKind::VarPop, false, false),
+            (AggregateKind::StddevSamp, true, true),
+            (AggregateKind::StddevPop, false, true),
+        ] {
+            let signature =
+                AggregateSignature::try_new(kind, &DataType::Int64, DataType::Float64).unwrap();
+            // The huge value comes and goes; what stays is 7, 1 and 4 above a billion.
+            let state = state_of(
+                &signature,
+                &ints,
+                &[(0, 1), (4, 1), (1, 1), (2, 1), (3, 1), (4, -1)],
+            );
+            let want = two_pass(&[7.0, 1.0, 4.0], sample);
+            let want = if root { want.sqrt() } else { want };
+            let got = value(&signature, &state).unwrap();
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "{kind:?}: {got} vs {want}"
+            );
+            let mut bytes = Vec::new();
+            state.encode(&mut bytes);
+            assert_eq!(signature.decode(&mut bytes.as_slice()).unwrap(), state);
+            // One value: a sample has no variance, a population has 0; none: NULL.
+            let one = state_of(&signature, &ints, &[(0, 1)]);
+            assert_eq!(
+                value(&signature, &one),
+                if sample { None } else { Some(0.0) }
+            );
+            assert_eq!(value(&signature, &signature.new_state()), None);
+        }
+        let decimals: ArrayRef = std::sync::Arc::new(
+            Decimal128Array::from(vec![150, 250, 400])
+                .with_precision_and_scale(10, 2)
+                .unwrap(),
+        );
+        let signature = AggregateSignature::try_new(
+            AggregateKind::VarPop,
+            &DataType::Decimal128(10, 2),
+            DataType::Float64,
+        )
+        .unwrap();
+        let state = state_of(&signature, &decimals, &[(0, 1), (1, 1), (2, 1)]);
+        let want = two_pass(&[1.5, 2.5, 4.0], false);
+        let got = value(&signature, &state).unwrap();
+        assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
+        assert!(
+            AggregateSignature::try_new(
+                AggregateKind::VarPop,
+                &DataType::Float64,
+                DataType::Float64
+            )
+            .is_err(),
+            "floats are refused"
+        );
+    }
 
     #[test]
     fn bool_and_and_bool_or_follow_inserts_and_deletes_and_ignore_nulls() {

@@ -9,10 +9,11 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, TableReference};
 use datafusion::execution::context::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::{Distinct, Expr, ExprSchemable, LogicalPlan, Volatility};
 use datafusion::physical_expr::PhysicalExpr;
@@ -48,6 +49,23 @@ pub struct ViewPlan {
     pub watermarks: ColumnWatermarks,
 }
 
+/// The session's optimizer without common subexpression elimination: it would hoist
+/// the casts DataFusion puts around aggregate arguments (`avg(CAST(v AS DOUBLE))`,
+/// `stddev(...)`) into a projection below the aggregate, where the view could no longer
+/// see through them to keep integer and decimal aggregates exact. A view evaluates
+/// each change's expressions once anyway.
+fn view_optimizer(state: &SessionState) -> SessionState {
+    let rules = state
+        .optimizers()
+        .iter()
+        .filter(|rule| rule.name() != "common_sub_expression_eliminate")
+        .cloned()
+        .collect();
+    SessionStateBuilder::new_from_existing(state.clone())
+        .with_optimizer_rules(rules)
+        .build()
+}
+
 /// Plans `query` as a materialized view.
 pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
     let state = db.context().state();
@@ -61,7 +79,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
     // Before optimizing: the optimizer folds now() into a constant.
     check_deterministic(&plan)?;
     super::functions::check_functions(&plan)?;
-    let plan = state.optimize(&plan)?;
+    let plan = view_optimizer(&state).optimize(&plan)?;
     let (plan, models) = crate::ml::predict::bind_models(plan)?;
     let schema = Arc::new(plan.schema().as_arrow().clone());
     let mut translator = Translator {
@@ -511,7 +529,7 @@ impl Translator<'_> {
         &self,
         expr: &Expr,
         input_schema: &DFSchema,
-        output_type: datafusion::arrow::datatypes::DataType,
+        output_type: DataType,
     ) -> Result<AggregateCall> {
         let Expr::AggregateFunction(AggregateFunction { func, params }) = strip_alias(expr) else {
             return Err(unsupported(&format!("aggregate expression {expr}")));
@@ -531,11 +549,16 @@ impl Translator<'_> {
             // DISTINCT changes neither: they only ask whether some or all values are true.
             ("bool_and", _) => AggregateKind::BoolAnd,
             ("bool_or", _) => AggregateKind::BoolOr,
+            ("var" | "var_samp" | "var_sample", false) => AggregateKind::VarSamp,
+            ("var_pop" | "var_population", false) => AggregateKind::VarPop,
+            ("stddev" | "stddev_samp", false) => AggregateKind::StddevSamp,
+            ("stddev_pop", false) => AggregateKind::StddevPop,
             (name, distinct) => {
                 let distinct = if distinct { "DISTINCT " } else { "" };
                 return Err(SluiceError::not_supported(format!(
                     "aggregate {name}({distinct}...) is not supported in materialized views; \
-                     supported: count, count(DISTINCT), sum, avg, min, max, bool_and, bool_or"
+                     supported: count, count(DISTINCT), sum, avg, min, max, bool_and, bool_or, \
+                     var_samp, var_pop, stddev_samp, stddev_pop"
                 )));
             }
         };
@@ -549,12 +572,27 @@ impl Translator<'_> {
                 )));
             }
         };
-        // DataFusion plans avg(int) as avg(CAST(int AS DOUBLE)): average the integers
-        // exactly instead, so deleting a huge value restores the small ones.
+        // DataFusion plans avg(int) as avg(CAST(int AS DOUBLE)), and the variances of
+        // integers and decimals over such casts too: keep the exact values instead, so
+        // deleting a huge value restores the small ones.
         let arg = match (kind, arg) {
             (AggregateKind::Avg, Expr::Cast(cast))
                 if cast.field.data_type().is_floating()
                     && cast.expr.get_type(input_schema)?.is_integer() =>
+            {
+                cast.expr.as_ref()
+            }
+            (
+                AggregateKind::VarSamp
+                | AggregateKind::VarPop
+                | AggregateKind::StddevSamp
+                | AggregateKind::StddevPop,
+                Expr::Cast(cast),
+            ) if cast.field.data_type().is_floating()
+                && matches!(
+                    cast.expr.get_type(input_schema)?,
+                    t if t.is_integer() || matches!(t, DataType::Decimal128(..))
+                ) =>
             {
                 cast.expr.as_ref()
             }
