@@ -448,13 +448,17 @@ impl Output {
     fn checkpoint(&mut self, graph: &mut Node, dir: &Path, epoch: u64) -> Result<TakenCheckpoint> {
         self.operator_late = graph.late_rows();
         self.record_progress();
-        let state = self.shared.state.read().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
+        state.arrangement.spine_mut().install_finished_merge();
         // A copy of the result (its runs are shared, not copied), so that readers
         // are not held up while the runs are written.
         let mut result = state.arrangement.spine().clone();
         let (late_rows, errors) = (state.late_rows, state.errors.entries());
         drop(state);
-        let spines = view_spines(graph, self.window_closer.as_mut(), &mut result);
+        let mut spines = view_spines(graph, self.window_closer.as_mut(), &mut result);
+        for (_, spine) in &mut spines {
+            spine.install_finished_merge();
+        }
         let (state, writes) = checkpoint::plan(spines.into_iter().map(|(n, s)| (n, &*s)), dir)?;
         let checkpoint = ViewCheckpoint {
             epoch,
