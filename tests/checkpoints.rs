@@ -177,6 +177,24 @@ async fn int(c: &Client, sql: &str) -> i64 {
         .get(0)
 }
 
+/// Puts a directory where the manifest's temporary file goes, so that writing the
+/// next manifest fails. A checkpoint under way may hold the file for a moment: wait
+/// for it to be renamed away.
+async fn block_manifest(tmp: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match std::fs::create_dir(tmp) {
+            Ok(()) => return,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AlreadyExists && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => panic!("{}: {e}", tmp.display()),
+        }
+    }
+}
+
 /// `checkpoint_status` as (interval_ms, last_checkpoint_id, failures, last_error).
 async fn status(c: &Client) -> (i64, Option<i64>, i64, Option<String>) {
     let row = c
@@ -531,7 +549,7 @@ async fn checkpoints_go_on_after_a_crash_left_an_unfinished_checkpoints_runs() {
     .unwrap();
     let good = wait_listed(&c, "v", |_| true).await.id;
     let blocker = data.join("checkpoints").join("MANIFEST.tmp");
-    std::fs::create_dir(&blocker).unwrap();
+    block_manifest(&blocker).await;
     c.batch_execute(
         "INSERT INTO t SELECT i AS k, i AS x FROM generate_series(101, 200) AS s(i); FLUSH",
     )
@@ -1164,7 +1182,7 @@ async fn a_failing_manifest_write_keeps_the_server_serving_and_the_last_checkpoi
     let checkpoints = data.join("checkpoints");
     // The manifest's temporary file cannot be created: a directory is in the way.
     let blocker = checkpoints.join("MANIFEST.tmp");
-    std::fs::create_dir(&blocker).unwrap();
+    block_manifest(&blocker).await;
     let manifest = std::fs::read(checkpoints.join("MANIFEST")).unwrap();
     let (_, _, failures, _) = status(&c).await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -1462,7 +1480,7 @@ async fn a_view_dropped_and_recreated_under_its_name_starts_fresh() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     // No checkpoint from here on: the last one holds the old v.
-    std::fs::create_dir(checkpoints.join("MANIFEST.tmp")).unwrap();
+    block_manifest(&checkpoints.join("MANIFEST.tmp")).await;
     let (_, _, failures, _) = status(&c).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while status(&c).await.2 == failures {

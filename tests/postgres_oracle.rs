@@ -55,7 +55,7 @@ const CASES: &[Case] = &[
     Case {
         name: "spreads",
         sql: "SELECT g, var_samp(v) AS vs, var_pop(v) AS vp, stddev_samp(b) AS ss, \
-              stddev_pop(d) AS sp, stddev(v % 7) AS sr FROM t GROUP BY g",
+              stddev_pop(d) AS sp, stddev(v % 7) AS sr, variance(d) AS vd FROM t GROUP BY g",
     },
     // count(DISTINCT) ignores NULLs.
     Case {
@@ -181,6 +181,7 @@ const TYPE_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ("spreads", "ss", "numeric", "float8"),
     ("spreads", "sp", "numeric", "float8"),
     ("spreads", "sr", "numeric", "float8"),
+    ("spreads", "vd", "numeric", "float8"),
     // avg of integers: numeric in PostgreSQL, double precision in Sluice.
     ("totals", "av", "numeric", "float8"),
     // sum of bigint: numeric in PostgreSQL, bigint in Sluice.
