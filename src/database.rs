@@ -135,15 +135,15 @@ impl Database {
 
     /// `ALTER SYSTEM SET checkpoint_interval` (`None`: `RESET`): checkpoints follow
     /// the new interval at once, and later starts keep it (unless started with an
-    /// interval of their own). Returns the interval in force.
-    pub async fn alter_checkpoint_interval(&self, interval: Option<Duration>) -> Result<Duration> {
+    /// interval of their own).
+    pub async fn alter_checkpoint_interval(&self, interval: Option<Duration>) -> Result<()> {
         let _ddl = self.ddl.lock().await;
         let mut settings = SystemSettings::read(&self.data_dir)?;
         settings.checkpoint_interval_ms = interval.map(|i| i.as_millis() as u64);
         settings.write(&self.data_dir)?;
-        let interval = interval.unwrap_or(self.started_interval);
-        self.checkpoints.set_interval(interval);
-        Ok(interval)
+        self.checkpoints
+            .set_interval(interval.unwrap_or(self.started_interval));
+        Ok(())
     }
 
     /// Ends start-up from a checkpoint: every view has subscribed to the views it

@@ -66,6 +66,20 @@ impl AggregateKind {
                 | AggregateKind::StddevPop
         )
     }
+
+    /// True when the aggregate keeps inputs of `input_type` exactly, where DataFusion
+    /// would cast them to a float first (`avg(int)` as `avg(CAST(int AS DOUBLE))`, the
+    /// variances of integers and decimals likewise): the planner hands it the values
+    /// before the cast, so deleting a huge value restores the small ones.
+    pub fn keeps_exactly(self, input_type: &DataType) -> bool {
+        match self {
+            AggregateKind::Avg => input_type.is_integer(),
+            kind if kind.is_spread() => {
+                input_type.is_integer() || matches!(input_type, DataType::Decimal128(..))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// How sums and averages are kept for an input type.
@@ -249,9 +263,7 @@ impl AggregateSignature {
         let numerator = (n as i128)
             .checked_mul(squares)
             .and_then(|v| v.checked_sub(sum.checked_mul(sum)?))
-            .ok_or_else(|| {
-                SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range")
-            })?;
+            .ok_or_else(|| out_of_range("value out of range"))?;
         let scale = match self.numeric {
             Some(Numeric::Decimal { scale }) => 10f64.powi(2 * i32::from(scale)),
             _ => 1.0,
@@ -402,30 +414,17 @@ impl Accumulator {
             (Accumulator::Count(n), _) => *n += weight,
             (Accumulator::ExactSum { sum, n }, Some(PreparedInput::Numbers(values))) => {
                 let value = exact_value(values, row);
-                *sum = value
-                    .checked_mul(weight as i128)
-                    .and_then(|v| sum.checked_add(v))
-                    .ok_or_else(|| {
-                        SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "sum out of range")
-                    })?;
+                add_weighted(sum, value, weight, "sum out of range")?;
                 *n += weight;
             }
             (Accumulator::Moments { n, sum, squares }, Some(PreparedInput::Numbers(values))) => {
                 let value = exact_value(values, row);
-                let out_of_range = || {
-                    SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range")
-                };
-                let weight = weight as i128;
-                *sum = value
-                    .checked_mul(weight)
-                    .and_then(|v| sum.checked_add(v))
-                    .ok_or_else(out_of_range)?;
-                *squares = value
+                add_weighted(sum, value, weight, "value out of range")?;
+                let square = value
                     .checked_mul(value)
-                    .and_then(|v| v.checked_mul(weight))
-                    .and_then(|v| squares.checked_add(v))
-                    .ok_or_else(out_of_range)?;
-                *n += weight as i64;
+                    .ok_or_else(|| out_of_range("value out of range"))?;
+                add_weighted(squares, square, weight, "value out of range")?;
+                *n += weight;
             }
             (Accumulator::Truth { trues, n }, Some(PreparedInput::Numbers(values))) => {
                 let value = values.as_boolean_opt().ok_or_else(|| {
@@ -506,6 +505,19 @@ impl Accumulator {
             *extreme = first.map(Into::into);
         }
     }
+}
+
+/// `*total += value · weight`, refused (`22003`, `message`) past the range of i128.
+fn add_weighted(total: &mut i128, value: i128, weight: i64, message: &str) -> Result<()> {
+    *total = value
+        .checked_mul(i128::from(weight))
+        .and_then(|v| total.checked_add(v))
+        .ok_or_else(|| out_of_range(message))?;
+    Ok(())
+}
+
+fn out_of_range(message: &str) -> SluiceError {
+    SluiceError::coded(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, message)
 }
 
 /// An integer (as `Int64`) or decimal (unscaled) input value, exactly.

@@ -572,27 +572,12 @@ impl Translator<'_> {
                 )));
             }
         };
-        // DataFusion plans avg(int) as avg(CAST(int AS DOUBLE)), and the variances of
-        // integers and decimals over such casts too: keep the exact values instead, so
-        // deleting a huge value restores the small ones.
-        let arg = match (kind, arg) {
-            (AggregateKind::Avg, Expr::Cast(cast))
+        // Where DataFusion casts the argument to a float, aggregates that keep the
+        // values exactly (see `AggregateKind::keeps_exactly`) take them before the cast.
+        let arg = match arg {
+            Expr::Cast(cast)
                 if cast.field.data_type().is_floating()
-                    && cast.expr.get_type(input_schema)?.is_integer() =>
-            {
-                cast.expr.as_ref()
-            }
-            (
-                AggregateKind::VarSamp
-                | AggregateKind::VarPop
-                | AggregateKind::StddevSamp
-                | AggregateKind::StddevPop,
-                Expr::Cast(cast),
-            ) if cast.field.data_type().is_floating()
-                && matches!(
-                    cast.expr.get_type(input_schema)?,
-                    t if t.is_integer() || matches!(t, DataType::Decimal128(..))
-                ) =>
+                    && kind.keeps_exactly(&cast.expr.get_type(input_schema)?) =>
             {
                 cast.expr.as_ref()
             }
