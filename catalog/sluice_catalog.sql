@@ -67,6 +67,26 @@ CREATE TABLE sluice_catalog.source_errors (
 -- at most once a second, and at every FLUSH), bytes of the result, and, for views
 -- whose inputs all have watermarks, the view's watermark and the rows dropped because
 -- their window had already closed (docs/windows.md).
+-- One row per sink (docs/sinks.md): the view it reads, its format and topic; changed
+-- rows and messages written and transactions committed since the server started;
+-- the last checkpoint whose changes Kafka holds; distinct changed rows waiting to be
+-- written; rows the format could not say (a primary key held by two rows, a removal
+-- in a PLAIN sink); failed attempts since the last success and the last error.
+CREATE TABLE sluice_catalog.sink_status (
+    name TEXT NOT NULL,
+    view TEXT NOT NULL,
+    format TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    rows_written BIGINT NOT NULL,
+    messages_written BIGINT NOT NULL,
+    commits BIGINT NOT NULL,
+    committed_checkpoint BIGINT,
+    backlog_rows BIGINT NOT NULL,
+    rejected_rows BIGINT NOT NULL,
+    retries BIGINT NOT NULL,
+    last_error TEXT
+);
+
 CREATE TABLE sluice_catalog.view_status (
     name TEXT NOT NULL,
     rows_held BIGINT NOT NULL,

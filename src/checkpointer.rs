@@ -69,6 +69,9 @@ pub struct Checkpoints {
     interval: tokio::sync::watch::Sender<Duration>,
     /// One checkpoint at a time.
     taking: tokio::sync::Mutex<()>,
+    /// The id of the last complete checkpoint (0: none yet); sinks write what it
+    /// holds ([`crate::dataflow::sink`]).
+    completed: tokio::sync::watch::Sender<u64>,
     status: SharedCheckpointStatus,
 }
 
@@ -79,6 +82,7 @@ impl Checkpoints {
             dir,
             interval: tokio::sync::watch::Sender::new(interval),
             taking: tokio::sync::Mutex::new(()),
+            completed: tokio::sync::watch::Sender::new(0),
             status: Arc::new(Mutex::new(CheckpointStatus {
                 interval,
                 ..CheckpointStatus::default()
@@ -114,7 +118,13 @@ impl Checkpoints {
 
     /// Records the checkpoint the server recovered from.
     pub fn recovered_from(&self, manifest: Manifest) {
+        self.completed.send_replace(manifest.id);
         self.lock_status().last = Some(Arc::new(manifest));
+    }
+
+    /// Follows the id of the last complete checkpoint.
+    pub fn completed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.completed.subscribe()
     }
 }
 
@@ -135,6 +145,7 @@ pub async fn take(db: &Database) -> Result<Arc<Manifest>> {
                 .sum::<u64>();
             status.last = Some(manifest.clone());
             status.last_error = None;
+            checkpoints.completed.send_replace(manifest.id);
         }
         Err(e) => {
             status.failures += 1;

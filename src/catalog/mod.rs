@@ -10,6 +10,7 @@
 //! [`Catalog`] and exposed to DataFusion through [`schema::PublicSchema`].
 
 pub mod schema;
+pub mod sink;
 pub mod source;
 pub mod system;
 mod system_checkpoints;
@@ -23,6 +24,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+pub use sink::Sink;
 pub use source::SourceRelation;
 pub use table::Table;
 pub use view::View;
@@ -48,6 +50,9 @@ pub enum RelationKind {
     Source,
     /// An ONNX model for `PREDICT` (not a relation: models have their own namespace).
     Model,
+    /// A sink: a view's changes written out (not a relation; its name is unique
+    /// among relations and sinks).
+    Sink,
 }
 
 impl RelationKind {
@@ -58,6 +63,7 @@ impl RelationKind {
             RelationKind::MaterializedView => "materialized view",
             RelationKind::Source => "source",
             RelationKind::Model => "model",
+            RelationKind::Sink => "sink",
         }
     }
 }
@@ -78,6 +84,14 @@ pub struct CatalogEntry {
 /// The error for a model that does not exist.
 pub fn undefined_model(name: &str) -> SluiceError {
     SluiceError::coded("42704", format!("model \"{name}\" does not exist"))
+}
+
+/// The error for a sink that does not exist.
+pub fn undefined_sink(name: &str) -> SluiceError {
+    SluiceError::coded(
+        crate::error::sqlstate::UNDEFINED_OBJECT,
+        format!("sink \"{name}\" does not exist"),
+    )
 }
 
 /// A live catalog object.
@@ -139,6 +153,7 @@ struct CatalogState {
     next_id: u64,
     relations: BTreeMap<String, Relation>,
     models: BTreeMap<String, CatalogModel>,
+    sinks: BTreeMap<String, Arc<Sink>>,
 }
 
 /// A model in the catalog: its entry and the version in force.
@@ -175,6 +190,7 @@ impl Catalog {
                 next_id: file.next_id.max(1),
                 relations: BTreeMap::new(),
                 models: BTreeMap::new(),
+                sinks: BTreeMap::new(),
             }),
         };
         Ok((catalog, entries))
@@ -201,7 +217,7 @@ impl Catalog {
     pub fn insert(&self, relation: Relation, persist: bool) -> Result<()> {
         let name = relation.entry().name.clone();
         let mut state = self.write();
-        if state.relations.contains_key(&name) {
+        if state.relations.contains_key(&name) || state.sinks.contains_key(&name) {
             return Err(SluiceError::DuplicateTable(name));
         }
         state.next_id = state.next_id.max(relation.entry().id + 1);
@@ -359,6 +375,55 @@ impl Catalog {
             .collect()
     }
 
+    /// Adds a sink, persisting it unless replaying (`persist` false). Its name must
+    /// be free among relations and sinks.
+    pub fn insert_sink(&self, sink: Arc<Sink>, persist: bool) -> Result<()> {
+        let name = sink.entry().name.clone();
+        let mut state = self.write();
+        if state.relations.contains_key(&name) || state.sinks.contains_key(&name) {
+            return Err(SluiceError::DuplicateTable(name));
+        }
+        state.next_id = state.next_id.max(sink.entry().id + 1);
+        state.sinks.insert(name.clone(), sink);
+        if persist && let Err(e) = self.persist(&state) {
+            state.sinks.remove(&name);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes a sink and persists the catalog without it.
+    pub fn remove_sink(&self, name: &str) -> Result<Arc<Sink>> {
+        let mut state = self.write();
+        let sink = state
+            .sinks
+            .remove(name)
+            .ok_or_else(|| undefined_sink(name))?;
+        if let Err(e) = self.persist(&state) {
+            state.sinks.insert(name.to_string(), sink);
+            return Err(e);
+        }
+        Ok(sink)
+    }
+
+    /// The sink named `name`, if any.
+    pub fn sink(&self, name: &str) -> Option<Arc<Sink>> {
+        self.read().sinks.get(name).cloned()
+    }
+
+    /// Every sink, ordered by name.
+    pub fn sinks(&self) -> Vec<Arc<Sink>> {
+        self.read().sinks.values().cloned().collect()
+    }
+
+    /// Sinks reading view `name`.
+    pub fn sink_dependents(&self, name: &str) -> Vec<Arc<Sink>> {
+        self.sinks()
+            .into_iter()
+            .filter(|s| s.input() == name)
+            .collect()
+    }
+
     /// Every object name, ordered.
     pub fn names(&self) -> Vec<String> {
         self.read().relations.keys().cloned().collect()
@@ -370,6 +435,7 @@ impl Catalog {
             .values()
             .map(|r| r.entry().clone())
             .chain(state.models.values().map(|m| m.entry.clone()))
+            .chain(state.sinks.values().map(|s| s.entry().clone()))
             .collect();
         entries.sort_by_key(|e| e.id);
         let file = CatalogFile {

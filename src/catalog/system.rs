@@ -121,6 +121,7 @@ impl SystemSchema {
                     )),
                 ]
             }
+            "sink_status" => sink_rows(&self.catalog),
             "source_status" | "source_partitions" | "source_errors" => {
                 return self.source_rows(name, schema);
             }
@@ -269,6 +270,56 @@ impl SchemaProvider for SystemSchema {
 }
 
 /// Reads the `CREATE TABLE sluice_catalog.x (...)` statements of the definitions file.
+/// The columns of `sink_status`.
+fn sink_rows(catalog: &Catalog) -> Vec<ArrayRef> {
+    let sinks = catalog.sinks();
+    let states: Vec<_> = sinks
+        .iter()
+        .map(|s| {
+            let running = s.running();
+            let progress = running
+                .progress()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let backlog = running.backlog().lock().unwrap_or_else(|p| p.into_inner());
+            (progress, backlog.committed(), backlog.rows())
+        })
+        .collect();
+    let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values((0..sinks.len()).map(f)))
+    };
+    let bigint = |f: &dyn Fn(usize) -> u64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(
+            (0..sinks.len()).map(|i| f(i) as i64),
+        ))
+    };
+    vec![
+        text(&|i| sinks[i].entry().name.clone()),
+        text(&|i| sinks[i].input().to_string()),
+        text(&|i| sinks[i].format().name().to_string()),
+        text(&|i| sinks[i].topic().to_string()),
+        bigint(&|i| states[i].0.rows_written),
+        bigint(&|i| states[i].0.messages_written),
+        bigint(&|i| states[i].0.commits),
+        Arc::new(Int64Array::from(
+            states
+                .iter()
+                .map(|s| s.1.map(|c| c as i64))
+                .collect::<Vec<_>>(),
+        )),
+        bigint(&|i| states[i].2 as u64),
+        bigint(&|i| states[i].0.rejected_rows),
+        bigint(&|i| states[i].0.retries),
+        Arc::new(StringArray::from(
+            states
+                .iter()
+                .map(|s| s.0.last_error.clone())
+                .collect::<Vec<_>>(),
+        )),
+    ]
+}
+
 fn parse_definitions(sql: &str) -> Result<BTreeMap<String, SchemaRef>> {
     let mut schemas = BTreeMap::new();
     for statement in Parser::parse_sql(&PostgreSqlDialect {}, sql)? {
@@ -317,6 +368,7 @@ mod tests {
                 "model_stats",
                 "models",
                 "relations",
+                "sink_status",
                 "source_errors",
                 "source_partitions",
                 "source_status",

@@ -27,23 +27,32 @@ pub struct View {
     entry: CatalogEntry,
     inputs: Vec<String>,
     models: Vec<String>,
+    append_only: bool,
     running: Arc<MaterializedView>,
 }
 
 impl View {
-    /// Wraps a started view that reads `inputs` and runs `models`.
+    /// Wraps a started view that reads `inputs` and runs `models`; `append_only`
+    /// when it never retracts a row.
     pub fn new(
         entry: CatalogEntry,
-        inputs: Vec<String>,
-        models: Vec<String>,
+        (inputs, models): (Vec<String>, Vec<String>),
+        append_only: bool,
         running: Arc<MaterializedView>,
     ) -> Self {
         View {
             entry,
             inputs,
             models,
+            append_only,
             running,
         }
+    }
+
+    /// True when the view never retracts a row: it reads only sources row by row,
+    /// or emits each window once on close.
+    pub fn append_only(&self) -> bool {
+        self.append_only
     }
 
     /// The view's catalog entry.

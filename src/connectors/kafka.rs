@@ -49,7 +49,7 @@ pub const MAX_TOPIC_NAME: usize = 249;
 
 /// Refuses what Kafka would not accept as a topic name (it is also passed to
 /// librdkafka, which must not see an unbounded string).
-fn check_topic_name(topic: &str) -> Result<()> {
+pub(crate) fn check_topic_name(topic: &str) -> Result<()> {
     if topic.len() > MAX_TOPIC_NAME {
         return Err(SluiceError::coded(
             sqlstate::NAME_TOO_LONG,
@@ -191,7 +191,7 @@ impl KafkaConfig {
     }
 }
 
-fn kafka_error(e: KafkaError) -> SluiceError {
+pub(crate) fn kafka_error(e: KafkaError) -> SluiceError {
     match e {
         // A properties.* setting librdkafka rejects is a bad option, not a lost broker.
         KafkaError::ClientConfig(..) => invalid(format!("Kafka: {e}")),
@@ -199,7 +199,10 @@ fn kafka_error(e: KafkaError) -> SluiceError {
     }
 }
 
-fn partitions<C: ConsumerContext>(consumer: &impl Consumer<C>, topic: &str) -> Result<Vec<i32>> {
+pub(crate) fn partitions<C: ConsumerContext>(
+    consumer: &impl Consumer<C>,
+    topic: &str,
+) -> Result<Vec<i32>> {
     let metadata = consumer
         .fetch_metadata(Some(topic), METADATA_TIMEOUT)
         .map_err(|e| SluiceError::coded("08001", format!("cannot reach the Kafka broker: {e}")))?;

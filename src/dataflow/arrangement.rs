@@ -64,6 +64,37 @@ impl Arrangement {
         self.read(self.rows.iter())
     }
 
+    /// Every distinct row once, with its weight (which may be negative: an
+    /// arrangement of changes, such as a sink's backlog, holds removals too).
+    pub fn changes(&self) -> Result<Vec<ChangeBatch>> {
+        let parser = self.codec.parser();
+        let mut changes = Vec::new();
+        let mut rows = Vec::with_capacity(READ_BATCH_ROWS);
+        let mut weights = Vec::with_capacity(READ_BATCH_ROWS);
+        let mut entries = self.rows.iter().peekable();
+        while entries.peek().is_some() {
+            for (key, weight) in entries.by_ref().take(READ_BATCH_ROWS) {
+                rows.push(parser.parse(key));
+                weights.push(weight);
+            }
+            let columns = self.codec.convert_rows(rows.drain(..))?;
+            let data = RecordBatch::try_new(self.schema.clone(), columns)?;
+            let weights = datafusion::arrow::array::Int64Array::from(std::mem::take(&mut weights));
+            changes.push(ChangeBatch::try_new(data, weights)?);
+        }
+        Ok(changes)
+    }
+
+    /// Builds the arrangement of `schema`'s rows held by `rows` (restored from a
+    /// checkpoint).
+    pub fn from_spine(schema: SchemaRef, rows: Spine) -> Result<Self> {
+        Ok(Arrangement {
+            codec: row_codec(schema.fields())?,
+            schema,
+            rows,
+        })
+    }
+
     /// The rows whose leading columns equal `prefix` (one value per leading column).
     pub fn prefix_batches(&self, prefix: &[ArrayRef]) -> Result<Vec<RecordBatch>> {
         let codec = row_codec(&self.schema.fields()[..prefix.len()])?;

@@ -25,6 +25,7 @@ pub mod operator;
 pub mod project;
 pub mod sequencer;
 pub mod session;
+pub mod sink;
 pub mod state;
 #[cfg(test)]
 pub mod testing;

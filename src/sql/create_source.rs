@@ -49,7 +49,7 @@ fn syntax(message: impl Into<String>) -> SluiceError {
 }
 
 /// True (and consumes it) when the next token is the word `word`.
-fn parse_word(parser: &mut Parser, word: &str) -> bool {
+pub(crate) fn parse_word(parser: &mut Parser, word: &str) -> bool {
     match parser.peek_token().token {
         Token::Word(w) if w.value.eq_ignore_ascii_case(word) && w.quote_style.is_none() => {
             parser.next_token();
@@ -59,7 +59,7 @@ fn parse_word(parser: &mut Parser, word: &str) -> bool {
     }
 }
 
-fn expect_word(parser: &mut Parser, word: &str) -> Result<()> {
+pub(crate) fn expect_word(parser: &mut Parser, word: &str) -> Result<()> {
     if parse_word(parser, word) {
         Ok(())
     } else {
@@ -186,7 +186,7 @@ pub fn parse_show_create_source(text: &str) -> Result<ObjectName> {
 
 /// `( key = value, ... )` where keys may be dotted (`properties.bootstrap.server`)
 /// and values are strings or numbers.
-fn parse_options(parser: &mut Parser) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parse_options(parser: &mut Parser) -> Result<BTreeMap<String, String>> {
     let mut options = BTreeMap::new();
     parser.expect_token(&Token::LParen)?;
     if parser.consume_token(&Token::RParen) {

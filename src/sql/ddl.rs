@@ -81,6 +81,9 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
     if entry.kind == RelationKind::Model {
         return super::models::replay_model(db, entry);
     }
+    if entry.kind == RelationKind::Sink {
+        return super::sinks::replay_sink(db, entry).await;
+    }
     if entry.kind == RelationKind::Source {
         let source = crate::sql::create_source::parse_create_source(&entry.definition)?;
         let relation = source_relation(db, entry.clone(), &source)?;
@@ -178,8 +181,14 @@ pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) 
         fingerprint: fingerprint(db, entry, &models)?,
     };
     let emit = emit_on_window_close(view)?;
+    let append_only = plan.append_only || emit;
     let running = start_view(db, &entry.name, plan, emit, Some(identity)).await?;
-    Ok(View::new(entry.clone(), inputs, models, running))
+    Ok(View::new(
+        entry.clone(),
+        (inputs, models),
+        append_only,
+        running,
+    ))
 }
 
 /// A catalog view, as it takes part in checkpoints.
@@ -555,6 +564,26 @@ pub async fn drop_relations(
             }
         }
     }
+    let dropped_views: Vec<&str> = doomed
+        .iter()
+        .map(|v| v.entry().name.as_str())
+        .chain(named.iter().copied())
+        .collect();
+    let sinks = super::sinks::sinks_reading(db, &dropped_views);
+    if !sinks.is_empty() && !cascade {
+        let names: Vec<&str> = sinks.iter().map(|s| s.entry().name.as_str()).collect();
+        return Err(SluiceError::coded(
+            sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!(
+                "cannot drop {}: sink {} reads it (use DROP ... CASCADE to drop the sinks too)",
+                named.join(", "),
+                names.join(", ")
+            ),
+        ));
+    }
+    for sink in sinks {
+        super::sinks::drop_sink(db, &sink)?;
+    }
     doomed.sort_by_key(|v| std::cmp::Reverse(v.running().depth()));
     for view in doomed {
         drop_one(db, Relation::View(view)).await?;
@@ -570,6 +599,7 @@ pub async fn drop_relations(
             RelationKind::MaterializedView => "DROP MATERIALIZED VIEW",
             RelationKind::Source => "DROP SOURCE",
             RelationKind::Model => "DROP MODEL",
+            RelationKind::Sink => "DROP SINK",
         },
         rows: None,
     })

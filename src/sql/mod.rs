@@ -28,6 +28,7 @@ pub mod parser;
 pub mod session_functions;
 pub mod settings;
 pub mod show;
+pub mod sinks;
 pub mod subscribe;
 pub mod types;
 pub mod view_plan;
@@ -94,6 +95,15 @@ pub enum Command {
     CreateModel(Box<models::CreateModel>),
     /// `DROP MODEL [IF EXISTS] names`.
     DropModel { names: Vec<String>, if_exists: bool },
+    /// `CREATE SINK`.
+    CreateSink(Box<sinks::CreateSink>),
+    /// `DROP SINK [IF EXISTS] names`.
+    DropSink {
+        names: Vec<ObjectName>,
+        if_exists: bool,
+    },
+    /// `SHOW CREATE SINK name`.
+    ShowCreateSink(ObjectName),
     /// A statement that only answers with its tag: BEGIN, COMMIT, ROLLBACK, DISCARD.
     Acknowledge(&'static str),
     /// A subscription cursor's `DECLARE`, `FETCH` (with the rows' schema) or `CLOSE`.
@@ -138,6 +148,18 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
                 if_exists,
                 cascade,
             }));
+        }
+        SqlStatement::CreateSink(sink) => {
+            return Ok(Prepared::Command(Command::CreateSink(sink)));
+        }
+        SqlStatement::DropSink { names, if_exists } => {
+            return Ok(Prepared::Command(Command::DropSink { names, if_exists }));
+        }
+        SqlStatement::ShowSinks => {
+            return Ok(Prepared::Plan(plan_query(db, show::SINKS).await?));
+        }
+        SqlStatement::ShowCreateSink(name) => {
+            return Ok(Prepared::Command(Command::ShowCreateSink(name)));
         }
         SqlStatement::ShowSources => {
             return Ok(Prepared::Plan(plan_query(db, show::SOURCES).await?));
@@ -366,7 +388,9 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
         Prepared::Plan(plan) => Some(Arc::new(plan.schema().as_arrow().clone())),
         Prepared::Command(Command::Show { name }) => Some(show::setting_schema(name)),
         Prepared::Command(Command::ExplainView(_)) => Some(text_schema("QUERY PLAN")),
-        Prepared::Command(Command::ShowCreate(_)) => Some(show::create_schema()),
+        Prepared::Command(Command::ShowCreate(_) | Command::ShowCreateSink(_)) => {
+            Some(show::create_schema())
+        }
         Prepared::Command(Command::Cursor(_, schema)) => schema.clone(),
         Prepared::Command(_) => None,
     }
@@ -386,6 +410,8 @@ pub fn is_write(prepared: &Prepared) -> bool {
                 | Command::CreateSource(_)
                 | Command::CreateModel(_)
                 | Command::DropModel { .. }
+                | Command::CreateSink(_)
+                | Command::DropSink { .. }
                 | Command::AlterCheckpointInterval(_)
         ),
     }
@@ -464,6 +490,9 @@ async fn execute_command(
             run_to_completion(async move { ddl::create_source(&db, &source).await }).await
         }
         Command::ShowCreate(name) => show::show_create(&db, &name),
+        Command::ShowCreateSink(name) => show::show_create_sink(&db, &name),
+        Command::CreateSink(sink) => sinks::create_sink(&db, &sink).await,
+        Command::DropSink { names, if_exists } => sinks::drop_sinks(&db, &names, if_exists).await,
         Command::CreateModel(create) => {
             run_to_completion(async move { models::create_model(&db, &create).await }).await
         }

@@ -265,6 +265,32 @@ pub async fn create_model(db: &Database, create: &CreateModel) -> Result<Output>
             ),
         ));
     }
+    if existing.is_some() {
+        let mut rebuilt = Vec::new();
+        for user in &users {
+            rebuilt.push(user.entry().name.clone());
+            rebuilt.extend(
+                super::ddl::transitive_dependents(db, &user.entry().name)
+                    .iter()
+                    .map(|v| v.entry().name.clone()),
+            );
+        }
+        let rebuilt: Vec<&str> = rebuilt.iter().map(String::as_str).collect();
+        let sinks = super::sinks::sinks_reading(db, &rebuilt);
+        if let Some(sink) = sinks.first() {
+            let _ = std::fs::remove_file(&file);
+            return Err(SluiceError::coded(
+                crate::error::sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot replace model {}: sink {} reads materialized view {}, which would be \
+                     rebuilt on the new version; drop the sink first",
+                    create.name,
+                    sink.entry().name,
+                    sink.input()
+                ),
+            ));
+        }
+    }
     store::commit(&dir, &manifest)?;
     let entry = CatalogEntry {
         id,

@@ -112,6 +112,27 @@ impl SqlParser {
                     out.push(cursor(super::cursors::parse_close(&text)?));
                     continue;
                 }
+                ["CREATE", "SINK", ..] => {
+                    out.push(SqlStatement::CreateSink(Box::new(
+                        super::sinks::parse_create_sink(&text)?,
+                    )));
+                    continue;
+                }
+                ["DROP", "SINK", ..] => {
+                    let (names, if_exists) = super::sinks::parse_drop_sink(&text)?;
+                    out.push(SqlStatement::DropSink { names, if_exists });
+                    continue;
+                }
+                ["SHOW", "SINKS"] => {
+                    out.push(SqlStatement::ShowSinks);
+                    continue;
+                }
+                ["SHOW", "CREATE", "SINK", ..] => {
+                    out.push(SqlStatement::ShowCreateSink(
+                        super::sinks::parse_show_create_sink(&text)?,
+                    ));
+                    continue;
+                }
                 ["SHOW", "SOURCES"] => {
                     out.push(SqlStatement::ShowSources);
                     continue;
@@ -350,6 +371,19 @@ pub enum SqlStatement {
     },
     /// `SHOW SOURCES`.
     ShowSources,
+    /// `CREATE SINK`.
+    CreateSink(Box<super::sinks::CreateSink>),
+    /// `DROP SINK [IF EXISTS] names`.
+    DropSink {
+        /// The sinks.
+        names: Vec<ObjectName>,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
+    /// `SHOW SINKS`.
+    ShowSinks,
+    /// `SHOW CREATE SINK name`.
+    ShowCreateSink(ObjectName),
     /// `SHOW CREATE SOURCE name`.
     ShowCreateSource(ObjectName),
     /// `CREATE [OR REPLACE] MODEL`.

@@ -27,6 +27,9 @@ pub const VIEWS: &str =
 pub const SOURCES: &str =
     "SELECT name FROM sluice_catalog.relations WHERE kind = 'source' ORDER BY name";
 
+/// `SHOW SINKS`.
+pub const SINKS: &str = "SELECT name FROM sluice_catalog.sink_status ORDER BY name";
+
 /// The result schema of `SHOW CREATE ...`.
 pub fn create_schema() -> SchemaRef {
     std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
@@ -50,12 +53,28 @@ pub fn show_create(db: &Database, name: &ObjectName) -> Result<Output> {
         .catalog()
         .get(&name)
         .ok_or_else(|| SluiceError::UndefinedTable(name.clone()))?;
+    let definition = relation.entry().definition.clone();
+    definition_rows(name, definition)
+}
+
+/// `SHOW CREATE SINK name`: the stored definition.
+pub fn show_create_sink(db: &Database, name: &ObjectName) -> Result<Output> {
+    let name = relation_name(name)?;
+    let sink = db
+        .catalog()
+        .sink(&name)
+        .ok_or_else(|| crate::catalog::undefined_sink(&name))?;
+    let definition = sink.entry().definition.clone();
+    definition_rows(name, definition)
+}
+
+fn definition_rows(name: String, definition: String) -> Result<Output> {
     let schema = create_schema();
     let batch = RecordBatch::try_new(
         schema.clone(),
         vec![
             Arc::new(StringArray::from(vec![name])),
-            Arc::new(StringArray::from(vec![relation.entry().definition.clone()])),
+            Arc::new(StringArray::from(vec![definition])),
         ],
     )?;
     let stream = futures::stream::iter(vec![Ok(batch)]);

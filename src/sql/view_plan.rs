@@ -47,6 +47,8 @@ pub struct ViewPlan {
     pub models: Vec<String>,
     /// Per output column, its watermark (see [`super::watermarks`]).
     pub watermarks: ColumnWatermarks,
+    /// True when the view never retracts a row (it reads only sources, row by row).
+    pub append_only: bool,
 }
 
 /// The session's optimizer without common subexpression elimination: it would hoist
@@ -90,12 +92,14 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
     };
     let graph = translator.translate(&plan, true)?;
     let watermarks = translator.watermarks.of(&plan)?;
+    let append_only = translator.append_only(&plan);
     Ok(ViewPlan {
         graph,
         inputs: translator.inputs,
         schema,
         models,
         watermarks,
+        append_only,
     })
 }
 

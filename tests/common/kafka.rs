@@ -12,6 +12,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 /// A running broker; stopped on drop.
 pub struct Broker {
     pub port: u16,
+    /// The port clients are told to connect to (`port`, unless behind a [`Proxy`]).
+    advertised: u16,
     child: Option<Child>,
     binary: PathBuf,
 }
@@ -34,8 +36,14 @@ impl Broker {
     /// Starts a broker on a free port and waits until it accepts connections.
     pub fn start() -> Broker {
         let port = super::free_port();
+        Broker::start_advertising(port, port)
+    }
+
+    /// Starts a broker on `port` that tells clients to connect to `advertised`.
+    fn start_advertising(port: u16, advertised: u16) -> Broker {
         let mut broker = Broker {
             port,
+            advertised,
             child: None,
             binary: binary(),
         };
@@ -43,9 +51,18 @@ impl Broker {
         broker
     }
 
-    /// `127.0.0.1:port`.
+    /// A broker clients reach through a [`Proxy`] (bootstrap at `proxy.address()`), so
+    /// a test can cut them off without the broker losing its in-memory topics.
+    pub async fn start_behind_proxy() -> (Broker, Proxy) {
+        let (port, advertised) = (super::free_port(), super::free_port());
+        let broker = Broker::start_advertising(port, advertised);
+        let proxy = Proxy::start(advertised, port).await;
+        (broker, proxy)
+    }
+
+    /// `127.0.0.1:port` (the proxy's, when behind one).
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.advertised)
     }
 
     /// Kills the broker (its in-memory topics are lost).
@@ -59,14 +76,14 @@ impl Broker {
     /// Starts the broker again on the same port.
     pub fn restart(&mut self) {
         self.stop();
-        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let url = |port: u16| format!("tcp://127.0.0.1:{port}");
         let child = Command::new(&self.binary)
             .args([
                 "broker",
                 "--listener-url",
-                &url,
+                &url(self.port),
                 "--advertised-listener-url",
-                &url,
+                &url(self.advertised),
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
@@ -128,5 +145,70 @@ impl Broker {
 impl Drop for Broker {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A TCP proxy in front of a broker: [`Proxy::cut`] drops every connection and
+/// stops listening (the broker is "away" for clients), [`Proxy::restore`] listens
+/// again.
+pub struct Proxy {
+    port: u16,
+    target: u16,
+    connections: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Proxy {
+    async fn start(port: u16, target: u16) -> Proxy {
+        let mut proxy = Proxy {
+            port,
+            target,
+            connections: None,
+        };
+        proxy.restore().await;
+        proxy
+    }
+
+    /// Clients can reach the broker again.
+    pub async fn restore(&mut self) {
+        // The listener cut a moment ago is closed by its aborted task, soon.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("proxy port {}: {e}", self.port),
+            }
+        };
+        let target = self.target;
+        self.connections = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut broker) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut broker).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Drops every connection and stops listening.
+    pub fn cut(&mut self) {
+        if let Some(task) = self.connections.take() {
+            // Aborting the accept loop drops its JoinSet, which aborts every
+            // connection's task and closes both sockets.
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
     }
 }
