@@ -199,6 +199,7 @@ async fn write_checkpoint(db: &Database) -> Result<Arc<Manifest>> {
                     participant.dir,
                     ViewEntry {
                         view_id: participant.view_id,
+                        role: participant.role,
                         fingerprint: participant.fingerprint,
                         checkpoint: taken.checkpoint,
                     },

@@ -229,6 +229,7 @@ async fn create_pipeline(client: &Client, broker: &Broker) {
         "groups_debezium",
         "rows_upsert",
         "rows_debezium",
+        "top_debezium",
     ] {
         broker.create_topic(topic, 3);
     }
@@ -257,7 +258,20 @@ async fn create_pipeline(client: &Client, broker: &Broker) {
         );
         client.batch_execute(&sql).await.expect(&sql);
     }
+    // A sink of a query: its own view, which keeps no rows.
+    let sql = format!(
+        "CREATE SINK s5 AS SELECT g, max(v) AS top FROM t GROUP BY g
+         WITH (connector = 'kafka', topic = 'top_debezium',
+               properties.bootstrap.server = '{}', primary_key = 'g')
+         FORMAT DEBEZIUM ENCODE JSON",
+        broker.address()
+    );
+    client.batch_execute(&sql).await.expect(&sql);
 }
+
+/// The query sink `s5` writes, computed now.
+const TOP_QUERY: &str = "SELECT g, max(v) FROM t GROUP BY g";
+const TOP_COLUMNS: [&str; 2] = ["g", "top"];
 
 /// A random statement over `t`: inserts of new ids, updates, deletes.
 fn random_change(rng: &mut Rng, next_id: &mut i64) -> String {
@@ -297,6 +311,11 @@ async fn assert_topics_equal_views(client: &Client, broker: &Broker) {
     assert_eq!(
         rebuild_debezium(&consumed("rows_debezium"), &ROW_COLUMNS),
         big
+    );
+    let top = rows(client, TOP_QUERY).await;
+    assert_eq!(
+        rebuild_debezium(&consumed("top_debezium"), &TOP_COLUMNS),
+        top
     );
 }
 
@@ -348,6 +367,7 @@ async fn a_plain_sink_writes_each_row_of_an_append_only_view_once() {
     let broker = Broker::start();
     broker.create_topic("events", 2);
     broker.create_topic("plain_out", 2);
+    broker.create_topic("direct_out", 2);
     let events: Vec<(i32, Vec<u8>)> = (0..5000)
         .map(|i: i32| {
             (
@@ -366,12 +386,21 @@ async fn a_plain_sink_writes_each_row_of_an_append_only_view_once() {
                properties.bootstrap.server = '{}', scan.startup.mode = 'earliest')
                FORMAT PLAIN ENCODE JSON;
              CREATE MATERIALIZED VIEW odd AS SELECT id, v FROM ev WHERE v % 2 = 1;
+             {};
              {}",
             broker.address(),
             sink_sql(
                 "plain",
                 "odd",
                 "plain_out",
+                &broker,
+                ") FORMAT PLAIN ENCODE JSON"
+            ),
+            // Straight from the source: its own view keeps no rows.
+            sink_sql(
+                "direct",
+                "ev",
+                "direct_out",
                 &broker,
                 ") FORMAT PLAIN ENCODE JSON"
             )
@@ -400,6 +429,15 @@ async fn a_plain_sink_writes_each_row_of_an_append_only_view_once() {
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, expected);
+    let mut direct: Vec<i64> = consume(&broker, "direct_out", 2)
+        .iter()
+        .map(|(_, value)| {
+            let value: Value = serde_json::from_str(value.as_deref().unwrap()).unwrap();
+            value["id"].as_i64().unwrap()
+        })
+        .collect();
+    direct.sort_unstable();
+    assert_eq!(direct, (0..5000).collect::<Vec<i64>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -449,6 +487,12 @@ async fn create_sink_errors_and_the_catalog_statements() {
             "08001",
         ),
         (unreachable, "08001"),
+        (
+            "CREATE SINK s AS SELECT nope FROM t WITH (connector = 'kafka') \
+             FORMAT PLAIN ENCODE JSON"
+                .to_string(),
+            "42703",
+        ),
         (
             sink_sql("s", "t", "out", &broker, ") FORMAT PLAIN ENCODE JSON"),
             "0A000",
@@ -612,11 +656,11 @@ async fn sinks_resume_after_the_broker_is_away_and_lose_nothing() {
         .unwrap()
         .get(0);
     let status = rows(&client, "SELECT * FROM sluice_catalog.sink_status").await;
-    if waiting != 4 {
+    if waiting != 5 {
         eprintln!("{}", std::fs::read_to_string(&log).unwrap());
     }
     assert_eq!(
-        waiting, 4,
+        waiting, 5,
         "every sink says it is waiting for the broker: {status:?}"
     );
     proxy.restore().await;
@@ -639,6 +683,10 @@ async fn sinks_resume_after_the_broker_is_away_and_lose_nothing() {
             assert_eq!(&rebuilt, view, "{topic}");
         }
     }
+    let top = rows(&client, TOP_QUERY).await;
+    let messages = consume_transactions(&broker, "top_debezium", 3);
+    let committed = without_zombies(messages, &connects["top_debezium"]);
+    assert_eq!(rebuild_debezium(&committed, &TOP_COLUMNS), top);
     drop(server);
 }
 
@@ -713,6 +761,11 @@ async fn sinks_write_every_change_exactly_once_across_kill9() {
         let upsert = committed(&format!("{topic}_upsert"));
         assert_eq!(&rebuild_upsert(&upsert, columns), view, "{topic}_upsert");
     }
+    let top = rows(&client, TOP_QUERY).await;
+    assert_eq!(
+        rebuild_debezium(&committed("top_debezium"), &TOP_COLUMNS),
+        top
+    );
     // The table holds every acknowledged change (the oracle for the views).
     let count: i64 = client
         .query_one("SELECT count(*) FROM t", &[])
@@ -747,10 +800,10 @@ async fn the_pipeline_example_runs_and_its_topic_equals_the_view() {
     broker.create_topic("account_risk", 2);
     let mut rng = Rng(0x5eed_0004);
     let mut payments = Vec::new();
-    for i in 0..3000 {
+    for i in 0..3000i32 {
         let second = i / 10; // five minutes of payments
         payments.push((
-            (i % 2) as i32,
+            i % 2,
             format!(
                 r#"{{"account": {}, "amount": {}.5, "merchant": {}, "ts": "2024-05-01 12:{:02}:{:02}"}}"#,
                 rng.below(20),
@@ -766,7 +819,8 @@ async fn the_pipeline_example_runs_and_its_topic_equals_the_view() {
     for partition in 0..2 {
         payments.push((
             partition,
-            br#"{"account": 0, "amount": 1.5, "merchant": 1, "ts": "2024-05-01 12:30:00"}"#.to_vec(),
+            br#"{"account": 0, "amount": 1.5, "merchant": 1, "ts": "2024-05-01 12:30:00"}"#
+                .to_vec(),
         ));
     }
     broker.produce("payments", &payments);

@@ -416,14 +416,6 @@ impl Catalog {
         self.read().sinks.values().cloned().collect()
     }
 
-    /// Sinks reading view `name`.
-    pub fn sink_dependents(&self, name: &str) -> Vec<Arc<Sink>> {
-        self.sinks()
-            .into_iter()
-            .filter(|s| s.input() == name)
-            .collect()
-    }
-
     /// Every object name, ordered.
     pub fn names(&self) -> Vec<String> {
         self.read().relations.keys().cloned().collect()

@@ -68,12 +68,26 @@ pub struct Barrier {
     pub reply: tokio::sync::oneshot::Sender<BarrierReply>,
 }
 
-/// A view that takes part in checkpoints, as registered (under the sequencer's lock)
-/// when it subscribes to its inputs.
+/// What a participant's state is the state of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A view's dataflow: a catalog view's, or the one a sink runs of its query.
+    #[default]
+    View,
+    /// A sink's backlog ([`super::sink`]).
+    Sink,
+}
+
+/// A view (or sink) that takes part in checkpoints, as registered (under the
+/// sequencer's lock) when it subscribes to its inputs.
 #[derive(Debug, Clone)]
 pub struct Participant {
-    /// The view's catalog id.
+    /// The catalog id of the view, or of the sink (whose own view, when it runs
+    /// one, takes part as a [`Role::View`] of the same id).
     pub view_id: u64,
+    /// What the state is the state of.
+    pub role: Role,
     /// Its directory under the checkpoint's `views/`: unique to this instance of
     /// the view (a view rebuilt from scratch never writes over the runs of the
     /// instance before it).

@@ -68,8 +68,11 @@ pub type SharedCheckpointStatus = std::sync::Arc<std::sync::Mutex<CheckpointStat
 /// One view in a [`Manifest`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ViewEntry {
-    /// The view's catalog id.
+    /// The view's (or sink's) catalog id.
     pub view_id: u64,
+    /// Whether it is a view's state or a sink's.
+    #[serde(default)]
+    pub role: super::barrier::Role,
     /// What the state is a state of (see [`super::barrier::Participant`]).
     pub fingerprint: String,
     /// The state.
@@ -91,9 +94,14 @@ impl Manifest {
 
     /// The entry of view `view_id` and its directory name, if the manifest has one.
     pub fn view(&self, view_id: u64) -> Option<(&str, &ViewEntry)> {
+        self.entry(view_id, super::barrier::Role::View)
+    }
+
+    /// The directory and entry of `id`'s state in `role`.
+    pub fn entry(&self, id: u64, role: super::barrier::Role) -> Option<(&str, &ViewEntry)> {
         self.views
             .iter()
-            .find(|(_, entry)| entry.view_id == view_id)
+            .find(|(_, entry)| (entry.view_id, entry.role) == (id, role))
             .map(|(dir, entry)| (dir.as_str(), entry))
     }
 }
@@ -225,6 +233,7 @@ mod tests {
         };
         ViewEntry {
             view_id: 3,
+            role: Default::default(),
             fingerprint: "CREATE MATERIALIZED VIEW v AS SELECT 1".into(),
             checkpoint,
         }

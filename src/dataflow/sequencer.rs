@@ -69,9 +69,9 @@ impl SequencerGuard<'_> {
     /// step that subscribes the view to its inputs.
     pub fn register(&mut self, participant: Participant) -> u64 {
         let state = &mut *self.state;
-        state
-            .participants
-            .retain(|p| p.view_id != participant.view_id && !p.inbox.is_closed());
+        state.participants.retain(|p| {
+            (p.view_id, p.role) != (participant.view_id, participant.role) && !p.inbox.is_closed()
+        });
         state.participants.push(participant);
         state.barrier + 1
     }

@@ -64,6 +64,12 @@ pub struct Inputs {
     /// The first checkpoint barrier the view takes part in (see
     /// [`super::barrier`]); `None` for a view that is never checkpointed.
     pub first_barrier: Option<u64>,
+    /// Keep no result rows: the view only passes its changes on (a sink's own
+    /// view); reads see it empty.
+    pub discard_rows: bool,
+    /// Subscribers from the start, so they receive the backfill as changes (`input`
+    /// numbers as in [`MaterializedView::subscribe`]).
+    pub subscribers: Vec<(ChangeSender, usize)>,
 }
 
 /// A view's state as of a checkpoint barrier: the runs of its spines (written under
@@ -89,6 +95,8 @@ pub struct ViewCheckpoint {
 #[derive(Debug)]
 struct ViewState {
     arrangement: Arrangement,
+    /// See [`Inputs::discard_rows`].
+    discard_rows: bool,
     errors: ErrorLog,
     failure: Option<String>,
     epoch: u64,
@@ -143,6 +151,8 @@ impl MaterializedView {
             epoch,
             restore,
             first_barrier,
+            discard_rows,
+            subscribers,
         } = inputs;
         let watermarked = watermarks.is_some();
         let alignment = Alignment::new(first_barrier, upstream.iter().map(|(i, _)| *i).collect());
@@ -152,11 +162,12 @@ impl MaterializedView {
             name: name.to_string(),
             state: RwLock::new(ViewState {
                 arrangement: Arrangement::try_new(schema.clone())?,
+                discard_rows,
                 errors: ErrorLog::default(),
                 failure: None,
                 epoch,
                 version: 0,
-                subscribers: Vec::new(),
+                subscribers,
                 feeds: Vec::new(),
                 state_bytes: 0,
                 watermark: None,
@@ -777,7 +788,9 @@ fn publish(
     if out.is_empty() {
         return Ok(());
     }
-    state.arrangement.apply(out)?;
+    if !state.discard_rows {
+        state.arrangement.apply(out)?;
+    }
     state.version += 1;
     let epoch = state.epoch;
     state.feeds.retain(|feed| {

@@ -21,7 +21,7 @@ use crate::connectors::source::{Connector, Include};
 use crate::connectors::{Source, SourceConfig};
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
-use crate::dataflow::barrier::Participant;
+use crate::dataflow::barrier::{Participant, Role};
 use crate::dataflow::checkpoints::{Manifest, ViewEntry};
 use crate::dataflow::view::{Inputs, MaterializedView, can_restore};
 use crate::dataflow::window_close::{InputWatermarks, Release, WindowCloser};
@@ -179,10 +179,18 @@ pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) 
     let identity = Identity {
         view_id: entry.id,
         fingerprint: fingerprint(db, entry, &models)?,
+        restore: true,
     };
     let emit = emit_on_window_close(view)?;
     let append_only = plan.append_only || emit;
-    let running = start_view(db, &entry.name, plan, emit, Some(identity)).await?;
+    let running = start_view(
+        db,
+        &entry.name,
+        plan,
+        emit,
+        (Some(identity), ViewOutput::default()),
+    )
+    .await?;
     Ok(View::new(
         entry.clone(),
         (inputs, models),
@@ -191,10 +199,53 @@ pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) 
     ))
 }
 
-/// A catalog view, as it takes part in checkpoints.
+/// A catalog view (or a sink's own view), as it takes part in checkpoints.
 struct Identity {
     view_id: u64,
     fingerprint: String,
+    /// Start from the last checkpoint when it can (while the server starts).
+    restore: bool,
+}
+
+/// Where a view's result goes besides its readers.
+#[derive(Debug, Default)]
+struct ViewOutput {
+    /// See [`Inputs::discard_rows`].
+    discard_rows: bool,
+    /// See [`Inputs::subscribers`].
+    subscriber: Option<ChangeSender>,
+}
+
+/// Starts the view a sink runs of its query (`entry` is the sink's): it takes part
+/// in checkpoints under the sink's id, keeps no rows, and hands its changes to
+/// `subscriber` — from its backfill on, when given. While the server starts it
+/// starts from the last checkpoint when `restore` is set and it can; the caller
+/// learns which from the recovery's restored set.
+pub(crate) async fn start_sink_view(
+    db: &Database,
+    entry: &CatalogEntry,
+    plan: ViewPlan,
+    emit_on_close: bool,
+    subscriber: Option<ChangeSender>,
+    restore: bool,
+) -> Result<Arc<MaterializedView>> {
+    let identity = Identity {
+        view_id: entry.id,
+        fingerprint: fingerprint(db, entry, &plan.models)?,
+        restore,
+    };
+    let output = ViewOutput {
+        discard_rows: true,
+        subscriber,
+    };
+    start_view(
+        db,
+        &entry.name,
+        plan,
+        emit_on_close,
+        (Some(identity), output),
+    )
+    .await
 }
 
 /// What a view's state is a state of: its definition and the versions of the
@@ -299,7 +350,7 @@ pub async fn start_own_view(
     query: &datafusion::sql::sqlparser::ast::Query,
 ) -> Result<Arc<MaterializedView>> {
     let plan = plan_view(db, query).await?;
-    start_view(db, name, plan, false, None).await
+    start_view(db, name, plan, false, (None, ViewOutput::default())).await
 }
 
 /// Subscribes a planned view to its inputs (one atomic step under the sequencer's
@@ -311,13 +362,13 @@ async fn start_view(
     name: &str,
     mut plan: ViewPlan,
     emit_on_close: bool,
-    identity: Option<Identity>,
+    (identity, output): (Option<Identity>, ViewOutput),
 ) -> Result<Arc<MaterializedView>> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let view_id = identity.as_ref().map(|i| i.view_id);
     let (watermarks, mut window_closer) = window_closing(db, &plan, emit_on_close)?;
     let restore = match &identity {
-        Some(identity) => restorable(
+        Some(identity) if identity.restore => restorable(
             db,
             name,
             identity,
@@ -325,12 +376,14 @@ async fn start_view(
             window_closer.as_mut(),
             watermarks.is_some(),
         ),
-        None => None,
+        _ => None,
     };
     let mut inputs = Inputs {
         watermarks,
         window_closer,
         output_watermarks: plan.watermarks.clone(),
+        discard_rows: output.discard_rows,
+        subscribers: output.subscriber.into_iter().map(|s| (s, 0)).collect(),
         ..Inputs::default()
     };
     {
@@ -344,6 +397,7 @@ async fn start_view(
             };
             inputs.first_barrier = Some(order.register(Participant {
                 view_id: identity.view_id,
+                role: Role::View,
                 dir,
                 fingerprint: identity.fingerprint,
                 inbox: sender.clone(),

@@ -276,14 +276,20 @@ pub async fn create_model(db: &Database, create: &CreateModel) -> Result<Output>
             );
         }
         let rebuilt: Vec<&str> = rebuilt.iter().map(String::as_str).collect();
-        let sinks = super::sinks::sinks_reading(db, &rebuilt);
+        let mut sinks = super::sinks::sinks_reading(db, &rebuilt);
+        sinks.extend(
+            db.catalog()
+                .sinks()
+                .into_iter()
+                .filter(|s| s.models().contains(&create.name)),
+        );
         if let Some(sink) = sinks.first() {
             let _ = std::fs::remove_file(&file);
             return Err(SluiceError::coded(
                 crate::error::sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
                 format!(
-                    "cannot replace model {}: sink {} reads materialized view {}, which would be \
-                     rebuilt on the new version; drop the sink first",
+                    "cannot replace model {}: sink {} reads {}, which would be rebuilt on the \
+                     new version; drop the sink first",
                     create.name,
                     sink.entry().name,
                     sink.input()
@@ -346,10 +352,24 @@ pub async fn drop_models(db: &Database, names: &[String], if_exists: bool) -> Re
         if !users.is_empty() {
             let users: Vec<&str> = users.iter().map(|v| v.entry().name.as_str()).collect();
             return Err(SluiceError::coded(
-                "2BP01",
+                crate::error::sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
                 format!(
                     "cannot drop model {name} because materialized view {} uses it",
                     users.join(", ")
+                ),
+            ));
+        }
+        if let Some(sink) = db
+            .catalog()
+            .sinks()
+            .into_iter()
+            .find(|s| s.models().contains(name))
+        {
+            return Err(SluiceError::coded(
+                crate::error::sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop model {name} because sink {} uses it",
+                    sink.entry().name
                 ),
             ));
         }

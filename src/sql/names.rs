@@ -51,6 +51,11 @@ pub fn reference_name(reference: &TableReference) -> Result<String> {
     }
 }
 
+/// `name` as a quoted SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// `name` as a SQL string literal.
 pub fn quote_literal(name: &str) -> String {
     format!("'{}'", name.replace('\'', "''"))

@@ -16,23 +16,26 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::sql::sqlparser::ast::ObjectName;
+use datafusion::sql::sqlparser::ast::{ObjectName, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
-use datafusion::sql::sqlparser::tokenizer::Token;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::Output;
 use super::create_source::{parse_options, parse_word};
-use super::names::relation_name;
+use super::names::{quote_ident, relation_name};
+use super::view_plan::{ViewPlan, plan_view};
+use crate::catalog::sink::SinkReads;
 use crate::catalog::{CatalogEntry, Relation, RelationKind, Sink, View, undefined_sink};
 use crate::connectors::kafka_sink::{KafkaSinkConfig, Writer, spawn_writer};
 use crate::connectors::options::{Options, invalid};
 use crate::connectors::sink_format::{SinkEncoder, SinkFormat};
 use crate::database::Database;
-use crate::dataflow::barrier::Participant;
+use crate::dataflow::barrier::{Participant, Role};
 use crate::dataflow::checkpoints::Manifest;
 use crate::dataflow::sink::{RunningSink, SinkStart};
+use crate::dataflow::view::ViewCheckpoint;
 use crate::error::{Result, SluiceError, sqlstate};
 
 /// A parsed `CREATE SINK`.
@@ -44,14 +47,23 @@ pub struct CreateSink {
     pub if_not_exists: bool,
     /// The sink's name.
     pub name: ObjectName,
-    /// The view it reads.
-    pub from: ObjectName,
+    /// What it writes.
+    pub from: SinkFrom,
     /// `WITH (...)`, keys lowercased.
     pub options: BTreeMap<String, String>,
     /// `FORMAT name` (lowercase).
     pub format: String,
     /// `ENCODE name` (lowercase) and its options.
     pub encode: (String, BTreeMap<String, String>),
+}
+
+/// What a sink writes: a relation's changes, or a query's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkFrom {
+    /// `FROM name`: a materialized view (read as it is), a table or a source.
+    Relation(ObjectName),
+    /// `AS query`: the query's text.
+    Query(String),
 }
 
 fn syntax(message: impl Into<String>) -> SluiceError {
@@ -85,19 +97,25 @@ pub fn parse_create_sink(text: &str) -> Result<CreateSink> {
     expect_words(&mut parser, &["CREATE", "SINK"])?;
     let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = parser.parse_object_name(false)?;
-    if parser.parse_keyword(Keyword::AS) {
-        return Err(SluiceError::not_supported(
-            "CREATE SINK ... AS SELECT is not supported yet: create a materialized view of the \
-             query and a sink FROM it",
-        ));
-    }
-    if !parser.parse_keyword(Keyword::FROM) {
+    let (from, mut parser) = if parser.parse_keyword(Keyword::FROM) {
+        (SinkFrom::Relation(parser.parse_object_name(false)?), parser)
+    } else if parser.parse_keyword(Keyword::AS) {
+        // The query runs up to the options' WITH: sqlparser would read `FROM t WITH
+        // (...)` as table hints, so the query is cut out and parsed on its own.
+        let start = byte_offset(text, parser.peek_token().span.start);
+        let end = options_start(text)?;
+        let query = text[start..end].trim();
+        let mut query_parser = Parser::new(&dialect).try_with_sql(query)?;
+        query_parser.parse_query()?;
+        expect_end(&mut query_parser)?;
+        let rest = Parser::new(&dialect).try_with_sql(&text[end..])?;
+        (SinkFrom::Query(query.to_string()), rest)
+    } else {
         return Err(syntax(format!(
-            "expected FROM, found {}",
+            "expected FROM or AS, found {}",
             parser.peek_token().token
         )));
-    }
-    let from = parser.parse_object_name(false)?;
+    };
     parser.expect_keyword(Keyword::WITH)?;
     let options = parse_options(&mut parser)?;
     if !parser.parse_keyword(Keyword::FORMAT) {
@@ -125,6 +143,51 @@ pub fn parse_create_sink(text: &str) -> Result<CreateSink> {
     })
 }
 
+/// Where `WITH (` of the options starts: the last `WITH (` outside parentheses (a
+/// query's own `WITH` starts a common table expression, `WITH name AS (...)`).
+fn options_start(text: &str) -> Result<usize> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize_with_location()
+        .map_err(|e| syntax(e.to_string()))?;
+    let mut depth = 0i32;
+    let mut found = None;
+    let significant: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    for (i, token) in significant.iter().enumerate() {
+        match &token.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Word(w)
+                if depth == 0
+                    && w.keyword == Keyword::WITH
+                    && significant
+                        .get(i + 1)
+                        .is_some_and(|t| t.token == Token::LParen) =>
+            {
+                found = Some(byte_offset(text, token.span.start));
+            }
+            _ => {}
+        }
+    }
+    found.ok_or_else(|| syntax("expected WITH (...) after the query"))
+}
+
+/// The byte offset in `text` of a tokenizer location (lines and characters from 1).
+fn byte_offset(text: &str, at: datafusion::sql::sqlparser::tokenizer::Location) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take((at.line as usize).saturating_sub(1))
+        .map(str::len)
+        .sum();
+    text[line_start..]
+        .char_indices()
+        .nth((at.column as usize).saturating_sub(1))
+        .map_or(text.len(), |(i, _)| line_start + i)
+}
+
 /// `DROP SINK [IF EXISTS] name [, ...]`: (names, if_exists).
 pub fn parse_drop_sink(text: &str) -> Result<(Vec<ObjectName>, bool)> {
     let dialect = PostgreSqlDialect {};
@@ -150,13 +213,31 @@ pub fn parse_show_create_sink(text: &str) -> Result<ObjectName> {
     Ok(name)
 }
 
-/// What `CREATE SINK` asks for, checked against its view.
+/// What `CREATE SINK` asks for, checked against what it reads.
 struct Plan {
-    view: Arc<View>,
+    input: Input,
+    /// The relations its dataflow reads (a view's sink: the view).
+    inputs: Vec<String>,
+    /// The models its own view calls.
+    models: Vec<String>,
+    /// What `sink_status.view` shows: the view, or the relations a query reads.
+    shown_as: String,
     config: KafkaSinkConfig,
     encoder: SinkEncoder,
     format: SinkFormat,
     snapshot: bool,
+}
+
+/// What a sink reads.
+enum Input {
+    /// A catalog view's changes.
+    View(Arc<View>),
+    /// Its own view of a query (`AS`, or `FROM` a table or source), which keeps no
+    /// rows.
+    Query {
+        plan: Box<ViewPlan>,
+        emit_on_close: bool,
+    },
 }
 
 fn flag(options: &mut Options, key: &str, default: bool) -> Result<bool> {
@@ -168,17 +249,62 @@ fn flag(options: &mut Options, key: &str, default: bool) -> Result<bool> {
     }
 }
 
-fn plan(db: &Database, id: u64, name: &str, create: &CreateSink) -> Result<Plan> {
-    let from = relation_name(&create.from)?;
-    let view = match db.catalog().get(&from) {
-        Some(Relation::View(view)) => view,
-        Some(Relation::Table(_) | Relation::Source(_)) => {
-            return Err(SluiceError::not_supported(format!(
-                "a sink reads a materialized view; \"{from}\" is a table or a source: create a \
-                 materialized view of it (SELECT * FROM {from}) and a sink FROM that"
-            )));
+/// Plans the query a sink writes; `FROM` a table or source is `SELECT *` of it.
+async fn plan_query(db: &Database, name: &str, create: &CreateSink) -> Result<Input> {
+    let query = match &create.from {
+        SinkFrom::Query(query) => query.clone(),
+        SinkFrom::Relation(relation) => format!("SELECT * FROM {relation}"),
+    };
+    let text = format!("CREATE MATERIALIZED VIEW {} AS {query}", quote_ident(name));
+    let Statement::CreateView(view) = db.parser().parse_one(&text)? else {
+        return Err(syntax(format!("AS needs a query, found {query}")));
+    };
+    let emit_on_close = super::ddl::emit_on_window_close(&view)?;
+    let plan = plan_view(db, &view.query).await?;
+    Ok(Input::Query {
+        plan: Box::new(plan),
+        emit_on_close,
+    })
+}
+
+async fn plan(db: &Database, id: u64, name: &str, create: &CreateSink) -> Result<Plan> {
+    let view = match &create.from {
+        SinkFrom::Relation(relation) => {
+            let relation = relation_name(relation)?;
+            match db.catalog().get(&relation) {
+                Some(Relation::View(view)) => Some(view),
+                Some(Relation::Table(_) | Relation::Source(_)) => None,
+                None => return Err(SluiceError::UndefinedTable(relation)),
+            }
         }
-        None => return Err(SluiceError::UndefinedTable(from)),
+        SinkFrom::Query(_) => None,
+    };
+    let input = match view {
+        Some(view) => Input::View(view),
+        None => plan_query(db, name, create).await?,
+    };
+    let (schema, append_only, inputs, models, shown_as) = match &input {
+        Input::View(view) => {
+            let name = view.entry().name.clone();
+            let schema = view.running().schema();
+            (
+                schema,
+                view.append_only(),
+                vec![name.clone()],
+                Vec::new(),
+                name,
+            )
+        }
+        Input::Query {
+            plan,
+            emit_on_close,
+        } => (
+            plan.schema.clone(),
+            plan.append_only || *emit_on_close,
+            plan.inputs.clone(),
+            plan.models.clone(),
+            plan.inputs.join(", "),
+        ),
     };
     let mut options = Options::new(create.options.clone());
     match options.required("connector")?.to_lowercase().as_str() {
@@ -192,7 +318,6 @@ fn plan(db: &Database, id: u64, name: &str, create: &CreateSink) -> Result<Plan>
     let config = KafkaSinkConfig::from_options(&mut options, &format!("sluice-sink-{id}-{name}"))?;
     let snapshot = flag(&mut options, "snapshot", true)?;
     let force_append_only = flag(&mut options, "force_append_only", false)?;
-    let schema = view.running().schema();
     let key = match options.get("primary_key") {
         None => Vec::new(),
         Some(columns) => columns
@@ -202,7 +327,9 @@ fn plan(db: &Database, id: u64, name: &str, create: &CreateSink) -> Result<Plan>
                 schema.index_of(column).map_err(|_| {
                     SluiceError::coded(
                         sqlstate::UNDEFINED_COLUMN,
-                        format!("primary_key column \"{column}\" is not a column of {from}"),
+                        format!(
+                            "primary_key column \"{column}\" is not a column of the sink's rows"
+                        ),
                     )
                 })
             })
@@ -241,17 +368,20 @@ fn plan(db: &Database, id: u64, name: &str, create: &CreateSink) -> Result<Plan>
         == (SinkFormat::Plain {
             force_append_only: false,
         })
-        && !view.append_only()
+        && !append_only
     {
         return Err(SluiceError::not_supported(format!(
-            "FORMAT PLAIN writes only insertions, and materialized view {from} can update and \
-             delete rows: use FORMAT UPSERT or DEBEZIUM with a primary_key, or \
-             force_append_only = 'true' to drop its deletions"
+            "FORMAT PLAIN writes only insertions, and the rows of {shown_as} can be updated and \
+             deleted: use FORMAT UPSERT or DEBEZIUM with a primary_key, or \
+             force_append_only = 'true' to drop the deletions"
         )));
     }
-    let encoder = SinkEncoder::new(format, schema, key, &from);
+    let encoder = SinkEncoder::new(format, schema, key, &shown_as);
     Ok(Plan {
-        view,
+        input,
+        inputs,
+        models,
+        shown_as,
         config,
         encoder,
         format,
@@ -259,9 +389,9 @@ fn plan(db: &Database, id: u64, name: &str, create: &CreateSink) -> Result<Plan>
     })
 }
 
-/// Runs `CREATE SINK`: checks the broker and the topic, subscribes to the view,
-/// and returns once the sink is in a checkpoint (when checkpoints are on), so its
-/// start survives a crash.
+/// Runs `CREATE SINK`: checks the broker and the topic, subscribes to the view (or
+/// starts the sink's own view of its query), and returns once the sink is in a
+/// checkpoint (when checkpoints are on), so its start survives a crash.
 pub async fn create_sink(db: &Database, create: &CreateSink) -> Result<Output> {
     let done = Output::Done {
         tag: "CREATE SINK",
@@ -283,15 +413,14 @@ pub async fn create_sink(db: &Database, create: &CreateSink) -> Result<Output> {
             kind: RelationKind::Sink,
             definition: create.text.clone(),
         };
-        let plan = plan(db, entry.id, &name, create)?;
+        let plan = plan(db, entry.id, &name, create).await?;
         let config = plan.config.clone();
         tokio::task::spawn_blocking(move || config.check())
             .await
             .map_err(|e| SluiceError::Internal(format!("checking the broker failed: {e}")))??;
-        let sink = start(db, entry, plan, None)?;
-        let running = sink.running().clone();
-        if let Err(e) = db.catalog().insert_sink(sink, true) {
-            running.stop();
+        let sink = start(db, entry, plan, None).await?;
+        if let Err(e) = db.catalog().insert_sink(sink.clone(), true) {
+            sink.stop();
             return Err(e);
         }
     }
@@ -301,37 +430,94 @@ pub async fn create_sink(db: &Database, create: &CreateSink) -> Result<Output> {
     Ok(done)
 }
 
-/// Starts a sink under the sequencer's lock: registered for checkpoints and
-/// subscribed to its view in one step, from `restore` (a checkpoint directory and
-/// the sink's state there) or from the view's current rows.
-fn start(
+/// Starts a sink, from `restore` (a checkpoint directory and the sink's state
+/// there) or from its input's current rows (its `snapshot` option). A view's sink
+/// subscribes to it under the sequencer's lock; a query's sink starts its own view,
+/// subscribed from its backfill on.
+async fn start(
     db: &Database,
     entry: CatalogEntry,
     plan: Plan,
-    restore: Option<(String, crate::dataflow::view::ViewCheckpoint)>,
+    restore: Option<(String, ViewCheckpoint)>,
 ) -> Result<Arc<Sink>> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let view = plan.view.running().clone();
+    let Plan {
+        input,
+        inputs,
+        models,
+        shown_as,
+        config,
+        encoder,
+        format,
+        snapshot,
+    } = plan;
+    let view_id = match &input {
+        Input::View(view) => view.entry().id,
+        Input::Query { .. } => entry.id,
+    };
+    let (view, own_view, subscribed) = match input {
+        Input::View(view) => (view.running().clone(), None, false),
+        Input::Query {
+            plan,
+            emit_on_close,
+        } => {
+            // Subscribed from the backfill on, unless only later changes are wanted
+            // (a restored view has no backfill).
+            let from_backfill = restore.is_some() || snapshot;
+            let view = super::ddl::start_sink_view(
+                db,
+                &entry,
+                *plan,
+                emit_on_close,
+                from_backfill.then(|| sender.clone()),
+                restore.is_some(),
+            )
+            .await?;
+            (view.clone(), Some(view), from_backfill)
+        }
+    };
+    // The backlog goes on only with a view restored from the same checkpoint: a
+    // rebuilt one sends its rows again, and so does the sink.
+    let restore = restore.filter(|_| {
+        let recovery = db.lock_recovery();
+        let restored = recovery
+            .as_ref()
+            .is_some_and(|r| r.restored.contains(&view_id));
+        if !restored {
+            tracing::warn!(sink = %entry.name, "sink starts again from its input's rows: its view was rebuilt");
+        }
+        restored
+    });
     let running = {
         let mut order = db.sequencer().lock();
         let dir = match &restore {
             Some((dir, _)) => dir.clone(),
-            None => format!("{}-{}", entry.id, order.next_barrier()),
+            None => format!("sink-{}-{}", entry.id, order.next_barrier()),
         };
         let first_barrier = order.register(Participant {
             view_id: entry.id,
+            role: Role::Sink,
             dir,
             fingerprint: entry.definition.clone(),
             inbox: sender.clone(),
         });
         let start = match restore {
             Some((dir, checkpoint)) => {
-                view.subscribe_changes(0, sender.clone());
+                if !subscribed {
+                    view.subscribe_changes(0, sender.clone());
+                }
                 SinkStart::Restore(Manifest::view_dir(db.checkpoints().dir(), &dir), checkpoint)
+            }
+            // The backfill is in the inbox already.
+            None if subscribed => SinkStart::Changes,
+            // Its own view keeps no rows to start from.
+            None if own_view.is_some() => {
+                view.subscribe_changes(0, sender.clone());
+                SinkStart::Changes
             }
             None => {
                 let (rows, _) = view.subscribe(0, sender.clone())?;
-                match plan.snapshot {
+                match snapshot {
                     true => SinkStart::Snapshot(rows),
                     false => SinkStart::Changes,
                 }
@@ -346,8 +532,8 @@ fn start(
         )?
     };
     spawn_writer(Writer {
-        config: plan.config.clone(),
-        encoder: plan.encoder,
+        config: config.clone(),
+        encoder,
         backlog: running.backlog().clone(),
         progress: running.progress().clone(),
         completed: db.checkpoints().completed(),
@@ -355,36 +541,40 @@ fn start(
     });
     Ok(Arc::new(Sink::new(
         entry,
-        plan.view.entry().name.clone(),
-        plan.format,
-        plan.config.topic,
+        SinkReads {
+            shown_as,
+            inputs,
+            models,
+            own_view,
+        },
+        format,
+        config.topic,
         running,
     )))
 }
 
 /// Re-creates a sink at start-up: from its state in the last checkpoint when its
 /// view was restored from the same checkpoint; otherwise (no checkpoint, or the
-/// view rebuilt) from the view's rows as at `CREATE` (its snapshot option), which
+/// view rebuilt) from the view's rows, as at `CREATE` (its snapshot option), which
 /// writes them again: said in the log.
 pub async fn replay_sink(db: &Database, entry: &CatalogEntry) -> Result<()> {
     let create = parse_create_sink(&entry.definition)?;
-    let plan = plan(db, entry.id, &entry.name, &create)?;
+    let plan = plan(db, entry.id, &entry.name, &create).await?;
     let restore = {
         let recovery = db.lock_recovery();
         recovery.as_ref().and_then(|recovery| {
-            let view_restored = recovery.restored.contains(&plan.view.entry().id);
-            match recovery.manifest.view(entry.id) {
-                Some((dir, saved)) if view_restored && saved.fingerprint == entry.definition => {
+            match recovery.manifest.entry(entry.id, Role::Sink) {
+                Some((dir, saved)) if saved.fingerprint == entry.definition => {
                     Some((dir.to_string(), saved.checkpoint.clone()))
                 }
                 _ => {
-                    tracing::warn!(sink = %entry.name, "sink starts again from its view's rows: it has no state in the last checkpoint, or its view was rebuilt");
+                    tracing::warn!(sink = %entry.name, "sink starts again from its input's rows: it has no state in the last checkpoint");
                     None
                 }
             }
         })
     };
-    let sink = start(db, entry.clone(), plan, restore)?;
+    let sink = start(db, entry.clone(), plan, restore).await?;
     db.catalog().insert_sink(sink, false)
 }
 
@@ -412,16 +602,16 @@ pub async fn drop_sinks(db: &Database, names: &[ObjectName], if_exists: bool) ->
 /// Removes a sink and stops it (what it had not written stays unwritten).
 pub(crate) fn drop_sink(db: &Database, sink: &Sink) -> Result<()> {
     db.catalog().remove_sink(&sink.entry().name)?;
-    sink.running().stop();
+    sink.stop();
     Ok(())
 }
 
-/// The sinks reading any of `views`, for refusing to drop or rebuild them.
-pub(crate) fn sinks_reading(db: &Database, views: &[&str]) -> Vec<Arc<Sink>> {
+/// The sinks reading any of `relations`, for refusing to drop or rebuild them.
+pub(crate) fn sinks_reading(db: &Database, relations: &[&str]) -> Vec<Arc<Sink>> {
     db.catalog()
         .sinks()
         .into_iter()
-        .filter(|s| views.contains(&s.input()))
+        .filter(|s| s.inputs().iter().any(|i| relations.contains(&i.as_str())))
         .collect()
 }
 
@@ -439,11 +629,35 @@ mod tests {
         .unwrap();
         assert!(sink.if_not_exists);
         assert_eq!(sink.name.to_string(), "decisions");
-        assert_eq!(sink.from.to_string(), "scores");
+        assert_eq!(
+            sink.from,
+            SinkFrom::Relation(ObjectName::from(vec!["scores".into()]))
+        );
         assert_eq!(sink.options["primary_key"], "id");
         assert_eq!(sink.format, "upsert");
         assert_eq!(sink.encode.0, "json");
         assert!(!sink.text.ends_with(';'));
+    }
+
+    #[test]
+    fn as_takes_the_query_up_to_with() {
+        for (sql, query) in [
+            (
+                "CREATE SINK s AS SELECT a, count(*) FROM t\n  WHERE b > 'x' GROUP BY a\nWITH (connector = 'kafka') FORMAT PLAIN ENCODE JSON",
+                "SELECT a, count(*) FROM t\n  WHERE b > 'x' GROUP BY a",
+            ),
+            (
+                "CREATE SINK s AS WITH c AS (SELECT 1 AS x) SELECT x FROM c WITH (a = 'é') FORMAT PLAIN ENCODE JSON",
+                "WITH c AS (SELECT 1 AS x) SELECT x FROM c",
+            ),
+            (
+                "CREATE SINK s AS SELECT 'ü' AS u, window_start FROM TUMBLE(ev, ts, INTERVAL '1' MINUTE) WITH (a = 'b') FORMAT PLAIN ENCODE JSON",
+                "SELECT 'ü' AS u, window_start FROM TUMBLE(ev, ts, INTERVAL '1' MINUTE)",
+            ),
+        ] {
+            let sink = parse_create_sink(sql).unwrap();
+            assert_eq!(sink.from, SinkFrom::Query(query.into()), "{sql}");
+        }
     }
 
     #[test]
@@ -455,8 +669,8 @@ mod tests {
                 "42601",
             ),
             (
-                "CREATE SINK s AS SELECT 1 WITH (a = 'b') FORMAT PLAIN ENCODE JSON",
-                "0A000",
+                "CREATE SINK s AS WITH (a = 'b') FORMAT PLAIN ENCODE JSON",
+                "42601",
             ),
             (
                 "CREATE SINK s FROM v WITH (a = 'b') FORMAT PLAIN ENCODE JSON x",
