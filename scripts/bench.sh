@@ -5,7 +5,8 @@
 #   SLUICE_BENCH_FULL=1 ./scripts/bench.sh full mode
 #   ./scripts/bench.sh --release           the same, built with the release profile
 #   ./scripts/bench.sh --bench nexmark     one benchmark (view_change_cost, window_state,
-#                                          predict, arrangement, restart, nexmark)
+#                                          predict, arrangement, restart, sink_latency,
+#                                          nexmark)
 #
 # Runs every benchmark in benchmarks/ (cargo bench targets with harness = false); each
 # starts what it needs on 127.0.0.1 itself (an in-process Sluice server, the tansu
@@ -32,7 +33,7 @@ if [ "${1:-}" = --release ]; then
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(--bench view_change_cost --bench window_state --bench predict --bench arrangement --bench restart --bench nexmark)
+    targets=(--bench view_change_cost --bench window_state --bench predict --bench arrangement --bench restart --bench sink_latency --bench nexmark)
 fi
 
 # What the benchmarks start: the Kafka broker, ONNX Runtime and the PREDICT models,
