@@ -798,6 +798,7 @@ async fn the_pipeline_example_runs_and_its_topic_equals_the_view() {
     let broker = Broker::start();
     broker.create_topic("payments", 2);
     broker.create_topic("account_risk", 2);
+    broker.create_topic("closed_windows", 2);
     let mut rng = Rng(0x5eed_0004);
     let mut payments = Vec::new();
     for i in 0..3000i32 {
@@ -836,6 +837,20 @@ async fn the_pipeline_example_runs_and_its_topic_equals_the_view() {
         server.addr,
         &at_broker(&script, &broker).replace("demo-models", &models),
     );
+    // A query's sink that writes each window once, when it closes: PLAIN.
+    client
+        .batch_execute(&format!(
+            "CREATE SINK closed AS
+               SELECT account, window_start, count(*) AS payments
+               FROM TUMBLE(payments, ts, INTERVAL '1' MINUTE)
+               GROUP BY account, window_start EMIT ON WINDOW CLOSE
+             WITH (connector = 'kafka', topic = 'closed_windows',
+                   properties.bootstrap.server = '{}')
+             FORMAT PLAIN ENCODE JSON",
+            broker.address()
+        ))
+        .await
+        .expect("EMIT ON WINDOW CLOSE sink");
     // 20 accounts over five one-minute windows.
     let windows = common::wait_for(
         &client,
@@ -858,6 +873,21 @@ async fn the_pipeline_example_runs_and_its_topic_equals_the_view() {
         let value: Value = serde_json::from_str(value.as_deref().unwrap()).unwrap();
         assert!(value["score"].is_number(), "{value}");
     }
+    let closed: Vec<Vec<Option<String>>> = sorted(
+        consume(&broker, "closed_windows", 2)
+            .iter()
+            .map(|(_, value)| {
+                let value: Value = serde_json::from_str(value.as_deref().unwrap()).unwrap();
+                row(&value, &["account", "window_start", "payments"])
+            })
+            .collect(),
+    );
+    let windows = rows(
+        &client,
+        "SELECT account, window_start, payments FROM account_risk",
+    )
+    .await;
+    assert_eq!(closed, windows, "each closed window written once");
 }
 
 /// docs/sinks.md's example, verbatim but for the broker's address: a consumer reads

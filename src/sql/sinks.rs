@@ -100,14 +100,15 @@ pub fn parse_create_sink(text: &str) -> Result<CreateSink> {
     let (from, mut parser) = if parser.parse_keyword(Keyword::FROM) {
         (SinkFrom::Relation(parser.parse_object_name(false)?), parser)
     } else if parser.parse_keyword(Keyword::AS) {
-        // The query runs up to the options' WITH: sqlparser would read `FROM t WITH
-        // (...)` as table hints, so the query is cut out and parsed on its own.
+        // The query runs up to the options' WITH (sqlparser would read `FROM t WITH
+        // (...)` as table hints); it is parsed when planned, as a view's query is
+        // (`EMIT ON WINDOW CLOSE` included).
         let start = byte_offset(text, parser.peek_token().span.start);
         let end = options_start(text)?;
-        let query = text[start..end].trim();
-        let mut query_parser = Parser::new(&dialect).try_with_sql(query)?;
-        query_parser.parse_query()?;
-        expect_end(&mut query_parser)?;
+        let query = text[start.min(end)..end].trim();
+        if query.is_empty() {
+            return Err(syntax("expected a query after AS"));
+        }
         let rest = Parser::new(&dialect).try_with_sql(&text[end..])?;
         (SinkFrom::Query(query.to_string()), rest)
     } else {
