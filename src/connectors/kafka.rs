@@ -93,14 +93,7 @@ impl KafkaConfig {
                 )));
             }
         };
-        let mut properties = options.with_prefix("properties.");
-        // RisingWave spells it in the singular; librdkafka wants the plural.
-        if let Some(servers) = properties.remove("bootstrap.server") {
-            properties.insert("bootstrap.servers".into(), servers);
-        }
-        if !properties.contains_key("bootstrap.servers") {
-            return Err(invalid("option properties.bootstrap.server is required"));
-        }
+        let properties = librdkafka_properties(options)?;
         Ok(KafkaConfig {
             topic,
             startup,
@@ -189,6 +182,19 @@ impl KafkaConfig {
             lost,
         })
     }
+}
+
+/// The `properties.*` options, for librdkafka: `properties.bootstrap.server` (as
+/// RisingWave spells it; librdkafka wants the plural) is required.
+pub(crate) fn librdkafka_properties(options: &mut Options) -> Result<BTreeMap<String, String>> {
+    let mut properties = options.with_prefix("properties.");
+    if let Some(servers) = properties.remove("bootstrap.server") {
+        properties.insert("bootstrap.servers".into(), servers);
+    }
+    if !properties.contains_key("bootstrap.servers") {
+        return Err(invalid("option properties.bootstrap.server is required"));
+    }
+    Ok(properties)
 }
 
 pub(crate) fn kafka_error(e: KafkaError) -> SluiceError {

@@ -27,7 +27,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::kafka::{check_topic_name, kafka_error, partitions};
+use super::kafka::{check_topic_name, kafka_error, librdkafka_properties, partitions};
 use super::options::{Options, invalid};
 use super::sink_format::{SinkEncoder, SinkMessage};
 use crate::dataflow::sink::{Backlog, SinkProgress};
@@ -61,13 +61,7 @@ impl KafkaSinkConfig {
     pub fn from_options(options: &mut Options, default_id: &str) -> Result<Self> {
         let topic = options.required("topic")?;
         check_topic_name(&topic)?;
-        let mut properties = options.with_prefix("properties.");
-        if let Some(servers) = properties.remove("bootstrap.server") {
-            properties.insert("bootstrap.servers".into(), servers);
-        }
-        if !properties.contains_key("bootstrap.servers") {
-            return Err(invalid("option properties.bootstrap.server is required"));
-        }
+        let mut properties = librdkafka_properties(options)?;
         for fixed in ["enable.idempotence", "isolation.level", "group.id"] {
             if properties.contains_key(fixed) {
                 return Err(invalid(format!(
@@ -209,7 +203,6 @@ impl Connection {
             if let Some(value) = &message.value {
                 record = record.payload(value.as_str());
             }
-            let mut record = record;
             loop {
                 match self.producer.send(record) {
                     Ok(()) => break,

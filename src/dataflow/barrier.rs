@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
-use super::change::{ChangeSender, Message};
+use super::change::{ChangeReceiver, ChangeSender, Message};
 use super::state::RunWrite;
 use super::view::ViewCheckpoint;
 use crate::error::Result;
@@ -97,6 +97,63 @@ pub struct Participant {
     pub fingerprint: String,
     /// The view's inbox.
     pub inbox: ChangeSender,
+}
+
+/// What an [`AlignedInbox`] hands its owner next.
+#[derive(Debug)]
+pub enum Next {
+    /// Process this message.
+    Message(Message),
+    /// Every input has passed this barrier: take the checkpoint, answer, pass it on.
+    Barrier(Barrier),
+}
+
+/// An inbox read through [`Alignment`]: messages held for a pending barrier come
+/// back, in order, once it completes (or is abandoned), before anything newer.
+#[derive(Debug)]
+pub struct AlignedInbox {
+    inbox: ChangeReceiver,
+    alignment: Alignment,
+    replay: VecDeque<Message>,
+}
+
+impl AlignedInbox {
+    /// Reads `inbox` through `alignment`.
+    pub fn new(inbox: ChangeReceiver, alignment: Alignment) -> Self {
+        AlignedInbox {
+            inbox,
+            alignment,
+            replay: VecDeque::new(),
+        }
+    }
+}
+
+impl Iterator for AlignedInbox {
+    type Item = Next;
+
+    /// The next message to process or barrier to complete, waiting for one; `None`
+    /// once every sender is gone.
+    fn next(&mut self) -> Option<Next> {
+        loop {
+            let message = match self.replay.pop_front() {
+                Some(message) => message,
+                None => self.inbox.blocking_recv()?,
+            };
+            match self.alignment.admit(message) {
+                Admit::Now(message) => return Some(Next::Message(message)),
+                Admit::Taken => {}
+                Admit::Replay(mut messages) => {
+                    messages.append(&mut self.replay);
+                    self.replay = messages;
+                }
+                Admit::Complete(barrier, mut held) => {
+                    held.append(&mut self.replay);
+                    self.replay = held;
+                    return Some(Next::Barrier(barrier));
+                }
+            }
+        }
+    }
 }
 
 /// What [`Alignment::admit`] decides for a message.

@@ -30,7 +30,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::arrangement::Arrangement;
-use super::barrier::{Admit, Alignment, Barrier, TakenCheckpoint};
+use super::barrier::{AlignedInbox, Alignment, Barrier, Next, TakenCheckpoint};
 use super::state::Spine;
 use super::state::checkpoint;
 use super::view::ViewCheckpoint;
@@ -221,11 +221,11 @@ impl RunningSink {
         };
         let backlog = Arc::new(Mutex::new(backlog));
         let progress = Arc::new(Mutex::new(SinkProgress::default()));
-        let alignment = Alignment::new(first_barrier, BTreeSet::from([0]));
+        let inbox = AlignedInbox::new(receiver, Alignment::new(first_barrier, BTreeSet::from([0])));
         let (worker_backlog, worker_progress) = (backlog.clone(), progress.clone());
         let worker = std::thread::Builder::new()
             .name(format!("sink-{name}"))
-            .spawn(move || run(receiver, alignment, &worker_backlog, &worker_progress))?;
+            .spawn(move || run(inbox, &worker_backlog, &worker_progress))?;
         Ok(Arc::new(RunningSink {
             inbox: sender,
             backlog,
@@ -273,40 +273,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The worker: the inbox until `Stop` or until every sender is gone.
-fn run(
-    mut inbox: ChangeReceiver,
-    mut alignment: Alignment,
-    backlog: &Mutex<Backlog>,
-    progress: &Mutex<SinkProgress>,
-) {
-    let mut replay = std::collections::VecDeque::new();
-    loop {
-        let message = match replay.pop_front() {
-            Some(message) => message,
-            None => match inbox.blocking_recv() {
-                Some(message) => message,
-                None => return,
-            },
-        };
-        let message = match alignment.admit(message) {
-            Admit::Now(message) => message,
-            Admit::Taken => continue,
-            Admit::Replay(mut messages) => {
-                messages.append(&mut replay);
-                replay = messages;
-                continue;
-            }
-            Admit::Complete(barrier, mut held) => {
-                let Barrier {
-                    id,
-                    epoch,
-                    dir,
-                    reply,
-                } = barrier;
+fn run(inbox: AlignedInbox, backlog: &Mutex<Backlog>, progress: &Mutex<SinkProgress>) {
+    for next in inbox {
+        let message = match next {
+            Next::Message(message) => message,
+            Next::Barrier(Barrier {
+                id,
+                epoch,
+                dir,
+                reply,
+            }) => {
                 let taken = lock(backlog).checkpoint(id, epoch, &dir);
                 let _ = reply.send(taken.map(Some));
-                held.append(&mut replay);
-                replay = held;
                 continue;
             }
         };

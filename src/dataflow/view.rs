@@ -15,7 +15,7 @@
 //! view can start from such a checkpoint instead of its inputs' snapshots
 //! ([`Inputs::restore`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -24,7 +24,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::Expr;
 
 use super::arrangement::Arrangement;
-use super::barrier::{Admit, Alignment, Barrier, SourcePosition, TakenCheckpoint};
+use super::barrier::{AlignedInbox, Alignment, Barrier, Next, SourcePosition, TakenCheckpoint};
 use super::feed::{FeedItem, FeedReceiver, FeedSender, feed};
 use super::graph::Node;
 use super::operator::ErrorLog;
@@ -193,7 +193,8 @@ impl MaterializedView {
                     Some((dir, checkpoint)) => Start::Restore(dir, checkpoint),
                     None => Start::Backfill(snapshots),
                 };
-                run(output, graph, (receiver, alignment), start, ready_tx)
+                let inbox = AlignedInbox::new(receiver, alignment);
+                run(output, graph, inbox, start, ready_tx)
             })?;
         let view = Arc::new(MaterializedView {
             shared,
@@ -575,7 +576,7 @@ enum Start {
 fn run(
     mut output: Output,
     mut graph: Node,
-    (mut inbox, mut alignment): (ChangeReceiver, Alignment),
+    inbox: AlignedInbox,
     start: Start,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -607,27 +608,11 @@ fn run(
     }
     let _ = ready.send(());
 
-    let mut replay: VecDeque<Message> = VecDeque::new();
-    loop {
-        let message = match replay.pop_front() {
-            Some(message) => message,
-            None => match inbox.blocking_recv() {
-                Some(message) => message,
-                None => break,
-            },
-        };
-        let message = match alignment.admit(message) {
-            Admit::Now(message) => message,
-            Admit::Taken => continue,
-            Admit::Replay(mut messages) => {
-                messages.append(&mut replay);
-                replay = messages;
-                continue;
-            }
-            Admit::Complete(barrier, mut held) => {
+    for next in inbox {
+        let message = match next {
+            Next::Message(message) => message,
+            Next::Barrier(barrier) => {
                 complete_barrier(&mut output, &mut graph, barrier);
-                held.append(&mut replay);
-                replay = held;
                 continue;
             }
         };
