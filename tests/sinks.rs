@@ -532,6 +532,30 @@ async fn create_sink_errors_and_the_catalog_statements() {
         .unwrap();
     assert!(rows(&c, "SHOW SINKS").await.is_empty());
     c.batch_execute("DROP SINK IF EXISTS s").await.unwrap();
+    // A query's sink holds on to the table and the model it reads.
+    let model = common::ml::model_path("mlp");
+    c.batch_execute(&format!(
+        "CREATE MODEL m FROM '{model}';
+         CREATE SINK scored AS SELECT id, PREDICT(m, v, v, v, v) AS p FROM t
+         WITH (connector = 'kafka', topic = 'out', properties.bootstrap.server = '{}',
+               primary_key = 'id')
+         FORMAT UPSERT ENCODE JSON",
+        broker.address()
+    ))
+    .await
+    .unwrap();
+    for sql in [
+        "DROP MODEL m".to_string(),
+        format!("CREATE OR REPLACE MODEL m FROM '{model}'"),
+        "DROP TABLE t".to_string(),
+    ] {
+        let err = c.batch_execute(&sql).await.expect_err(&sql);
+        assert_eq!(sqlstate(&err), "2BP01", "{sql}: {err:?}");
+    }
+    c.batch_execute("DROP TABLE t CASCADE; DROP MODEL m")
+        .await
+        .unwrap();
+    assert!(rows(&c, "SHOW SINKS").await.is_empty());
 }
 
 /// Per topic, each connection of its sink in order: the writer and the checkpoint
