@@ -202,3 +202,41 @@ async fn text_output_matches_postgres() {
         );
     }
 }
+
+/// `SHOW`'s result column is named as PostgreSQL names it (drivers and BI tools read
+/// `DateStyle` by that name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_names_its_column_as_postgres() {
+    let pg = Postgres::start();
+    let postgres = pg.client().await;
+    let server = TestServer::start().await;
+    let sluice = server.client().await;
+    for sql in [
+        "SHOW DateStyle",
+        "SHOW datestyle",
+        "SHOW TIMEZONE",
+        "SHOW TIME ZONE",
+        "SHOW IntervalStyle",
+        "SHOW TRANSACTION ISOLATION LEVEL",
+        "SHOW server_version",
+        "SHOW search_path",
+        "SHOW client_encoding",
+        "SHOW standard_conforming_strings",
+    ] {
+        let name = |statement: tokio_postgres::Statement| statement.columns()[0].name().to_string();
+        let expected = name(postgres.prepare(sql).await.expect(sql));
+        assert_eq!(
+            name(sluice.prepare(sql).await.expect(sql)),
+            expected,
+            "{sql}"
+        );
+        let messages = sluice.simple_query(sql).await.expect(sql);
+        let simple = messages.iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => {
+                Some(row.columns()[0].name().to_string())
+            }
+            _ => None,
+        });
+        assert_eq!(simple.as_deref(), Some(expected.as_str()), "{sql} (simple)");
+    }
+}

@@ -518,11 +518,11 @@ async fn execute_command(
         Command::Show { name } if name == settings::CHECKPOINT_INTERVAL => {
             let millis = db.checkpoints().interval().as_millis();
             let value = settings::show_milliseconds(i64::try_from(millis).unwrap_or(i64::MAX));
-            show::text_rows(&name, vec![value])
+            show::text_rows(&settings::column_name(&name), vec![value])
         }
         Command::Show { name } => {
             let value = settings::show(vars, &name)?;
-            show::text_rows(&name, vec![value])
+            show::text_rows(&settings::column_name(&name), vec![value])
         }
         Command::AlterCheckpointInterval(interval) => {
             run_to_completion(async move {

@@ -92,6 +92,20 @@ pub fn normalize(name: &str) -> String {
     }
 }
 
+/// The column name of `SHOW name`'s result: the setting's canonical name, which
+/// PostgreSQL spells in mixed case for a few (`SHOW datestyle` answers in a column
+/// named `DateStyle`).
+pub fn column_name(name: &str) -> String {
+    let name = normalize(name);
+    match name.as_str() {
+        "datestyle" => "DateStyle".into(),
+        "intervalstyle" => "IntervalStyle".into(),
+        "timezone" => "TimeZone".into(),
+        // `SHOW a.b` arrives as the words `a b`: custom options are dotted.
+        _ => name.replace(' ', "."),
+    }
+}
+
 fn lookup(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name == name)
 }

@@ -118,7 +118,7 @@ pub fn show_in_table(options: &ShowStatementOptions) -> Result<ObjectName> {
 
 /// The result schema of `SHOW name`.
 pub fn setting_schema(name: &str) -> SchemaRef {
-    text_schema(name)
+    text_schema(&super::settings::column_name(name))
 }
 
 /// A one-column text result (`SHOW name`, `EXPLAIN CREATE MATERIALIZED VIEW`).
