@@ -240,3 +240,41 @@ async fn show_names_its_column_as_postgres() {
         assert_eq!(simple.as_deref(), Some(expected.as_str()), "{sql} (simple)");
     }
 }
+
+/// `pg_get_serial_sequence`: NULL for a column that is not serial (Sluice has none),
+/// the same errors as PostgreSQL for a relation or column that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_get_serial_sequence_answers_as_postgres() {
+    let pg = Postgres::start();
+    let postgres = pg.client().await;
+    let server = TestServer::start().await;
+    let sluice = server.client().await;
+    both(
+        &sluice,
+        &postgres,
+        "CREATE TABLE items (id BIGINT PRIMARY KEY, \"Name\" TEXT)",
+    )
+    .await;
+    for call in [
+        "pg_get_serial_sequence('items', 'id')",
+        "pg_get_serial_sequence('public.items', 'id')",
+        "pg_get_serial_sequence('ITEMS', 'id')",
+        "pg_get_serial_sequence('items', 'Name')",
+        "pg_get_serial_sequence(NULL, 'id')",
+        "pg_get_serial_sequence('nope', 'id')",
+        "pg_get_serial_sequence('items', 'nope')",
+    ] {
+        let sql = format!("SELECT {call}");
+        let answer =
+            |result: Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>| {
+                result
+                    .map(|m| common::text_rows(&m))
+                    .map_err(|e| common::sqlstate(&e))
+            };
+        assert_eq!(
+            answer(sluice.simple_query(&sql).await),
+            answer(postgres.simple_query(&sql).await),
+            "{sql}"
+        );
+    }
+}

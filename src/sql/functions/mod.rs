@@ -18,6 +18,7 @@
 //! for expressions the user wrote without them.
 
 pub mod postgres;
+pub mod serial;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
