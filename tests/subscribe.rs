@@ -565,20 +565,21 @@ async fn memory_after_churn(subscribe: bool, churn: i64) -> i64 {
 }
 
 /// A subscriber that never reads costs the server at most its bound: measured as
-/// the server's resident memory after 400 MB of changes with such a subscriber,
+/// the server's resident memory after 1.2 GB of changes with such a subscriber,
 /// against the same changes without one. The bound is 5,000 rows of 1 KB; without
-/// it, the changes it was sent stay buffered (about 200 MiB more, measured by
+/// it, the changes it was sent stay buffered (about 800 MiB more, measured by
 /// setting the bound past them), so the margin below is far from both (the
-/// allocator's retention varies by some 60 MiB from run to run).
+/// allocator's retention varies by up to ~130 MiB from run to run, more when other
+/// tests run beside it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_never_reads_holds_memory_to_its_bound() {
-    let churn = 200_000;
+    let churn = 600_000;
     let without = memory_after_churn(false, churn).await;
     let with = memory_after_churn(true, churn).await;
     let grown_mib = (with - without) as f64 / 1024.0;
     eprintln!("resident memory: {without} KiB without a subscriber, {with} KiB with one");
     assert!(
-        grown_mib < 100.0,
-        "a stuck subscriber cost {grown_mib:.0} MiB of the 400 MB of changes it was sent"
+        grown_mib < 300.0,
+        "a stuck subscriber cost {grown_mib:.0} MiB of the 1.2 GB of changes it was sent"
     );
 }
