@@ -278,3 +278,46 @@ async fn pg_get_serial_sequence_answers_as_postgres() {
         );
     }
 }
+
+/// `LIKE` / `ILIKE` with an escape character other than the backslash, as metadata
+/// queries write it, answer as in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn like_with_any_escape_character_answers_as_postgres() {
+    let pg = Postgres::start();
+    let postgres = pg.client().await;
+    let server = TestServer::start().await;
+    let sluice = server.client().await;
+    for condition in [
+        "'a/b' LIKE 'a//b' ESCAPE '/'",
+        "'a%b' LIKE 'a/%b' ESCAPE '/'",
+        "'axb' LIKE 'a/%b' ESCAPE '/'",
+        "'a_b' LIKE 'a#_b' ESCAPE '#'",
+        "'azb' LIKE 'a#_b' ESCAPE '#'",
+        "'ab' NOT LIKE 'a/b' ESCAPE '/'",
+        "'a\\b' LIKE 'a\\b' ESCAPE '/'",
+        "'a\\b' LIKE 'a\\_' ESCAPE '/'",
+        "'A%B' ILIKE 'a/%%' ESCAPE '/'",
+        "'a\\' LIKE 'a\\' ESCAPE ''",
+        "'a%' LIKE 'a%' ESCAPE ''",
+        "'pg_class' LIKE 'pg/_%' ESCAPE '/'",
+    ] {
+        let sql = format!("SELECT {condition}");
+        let answer =
+            |result: Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>| {
+                result
+                    .map(|m| common::text_rows(&m))
+                    .map_err(|e| common::sqlstate(&e))
+            };
+        assert_eq!(
+            answer(sluice.simple_query(&sql).await),
+            answer(postgres.simple_query(&sql).await),
+            "{sql}"
+        );
+    }
+    // PostgreSQL fails on a trailing escape only when a value reaches it.
+    let err = sluice
+        .simple_query("SELECT 'ab' LIKE 'a/' ESCAPE '/'")
+        .await
+        .unwrap_err();
+    assert_eq!(common::sqlstate(&err), "0A000");
+}
