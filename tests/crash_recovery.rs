@@ -863,21 +863,11 @@ async fn verify(
     );
 }
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name}={v}: not a number"))
-        })
-        .unwrap_or(default)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_recover_from_kill9_and_equal_the_batch_oracle() {
-    let rounds = env_number("SLUICE_CRASH_ROUNDS", 10);
-    let per_round = env_number("SLUICE_CRASH_EVENTS", 20_000) as usize;
-    let seed = env_number(
+    let rounds = common::env_number("SLUICE_CRASH_ROUNDS", 10);
+    let per_round = common::env_number("SLUICE_CRASH_EVENTS", 20_000) as usize;
+    let seed = common::env_number(
         "SLUICE_CRASH_SEED",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -633,7 +633,7 @@ async fn sinks_resume_after_the_broker_is_away_and_lose_nothing() {
     let log = data.path().join("log-0");
     let args = ["--checkpoint-interval", "100ms", "--log", "info"];
     let server = ServerProcess::start_with(data.path(), &args, Some(&log));
-    let client = try_connect(server.addr).await;
+    let client = common::connect(server.addr).await;
     create_pipeline(&client, &broker).await;
     let mut rng = Rng(0x5eed_0003);
     let mut next_id = 0;
@@ -645,7 +645,7 @@ async fn sinks_resume_after_the_broker_is_away_and_lose_nothing() {
     }
     await_sinks(&client).await;
     proxy.cut();
-    let outage = Duration::from_secs(env_number("SLUICE_SINK_OUTAGE_SECS", 30));
+    let outage = Duration::from_secs(common::env_number("SLUICE_SINK_OUTAGE_SECS", 30));
     let until = Instant::now() + outage;
     while Instant::now() < until {
         client
@@ -703,31 +703,6 @@ async fn sinks_resume_after_the_broker_is_away_and_lose_nothing() {
     drop(server);
 }
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-async fn try_connect(addr: std::net::SocketAddr) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let url = format!(
-            "host={} port={} user=t dbname=sluice",
-            addr.ip(),
-            addr.port()
-        );
-        if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
-        {
-            tokio::spawn(connection);
-            return client;
-        }
-        assert!(Instant::now() < deadline, "server did not come back");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Kill -9 at random moments while the sinks write (`SLUICE_SINK_CRASH_ROUNDS`,
 /// default 10): every change is in the topics exactly once (the DEBEZIUM replay is
 /// strict) and the rebuilt topics equal the views.
@@ -739,11 +714,11 @@ async fn sinks_write_every_change_exactly_once_across_kill9() {
     let args = ["--checkpoint-interval", "100ms", "--log", "info"];
     let log = |round: u64| data.as_path().join(format!("log-{round}"));
     let mut server = ServerProcess::start_with(data.as_path(), &args, Some(&log(0)));
-    let mut client = try_connect(server.addr).await;
+    let mut client = common::connect(server.addr).await;
     create_pipeline(&client, &broker).await;
     let mut rng = Rng(0x5eed_0002);
     let mut next_id = 0;
-    let rounds = env_number("SLUICE_SINK_CRASH_ROUNDS", 10);
+    let rounds = common::env_number("SLUICE_SINK_CRASH_ROUNDS", 10);
     for round in 0..rounds {
         for _ in 0..5 + rng.below(30) {
             let sql = random_change(&mut rng, &mut next_id);
@@ -753,7 +728,7 @@ async fn sinks_write_every_change_exactly_once_across_kill9() {
         tokio::time::sleep(Duration::from_millis(rng.below(250) as u64)).await;
         server.kill9();
         server = ServerProcess::start_with(data.as_path(), &args, Some(&log(round + 1)));
-        client = try_connect(server.addr).await;
+        client = common::connect(server.addr).await;
     }
     await_sinks(&client).await;
     let connects = sink_connections(&data, rounds);

@@ -121,6 +121,25 @@ async fn text_rows(client: &Client, sql: &str) -> Result<Vec<Vec<Option<String>>
     Ok(common::text_rows(&messages))
 }
 
+/// `SELECT expression` for each of `expressions`, in Sluice and in PostgreSQL: the
+/// rows, or the failure's SQLSTATE, must be the same.
+async fn assert_same_answers(sluice: &Client, postgres: &Client, expressions: &[&str]) {
+    let answer =
+        |result: Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>| {
+            result
+                .map(|m| common::text_rows(&m))
+                .map_err(|e| common::sqlstate(&e))
+        };
+    for expression in expressions {
+        let sql = format!("SELECT {expression}");
+        assert_eq!(
+            answer(sluice.simple_query(&sql).await),
+            answer(postgres.simple_query(&sql).await),
+            "{sql}"
+        );
+    }
+}
+
 async fn both(sluice: &Client, postgres: &Client, sql: &str) {
     sluice.batch_execute(sql).await.unwrap();
     postgres.batch_execute(sql).await.unwrap();
@@ -255,28 +274,20 @@ async fn pg_get_serial_sequence_answers_as_postgres() {
         "CREATE TABLE items (id BIGINT PRIMARY KEY, \"Name\" TEXT)",
     )
     .await;
-    for call in [
-        "pg_get_serial_sequence('items', 'id')",
-        "pg_get_serial_sequence('public.items', 'id')",
-        "pg_get_serial_sequence('ITEMS', 'id')",
-        "pg_get_serial_sequence('items', 'Name')",
-        "pg_get_serial_sequence(NULL, 'id')",
-        "pg_get_serial_sequence('nope', 'id')",
-        "pg_get_serial_sequence('items', 'nope')",
-    ] {
-        let sql = format!("SELECT {call}");
-        let answer =
-            |result: Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>| {
-                result
-                    .map(|m| common::text_rows(&m))
-                    .map_err(|e| common::sqlstate(&e))
-            };
-        assert_eq!(
-            answer(sluice.simple_query(&sql).await),
-            answer(postgres.simple_query(&sql).await),
-            "{sql}"
-        );
-    }
+    assert_same_answers(
+        &sluice,
+        &postgres,
+        &[
+            "pg_get_serial_sequence('items', 'id')",
+            "pg_get_serial_sequence('public.items', 'id')",
+            "pg_get_serial_sequence('ITEMS', 'id')",
+            "pg_get_serial_sequence('items', 'Name')",
+            "pg_get_serial_sequence(NULL, 'id')",
+            "pg_get_serial_sequence('nope', 'id')",
+            "pg_get_serial_sequence('items', 'nope')",
+        ],
+    )
+    .await;
 }
 
 /// `LIKE` / `ILIKE` with an escape character other than the backslash, as metadata
@@ -287,33 +298,25 @@ async fn like_with_any_escape_character_answers_as_postgres() {
     let postgres = pg.client().await;
     let server = TestServer::start().await;
     let sluice = server.client().await;
-    for condition in [
-        "'a/b' LIKE 'a//b' ESCAPE '/'",
-        "'a%b' LIKE 'a/%b' ESCAPE '/'",
-        "'axb' LIKE 'a/%b' ESCAPE '/'",
-        "'a_b' LIKE 'a#_b' ESCAPE '#'",
-        "'azb' LIKE 'a#_b' ESCAPE '#'",
-        "'ab' NOT LIKE 'a/b' ESCAPE '/'",
-        "'a\\b' LIKE 'a\\b' ESCAPE '/'",
-        "'a\\b' LIKE 'a\\_' ESCAPE '/'",
-        "'A%B' ILIKE 'a/%%' ESCAPE '/'",
-        "'a\\' LIKE 'a\\' ESCAPE ''",
-        "'a%' LIKE 'a%' ESCAPE ''",
-        "'pg_class' LIKE 'pg/_%' ESCAPE '/'",
-    ] {
-        let sql = format!("SELECT {condition}");
-        let answer =
-            |result: Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>| {
-                result
-                    .map(|m| common::text_rows(&m))
-                    .map_err(|e| common::sqlstate(&e))
-            };
-        assert_eq!(
-            answer(sluice.simple_query(&sql).await),
-            answer(postgres.simple_query(&sql).await),
-            "{sql}"
-        );
-    }
+    assert_same_answers(
+        &sluice,
+        &postgres,
+        &[
+            "'a/b' LIKE 'a//b' ESCAPE '/'",
+            "'a%b' LIKE 'a/%b' ESCAPE '/'",
+            "'axb' LIKE 'a/%b' ESCAPE '/'",
+            "'a_b' LIKE 'a#_b' ESCAPE '#'",
+            "'azb' LIKE 'a#_b' ESCAPE '#'",
+            "'ab' NOT LIKE 'a/b' ESCAPE '/'",
+            "'a\\b' LIKE 'a\\b' ESCAPE '/'",
+            "'a\\b' LIKE 'a\\_' ESCAPE '/'",
+            "'A%B' ILIKE 'a/%%' ESCAPE '/'",
+            "'a\\' LIKE 'a\\' ESCAPE ''",
+            "'a%' LIKE 'a%' ESCAPE ''",
+            "'pg_class' LIKE 'pg/_%' ESCAPE '/'",
+        ],
+    )
+    .await;
     // PostgreSQL fails on a trailing escape only when a value reaches it.
     let err = sluice
         .simple_query("SELECT 'ab' LIKE 'a/' ESCAPE '/'")

@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Built on `sqlparser`'s parser primitives, so column definitions, types and the
-//! watermark expression use the same grammar as everywhere else.
+//! watermark expression use the same grammar as everywhere else. The helpers the
+//! other statements written this way share (`CREATE SINK`: [`super::sinks`]) live
+//! here too: words, options, the statement's end, `DROP kind` and `SHOW CREATE kind`.
 
 use std::collections::BTreeMap;
 
@@ -44,8 +46,16 @@ pub struct CreateSource {
     pub encode: Option<(String, BTreeMap<String, String>)>,
 }
 
+/// The statement this module parses itself, as syntax errors name it.
+const CREATE_SOURCE: &str = "CREATE SOURCE";
+
+/// A syntax error in `statement`.
+pub(crate) fn syntax_in(statement: &str, message: impl Into<String>) -> SluiceError {
+    SluiceError::Syntax(format!("syntax error in {statement}: {}", message.into()))
+}
+
 fn syntax(message: impl Into<String>) -> SluiceError {
-    SluiceError::Syntax(format!("syntax error in CREATE SOURCE: {}", message.into()))
+    syntax_in(CREATE_SOURCE, message)
 }
 
 /// True (and consumes it) when the next token is the word `word`.
@@ -59,15 +69,30 @@ pub(crate) fn parse_word(parser: &mut Parser, word: &str) -> bool {
     }
 }
 
-pub(crate) fn expect_word(parser: &mut Parser, word: &str) -> Result<()> {
-    if parse_word(parser, word) {
-        Ok(())
-    } else {
-        Err(syntax(format!(
-            "expected {word}, found {}",
-            parser.peek_token().token
-        )))
+/// Consumes `words`, in order, or fails naming the first one missing.
+pub(crate) fn expect_words(parser: &mut Parser, statement: &str, words: &[&str]) -> Result<()> {
+    for word in words {
+        if !parse_word(parser, word) {
+            return Err(syntax_in(
+                statement,
+                format!("expected {word}, found {}", parser.peek_token().token),
+            ));
+        }
     }
+    Ok(())
+}
+
+/// The end of the statement (after an optional `;`).
+pub(crate) fn expect_end(parser: &mut Parser, statement: &str) -> Result<()> {
+    let _ = parser.consume_token(&Token::SemiColon);
+    match parser.peek_token().token {
+        Token::EOF => Ok(()),
+        other => Err(syntax_in(statement, format!("unexpected {other}"))),
+    }
+}
+
+fn expect_word(parser: &mut Parser, word: &str) -> Result<()> {
+    expect_words(parser, CREATE_SOURCE, &[word])
 }
 
 /// Parses `CREATE SOURCE ...` (the whole text of one statement).
@@ -131,10 +156,7 @@ pub fn parse_create_source(text: &str) -> Result<CreateSource> {
         };
         encode = Some((encoding, encode_options));
     }
-    let _ = parser.consume_token(&Token::SemiColon);
-    if parser.peek_token().token != Token::EOF {
-        return Err(syntax(format!("unexpected {}", parser.peek_token().token)));
-    }
+    expect_end(&mut parser, CREATE_SOURCE)?;
     Ok(CreateSource {
         text: text.trim().to_string(),
         if_not_exists,
@@ -147,12 +169,13 @@ pub fn parse_create_source(text: &str) -> Result<CreateSource> {
     })
 }
 
-/// `DROP SOURCE [IF EXISTS] name [, ...] [CASCADE | RESTRICT]`: (names, if_exists, cascade).
-pub fn parse_drop_source(text: &str) -> Result<(Vec<ObjectName>, bool, bool)> {
+/// `DROP kind [IF EXISTS] name [, ...] [CASCADE | RESTRICT]` (`kind`: `SOURCE`,
+/// `SINK`): (names, if_exists, cascade).
+pub fn parse_drop(text: &str, kind: &str) -> Result<(Vec<ObjectName>, bool, bool)> {
+    let statement = format!("DROP {kind}");
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect).try_with_sql(text)?;
-    expect_word(&mut parser, "DROP")?;
-    expect_word(&mut parser, "SOURCE")?;
+    expect_words(&mut parser, &statement, &["DROP", kind])?;
     let if_exists = parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
     let mut names = vec![parser.parse_object_name(false)?];
     while parser.consume_token(&Token::Comma) {
@@ -162,25 +185,18 @@ pub fn parse_drop_source(text: &str) -> Result<(Vec<ObjectName>, bool, bool)> {
     if !cascade {
         let _ = parser.parse_keyword(Keyword::RESTRICT);
     }
-    let _ = parser.consume_token(&Token::SemiColon);
-    if parser.peek_token().token != Token::EOF {
-        return Err(syntax(format!("unexpected {}", parser.peek_token().token)));
-    }
+    expect_end(&mut parser, &statement)?;
     Ok((names, if_exists, cascade))
 }
 
-/// `SHOW CREATE SOURCE name`.
-pub fn parse_show_create_source(text: &str) -> Result<ObjectName> {
+/// `SHOW CREATE kind name` (`kind`: `SOURCE`, `SINK`).
+pub fn parse_show_create(text: &str, kind: &str) -> Result<ObjectName> {
+    let statement = format!("SHOW CREATE {kind}");
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect).try_with_sql(text)?;
-    for word in ["SHOW", "CREATE", "SOURCE"] {
-        expect_word(&mut parser, word)?;
-    }
+    expect_words(&mut parser, &statement, &["SHOW", "CREATE", kind])?;
     let name = parser.parse_object_name(false)?;
-    let _ = parser.consume_token(&Token::SemiColon);
-    if parser.peek_token().token != Token::EOF {
-        return Err(syntax(format!("unexpected {}", parser.peek_token().token)));
-    }
+    expect_end(&mut parser, &statement)?;
     Ok(name)
 }
 

@@ -277,12 +277,7 @@ pub async fn create_model(db: &Database, create: &CreateModel) -> Result<Output>
         }
         let rebuilt: Vec<&str> = rebuilt.iter().map(String::as_str).collect();
         let mut sinks = super::sinks::sinks_reading(db, &rebuilt);
-        sinks.extend(
-            db.catalog()
-                .sinks()
-                .into_iter()
-                .filter(|s| s.models().contains(&create.name)),
-        );
+        sinks.extend(super::sinks::sinks_using_model(db, &create.name));
         if let Some(sink) = sinks.first() {
             let _ = std::fs::remove_file(&file);
             return Err(SluiceError::coded(
@@ -359,12 +354,7 @@ pub async fn drop_models(db: &Database, names: &[String], if_exists: bool) -> Re
                 ),
             ));
         }
-        if let Some(sink) = db
-            .catalog()
-            .sinks()
-            .into_iter()
-            .find(|s| s.models().contains(name))
-        {
+        if let Some(sink) = super::sinks::sinks_using_model(db, name).first() {
             return Err(SluiceError::coded(
                 crate::error::sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
                 format!(

@@ -12,9 +12,7 @@ use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use super::complexity;
-use super::create_source::{
-    CreateSource, parse_create_source, parse_drop_source, parse_show_create_source,
-};
+use super::create_source::{CreateSource, parse_create_source, parse_drop, parse_show_create};
 use crate::error::{Result, SluiceError};
 
 /// Parses SQL text into statements. Shared by every connection.
@@ -54,7 +52,7 @@ impl SqlParser {
                     continue;
                 }
                 ["DROP", "SOURCE", ..] => {
-                    let (names, if_exists, cascade) = parse_drop_source(&text)?;
+                    let (names, if_exists, cascade) = parse_drop(&text, "SOURCE")?;
                     out.push(SqlStatement::DropSource {
                         names,
                         if_exists,
@@ -119,7 +117,8 @@ impl SqlParser {
                     continue;
                 }
                 ["DROP", "SINK", ..] => {
-                    let (names, if_exists) = super::sinks::parse_drop_sink(&text)?;
+                    // A sink has no dependents: CASCADE changes nothing.
+                    let (names, if_exists, _) = parse_drop(&text, "SINK")?;
                     out.push(SqlStatement::DropSink { names, if_exists });
                     continue;
                 }
@@ -128,9 +127,9 @@ impl SqlParser {
                     continue;
                 }
                 ["SHOW", "CREATE", "SINK", ..] => {
-                    out.push(SqlStatement::ShowCreateSink(
-                        super::sinks::parse_show_create_sink(&text)?,
-                    ));
+                    out.push(SqlStatement::ShowCreateSink(parse_show_create(
+                        &text, "SINK",
+                    )?));
                     continue;
                 }
                 ["SHOW", "SOURCES"] => {
@@ -138,8 +137,8 @@ impl SqlParser {
                     continue;
                 }
                 ["SHOW", "CREATE", "SOURCE", ..] => {
-                    out.push(SqlStatement::ShowCreateSource(parse_show_create_source(
-                        &text,
+                    out.push(SqlStatement::ShowCreateSource(parse_show_create(
+                        &text, "SOURCE",
                     )?));
                     continue;
                 }

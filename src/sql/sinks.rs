@@ -23,7 +23,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::Output;
-use super::create_source::{parse_options, parse_word};
+use super::create_source::{expect_end, expect_words, parse_options, syntax_in};
 use super::names::{quote_ident, relation_name};
 use super::view_plan::{ViewPlan, plan_view};
 use crate::catalog::sink::SinkReads;
@@ -66,35 +66,18 @@ pub enum SinkFrom {
     Query(String),
 }
 
+/// The statement this module parses, as syntax errors name it.
+const CREATE_SINK: &str = "CREATE SINK";
+
 fn syntax(message: impl Into<String>) -> SluiceError {
-    SluiceError::Syntax(format!("syntax error in CREATE SINK: {}", message.into()))
-}
-
-fn expect_words(parser: &mut Parser, words: &[&str]) -> Result<()> {
-    for word in words {
-        if !parse_word(parser, word) {
-            return Err(syntax(format!(
-                "expected {word}, found {}",
-                parser.peek_token().token
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn expect_end(parser: &mut Parser) -> Result<()> {
-    let _ = parser.consume_token(&Token::SemiColon);
-    match parser.peek_token().token {
-        Token::EOF => Ok(()),
-        other => Err(syntax(format!("unexpected {other}"))),
-    }
+    syntax_in(CREATE_SINK, message)
 }
 
 /// Parses `CREATE SINK ...` (the whole text of one statement).
 pub fn parse_create_sink(text: &str) -> Result<CreateSink> {
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect).try_with_sql(text)?;
-    expect_words(&mut parser, &["CREATE", "SINK"])?;
+    expect_words(&mut parser, CREATE_SINK, &["CREATE", "SINK"])?;
     let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = parser.parse_object_name(false)?;
     let (from, mut parser) = if parser.parse_keyword(Keyword::FROM) {
@@ -125,14 +108,14 @@ pub fn parse_create_sink(text: &str) -> Result<CreateSink> {
         ));
     }
     let format = parser.parse_identifier()?.value.to_lowercase();
-    expect_words(&mut parser, &["ENCODE"])?;
+    expect_words(&mut parser, CREATE_SINK, &["ENCODE"])?;
     let encoding = parser.parse_identifier()?.value.to_lowercase();
     let encode_options = if parser.peek_token().token == Token::LParen {
         parse_options(&mut parser)?
     } else {
         BTreeMap::new()
     };
-    expect_end(&mut parser)?;
+    expect_end(&mut parser, CREATE_SINK)?;
     Ok(CreateSink {
         text: text.trim().trim_end_matches(';').trim().to_string(),
         if_not_exists,
@@ -187,31 +170,6 @@ fn byte_offset(text: &str, at: datafusion::sql::sqlparser::tokenizer::Location) 
         .char_indices()
         .nth((at.column as usize).saturating_sub(1))
         .map_or(text.len(), |(i, _)| line_start + i)
-}
-
-/// `DROP SINK [IF EXISTS] name [, ...]`: (names, if_exists).
-pub fn parse_drop_sink(text: &str) -> Result<(Vec<ObjectName>, bool)> {
-    let dialect = PostgreSqlDialect {};
-    let mut parser = Parser::new(&dialect).try_with_sql(text)?;
-    expect_words(&mut parser, &["DROP", "SINK"])?;
-    let if_exists = parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-    let mut names = vec![parser.parse_object_name(false)?];
-    while parser.consume_token(&Token::Comma) {
-        names.push(parser.parse_object_name(false)?);
-    }
-    let _ = parser.parse_keyword(Keyword::RESTRICT) || parser.parse_keyword(Keyword::CASCADE);
-    expect_end(&mut parser)?;
-    Ok((names, if_exists))
-}
-
-/// `SHOW CREATE SINK name`.
-pub fn parse_show_create_sink(text: &str) -> Result<ObjectName> {
-    let dialect = PostgreSqlDialect {};
-    let mut parser = Parser::new(&dialect).try_with_sql(text)?;
-    expect_words(&mut parser, &["SHOW", "CREATE", "SINK"])?;
-    let name = parser.parse_object_name(false)?;
-    expect_end(&mut parser)?;
-    Ok(name)
 }
 
 /// What `CREATE SINK` asks for, checked against what it reads.
@@ -607,6 +565,15 @@ pub(crate) fn drop_sink(db: &Database, sink: &Sink) -> Result<()> {
     Ok(())
 }
 
+/// The sinks whose own view calls `model`, for refusing to drop or replace it.
+pub(crate) fn sinks_using_model(db: &Database, model: &str) -> Vec<Arc<Sink>> {
+    db.catalog()
+        .sinks()
+        .into_iter()
+        .filter(|s| s.models().iter().any(|m| m == model))
+        .collect()
+}
+
 /// The sinks reading any of `relations`, for refusing to drop or rebuild them.
 pub(crate) fn sinks_reading(db: &Database, relations: &[&str]) -> Vec<Arc<Sink>> {
     db.catalog()
@@ -618,6 +585,7 @@ pub(crate) fn sinks_reading(db: &Database, relations: &[&str]) -> Vec<Arc<Sink>>
 
 #[cfg(test)]
 mod tests {
+    use super::super::create_source::{parse_drop, parse_show_create};
     use super::*;
 
     #[test]
@@ -685,17 +653,18 @@ mod tests {
             );
         }
         assert_eq!(
-            parse_drop_sink("DROP SINK IF EXISTS a, b").unwrap(),
+            parse_drop("DROP SINK IF EXISTS a, b", "SINK").unwrap(),
             (
                 vec![
                     ObjectName::from(vec!["a".into()]),
                     ObjectName::from(vec!["b".into()])
                 ],
-                true
+                true,
+                false
             )
         );
         assert_eq!(
-            parse_show_create_sink("SHOW CREATE SINK a")
+            parse_show_create("SHOW CREATE SINK a", "SINK")
                 .unwrap()
                 .to_string(),
             "a"

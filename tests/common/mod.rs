@@ -229,6 +229,18 @@ pub fn strip_ansi(text: &str) -> String {
     out
 }
 
+/// The number in environment variable `name`, or `default` when it is not set (a
+/// value that is not a number fails the test).
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v}: not a number"))
+        })
+        .unwrap_or(default)
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
