@@ -38,6 +38,11 @@ enum Commands {
         /// last set, else 1s.
         #[arg(long, env = "SLUICE_CHECKPOINT_INTERVAL", value_parser = parse_interval)]
         checkpoint_interval: Option<Duration>,
+        /// Once the server accepts connections, write the address it listens on
+        /// (`127.0.0.1:43517`) to this file. With `--listen 127.0.0.1:0` the system
+        /// picks a free port: scripts and tests read it here instead of guessing one.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
     },
 }
 
@@ -53,6 +58,7 @@ fn main() -> std::process::ExitCode {
             log,
             onnxruntime,
             checkpoint_interval,
+            ready_file,
         } => {
             if let Some(library) = onnxruntime {
                 sluice::ml::runtime::use_library(library);
@@ -75,7 +81,7 @@ fn main() -> std::process::ExitCode {
             let options = sluice::database::Options {
                 checkpoint_interval,
             };
-            match runtime.block_on(serve(listen, data_dir, options)) {
+            match runtime.block_on(serve(listen, data_dir, options, ready_file)) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e}");
@@ -110,15 +116,29 @@ async fn serve(
     listen: SocketAddr,
     data_dir: PathBuf,
     options: sluice::database::Options,
+    ready_file: Option<PathBuf>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let db = sluice::Database::open_with(&data_dir, options).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listen = listener.local_addr()?;
+    if let Some(path) = ready_file {
+        write_ready_file(&path, listen)
+            .map_err(|e| format!("cannot write the ready file {}: {e}", path.display()))?;
+    }
     tracing::info!(%listen, data_dir = %data_dir.display(), "Sluice is ready: psql -h {} -p {} -d sluice", listen.ip(), listen.port());
     tokio::select! {
         result = sluice::server::serve(listener, db) => result?,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
     Ok(())
+}
+
+/// Writes `addr` to `path` whole (through a rename), so a reader never sees half.
+fn write_ready_file(path: &std::path::Path, addr: SocketAddr) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, format!("{addr}\n"))?;
+    std::fs::rename(&partial, path)
 }

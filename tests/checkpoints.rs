@@ -12,7 +12,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -55,11 +55,8 @@ fn try_start(data_dir: &Path, extra: &[&str]) -> Result<Server, FailedStart> {
         data_dir.file_name().unwrap().to_string_lossy()
     ));
     let file = std::fs::File::create(&log).expect("log file");
-    let port = common::free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
-        .arg(data_dir)
+    let (mut command, ready_file) = common::serve_command(data_dir);
+    let mut child = command
         .args(["--log", "info"])
         .args(extra)
         .env_remove("RUST_LOG")
@@ -68,22 +65,16 @@ fn try_start(data_dir: &Path, extra: &[&str]) -> Result<Server, FailedStart> {
         .stderr(file)
         .spawn()
         .expect("start sluice");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Err(FailedStart {
+    match common::wait_until_ready(&mut child, &ready_file, Duration::from_secs(60)) {
+        Ok(addr) => Ok(Server { addr, log, child }),
+        Err(_) => {
+            let _ = child.kill();
+            let status = child.wait().expect("wait for sluice");
+            Err(FailedStart {
                 code: status.code(),
                 output: read_log(&log),
-            });
+            })
         }
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(Server { addr, log, child });
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sluice neither started nor exited"
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -1054,11 +1054,8 @@ async fn describe_show_and_array_functions() {
 #[test]
 fn a_missing_onnx_runtime_is_a_clear_error_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
+    let (mut command, ready_file) = common::serve_command(&dir.path().join("data"));
+    let mut child = command
         .env("SLUICE_ONNXRUNTIME", dir.path().join("missing.so"))
         .env("SLUICE_CACHE", dir.path())
         .env_remove("ORT_DYLIB_PATH")
@@ -1066,18 +1063,10 @@ fn a_missing_onnx_runtime_is_a_clear_error_not_a_crash() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = common::wait_until_ready(&mut child, &ready_file, Duration::from_secs(30))
+        .unwrap_or_else(|status| panic!("sluice did not start: {status}"));
     let sql = format!("CREATE MODEL q FROM '{}'", model_path("qnet"));
-    let mut result = None;
-    for _ in 0..100 {
-        let (ok, out, err) = common::psql(addr, &["-c", &sql, "-c", "SELECT 1 AS alive"]);
-        if !err.contains("Connection refused") && !err.contains("could not connect") {
-            result = Some((ok, out, err));
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let (ok, _, err) = result.expect("server answered");
+    let (ok, _, err) = common::psql(addr, &["-c", &sql, "-c", "SELECT 1 AS alive"]);
     assert!(!ok);
     assert!(err.contains("ONNX Runtime is not installed"), "{err}");
     assert!(err.contains("scripts/install-ml.sh"), "{err}");

@@ -151,12 +151,7 @@ impl ServerProcess {
     /// name `--log`, it replaces the default `--log warn`), and, when `log` is given,
     /// the server's output (its log, on stdout, and stderr) written to that file.
     pub fn start_with(data_dir: &Path, args: &[&str], log: Option<&Path>) -> ServerProcess {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        command
-            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
-            .arg(data_dir);
+        let (mut command, ready_file) = serve_command(data_dir);
         if !args.contains(&"--log") {
             command.args(["--log", "warn"]);
         }
@@ -169,17 +164,14 @@ impl ServerProcess {
             }
             None => (Stdio::null(), Stdio::inherit()),
         };
-        let child = command
+        let mut child = command
             .args(args)
             .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .expect("start sluice");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "sluice did not start listening");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let addr = wait_until_ready(&mut child, &ready_file, Duration::from_secs(30))
+            .unwrap_or_else(|status| panic!("sluice did not start: {status}"));
         ServerProcess {
             addr,
             data_dir: data_dir.to_path_buf(),
@@ -208,6 +200,48 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `sluice serve` over `data_dir` on a port the system picks, and the file where the
+/// server will write that port once it accepts connections ([`wait_until_ready`]).
+/// (A port probed free beforehand can be taken by another test's server before this
+/// one binds it, and probing by connecting can even connect a socket to itself.)
+pub fn serve_command(data_dir: &Path) -> (Command, PathBuf) {
+    static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = data_dir.file_name().unwrap_or_default().to_string_lossy();
+    let ready_file = data_dir.with_file_name(format!("{name}-ready-{n}"));
+    let _ = std::fs::remove_file(&ready_file);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--ready-file"])
+        .arg(&ready_file)
+        .arg("--data-dir")
+        .arg(data_dir);
+    (command, ready_file)
+}
+
+/// The address a server started by [`serve_command`] listens on, once it accepts
+/// connections; `Err` with its exit status if it ends first (or the status text
+/// `"still starting"` after `within`).
+pub fn wait_until_ready(
+    child: &mut Child,
+    ready_file: &Path,
+    within: Duration,
+) -> Result<SocketAddr, String> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(ready_file) {
+            return Ok(text.trim().parse().expect("an address in the ready file"));
+        }
+        if let Some(status) = child.try_wait().expect("wait for sluice") {
+            return Err(status.to_string());
+        }
+        if Instant::now() > deadline {
+            return Err("still starting".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
