@@ -272,6 +272,7 @@ fn new_context(
     )?;
     setup_pg_catalog(&context, DEFAULT_DATABASE, EmptyContextProvider)
         .map_err(|e| SluiceError::DataFusion(*e))?;
+    crate::catalog::postgres::install(&context, catalog.clone())?;
     context.register_udf(version_udf());
     // pg_catalog's own pg_backend_pid() answers 1 for every session.
     context.register_udf(backends::unbound_pg_backend_pid());

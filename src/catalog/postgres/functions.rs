@@ -1,0 +1,293 @@
+//! The functions that describe relations, answered from [`PgObjects`] as PostgreSQL
+//! answers them: `pg_table_is_visible(oid)` (true for `pg_catalog` and `public`, the
+//! search path), `pg_get_viewdef(oid | name [, pretty])`, `pg_get_expr(expr, relid
+//! [, pretty])` (a column default as written), `pg_get_indexdef(oid [, column,
+//! pretty])` and `pg_get_constraintdef(oid [, pretty])` for primary keys. An OID that
+//! names nothing gives NULL, as in PostgreSQL. `format_type` is the `pg_catalog`
+//! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+use super::objects::{PgRelation, RelKind};
+use super::{PgObjects, oids, tables};
+
+/// Every function, answering from `objects`.
+pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
+    let function = |name, returns, answer| {
+        ScalarUDF::new_from_impl(CatalogFunction {
+            name,
+            returns,
+            objects: objects.clone(),
+            answer,
+            signature: Signature::user_defined(Volatility::Stable),
+        })
+    };
+    vec![
+        function("pg_table_is_visible", DataType::Boolean, table_is_visible),
+        function("pg_get_viewdef", DataType::Utf8, viewdef),
+        function("pg_get_expr", DataType::Utf8, expr),
+        function("pg_get_indexdef", DataType::Utf8, indexdef),
+        function("pg_get_constraintdef", DataType::Utf8, constraintdef),
+        ScalarUDF::new_from_impl(FormatType {
+            inner: datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf(),
+        }),
+    ]
+}
+
+/// The `pg_catalog` crate's `format_type`, with the scale of `numeric(p,0)` written.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FormatType {
+    inner: ScalarUDF,
+}
+
+impl ScalarUDFImpl for FormatType {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let with_scale = |name: &str| match name.strip_prefix("numeric(") {
+            Some(rest) if !rest.contains(',') => name.replacen(')', ",0)", 1),
+            _ => name.to_string(),
+        };
+        Ok(match self.inner.invoke_with_args(args)? {
+            ColumnarValue::Scalar(ScalarValue::Utf8(name)) => {
+                ColumnarValue::Scalar(ScalarValue::Utf8(name.as_deref().map(with_scale)))
+            }
+            ColumnarValue::Array(names) => {
+                let names = datafusion::common::cast::as_string_array(&names)?;
+                let names: datafusion::arrow::array::StringArray =
+                    names.iter().map(|n| n.map(with_scale)).collect();
+                ColumnarValue::Array(Arc::new(names))
+            }
+            other => other,
+        })
+    }
+}
+
+/// An argument: an OID or number, a name or expression text, or a flag.
+#[derive(Debug, Clone)]
+enum Arg {
+    Number(i64),
+    Text(String),
+    Other,
+}
+
+type Answer = fn(&PgObjects, &[Arg]) -> ScalarValue;
+
+/// A catalog function: row by row, each row's arguments to `answer`.
+#[derive(Debug)]
+struct CatalogFunction {
+    name: &'static str,
+    returns: DataType,
+    objects: Arc<PgObjects>,
+    answer: Answer,
+    signature: Signature,
+}
+
+impl PartialEq for CatalogFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.objects, &other.objects)
+    }
+}
+
+impl Eq for CatalogFunction {}
+
+impl std::hash::Hash for CatalogFunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for CatalogFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// Integers of any width are OIDs or numbers (`int8` literals included), text is
+    /// text; everything else keeps its type.
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let (min, max) = match self.name {
+            "pg_table_is_visible" => (1, 1),
+            "pg_get_indexdef" => (1, 3),
+            "pg_get_expr" => (2, 3),
+            _ => (1, 2),
+        };
+        if arg_types.len() < min || arg_types.len() > max {
+            return Err(datafusion::error::DataFusionError::Plan(format!(
+                "function {}({}) does not exist",
+                self.name,
+                arg_types.len()
+            )));
+        }
+        Ok(arg_types
+            .iter()
+            .map(|t| match t {
+                t if t.is_integer() => DataType::Int64,
+                DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                other => other.clone(),
+            })
+            .collect())
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.returns.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let mut answers = Vec::with_capacity(args.number_rows);
+        for row in 0..args.number_rows {
+            let mut row_args = Vec::with_capacity(arrays.len());
+            for array in &arrays {
+                let value = ScalarValue::try_from_array(array, row)?;
+                if value.is_null() {
+                    break;
+                }
+                row_args.push(match value {
+                    ScalarValue::Int64(Some(n)) => Arg::Number(n),
+                    ScalarValue::Utf8(Some(text)) => Arg::Text(text),
+                    _ => Arg::Other,
+                });
+            }
+            answers.push(if row_args.len() < arrays.len() {
+                // PostgreSQL's functions are strict: NULL in, NULL out.
+                ScalarValue::try_from(&self.returns)?
+            } else {
+                (self.answer)(&self.objects, &row_args)
+            });
+        }
+        if answers.is_empty() {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from(&self.returns)?));
+        }
+        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(answers)?))
+    }
+}
+
+fn text(answer: Option<String>) -> ScalarValue {
+    ScalarValue::Utf8(answer)
+}
+
+/// The OID in the first argument.
+fn oid(args: &[Arg]) -> Option<i32> {
+    match args.first() {
+        Some(Arg::Number(n)) => i32::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+fn table_is_visible(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
+    let namespace = oid(args).and_then(|oid| objects.namespace_of(oid));
+    ScalarValue::Boolean(namespace.map(|n| n == oids::PG_CATALOG || n == oids::PUBLIC))
+}
+
+fn viewdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
+    let relations = objects.user_relations();
+    let relation = match args.first() {
+        Some(Arg::Text(name)) => {
+            let name = name.strip_prefix("public.").unwrap_or(name);
+            relations.into_iter().find(|r| r.name == *name)
+        }
+        _ => {
+            let oid = oid(args);
+            relations.into_iter().find(|r| Some(r.oid) == oid)
+        }
+    };
+    text(relation.and_then(|r| tables::view_definition(&r)))
+}
+
+fn expr(_objects: &PgObjects, args: &[Arg]) -> ScalarValue {
+    // pg_attrdef.adbin holds the expression as written, not a node tree.
+    text(match args.first() {
+        Some(Arg::Text(expression)) => Some(expression.clone()),
+        _ => None,
+    })
+}
+
+/// The user relation whose primary key has index or constraint `oid`.
+fn keyed_relation(objects: &PgObjects, oid: Option<i32>) -> Option<PgRelation> {
+    objects.user_relations().into_iter().find(|r| {
+        r.primary_key
+            .as_ref()
+            .is_some_and(|k| Some(k.index_oid) == oid || Some(k.constraint_oid) == oid)
+    })
+}
+
+fn key_columns(relation: &PgRelation) -> Vec<String> {
+    let key = relation
+        .primary_key
+        .as_ref()
+        .map_or(&[][..], |k| &k.columns);
+    key.iter()
+        .filter_map(|n| relation.columns.get(*n as usize - 1))
+        .map(|c| quote_identifier(&c.name))
+        .collect()
+}
+
+fn indexdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
+    let Some(relation) = keyed_relation(objects, oid(args)) else {
+        return text(None);
+    };
+    let Some(key) = relation
+        .primary_key
+        .as_ref()
+        .filter(|k| Some(k.index_oid) == oid(args) && relation.kind == RelKind::Table)
+    else {
+        return text(None);
+    };
+    let columns = key_columns(&relation);
+    text(match args.get(1) {
+        // PostgreSQL answers '' for a column number past the key.
+        Some(Arg::Number(n)) if *n > 0 => {
+            Some(columns.get(*n as usize - 1).cloned().unwrap_or_default())
+        }
+        _ => Some(format!(
+            "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
+            quote_identifier(&key.name),
+            relation.namespace_name(),
+            quote_identifier(&relation.name),
+            columns.join(", ")
+        )),
+    })
+}
+
+fn constraintdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
+    let relation = keyed_relation(objects, oid(args))
+        .filter(|r| r.primary_key.as_ref().map(|k| k.constraint_oid) == oid(args));
+    text(relation.map(|r| format!("PRIMARY KEY ({})", key_columns(&r).join(", "))))
+}
+
+/// `name` as PostgreSQL's `quote_ident` writes it: bare when it is a lower-case
+/// identifier, else in double quotes.
+fn quote_identifier(name: &str) -> String {
+    let bare = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if bare {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}

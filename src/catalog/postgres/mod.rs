@@ -1,0 +1,155 @@
+//! `pg_catalog` as PostgreSQL 15 shows it, for Sluice's objects.
+//!
+//! The `datafusion-pg-catalog` crate supplies the schema `pg_catalog`: PostgreSQL's
+//! static rows (`pg_type`, `pg_proc`, ...) and functions drivers call. What describes
+//! relations ([`tables::BUILT_HERE`]) is built here instead, from the catalog: tables
+//! (`relkind 'r'`), materialized views (`'m'`, with their query), sources (`'f'`, as
+//! foreign tables), primary keys as an index (`'i'`), a `pg_index` row and a
+//! `pg_constraint` row, columns with their declared types (`numeric(10,2)`,
+//! `character varying(20)`) and defaults, all under OIDs that stay the same across
+//! restarts ([`oids`]). [`functions`] answers the functions that read these objects
+//! (`pg_get_viewdef`, `pg_get_indexdef`, `pg_table_is_visible`, ...).
+
+pub mod functions;
+pub mod objects;
+pub mod oids;
+mod rows;
+pub mod tables;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::SchemaProvider;
+use datafusion::catalog::information_schema::InformationSchemaProvider;
+use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::SessionContext;
+
+use super::Catalog;
+use super::system::SYSTEM_SCHEMA;
+use objects::{PgRelation, SystemRelations, user_relations};
+
+/// Every relation, Sluice's and the system's: what [`PgCatalog`]'s tables and the
+/// [`functions`] describe.
+#[derive(Debug)]
+pub struct PgObjects {
+    catalog: Arc<Catalog>,
+    system: SystemRelations,
+}
+
+impl PgObjects {
+    /// Sluice's relations (cheap: read from the catalog).
+    pub fn user_relations(&self) -> Vec<PgRelation> {
+        user_relations(&self.catalog)
+    }
+
+    /// The namespace of relation `oid`, if there is one.
+    pub fn namespace_of(&self, oid: i32) -> Option<i32> {
+        self.system.namespace_of(oid).or_else(|| {
+            self.user_relations()
+                .iter()
+                .find(|r| r.oid == oid || r.primary_key.as_ref().map(|k| k.index_oid) == Some(oid))
+                .map(|r| r.namespace)
+        })
+    }
+}
+
+/// Replaces the schema `pg_catalog` registered by `setup_pg_catalog` with
+/// [`PgCatalog`] over it, and registers [`functions`]. Run after every other schema
+/// is registered (the system relations are listed once, here).
+pub fn install(context: &SessionContext, catalog: Arc<Catalog>) -> crate::error::Result<()> {
+    let database = context
+        .catalog(super::DEFAULT_DATABASE)
+        .ok_or_else(|| crate::error::SluiceError::Internal("default catalog missing".into()))?;
+    let schema = |name: &str| {
+        database.schema(name).ok_or_else(|| {
+            crate::error::SluiceError::Internal(format!("schema {name} is not registered"))
+        })
+    };
+    let inner = schema("pg_catalog")?;
+    let information_schema: Arc<dyn SchemaProvider> = Arc::new(InformationSchemaProvider::new(
+        context.state().catalog_list().clone(),
+    ));
+    let system = SystemRelations::new(vec![
+        (oids::PG_CATALOG, inner.clone()),
+        (oids::INFORMATION_SCHEMA, information_schema),
+        (oids::SLUICE_CATALOG, schema(SYSTEM_SCHEMA)?),
+    ]);
+    let objects = Arc::new(PgObjects { catalog, system });
+    database.register_schema(
+        "pg_catalog",
+        Arc::new(PgCatalog {
+            inner,
+            objects: objects.clone(),
+            schemas: tokio::sync::OnceCell::new(),
+        }),
+    )?;
+    for function in functions::all(objects) {
+        context.register_udf(function);
+    }
+    Ok(())
+}
+
+/// The schema `pg_catalog`: the crate's relations, but those in
+/// [`tables::BUILT_HERE`] built from [`PgObjects`] when a query names them.
+#[derive(Debug)]
+struct PgCatalog {
+    inner: Arc<dyn SchemaProvider>,
+    objects: Arc<PgObjects>,
+    /// The schemas of the relations built here (from the crate's, on first use).
+    schemas: tokio::sync::OnceCell<HashMap<&'static str, SchemaRef>>,
+}
+
+impl PgCatalog {
+    async fn schemas(&self) -> Result<&HashMap<&'static str, SchemaRef>> {
+        self.schemas
+            .get_or_try_init(|| async {
+                let mut schemas = HashMap::new();
+                for name in tables::BUILT_HERE {
+                    let table = self.inner.table(name).await?.ok_or_else(|| {
+                        DataFusionError::Internal(format!("pg_catalog has no {name}"))
+                    })?;
+                    schemas.insert(name, tables::schema(name, &table.schema()));
+                }
+                Ok(schemas)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for PgCatalog {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let lower = name.to_ascii_lowercase();
+        let Some(built_here) = tables::BUILT_HERE.iter().find(|n| **n == lower) else {
+            return self.inner.table(name).await;
+        };
+        let schemas = self.schemas().await?;
+        let mut relations = self
+            .objects
+            .system
+            .describe(|namespace, name| {
+                (namespace == oids::PG_CATALOG)
+                    .then(|| schemas.get(name).cloned())
+                    .flatten()
+            })
+            .await?;
+        relations.extend(self.objects.user_relations());
+        let schema = schemas[built_here].clone();
+        let batch = tables::rows(built_here, schema.clone(), &relations)?;
+        Ok(Some(Arc::new(MemTable::try_new(
+            schema,
+            vec![vec![batch]],
+        )?)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}

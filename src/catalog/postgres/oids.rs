@@ -1,0 +1,73 @@
+//! The OIDs Sluice's objects have in `pg_catalog`, derived from catalog ids so that
+//! they stay the same across queries and restarts (drivers cache them, and a table's
+//! OID in a RowDescription must join to `pg_class`).
+//!
+//! | object                                     | OID                           |
+//! |--------------------------------------------|-------------------------------|
+//! | namespace `pg_catalog` / `public`          | 11 / 2200 (PostgreSQL's)      |
+//! | namespace `information_schema`             | 13283 (the static pg_type's)  |
+//! | namespace `sluice_catalog`                 | 16384                         |
+//! | system relation number `n` (sorted by name)| 15000 + n                     |
+//! | relation with catalog id `i`               | 16400 + 4·i                   |
+//! | its primary key index / constraint         | 16400 + 4·i + 1 / + 2         |
+//! | default of its column `a`                  | 1,000,000,000 + 2000·i + a    |
+//!
+//! OIDs are `int4` here (as in the `pg_catalog` crate's tables); the scheme holds
+//! while catalog ids stay below 500,000.
+
+/// `pg_catalog`.
+pub const PG_CATALOG: i32 = 11;
+/// `public`, as in every PostgreSQL database.
+pub const PUBLIC: i32 = 2200;
+/// `information_schema`: the namespace its types have in the static `pg_type`.
+pub const INFORMATION_SCHEMA: i32 = 13283;
+/// `sluice_catalog`.
+pub const SLUICE_CATALOG: i32 = 16384;
+/// The bootstrap superuser every object is owned by.
+pub const OWNER: i32 = 10;
+/// `btree`, the access method PostgreSQL's primary key indexes use.
+pub const BTREE: i32 = 403;
+/// `pg_class`'s own OID, the `classoid` of relations' descriptions.
+pub const PG_CLASS: i32 = 1259;
+
+const FIRST_SYSTEM_RELATION: i32 = 15000;
+const FIRST_RELATION: i64 = 16400;
+const FIRST_DEFAULT: i64 = 1_000_000_000;
+
+/// The OID of the `n`th system relation.
+pub fn system_relation(n: usize) -> i32 {
+    FIRST_SYSTEM_RELATION + n as i32
+}
+
+/// The OID of the relation with catalog id `id`.
+pub fn relation(id: u64) -> i32 {
+    (FIRST_RELATION + 4 * id as i64) as i32
+}
+
+/// The OID of the primary key index of relation `id`.
+pub fn primary_key_index(id: u64) -> i32 {
+    relation(id) + 1
+}
+
+/// The OID of the primary key constraint of relation `id`.
+pub fn primary_key_constraint(id: u64) -> i32 {
+    relation(id) + 2
+}
+
+/// The OID of the `pg_attrdef` row of column `attnum` of relation `id`.
+pub fn column_default(id: u64, attnum: i16) -> i32 {
+    (FIRST_DEFAULT + 2000 * id as i64 + i64::from(attnum)) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relation_oids_are_user_oids_apart_from_each_other() {
+        assert_eq!(relation(0), 16400);
+        assert!(relation(1) > primary_key_constraint(0));
+        assert!(system_relation(1383) < SLUICE_CATALOG);
+        assert!(column_default(499_999, 1600) > 0);
+    }
+}

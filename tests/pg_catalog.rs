@@ -1,0 +1,180 @@
+//! `pg_catalog` for Sluice's objects, compared with PostgreSQL 15 on the same schema
+//! (issue 15): psql's `\d`, `\dt`, `\dm`, `\di` and `\d table`, and the catalog rows
+//! drivers read — `pg_class` kinds, `pg_attribute` types with their typmods,
+//! primary keys in `pg_constraint` and `pg_index`, defaults in `pg_attrdef`,
+//! `pg_matviews`, `pg_tables`, `pg_get_indexdef`, `pg_get_constraintdef`,
+//! `pg_table_is_visible` — and OIDs that survive a restart.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use common::postgres::Postgres;
+use common::{TestServer, connect, psql, sorted_rows};
+
+/// The same objects in both databases. Sluice's view columns have the types of
+/// their values (a `varchar(n)` grouped in a view is `text` there), so the view
+/// reads `text` columns.
+const SCHEMA: &str = "
+CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT NOT NULL, code VARCHAR(12),
+    amount NUMERIC(10,2), total NUMERIC, scale5 NUMERIC(5), placed TIMESTAMPTZ,
+    day DATE, ratio REAL, tags TEXT[], flags BOOLEAN, qty INT DEFAULT 1);
+CREATE TABLE lines (order_id BIGINT, line INT, sku TEXT, PRIMARY KEY (order_id, line));
+CREATE TABLE plain (a SMALLINT, b DOUBLE PRECISION, c BYTEA, d INTERVAL, e TIMESTAMP);
+CREATE MATERIALIZED VIEW spend AS SELECT customer, count(*) AS n FROM orders GROUP BY customer;
+";
+
+/// `psql` against PostgreSQL as `postgres` (no psqlrc).
+fn postgres_psql(port: u16, args: &[&str]) -> String {
+    let output = Command::new("psql")
+        .args(["-X", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+        .args(args)
+        .output()
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "PostgreSQL: {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn sluice_psql(addr: SocketAddr, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        psql(addr, &refs)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "Sluice: {err}");
+    out
+}
+
+async fn both() -> (TestServer, Postgres) {
+    let sluice = TestServer::start().await;
+    sluice.client().await.batch_execute(SCHEMA).await.unwrap();
+    let postgres = Postgres::start();
+    postgres.client().await.batch_execute(SCHEMA).await.unwrap();
+    (sluice, postgres)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_describes_relations_as_postgres_does() {
+    let (sluice, postgres) = both().await;
+    for command in [
+        "\\d",
+        "\\dt",
+        "\\dm",
+        "\\di",
+        "\\d lines",
+        "\\d plain",
+        "\\d spend",
+    ] {
+        assert_eq!(
+            sluice_psql(sluice.addr, &["-c", command]).await,
+            postgres_psql(postgres.port, &["-c", command]),
+            "{command}"
+        );
+    }
+}
+
+/// Catalog queries as drivers write them; each answers the same in both.
+const QUERIES: &[&str] = &[
+    "SELECT c.relname, c.relkind, c.relnatts, c.relhasindex, c.relam <> 0 AS stored,
+            c.relpersistence, c.relispopulated
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public'",
+    "SELECT c.relname, a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+            a.atttypmod, a.attnotnull, a.atthasdef, a.attlen, a.attbyval, a.attalign,
+            a.attstorage, a.attndims, a.attisdropped, a.attcollation
+     FROM pg_catalog.pg_attribute a
+     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND a.attnum > 0",
+    "SELECT con.conname, con.contype, c.relname, con.conkey, con.condeferrable,
+            con.convalidated, i.relname AS index
+     FROM pg_catalog.pg_constraint con
+     JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+     JOIN pg_catalog.pg_class i ON i.oid = con.conindid
+     WHERE con.connamespace = 'public'::regnamespace",
+    "SELECT i.relname, t.relname, x.indisprimary, x.indisunique, x.indnatts, x.indnkeyatts,
+            x.indisvalid, pg_catalog.pg_get_indexdef(x.indexrelid),
+            pg_catalog.pg_get_indexdef(x.indexrelid, 2, true)
+     FROM pg_catalog.pg_index x
+     JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+     JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+     WHERE t.relnamespace = 'public'::regnamespace",
+    "SELECT con.conname, pg_catalog.pg_get_constraintdef(con.oid, true)
+     FROM pg_catalog.pg_constraint con WHERE con.contype = 'p'
+       AND con.connamespace = 'public'::regnamespace",
+    "SELECT c.relname, a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid, true)
+     FROM pg_catalog.pg_attrdef d
+     JOIN pg_catalog.pg_class c ON c.oid = d.adrelid
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum",
+    "SELECT schemaname, matviewname, matviewowner, ispopulated FROM pg_catalog.pg_matviews",
+    "SELECT schemaname, tablename, hasindexes FROM pg_catalog.pg_tables
+     WHERE schemaname = 'public'",
+    "SELECT count(*) FROM pg_catalog.pg_views WHERE schemaname = 'public'",
+    "SELECT c.relname, pg_catalog.pg_table_is_visible(c.oid) FROM pg_catalog.pg_class c
+     WHERE c.relname IN ('orders', 'spend', 'lines_pkey', 'pg_class', 'pg_type')",
+    "SELECT nspname FROM pg_catalog.pg_namespace
+     WHERE nspname IN ('public', 'pg_catalog', 'information_schema')",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_rows_equal_postgres() {
+    let (sluice, postgres) = both().await;
+    let (ours, theirs) = (sluice.client().await, postgres.client().await);
+    for query in QUERIES {
+        assert_eq!(
+            sorted_rows(&ours, query).await,
+            sorted_rows(&theirs, query).await,
+            "{query}"
+        );
+    }
+    // pg_index.indkey: the key's column numbers (an int2vector in PostgreSQL, whose
+    // text form is "1 2"; an int2[] here).
+    let keys = sorted_rows(
+        &ours,
+        "SELECT c.relname, x.indkey FROM pg_catalog.pg_index x
+         JOIN pg_catalog.pg_class c ON c.oid = x.indrelid",
+    )
+    .await;
+    assert_eq!(keys, [["lines", "{1,2}"], ["orders", "{1}"]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_show_their_query_and_oids_survive_a_restart() {
+    let sluice = TestServer::start().await;
+    let client = sluice.client().await;
+    client.batch_execute(SCHEMA).await.unwrap();
+    let oids = "SELECT c.relname, c.oid FROM pg_catalog.pg_class c
+                WHERE c.relnamespace = 'public'::regnamespace";
+    let before = sorted_rows(&client, oids).await;
+    let definitions = sorted_rows(
+        &client,
+        "SELECT pg_catalog.pg_get_viewdef(c.oid), pg_catalog.pg_get_viewdef('spend'),
+                m.definition
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_matviews m ON m.matviewname = c.relname",
+    )
+    .await;
+    let query = " SELECT customer, count(*) AS n FROM orders GROUP BY customer;";
+    assert_eq!(definitions, [[query, query, query]]);
+    drop(client);
+    let dir = sluice.stop();
+    let client = connect(common::restart(dir.path()).await).await;
+    assert_eq!(sorted_rows(&client, oids).await, before);
+    // A relation dropped and created again under its name is another object.
+    client
+        .batch_execute("DROP MATERIALIZED VIEW spend; CREATE TABLE spend (x INT)")
+        .await
+        .unwrap();
+    let after = sorted_rows(&client, oids).await;
+    let oid_of =
+        |rows: &[Vec<String>], name: &str| rows.iter().find(|r| r[0] == name).map(|r| r[1].clone());
+    assert_ne!(oid_of(&after, "spend"), oid_of(&before, "spend"));
+    assert_eq!(oid_of(&after, "orders"), oid_of(&before, "orders"));
+}
