@@ -287,6 +287,7 @@ fn new_context(
     // PostgreSQL's `variance` is the sample variance, DataFusion's `var_samp`.
     let var_samp = datafusion::functions_aggregate::variance::var_samp_udaf();
     context.register_udaf(var_samp.as_ref().clone().with_aliases(["variance"]));
+    context.register_udaf(crate::sql::scalar_subqueries::single_value());
     context.register_udf(crate::ml::functions::argmax());
     context.register_udf(crate::ml::functions::softmax());
     for function in crate::sql::session_functions::session_functions() {

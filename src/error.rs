@@ -50,6 +50,7 @@ pub mod sqlstate {
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";
     pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
+    pub const CARDINALITY_VIOLATION: &str = "21000";
 
     /// Every code above.
     const ALL: &[&str] = &[
@@ -222,7 +223,9 @@ fn datafusion_message(e: &DataFusionError) -> String {
         | DataFusionError::Execution(m)
         | DataFusionError::NotImplemented(m)
         | DataFusionError::Configuration(m)
-        | DataFusionError::ResourcesExhausted(m) => first_line(m),
+        | DataFusionError::ResourcesExhausted(m) => {
+            postgres_wording(m).unwrap_or_else(|| first_line(m))
+        }
         DataFusionError::SchemaError(s, _) => schema_message(s),
         DataFusionError::ArrowError(a, _) => arrow_message(a),
         DataFusionError::External(inner) => match inner.downcast_ref::<SluiceError>() {
@@ -230,6 +233,32 @@ fn datafusion_message(e: &DataFusionError) -> String {
             None => inner.to_string(),
         },
         other => first_line(&other.to_string()),
+    }
+}
+
+/// DataFusion messages that PostgreSQL words otherwise (or that name DataFusion's
+/// internals), in PostgreSQL's words.
+fn postgres_wording(m: &str) -> Option<String> {
+    // A function's own refusal of its argument types, inside DataFusion's wording.
+    const COERCION: &str = "coercion failed with: External error: ";
+    if let Some((_, refusal)) = m.split_once(COERCION) {
+        let end = refusal
+            .find(". No function matches")
+            .unwrap_or(refusal.len());
+        return Some(first_line(&refusal[..end]));
+    }
+    if m.starts_with("Scalar subquery returned more than one row") {
+        Some("more than one row returned by a subquery used as an expression".into())
+    } else if m.contains("does not support logical expression ScalarSubquery") {
+        Some(
+            "this scalar subquery is not supported: Sluice runs scalar subqueries as joins, \
+             and this one cannot become one (a correlated subquery needs equality conditions \
+             with the outer row and no LIMIT, GROUP BY or DISTINCT; in a materialized view it \
+             must also be an aggregate in the select list); write it as a join"
+                .into(),
+        )
+    } else {
+        None
     }
 }
 
@@ -388,6 +417,8 @@ fn execution_sqlstate(m: &str) -> &'static str {
     let m = m.to_ascii_lowercase();
     if m.contains("divide by zero") || m.contains("division by zero") {
         DIVISION_BY_ZERO
+    } else if m.contains("scalar subquery returned more than one row") {
+        CARDINALITY_VIOLATION
     } else if m.contains("non-nullable") {
         NOT_NULL_VIOLATION
     } else if m.contains("cast") || m.contains("parse") || m.contains("invalid") {

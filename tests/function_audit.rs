@@ -52,6 +52,22 @@ const CALLS: &[(&str, &[&str])] = &[
     ),
     ("nullif", &["nullif(s, '')", "nullif(j, 12)"]),
     (
+        "array_element",
+        &[
+            "(ARRAY[i, j, 3])[j]",
+            "(ARRAY[s, p])[k - 3]",
+            "(ARRAY[x, 1.5])[1]",
+        ],
+    ),
+    (
+        "array_length",
+        &[
+            "array_length(ARRAY[i, j], 1)",
+            "array_length(ARRAY[s, p, s], k - 2)",
+            "array_length(ARRAY[x], j)",
+        ],
+    ),
+    (
         "greatest",
         &["greatest(i, j, 5)", "greatest(s, p)", "greatest(x, 0.5)"],
     ),
@@ -272,7 +288,10 @@ const CALLS: &[(&str, &[&str])] = &[
         ],
     ),
     ("random", &["random() >= 0 AND random() < 1"]),
-    ("make_array", &["ARRAY[i, j]", "ARRAY[s, p, NULL]"]),
+    (
+        "make_array",
+        &["ARRAY[i, j]", "ARRAY[s, p, NULL]", "ARRAY[x, 1.5]"],
+    ),
     (
         "cardinality",
         &[
@@ -312,7 +331,6 @@ const REFUSED_CALLS: &[(&str, &str)] = &[
     ("gcd", "gcd(j, j)"),
     ("lcm", "lcm(j, 4)"),
     ("to_hex", "to_hex(j)"),
-    ("array_element", "(ARRAY[j, 2, 3])[j]"),
     ("array_remove", "array_remove(ARRAY[1, j, 2, j], j)"),
     ("array_replace", "array_replace(ARRAY[1, j, 2, j], j, 0)"),
     ("array_dims", "array_dims(ARRAY[j, 2])"),
@@ -322,7 +340,6 @@ const REFUSED_CALLS: &[(&str, &str)] = &[
     ("to_char", "to_char(ts, 'YYYY-MM-DD')"),
     ("to_date", "to_date('2024-01-02', 'YYYY-MM-DD')"),
     ("to_timestamp", "to_timestamp('2024-01-02 03:04:05')"),
-    ("array_length", "array_length(ARRAY[1, 2])"),
 ];
 
 /// A result: the text of one value (`None` for NULL), or the error.

@@ -1,6 +1,6 @@
 //! `pg_catalog` for Sluice's objects, compared with PostgreSQL 15 on the same schema
-//! (issue 15): psql's `\d`, `\dt`, `\dm`, `\di` and `\d table`, and the catalog rows
-//! drivers read — `pg_class` kinds, `pg_attribute` types with their typmods,
+//! (issue 15): psql's `\d`, `\dt`, `\dm`, `\di` and `\d table` (defaults included),
+//! and the catalog rows drivers read — `pg_class` kinds, `pg_attribute` types with their typmods,
 //! primary keys in `pg_constraint` and `pg_index`, defaults in `pg_attrdef`,
 //! `pg_matviews`, `pg_tables`, `pg_get_indexdef`, `pg_get_constraintdef`,
 //! `pg_table_is_visible` — and OIDs that survive a restart.
@@ -19,7 +19,8 @@ use common::{TestServer, connect, psql, sorted_rows};
 const SCHEMA: &str = "
 CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT NOT NULL, code VARCHAR(12),
     amount NUMERIC(10,2), total NUMERIC, scale5 NUMERIC(5), placed TIMESTAMPTZ,
-    day DATE, ratio REAL, tags TEXT[], flags BOOLEAN, qty INT DEFAULT 1);
+    day DATE, ratio REAL, tags TEXT[], flags BOOLEAN, qty INT DEFAULT 1,
+    note TEXT DEFAULT 'none', label VARCHAR(8) DEFAULT 'new', since DATE DEFAULT '2024-01-01');
 CREATE TABLE lines (order_id BIGINT, line INT, sku TEXT, PRIMARY KEY (order_id, line));
 CREATE TABLE plain (a SMALLINT, b DOUBLE PRECISION, c BYTEA, d INTERVAL, e TIMESTAMP);
 CREATE MATERIALIZED VIEW spend AS SELECT customer, count(*) AS n FROM orders GROUP BY customer;
@@ -69,6 +70,7 @@ async fn psql_describes_relations_as_postgres_does() {
         "\\dt",
         "\\dm",
         "\\di",
+        "\\d orders",
         "\\d lines",
         "\\d plain",
         "\\d spend",
@@ -122,6 +124,8 @@ const QUERIES: &[&str] = &[
      WHERE c.relname IN ('orders', 'spend', 'lines_pkey', 'pg_class', 'pg_type')",
     "SELECT nspname FROM pg_catalog.pg_namespace
      WHERE nspname IN ('public', 'pg_catalog', 'information_schema')",
+    "SELECT c.relname, 'orders'::regclass = c.oid, 'public.lines'::regclass = c.oid
+     FROM pg_catalog.pg_class c WHERE c.relname IN ('orders', 'lines')",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

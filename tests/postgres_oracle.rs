@@ -57,6 +57,14 @@ const CASES: &[Case] = &[
         sql: "SELECT g, var_samp(v) AS vs, var_pop(v) AS vp, stddev_samp(b) AS ss, \
               stddev_pop(d) AS sp, stddev(v % 7) AS sr, variance(d) AS vd FROM t GROUP BY g",
     },
+    // Correlated scalar subqueries that aggregate: NULL (max) or 0 (count) for a key
+    // with no row in u, maintained as u's rows come and go.
+    Case {
+        name: "correlated_scalars",
+        sql: "SELECT k, v, (SELECT max(u.v) FROM u WHERE u.g = t.g) AS top, \
+              (SELECT count(*) FROM u WHERE u.g = t.g) AS n, \
+              v + (SELECT min(u.v) FROM u WHERE u.g = t.g AND u.s = t.s) AS low FROM t",
+    },
     // count(DISTINCT) ignores NULLs.
     Case {
         name: "distinct_counts",

@@ -178,7 +178,7 @@ pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) 
     let models = plan.models.clone();
     let identity = Identity {
         view_id: entry.id,
-        fingerprint: fingerprint(db, entry, &models)?,
+        fingerprint: fingerprint(db, entry, &plan)?,
         restore: true,
     };
     let emit = emit_on_window_close(view)?;
@@ -231,7 +231,7 @@ pub(crate) async fn start_sink_view(
 ) -> Result<Arc<MaterializedView>> {
     let identity = Identity {
         view_id: entry.id,
-        fingerprint: fingerprint(db, entry, &plan.models)?,
+        fingerprint: fingerprint(db, entry, &plan)?,
         restore,
     };
     let output = ViewOutput {
@@ -248,11 +248,16 @@ pub(crate) async fn start_sink_view(
     .await
 }
 
-/// What a view's state is a state of: its definition and the versions of the
-/// models it calls.
-fn fingerprint(db: &Database, entry: &CatalogEntry, models: &[String]) -> Result<String> {
+/// What a view's state is a state of: its definition, the operator tree Sluice plans
+/// for it (so that a version of Sluice that plans the definition otherwise does not
+/// take over state kept for another plan), and the versions of the models it calls.
+fn fingerprint(db: &Database, entry: &CatalogEntry, plan: &ViewPlan) -> Result<String> {
     let mut fingerprint = entry.definition.clone();
-    for name in models {
+    let mut operators = Vec::new();
+    plan.graph.explain(0, &mut operators);
+    fingerprint.push_str("\nplan:\n");
+    fingerprint.push_str(&operators.join("\n"));
+    for name in &plan.models {
         let model = db.catalog().model(name)?;
         fingerprint.push_str(&format!("\nmodel {name} sha256:{}", model.checksum()));
     }
@@ -477,7 +482,7 @@ fn restorable(
         return None;
     };
     if entry.fingerprint != identity.fingerprint {
-        tracing::info!(view = %name, "materialized view rebuilt: its definition or a model it uses changed since the last checkpoint");
+        tracing::info!(view = %name, "materialized view rebuilt: its definition, a model it uses or the plan Sluice makes of it changed since the last checkpoint");
         return None;
     }
     if !can_restore(&mut plan.graph, closer, watermarked, &entry.checkpoint) {

@@ -25,6 +25,7 @@ pub mod interrupt;
 pub mod models;
 pub mod names;
 pub mod parser;
+pub mod scalar_subqueries;
 pub mod session_functions;
 pub mod settings;
 pub mod show;
@@ -302,6 +303,7 @@ async fn plan_statement(db: &Database, statement: Statement) -> Result<LogicalPl
         .await
         .map_err(|e| windows::explain_error(e.into()))?;
     complexity::check_plan_depth(&plan)?;
+    let plan = functions::postgres::use_postgres_versions(plan)?;
     functions::check_functions(&plan)?;
     Ok(plan)
 }

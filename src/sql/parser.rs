@@ -3,13 +3,16 @@
 //! DataFusion.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::{
     Expr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser as DfParser;
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, Tokenizer};
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 
 use super::complexity;
 use super::create_source::{CreateSource, parse_create_source, parse_drop, parse_show_create};
@@ -19,12 +22,37 @@ use crate::error::{Result, SluiceError};
 #[derive(Debug)]
 pub struct SqlParser {
     inner: PostgresCompatibilityParser,
+    /// The `pg_catalog` crate's rewrite rules in its order, all of them (`all`) and
+    /// without `RemoveSubqueryFromProjection` (`kept`), which would make a correlated
+    /// scalar subquery in a select list NULL and cut an uncorrelated one to one row
+    /// (see [`super::scalar_subqueries`]).
+    all_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
+    kept_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
 }
 
 impl Default for SqlParser {
     fn default() -> Self {
+        let removal: Arc<dyn SqlStatementRewriteRule> =
+            Arc::new(rules::RemoveSubqueryFromProjection);
+        let kept_rules: Vec<Arc<dyn SqlStatementRewriteRule>> = vec![
+            Arc::new(rules::AliasDuplicatedProjectionRewrite),
+            Arc::new(rules::ResolveUnqualifiedIdentifier),
+            Arc::new(rules::RewriteArrayAnyAllOperation),
+            Arc::new(rules::PrependUnqualifiedPgTableName),
+            Arc::new(rules::StripCallableQualifier),
+            Arc::new(rules::FixArrayLiteral),
+            Arc::new(rules::CurrentUserVariableToSessionUserFunctionCall),
+            Arc::new(rules::StripCollate),
+            Arc::new(rules::RewritePgCatalogOperator),
+            Arc::new(rules::RewriteRegCastToSubquery::new()),
+            Arc::new(rules::FixVersionColumnName),
+        ];
+        let mut all_rules = kept_rules.clone();
+        all_rules.insert(all_rules.len() - 1, removal);
         SqlParser {
             inner: PostgresCompatibilityParser::new(),
+            all_rules,
+            kept_rules,
         }
     }
 }
@@ -152,7 +180,7 @@ impl SqlParser {
                 _ => (text.clone(), false),
             };
             let text = super::flink_windows::rewrite_flink_windows(&text)?;
-            let statements = self.inner.parse(&text).map_err(SluiceError::from)?;
+            let statements = self.parse_standard(&text)?;
             statements.iter().try_for_each(complexity::check_nesting)?;
             for mut statement in statements {
                 if emit_on_close {
@@ -171,6 +199,32 @@ impl SqlParser {
             }
         }
         Ok(out)
+    }
+
+    /// Standard SQL through the `pg_catalog` crate's parser, but without its rule that
+    /// drops scalar subqueries from select lists. The crate's parser also replaces
+    /// whole client queries it knows (psql's, DBeaver's, ...) by token patterns before
+    /// parsing; when it did, its answer is taken as it is. Whether it did shows by
+    /// comparing its answer with its rules applied to a plain parse.
+    fn parse_standard(&self, text: &str) -> Result<Vec<Statement>> {
+        let answer = self.inner.parse(text).map_err(SluiceError::from)?;
+        // Without two SELECTs there is no subquery for the rule to change.
+        if text.to_ascii_lowercase().matches("select").count() < 2 {
+            return Ok(answer);
+        }
+        let Ok(plain) = DfParser::parse_sql(&PostgreSqlDialect {}, text) else {
+            return Ok(answer);
+        };
+        let apply = |rules: &[Arc<dyn SqlStatementRewriteRule>], statement: &Statement| {
+            rules
+                .iter()
+                .fold(statement.clone(), |statement, rule| rule.rewrite(statement))
+        };
+        let with_all: Vec<Statement> = plain.iter().map(|s| apply(&self.all_rules, s)).collect();
+        if with_all != answer {
+            return Ok(answer);
+        }
+        Ok(plain.iter().map(|s| apply(&self.kept_rules, s)).collect())
     }
 
     /// `SUBSCRIBE ...` / `COPY (SUBSCRIBE ...) TO STDOUT`, its query rewritten as any.
@@ -218,6 +272,7 @@ fn cursor(op: super::cursors::CursorOp) -> SqlStatement {
 
 /// The rewrites every parsed statement goes through before planning.
 fn rewrite(statement: &mut Statement) -> Result<()> {
+    super::scalar_subqueries::rewrite_scalar_subqueries(statement);
     super::windows::rewrite_windows(statement)?;
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);

@@ -80,6 +80,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
     super::complexity::check_plan_depth(&plan)?;
     // Before optimizing: the optimizer folds now() into a constant.
     check_deterministic(&plan)?;
+    let plan = super::functions::postgres::use_postgres_versions(plan)?;
     super::functions::check_functions(&plan)?;
     let plan = view_optimizer(&state).optimize(&plan)?;
     let (plan, models) = crate::ml::predict::bind_models(plan)?;
@@ -557,6 +558,13 @@ impl Translator<'_> {
             ("var_pop" | "var_population", false) => AggregateKind::VarPop,
             ("stddev" | "stddev_samp", false) => AggregateKind::StddevSamp,
             ("stddev_pop", false) => AggregateKind::StddevPop,
+            (super::scalar_subqueries::SINGLE_VALUE, _) => {
+                return Err(SluiceError::not_supported(
+                    "a scalar subquery that is not an aggregate (it could give several rows) \
+                     is not supported in materialized views; write it with an aggregate, \
+                     e.g. (SELECT max(x) FROM t WHERE t.k = outer.k)",
+                ));
+            }
             (name, distinct) => {
                 let distinct = if distinct { "DISTINCT " } else { "" };
                 return Err(SluiceError::not_supported(format!(

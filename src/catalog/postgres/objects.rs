@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::SchemaProvider;
 use datafusion::sql::sqlparser::ast::{
-    CharacterLength, ColumnOption, DataType as SqlType, ExactNumberInfo, Statement,
+    CharacterLength, ColumnOption, DataType as SqlType, ExactNumberInfo, Expr, Statement, Value,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -278,7 +278,7 @@ fn declared_columns(definition: &str) -> HashMap<String, Declared> {
         .iter()
         .map(|column| {
             let default = column.options.iter().find_map(|o| match &o.option {
-                ColumnOption::Default(expr) => Some(expr.to_string()),
+                ColumnOption::Default(expr) => Some(default_text(expr, &column.data_type)),
                 _ => None,
             });
             let declared = Declared {
@@ -288,6 +288,29 @@ fn declared_columns(definition: &str) -> HashMap<String, Declared> {
             (column.name.value.clone(), declared)
         })
         .collect()
+}
+
+/// A default as PostgreSQL shows it (`pg_get_expr`): a string literal with the cast to
+/// the column's type that PostgreSQL stores with it (`'web'::text`), anything else as
+/// written.
+fn default_text(expr: &Expr, sql_type: &SqlType) -> String {
+    let Expr::Value(value) = expr else {
+        return expr.to_string();
+    };
+    if !matches!(value.value, Value::SingleQuotedString(_)) {
+        return expr.to_string();
+    }
+    let type_name = match sql_type {
+        SqlType::Varchar(_) | SqlType::CharacterVarying(_) | SqlType::CharVarying(_) => {
+            "character varying".to_string()
+        }
+        other => match crate::sql::types::arrow_type(other) {
+            Ok(DataType::Decimal128(..)) => "numeric".to_string(),
+            Ok(data_type) => crate::sql::types::sql_name(&data_type),
+            Err(_) => return expr.to_string(),
+        },
+    };
+    format!("{expr}::{type_name}")
 }
 
 /// The type and typmod of the declared types whose catalog entry the stored Arrow
@@ -351,7 +374,7 @@ mod tests {
         assert_eq!(typmod("c"), Some((1700, -1)));
         assert_eq!(typmod("d"), Some((1700, 327684)));
         assert_eq!(typmod("e"), None);
-        assert_eq!(columns["e"].default.as_deref(), Some("'x'"));
+        assert_eq!(columns["e"].default.as_deref(), Some("'x'::text"));
         assert_eq!(columns["f"].default.as_deref(), Some("7"));
     }
 

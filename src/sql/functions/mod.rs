@@ -127,10 +127,6 @@ pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "parses text with chrono's rules and returns a timestamp without time zone, where PostgreSQL's returns timestamptz",
     ),
     (
-        "array_length",
-        "takes no dimension argument, unlike PostgreSQL's array_length(array, dimension)",
-    ),
-    (
         "gcd",
         "computes integer arguments as bigint, so gcd(-2147483648, -2147483648) is 2147483648 where PostgreSQL fails with 22003",
     ),
@@ -141,10 +137,6 @@ pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "to_hex",
         "writes negative integers as 64-bit two's complement (to_hex(-3) is fffffffffffffffd, PostgreSQL's is fffffffd)",
-    ),
-    (
-        "array_element",
-        "counts negative subscripts from the end of the array, where PostgreSQL returns NULL",
     ),
     (
         "array_remove",

@@ -8,17 +8,24 @@
 //!   or 0 where PostgreSQL fails (`ln(0)`, `exp(1000)`, `asin(2)`, `power(-1, 0.5)`)
 //!   wrap DataFusion's and fail with PostgreSQL's SQLSTATE and message for those
 //!   inputs ([`Domain`]).
-//! - `coalesce`, `greatest` and `least` over a `double precision` and a numeric
-//!   (`coalesce(x, 0.5)`) compute in `double precision`, as PostgreSQL does; DataFusion's
-//!   cast the float to a decimal, which turns 1e-300 into 0 and fails on 1e300.
+//! - `coalesce`, `greatest`, `least` and `ARRAY[...]` over a `double precision` and a
+//!   numeric (`coalesce(x, 0.5)`) compute in `double precision`, as PostgreSQL does;
+//!   DataFusion's cast the float to a decimal, which turns 1e-300 into 0 and fails on
+//!   1e300.
 //! - `round(double precision)` rounds halves to even, as PostgreSQL's (C's `rint`) does.
 //! - `lpad`, `rpad` and `repeat` refuse results larger than PostgreSQL can hold (1 GB)
 //!   with `54000`, before building them ([`LengthLimited`]); DataFusion's would spend
 //!   half a minute and gigabytes on `lpad('x', 2147483647)`.
+//! - `array_length(array, dimension)` is NULL for an empty array and for a dimension
+//!   the array does not have (Sluice's arrays have one), as PostgreSQL's; DataFusion's
+//!   gives 0 for an empty array and also takes a call without the dimension, which
+//!   PostgreSQL refuses ([`ArrayLength`]).
+//! - `a[i]` (`array_element`) is NULL for a subscript below 1, as PostgreSQL's;
+//!   DataFusion's counts negative subscripts from the end ([`Subscript`]).
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, Int64Type};
 use datafusion::common::{DataFusionError, Result as DfResult};
@@ -33,8 +40,27 @@ use crate::error::{SluiceError, sqlstate};
 
 /// Names of the functions [`replacements`] registers.
 pub const REPLACED: &[&str] = &[
-    "upper", "lower", "initcap", "ln", "log10", "log", "exp", "power", "asin", "acos", "acosh",
-    "atanh", "coalesce", "greatest", "least", "round", "lpad", "rpad", "repeat",
+    "upper",
+    "lower",
+    "initcap",
+    "ln",
+    "log10",
+    "log",
+    "exp",
+    "power",
+    "asin",
+    "acos",
+    "acosh",
+    "atanh",
+    "coalesce",
+    "greatest",
+    "least",
+    "round",
+    "lpad",
+    "rpad",
+    "repeat",
+    "array_length",
+    "array_element",
 ];
 
 /// The replacements, to register after DataFusion's built-ins (under the same names).
@@ -59,7 +85,177 @@ pub fn replacements() -> Vec<ScalarUDF> {
                 Domain::of(name).map(|domain| ScalarUDF::new_from_impl(Checked { inner, domain }))
             }
         });
-    case_functions.chain(wrapped).collect()
+    let array_length = ScalarUDF::new_from_impl(ArrayLength {
+        signature: Signature::user_defined(Volatility::Immutable),
+    });
+    let subscript = ScalarUDF::new_from_impl(Subscript {
+        inner: datafusion::functions_nested::extract::array_element_udf(),
+    });
+    case_functions
+        .chain(wrapped)
+        .chain(std::iter::once(array_length))
+        .chain(std::iter::once(subscript))
+        .collect()
+}
+
+/// Points the plan's `a[i]` and `ARRAY[...]` at PostgreSQL's versions ([`Subscript`],
+/// and `make_array` computing in `double precision` when an element is a float, as
+/// [`FloatOverNumeric`] does for `coalesce`): DataFusion plans that syntax with its
+/// own `array_element` and `make_array`, not the functions registered under those
+/// names.
+pub fn use_postgres_versions(
+    plan: datafusion::logical_expr::LogicalPlan,
+) -> DfResult<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::functions_nested::{extract::array_element_udf, make_array::make_array_udf};
+    use datafusion::logical_expr::expr::ScalarFunction;
+    static SUBSCRIPT: std::sync::LazyLock<Arc<ScalarUDF>> = std::sync::LazyLock::new(|| {
+        Arc::new(ScalarUDF::new_from_impl(Subscript {
+            inner: array_element_udf(),
+        }))
+    });
+    static MAKE_ARRAY: std::sync::LazyLock<Arc<ScalarUDF>> = std::sync::LazyLock::new(|| {
+        Arc::new(ScalarUDF::new_from_impl(FloatOverNumeric {
+            inner: make_array_udf(),
+        }))
+    });
+    let built_in = |func: &ScalarUDF, original: &Arc<ScalarUDF>| {
+        let implementation: &dyn std::any::Any = func.inner().as_ref();
+        let original: &dyn std::any::Any = original.inner().as_ref();
+        implementation.type_id() == original.type_id()
+    };
+    let rewritten = plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|expr| {
+            expr.transform_up(|expr| match expr {
+                Expr::ScalarFunction(call) if built_in(&call.func, &array_element_udf()) => {
+                    Ok(Transformed::yes(Expr::ScalarFunction(
+                        ScalarFunction::new_udf(SUBSCRIPT.clone(), call.args),
+                    )))
+                }
+                Expr::ScalarFunction(call) if built_in(&call.func, &make_array_udf()) => {
+                    Ok(Transformed::yes(Expr::ScalarFunction(
+                        ScalarFunction::new_udf(MAKE_ARRAY.clone(), call.args),
+                    )))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+        })
+    })?;
+    Ok(rewritten.data)
+}
+
+/// `array_element` (`a[i]`). See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Subscript {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for Subscript {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        // Subscripts below 1 become 0, which DataFusion answers with NULL.
+        if let Some(index) = args.args.get_mut(1) {
+            let indexes = cast(&index.to_array(args.number_rows)?, &DataType::Int64)?;
+            let indexes: datafusion::arrow::array::Int64Array = indexes
+                .as_primitive::<Int64Type>()
+                .unary(|i| if i < 1 { 0 } else { i });
+            *index = ColumnarValue::Array(Arc::new(indexes));
+        }
+        self.inner.invoke_with_args(args)
+    }
+}
+
+/// `array_length(array, dimension)`. See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ArrayLength {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ArrayLength {
+    fn name(&self) -> &str {
+        "array_length"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        match arg_types {
+            [array, dimension]
+                if matches!(
+                    array,
+                    DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+                ) && (dimension.is_integer() || dimension == &DataType::Null) =>
+            {
+                Ok(vec![array.clone(), DataType::Int64])
+            }
+            _ => {
+                let types: Vec<String> =
+                    arg_types.iter().map(crate::sql::types::sql_name).collect();
+                Err(DataFusionError::External(Box::new(SluiceError::coded(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    format!(
+                        "function array_length({}) does not exist: it takes an array and a \
+                         dimension, array_length(array, 1)",
+                        types.join(", ")
+                    ),
+                ))))
+            }
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let field = Arc::new(datafusion::arrow::datatypes::Field::new_list_field(
+            DataType::Null,
+            true,
+        ));
+        // Only the lengths matter: any list type, its items as they are.
+        let item = match arrays[0].data_type() {
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => f.clone(),
+            _ => field,
+        };
+        let lists = cast(&arrays[0], &DataType::List(item))?;
+        let lists = lists.as_list::<i32>();
+        let dimensions = arrays[1].as_primitive::<Int64Type>();
+        let lengths: Int32Array = (0..lists.len())
+            .map(|row| {
+                if lists.is_null(row) || dimensions.is_null(row) || dimensions.value(row) != 1 {
+                    return None;
+                }
+                Some(lists.value_length(row)).filter(|length| *length > 0)
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(lengths)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -341,8 +537,8 @@ impl ScalarUDFImpl for LengthLimited {
     }
 }
 
-/// `coalesce`, `greatest` or `least`, computing in `double precision` when any argument
-/// is a float. See the module docs.
+/// `coalesce`, `greatest`, `least` or `make_array`, computing in `double precision`
+/// when any argument is a float. See the module docs.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct FloatOverNumeric {
     inner: Arc<ScalarUDF>,
@@ -471,5 +667,43 @@ mod tests {
         assert_eq!(code(Domain::UnitInterval, &[1.5], f64::NAN), Some("22003"));
         assert_eq!(code(Domain::UnitInterval, &[f64::NAN], f64::NAN), None);
         assert_eq!(code(Domain::AtLeastOne, &[0.5], f64::NAN), Some("22003"));
+    }
+
+    #[test]
+    fn array_length_is_null_for_empty_arrays_and_other_dimensions() {
+        use datafusion::arrow::array::ListArray;
+        use datafusion::arrow::datatypes::{Field, Int32Type};
+        let lists = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), None, Some(3)]),
+            Some(vec![]),
+            None,
+            Some(vec![Some(4)]),
+        ]);
+        let list_type = lists.data_type().clone();
+        let dimensions =
+            datafusion::arrow::array::Int64Array::from(vec![Some(1), Some(1), Some(1), Some(2)]);
+        let function = ArrayLength {
+            signature: Signature::user_defined(Volatility::Immutable),
+        };
+        let args = ScalarFunctionArgs {
+            args: vec![
+                ColumnarValue::Array(Arc::new(lists)),
+                ColumnarValue::Array(Arc::new(dimensions)),
+            ],
+            arg_fields: vec![
+                Arc::new(Field::new("a", list_type, true)),
+                Arc::new(Field::new("d", DataType::Int64, true)),
+            ],
+            number_rows: 4,
+            return_field: Arc::new(Field::new("r", DataType::Int32, true)),
+            config_options: Arc::new(Default::default()),
+        };
+        let ColumnarValue::Array(lengths) = function.invoke_with_args(args).unwrap() else {
+            panic!("an array");
+        };
+        let lengths = lengths.as_primitive::<Int32Type>();
+        let lengths: Vec<Option<i32>> = lengths.iter().collect();
+        assert_eq!(lengths, [Some(3), None, None, None]);
+        assert!(function.coerce_types(&[DataType::Int64]).is_err());
     }
 }
