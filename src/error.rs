@@ -240,8 +240,10 @@ fn datafusion_message(e: &DataFusionError) -> String {
 /// internals), in PostgreSQL's words.
 fn postgres_wording(m: &str) -> Option<String> {
     // A function's own refusal of its argument types, inside DataFusion's wording.
-    const COERCION: &str = "coercion failed with: External error: ";
-    if let Some((_, refusal)) = m.split_once(COERCION) {
+    if let Some((_, refusal)) = m.split_once("coercion failed with: ") {
+        let refusal = ["External error: ", "Error during planning: "]
+            .iter()
+            .fold(refusal, |r, prefix| r.strip_prefix(prefix).unwrap_or(r));
         let end = refusal
             .find(". No function matches")
             .unwrap_or(refusal.len());

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 
 use common::postgres::Postgres;
+use common::wire::{ColumnDescription, Wire, row_description};
 use common::{TestServer, connect, psql, sorted_rows};
 
 /// The same objects in both databases. Sluice's view columns have the types of
@@ -124,6 +125,8 @@ const QUERIES: &[&str] = &[
      WHERE c.relname IN ('orders', 'spend', 'lines_pkey', 'pg_class', 'pg_type')",
     "SELECT nspname FROM pg_catalog.pg_namespace
      WHERE nspname IN ('public', 'pg_catalog', 'information_schema')",
+    "SELECT pg_catalog.pg_get_userbyid(10), pg_catalog.pg_encoding_to_char(6)",
+    "SELECT n, pg_catalog.pg_encoding_to_char(n) FROM generate_series(-1, 43) AS s(n)",
     "SELECT c.relname, 'orders'::regclass = c.oid, 'public.lines'::regclass = c.oid
      FROM pg_catalog.pg_class c WHERE c.relname IN ('orders', 'lines')",
 ];
@@ -181,4 +184,72 @@ async fn views_show_their_query_and_oids_survive_a_restart() {
         |rows: &[Vec<String>], name: &str| rows.iter().find(|r| r[0] == name).map(|r| r[1].clone());
     assert_ne!(oid_of(&after, "spend"), oid_of(&before, "spend"));
     assert_eq!(oid_of(&after, "orders"), oid_of(&before, "orders"));
+}
+
+/// RowDescription: a column read straight from a table or view names the relation
+/// (by OID) and its column number, with its type's length and modifier, as
+/// PostgreSQL's does; an expression names none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_descriptions_name_tables_and_columns_as_postgres_does() {
+    let (sluice, postgres) = both().await;
+    let postgres_addr: SocketAddr = format!("127.0.0.1:{}", postgres.port).parse().unwrap();
+    let (ours, theirs) = (sluice.client().await, postgres.client().await);
+    for query in [
+        "SELECT id, customer, code, amount, total, placed, tags, upper(customer) AS shout, 'x' AS lit \
+         FROM orders",
+        "SELECT o.amount, l.line, l.sku FROM orders o JOIN lines l ON l.order_id = o.id \
+         WHERE l.line > 1 ORDER BY l.sku LIMIT 5",
+        "SELECT n, customer FROM spend",
+        "SELECT x.a FROM (SELECT a, b FROM plain) AS x",
+    ] {
+        let mine = describe(sluice.addr, "sluice", "sluice", query).await;
+        let expected = describe(postgres_addr, "postgres", "postgres", query).await;
+        // The OIDs differ between the servers: compare the relations' names.
+        assert_eq!(
+            with_relation_names(&ours, mine).await,
+            with_relation_names(&theirs, expected).await,
+            "{query}"
+        );
+    }
+}
+
+/// The RowDescription `query` gets from the server at `addr`.
+async fn describe(
+    addr: SocketAddr,
+    user: &str,
+    database: &str,
+    query: &str,
+) -> Vec<ColumnDescription> {
+    let mut wire = Wire::connect_as(addr, user, database).await;
+    let mut body = query.as_bytes().to_vec();
+    body.push(0);
+    wire.send(b'Q', &body).await;
+    row_description(&wire.until_ready().await)
+}
+
+/// Each column with the name of its relation in place of the relation's OID.
+async fn with_relation_names(
+    client: &tokio_postgres::Client,
+    columns: Vec<ColumnDescription>,
+) -> Vec<(String, ColumnDescription)> {
+    let mut out = Vec::new();
+    for column in columns {
+        let relation = if column.table_oid == 0 {
+            String::new()
+        } else {
+            let sql = format!(
+                "SELECT relname FROM pg_catalog.pg_class WHERE oid = {}",
+                column.table_oid
+            );
+            sorted_rows(client, &sql).await.concat().concat()
+        };
+        out.push((
+            relation,
+            ColumnDescription {
+                table_oid: 0,
+                ..column
+            },
+        ));
+    }
+    out
 }

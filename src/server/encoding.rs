@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
 use arrow_pg::encoder::{Encoder, encode_value};
 use datafusion::arrow::array::{Array, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use futures::{StreamExt, stream};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
@@ -33,13 +33,53 @@ pub fn wire_error(error: SluiceError) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(&error)))
 }
 
-/// Row descriptions for `schema`, each column in the format the client asked for.
+/// Row descriptions for `schema`, each column in the format the client asked for,
+/// with its type's length and, for a column read straight from a relation, the
+/// relation's OID, the column's number and its type modifier
+/// ([`crate::sql::column_origins`]).
 pub fn fields(
     schema: &Schema,
     format: &Format,
     options: Arc<FormatOptions>,
 ) -> PgWireResult<Vec<FieldInfo>> {
-    arrow_schema_to_pg_fields(schema, format, Some(options))
+    let fields = arrow_schema_to_pg_fields(schema, format, Some(options))?;
+    Ok(fields
+        .into_iter()
+        .zip(schema.fields())
+        .map(|(info, field)| with_origin(info, field))
+        .collect())
+}
+
+fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
+    use crate::sql::column_origins::{COLUMN_NUMBER, TABLE_OID, TYPE_MODIFIER, TYPE_OID};
+    let metadata = field.metadata();
+    let table = metadata.get(TABLE_OID).and_then(|v| v.parse::<i32>().ok());
+    let column = metadata
+        .get(COLUMN_NUMBER)
+        .and_then(|v| v.parse::<i16>().ok());
+    let modifier = metadata
+        .get(TYPE_MODIFIER)
+        .and_then(|v| v.parse::<i32>().ok());
+    // Only a declared type whose values are sent as the value type's are (varchar).
+    let declared = metadata
+        .get(TYPE_OID)
+        .and_then(|v| v.parse::<u32>().ok())
+        .and_then(Type::from_oid)
+        .filter(|t| *t == Type::VARCHAR && *info.datatype() == Type::TEXT);
+    let info = match (table, column) {
+        (Some(table), Some(column)) => FieldInfo::new(
+            info.name().to_string(),
+            Some(table),
+            Some(column),
+            declared.unwrap_or_else(|| info.datatype().clone()),
+            info.format(),
+        )
+        .with_format_options(info.format_options().clone()),
+        _ => info,
+    };
+    let length = crate::catalog::postgres::tables::type_length(info.datatype().oid());
+    info.with_type_size(length)
+        .with_type_modifier(modifier.unwrap_or(-1))
 }
 
 /// The Postgres type a client should bind for a parameter of Arrow type `data_type`.

@@ -14,6 +14,7 @@
 //! parameter types) but executed by [`dml`] on Sluice's durable write path.
 
 pub mod backends;
+pub mod column_origins;
 pub mod complexity;
 pub mod create_source;
 pub mod cursors;
@@ -277,8 +278,11 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
         Statement::Commit { .. } => Prepared::Command(Command::Acknowledge("COMMIT")),
         Statement::Rollback { .. } => Prepared::Command(Command::Acknowledge("ROLLBACK")),
         Statement::Discard { .. } => Prepared::Command(Command::Acknowledge("DISCARD ALL")),
-        statement @ (Statement::Query(_)
-        | Statement::Insert(_)
+        statement @ Statement::Query(_) => {
+            let plan = plan_statement(db, statement).await?;
+            Prepared::Plan(column_origins::with_column_origins(db.catalog(), plan)?)
+        }
+        statement @ (Statement::Insert(_)
         | Statement::Update(_)
         | Statement::Delete(_)
         | Statement::Explain { .. }) => Prepared::Plan(plan_statement(db, statement).await?),

@@ -24,9 +24,15 @@ impl Wire {
 
     /// Connects and completes start-up (until the first ReadyForQuery).
     pub async fn connect(addr: SocketAddr) -> Wire {
+        Wire::connect_as(addr, "sluice", "sluice").await
+    }
+
+    /// Connects as `user` to `database` (a PostgreSQL server's too) and completes
+    /// start-up.
+    pub async fn connect_as(addr: SocketAddr, user: &str, database: &str) -> Wire {
         let mut wire = Wire::open(addr).await;
         let mut body = 196_608i32.to_be_bytes().to_vec();
-        body.extend_from_slice(b"user\0sluice\0database\0sluice\0\0");
+        body.extend_from_slice(format!("user\0{user}\0database\0{database}\0\0").as_bytes());
         let mut packet = ((body.len() + 4) as i32).to_be_bytes().to_vec();
         packet.extend_from_slice(&body);
         wire.stream.write_all(&packet).await.expect("start-up");
@@ -101,4 +107,54 @@ pub fn count(messages: &[Message], kind: u8) -> usize {
 pub fn command_tag(messages: &[Message]) -> Option<String> {
     let (_, body) = messages.iter().find(|m| m.0 == b'C')?;
     Some(String::from_utf8_lossy(body.strip_suffix(b"\0")?).into_owned())
+}
+
+/// One column of a RowDescription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDescription {
+    pub name: String,
+    pub table_oid: i32,
+    pub column_number: i16,
+    pub type_oid: i32,
+    pub type_length: i16,
+    pub type_modifier: i32,
+    pub format: i16,
+}
+
+/// The columns of the first RowDescription in `messages`.
+pub fn row_description(messages: &[Message]) -> Vec<ColumnDescription> {
+    let (_, body) = messages
+        .iter()
+        .find(|m| m.0 == b'T')
+        .expect("a RowDescription");
+    let count = i16::from_be_bytes([body[0], body[1]]);
+    let mut at = 2;
+    let mut take = |n: usize| {
+        let bytes = &body[at..at + n];
+        at += n;
+        bytes.to_vec()
+    };
+    (0..count)
+        .map(|_| {
+            let mut name = Vec::new();
+            loop {
+                let byte = take(1)[0];
+                if byte == 0 {
+                    break;
+                }
+                name.push(byte);
+            }
+            let int = |b: Vec<u8>| i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let short = |b: Vec<u8>| i16::from_be_bytes([b[0], b[1]]);
+            ColumnDescription {
+                name: String::from_utf8_lossy(&name).into_owned(),
+                table_oid: int(take(4)),
+                column_number: short(take(2)),
+                type_oid: int(take(4)),
+                type_length: short(take(2)),
+                type_modifier: int(take(4)),
+                format: short(take(2)),
+            }
+        })
+        .collect()
 }

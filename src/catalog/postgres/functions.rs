@@ -3,7 +3,8 @@
 //! search path), `pg_get_viewdef(oid | name [, pretty])`, `pg_get_expr(expr, relid
 //! [, pretty])` (a column default as written), `pg_get_indexdef(oid [, column,
 //! pretty])` and `pg_get_constraintdef(oid [, pretty])` for primary keys. An OID that
-//! names nothing gives NULL, as in PostgreSQL. `format_type` is the `pg_catalog`
+//! names nothing gives NULL, as in PostgreSQL. `pg_encoding_to_char(n)` names the
+//! encoding as PostgreSQL does (`UTF8`). `format_type` is the `pg_catalog`
 //! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
 
 use std::sync::Arc;
@@ -34,10 +35,66 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
         function("pg_get_expr", DataType::Utf8, expr),
         function("pg_get_indexdef", DataType::Utf8, indexdef),
         function("pg_get_constraintdef", DataType::Utf8, constraintdef),
+        function("pg_encoding_to_char", DataType::Utf8, encoding_name),
         ScalarUDF::new_from_impl(FormatType {
             inner: datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf(),
         }),
     ]
+}
+
+/// The `pg_catalog` crate's functions of one `oid`/`integer` argument, declared for
+/// `int4` only: these take any integer (a literal is `int8`: `pg_get_userbyid(10)`).
+pub const OID_FUNCTIONS: [&str; 6] = [
+    "pg_get_userbyid",
+    "pg_relation_is_publishable",
+    "pg_get_statisticsobjdef_columns",
+    "pg_relation_size",
+    "pg_total_relation_size",
+    "pg_stat_get_numscans",
+];
+
+/// One of [`OID_FUNCTIONS`], taking any integer.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct OidArgument {
+    inner: Arc<ScalarUDF>,
+    signature: Signature,
+}
+
+impl OidArgument {
+    pub fn udf(inner: Arc<ScalarUDF>) -> ScalarUDF {
+        ScalarUDF::new_from_impl(OidArgument {
+            inner,
+            signature: Signature::user_defined(Volatility::Stable),
+        })
+    }
+}
+
+impl ScalarUDFImpl for OidArgument {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [t] if t.is_integer() || t.is_null() => Ok(vec![DataType::Int32]),
+            _ => Err(datafusion::error::DataFusionError::Plan(format!(
+                "function {}() takes one integer argument (an OID)",
+                self.name()
+            ))),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(&[DataType::Int32])
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        self.inner.invoke_with_args(args)
+    }
 }
 
 /// The `pg_catalog` crate's `format_type`, with the scale of `numeric(p,0)` written.
@@ -126,7 +183,7 @@ impl ScalarUDFImpl for CatalogFunction {
     /// text; everything else keeps its type.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let (min, max) = match self.name {
-            "pg_table_is_visible" => (1, 1),
+            "pg_table_is_visible" | "pg_encoding_to_char" => (1, 1),
             "pg_get_indexdef" => (1, 3),
             "pg_get_expr" => (2, 3),
             _ => (1, 2),
@@ -273,6 +330,65 @@ fn constraintdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
     let relation = keyed_relation(objects, oid(args))
         .filter(|r| r.primary_key.as_ref().map(|k| k.constraint_oid) == oid(args));
     text(relation.map(|r| format!("PRIMARY KEY ({})", key_columns(&r).join(", "))))
+}
+
+/// PostgreSQL's encodings by number (`pg_wchar.h`), as `pg_encoding_to_char` names
+/// them; another number is `''`.
+const ENCODINGS: [&str; 42] = [
+    "SQL_ASCII",
+    "EUC_JP",
+    "EUC_CN",
+    "EUC_KR",
+    "EUC_TW",
+    "EUC_JIS_2004",
+    "UTF8",
+    "MULE_INTERNAL",
+    "LATIN1",
+    "LATIN2",
+    "LATIN3",
+    "LATIN4",
+    "LATIN5",
+    "LATIN6",
+    "LATIN7",
+    "LATIN8",
+    "LATIN9",
+    "LATIN10",
+    "WIN1256",
+    "WIN1258",
+    "WIN866",
+    "WIN874",
+    "KOI8R",
+    "WIN1251",
+    "WIN1252",
+    "ISO_8859_5",
+    "ISO_8859_6",
+    "ISO_8859_7",
+    "ISO_8859_8",
+    "WIN1250",
+    "WIN1253",
+    "WIN1254",
+    "WIN1255",
+    "WIN1257",
+    "KOI8U",
+    "SJIS",
+    "BIG5",
+    "GBK",
+    "UHC",
+    "GB18030",
+    "JOHAB",
+    "SHIFT_JIS_2004",
+];
+
+fn encoding_name(_objects: &PgObjects, args: &[Arg]) -> ScalarValue {
+    let name = match args.first() {
+        Some(Arg::Number(n)) => usize::try_from(*n)
+            .ok()
+            .and_then(|n| ENCODINGS.get(n))
+            .copied()
+            .unwrap_or(""),
+        _ => "",
+    };
+    text(Some(name.to_string()))
 }
 
 /// `name` as PostgreSQL's `quote_ident` writes it: bare when it is a lower-case

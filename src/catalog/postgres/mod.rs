@@ -89,6 +89,11 @@ pub fn install(context: &SessionContext, catalog: Arc<Catalog>) -> crate::error:
     for function in functions::all(objects) {
         context.register_udf(function);
     }
+    for name in functions::OID_FUNCTIONS {
+        if let Ok(inner) = datafusion::execution::FunctionRegistry::udf(context, name) {
+            context.register_udf(functions::OidArgument::udf(inner));
+        }
+    }
     Ok(())
 }
 

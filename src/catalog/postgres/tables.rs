@@ -276,6 +276,12 @@ fn attribute_row(relation: i32, number: i16, column: &PgColumn) -> Row {
     ]
 }
 
+/// `pg_type.typlen` of type `type_oid`: its width in bytes, or -1 for a type of
+/// varying width (as RowDescription reports it).
+pub fn type_length(type_oid: u32) -> i16 {
+    TypeLayout::of(type_oid as i32).len
+}
+
 /// How PostgreSQL stores values of a type: `pg_type`'s typlen, typbyval, typalign and
 /// typstorage, and its collation.
 struct TypeLayout {

@@ -553,13 +553,17 @@ impl ScalarUDFImpl for FloatOverNumeric {
         self.inner.signature()
     }
 
+    /// PostgreSQL's resolution for numbers: `double precision` when one is (the
+    /// preferred type), else `real` when one is (integers and numerics convert to it
+    /// implicitly), else DataFusion's.
     fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
-        let float = arg_types.iter().any(DataType::is_floating);
         let numeric = |t: &DataType| t.is_numeric() || t.is_null();
-        if float && arg_types.iter().all(numeric) {
-            Ok(vec![DataType::Float64; arg_types.len()])
-        } else {
-            self.inner.coerce_types(arg_types)
+        let float = [DataType::Float64, DataType::Float32]
+            .into_iter()
+            .find(|float| arg_types.contains(float));
+        match float {
+            Some(float) if arg_types.iter().all(numeric) => Ok(vec![float; arg_types.len()]),
+            _ => self.inner.coerce_types(arg_types),
         }
     }
 

@@ -1,0 +1,124 @@
+//! Where a query's output columns come from, for the RowDescription message: a column
+//! read straight from a table, materialized view or source carries the relation's
+//! OID, its column number and its type modifier (`numeric(10,2)`, `varchar(n)`), as
+//! PostgreSQL sends them; any other column sends zeros. Drivers read them
+//! (pgjdbc's `ResultSetMetaData.getTableName` and `getScale`, Npgsql's and
+//! psqlODBC's key detection).
+//!
+//! The plan's output fields carry them as metadata ([`TABLE_OID`], [`COLUMN_NUMBER`],
+//! [`TYPE_MODIFIER`], [`TYPE_OID`]), set by a projection over the query, so every path that
+//! describes the result (simple and extended protocol) sees them.
+
+use std::collections::BTreeMap;
+
+use datafusion::common::Column;
+use datafusion::common::metadata::FieldMetadata;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+
+use crate::catalog::postgres::objects::{PgRelation, user_relations};
+use crate::catalog::{Catalog, DEFAULT_SCHEMA};
+use crate::error::Result;
+
+/// Field metadata: the OID of the relation the column is read from.
+pub const TABLE_OID: &str = "sluice.table_oid";
+/// Field metadata: the column's number in that relation (from 1).
+pub const COLUMN_NUMBER: &str = "sluice.column_number";
+/// Field metadata: the column's type modifier (`pg_attribute.atttypmod`).
+pub const TYPE_MODIFIER: &str = "sluice.type_modifier";
+/// Field metadata: the column's declared type (`pg_attribute.atttypid`), which can
+/// differ from its values' (`character varying` columns hold `text` values).
+pub const TYPE_OID: &str = "sluice.type_oid";
+
+/// `plan` with the origins of its output columns as field metadata (unchanged when
+/// no column is read straight from a relation).
+pub fn with_column_origins(catalog: &Catalog, plan: LogicalPlan) -> Result<LogicalPlan> {
+    let width = plan.schema().fields().len();
+    let origins: Vec<Option<(String, String)>> = (0..width).map(|i| origin(&plan, i)).collect();
+    if origins.iter().all(Option::is_none) {
+        return Ok(plan);
+    }
+    let relations = user_relations(catalog);
+    let exprs: Vec<Expr> = origins
+        .iter()
+        .enumerate()
+        .map(|(i, origin)| {
+            let (qualifier, field) = plan.schema().qualified_field(i);
+            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            match origin
+                .as_ref()
+                .and_then(|(t, c)| metadata(&relations, t, c))
+            {
+                Some(metadata) => column.alias_qualified_with_metadata(
+                    qualifier.cloned(),
+                    field.name(),
+                    Some(metadata),
+                ),
+                None => column,
+            }
+        })
+        .collect();
+    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+}
+
+fn metadata(relations: &[PgRelation], table: &str, column: &str) -> Option<FieldMetadata> {
+    let relation = relations.iter().find(|r| r.name == table)?;
+    let (index, column) = relation
+        .columns
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.name == column)?;
+    let entries = BTreeMap::from([
+        (TABLE_OID.to_string(), relation.oid.to_string()),
+        (COLUMN_NUMBER.to_string(), (index + 1).to_string()),
+        (TYPE_MODIFIER.to_string(), column.typmod.to_string()),
+        (TYPE_OID.to_string(), column.type_oid.to_string()),
+    ]);
+    Some(FieldMetadata::from(entries))
+}
+
+/// The relation (in schema `public`) and column output column `index` of `plan` is
+/// read from unchanged, if it is.
+fn origin(plan: &LogicalPlan, index: usize) -> Option<(String, String)> {
+    match plan {
+        LogicalPlan::Projection(projection) => {
+            let mut expr = projection.expr.get(index)?;
+            while let Expr::Alias(alias) = expr {
+                expr = &alias.expr;
+            }
+            let Expr::Column(column) = expr else {
+                return None;
+            };
+            let input_index = projection.input.schema().index_of_column(column).ok()?;
+            origin(&projection.input, input_index)
+        }
+        LogicalPlan::Filter(f) => origin(&f.input, index),
+        LogicalPlan::Sort(s) => origin(&s.input, index),
+        LogicalPlan::Limit(l) => origin(&l.input, index),
+        LogicalPlan::SubqueryAlias(s) => origin(&s.input, index),
+        LogicalPlan::Join(join) => {
+            use datafusion::logical_expr::JoinType;
+            let left = join.left.schema().fields().len();
+            match join.join_type {
+                JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => {
+                    if index < left {
+                        origin(&join.left, index)
+                    } else {
+                        origin(&join.right, index - left)
+                    }
+                }
+                JoinType::LeftSemi | JoinType::LeftAnti => origin(&join.left, index),
+                JoinType::RightSemi | JoinType::RightAnti => origin(&join.right, index),
+                _ => None,
+            }
+        }
+        LogicalPlan::TableScan(scan) => {
+            let schema = scan.table_name.schema().unwrap_or(DEFAULT_SCHEMA);
+            if schema != DEFAULT_SCHEMA {
+                return None;
+            }
+            let field = scan.projected_schema.field(index);
+            Some((scan.table_name.table().to_string(), field.name().clone()))
+        }
+        _ => None,
+    }
+}
