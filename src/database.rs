@@ -255,7 +255,8 @@ fn new_context(
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DEFAULT_DATABASE, DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(true)
-        .with_information_schema(true);
+        // Sluice's own, with PostgreSQL's columns (catalog::postgres::information_schema).
+        .with_information_schema(false);
     // Postgres reads `1.5` as an exact NUMERIC, not a float.
     config.options_mut().sql_parser.parse_float_as_decimal = true;
     // The session time zone is UTC: `timestamptz` values (casts, literals, now())

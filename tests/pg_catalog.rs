@@ -3,7 +3,8 @@
 //! and the catalog rows drivers read — `pg_class` kinds, `pg_attribute` types with their typmods,
 //! primary keys in `pg_constraint` and `pg_index`, defaults in `pg_attrdef`,
 //! `pg_matviews`, `pg_tables`, `pg_get_indexdef`, `pg_get_constraintdef`,
-//! `pg_table_is_visible` — and OIDs that survive a restart.
+//! `pg_table_is_visible` — `information_schema`, RowDescriptions, and OIDs that survive
+//! a restart.
 
 mod common;
 
@@ -130,6 +131,44 @@ const QUERIES: &[&str] = &[
     "SELECT c.relname, 'orders'::regclass = c.oid, 'public.lines'::regclass = c.oid
      FROM pg_catalog.pg_class c WHERE c.relname IN ('orders', 'lines')",
 ];
+
+/// `information_schema` as drivers and BI tools read it (Grafana, SQLAlchemy's
+/// fallbacks, ODBC); as in PostgreSQL, the materialized view is not listed.
+const INFORMATION_SCHEMA: &[&str] = &[
+    "SELECT table_schema, table_name, table_type, is_insertable_into, is_typed
+     FROM information_schema.tables WHERE table_schema = 'public'",
+    "SELECT table_name, column_name, ordinal_position, column_default, is_nullable,
+            data_type, character_maximum_length, character_octet_length,
+            numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision,
+            interval_type, collation_name, udt_schema, udt_name, dtd_identifier,
+            is_self_referencing, is_identity, identity_cycle, is_generated, is_updatable
+     FROM information_schema.columns WHERE table_schema = 'public'",
+    "SELECT constraint_schema, constraint_name, table_name, constraint_type, is_deferrable,
+            initially_deferred, enforced, nulls_distinct
+     FROM information_schema.table_constraints
+     WHERE table_schema = 'public' AND constraint_type <> 'CHECK'",
+    "SELECT table_name, count(*) FROM information_schema.table_constraints
+     WHERE table_schema = 'public' AND constraint_type = 'CHECK' GROUP BY table_name",
+    "SELECT constraint_name, table_name, column_name, ordinal_position,
+            position_in_unique_constraint
+     FROM information_schema.key_column_usage WHERE table_schema = 'public'",
+    "SELECT schema_name, schema_owner FROM information_schema.schemata
+     WHERE schema_name IN ('public', 'pg_catalog', 'information_schema')",
+    "SELECT count(*) FROM information_schema.views WHERE table_schema = 'public'",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn information_schema_equals_postgres() {
+    let (sluice, postgres) = both().await;
+    let (ours, theirs) = (sluice.client().await, postgres.client().await);
+    for query in INFORMATION_SCHEMA {
+        assert_eq!(
+            sorted_rows(&ours, query).await,
+            sorted_rows(&theirs, query).await,
+            "{query}"
+        );
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_rows_equal_postgres() {

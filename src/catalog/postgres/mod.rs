@@ -11,6 +11,7 @@
 //! (`pg_get_viewdef`, `pg_get_indexdef`, `pg_table_is_visible`, ...).
 
 pub mod functions;
+pub mod information_schema;
 pub mod objects;
 pub mod oids;
 mod rows;
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::SchemaProvider;
-use datafusion::catalog::information_schema::InformationSchemaProvider;
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
@@ -31,15 +31,49 @@ use super::Catalog;
 use super::system::SYSTEM_SCHEMA;
 use objects::{PgRelation, SystemRelations, user_relations};
 
-/// Every relation, Sluice's and the system's: what [`PgCatalog`]'s tables and the
-/// [`functions`] describe.
+/// Every relation, Sluice's and the system's: what [`PgCatalog`]'s tables, the
+/// [`functions`] and [`information_schema`] describe.
 #[derive(Debug)]
 pub struct PgObjects {
     catalog: Arc<Catalog>,
     system: SystemRelations,
+    /// `pg_catalog`'s relations, the crate's (whose schemas those built here start from).
+    pg_catalog: Arc<dyn SchemaProvider>,
+    /// The schemas of the relations built here (from the crate's, on first use).
+    schemas: tokio::sync::OnceCell<HashMap<&'static str, SchemaRef>>,
 }
 
 impl PgObjects {
+    /// Every relation, the system's and Sluice's.
+    pub async fn relations(&self) -> Result<Vec<PgRelation>> {
+        let schemas = self.schemas().await?;
+        let mut relations = self
+            .system
+            .describe(|namespace, name| {
+                (namespace == oids::PG_CATALOG)
+                    .then(|| schemas.get(name).cloned())
+                    .flatten()
+            })
+            .await?;
+        relations.extend(self.user_relations());
+        Ok(relations)
+    }
+
+    async fn schemas(&self) -> Result<&HashMap<&'static str, SchemaRef>> {
+        self.schemas
+            .get_or_try_init(|| async {
+                let mut schemas = HashMap::new();
+                for name in tables::BUILT_HERE {
+                    let table = self.pg_catalog.table(name).await?.ok_or_else(|| {
+                        DataFusionError::Internal(format!("pg_catalog has no {name}"))
+                    })?;
+                    schemas.insert(name, tables::schema(name, &table.schema()));
+                }
+                Ok(schemas)
+            })
+            .await
+    }
+
     /// Sluice's relations (cheap: read from the catalog).
     pub fn user_relations(&self) -> Vec<PgRelation> {
         user_relations(&self.catalog)
@@ -57,8 +91,9 @@ impl PgObjects {
 }
 
 /// Replaces the schema `pg_catalog` registered by `setup_pg_catalog` with
-/// [`PgCatalog`] over it, and registers [`functions`]. Run after every other schema
-/// is registered (the system relations are listed once, here).
+/// [`PgCatalog`] over it, registers `information_schema` and the [`functions`]. Run
+/// after every other schema is registered (the system relations are listed once,
+/// here), with DataFusion's own `information_schema` off.
 pub fn install(context: &SessionContext, catalog: Arc<Catalog>) -> crate::error::Result<()> {
     let database = context
         .catalog(super::DEFAULT_DATABASE)
@@ -69,22 +104,32 @@ pub fn install(context: &SessionContext, catalog: Arc<Catalog>) -> crate::error:
         })
     };
     let inner = schema("pg_catalog")?;
-    let information_schema: Arc<dyn SchemaProvider> = Arc::new(InformationSchemaProvider::new(
-        context.state().catalog_list().clone(),
-    ));
-    let system = SystemRelations::new(vec![
-        (oids::PG_CATALOG, inner.clone()),
-        (oids::INFORMATION_SCHEMA, information_schema),
-        (oids::SLUICE_CATALOG, schema(SYSTEM_SCHEMA)?),
-    ]);
-    let objects = Arc::new(PgObjects { catalog, system });
+    let system = SystemRelations::new(
+        vec![
+            (oids::PG_CATALOG, inner.clone()),
+            (oids::SLUICE_CATALOG, schema(SYSTEM_SCHEMA)?),
+        ],
+        information_schema::relation_schemas()
+            .into_iter()
+            .map(|(name, schema)| (oids::INFORMATION_SCHEMA, name, schema))
+            .collect(),
+    );
+    let objects = Arc::new(PgObjects {
+        catalog,
+        system,
+        pg_catalog: inner.clone(),
+        schemas: tokio::sync::OnceCell::new(),
+    });
     database.register_schema(
         "pg_catalog",
         Arc::new(PgCatalog {
             inner,
             objects: objects.clone(),
-            schemas: tokio::sync::OnceCell::new(),
         }),
+    )?;
+    database.register_schema(
+        "information_schema",
+        Arc::new(information_schema::InformationSchema::new(objects.clone())),
     )?;
     for function in functions::all(objects) {
         context.register_udf(function);
@@ -103,25 +148,6 @@ pub fn install(context: &SessionContext, catalog: Arc<Catalog>) -> crate::error:
 struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
     objects: Arc<PgObjects>,
-    /// The schemas of the relations built here (from the crate's, on first use).
-    schemas: tokio::sync::OnceCell<HashMap<&'static str, SchemaRef>>,
-}
-
-impl PgCatalog {
-    async fn schemas(&self) -> Result<&HashMap<&'static str, SchemaRef>> {
-        self.schemas
-            .get_or_try_init(|| async {
-                let mut schemas = HashMap::new();
-                for name in tables::BUILT_HERE {
-                    let table = self.inner.table(name).await?.ok_or_else(|| {
-                        DataFusionError::Internal(format!("pg_catalog has no {name}"))
-                    })?;
-                    schemas.insert(name, tables::schema(name, &table.schema()));
-                }
-                Ok(schemas)
-            })
-            .await
-    }
 }
 
 #[async_trait]
@@ -135,18 +161,8 @@ impl SchemaProvider for PgCatalog {
         let Some(built_here) = tables::BUILT_HERE.iter().find(|n| **n == lower) else {
             return self.inner.table(name).await;
         };
-        let schemas = self.schemas().await?;
-        let mut relations = self
-            .objects
-            .system
-            .describe(|namespace, name| {
-                (namespace == oids::PG_CATALOG)
-                    .then(|| schemas.get(name).cloned())
-                    .flatten()
-            })
-            .await?;
-        relations.extend(self.objects.user_relations());
-        let schema = schemas[built_here].clone();
+        let relations = self.objects.relations().await?;
+        let schema = self.objects.schemas().await?[built_here].clone();
         let batch = tables::rows(built_here, schema.clone(), &relations)?;
         Ok(Some(Arc::new(MemTable::try_new(
             schema,

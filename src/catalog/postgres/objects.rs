@@ -113,25 +113,42 @@ const PG_CATALOG_VIEWS: [&str; 9] = [
     "pg_views",
 ];
 
+/// Where a system relation's columns come from.
+#[derive(Debug, Clone)]
+pub enum Columns {
+    /// Its schema provider's table.
+    Provider(Arc<dyn SchemaProvider>),
+    /// A schema known beforehand.
+    Fixed(SchemaRef),
+}
+
 /// The system relations, by (namespace, name), numbered for their OIDs. They do not
 /// change while the server runs.
 #[derive(Debug)]
 pub struct SystemRelations {
-    /// (namespace OID, name, schema provider), sorted by namespace name then name.
-    relations: Vec<(i32, String, Arc<dyn SchemaProvider>)>,
+    /// (namespace OID, name, columns), sorted by namespace name then name.
+    relations: Vec<(i32, String, Columns)>,
 }
 
 impl SystemRelations {
-    /// The relations of each (namespace OID, provider).
-    pub fn new(schemas: Vec<(i32, Arc<dyn SchemaProvider>)>) -> SystemRelations {
+    /// The relations of each (namespace OID, provider), and `fixed` ones.
+    pub fn new(
+        schemas: Vec<(i32, Arc<dyn SchemaProvider>)>,
+        fixed: Vec<(i32, String, SchemaRef)>,
+    ) -> SystemRelations {
         let mut relations: Vec<_> = schemas
             .into_iter()
             .flat_map(|(namespace, provider)| {
                 let names = provider.table_names();
                 names
                     .into_iter()
-                    .map(move |name| (namespace, name, provider.clone()))
+                    .map(move |name| (namespace, name, Columns::Provider(provider.clone())))
             })
+            .chain(
+                fixed
+                    .into_iter()
+                    .map(|(namespace, name, schema)| (namespace, name, Columns::Fixed(schema))),
+            )
             .collect();
         relations.sort_by(|a, b| (namespace_name(a.0), &a.1).cmp(&(namespace_name(b.0), &b.1)));
         SystemRelations { relations }
@@ -153,10 +170,11 @@ impl SystemRelations {
         schema_of: impl Fn(i32, &str) -> Option<SchemaRef>,
     ) -> datafusion::error::Result<Vec<PgRelation>> {
         let mut out = Vec::with_capacity(self.relations.len());
-        for (n, (namespace, name, provider)) in self.relations.iter().enumerate() {
-            let schema = match schema_of(*namespace, name) {
-                Some(schema) => schema,
-                None => match provider.table(name).await? {
+        for (n, (namespace, name, columns)) in self.relations.iter().enumerate() {
+            let schema = match (schema_of(*namespace, name), columns) {
+                (Some(schema), _) => schema,
+                (None, Columns::Fixed(schema)) => schema.clone(),
+                (None, Columns::Provider(provider)) => match provider.table(name).await? {
                     Some(table) => table.schema(),
                     None => continue,
                 },

@@ -31,7 +31,7 @@ pub const BUILT_HERE: [&str; 9] = [
 ];
 
 /// The name every object's owner has (Sluice has one user so far).
-const OWNER_NAME: &str = "postgres";
+pub const OWNER_NAME: &str = "postgres";
 
 /// The schema of relation `name` built here, from the crate's schema for it.
 pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
