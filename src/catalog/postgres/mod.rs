@@ -8,7 +8,8 @@
 //! `pg_constraint` row, columns with their declared types (`numeric(10,2)`,
 //! `character varying(20)`) and defaults, all under OIDs that stay the same across
 //! restarts ([`oids`]). [`functions`] answers the functions that read these objects
-//! (`pg_get_viewdef`, `pg_get_indexdef`, `pg_table_is_visible`, ...).
+//! (`pg_get_viewdef`, `pg_get_indexdef`, `pg_table_is_visible`, ...), and
+//! [`information_schema`] is PostgreSQL's, built from the same [`PgObjects`].
 
 pub mod functions;
 pub mod information_schema;
