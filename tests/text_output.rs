@@ -290,8 +290,9 @@ async fn pg_get_serial_sequence_answers_as_postgres() {
     .await;
 }
 
-/// `LIKE` / `ILIKE` with an escape character other than the backslash, as metadata
-/// queries write it, answer as in PostgreSQL.
+/// `LIKE` / `ILIKE` with an escape character other than the backslash, and operators
+/// qualified with `OPERATOR(pg_catalog.op)`, as metadata queries write them, answer as
+/// in PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn like_with_any_escape_character_answers_as_postgres() {
     let pg = Postgres::start();
@@ -314,6 +315,25 @@ async fn like_with_any_escape_character_answers_as_postgres() {
             "'a\\' LIKE 'a\\' ESCAPE ''",
             "'a%' LIKE 'a%' ESCAPE ''",
             "'pg_class' LIKE 'pg/_%' ESCAPE '/'",
+        ],
+    )
+    .await;
+    // Operators qualified as catalog queries write them.
+    assert_same_answers(
+        &sluice,
+        &postgres,
+        &[
+            "1 OPERATOR(pg_catalog.=) 1",
+            "2 OPERATOR(pg_catalog.<) 1",
+            "2 OPERATOR(pg_catalog.>=) 2",
+            "1 OPERATOR(pg_catalog.<>) 2",
+            "7 OPERATOR(pg_catalog.%) 3",
+            "7 OPERATOR(pg_catalog.-) 3",
+            "'a' OPERATOR(pg_catalog.||) 'b'",
+            "'ab' OPERATOR(pg_catalog.~~) 'a%'",
+            "'AB' OPERATOR(pg_catalog.~~*) 'a%'",
+            "'ab' OPERATOR(pg_catalog.!~~) 'a%'",
+            "'ab' OPERATOR(pg_catalog.~) '^a'",
         ],
     )
     .await;

@@ -273,6 +273,7 @@ fn cursor(op: super::cursors::CursorOp) -> SqlStatement {
 /// The rewrites every parsed statement goes through before planning.
 fn rewrite(statement: &mut Statement) -> Result<()> {
     super::scalar_subqueries::rewrite_scalar_subqueries(statement);
+    unqualify_operators(statement);
     super::windows::rewrite_windows(statement)?;
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);
@@ -284,6 +285,47 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// `a OPERATOR(pg_catalog.=) b`, as catalog queries qualify operators: the operator
+/// itself (the `pg_catalog` crate's rewrite covers only the regular expression ones).
+fn unqualify_operators(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{BinaryOperator as Op, visit_expressions_mut};
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::BinaryOp { op, .. } = expr
+            && let Op::PGCustomBinaryOperator(parts) = op
+            && let [schema, name] = parts.as_slice()
+            && schema.eq_ignore_ascii_case("pg_catalog")
+        {
+            let plain = match name.as_str() {
+                "=" => Some(Op::Eq),
+                "<>" | "!=" => Some(Op::NotEq),
+                "<" => Some(Op::Lt),
+                "<=" => Some(Op::LtEq),
+                ">" => Some(Op::Gt),
+                ">=" => Some(Op::GtEq),
+                "+" => Some(Op::Plus),
+                "-" => Some(Op::Minus),
+                "*" => Some(Op::Multiply),
+                "/" => Some(Op::Divide),
+                "%" => Some(Op::Modulo),
+                "||" => Some(Op::StringConcat),
+                "~" => Some(Op::PGRegexMatch),
+                "~*" => Some(Op::PGRegexIMatch),
+                "!~" => Some(Op::PGRegexNotMatch),
+                "!~*" => Some(Op::PGRegexNotIMatch),
+                "~~" => Some(Op::PGLikeMatch),
+                "~~*" => Some(Op::PGILikeMatch),
+                "!~~" => Some(Op::PGNotLikeMatch),
+                "!~~*" => Some(Op::PGNotILikeMatch),
+                _ => None,
+            };
+            if let Some(plain) = plain {
+                *op = plain;
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// Postgres's composite field access, `(expr).field`: DataFusion reads the field
