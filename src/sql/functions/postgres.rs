@@ -144,50 +144,6 @@ pub fn use_postgres_versions(
     Ok(rewritten.data)
 }
 
-/// `array_element` (`a[i]`). See the module docs.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct Subscript {
-    inner: Arc<ScalarUDF>,
-}
-
-impl ScalarUDFImpl for Subscript {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
-        self.inner.coerce_types(arg_types)
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
-        self.inner.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-
-    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        // Subscripts below 1 become 0, which DataFusion answers with NULL.
-        if let Some(index) = args.args.get_mut(1) {
-            let indexes = cast(&index.to_array(args.number_rows)?, &DataType::Int64)?;
-            let indexes: datafusion::arrow::array::Int64Array = indexes
-                .as_primitive::<Int64Type>()
-                .unary(|i| if i < 1 { 0 } else { i });
-            *index = ColumnarValue::Array(Arc::new(indexes));
-        }
-        self.inner.invoke_with_args(args)
-    }
-}
-
 /// `array_length(array, dimension)`. See the module docs.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ArrayLength {
@@ -435,6 +391,32 @@ macro_rules! same_signature_as_inner {
             self.inner.return_type(arg_types)
         }
     };
+}
+
+/// `array_element` (`a[i]`). See the module docs.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Subscript {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for Subscript {
+    same_signature_as_inner!();
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        // Subscripts below 1 become 0, which DataFusion answers with NULL.
+        if let Some(index) = args.args.get_mut(1) {
+            let indexes = cast(&index.to_array(args.number_rows)?, &DataType::Int64)?;
+            let indexes: datafusion::arrow::array::Int64Array = indexes
+                .as_primitive::<Int64Type>()
+                .unary(|i| if i < 1 { 0 } else { i });
+            *index = ColumnarValue::Array(Arc::new(indexes));
+        }
+        self.inner.invoke_with_args(args)
+    }
 }
 
 /// A DataFusion built-in that fails where PostgreSQL's does. See the module docs.
