@@ -40,7 +40,7 @@ impl SystemSchema {
         Ok(SystemSchema {
             catalog,
             checkpoints,
-            schemas: parse_definitions(DEFINITIONS)?,
+            schemas: relation_schemas()?,
         })
     }
 
@@ -318,6 +318,11 @@ fn sink_rows(catalog: &Catalog) -> Vec<ArrayRef> {
                 .collect::<Vec<_>>(),
         )),
     ]
+}
+
+/// The system relations' schemas, by name.
+pub fn relation_schemas() -> Result<BTreeMap<String, SchemaRef>> {
+    parse_definitions(DEFINITIONS)
 }
 
 fn parse_definitions(sql: &str) -> Result<BTreeMap<String, SchemaRef>> {

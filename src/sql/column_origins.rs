@@ -15,7 +15,7 @@ use datafusion::common::Column;
 use datafusion::common::metadata::FieldMetadata;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 
-use crate::catalog::postgres::objects::{PgRelation, user_relations};
+use crate::catalog::postgres::objects::{PgRelation, describe};
 use crate::catalog::{Catalog, DEFAULT_SCHEMA};
 use crate::error::Result;
 
@@ -37,7 +37,14 @@ pub fn with_column_origins(catalog: &Catalog, plan: LogicalPlan) -> Result<Logic
     if origins.iter().all(Option::is_none) {
         return Ok(plan);
     }
-    let relations = user_relations(catalog);
+    // Only the relations the query reads (describing one reads its definition).
+    let read: std::collections::BTreeSet<&String> =
+        origins.iter().flatten().map(|(table, _)| table).collect();
+    let relations: Vec<PgRelation> = read
+        .into_iter()
+        .filter_map(|table| catalog.get(table))
+        .map(|relation| describe(&relation))
+        .collect();
     let exprs: Vec<Expr> = origins
         .iter()
         .enumerate()

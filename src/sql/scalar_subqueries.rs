@@ -42,6 +42,7 @@ use datafusion::sql::sqlparser::ast::{
     Statement, TableFactor, TableWithJoins, Value, Visit, Visitor, visit_expressions_mut,
 };
 
+use super::names::normalize_ident;
 use crate::error::{SluiceError, sqlstate};
 
 /// The aggregate a non-aggregate scalar subquery's output is wrapped in.
@@ -187,22 +188,14 @@ fn relation_names(from: &[TableWithJoins]) -> HashSet<String> {
             }
             | TableFactor::Derived {
                 alias: Some(alias), ..
-            } => Some(identifier(&alias.name)),
+            } => Some(normalize_ident(&alias.name)),
             TableFactor::Table { name, .. } => match name.0.last() {
-                Some(ObjectNamePart::Identifier(ident)) => Some(identifier(ident)),
+                Some(ObjectNamePart::Identifier(ident)) => Some(normalize_ident(ident)),
                 _ => None,
             },
             _ => None,
         })
         .collect()
-}
-
-fn identifier(ident: &Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_lowercase()
-    }
 }
 
 /// Which columns an expression reads: qualified by the subquery's relations (inner),
@@ -221,7 +214,7 @@ fn reads(expr: &Expr, names: &HashSet<String>) -> Reads {
         fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
             match expr {
                 Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-                    if self.1.contains(&identifier(&parts[parts.len() - 2])) {
+                    if self.1.contains(&normalize_ident(&parts[parts.len() - 2])) {
                         self.0.inner = true;
                     } else {
                         self.0.outer = true;
@@ -328,15 +321,12 @@ fn join_and(conjuncts: Vec<Expr>) -> Option<Expr> {
     })
 }
 
-/// Whether `expr` calls an aggregate or a window function outside nested subqueries.
+/// Whether `expr` calls an aggregate or a window function (inside a nested subquery
+/// too: such an output is left to DataFusion).
 fn aggregates_or_windows(expr: &Expr) -> bool {
     struct Finder(bool);
     impl Visitor for Finder {
         type Break = ();
-        fn pre_visit_query(&mut self, _query: &Query) -> ControlFlow<()> {
-            // A nested subquery's aggregates are its own.
-            ControlFlow::Continue(())
-        }
         fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
             if let Expr::Function(function) = expr {
                 let name = function.name.to_string().to_ascii_lowercase();
@@ -345,9 +335,6 @@ fn aggregates_or_windows(expr: &Expr) -> bool {
                     self.0 = true;
                     return ControlFlow::Break(());
                 }
-            }
-            if let Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } = expr {
-                return ControlFlow::Continue(());
             }
             ControlFlow::Continue(())
         }

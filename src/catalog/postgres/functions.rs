@@ -144,7 +144,30 @@ enum Arg {
     Other,
 }
 
-type Answer = fn(&PgObjects, &[Arg]) -> ScalarValue;
+type Answer = fn(&Snapshot, &[Arg]) -> ScalarValue;
+
+/// What one call of a catalog function reads: Sluice's relations described once (on
+/// first use) for all its rows.
+struct Snapshot<'a> {
+    objects: &'a PgObjects,
+    user: std::cell::OnceCell<Vec<PgRelation>>,
+}
+
+impl Snapshot<'_> {
+    fn user_relations(&self) -> &[PgRelation] {
+        self.user.get_or_init(|| self.objects.user_relations())
+    }
+
+    /// The namespace of relation `oid`, if there is one.
+    fn namespace_of(&self, oid: i32) -> Option<i32> {
+        self.objects.system.namespace_of(oid).or_else(|| {
+            self.user_relations()
+                .iter()
+                .find(|r| r.oid == oid || r.primary_key.as_ref().map(|k| k.index_oid) == Some(oid))
+                .map(|r| r.namespace)
+        })
+    }
+}
 
 /// A catalog function: row by row, each row's arguments to `answer`.
 #[derive(Debug)]
@@ -211,6 +234,10 @@ impl ScalarUDFImpl for CatalogFunction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let snapshot = Snapshot {
+            objects: &self.objects,
+            user: std::cell::OnceCell::new(),
+        };
         let mut answers = Vec::with_capacity(args.number_rows);
         for row in 0..args.number_rows {
             let mut row_args = Vec::with_capacity(arrays.len());
@@ -229,7 +256,7 @@ impl ScalarUDFImpl for CatalogFunction {
                 // PostgreSQL's functions are strict: NULL in, NULL out.
                 ScalarValue::try_from(&self.returns)?
             } else {
-                (self.answer)(&self.objects, &row_args)
+                (self.answer)(&snapshot, &row_args)
             });
         }
         if answers.is_empty() {
@@ -251,27 +278,27 @@ fn oid(args: &[Arg]) -> Option<i32> {
     }
 }
 
-fn table_is_visible(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
-    let namespace = oid(args).and_then(|oid| objects.namespace_of(oid));
+fn table_is_visible(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let namespace = oid(args).and_then(|oid| snapshot.namespace_of(oid));
     ScalarValue::Boolean(namespace.map(|n| n == oids::PG_CATALOG || n == oids::PUBLIC))
 }
 
-fn viewdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
-    let relations = objects.user_relations();
+fn viewdef(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let mut relations = snapshot.user_relations().iter();
     let relation = match args.first() {
         Some(Arg::Text(name)) => {
             let name = name.strip_prefix("public.").unwrap_or(name);
-            relations.into_iter().find(|r| r.name == *name)
+            relations.find(|r| r.name == *name)
         }
         _ => {
             let oid = oid(args);
-            relations.into_iter().find(|r| Some(r.oid) == oid)
+            relations.find(|r| Some(r.oid) == oid)
         }
     };
-    text(relation.and_then(|r| tables::view_definition(&r)))
+    text(relation.and_then(tables::view_definition))
 }
 
-fn expr(_objects: &PgObjects, args: &[Arg]) -> ScalarValue {
+fn expr(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
     // pg_attrdef.adbin holds the expression as written, not a node tree.
     text(match args.first() {
         Some(Arg::Text(expression)) => Some(expression.clone()),
@@ -280,8 +307,8 @@ fn expr(_objects: &PgObjects, args: &[Arg]) -> ScalarValue {
 }
 
 /// The user relation whose primary key has index or constraint `oid`.
-fn keyed_relation(objects: &PgObjects, oid: Option<i32>) -> Option<PgRelation> {
-    objects.user_relations().into_iter().find(|r| {
+fn keyed_relation<'a>(snapshot: &'a Snapshot, oid: Option<i32>) -> Option<&'a PgRelation> {
+    snapshot.user_relations().iter().find(|r| {
         r.primary_key
             .as_ref()
             .is_some_and(|k| Some(k.index_oid) == oid || Some(k.constraint_oid) == oid)
@@ -299,8 +326,8 @@ fn key_columns(relation: &PgRelation) -> Vec<String> {
         .collect()
 }
 
-fn indexdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
-    let Some(relation) = keyed_relation(objects, oid(args)) else {
+fn indexdef(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let Some(relation) = keyed_relation(snapshot, oid(args)) else {
         return text(None);
     };
     let Some(key) = relation
@@ -310,7 +337,7 @@ fn indexdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
     else {
         return text(None);
     };
-    let columns = key_columns(&relation);
+    let columns = key_columns(relation);
     text(match args.get(1) {
         // PostgreSQL answers '' for a column number past the key.
         Some(Arg::Number(n)) if *n > 0 => {
@@ -326,10 +353,10 @@ fn indexdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
     })
 }
 
-fn constraintdef(objects: &PgObjects, args: &[Arg]) -> ScalarValue {
-    let relation = keyed_relation(objects, oid(args))
+fn constraintdef(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let relation = keyed_relation(snapshot, oid(args))
         .filter(|r| r.primary_key.as_ref().map(|k| k.constraint_oid) == oid(args));
-    text(relation.map(|r| format!("PRIMARY KEY ({})", key_columns(&r).join(", "))))
+    text(relation.map(|r| format!("PRIMARY KEY ({})", key_columns(r).join(", "))))
 }
 
 /// PostgreSQL's encodings by number (`pg_wchar.h`), as `pg_encoding_to_char` names
@@ -379,7 +406,7 @@ const ENCODINGS: [&str; 42] = [
     "SHIFT_JIS_2004",
 ];
 
-fn encoding_name(_objects: &PgObjects, args: &[Arg]) -> ScalarValue {
+fn encoding_name(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
     let name = match args.first() {
         Some(Arg::Number(n)) => usize::try_from(*n)
             .ok()

@@ -29,7 +29,6 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 
 use super::Catalog;
-use super::system::SYSTEM_SCHEMA;
 use objects::{PgRelation, SystemRelations, user_relations};
 
 /// Every relation, Sluice's and the system's: what [`PgCatalog`]'s tables, the
@@ -75,19 +74,9 @@ impl PgObjects {
             .await
     }
 
-    /// Sluice's relations (cheap: read from the catalog).
+    /// Sluice's relations (each table's CREATE TABLE is read for declared types).
     pub fn user_relations(&self) -> Vec<PgRelation> {
         user_relations(&self.catalog)
-    }
-
-    /// The namespace of relation `oid`, if there is one.
-    pub fn namespace_of(&self, oid: i32) -> Option<i32> {
-        self.system.namespace_of(oid).or_else(|| {
-            self.user_relations()
-                .iter()
-                .find(|r| r.oid == oid || r.primary_key.as_ref().map(|k| k.index_oid) == Some(oid))
-                .map(|r| r.namespace)
-        })
     }
 }
 
@@ -105,16 +94,18 @@ pub fn install(context: &SessionContext, catalog: Arc<Catalog>) -> crate::error:
         })
     };
     let inner = schema("pg_catalog")?;
-    let system = SystemRelations::new(
-        vec![
-            (oids::PG_CATALOG, inner.clone()),
-            (oids::SLUICE_CATALOG, schema(SYSTEM_SCHEMA)?),
-        ],
-        information_schema::relation_schemas()
-            .into_iter()
-            .map(|(name, schema)| (oids::INFORMATION_SCHEMA, name, schema))
-            .collect(),
-    );
+    // sluice_catalog's and information_schema's schemas are known: describing them
+    // need not fill their tables.
+    let fixed = information_schema::relation_schemas()
+        .into_iter()
+        .map(|(name, schema)| (oids::INFORMATION_SCHEMA, name, schema))
+        .chain(
+            super::system::relation_schemas()?
+                .into_iter()
+                .map(|(name, schema)| (oids::SLUICE_CATALOG, name, schema)),
+        )
+        .collect();
+    let system = SystemRelations::new(vec![(oids::PG_CATALOG, inner.clone())], fixed);
     let objects = Arc::new(PgObjects {
         catalog,
         system,

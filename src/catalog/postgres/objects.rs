@@ -156,11 +156,8 @@ impl SystemRelations {
 
     /// The namespace of the system relation `oid`, if it is one.
     pub fn namespace_of(&self, oid: i32) -> Option<i32> {
-        self.relations
-            .iter()
-            .enumerate()
-            .find(|(n, _)| oids::system_relation(*n) == oid)
-            .map(|(_, (namespace, _, _))| *namespace)
+        let n = usize::try_from(oid - oids::system_relation(0)).ok()?;
+        self.relations.get(n).map(|(namespace, _, _)| *namespace)
     }
 
     /// The relations with their columns. `schema_of` answers first for the tables
@@ -204,7 +201,8 @@ pub fn user_relations(catalog: &Catalog) -> Vec<PgRelation> {
     catalog.relations().iter().map(describe).collect()
 }
 
-fn describe(relation: &Relation) -> PgRelation {
+/// How `pg_catalog` describes `relation` (its CREATE TABLE read for declared types).
+pub fn describe(relation: &Relation) -> PgRelation {
     let entry = relation.entry();
     let schema = relation.schema();
     let (kind, declared, query) = match relation {
