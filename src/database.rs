@@ -15,6 +15,7 @@ use datafusion::scalar::ScalarValue;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
+use crate::catalog::roles::Roles;
 use crate::catalog::schema::PublicSchema;
 use crate::catalog::system::{SYSTEM_SCHEMA, SystemSchema};
 use crate::catalog::{Catalog, DEFAULT_DATABASE, DEFAULT_SCHEMA};
@@ -31,6 +32,7 @@ use crate::storage::system_settings::SystemSettings;
 pub struct Database {
     data_dir: PathBuf,
     catalog: Arc<Catalog>,
+    roles: Arc<Roles>,
     context: SessionContext,
     parser: SqlParser,
     sequencer: Arc<Sequencer>,
@@ -88,6 +90,7 @@ impl Database {
             tracing::warn!("removing the files of an unfinished checkpoint failed: {e}");
         }
         let (catalog, entries) = Catalog::open(data_dir)?;
+        let roles = Arc::new(Roles::open(data_dir)?);
         let catalog = Arc::new(catalog);
         let started_interval = options
             .checkpoint_interval
@@ -111,6 +114,7 @@ impl Database {
         let db = Arc::new(Database {
             data_dir: data_dir.to_path_buf(),
             catalog,
+            roles,
             context,
             parser: SqlParser::default(),
             sequencer: Arc::new(sequencer),
@@ -188,6 +192,11 @@ impl Database {
     /// The live catalog.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// The roles, their passwords and grants.
+    pub fn roles(&self) -> &Arc<Roles> {
+        &self.roles
     }
 
     /// The DataFusion context every statement is planned in.

@@ -51,6 +51,11 @@ pub mod sqlstate {
     pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";
     pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
     pub const CARDINALITY_VIOLATION: &str = "21000";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+    pub const INVALID_AUTHORIZATION_SPECIFICATION: &str = "28000";
+    pub const INVALID_PASSWORD: &str = "28P01";
+    pub const DUPLICATE_OBJECT: &str = "42710";
+    pub const OBJECT_IN_USE: &str = "55006";
 
     /// Every code above.
     const ALL: &[&str] = &[

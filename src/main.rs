@@ -43,7 +43,32 @@ enum Commands {
         /// picks a free port: scripts and tests read it here instead of guessing one.
         #[arg(long)]
         ready_file: Option<PathBuf>,
+        /// Who must log in with a password: `local-trust` trusts clients on this
+        /// machine (loopback) as the user they name and asks the others for a
+        /// password; `scram-sha-256` asks everyone. Passwords are roles' (CREATE USER
+        /// ... PASSWORD); a server that would take clients who cannot log in does not
+        /// start. See docs/security.md.
+        #[arg(long, default_value = "local-trust", env = "SLUICE_AUTH")]
+        auth: sluice::server::startup::AuthMethod,
+        /// TLS certificate chain (PEM) offered to clients; needs --tls-key.
+        #[arg(long, env = "SLUICE_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, env = "SLUICE_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Refuse clients that do not use TLS (needs --tls-cert).
+        #[arg(long, env = "SLUICE_TLS_REQUIRED", requires = "tls_cert")]
+        tls_required: bool,
     },
+}
+
+/// How clients connect, as the command line says.
+struct Connections {
+    listen: SocketAddr,
+    ready_file: Option<PathBuf>,
+    auth: sluice::server::startup::AuthMethod,
+    tls: Option<(PathBuf, PathBuf)>,
+    tls_required: bool,
 }
 
 /// Stack of each runtime thread (reserved address space, touched as deep as used).
@@ -59,6 +84,10 @@ fn main() -> std::process::ExitCode {
             onnxruntime,
             checkpoint_interval,
             ready_file,
+            auth,
+            tls_cert,
+            tls_key,
+            tls_required,
         } => {
             if let Some(library) = onnxruntime {
                 sluice::ml::runtime::use_library(library);
@@ -81,7 +110,14 @@ fn main() -> std::process::ExitCode {
             let options = sluice::database::Options {
                 checkpoint_interval,
             };
-            match runtime.block_on(serve(listen, data_dir, options, ready_file)) {
+            let connections = Connections {
+                listen,
+                ready_file,
+                auth,
+                tls: tls_cert.zip(tls_key),
+                tls_required,
+            };
+            match runtime.block_on(serve(connections, data_dir, options)) {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e}");
@@ -113,12 +149,23 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 }
 
 async fn serve(
-    listen: SocketAddr,
+    connections: Connections,
     data_dir: PathBuf,
     options: sluice::database::Options,
-    ready_file: Option<PathBuf>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let Connections {
+        listen,
+        ready_file,
+        auth,
+        tls,
+        tls_required,
+    } = connections;
+    let tls = match tls {
+        Some((cert, key)) => Some(sluice::server::tls::acceptor(&cert, &key)?),
+        None => None,
+    };
     let db = sluice::Database::open_with(&data_dir, options).await?;
+    check_logins(auth, listen, db.roles().any_password_login())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -127,12 +174,45 @@ async fn serve(
         write_ready_file(&path, listen)
             .map_err(|e| format!("cannot write the ready file {}: {e}", path.display()))?;
     }
+    let security = sluice::server::Security {
+        auth,
+        tls,
+        tls_required,
+    };
     tracing::info!(%listen, data_dir = %data_dir.display(), "Sluice is ready: psql -h {} -p {} -d sluice", listen.ip(), listen.port());
     tokio::select! {
-        result = sluice::server::serve(listener, db) => result?,
+        result = sluice::server::serve_with(listener, db, security) => result?,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
     }
     Ok(())
+}
+
+/// Refuses to start a server some of whose clients would need a password when no
+/// role can log in with one: on an address other than loopback that would be
+/// nobody (or, before passwords existed, everybody, trusted).
+fn check_logins(
+    auth: sluice::server::startup::AuthMethod,
+    listen: SocketAddr,
+    any_password: bool,
+) -> Result<(), String> {
+    use sluice::server::startup::AuthMethod;
+    let needs_passwords = auth == AuthMethod::ScramSha256 || !listen.ip().is_loopback();
+    if !needs_passwords || any_password {
+        return Ok(());
+    }
+    let why = match auth {
+        AuthMethod::ScramSha256 => {
+            "--auth scram-sha-256 asks every client for a password".to_string()
+        }
+        AuthMethod::LocalTrust => {
+            format!("clients reaching {listen} from other machines must log in with a password")
+        }
+    };
+    Err(format!(
+        "no role can log in with a password, and {why}. Start Sluice on 127.0.0.1 first, \
+         create one (CREATE USER admin SUPERUSER PASSWORD '...'), then start it again \
+         (see docs/security.md)"
+    ))
 }
 
 /// Writes `addr` to `path` whole (through a rename), so a reader never sees half.

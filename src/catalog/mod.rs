@@ -9,7 +9,9 @@
 //! time, so a definition is never stored in two forms. The live objects are held in
 //! [`Catalog`] and exposed to DataFusion through [`schema::PublicSchema`].
 
+pub mod password;
 pub mod postgres;
+pub mod roles;
 pub mod schema;
 pub mod sink;
 pub mod source;

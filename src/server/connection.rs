@@ -1,6 +1,6 @@
-//! One client connection, from the first byte to the last: TLS negotiation (refused,
-//! no TLS is configured), the start-up deadline, the frame guard, and the message loop
-//! that hands each message to pgwire's dispatcher.
+//! One client connection, from the first byte to the last: TLS negotiation (when a
+//! certificate is configured), the start-up deadline, the frame guard, and the
+//! message loop that hands each message to pgwire's dispatcher.
 //!
 //! ```text
 //!  accept ─▶ negotiate ─▶ FrameGuard(socket) ─▶ loop { next message ─▶ process_message }
@@ -50,9 +50,9 @@ pub async fn serve_connection(socket: TcpStream, handlers: &Handlers) -> io::Res
 
     let negotiated = tokio::select! {
         _ = &mut startup_deadline => return Ok(()),
-        negotiated = negotiate_tls::<ParsedStatement>(socket, None) => negotiated?,
+        negotiated = negotiate_tls::<ParsedStatement>(socket, handlers.tls.clone()) => negotiated?,
     };
-    // `None`: a direct TLS handshake, which needs a certificate we do not have.
+    // `None`: a direct TLS handshake, and no certificate is configured.
     let Some(negotiated) = negotiated else {
         return Ok(());
     };
@@ -65,7 +65,7 @@ pub async fn serve_connection(socket: TcpStream, handlers: &Handlers) -> io::Res
     let backend = handlers.backends.register(cancel_key()?);
     socket.set_pid_and_secret_key(backend.pid(), SecretKey::Bytes(backend.secret().into()));
 
-    let startup = handlers.startup.clone();
+    let startup = handlers.startup();
     let simple = handlers.handler.clone();
     let extended = handlers.handler.clone();
     let copy = handlers.copy_handler();
@@ -131,6 +131,16 @@ pub async fn serve_connection(socket: TcpStream, handlers: &Handlers) -> io::Res
         )
         .await
         {
+            if starting {
+                // A failed start-up (a wrong password, TLS required) ends the
+                // connection after its error, as PostgreSQL's does: no ReadyForQuery,
+                // no second try on the same connection.
+                let info: ErrorInfo = e.into();
+                let _ = socket
+                    .send(PgWireBackendMessage::ErrorResponse(info.into()))
+                    .await;
+                return Ok(());
+            }
             process_error(&mut socket, e, extended_message).await?;
         }
     }

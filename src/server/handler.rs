@@ -28,7 +28,7 @@ use super::row_limit;
 use super::statement_pool::StatementPool;
 use crate::database::Database;
 use crate::error::{Result, SluiceError, sqlstate};
-use crate::sql::backends::{RunningStatement, bind_backend_pid};
+use crate::sql::backends::{RunningStatement, bind_session};
 use crate::sql::parser::SqlStatement;
 use crate::sql::{self, Command, Output, Prepared, settings};
 
@@ -54,15 +54,18 @@ impl SluiceHandler {
 
 impl SluiceHandler {
     /// Parses `text` (a lone `SUBSCRIBE`) and starts the subscription for session
-    /// `pid`, on the pool; `running` is the statement (its interrupt ends the stream).
+    /// `pid` with metadata `vars`, on the pool; `running` is the statement (its
+    /// interrupt ends the stream).
     pub async fn start_subscription(
         &self,
         text: &str,
         pid: i32,
+        vars: &HashMap<String, String>,
         running: &RunningStatement,
     ) -> Result<(sql::subscribe::Subscribe, sql::subscribe::Subscription)> {
         let db = self.runner.db.clone();
         let text = text.to_owned();
+        let vars = vars.clone();
         self.runner
             .pool
             .run(running, async move {
@@ -75,6 +78,7 @@ impl SluiceHandler {
                         ));
                     }
                 };
+                sql::privileges::check_subscription(&db, &subscribe, &vars)?;
                 let reader = format!("subscribe_{pid}");
                 let subscription = sql::subscribe::start(&db, &subscribe, &reader).await?;
                 Ok((*subscribe, subscription))
@@ -122,7 +126,7 @@ impl Runner {
         pid: i32,
         running: &RunningStatement,
     ) -> Result<ParsedStatement> {
-        bind_backend_pid(&mut statement, pid);
+        bind_session(&mut statement, pid, &self.db.backends().user(pid));
         let db = self.db.clone();
         self.pool
             .run(running, async move {
@@ -140,7 +144,7 @@ impl Runner {
         mut vars: HashMap<String, String>,
         running: RunningStatement,
     ) -> Result<(ParsedStatement, Output, HashMap<String, String>)> {
-        bind_backend_pid(&mut statement, pid);
+        bind_session(&mut statement, pid, &self.db.backends().user(pid));
         let db = self.db.clone();
         let interrupt = running.interrupt().clone();
         let work = async move {

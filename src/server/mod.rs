@@ -2,8 +2,9 @@
 //!
 //! ```text
 //!  TcpListener ──accept──▶ one tokio task per connection ──▶ connection::serve_connection
+//!                                 tls (SSLRequest answered when configured)      │
 //!                                 frames::FrameGuard (well-formed messages only) │
-//!               startup::TrustStartup (parameters, auth) ◀───────────────────────┤
+//!               startup::Startup (TLS check, SCRAM, parameters) ◀───────────────┤
 //!               handler::SluiceHandler (simple + extended) ◀─────────────────────┤
 //!               subscribe (a lone SUBSCRIBE, streamed and flushed per change) ◀──┤
 //!                   │                     └─ row_limit (Execute's row limit, in chunks)
@@ -20,10 +21,12 @@ pub mod encoding;
 pub mod frames;
 pub mod handler;
 pub mod row_limit;
+pub mod scram;
 pub mod startup;
 pub mod statement_pool;
 pub mod subscribe;
 pub mod text_format;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -39,31 +42,70 @@ use tokio::net::TcpListener;
 use crate::database::Database;
 use crate::sql::backends::Backends;
 use handler::SluiceHandler;
-use startup::TrustStartup;
+use startup::{AuthMethod, Authentication, Startup};
 use statement_pool::StatementPool;
 
-/// Hands out the per-server protocol handlers (all connections share them).
-#[derive(Debug)]
+/// How clients connect: authentication and TLS.
+#[derive(Default)]
+pub struct Security {
+    /// Who must log in with a password.
+    pub auth: AuthMethod,
+    /// TLS, when a certificate is configured.
+    pub tls: Option<pgwire::tokio::TlsAcceptor>,
+    /// Refuse clients that do not use TLS.
+    pub tls_required: bool,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Security")
+            .field("auth", &self.auth)
+            .field("tls", &self.tls.is_some())
+            .field("tls_required", &self.tls_required)
+            .finish()
+    }
+}
+
+/// Hands out the per-server protocol handlers (all connections share them, except
+/// start-up's, which is per connection).
 pub struct Handlers {
     handler: Arc<SluiceHandler>,
-    startup: Arc<TrustStartup>,
+    auth: Arc<Authentication>,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
     cancel: Arc<CancelRequests>,
     backends: Arc<Backends>,
 }
 
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handlers")
+            .field("auth", &self.auth)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Handlers {
-    /// Handlers serving `db`, running statements on a new statement pool.
-    pub fn new(db: Arc<Database>) -> std::io::Result<Self> {
+    /// Handlers serving `db` as `security` says, running statements on a new
+    /// statement pool.
+    pub fn new(db: Arc<Database>, security: Security) -> std::io::Result<Self> {
         let pool = Arc::new(StatementPool::new(statement_pool::default_workers())?);
         let backends = db.backends().clone();
+        let auth = Authentication::new(security.auth, security.tls_required, db.roles().clone())?;
         Ok(Handlers {
             handler: Arc::new(SluiceHandler::new(db, pool)),
-            startup: Arc::new(TrustStartup::new(backends.clone())),
+            auth: Arc::new(auth),
+            tls: security.tls,
             cancel: Arc::new(CancelRequests {
                 backends: backends.clone(),
             }),
             backends,
         })
+    }
+
+    /// Start-up for a new connection.
+    fn startup(&self) -> Arc<Startup> {
+        Arc::new(Startup::new(self.backends.clone(), self.auth.clone()))
     }
 }
 
@@ -100,7 +142,7 @@ impl PgWireServerHandlers for Handlers {
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        self.startup.clone()
+        self.startup()
     }
 
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
@@ -108,9 +150,19 @@ impl PgWireServerHandlers for Handlers {
     }
 }
 
-/// Accepts connections on `listener` forever, serving each on its own task.
+/// Accepts connections on `listener` forever, serving each on its own task, with
+/// the default [`Security`] (trust on loopback, no TLS).
 pub async fn serve(listener: TcpListener, db: Arc<Database>) -> std::io::Result<()> {
-    let handlers = Arc::new(Handlers::new(db)?);
+    serve_with(listener, db, Security::default()).await
+}
+
+/// [`serve`] with `security`.
+pub async fn serve_with(
+    listener: TcpListener,
+    db: Arc<Database>,
+    security: Security,
+) -> std::io::Result<()> {
+    let handlers = Arc::new(Handlers::new(db, security)?);
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -40,7 +40,10 @@ where
 {
     let (pid, _) = client.pid_and_secret_key();
     let running = handler.start_statement(pid, client.metadata());
-    let outcome = match handler.start_subscription(text, pid, &running).await {
+    let outcome = match handler
+        .start_subscription(text, pid, client.metadata(), &running)
+        .await
+    {
         Ok((subscribe, mut subscription)) => {
             let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
             let fields = Arc::new(fields(

@@ -8,9 +8,9 @@
 //!  pg_cancel_backend(pid) ─────┴──▶ Backends::cancel ──▶ every running statement of pid
 //! ```
 //!
-//! `pg_backend_pid()` needs the calling session, which a shared function cannot know:
-//! [`bind_backend_pid`] replaces its calls in a statement by the session's pid before
-//! planning.
+//! `pg_backend_pid()` and `session_user` (`current_user`, `user`) need the calling
+//! session, which a shared function cannot know: [`bind_session`] replaces their calls
+//! in a statement by the session's pid and user before planning.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -49,6 +49,8 @@ pub struct Backends {
 #[derive(Debug)]
 struct Session {
     secret: Vec<u8>,
+    /// The user it logged in as (`session_user`), once start-up has finished.
+    user: String,
     /// Statements started and not yet finished, by statement number.
     running: HashMap<u64, Interrupt>,
     /// One permit: the session's work on the statement threads (see
@@ -93,6 +95,7 @@ impl Backends {
             pid,
             Session {
                 secret,
+                user: String::new(),
                 running: HashMap::new(),
                 slot: Arc::new(Semaphore::new(1)),
                 cursors: HashMap::new(),
@@ -110,6 +113,21 @@ impl Backends {
         if let Some(session) = self.sessions().get_mut(&pid) {
             session.secret = secret;
         }
+    }
+
+    /// Records the user session `pid` logged in as.
+    pub fn set_user(&self, pid: i32, user: &str) {
+        if let Some(session) = self.sessions().get_mut(&pid) {
+            session.user = user.to_string();
+        }
+    }
+
+    /// The user session `pid` logged in as.
+    pub fn user(&self, pid: i32) -> String {
+        self.sessions()
+            .get(&pid)
+            .map(|s| s.user.clone())
+            .unwrap_or_default()
     }
 
     /// Opens cursor `name` of session `pid` on `subscription` (`42P03` when the
@@ -300,8 +318,9 @@ impl Drop for RunningStatement {
     }
 }
 
-/// Replaces every `pg_backend_pid()` call in `statement` by the session's `pid`.
-pub fn bind_backend_pid(statement: &mut SqlStatement, pid: i32) {
+/// Replaces every `pg_backend_pid()` call in `statement` by the session's `pid`, and
+/// every `session_user` by its `user`.
+pub fn bind_session(statement: &mut SqlStatement, pid: i32, user: &str) {
     if let SqlStatement::Cursor(cursor) = statement {
         cursor.pid = pid;
         return;
@@ -312,6 +331,12 @@ pub fn bind_backend_pid(statement: &mut SqlStatement, pid: i32) {
     let statement: &mut Statement = statement;
     let _ = visit_expressions_mut(statement, |expr: &mut Expr| {
         if let Expr::Function(call) = expr
+            && call.name.to_string().eq_ignore_ascii_case("session_user")
+            && matches!(&call.args, FunctionArguments::None)
+        {
+            // The pg_catalog crate's rewrite of current_user, session_user and user.
+            *expr = Expr::value(Value::SingleQuotedString(user.to_string()));
+        } else if let Expr::Function(call) = expr
             && call.name.to_string().eq_ignore_ascii_case("pg_backend_pid")
             && matches!(&call.args, FunctionArguments::List(list) if list.args.is_empty())
         {
@@ -361,7 +386,7 @@ pub fn pg_cancel_backend(backends: Arc<Backends>) -> ScalarUDF {
     )
 }
 
-/// `pg_backend_pid()` where [`bind_backend_pid`] could not bind it (inside a view's
+/// `pg_backend_pid()` where [`bind_session`] could not bind it (inside a view's
 /// definition, which no session owns): an error, never a made-up pid.
 pub fn unbound_pg_backend_pid() -> ScalarUDF {
     create_udf(
@@ -431,7 +456,7 @@ mod tests {
         let parser = crate::sql::parser::SqlParser::default();
         let sql = "SELECT pg_backend_pid(), pg_cancel_backend(pg_backend_pid())";
         let mut statement = SqlStatement::Standard(Box::new(parser.parse_one(sql).unwrap()));
-        bind_backend_pid(&mut statement, 10_042);
+        bind_session(&mut statement, 10_042, "u");
         let SqlStatement::Standard(bound) = statement else {
             panic!("not a standard statement");
         };

@@ -681,6 +681,13 @@ pub(crate) fn transitive_dependents(db: &Database, name: &str) -> Vec<Arc<View>>
 }
 
 async fn drop_one(db: &Database, relation: Relation) -> Result<()> {
+    // Its grants go with it (after the drop: a failed drop keeps them).
+    let id = relation.entry().id;
+    drop_relation(db, relation).await?;
+    db.roles().forget_relation(id)
+}
+
+async fn drop_relation(db: &Database, relation: Relation) -> Result<()> {
     match relation {
         Relation::Table(table) => {
             // Wait for writes in flight, so none lands in a deleted directory.

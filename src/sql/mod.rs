@@ -26,6 +26,8 @@ pub mod interrupt;
 pub mod models;
 pub mod names;
 pub mod parser;
+pub mod privileges;
+pub mod roles;
 pub mod scalar_subqueries;
 pub mod session_functions;
 pub mod settings;
@@ -110,6 +112,8 @@ pub enum Command {
     Acknowledge(&'static str),
     /// A subscription cursor's `DECLARE`, `FETCH` (with the rows' schema) or `CLOSE`.
     Cursor(Box<cursors::CursorStatement>, Option<SchemaRef>),
+    /// `CREATE | ALTER | DROP ROLE`, `GRANT`, `REVOKE`.
+    Role(Box<roles::RoleStatement>),
 }
 
 /// What executing a statement produced.
@@ -197,6 +201,7 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
                  FOR SUBSCRIBE ... and FETCH",
             ));
         }
+        SqlStatement::Role(statement) => return Ok(Prepared::Command(Command::Role(statement))),
         SqlStatement::Cursor(cursor) => {
             let schema = match &cursor.op {
                 cursors::CursorOp::Fetch { name, .. } => {
@@ -419,6 +424,7 @@ pub fn is_write(prepared: &Prepared) -> bool {
                 | Command::CreateSink(_)
                 | Command::DropSink { .. }
                 | Command::AlterCheckpointInterval(_)
+                | Command::Role(_)
         ),
     }
 }
@@ -436,6 +442,7 @@ pub async fn execute(
     interrupt: &Interrupt,
 ) -> Result<Output> {
     interrupt.check()?;
+    privileges::check(db, prepared, vars)?;
     match prepared {
         Prepared::Plan(plan) => {
             let plan = match params {
@@ -526,6 +533,14 @@ async fn execute_command(
             let value = settings::show_milliseconds(i64::try_from(millis).unwrap_or(i64::MAX));
             show::text_rows(&settings::column_name(&name), vec![value])
         }
+        Command::Show { name } if name == "is_superuser" => {
+            let value = if privileges::is_superuser(&db, vars) {
+                "on"
+            } else {
+                "off"
+            };
+            show::text_rows(&name, vec![value.to_string()])
+        }
         Command::Show { name } => {
             let value = settings::show(vars, &name)?;
             show::text_rows(&settings::column_name(&name), vec![value])
@@ -541,6 +556,13 @@ async fn execute_command(
             .await
         }
         Command::Acknowledge(tag) => Ok(Output::Done { tag, rows: None }),
+        Command::Role(statement) => {
+            let current = privileges::session_role(vars).map(str::to_string);
+            run_to_completion(
+                async move { roles::execute(&db, &statement, current.as_deref()).await },
+            )
+            .await
+        }
     }
 }
 

@@ -160,6 +160,18 @@ impl SqlParser {
                     )?));
                     continue;
                 }
+                ["CREATE" | "ALTER" | "DROP", "ROLE" | "USER", ..] => {
+                    out.push(SqlStatement::Role(Box::new(
+                        super::roles::parse_role_statement(&text)?,
+                    )));
+                    continue;
+                }
+                ["GRANT" | "REVOKE", ..] => {
+                    out.push(SqlStatement::Role(Box::new(super::roles::parse_grant(
+                        &text,
+                    )?)));
+                    continue;
+                }
                 ["SHOW", "SOURCES"] => {
                     out.push(SqlStatement::ShowSources);
                     continue;
@@ -265,7 +277,7 @@ impl SqlParser {
     }
 }
 
-/// A cursor statement, its session bound later ([`super::backends::bind_backend_pid`]).
+/// A cursor statement, its session bound later ([`super::backends::bind_session`]).
 fn cursor(op: super::cursors::CursorOp) -> SqlStatement {
     SqlStatement::Cursor(Box::new(super::cursors::CursorStatement { pid: 0, op }))
 }
@@ -581,6 +593,8 @@ pub enum SqlStatement {
     Subscribe(Box<super::subscribe::Subscribe>),
     /// `DECLARE ... CURSOR FOR SUBSCRIBE`, `FETCH`, `CLOSE`.
     Cursor(Box<super::cursors::CursorStatement>),
+    /// `CREATE | ALTER | DROP ROLE | USER`, `GRANT`, `REVOKE`.
+    Role(Box<super::roles::RoleStatement>),
 }
 
 /// A token and its byte range in the statement text.

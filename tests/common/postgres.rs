@@ -128,6 +128,21 @@ impl Postgres {
         client
     }
 
+    /// Makes every role but `postgres` log in with a password (SCRAM-SHA-256), as a
+    /// server's `pg_hba.conf` would say; in force at once.
+    pub async fn require_passwords(&self) {
+        std::fs::write(
+            self.data.join("pg_hba.conf"),
+            "host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .expect("write pg_hba.conf");
+        self.client()
+            .await
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .expect("reload PostgreSQL's configuration");
+    }
+
     /// A server command, run as the `postgres` user when we are root.
     fn command(&self, tool: &str) -> Command {
         let path = Path::new(BIN_DIR).join(tool);
