@@ -110,7 +110,7 @@ impl Database {
         };
 
         let backends = Backends::new();
-        let context = new_context(&catalog, &backends, checkpoints.status())?;
+        let context = new_context(&catalog, &roles, &backends, checkpoints.status())?;
         let db = Arc::new(Database {
             data_dir: data_dir.to_path_buf(),
             catalog,
@@ -258,6 +258,7 @@ impl std::fmt::Debug for Database {
 
 fn new_context(
     catalog: &Arc<Catalog>,
+    roles: &Arc<Roles>,
     sessions: &Arc<Backends>,
     checkpoints: &SharedCheckpointStatus,
 ) -> Result<SessionContext> {
@@ -282,7 +283,7 @@ fn new_context(
     )?;
     setup_pg_catalog(&context, DEFAULT_DATABASE, EmptyContextProvider)
         .map_err(|e| SluiceError::DataFusion(*e))?;
-    crate::catalog::postgres::install(&context, catalog.clone())?;
+    crate::catalog::postgres::install(&context, catalog.clone(), roles.clone())?;
     context.register_udf(version_udf());
     // pg_catalog's own pg_backend_pid() answers 1 for every session.
     context.register_udf(backends::unbound_pg_backend_pid());

@@ -38,6 +38,11 @@ const ANSWERED: &[&str] = &[
     "SELECT k FROM a WHERE x < (SELECT avg(x) FROM a)",
     // No row at all.
     "SELECT k, (SELECT y FROM b WHERE b.k = 99) AS none FROM a",
+    // ARRAY(subquery): every row's value, in order; {} for none.
+    "SELECT k, ARRAY(SELECT y FROM b WHERE b.k = a.k ORDER BY y DESC) AS ys FROM a",
+    "SELECT k, ARRAY(SELECT b.name FROM b WHERE b.k = a.k AND b.y > 150 ORDER BY 1) FROM a",
+    "SELECT array_to_string(ARRAY(SELECT name FROM b WHERE name IS NOT NULL ORDER BY name), ', ')",
+    "SELECT ARRAY(SELECT y FROM b WHERE y > 1000)",
 ];
 
 /// Queries both refuse: more than one row for some outer row.
@@ -53,6 +58,8 @@ const TOO_MANY_ROWS: &[&str] = &[
 const REFUSED: &[&str] = &[
     "SELECT k, (SELECT max(b.y) FROM b WHERE b.k = a.k AND a.x * 10 < b.y) FROM a",
     "SELECT k, (SELECT y FROM b WHERE b.k = a.k ORDER BY y LIMIT 1) FROM a",
+    "SELECT ARRAY(SELECT k FROM b GROUP BY k)",
+    "SELECT ARRAY(SELECT DISTINCT k FROM b)",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

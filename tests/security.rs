@@ -552,3 +552,89 @@ async fn tls_with_verify_full_and_tls_required() {
     );
     assert!(!ok && error.ends_with("accepts only TLS connections (it was started with --tls-required): connect with sslmode=require"), "{error}");
 }
+
+/// `\du`, `pg_roles`, `pg_user` and `has_table_privilege` answer as PostgreSQL's for
+/// the same roles and grants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_in_the_catalog_as_in_postgresql() {
+    let roles = "
+        CREATE TABLE t (id INT PRIMARY KEY, v TEXT);
+        CREATE TABLE hidden (x INT);
+        CREATE MATERIALIZED VIEW mv AS SELECT count(*) AS n FROM t;
+        CREATE USER bi PASSWORD 'bi-secret';
+        CREATE ROLE reporting;
+        CREATE USER admin SUPERUSER PASSWORD 'x';
+        GRANT SELECT ON t, mv TO bi;
+        GRANT INSERT ON hidden TO PUBLIC;";
+    let postgres = Postgres::start();
+    let pg_admin = postgres.client().await;
+    pg_admin.batch_execute(roles).await.unwrap();
+    let server = TestServer::start().await;
+    let admin = server.client().await;
+    admin.batch_execute(roles).await.unwrap();
+
+    let sluice_port = server.addr.port();
+    let pg_port = postgres.port;
+    let psql = move |port: u16, user: &str, db: &str, command: &str| {
+        let output = Command::new("psql")
+            .args([
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                user,
+                "-d",
+                db,
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-c", command])
+            .output()
+            .expect("psql runs");
+        assert!(output.status.success(), "{command}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let du = tokio::task::spawn_blocking(move || {
+        (
+            psql(sluice_port, "admin", "sluice", "\\du"),
+            psql(pg_port, "postgres", "postgres", "\\du"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(du.0, du.1, "\\du");
+
+    let queries = [
+        "SELECT rolname, rolsuper, rolinherit, rolcanlogin, rolconnlimit, rolpassword,
+                rolvaliduntil IS NULL FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1",
+        "SELECT usename, usesuper, passwd FROM pg_user ORDER BY 1",
+        "SELECT r.rolname FROM pg_roles r JOIN pg_class c ON c.relowner = r.oid
+         WHERE c.relname = 't'",
+    ];
+    for query in queries {
+        assert_eq!(
+            outcome(&admin, query).await,
+            outcome(&pg_admin, query).await,
+            "{query}"
+        );
+    }
+    let privileges = "SELECT has_table_privilege('t', 'SELECT'),
+        has_table_privilege('public.t', 'select, insert'),
+        has_table_privilege('hidden', 'SELECT'),
+        has_table_privilege('hidden', 'INSERT'),
+        has_table_privilege('mv', 'SELECT'),
+        has_table_privilege('t', 'SELECT WITH GRANT OPTION'),
+        has_table_privilege('pg_class', 'SELECT'),
+        has_table_privilege('pg_catalog.pg_class', 'INSERT'),
+        has_table_privilege('information_schema.tables', 'SELECT'),
+        has_table_privilege('bi', 't', 'UPDATE'),
+        has_table_privilege('admin', 'hidden', 'DELETE')";
+    let bi = connect_as(sluice_port, "bi", None, "sluice").await;
+    let pg_bi = connect_as(pg_port, "bi", None, "postgres").await;
+    for (ours, theirs) in [(&admin, &pg_admin), (&bi, &pg_bi)] {
+        assert_eq!(
+            outcome(ours, privileges).await,
+            outcome(theirs, privileges).await
+        );
+    }
+}

@@ -84,6 +84,33 @@ pub struct CatalogEntry {
     pub definition: String,
 }
 
+/// A relation name as PostgreSQL reads it from text (`'t'`, `'public.t'`,
+/// `'"My T"'`, as `regclass` input and functions taking a name do): its schema, if
+/// given, and its name, unquoted identifiers folded to lower case.
+pub fn relation_name_from_text(text: &str) -> (Option<String>, String) {
+    fn identifier(text: &str) -> String {
+        let text = text.trim();
+        match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => text.to_lowercase(),
+        }
+    }
+    // The dot between schema and name, outside quotes.
+    let mut quoted = false;
+    let dot = text.char_indices().find_map(|(i, c)| match c {
+        '"' => {
+            quoted = !quoted;
+            None
+        }
+        '.' if !quoted => Some(i),
+        _ => None,
+    });
+    match dot {
+        Some(i) => (Some(identifier(&text[..i])), identifier(&text[i + 1..])),
+        None => (None, identifier(text)),
+    }
+}
+
 /// The error for a model that does not exist.
 pub fn undefined_model(name: &str) -> SluiceError {
     SluiceError::coded("42704", format!("model \"{name}\" does not exist"))

@@ -25,8 +25,8 @@ use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{DataFusionError, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType as SqlDataType, Expr, FunctionArguments, Statement, Value,
-    visit_expressions_mut,
+    CastKind, DataType as SqlDataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    Statement, Value, visit_expressions_mut,
 };
 
 use super::interrupt::{Interrupt, Reason};
@@ -319,7 +319,8 @@ impl Drop for RunningStatement {
 }
 
 /// Replaces every `pg_backend_pid()` call in `statement` by the session's `pid`, and
-/// every `session_user` by its `user`.
+/// every `session_user` by its `user`, and gives `has_table_privilege(table,
+/// privilege)` the user as its first argument.
 pub fn bind_session(statement: &mut SqlStatement, pid: i32, user: &str) {
     if let SqlStatement::Cursor(cursor) = statement {
         cursor.pid = pid;
@@ -331,6 +332,18 @@ pub fn bind_session(statement: &mut SqlStatement, pid: i32, user: &str) {
     let statement: &mut Statement = statement;
     let _ = visit_expressions_mut(statement, |expr: &mut Expr| {
         if let Expr::Function(call) = expr
+            && call
+                .name
+                .0
+                .last()
+                .is_some_and(|n| n.to_string().eq_ignore_ascii_case("has_table_privilege"))
+            && let FunctionArguments::List(list) = &mut call.args
+            && list.args.len() == 2
+        {
+            let user = Expr::value(Value::SingleQuotedString(user.to_string()));
+            list.args
+                .insert(0, FunctionArg::Unnamed(FunctionArgExpr::Expr(user)));
+        } else if let Expr::Function(call) = expr
             && call.name.to_string().eq_ignore_ascii_case("session_user")
             && matches!(&call.args, FunctionArguments::None)
         {

@@ -284,6 +284,8 @@ fn cursor(op: super::cursors::CursorOp) -> SqlStatement {
 
 /// The rewrites every parsed statement goes through before planning.
 fn rewrite(statement: &mut Statement) -> Result<()> {
+    super::scalar_subqueries::rewrite_array_subqueries(statement)?;
+    qualify_pg_user(statement);
     super::scalar_subqueries::rewrite_scalar_subqueries(statement);
     unqualify_operators(statement);
     super::windows::rewrite_windows(statement)?;
@@ -297,6 +299,22 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// `pg_user` is `pg_catalog.pg_user`, as `pg_catalog` comes first on PostgreSQL's
+/// search path (the `pg_catalog` crate qualifies the relations it has; `pg_user` is
+/// Sluice's, `catalog::postgres::roles`).
+fn qualify_pg_user(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{ObjectNamePart, visit_relations_mut};
+    let _ = visit_relations_mut(statement, |name| {
+        if let [ObjectNamePart::Identifier(table)] = name.0.as_slice()
+            && super::names::normalize_ident(table) == "pg_user"
+        {
+            name.0
+                .insert(0, ObjectNamePart::Identifier(Ident::new("pg_catalog")));
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// `a OPERATOR(pg_catalog.=) b`, as catalog queries qualify operators: the operator

@@ -19,6 +19,11 @@
 //!   by that expression elsewhere in the condition: with `c.oid = a.coll`, `a.coll <>
 //!   t.coll` becomes `c.oid <> t.coll`.
 //!
+//! `ARRAY(SELECT e FROM ... [ORDER BY ...])` (psql's `\du` and `\d+` write it) is the
+//! aggregate subquery `(SELECT coalesce(array_agg(e ORDER BY ...), make_array())
+//! FROM ...)`: the rows' values in order, `{}` when there is none
+//! ([`rewrite_array_subqueries`]).
+//!
 //! (The `pg_catalog` crate's parser would instead replace a correlated subquery in a
 //! select list with NULL and cut an uncorrelated one to `LIMIT 1`; `sql::parser` keeps
 //! that rule out.)
@@ -98,6 +103,76 @@ const AGGREGATES: &[&str] = &[
     "regr_sxy",
     SINGLE_VALUE,
 ];
+
+/// `ARRAY(subquery)` as an aggregate scalar subquery (see the module's header);
+/// `0A000` for a subquery with `GROUP BY`, `DISTINCT`, `LIMIT`, set operations or
+/// more than one output.
+pub fn rewrite_array_subqueries(statement: &mut Statement) -> crate::error::Result<()> {
+    let outcome = visit_expressions_mut(statement, |expr| {
+        let Expr::Function(call) = expr else {
+            return ControlFlow::Continue(());
+        };
+        let FunctionArguments::Subquery(query) = &call.args else {
+            return ControlFlow::Continue(());
+        };
+        if !call
+            .name
+            .0
+            .last()
+            .is_some_and(|n| n.to_string().eq_ignore_ascii_case("array"))
+        {
+            return ControlFlow::Continue(());
+        }
+        match array_subquery(query) {
+            Ok(query) => {
+                *expr = Expr::Subquery(Box::new(query));
+                ControlFlow::Continue(())
+            }
+            Err(e) => ControlFlow::Break(e),
+        }
+    });
+    match outcome {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// The aggregate subquery computing `ARRAY(query)`.
+fn array_subquery(query: &Query) -> crate::error::Result<Query> {
+    let refuse = || {
+        SluiceError::not_supported(
+            "ARRAY(subquery) is supported for one output column without GROUP BY, \
+             DISTINCT, LIMIT or set operations",
+        )
+    };
+    let mut query = query.clone();
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return Err(refuse());
+    };
+    let plain = query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && query.with.is_none()
+        && select.distinct.is_none()
+        && select.having.is_none()
+        && matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    let output = match select.projection.as_slice() {
+        [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] if plain => e,
+        _ => return Err(refuse()),
+    };
+    let order = match query.order_by.take() {
+        None => String::new(),
+        Some(order_by) => format!(" {order_by}"),
+    };
+    let text = format!("coalesce(array_agg({output}{order}), make_array())");
+    let aggregate = datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(&text)
+    .and_then(|mut parser| parser.parse_expr())
+    .map_err(|e| SluiceError::Internal(format!("ARRAY(subquery) rewrite: {e}")))?;
+    select.projection = vec![SelectItem::UnnamedExpr(aggregate)];
+    Ok(query)
+}
 
 /// Rewrites every non-aggregate scalar subquery in `statement` as the module says.
 pub fn rewrite_scalar_subqueries(statement: &mut Statement) {

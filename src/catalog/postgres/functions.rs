@@ -6,6 +6,9 @@
 //! names nothing gives NULL, as in PostgreSQL. `pg_encoding_to_char(n)` names the
 //! encoding as PostgreSQL does (`UTF8`). `format_type` is the `pg_catalog`
 //! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
+//! `has_table_privilege(user, table, privileges)` answers from the roles' grants
+//! (the two-argument form is bound to the session's user before planning, see
+//! `sql::backends::bind_session`).
 
 use std::sync::Arc;
 
@@ -15,8 +18,9 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::objects::{PgRelation, RelKind};
+use super::objects::{PgRelation, RelKind, namespace_named};
 use super::{PgObjects, oids, tables};
+use crate::catalog::roles::Privilege;
 
 /// Every function, answering from `objects`.
 pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
@@ -36,6 +40,11 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
         function("pg_get_indexdef", DataType::Utf8, indexdef),
         function("pg_get_constraintdef", DataType::Utf8, constraintdef),
         function("pg_encoding_to_char", DataType::Utf8, encoding_name),
+        function(
+            "has_table_privilege",
+            DataType::Boolean,
+            has_table_privilege,
+        ),
         ScalarUDF::new_from_impl(FormatType {
             inner: datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf(),
         }),
@@ -209,6 +218,7 @@ impl ScalarUDFImpl for CatalogFunction {
             "pg_table_is_visible" | "pg_encoding_to_char" => (1, 1),
             "pg_get_indexdef" => (1, 3),
             "pg_get_expr" => (2, 3),
+            "has_table_privilege" => (3, 3),
             _ => (1, 2),
         };
         if arg_types.len() < min || arg_types.len() > max {
@@ -286,16 +296,91 @@ fn table_is_visible(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
 fn viewdef(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
     let mut relations = snapshot.user_relations().iter();
     let relation = match args.first() {
-        Some(Arg::Text(name)) => {
-            let name = name.strip_prefix("public.").unwrap_or(name);
-            relations.find(|r| r.name == *name)
-        }
+        Some(Arg::Text(name)) => match crate::catalog::relation_name_from_text(name) {
+            (None, name) => relations.find(|r| r.name == name),
+            (Some(schema), name) => {
+                relations.find(|r| r.name == name && namespace_named(&schema) == Some(r.namespace))
+            }
+        },
         _ => {
             let oid = oid(args);
             relations.find(|r| Some(r.oid) == oid)
         }
     };
     text(relation.and_then(tables::view_definition))
+}
+
+/// Whether user `args[0]` holds any of the privileges `args[2]` (`'SELECT'`,
+/// `'select, insert'`) on relation `args[1]` (name or OID). Superusers hold every
+/// privilege (a name that is no role is the built-in superuser, as at log-in); other
+/// roles hold what was granted, and `SELECT` on system relations; nobody holds a
+/// grant option but superusers. A relation or privilege that does not exist gives
+/// NULL (PostgreSQL fails).
+fn has_table_privilege(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let [Arg::Text(user), table, Arg::Text(privileges)] = args else {
+        return ScalarValue::Boolean(None);
+    };
+    let mut wanted = Vec::new();
+    for privilege in privileges.split(',') {
+        let words = privilege.to_uppercase();
+        let mut words = words.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let with_grant_option = words.collect::<Vec<_>>() == ["WITH", "GRANT", "OPTION"];
+        let privilege = match name {
+            "SELECT" => Some(Privilege::Select),
+            "INSERT" => Some(Privilege::Insert),
+            "UPDATE" => Some(Privilege::Update),
+            "DELETE" => Some(Privilege::Delete),
+            "TRUNCATE" | "REFERENCES" | "TRIGGER" => None,
+            _ => return ScalarValue::Boolean(None),
+        };
+        wanted.push((privilege, with_grant_option));
+    }
+    // (the relation's catalog id, or None for a system relation)
+    let relation: Option<Option<u64>> = match table {
+        Arg::Number(_) => {
+            let oid = oid(std::slice::from_ref(table));
+            match snapshot
+                .user_relations()
+                .iter()
+                .find(|r| Some(r.oid) == oid)
+            {
+                Some(r) => Some(r.id),
+                None => oid
+                    .and_then(|o| snapshot.objects.system.namespace_of(o))
+                    .map(|_| None),
+            }
+        }
+        Arg::Text(name) => {
+            let (schema, name) = crate::catalog::relation_name_from_text(name);
+            let user = snapshot.user_relations().iter().find(|r| r.name == name);
+            let system = &snapshot.objects.system;
+            match (schema.as_deref(), user) {
+                (None | Some(crate::catalog::DEFAULT_SCHEMA), Some(r)) => Some(r.id),
+                // Unqualified, as the search path (public, pg_catalog) finds it.
+                (None, None) => system.contains(oids::PG_CATALOG, &name).then_some(None),
+                (Some(schema), _) => namespace_named(schema)
+                    .filter(|n| *n != oids::PUBLIC && system.contains(*n, &name))
+                    .map(|_| None),
+            }
+        }
+        Arg::Other => None,
+    };
+    let Some(relation) = relation else {
+        return ScalarValue::Boolean(None);
+    };
+    let role = snapshot.objects.roles.get(user);
+    if role.as_ref().is_none_or(|r| r.superuser) {
+        return ScalarValue::Boolean(Some(true));
+    }
+    let holds = wanted.iter().any(|(privilege, with_grant_option)| {
+        match (privilege, relation, with_grant_option) {
+            (_, _, true) | (None, _, _) => false,
+            (Some(p), None, false) => *p == Privilege::Select,
+            (Some(p), Some(id), false) => snapshot.objects.roles.holds(user, id, *p),
+        }
+    });
+    ScalarValue::Boolean(Some(holds))
 }
 
 fn expr(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {

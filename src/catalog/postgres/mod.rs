@@ -15,6 +15,7 @@ pub mod functions;
 pub mod information_schema;
 pub mod objects;
 pub mod oids;
+pub mod roles;
 mod rows;
 pub mod tables;
 
@@ -29,6 +30,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 
 use super::Catalog;
+use super::roles::Roles;
 use objects::{PgRelation, SystemRelations, user_relations};
 
 /// Every relation, Sluice's and the system's: what [`PgCatalog`]'s tables, the
@@ -36,6 +38,7 @@ use objects::{PgRelation, SystemRelations, user_relations};
 #[derive(Debug)]
 pub struct PgObjects {
     catalog: Arc<Catalog>,
+    roles: Arc<Roles>,
     system: SystemRelations,
     /// `pg_catalog`'s relations, the crate's (whose schemas those built here start from).
     pg_catalog: Arc<dyn SchemaProvider>,
@@ -84,7 +87,11 @@ impl PgObjects {
 /// [`PgCatalog`] over it, registers `information_schema` and the [`functions`]. Run
 /// after every other schema is registered (the system relations are listed once,
 /// here), with DataFusion's own `information_schema` off.
-pub fn install(context: &SessionContext, catalog: Arc<Catalog>) -> crate::error::Result<()> {
+pub fn install(
+    context: &SessionContext,
+    catalog: Arc<Catalog>,
+    roles: Arc<Roles>,
+) -> crate::error::Result<()> {
     let database = context
         .catalog(super::DEFAULT_DATABASE)
         .ok_or_else(|| crate::error::SluiceError::Internal("default catalog missing".into()))?;
@@ -108,6 +115,7 @@ pub fn install(context: &SessionContext, catalog: Arc<Catalog>) -> crate::error:
     let system = SystemRelations::new(vec![(oids::PG_CATALOG, inner.clone())], fixed);
     let objects = Arc::new(PgObjects {
         catalog,
+        roles,
         system,
         pg_catalog: inner.clone(),
         schemas: tokio::sync::OnceCell::new(),
@@ -145,15 +153,32 @@ struct PgCatalog {
 #[async_trait]
 impl SchemaProvider for PgCatalog {
     fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
+        let mut names = self.inner.table_names();
+        for name in roles::ROLE_RELATIONS {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let lower = name.to_ascii_lowercase();
+        if let Some(name) = roles::ROLE_RELATIONS.iter().find(|n| **n == lower) {
+            let batch = roles::rows(name, &self.objects.roles.all())?;
+            return Ok(Some(Arc::new(MemTable::try_new(
+                batch.schema(),
+                vec![vec![batch]],
+            )?)));
+        }
         let Some(built_here) = tables::BUILT_HERE.iter().find(|n| **n == lower) else {
             return self.inner.table(name).await;
         };
-        let relations = self.objects.relations().await?;
+        // pg_namespace describes the schemas, not the relations in them.
+        let relations = match *built_here {
+            "pg_namespace" => Vec::new(),
+            _ => self.objects.relations().await?,
+        };
         let schema = self.objects.schemas().await?[built_here].clone();
         let batch = tables::rows(built_here, schema.clone(), &relations)?;
         Ok(Some(Arc::new(MemTable::try_new(
@@ -163,6 +188,7 @@ impl SchemaProvider for PgCatalog {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.inner.table_exist(name)
+        roles::ROLE_RELATIONS.contains(&name.to_ascii_lowercase().as_str())
+            || self.inner.table_exist(name)
     }
 }

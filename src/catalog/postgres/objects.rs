@@ -92,6 +92,14 @@ pub fn namespace_name(oid: i32) -> &'static str {
         .map_or("", |(_, name)| name)
 }
 
+/// The OID of namespace `name`, if it is one of [`NAMESPACES`].
+pub fn namespace_named(name: &str) -> Option<i32> {
+    NAMESPACES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(oid, _)| *oid)
+}
+
 /// Every namespace, with its OID.
 pub const NAMESPACES: [(i32, &str); 4] = [
     (oids::PG_CATALOG, "pg_catalog"),
@@ -152,6 +160,13 @@ impl SystemRelations {
             .collect();
         relations.sort_by(|a, b| (namespace_name(a.0), &a.1).cmp(&(namespace_name(b.0), &b.1)));
         SystemRelations { relations }
+    }
+
+    /// Whether namespace `namespace` has a system relation named `name`.
+    pub fn contains(&self, namespace: i32, name: &str) -> bool {
+        self.relations
+            .iter()
+            .any(|(n, relation, _)| *n == namespace && relation == name)
     }
 
     /// The namespace of the system relation `oid`, if it is one.

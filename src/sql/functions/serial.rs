@@ -48,32 +48,19 @@ pub fn pg_get_serial_sequence(catalog: Arc<Catalog>) -> ScalarUDF {
     )
 }
 
-/// An identifier as PostgreSQL reads it from text: unquoted is folded to lower case.
-fn identifier(text: &str) -> String {
-    let text = text.trim();
-    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-        Some(quoted) => quoted.replace("\"\"", "\""),
-        None => text.to_lowercase(),
-    }
-}
-
 /// Fails unless `table` (optionally `public.`-qualified) has column `column` (taken
 /// as written, as PostgreSQL takes the second argument).
 fn check_column(catalog: &Catalog, table: &str, column: &str) -> Result<(), SluiceError> {
-    let name = match table.split_once('.') {
-        Some((schema, name)) if identifier(schema) == crate::catalog::DEFAULT_SCHEMA => name,
-        _ => table,
-    };
-    let relation = catalog
-        .get(&identifier(name))
+    let (schema, name) = crate::catalog::relation_name_from_text(table);
+    let relation = schema
+        .is_none_or(|s| s == crate::catalog::DEFAULT_SCHEMA)
+        .then(|| catalog.get(&name))
+        .flatten()
         .ok_or_else(|| SluiceError::UndefinedTable(table.to_string()))?;
     if relation.schema().index_of(column).is_err() {
         return Err(SluiceError::coded(
             sqlstate::UNDEFINED_COLUMN,
-            format!(
-                "column \"{column}\" of relation \"{}\" does not exist",
-                identifier(name)
-            ),
+            format!("column \"{column}\" of relation \"{name}\" does not exist"),
         ));
     }
     Ok(())
