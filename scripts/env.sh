@@ -107,8 +107,9 @@ make_venv() {
 # Installs (when missing) and exports what the tests and benchmarks start: psql, the
 # tansu Kafka-protocol broker (SLUICE_TANSU), ONNX Runtime (SLUICE_ONNXRUNTIME) and
 # the PREDICT test models (SLUICE_TEST_MODELS), a Python with psycopg 3
-# (SLUICE_CLIENT_PYTHON), the PostgreSQL 15 server (the views' oracle and the
-# benchmarks' peer).
+# (SLUICE_CLIENT_PYTHON), pgjdbc (SLUICE_PGJDBC_JAR, with Java) and node-postgres
+# (SLUICE_NODE_MODULES, with Node.js), the PostgreSQL 15 server (the views' oracle
+# and the benchmarks' peer).
 install_test_tools() {
     need_command psql postgresql-client
     step "installing tansu (the Kafka broker for tests)" "see the messages above; rerun scripts/install-tansu.sh alone to retry"
@@ -123,5 +124,12 @@ install_test_tools() {
     step "installing psycopg (a Postgres driver for tests)" "see the messages above; rerun scripts/install-clients.sh alone to retry"
     SLUICE_CLIENT_PYTHON="$(scripts/install-clients.sh)"
     export SLUICE_CLIENT_PYTHON
+    need_command java openjdk-17-jre-headless
+    need_file /usr/share/java/postgresql.jar libpostgresql-jdbc-java
+    export SLUICE_PGJDBC_JAR=/usr/share/java/postgresql.jar
+    need_command npm npm
+    step "installing node-postgres (a Postgres driver for tests)" "see the messages above; rerun scripts/install-node-clients.sh alone to retry"
+    SLUICE_NODE_MODULES="$(scripts/install-node-clients.sh)"
+    export SLUICE_NODE_MODULES
     need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
 }

@@ -184,7 +184,7 @@ async fn errors_carry_postgres_sqlstates_and_the_server_keeps_serving() {
         ("DROP TABLE missing", "42P01"),
         ("CREATE TABLE u (x UUID)", "0A000"),
         ("SHOW no_such_setting", "42704"),
-        ("GRANT SELECT ON t TO someone", "0A000"),
+        ("GRANT SELECT ON t TO someone", "42704"),
         ("INSERT INTO t (id, name) VALUES (3)", "42601"),
     ];
     for (sql, code) in cases {

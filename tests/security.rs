@@ -1,6 +1,6 @@
 //! Roles, privileges, passwords and TLS, with PostgreSQL 15 as the oracle: the same
 //! schema, roles and grants in both, then the same statements as a read-only role;
-//! SCRAM-SHA-256 logins from psql, psycopg 3 and tokio-postgres; TLS with
+//! SCRAM-SHA-256 logins from psql, psycopg 3, pgjdbc, node-postgres and tokio-postgres; TLS with
 //! `sslmode=verify-full` against a certificate made here with `openssl`.
 
 mod common;
@@ -278,6 +278,47 @@ fn psycopg_login(port: u16, conninfo: &str, password: &str) -> (bool, String) {
     )
 }
 
+/// Logs in with pgjdbc (`tests/clients/Login.java`): the session's user, or the
+/// SQLSTATE and message.
+fn pgjdbc_login(url: &str, user: &str, password: &str) -> (bool, String) {
+    let jar = std::env::var("SLUICE_PGJDBC_JAR").expect(
+        "SLUICE_PGJDBC_JAR: pgjdbc's jar (scripts/test.sh installs the Debian package \
+         libpostgresql-jdbc-java)",
+    );
+    let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/Login.java");
+    let output = Command::new("java")
+        .arg("-cp")
+        .arg(jar)
+        .arg(program)
+        .args([url, user, password])
+        .output()
+        .expect("java runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_string(),
+    )
+}
+
+/// Logs in with node-postgres (`tests/clients/login.js`): the session's user, or the
+/// SQLSTATE and message.
+fn node_login(port: u16, database: &str, user: &str, password: &str) -> (bool, String) {
+    let modules = std::env::var("SLUICE_NODE_MODULES").expect(
+        "SLUICE_NODE_MODULES: node-postgres (scripts/test.sh installs it with \
+         scripts/install-node-clients.sh)",
+    );
+    let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/login.js");
+    let output = Command::new("node")
+        .arg(program)
+        .args(["127.0.0.1", &port.to_string(), database, user, password])
+        .env("NODE_PATH", modules)
+        .output()
+        .expect("node runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_string(),
+    )
+}
+
 /// What `sluice serve` over `dir` with `args` printed when it refused to start
 /// (it must).
 fn refused_start(dir: &Path, args: &[&str]) -> String {
@@ -307,11 +348,11 @@ fn refused_start(dir: &Path, args: &[&str]) -> String {
     std::fs::read_to_string(&log).unwrap_or_default()
 }
 
-/// SCRAM-SHA-256 from three clients; wrong passwords, unknown roles and roles without
+/// SCRAM-SHA-256 from five clients; wrong passwords, unknown roles and roles without
 /// a password all fail as in PostgreSQL; a server that would need passwords nobody
 /// has does not start.
 #[tokio::test]
-async fn scram_logins_from_psql_psycopg_and_tokio_postgres() {
+async fn scram_logins_from_psql_psycopg_pgjdbc_node_and_tokio_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // No role has a password: a server asking everyone for one, or one that other
@@ -355,7 +396,8 @@ async fn scram_logins_from_psql_psycopg_and_tokio_postgres() {
         .unwrap();
     postgres.require_passwords().await;
 
-    // psql and psycopg 3 log in (or fail) as they do with PostgreSQL.
+    // psql, psycopg 3, pgjdbc and node-postgres log in (or fail) as they do with
+    // PostgreSQL.
     let logins = [
         ("bi", "bi-secret"),
         ("bi", "wrong"),
@@ -376,6 +418,24 @@ async fn scram_logins_from_psql_psycopg_and_tokio_postgres() {
             psycopg_login(port, &ours, password),
             psycopg_login(postgres.port, &theirs, password),
             "psycopg as {user}"
+        );
+        assert_eq!(
+            pgjdbc_login(
+                &format!("jdbc:postgresql://127.0.0.1:{port}/sluice"),
+                user,
+                password
+            ),
+            pgjdbc_login(
+                &format!("jdbc:postgresql://127.0.0.1:{}/postgres", postgres.port),
+                user,
+                password
+            ),
+            "pgjdbc as {user}"
+        );
+        assert_eq!(
+            node_login(port, "sluice", user, password),
+            node_login(postgres.port, "postgres", user, password),
+            "node-postgres as {user}"
         );
     }
     // A verifier given as is (RFC 7677's example: the password is "pencil").
@@ -474,7 +534,7 @@ fn make_certificates(dir: &Path) {
     ]);
 }
 
-/// TLS: `sslmode=verify-full` from psql and psycopg checks the certificate and the
+/// TLS: `sslmode=verify-full` from psql, psycopg and pgjdbc checks the certificate and the
 /// host name; `--tls-required` refuses plain connections; bad files stop the start.
 #[tokio::test]
 async fn tls_with_verify_full_and_tls_required() {
@@ -527,6 +587,9 @@ async fn tls_with_verify_full_and_tls_required() {
         psycopg_login(port, &verified, "bi-secret"),
         (true, "bi".into())
     );
+    let jdbc =
+        format!("jdbc:postgresql://localhost:{port}/sluice?sslmode=verify-full&sslrootcert={ca}");
+    assert_eq!(pgjdbc_login(&jdbc, "bi", "bi-secret"), (true, "bi".into()));
     // verify-full checks the name: the certificate is not for 127.0.0.2.
     let (ok, error) = psql_login(
         port,
