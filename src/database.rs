@@ -299,6 +299,9 @@ fn new_context(
     let var_samp = datafusion::functions_aggregate::variance::var_samp_udaf();
     context.register_udaf(var_samp.as_ref().clone().with_aliases(["variance"]));
     context.register_udaf(crate::sql::scalar_subqueries::single_value());
+    for function in crate::sql::functions::settings::functions() {
+        context.register_udf(function);
+    }
     context.register_udf(crate::ml::functions::argmax());
     context.register_udf(crate::ml::functions::softmax());
     for function in crate::sql::session_functions::session_functions() {

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use common::postgres::Postgres;
 use common::wire::{ColumnDescription, Wire, row_description};
-use common::{TestServer, connect, psql, sorted_rows};
+use common::{TestServer, connect, psql, sorted_rows, sqlstate};
 
 /// The same objects in both databases. Sluice's view columns have the types of
 /// their values (a `varchar(n)` grouped in a view is `text` there), so the view
@@ -291,4 +291,51 @@ async fn with_relation_names(
         ));
     }
     out
+}
+
+/// Session and description functions drivers call, answered as PostgreSQL answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setting_and_description_functions_answer_as_postgres() {
+    let (sluice, postgres) = both().await;
+    let (ours, theirs) = (sluice.client().await, postgres.client().await);
+    let query = "SELECT current_setting('server_encoding'), current_setting('DateStyle'),
+        current_setting('IntervalStyle'), current_setting('standard_conforming_strings'),
+        current_setting('application_name'), current_setting('no.such', true) IS NULL,
+        obj_description(c.oid, 'pg_class') IS NULL, col_description(c.oid, 1) IS NULL,
+        shobj_description(10, 'pg_authid') IS NULL
+        FROM pg_catalog.pg_class c WHERE c.relname = 'orders'";
+    for c in [&ours, &theirs] {
+        c.batch_execute("SET application_name = 'report'")
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        sorted_rows(&ours, query).await,
+        sorted_rows(&theirs, query).await
+    );
+    for c in [&ours, &theirs] {
+        let error = c
+            .query("SELECT current_setting('no_such_setting')", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(&error), "42704");
+    }
+    // A prepared statement reads the setting when it runs, not when it was prepared.
+    for c in [&ours, &theirs] {
+        let statement = c
+            .prepare("SELECT current_setting('application_name')")
+            .await
+            .unwrap();
+        let before: String = c.query_one(&statement, &[]).await.unwrap().get(0);
+        c.batch_execute("SET application_name = 'later'")
+            .await
+            .unwrap();
+        let after: String = c.query_one(&statement, &[]).await.unwrap().get(0);
+        assert_eq!((before.as_str(), after.as_str()), ("report", "later"));
+    }
+    let refused = ours
+        .query("SELECT set_config('application_name', 'x', false)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&refused), "0A000");
 }

@@ -452,7 +452,25 @@ pub async fn execute(
             if let LogicalPlan::Dml(dml) = plan {
                 return run_to_completion(dml::execute(db.clone(), dml, interrupt.clone())).await;
             }
-            let frame = db.context().execute_logical_plan(plan).await?;
+            let frame = if functions::settings::reads_settings(&plan) {
+                // The session's settings, for current_setting(), in this statement's
+                // configuration only.
+                let state = db.context().state();
+                let mut config = state.config().clone();
+                config
+                    .options_mut()
+                    .extensions
+                    .insert(functions::settings::SessionSettings(vars.clone()));
+                let mut state =
+                    datafusion::execution::SessionStateBuilder::new_from_existing(state)
+                        .with_config(config)
+                        .build();
+                // Functions read the configuration the execution was started with.
+                state.mark_start_execution();
+                datafusion::dataframe::DataFrame::new(state, plan)
+            } else {
+                db.context().execute_logical_plan(plan).await?
+            };
             Ok(Output::Rows(frame.execute_stream().await?))
         }
         Prepared::Command(command) => execute_command(db, command, vars, interrupt).await,

@@ -6,6 +6,8 @@
 //! names nothing gives NULL, as in PostgreSQL. `pg_encoding_to_char(n)` names the
 //! encoding as PostgreSQL does (`UTF8`). `format_type` is the `pg_catalog`
 //! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
+//! `obj_description`, `col_description` and `shobj_description` are NULL: Sluice has
+//! no `COMMENT ON`, so no object has a description (`pg_description` is empty).
 //! `has_table_privilege(user, table, privileges)` answers from the roles' grants
 //! (the two-argument form is bound to the session's user before planning, see
 //! `sql::backends::bind_session`).
@@ -45,6 +47,9 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
             DataType::Boolean,
             has_table_privilege,
         ),
+        function("obj_description", DataType::Utf8, no_description),
+        function("col_description", DataType::Utf8, no_description),
+        function("shobj_description", DataType::Utf8, no_description),
         ScalarUDF::new_from_impl(FormatType {
             inner: datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf(),
         }),
@@ -219,6 +224,8 @@ impl ScalarUDFImpl for CatalogFunction {
             "pg_get_indexdef" => (1, 3),
             "pg_get_expr" => (2, 3),
             "has_table_privilege" => (3, 3),
+            "obj_description" => (1, 2),
+            "col_description" | "shobj_description" => (2, 2),
             _ => (1, 2),
         };
         if arg_types.len() < min || arg_types.len() > max {
@@ -381,6 +388,10 @@ fn has_table_privilege(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
         }
     });
     ScalarValue::Boolean(Some(holds))
+}
+
+fn no_description(_snapshot: &Snapshot, _args: &[Arg]) -> ScalarValue {
+    text(None)
 }
 
 fn expr(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {

@@ -19,6 +19,7 @@
 
 pub mod postgres;
 pub mod serial;
+pub mod settings;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
