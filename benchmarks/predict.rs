@@ -134,7 +134,7 @@ async fn main() {
     )
     .await;
     let generated: Vec<String> = (0..FEATURES)
-        .map(|i| format!("CAST(sin(value * {}.0 + {i}) AS REAL)", i + 1))
+        .map(|i| format!("CAST(sin(s.i * {}.0 + {i}) AS REAL)", i + 1))
         .collect();
     let mut low = 1;
     while low <= rows {
@@ -142,7 +142,7 @@ async fn main() {
         exec(
             &client,
             &format!(
-                "INSERT INTO t SELECT value AS id, {} FROM generate_series({low}, {high})",
+                "INSERT INTO t SELECT s.i AS id, {} FROM generate_series({low}, {high}) AS s(i)",
                 generated.join(", ")
             ),
         )

@@ -178,8 +178,8 @@ async fn run_size(dir: &Path, rows: u64, changes: usize) -> SizeResult {
             exec(
                 &client,
                 &format!(
-                    "INSERT INTO {table} SELECT value AS id, value % {GROUPS} AS g, value AS v \
-                     FROM generate_series({low}, {high})"
+                    "INSERT INTO {table} SELECT i AS id, i % {GROUPS} AS g, i AS v \
+                     FROM generate_series({low}, {high}) AS i"
                 ),
             )
             .await;

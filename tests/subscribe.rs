@@ -287,7 +287,7 @@ async fn a_subscriber_that_stops_reading_is_cut_off() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // 20 MB of changes the subscriber does not read: more than the sockets hold.
     c.batch_execute(
-        "INSERT INTO wide SELECT value, repeat('x', 1000) FROM generate_series(1, 20000); FLUSH",
+        "INSERT INTO wide SELECT i, repeat('x', 1000) FROM generate_series(1, 20000) AS i; FLUSH",
     )
     .await
     .unwrap();
@@ -545,7 +545,7 @@ async fn memory_after_churn(subscribe: bool, churn: i64) -> i64 {
     let step = 500;
     for start in (0..churn).step_by(step as usize) {
         c.batch_execute(&format!(
-            "INSERT INTO wide SELECT value, repeat('x', 1000) FROM generate_series({start}, {});
+            "INSERT INTO wide SELECT i, repeat('x', 1000) FROM generate_series({start}, {}) AS i;
              DELETE FROM wide WHERE id >= {start}; FLUSH",
             start + step - 1
         ))

@@ -344,3 +344,52 @@ async fn like_with_any_escape_character_answers_as_postgres() {
         .unwrap_err();
     assert_eq!(common::sqlstate(&err), "0A000");
 }
+
+/// Result columns that share a name (`SELECT i, i`, `SELECT 1 AS a, 2 AS a`, `INSERT
+/// ... SELECT i, i`) and `generate_series` in `FROM`, whose column is named after its
+/// alias or the function: the same column names and rows as PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_column_names_answer_as_postgres() {
+    let pg = Postgres::start();
+    let postgres = pg.client().await;
+    let server = TestServer::start().await;
+    let sluice = server.client().await;
+    both(
+        &sluice,
+        &postgres,
+        "CREATE TABLE pairs (a BIGINT, b BIGINT);
+         INSERT INTO pairs SELECT i, i FROM generate_series(1, 3) i;
+         CREATE TABLE other (a BIGINT, c TEXT);
+         INSERT INTO other VALUES (1, 'x'), (2, 'y');",
+    )
+    .await;
+    for sql in [
+        "SELECT a, b FROM pairs ORDER BY a",
+        "SELECT i, i FROM generate_series(1, 3) i ORDER BY 1",
+        "SELECT 1 AS a, 2 AS a",
+        "SELECT a, a + 1 AS a, b AS a FROM pairs ORDER BY 1",
+        "SELECT p.a, o.a, o.c FROM pairs p JOIN other o ON o.a = p.a ORDER BY 1",
+        "SELECT a, a FROM pairs UNION ALL SELECT b, b FROM pairs ORDER BY 1",
+        "SELECT * FROM generate_series(1, 2)",
+        "SELECT g FROM generate_series(2, 3) AS g",
+        "SELECT count(*), count(*) FROM pairs",
+    ] {
+        let names = |statement: tokio_postgres::Statement| -> Vec<String> {
+            statement
+                .columns()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(sluice.prepare(sql).await.unwrap()),
+            names(postgres.prepare(sql).await.unwrap()),
+            "{sql}"
+        );
+        assert_eq!(
+            text_rows(&sluice, sql).await,
+            text_rows(&postgres, sql).await,
+            "{sql}"
+        );
+    }
+}

@@ -17,8 +17,8 @@ fn window_starts(step: u32) -> String {
 /// Window starts every `step` seconds, `offset` seconds after each multiple of `step`.
 fn window_starts_after(offset: u32, step: u32) -> String {
     format!(
-        "(SELECT value AS s FROM generate_series(TIMESTAMP '2023-12-31 23:58:00' + \
-         INTERVAL '{offset}' SECOND, TIMESTAMP '2024-01-01 00:12:00', INTERVAL '{step}' SECOND)) w"
+        "(SELECT g AS s FROM generate_series(TIMESTAMP '2023-12-31 23:58:00' + \
+         INTERVAL '{offset}' SECOND, TIMESTAMP '2024-01-01 00:12:00', INTERVAL '{step}' SECOND) AS g) w"
     )
 }
 

@@ -66,17 +66,18 @@ fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
         .and_then(|v| v.parse::<u32>().ok())
         .and_then(Type::from_oid)
         .filter(|t| *t == Type::VARCHAR && *info.datatype() == Type::TEXT);
-    let info = match (table, column) {
-        (Some(table), Some(column)) => FieldInfo::new(
-            info.name().to_string(),
-            Some(table),
-            Some(column),
-            declared.unwrap_or_else(|| info.datatype().clone()),
-            info.format(),
-        )
-        .with_format_options(info.format_options().clone()),
-        _ => info,
-    };
+    // A repeated column name has a suffix that made it unique for DataFusion.
+    let name = crate::sql::parser::output_name(info.name()).to_string();
+    let info = FieldInfo::new(
+        name,
+        table.filter(|_| column.is_some()),
+        column.filter(|_| table.is_some()),
+        declared
+            .filter(|_| table.is_some() && column.is_some())
+            .unwrap_or_else(|| info.datatype().clone()),
+        info.format(),
+    )
+    .with_format_options(info.format_options().clone());
     let length = crate::catalog::postgres::tables::type_length(info.datatype().oid());
     info.with_type_size(length)
         .with_type_modifier(modifier.unwrap_or(-1))

@@ -293,8 +293,17 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     quote_field_names(statement);
     expand_exponents(statement);
     rewrite_like_escapes(statement)?;
+    name_function_columns(statement);
     match statement {
-        Statement::Query(query) => name_columns_like_postgres(query),
+        Statement::Query(query) => {
+            name_columns_like_postgres(query);
+            allow_repeated_names(query);
+        }
+        Statement::Insert(insert) => {
+            if let Some(source) = insert.source.as_mut() {
+                allow_repeated_names(source);
+            }
+        }
         Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),
         _ => {}
     }
@@ -764,6 +773,104 @@ fn name_columns_like_postgres(query: &mut Query) {
             };
         }
     }
+}
+
+/// Separates a repeated result column's name from the suffix that makes it unique
+/// for DataFusion ([`allow_repeated_names`]); the server sends the name before it
+/// ([`output_name`]).
+pub const REPEATED_NAME_MARK: char = '\u{1}';
+
+/// A result column's name as the client sees it (without a repeat's suffix).
+pub fn output_name(name: &str) -> &str {
+    name.split(REPEATED_NAME_MARK).next().unwrap_or(name)
+}
+
+/// Result columns may share a name in PostgreSQL (`SELECT i, i`, `SELECT 1 AS a, 2 AS
+/// a`, `INSERT ... SELECT i, i`); DataFusion requires unique names. A repeated name
+/// gets a unique alias (`a<mark>2`) that the server sends as `a` again. Every select
+/// of a set operation is covered (only the first one's names are the result's).
+/// Views keep DataFusion's rule: a view's columns need distinct names.
+fn allow_repeated_names(query: &mut Query) {
+    fn selects<'a>(
+        body: &'a mut SetExpr,
+        out: &mut Vec<&'a mut datafusion::sql::sqlparser::ast::Select>,
+    ) {
+        match body {
+            SetExpr::Select(select) => out.push(select),
+            SetExpr::SetOperation { left, right, .. } => {
+                selects(left, out);
+                selects(right, out);
+            }
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    selects(query.body.as_mut(), &mut all);
+    for select in all {
+        let mut seen = HashSet::new();
+        for (position, item) in select.projection.iter_mut().enumerate() {
+            let (expr, name) = match item {
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    (expr.clone(), super::names::normalize_ident(&*alias))
+                }
+                SelectItem::UnnamedExpr(expr) => match postgres_column_name(expr) {
+                    Some(name) => (expr.clone(), name),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if !seen.insert(name.clone()) {
+                *item = SelectItem::ExprWithAlias {
+                    expr,
+                    alias: Ident::with_quote(
+                        '"',
+                        format!("{name}{REPEATED_NAME_MARK}{}", position + 1),
+                    ),
+                };
+            }
+        }
+    }
+}
+
+/// `generate_series(...)` in `FROM` names its column as PostgreSQL does: after the
+/// alias (`generate_series(1, 3) AS i` has column `i`), else after the function,
+/// where DataFusion would call it `value`.
+fn name_function_columns(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+    };
+    struct Namer;
+    impl VisitorMut for Namer {
+        type Break = ();
+        fn pre_visit_table_factor(
+            &mut self,
+            factor: &mut TableFactor,
+        ) -> std::ops::ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                alias,
+                args: Some(_),
+                ..
+            } = factor
+                && let Some(function) = name.0.last().and_then(|part| part.as_ident())
+                && super::names::normalize_ident(function) == "generate_series"
+                && alias.as_ref().is_none_or(|a| a.columns.is_empty())
+            {
+                let alias = alias.get_or_insert_with(|| TableAlias {
+                    explicit: true,
+                    name: Ident::new("generate_series"),
+                    columns: Vec::new(),
+                    at: None,
+                });
+                alias.columns = vec![TableAliasColumnDef {
+                    name: alias.name.clone(),
+                    data_type: None,
+                }];
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Namer);
 }
 
 /// Postgres's `FigureColname`: the name of a column, function or cast type.
