@@ -246,26 +246,35 @@ impl Roles {
         })
     }
 
-    /// `DROP ROLE`: refused while the role holds privileges (PostgreSQL's
-    /// "cannot be dropped because some objects depend on it"). Returns whether it
-    /// existed.
-    pub fn drop_role(&self, name: &str, relation_name: impl Fn(u64) -> String) -> Result<bool> {
+    /// `DROP ROLE`: all of `names` or none; refused while one holds privileges
+    /// (PostgreSQL's "cannot be dropped because some objects depend on it"), and for
+    /// a missing one unless `if_exists`. `relation_name` names a relation in errors.
+    pub fn drop_roles(
+        &self,
+        names: &[String],
+        if_exists: bool,
+        relation_name: impl Fn(u64) -> String,
+    ) -> Result<()> {
         self.update(|file| {
-            let Some(role) = file.roles.get(name) else {
-                return Ok(false);
-            };
-            if let Some(id) = role.grants.keys().next() {
-                return Err(SluiceError::coded(
-                    sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
-                    format!(
-                        "role \"{name}\" cannot be dropped because some objects depend on it: \
-                         privileges for table {} (REVOKE them first)",
-                        relation_name(*id)
-                    ),
-                ));
+            for name in names {
+                let Some(role) = file.roles.remove(name) else {
+                    if if_exists {
+                        continue;
+                    }
+                    return Err(undefined_role(name));
+                };
+                if let Some(id) = role.grants.keys().next() {
+                    return Err(SluiceError::coded(
+                        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                        format!(
+                            "role \"{name}\" cannot be dropped because some objects depend on \
+                             it: privileges for table {} (REVOKE them first)",
+                            relation_name(*id)
+                        ),
+                    ));
+                }
             }
-            file.roles.remove(name);
-            Ok(true)
+            Ok(())
         })
     }
 
@@ -423,25 +432,46 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_role_holding_privileges_cannot_be_dropped_until_they_are_revoked() {
+    /// Roles in a fresh directory, with role `bi`.
+    fn roles_with_bi() -> (tempfile::TempDir, Roles) {
         let dir = tempfile::tempdir().unwrap();
         let roles = Roles::open(dir.path()).unwrap();
         roles
             .create("bi", &RoleAttributes::default(), true)
             .unwrap();
+        (dir, roles)
+    }
+
+    #[test]
+    fn a_role_holding_privileges_cannot_be_dropped_until_they_are_revoked() {
+        let (_dir, roles) = roles_with_bi();
+        roles
+            .create("other", &RoleAttributes::default(), true)
+            .unwrap();
         let bi = [Grantee::Role("bi".into())];
         roles
             .change_grants(true, &Privilege::ALL, &[3], &bi)
             .unwrap();
-        let refused = roles.drop_role("bi", |id| format!("t{id}")).unwrap_err();
+        let both = ["other".to_string(), "bi".to_string()];
+        let refused = roles
+            .drop_roles(&both, false, |id| format!("t{id}"))
+            .unwrap_err();
         assert_eq!(refused.sqlstate(), "2BP01");
         assert!(refused.to_string().contains("t3"), "{refused}");
+        assert!(roles.get("other").is_some(), "all or nothing");
         roles
             .change_grants(false, &Privilege::ALL, &[3], &bi)
             .unwrap();
-        assert!(roles.drop_role("bi", |id| id.to_string()).unwrap());
-        assert!(!roles.drop_role("bi", |id| id.to_string()).unwrap());
+        roles.drop_roles(&both, false, |id| id.to_string()).unwrap();
+        assert!(roles.get("bi").is_none() && roles.get("other").is_none());
+        assert_eq!(
+            roles
+                .drop_roles(&both, false, |id| id.to_string())
+                .unwrap_err()
+                .sqlstate(),
+            "42704"
+        );
+        roles.drop_roles(&both, true, |id| id.to_string()).unwrap();
         assert_eq!(
             roles
                 .change_grants(true, &[Privilege::Select], &[3], &bi)
@@ -453,17 +483,15 @@ mod tests {
 
     #[test]
     fn dropping_a_relation_forgets_its_grants() {
-        let dir = tempfile::tempdir().unwrap();
-        let roles = Roles::open(dir.path()).unwrap();
-        roles
-            .create("bi", &RoleAttributes::default(), true)
-            .unwrap();
+        let (_dir, roles) = roles_with_bi();
         let bi = [Grantee::Role("bi".into())];
         roles
             .change_grants(true, &[Privilege::Select], &[3], &bi)
             .unwrap();
         roles.forget_relation(3).unwrap();
         assert!(!roles.holds("bi", 3, Privilege::Select));
-        assert!(roles.drop_role("bi", |id| id.to_string()).unwrap());
+        roles
+            .drop_roles(&["bi".to_string()], false, |id| id.to_string())
+            .unwrap();
     }
 }

@@ -330,16 +330,11 @@ pub async fn execute(
         } => roles.create(name, attributes, *user)?,
         RoleStatement::Alter { name, attributes } => roles.alter(name, attributes)?,
         RoleStatement::Drop { names, if_exists } => {
-            for name in names {
-                if current_user == Some(name.as_str()) {
-                    return Err(SluiceError::coded(
-                        sqlstate::OBJECT_IN_USE,
-                        "current user cannot be dropped",
-                    ));
-                }
-                if roles.get(name).is_none() && !if_exists {
-                    return Err(crate::catalog::roles::undefined_role(name));
-                }
+            if names.iter().any(|name| current_user == Some(name.as_str())) {
+                return Err(SluiceError::coded(
+                    sqlstate::OBJECT_IN_USE,
+                    "current user cannot be dropped",
+                ));
             }
             let catalog = db.catalog();
             let relation_name = |id: u64| {
@@ -349,9 +344,7 @@ pub async fn execute(
                     .find(|r| r.entry().id == id)
                     .map_or_else(|| id.to_string(), |r| r.entry().name.clone())
             };
-            for name in names {
-                roles.drop_role(name, relation_name)?;
-            }
+            roles.drop_roles(names, *if_exists, relation_name)?;
         }
         RoleStatement::Grant {
             grant,
