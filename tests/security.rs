@@ -673,6 +673,9 @@ async fn roles_in_the_catalog_as_in_postgresql() {
         "SELECT usename, usesuper, passwd FROM pg_user ORDER BY 1",
         "SELECT r.rolname FROM pg_roles r JOIN pg_class c ON c.relowner = r.oid
          WHERE c.relname = 't'",
+        // aclitem[] in PostgreSQL, its text form here: the same text.
+        "SELECT relname, relacl FROM pg_class
+         WHERE relname IN ('t', 'hidden', 'mv', 't_pkey') ORDER BY 1",
     ];
     for query in queries {
         assert_eq!(

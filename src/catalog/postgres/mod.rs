@@ -180,7 +180,7 @@ impl SchemaProvider for PgCatalog {
             _ => self.objects.relations().await?,
         };
         let schema = self.objects.schemas().await?[built_here].clone();
-        let batch = tables::rows(built_here, schema.clone(), &relations)?;
+        let batch = tables::rows(built_here, schema.clone(), &relations, &self.objects.roles)?;
         Ok(Some(Arc::new(MemTable::try_new(
             schema,
             vec![vec![batch]],

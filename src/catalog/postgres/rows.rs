@@ -16,6 +16,8 @@ pub enum Value {
     Text(String),
     /// An `int2[]` / `int2vector`, e.g. `conkey`, `indkey`.
     Int2s(Vec<i16>),
+    /// A `text[]` (or `aclitem[]`, shown as text), e.g. `relacl`.
+    Texts(Vec<String>),
     Null,
 }
 
@@ -113,6 +115,13 @@ fn cell(value: Option<&Value>, data_type: &DataType, nullable: bool) -> Result<S
                     items.iter().map(|n| ScalarValue::Int16(Some(*n))).collect();
                 ScalarValue::List(ScalarValue::new_list_nullable(&items, &DataType::Int16))
             }
+        }
+        Some(Value::Texts(items)) => {
+            let items: Vec<ScalarValue> = items
+                .iter()
+                .map(|t| ScalarValue::Utf8(Some(t.clone())))
+                .collect();
+            ScalarValue::List(ScalarValue::new_list_nullable(&items, &DataType::Utf8))
         }
         Some(Value::Null) => ScalarValue::try_from(data_type)?,
         None if nullable => ScalarValue::try_from(data_type)?,

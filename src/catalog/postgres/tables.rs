@@ -16,6 +16,7 @@ use postgres_types::Kind;
 use super::objects::{NAMESPACES, PgColumn, PgRelation, RelKind};
 use super::oids;
 use super::rows::{Row, Rows, Value};
+use crate::catalog::roles::{Privilege, Roles};
 
 /// The relations built here, instead of the `pg_catalog` crate's.
 pub const BUILT_HERE: [&str; 9] = [
@@ -33,6 +34,17 @@ pub const BUILT_HERE: [&str; 9] = [
 /// The name every object's owner has (Sluice has one user so far).
 pub const OWNER_NAME: &str = "postgres";
 
+/// `pg_class` columns the crate's schema lacks (psql's `\d+` and `\dp` read them).
+fn missing_class_columns() -> Vec<Field> {
+    let texts = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+    vec![
+        Field::new("reltoastrelid", DataType::Int32, false),
+        Field::new("reloftype", DataType::Int32, false),
+        Field::new("reloptions", texts.clone(), true),
+        Field::new("relacl", texts, true),
+    ]
+}
+
 /// The schema of relation `name` built here, from the crate's schema for it.
 pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
     let int2_arrays: &[&str] = match name {
@@ -40,7 +52,7 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
         "pg_index" => &["indkey"],
         _ => &[],
     };
-    let fields: Vec<Field> = crate_schema
+    let mut fields: Vec<Field> = crate_schema
         .fields()
         .iter()
         .map(|field| {
@@ -55,11 +67,23 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
             }
         })
         .collect();
+    if name == "pg_class" {
+        let missing = missing_class_columns()
+            .into_iter()
+            .filter(|f| crate_schema.field_with_name(f.name()).is_err());
+        fields.extend(missing);
+    }
     Arc::new(Schema::new(fields))
 }
 
-/// The rows of relation `name` (one of [`BUILT_HERE`]) describing `relations`.
-pub fn rows(name: &str, schema: SchemaRef, relations: &[PgRelation]) -> Result<RecordBatch> {
+/// The rows of relation `name` (one of [`BUILT_HERE`]) describing `relations`, with
+/// the privileges granted on them in `roles` (`pg_class.relacl`).
+pub fn rows(
+    name: &str,
+    schema: SchemaRef,
+    relations: &[PgRelation],
+    roles: &Roles,
+) -> Result<RecordBatch> {
     let mut rows = Rows::new(schema);
     match name {
         "pg_namespace" => {
@@ -71,7 +95,9 @@ pub fn rows(name: &str, schema: SchemaRef, relations: &[PgRelation]) -> Result<R
                 ]);
             }
         }
-        "pg_class" => relations.iter().for_each(|r| class_rows(r, &mut rows)),
+        "pg_class" => relations
+            .iter()
+            .for_each(|r| class_rows(r, access_list(r, roles), &mut rows)),
         "pg_attribute" => relations.iter().for_each(|r| attribute_rows(r, &mut rows)),
         "pg_attrdef" => {
             for relation in relations {
@@ -180,7 +206,35 @@ fn numbered(columns: &[PgColumn]) -> impl Iterator<Item = (i16, &PgColumn)> {
     columns.iter().enumerate().map(|(i, c)| (i as i16 + 1, c))
 }
 
-fn class_rows(relation: &PgRelation, rows: &mut Rows) {
+/// `relacl`: NULL (the owner's default privileges) until something is granted, then
+/// the owner's privileges and each grantee's, in PostgreSQL's `aclitem` text form
+/// (`bi=r/postgres`; `=r/postgres` for PUBLIC).
+fn access_list(relation: &PgRelation, roles: &Roles) -> Value {
+    let granted = relation
+        .id
+        .map(|id| roles.grants_on(id))
+        .unwrap_or_default();
+    if granted.is_empty() {
+        return Value::Null;
+    }
+    let owner = format!("{OWNER_NAME}=arwdDxt/{OWNER_NAME}");
+    let items = granted.into_iter().map(|(grantee, privileges)| {
+        let letters: String = [
+            (Privilege::Insert, 'a'),
+            (Privilege::Select, 'r'),
+            (Privilege::Update, 'w'),
+            (Privilege::Delete, 'd'),
+        ]
+        .into_iter()
+        .filter(|(p, _)| privileges.contains(p))
+        .map(|(_, letter)| letter)
+        .collect();
+        format!("{}={letters}/{OWNER_NAME}", grantee.unwrap_or_default())
+    });
+    Value::Texts(std::iter::once(owner).chain(items).collect())
+}
+
+fn class_rows(relation: &PgRelation, acl: Value, rows: &mut Rows) {
     let stored = matches!(relation.kind, RelKind::Table | RelKind::MaterializedView);
     rows.push(class_row(
         relation.oid,
@@ -192,6 +246,7 @@ fn class_rows(relation: &PgRelation, rows: &mut Rows) {
             ("relam", Value::Int(if stored { 2 } else { 0 })),
             ("relhasindex", relation.primary_key.is_some().into()),
             ("relreplident", if stored { "d" } else { "n" }.into()),
+            ("relacl", acl),
         ],
     ));
     if let Some(key) = &relation.primary_key {
