@@ -989,10 +989,12 @@ mod tests {
         let text = statement.to_string();
         assert!(text.contains(r#"1 AS "?column?""#), "{text}");
         assert!(text.contains(r#"count(*) AS "count""#), "{text}");
+        let repeated = format!("count(x) AS \"count{REPEATED_NAME_MARK}3\"");
         assert!(
-            text.contains("count(x),"),
-            "a repeated name is left alone: {text}"
+            text.contains(&repeated),
+            "a repeated name is made unique: {text}"
         );
+        assert_eq!(output_name(&format!("count{REPEATED_NAME_MARK}3")), "count");
         assert!(text.contains(r#"max(t.y) AS "max""#), "{text}");
         assert!(text.contains(r#"2::INT AS "int4""#), "{text}");
         assert!(text.contains(r#"x::TEXT AS "x""#), "{text}");
