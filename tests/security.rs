@@ -694,7 +694,16 @@ async fn roles_in_the_catalog_as_in_postgresql() {
         has_table_privilege('pg_catalog.pg_class', 'INSERT'),
         has_table_privilege('information_schema.tables', 'SELECT'),
         has_table_privilege('bi', 't', 'UPDATE'),
-        has_table_privilege('admin', 'hidden', 'DELETE')";
+        has_table_privilege('admin', 'hidden', 'DELETE'),
+        has_any_column_privilege('t', 'SELECT'),
+        has_any_column_privilege('hidden', 'SELECT'),
+        has_schema_privilege('public', 'USAGE'),
+        has_schema_privilege('public', 'CREATE'),
+        has_schema_privilege('pg_catalog', 'usage'),
+        has_schema_privilege('bi', 'public', 'CREATE, USAGE'),
+        has_database_privilege(current_database(), 'CONNECT'),
+        has_database_privilege(current_database(), 'TEMP'),
+        has_database_privilege(current_database(), 'CREATE')";
     let bi = connect_as(sluice_port, "bi", None, "sluice").await;
     let pg_bi = connect_as(pg_port, "bi", None, "postgres").await;
     for (ours, theirs) in [(&admin, &pg_admin), (&bi, &pg_bi)] {

@@ -318,9 +318,18 @@ impl Drop for RunningStatement {
     }
 }
 
+/// The privilege functions whose first argument, when left out, is the session's user.
+const USER_PRIVILEGE_FUNCTIONS: [&str; 4] = [
+    "has_table_privilege",
+    "has_any_column_privilege",
+    "has_schema_privilege",
+    "has_database_privilege",
+];
+
 /// Replaces every `pg_backend_pid()` call in `statement` by the session's `pid`, and
-/// every `session_user` by its `user`, and gives `has_table_privilege(table,
-/// privilege)` the user as its first argument.
+/// every `session_user` by its `user`, and gives the [`USER_PRIVILEGE_FUNCTIONS`]
+/// called without one (`has_table_privilege(table, privilege)`) the user as their
+/// first argument.
 pub fn bind_session(statement: &mut SqlStatement, pid: i32, user: &str) {
     if let SqlStatement::Cursor(cursor) = statement {
         cursor.pid = pid;
@@ -332,11 +341,10 @@ pub fn bind_session(statement: &mut SqlStatement, pid: i32, user: &str) {
     let statement: &mut Statement = statement;
     let _ = visit_expressions_mut(statement, |expr: &mut Expr| {
         if let Expr::Function(call) = expr
-            && call
-                .name
-                .0
-                .last()
-                .is_some_and(|n| n.to_string().eq_ignore_ascii_case("has_table_privilege"))
+            && call.name.0.last().is_some_and(|n| {
+                let name = n.to_string().to_lowercase();
+                USER_PRIVILEGE_FUNCTIONS.contains(&name.as_str())
+            })
             && let FunctionArguments::List(list) = &mut call.args
             && list.args.len() == 2
         {

@@ -8,8 +8,10 @@
 //! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
 //! `obj_description`, `col_description` and `shobj_description` are NULL: Sluice has
 //! no `COMMENT ON`, so no object has a description (`pg_description` is empty).
-//! `has_table_privilege(user, table, privileges)` answers from the roles' grants
-//! (the two-argument form is bound to the session's user before planning, see
+//! `has_table_privilege(user, table, privileges)` (and `has_any_column_privilege`:
+//! there are no column privileges) answers from the roles' grants,
+//! `has_schema_privilege` and `has_database_privilege` from the roles' attributes
+//! (the two-argument forms are bound to the session's user before planning, see
 //! `sql::backends::bind_session`).
 
 use std::sync::Arc;
@@ -46,6 +48,22 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
             "has_table_privilege",
             DataType::Boolean,
             has_table_privilege,
+        ),
+        // Sluice has no column privileges: a column's are its relation's.
+        function(
+            "has_any_column_privilege",
+            DataType::Boolean,
+            has_table_privilege,
+        ),
+        function(
+            "has_schema_privilege",
+            DataType::Boolean,
+            has_schema_privilege,
+        ),
+        function(
+            "has_database_privilege",
+            DataType::Boolean,
+            has_database_privilege,
         ),
         function("obj_description", DataType::Utf8, no_description),
         function("col_description", DataType::Utf8, no_description),
@@ -223,7 +241,10 @@ impl ScalarUDFImpl for CatalogFunction {
             "pg_table_is_visible" | "pg_encoding_to_char" => (1, 1),
             "pg_get_indexdef" => (1, 3),
             "pg_get_expr" => (2, 3),
-            "has_table_privilege" => (3, 3),
+            "has_table_privilege"
+            | "has_any_column_privilege"
+            | "has_schema_privilege"
+            | "has_database_privilege" => (3, 3),
             "obj_description" => (1, 2),
             "col_description" | "shobj_description" => (2, 2),
             _ => (1, 2),
@@ -323,26 +344,100 @@ fn viewdef(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
 /// roles hold what was granted, and `SELECT` on system relations; nobody holds a
 /// grant option but superusers. A relation or privilege that does not exist gives
 /// NULL (PostgreSQL fails).
+/// The privileges a `has_*_privilege` call asks about (`'select, INSERT WITH GRANT
+/// OPTION'`): each name, upper case, and whether it asks for the grant option;
+/// `None` when one is not among `known`.
+fn requested(privileges: &str, known: &[&str]) -> Option<Vec<(String, bool)>> {
+    privileges
+        .split(',')
+        .map(|privilege| {
+            let words = privilege.to_uppercase();
+            let mut words = words.split_whitespace();
+            let name = words.next().unwrap_or_default().to_string();
+            let with_grant_option = words.collect::<Vec<_>>() == ["WITH", "GRANT", "OPTION"];
+            known
+                .contains(&name.as_str())
+                .then_some((name, with_grant_option))
+        })
+        .collect()
+}
+
+/// Whether `user` is a superuser (a name that is no role is the built-in one, as
+/// at log-in).
+fn superuser(snapshot: &Snapshot, user: &str) -> bool {
+    snapshot
+        .objects
+        .roles
+        .get(user)
+        .is_none_or(|role| role.superuser)
+}
+
+/// `has_schema_privilege(user, schema, privileges)`: `USAGE` of Sluice's schemas for
+/// everyone; `CREATE` for superusers only (PostgreSQL 15's `public`).
+fn has_schema_privilege(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let [Arg::Text(user), schema, Arg::Text(privileges)] = args else {
+        return ScalarValue::Boolean(None);
+    };
+    let exists = match schema {
+        Arg::Text(name) => namespace_named(name).is_some(),
+        number => oid(std::slice::from_ref(number))
+            .is_some_and(|o| super::objects::NAMESPACES.iter().any(|(n, _)| *n == o)),
+    };
+    let Some(wanted) = requested(privileges, &["USAGE", "CREATE"]).filter(|_| exists) else {
+        return ScalarValue::Boolean(None);
+    };
+    let superuser = superuser(snapshot, user);
+    ScalarValue::Boolean(Some(wanted.iter().any(|(privilege, with_grant_option)| {
+        superuser || (privilege == "USAGE" && !with_grant_option)
+    })))
+}
+
+/// `has_database_privilege(user, database, privileges)`: `CONNECT` and `TEMPORARY`
+/// for everyone, `CREATE` for superusers only.
+fn has_database_privilege(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let [Arg::Text(user), _database, Arg::Text(privileges)] = args else {
+        return ScalarValue::Boolean(None);
+    };
+    let known = ["CREATE", "CONNECT", "TEMPORARY", "TEMP"];
+    let Some(wanted) = requested(privileges, &known) else {
+        return ScalarValue::Boolean(None);
+    };
+    let superuser = superuser(snapshot, user);
+    ScalarValue::Boolean(Some(wanted.iter().any(|(privilege, with_grant_option)| {
+        superuser || (privilege != "CREATE" && !with_grant_option)
+    })))
+}
+
 fn has_table_privilege(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
     let [Arg::Text(user), table, Arg::Text(privileges)] = args else {
         return ScalarValue::Boolean(None);
     };
-    let mut wanted = Vec::new();
-    for privilege in privileges.split(',') {
-        let words = privilege.to_uppercase();
-        let mut words = words.split_whitespace();
-        let name = words.next().unwrap_or_default();
-        let with_grant_option = words.collect::<Vec<_>>() == ["WITH", "GRANT", "OPTION"];
-        let privilege = match name {
-            "SELECT" => Some(Privilege::Select),
-            "INSERT" => Some(Privilege::Insert),
-            "UPDATE" => Some(Privilege::Update),
-            "DELETE" => Some(Privilege::Delete),
-            "TRUNCATE" | "REFERENCES" | "TRIGGER" => None,
-            _ => return ScalarValue::Boolean(None),
-        };
-        wanted.push((privilege, with_grant_option));
-    }
+    let known = [
+        "SELECT",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "TRUNCATE",
+        "REFERENCES",
+        "TRIGGER",
+    ];
+    let Some(requested) = requested(privileges, &known) else {
+        return ScalarValue::Boolean(None);
+    };
+    // (Sluice's privilege, or None for one it never grants, and the grant option)
+    let wanted: Vec<(Option<Privilege>, bool)> = requested
+        .into_iter()
+        .map(|(name, with_grant_option)| {
+            let privilege = match name.as_str() {
+                "SELECT" => Some(Privilege::Select),
+                "INSERT" => Some(Privilege::Insert),
+                "UPDATE" => Some(Privilege::Update),
+                "DELETE" => Some(Privilege::Delete),
+                _ => None,
+            };
+            (privilege, with_grant_option)
+        })
+        .collect();
     // (the relation's catalog id, or None for a system relation)
     let relation: Option<Option<u64>> = match table {
         Arg::Number(_) => {
@@ -376,8 +471,7 @@ fn has_table_privilege(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
     let Some(relation) = relation else {
         return ScalarValue::Boolean(None);
     };
-    let role = snapshot.objects.roles.get(user);
-    if role.as_ref().is_none_or(|r| r.superuser) {
+    if superuser(snapshot, user) {
         return ScalarValue::Boolean(Some(true));
     }
     let holds = wanted.iter().any(|(privilege, with_grant_option)| {
