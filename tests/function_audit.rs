@@ -60,6 +60,15 @@ const CALLS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "array_has",
+        &[
+            "i = ANY(ARRAY[i, j])",
+            "j = ANY(ARRAY[1, NULL])",
+            "s = ANY(ARRAY[p, 'x'])",
+            "k = ANY(ARRAY[j, CAST(NULL AS INT), 8])",
+        ],
+    ),
+    (
         "array_length",
         &[
             "array_length(ARRAY[i, j], 1)",

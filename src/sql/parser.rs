@@ -878,6 +878,10 @@ fn postgres_column_name(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Identifier(id) => Some(id.value.to_lowercase()),
         Expr::CompoundIdentifier(ids) => ids.last().map(|id| id.value.to_lowercase()),
+        // `x = ANY(array)`, which the pg_catalog crate's parser writes as a call.
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("array_contains") => {
+            Some("?column?".to_string())
+        }
         Expr::Function(f) => f.name.0.last().map(|part| part.to_string().to_lowercase()),
         Expr::Nested(inner) => postgres_column_name(inner),
         Expr::Cast {

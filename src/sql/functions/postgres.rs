@@ -22,6 +22,8 @@
 //!   PostgreSQL refuses ([`ArrayLength`]).
 //! - `a[i]` (`array_element`) is NULL for a subscript below 1, as PostgreSQL's;
 //!   DataFusion's counts negative subscripts from the end ([`Subscript`]).
+//! - `x = ANY(array)` (`array_has`) is NULL when nothing matches and the array holds a
+//!   NULL, as PostgreSQL's; DataFusion's is false ([`AnyEqual`]).
 
 use std::sync::Arc;
 
@@ -61,6 +63,7 @@ pub const REPLACED: &[&str] = &[
     "repeat",
     "array_length",
     "array_element",
+    "array_has",
 ];
 
 /// The replacements, to register after DataFusion's built-ins (under the same names).
@@ -91,10 +94,12 @@ pub fn replacements() -> Vec<ScalarUDF> {
     let subscript = ScalarUDF::new_from_impl(Subscript {
         inner: datafusion::functions_nested::extract::array_element_udf(),
     });
+    let any_equal = ScalarUDF::new_from_impl(AnyEqual {
+        inner: datafusion::functions_nested::array_has::array_has_udf(),
+    });
     case_functions
         .chain(wrapped)
-        .chain(std::iter::once(array_length))
-        .chain(std::iter::once(subscript))
+        .chain([array_length, subscript, any_equal])
         .collect()
 }
 
@@ -107,6 +112,7 @@ pub fn use_postgres_versions(
     plan: datafusion::logical_expr::LogicalPlan,
 ) -> DfResult<datafusion::logical_expr::LogicalPlan> {
     use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::functions_nested::array_has::array_has_udf;
     use datafusion::functions_nested::{extract::array_element_udf, make_array::make_array_udf};
     use datafusion::logical_expr::expr::ScalarFunction;
     static SUBSCRIPT: std::sync::LazyLock<Arc<ScalarUDF>> = std::sync::LazyLock::new(|| {
@@ -117,6 +123,11 @@ pub fn use_postgres_versions(
     static MAKE_ARRAY: std::sync::LazyLock<Arc<ScalarUDF>> = std::sync::LazyLock::new(|| {
         Arc::new(ScalarUDF::new_from_impl(FloatOverNumeric {
             inner: make_array_udf(),
+        }))
+    });
+    static ANY_EQUAL: std::sync::LazyLock<Arc<ScalarUDF>> = std::sync::LazyLock::new(|| {
+        Arc::new(ScalarUDF::new_from_impl(AnyEqual {
+            inner: array_has_udf(),
         }))
     });
     let built_in = |func: &ScalarUDF, original: &Arc<ScalarUDF>| {
@@ -130,6 +141,11 @@ pub fn use_postgres_versions(
                 Expr::ScalarFunction(call) if built_in(&call.func, &array_element_udf()) => {
                     Ok(Transformed::yes(Expr::ScalarFunction(
                         ScalarFunction::new_udf(SUBSCRIPT.clone(), call.args),
+                    )))
+                }
+                Expr::ScalarFunction(call) if built_in(&call.func, &array_has_udf()) => {
+                    Ok(Transformed::yes(Expr::ScalarFunction(
+                        ScalarFunction::new_udf(ANY_EQUAL.clone(), call.args),
                     )))
                 }
                 Expr::ScalarFunction(call) if built_in(&call.func, &make_array_udf()) => {
@@ -416,6 +432,53 @@ impl ScalarUDFImpl for Subscript {
             *index = ColumnarValue::Array(Arc::new(indexes));
         }
         self.inner.invoke_with_args(args)
+    }
+}
+
+/// `array_has(array, x)`, as DataFusion plans `x = ANY(array)`, with PostgreSQL's
+/// three-valued answer: NULL (not false) when there is no match and the array holds a
+/// NULL, NULL for a NULL `x` or array.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct AnyEqual {
+    inner: Arc<ScalarUDF>,
+}
+
+impl ScalarUDFImpl for AnyEqual {
+    same_signature_as_inner!();
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let (Some(arrays), Some(needles)) = (args.args.first(), args.args.get(1)) else {
+            return self.inner.invoke_with_args(args);
+        };
+        let arrays = arrays.to_array(rows)?;
+        let needles = needles.to_array(rows)?;
+        let found = self.inner.invoke_with_args(args)?.to_array(rows)?;
+        let found = found.as_boolean();
+        let holds_null = |row: usize| -> bool {
+            match arrays.data_type() {
+                DataType::List(_) => arrays.as_list::<i32>().value(row).null_count() > 0,
+                DataType::LargeList(_) => arrays.as_list::<i64>().value(row).null_count() > 0,
+                DataType::FixedSizeList(..) => {
+                    arrays.as_fixed_size_list().value(row).null_count() > 0
+                }
+                _ => false,
+            }
+        };
+        let answers: datafusion::arrow::array::BooleanArray = (0..rows)
+            .map(|row| {
+                if arrays.is_null(row) || needles.is_null(row) || found.is_null(row) {
+                    None
+                } else if found.value(row) {
+                    Some(true)
+                } else if holds_null(row) {
+                    None
+                } else {
+                    Some(false)
+                }
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(answers)))
     }
 }
 
