@@ -185,6 +185,7 @@ async fn errors_carry_postgres_sqlstates_and_the_server_keeps_serving() {
         ("CREATE TABLE u (x UUID)", "0A000"),
         ("SHOW no_such_setting", "42704"),
         ("GRANT SELECT ON t TO someone", "42704"),
+        ("BEGIN; ROLLBACK TO SAVEPOINT before_insert", "3B001"),
         ("INSERT INTO t (id, name) VALUES (3)", "42601"),
     ];
     for (sql, code) in cases {

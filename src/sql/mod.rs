@@ -281,6 +281,20 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
         }
         Statement::StartTransaction { .. } => Prepared::Command(Command::Acknowledge("BEGIN")),
         Statement::Commit { .. } => Prepared::Command(Command::Acknowledge("COMMIT")),
+        // SAVEPOINT is refused, so there is never one to roll back to (PostgreSQL's
+        // answer for a savepoint that does not exist).
+        Statement::Rollback {
+            savepoint: Some(name),
+            ..
+        } => {
+            return Err(SluiceError::coded(
+                "3B001",
+                format!(
+                    "savepoint \"{}\" does not exist",
+                    names::normalize_ident(&name)
+                ),
+            ));
+        }
         Statement::Rollback { .. } => Prepared::Command(Command::Acknowledge("ROLLBACK")),
         Statement::Discard { .. } => Prepared::Command(Command::Acknowledge("DISCARD ALL")),
         statement @ Statement::Query(_) => {
