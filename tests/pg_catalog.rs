@@ -13,7 +13,7 @@ use std::process::Command;
 
 use common::postgres::Postgres;
 use common::wire::{ColumnDescription, Wire, row_description};
-use common::{TestServer, connect, psql, sorted_rows, sqlstate};
+use common::{TestServer, assert_same_rows, connect, psql, sorted_rows, sqlstate};
 
 /// The same objects in both databases. Sluice's view columns have the types of
 /// their values (a `varchar(n)` grouped in a view is `text` there), so the view
@@ -161,26 +161,14 @@ const INFORMATION_SCHEMA: &[&str] = &[
 async fn information_schema_equals_postgres() {
     let (sluice, postgres) = both().await;
     let (ours, theirs) = (sluice.client().await, postgres.client().await);
-    for query in INFORMATION_SCHEMA {
-        assert_eq!(
-            sorted_rows(&ours, query).await,
-            sorted_rows(&theirs, query).await,
-            "{query}"
-        );
-    }
+    assert_same_rows(&ours, &theirs, INFORMATION_SCHEMA).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_rows_equal_postgres() {
     let (sluice, postgres) = both().await;
     let (ours, theirs) = (sluice.client().await, postgres.client().await);
-    for query in QUERIES {
-        assert_eq!(
-            sorted_rows(&ours, query).await,
-            sorted_rows(&theirs, query).await,
-            "{query}"
-        );
-    }
+    assert_same_rows(&ours, &theirs, QUERIES).await;
     // pg_index.indkey: the key's column numbers (an int2vector in PostgreSQL, whose
     // text form is "1 2"; an int2[] here).
     let keys = sorted_rows(
@@ -309,10 +297,7 @@ async fn setting_and_description_functions_answer_as_postgres() {
             .await
             .unwrap();
     }
-    assert_eq!(
-        sorted_rows(&ours, query).await,
-        sorted_rows(&theirs, query).await
-    );
+    assert_same_rows(&ours, &theirs, &[query]).await;
     for c in [&ours, &theirs] {
         let error = c
             .query("SELECT current_setting('no_such_setting')", &[])

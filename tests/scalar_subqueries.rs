@@ -7,7 +7,7 @@
 mod common;
 
 use common::postgres::Postgres;
-use common::{TestServer, sorted_rows, sqlstate};
+use common::{TestServer, assert_same_rows, sqlstate};
 
 const SCHEMA: &str = "
 CREATE TABLE a (k INT, x INT, flag BOOLEAN, name TEXT);
@@ -70,13 +70,7 @@ async fn scalar_subqueries_answer_as_postgres() {
     let postgres = Postgres::start();
     let theirs = postgres.client().await;
     theirs.batch_execute(SCHEMA).await.unwrap();
-    for query in ANSWERED {
-        assert_eq!(
-            sorted_rows(&ours, query).await,
-            sorted_rows(&theirs, query).await,
-            "{query}"
-        );
-    }
+    assert_same_rows(&ours, &theirs, ANSWERED).await;
     for query in TOO_MANY_ROWS {
         let expected = theirs.simple_query(query).await.unwrap_err();
         assert_eq!(sqlstate(&expected), "21000", "PostgreSQL: {query}");

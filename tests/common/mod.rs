@@ -303,6 +303,18 @@ pub async fn sorted_rows(client: &Client, sql: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// Asserts that each of `queries` gives the same rows (in any order, compared as
+/// [`sorted_rows`]) from `ours` and from `theirs` (PostgreSQL, usually).
+pub async fn assert_same_rows(ours: &Client, theirs: &Client, queries: &[&str]) {
+    for query in queries {
+        assert_eq!(
+            sorted_rows(ours, query).await,
+            sorted_rows(theirs, query).await,
+            "{query}"
+        );
+    }
+}
+
 /// The rows of a simple query's messages, each value's text (`None` for NULL).
 pub fn text_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
     messages
