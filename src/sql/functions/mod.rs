@@ -231,29 +231,42 @@ fn refusal(call: &ScalarFunction) -> Option<String> {
 
 /// Refuses (`0A000`) a plan that calls a built-in function not in [`VERIFIED`].
 pub fn check_functions(plan: &LogicalPlan) -> Result<()> {
-    let mut refused = None;
-    plan.apply_with_subqueries(|node| {
+    match first_call(plan, refusal) {
+        Some(reason) => Err(SluiceError::not_supported(reason)),
+        None => Ok(()),
+    }
+}
+
+/// The first scalar function call in `plan` (subqueries included) for which `answer`
+/// has something to say, and what it said.
+pub fn first_call<T>(
+    plan: &LogicalPlan,
+    mut answer: impl FnMut(&ScalarFunction) -> Option<T>,
+) -> Option<T> {
+    let mut found = None;
+    let _ = plan.apply_with_subqueries(|node| {
         for expr in node.expressions() {
             expr.apply(|e| {
-                if let Expr::ScalarFunction(call) = e
-                    && let Some(reason) = refusal(call)
-                {
-                    refused = Some(reason);
-                    return Ok(TreeNodeRecursion::Stop);
+                if let Expr::ScalarFunction(call) = e {
+                    found = answer(call);
                 }
-                Ok(TreeNodeRecursion::Continue)
+                Ok(if found.is_some() {
+                    TreeNodeRecursion::Stop
+                } else {
+                    TreeNodeRecursion::Continue
+                })
             })?;
+            if found.is_some() {
+                break;
+            }
         }
-        Ok(if refused.is_some() {
+        Ok(if found.is_some() {
             TreeNodeRecursion::Stop
         } else {
             TreeNodeRecursion::Continue
         })
-    })?;
-    match refused {
-        Some(reason) => Err(SluiceError::not_supported(reason)),
-        None => Ok(()),
-    }
+    });
+    found
 }
 
 #[cfg(test)]
