@@ -122,6 +122,45 @@ const CASES: &[Case] = &[
         sql: "SELECT g, count(*) AS n, count(v) AS nv, sum(v) AS sv \
               FROM (SELECT g, v FROM t UNION ALL SELECT g, v FROM u) AS both_tables GROUP BY g",
     },
+    // Full joins: every pair, and the rows of each side without a match beside
+    // NULLs; NULL keys match nothing.
+    Case {
+        name: "full_join",
+        sql: "SELECT t.k AS tk, t.v AS tv, u.k AS uk, u.s AS us FROM t FULL JOIN u \
+              ON t.g = u.g AND t.v < u.v",
+    },
+    Case {
+        name: "full_join_groups",
+        sql: "SELECT t.g AS tg, u.g AS ug, count(*) AS n, count(t.k) AS nt, sum(u.v) AS su \
+              FROM t FULL JOIN u ON t.g = u.g AND t.s = u.s GROUP BY t.g, u.g",
+    },
+    // NOT IN: nothing while the subquery holds a NULL, everything while it is empty.
+    Case {
+        name: "not_in_nulls",
+        sql: "SELECT k, g FROM t WHERE g NOT IN (SELECT g FROM u WHERE v > 30)",
+    },
+    Case {
+        name: "not_in_values",
+        sql: "SELECT k, v FROM t WHERE v NOT IN (SELECT v FROM u WHERE s = 'a' AND v IS NOT NULL)",
+    },
+    // INTERSECT and EXCEPT compare rows as DISTINCT does (NULLs equal); the ALL forms
+    // keep min(m, n) and max(m - n, 0) copies.
+    Case {
+        name: "intersect_rows",
+        sql: "SELECT g, s FROM t INTERSECT SELECT g, s FROM u",
+    },
+    Case {
+        name: "except_rows",
+        sql: "SELECT v % 4 AS r, s FROM t EXCEPT SELECT v % 4, s FROM u",
+    },
+    Case {
+        name: "intersect_all_rows",
+        sql: "SELECT g, s FROM t INTERSECT ALL SELECT g, s FROM u",
+    },
+    Case {
+        name: "except_all_rows",
+        sql: "SELECT g, v % 3 AS r FROM t EXCEPT ALL SELECT g, v % 3 FROM u",
+    },
     // Three-valued logic: a NULL comparison is neither true nor false.
     Case {
         name: "three_valued",
@@ -197,6 +236,8 @@ const TYPE_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ("totals_of_nulls", "av", "numeric", "float8"),
     // Integer literals are bigint in Sluice, so `int op literal` is bigint.
     ("distinct_exprs", "r", "int4", "int8"),
+    ("except_rows", "r", "int4", "int8"),
+    ("except_all_rows", "r", "int4", "int8"),
     ("null_expressions", "v1", "int4", "int8"),
     ("null_expressions", "q", "int4", "int8"),
     ("null_expressions", "r", "int4", "int8"),

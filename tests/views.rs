@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Rng, TestServer, connect, sorted_rows as rows, sqlstate};
+use common::{Rng, TestServer, connect, same_sorted_rows, sorted_rows as rows, sqlstate};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_follow_inserts_updates_and_deletes() {
@@ -210,7 +210,6 @@ async fn row_errors_follow_the_row_and_refusals_say_why() {
         "CREATE MATERIALIZED VIEW x AS SELECT random() FROM t",
         "CREATE MATERIALIZED VIEW x AS SELECT a FROM t ORDER BY a LIMIT 3",
         "CREATE MATERIALIZED VIEW x AS SELECT a, row_number() OVER (ORDER BY a) FROM t",
-        "CREATE MATERIALIZED VIEW x AS SELECT t1.a FROM t t1 FULL JOIN t t2 ON t1.a = t2.a",
         "CREATE MATERIALIZED VIEW x AS SELECT median(a) FROM t",
         // A float variance cannot be kept exactly under deletions: cast to NUMERIC.
         "CREATE MATERIALIZED VIEW x AS SELECT stddev(a::float8 / 3) FROM t",
@@ -254,7 +253,7 @@ fn random_predicate(rng: &mut Rng) -> String {
 /// inner joins (with a residual condition, and under an aggregate).
 fn random_view(rng: &mut Rng, table: &str) -> String {
     let pred = random_predicate(rng);
-    match rng.below(16) {
+    match rng.below(21) {
         0 => format!("SELECT k, v * 2 AS v2, upper(s) AS s, f FROM {table} WHERE {pred}"),
         1 => format!(
             "SELECT g, count(*) AS n, count(v) AS nv, count(DISTINCT s) AS ds, sum(v) AS sv, \
@@ -317,6 +316,23 @@ fn random_view(rng: &mut Rng, table: &str) -> String {
         15 => format!(
             "SELECT b.k AS bk, b.v AS bv, a.k, a.s FROM {table} a RIGHT JOIN t2 b \
              ON a.g = b.g AND a.v < b.v"
+        ),
+        // Full joins: pairs, and unmatched rows of both sides beside NULLs.
+        16 => format!(
+            "SELECT a.k, a.v, b.k AS bk, b.s AS bs FROM {table} a FULL JOIN t2 b \
+             ON a.g = b.g AND a.v < b.v"
+        ),
+        // NOT IN: empty while the subquery holds a NULL, everything while it is empty.
+        17 => format!(
+            "SELECT k, g FROM {table} WHERE v NOT IN (SELECT v FROM t2 WHERE g = {})",
+            rng.below(5)
+        ),
+        // Set operations, rows compared as DISTINCT compares them.
+        18 => format!("SELECT g, s FROM {table} WHERE {pred} INTERSECT ALL SELECT g, s FROM t2"),
+        19 => format!("SELECT g, v % 3 AS r FROM {table} EXCEPT ALL SELECT g, v % 3 FROM t2"),
+        20 => format!(
+            "SELECT s FROM {table} EXCEPT SELECT s FROM t2 WHERE v > {}",
+            rng.below(50)
         ),
         // Under OR a subquery becomes a mark join (every row, marked).
         _ => format!(
@@ -414,9 +430,10 @@ async fn run_oracle(seed: u64, steps: usize) {
             for (name, query) in &views {
                 let incremental = rows(&c, &format!("SELECT * FROM {name}")).await;
                 let batch = rows(&c, query).await;
-                assert_eq!(
-                    incremental, batch,
-                    "seed {seed}, step {step}: view {name} = {query} differs from batch after {statement}"
+                assert!(
+                    same_sorted_rows(&incremental, &batch),
+                    "seed {seed}, step {step}: view {name} = {query} differs from batch after \
+                     {statement}:\n{incremental:?}\n{batch:?}"
                 );
             }
         }
@@ -441,8 +458,8 @@ async fn incremental_views_equal_batch_recomputation() {
     }
 }
 
-/// `IN`, `EXISTS` and `NOT EXISTS` subqueries in views (semi and anti joins) follow
-/// changes on both sides; `NOT IN` is refused with a hint.
+/// `IN`, `EXISTS`, `NOT EXISTS` and `NOT IN` subqueries in views (semi and anti
+/// joins) follow changes on both sides; a correlated `NOT IN` is refused with a hint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subquery_joins_follow_both_sides() {
     let server = TestServer::start().await;
@@ -458,6 +475,11 @@ async fn subquery_joins_follow_both_sides() {
            WHERE NOT EXISTS (SELECT 1 FROM bids b WHERE b.auction = a.id);
          CREATE MATERIALIZED VIEW known AS SELECT id FROM bids
            WHERE auction IN (SELECT id FROM auctions);
+         CREATE MATERIALIZED VIEW unknown AS SELECT id FROM bids
+           WHERE auction NOT IN (SELECT id FROM auctions);
+         -- Only bids' columns, auctions unique on id: DataFusion plans a right semi join.
+         CREATE MATERIALIZED VIEW prices AS SELECT b.price FROM auctions a JOIN bids b
+           ON b.auction = a.id;
          INSERT INTO auctions VALUES (12, 'edsger');
          INSERT INTO bids VALUES (4, 11, 300), (5, 99, 10);
          FLUSH;",
@@ -472,6 +494,11 @@ async fn subquery_joins_follow_both_sides() {
     assert_eq!(
         rows(&c, "SELECT * FROM known").await,
         vec![vec!["1"], vec!["2"], vec!["3"], vec!["4"]]
+    );
+    assert_eq!(rows(&c, "SELECT * FROM unknown").await, vec![vec!["5"]]);
+    assert_eq!(
+        rows(&c, "SELECT * FROM prices").await,
+        vec![vec!["100"], vec!["250"], vec!["300"], vec!["40"]]
     );
     // The last big bid of an auction leaves; its auction leaves `big`. Deleting an
     // auction takes its bids out of `known`; a bid for auction 12 takes it out of `idle`.
@@ -495,9 +522,18 @@ async fn subquery_joins_follow_both_sides() {
         rows(&c, "SELECT * FROM known").await,
         vec![vec!["1"], vec!["6"]]
     );
+    assert_eq!(
+        rows(&c, "SELECT * FROM unknown").await,
+        vec![vec!["3"], vec!["4"], vec!["5"]]
+    );
+    assert_eq!(
+        rows(&c, "SELECT * FROM prices").await,
+        vec![vec!["1"], vec!["100"]]
+    );
     let err = c
         .batch_execute(
-            "CREATE MATERIALIZED VIEW x AS SELECT id FROM bids WHERE auction NOT IN (SELECT id FROM auctions)",
+            "CREATE MATERIALIZED VIEW x AS SELECT id FROM bids b \
+             WHERE auction NOT IN (SELECT id FROM auctions a WHERE a.seller = b.id::text)",
         )
         .await
         .unwrap_err();

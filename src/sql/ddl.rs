@@ -155,6 +155,16 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
             "CREATE OR REPLACE / TEMPORARY materialized views and column lists are not supported",
         ));
     }
+    // As PostgreSQL: a view's columns are read by name, so each needs its own.
+    let mut seen = HashSet::new();
+    for field in plan_view(db, &view.query).await?.schema.fields() {
+        if !seen.insert(field.name()) {
+            return Err(SluiceError::coded(
+                sqlstate::DUPLICATE_COLUMN,
+                format!("column \"{}\" specified more than once", field.name()),
+            ));
+        }
+    }
     let entry = CatalogEntry {
         id: db.catalog().allocate_id(),
         name: name.clone(),

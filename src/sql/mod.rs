@@ -30,6 +30,7 @@ pub mod privileges;
 pub mod roles;
 pub mod scalar_subqueries;
 pub mod session_functions;
+pub mod set_operations;
 pub mod settings;
 pub mod show;
 pub mod sinks;
@@ -326,6 +327,7 @@ async fn plan_statement(db: &Database, statement: Statement) -> Result<LogicalPl
         .await
         .map_err(|e| windows::explain_error(e.into()))?;
     complexity::check_plan_depth(&plan)?;
+    let plan = set_operations::exact_set_operations(plan)?;
     let plan = functions::postgres::use_postgres_versions(plan)?;
     functions::check_functions(&plan)?;
     Ok(plan)

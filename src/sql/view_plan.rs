@@ -32,6 +32,7 @@ use crate::dataflow::session::Session;
 use crate::error::{Result, SluiceError};
 use crate::ml::predict::{calls_predict, is_predict};
 use crate::sql::session_functions::bound_of;
+use crate::sql::set_operations::{SetOperationAll, SetOperationKind};
 use crate::sql::watermarks::{ColumnWatermarks, Derivation, closing, column_watermark};
 
 /// A view's dataflow and what it reads.
@@ -80,6 +81,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
     super::complexity::check_plan_depth(&plan)?;
     // Before optimizing: the optimizer folds now() into a constant.
     check_deterministic(&plan)?;
+    let plan = super::set_operations::set_operations_for_views(plan)?;
     let plan = super::functions::postgres::use_postgres_versions(plan)?;
     super::functions::check_functions(&plan)?;
     let plan = view_optimizer(&state).optimize(&plan)?;
@@ -329,7 +331,10 @@ impl Translator<'_> {
             P::Unnest(_) => Err(unsupported("UNNEST")),
             P::RecursiveQuery(_) => Err(unsupported("WITH RECURSIVE")),
             P::Repartition(_) => Err(unsupported("a repartition")),
-            P::Extension(e) => Err(unsupported(&format!("plan node {}", e.node.name()))),
+            P::Extension(e) => match e.node.as_any().downcast_ref::<SetOperationAll>() {
+                Some(operation) => self.set_operation_all(operation),
+                None => Err(unsupported(&format!("plan node {}", e.node.name()))),
+            },
             P::Statement(_)
             | P::Explain(_)
             | P::Analyze(_)
@@ -369,32 +374,72 @@ impl Translator<'_> {
             && !plan.inputs().into_iter().all(|i| self.append_only(i))
     }
 
+    /// `INTERSECT ALL` / `EXCEPT ALL`: a join on every column, NULLs equal, that
+    /// counts each row's copies on both sides.
+    fn set_operation_all(&mut self, operation: &SetOperationAll) -> Result<Node> {
+        use crate::dataflow::join::{Join, JoinKind};
+        use datafusion::physical_expr::expressions::Column;
+        let left = self.translate(&operation.left, false)?;
+        let right = self.translate(&operation.right, false)?;
+        let (left_schema, right_schema) = (
+            operation.left.schema().as_arrow(),
+            operation.right.schema().as_arrow(),
+        );
+        let keys = left_schema
+            .fields()
+            .iter()
+            .zip(right_schema.fields())
+            .enumerate()
+            .map(|(i, (l, r))| {
+                (
+                    Arc::new(Column::new(l.name(), i)) as Arc<dyn PhysicalExpr>,
+                    Arc::new(Column::new(r.name(), i)) as Arc<dyn PhysicalExpr>,
+                )
+            })
+            .collect();
+        let kind = match operation.kind {
+            SetOperationKind::IntersectAll => JoinKind::IntersectAll,
+            SetOperationKind::ExceptAll => JoinKind::ExceptAll,
+        };
+        let join = Join::try_new(
+            kind,
+            left_schema,
+            right_schema,
+            keys,
+            None,
+            Arc::new(left_schema.clone()),
+        )?;
+        Ok(Node::Operator {
+            op: Box::new(join),
+            children: vec![left, right],
+        })
+    }
+
     /// A join. A right join is planned as a left join with the inputs swapped, then
-    /// its columns put back in order.
+    /// its columns put back in order; right semi, anti and mark joins are left ones
+    /// with the inputs swapped.
     fn join(&mut self, join: &datafusion::logical_expr::Join) -> Result<Node> {
         use crate::dataflow::join::JoinKind;
         use datafusion::common::{JoinType, NullEquality};
         let (kind, swapped) = match join.join_type {
             JoinType::Inner => (JoinKind::Inner, false),
             JoinType::LeftSemi => (JoinKind::LeftSemi, false),
+            JoinType::RightSemi => (JoinKind::LeftSemi, true),
+            JoinType::LeftAnti if join.null_aware => (JoinKind::LeftNotIn, false),
             JoinType::LeftAnti => (JoinKind::LeftAnti, false),
+            JoinType::RightAnti => (JoinKind::LeftAnti, true),
             JoinType::LeftMark => (JoinKind::LeftMark, false),
+            JoinType::RightMark => (JoinKind::LeftMark, true),
             JoinType::Left => (JoinKind::LeftOuter, false),
             JoinType::Right => (JoinKind::LeftOuter, true),
-            other => {
-                return Err(SluiceError::not_supported(format!(
-                    "{other} joins are not supported in materialized views yet \
-                     (inner, left and right joins, IN and EXISTS subqueries are)"
-                )));
-            }
+            JoinType::Full => (JoinKind::FullOuter, false),
         };
-        if join.null_equality == NullEquality::NullEqualsNull {
-            return Err(unsupported("a join matching NULL keys"));
-        }
-        if join.null_aware {
+        if join.null_aware
+            && (kind != JoinKind::LeftNotIn || join.on.len() != 1 || join.filter.is_some())
+        {
             return Err(SluiceError::not_supported(
-                "NOT IN (subquery) is not supported in materialized views yet (a NULL \
-                 in the subquery empties the result); write NOT EXISTS instead",
+                "this NOT IN (subquery) is not supported in a materialized view: only an \
+                 uncorrelated subquery of one column is; write NOT EXISTS instead",
             ));
         }
         let (first, second) = if swapped {
@@ -423,7 +468,7 @@ impl Translator<'_> {
         };
         let fields = join.schema.as_arrow().fields().clone();
         let left_width = join.left.schema().fields().len();
-        let output = if swapped {
+        let output = if swapped && kind == JoinKind::LeftOuter {
             Schema::new(
                 fields[left_width..]
                     .iter()
@@ -434,7 +479,7 @@ impl Translator<'_> {
         } else {
             join.schema.as_arrow().clone()
         };
-        let op = crate::dataflow::join::Join::try_new(
+        let mut op = crate::dataflow::join::Join::try_new(
             kind,
             first.schema().as_arrow(),
             second.schema().as_arrow(),
@@ -442,11 +487,15 @@ impl Translator<'_> {
             filter,
             Arc::new(output),
         )?;
+        if join.null_equality == NullEquality::NullEqualsNull {
+            op = op.matching_nulls();
+        }
         let node = Node::Operator {
             op: Box::new(op),
             children: vec![first_node, second_node],
         };
-        if !swapped {
+        // Only the pairs of a right join come out with the sides in the wrong order.
+        if !swapped || kind != JoinKind::LeftOuter {
             return Ok(node);
         }
         let right_width = fields.len() - left_width;

@@ -349,6 +349,21 @@ pub async fn interrupt_psql(child: std::process::Child) {
     );
 }
 
+/// Whether two [`sorted_rows`] results are equal, numbers allowed to differ in their
+/// last (7th) digit: a float computed in another order may round to a neighbour, or
+/// print as an integer (`196`) on one side only.
+pub fn same_sorted_rows(a: &[Vec<String>], b: &[Vec<String>]) -> bool {
+    let same = |x: &String, y: &String| {
+        x == y
+            || matches!((x.parse::<f64>(), y.parse::<f64>()), (Ok(x), Ok(y))
+                if (x - y).abs() <= 2e-6 * x.abs().max(y.abs()))
+    };
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(r, s)| r.len() == s.len() && r.iter().zip(s).all(|(x, y)| same(x, y)))
+}
+
 fn normalize_number(text: &str) -> String {
     match text.parse::<f64>() {
         Ok(v) if text.contains('.') || text.contains('e') => {

@@ -1,5 +1,6 @@
-//! [`Join`]: an equi-join maintained incrementally — inner, or a left semi / anti
-//! join (`IN`, `EXISTS`, `NOT EXISTS` subqueries).
+//! [`Join`]: an equi-join maintained incrementally — inner, left, right and full outer
+//! joins, semi / anti / mark joins (`IN`, `EXISTS`, `NOT EXISTS`), `NOT IN`, and the
+//! `ALL` forms of `INTERSECT` and `EXCEPT`.
 //!
 //! Each side keeps its rows indexed by join key: a [`Spine`] of the key's encoding
 //! followed by the row's, read by key prefix. For an inner join a
@@ -12,18 +13,14 @@
 //!
 //! so a change on both sides at once (a self-join) is counted exactly once. Work is
 //! proportional to the change times the matching rows, never to the whole state.
-//! Rows with a NULL key match nothing, as in SQL. A residual `ON` condition is applied
-//! to the joined rows.
+//! Rows with a NULL key match nothing, as in SQL (except for `INTERSECT`/`EXCEPT`,
+//! which compare rows as `DISTINCT` does). A residual `ON` condition is applied to the
+//! joined rows.
 //!
-//! A semi (anti) join outputs the left rows that have at least one (no) matching right
-//! row; a mark join outputs every left row with a boolean saying which; a left outer
-//! join outputs an inner join's pairs plus, as an anti join would, each left row
-//! without a match beside NULLs. It keeps, per distinct left row, its number of
-//! matches (a [`Spine`] of left rows weighted by their matches); a change on the right
-//! updates the counts of the left rows it matches, and a left row enters or leaves
-//! the output when its count moves between zero and non-zero.
+//! The other kinds show a side's rows by their number of matches; see [`counted`].
 
-use foldhash::HashMap;
+mod counted;
+
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -40,6 +37,7 @@ use super::change::row_codec;
 use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows, filter_change};
 use super::state::{Spine, SpineDelta};
 use crate::error::{Result, SluiceError};
+use counted::NotIn;
 
 /// A row-encoded join key, or `None` for a key with a NULL (which matches nothing).
 type Key = Option<Box<[u8]>>;
@@ -53,12 +51,22 @@ struct Side {
     /// multiplicity. Arrow's row encoding of a key is never a prefix of another
     /// key's, so the rows with a key are exactly those prefixed by it.
     index: Spine,
+    /// For the kinds that show this side's rows by their matches (see
+    /// [`Join::counts`]): each stored row (its own encoding) weighted by its number
+    /// of matches, the sum of the multiplicities of the other side's rows it matches
+    /// (absent: none).
+    matches: Option<Spine>,
 }
 
 impl Side {
     /// The multiplicity of `row`, stored with `key`.
     fn multiplicity(&self, key: &[u8], row: &[u8]) -> i64 {
         self.index.get(&[key, row].concat())
+    }
+
+    /// The number of matches of stored `row` (0 when this side keeps no counts).
+    fn matches_of(&self, row: &[u8]) -> i64 {
+        self.matches.as_ref().map_or(0, |m| m.get(row))
     }
 }
 
@@ -69,6 +77,15 @@ pub enum JoinSide {
     Left,
     /// The right input.
     Right,
+}
+
+impl JoinSide {
+    fn other(self) -> JoinSide {
+        match self {
+            JoinSide::Left => JoinSide::Right,
+            JoinSide::Right => JoinSide::Left,
+        }
+    }
 }
 
 /// What a join outputs.
@@ -86,6 +103,19 @@ pub enum JoinKind {
     /// The matching pairs, and each left row without a match beside NULLs
     /// (`LEFT JOIN`).
     LeftOuter,
+    /// The matching pairs, and each row of either side without a match beside NULLs
+    /// (`FULL JOIN`).
+    FullOuter,
+    /// `x NOT IN (subquery)` on one key: the left rows whose key differs from every
+    /// right key, with SQL's NULL rules — every left row while the right side is
+    /// empty, none while it holds a NULL key, never a left row whose key is NULL.
+    LeftNotIn,
+    /// `INTERSECT ALL` (keys: every column, NULLs equal): each left row as many times
+    /// as it appears on both sides (the smaller multiplicity).
+    IntersectAll,
+    /// `EXCEPT ALL` (keys: every column, NULLs equal): each left row as many times as
+    /// it appears on the left more than on the right.
+    ExceptAll,
 }
 
 /// The incremental join. See the module docs.
@@ -95,22 +125,26 @@ pub struct Join {
     left: Side,
     right: Side,
     key_codec: Option<RowConverter>,
+    /// NULL keys match each other (`INTERSECT`, `EXCEPT`).
+    nulls_equal: bool,
     filter: Option<Arc<dyn PhysicalExpr>>,
-    /// The output: left then right columns (inner), the left columns (semi, anti).
+    /// The output: left then right columns (inner, outer), the left columns (semi,
+    /// anti, set operations), the left columns and a mark (mark).
     schema: SchemaRef,
     /// A matched pair's columns (left then right), which `filter` reads.
     pair_schema: SchemaRef,
-    /// Semi, anti, mark and left outer joins: the stored left rows, each weighted by
-    /// its number of matches (absent: none).
-    matches: Spine,
     /// The number of left columns.
     left_width: usize,
+    /// `NOT IN`'s state beyond the counts.
+    not_in: Option<NotIn>,
 }
 
 impl Join {
     /// A `kind` join of rows shaped `left_schema` and `right_schema` on
     /// `left_keys[i] = right_keys[i]`, with an optional residual `filter` over a
     /// matched pair (left columns, then right columns); `schema` is the output.
+    /// `INTERSECT ALL` and `EXCEPT ALL` match NULL keys; `NOT IN` takes one key and
+    /// no filter.
     pub fn try_new(
         kind: JoinKind,
         left_schema: &Schema,
@@ -119,6 +153,11 @@ impl Join {
         filter: Option<Arc<dyn PhysicalExpr>>,
         schema: SchemaRef,
     ) -> Result<Self> {
+        if kind == JoinKind::LeftNotIn && (keys.len() != 1 || filter.is_some()) {
+            return Err(SluiceError::Internal(
+                "a NOT IN join compares one key and has no other condition".into(),
+            ));
+        }
         let key_codec = if keys.is_empty() {
             None
         } else {
@@ -143,19 +182,30 @@ impl Join {
                 keys: left_keys,
                 rows: row_codec(left_schema.fields())?,
                 index: Spine::new(),
+                // An inner join keeps it empty: checkpoints of every kind name it.
+                matches: Some(Spine::new()),
             },
             right: Side {
                 keys: right_keys,
                 rows: row_codec(right_schema.fields())?,
                 index: Spine::new(),
+                matches: (kind == JoinKind::FullOuter).then(Spine::new),
             },
             key_codec,
+            nulls_equal: matches!(kind, JoinKind::IntersectAll | JoinKind::ExceptAll),
             filter,
             schema,
             pair_schema,
-            matches: Spine::new(),
             left_width: left_schema.fields().len(),
+            not_in: (kind == JoinKind::LeftNotIn).then(NotIn::default),
         })
+    }
+
+    /// A join whose NULL keys match each other (the `INTERSECT`/`EXCEPT` that
+    /// DataFusion plans as a semi or anti join comparing rows as `DISTINCT` does).
+    pub fn matching_nulls(mut self) -> Self {
+        self.nulls_equal = true;
+        self
     }
 
     /// Applies a change of one side and returns the change of the join.
@@ -167,9 +217,7 @@ impl Join {
     ) -> Result<ChangeBatch> {
         match self.kind {
             JoinKind::Inner => self.process_inner(side, change, errors),
-            JoinKind::LeftSemi | JoinKind::LeftAnti | JoinKind::LeftMark | JoinKind::LeftOuter => {
-                self.process_semi(side, change, errors)
-            }
+            _ => self.process_counted(side, change, errors),
         }
     }
 
@@ -198,6 +246,17 @@ impl Join {
             JoinSide::Left => &self.left,
             JoinSide::Right => &self.right,
         }
+    }
+
+    fn side_mut(&mut self, side: JoinSide) -> &mut Side {
+        match side {
+            JoinSide::Left => &mut self.left,
+            JoinSide::Right => &mut self.right,
+        }
+    }
+
+    fn other_side_mut(&mut self, side: JoinSide) -> &mut Side {
+        self.side_mut(side.other())
     }
 
     /// The stored rows of the side opposite `side` matching each changed row's key:
@@ -249,10 +308,7 @@ impl Join {
         own_rows: &datafusion::arrow::row::Rows,
         updates: Vec<(Box<[u8]>, usize)>,
     ) -> Result<()> {
-        let this = match side {
-            JoinSide::Left => &mut self.left,
-            JoinSide::Right => &mut self.right,
-        };
+        let this = self.side_mut(side);
         let mut stored = SpineDelta::default();
         for (key, row) in &updates {
             stored.push(
@@ -279,7 +335,7 @@ impl Join {
         };
         let keys = (0..change.num_rows())
             .map(|row| {
-                if key_columns.iter().any(|k| k.is_null(row)) {
+                if !self.nulls_equal && key_columns.iter().any(|k| k.is_null(row)) {
                     return None;
                 }
                 Some(
@@ -290,132 +346,6 @@ impl Join {
             })
             .collect();
         Ok((change, keys))
-    }
-
-    /// A semi, anti, mark or left outer join's change. See the module docs.
-    fn process_semi(
-        &mut self,
-        side: JoinSide,
-        change: &ChangeBatch,
-        errors: &mut ErrorLog,
-    ) -> Result<ChangeBatch> {
-        let (change, keys) = self.keys_of(side, change, errors)?;
-        let own_rows = self
-            .side(side)
-            .rows
-            .convert_columns(change.data().columns())?;
-        // The pairs' rows line up with `matching`: pair i is matching[i].
-        let matching = self.matching(side, &keys);
-        let pairs = self.pairs(side, &change, &matching)?;
-        let passing = self.pair_mask(&pairs, errors)?;
-        // A left outer join outputs the matching pairs too (and, below, the rows
-        // without a match as an anti join would, beside NULLs).
-        let matched = (self.kind == JoinKind::LeftOuter)
-            .then(|| {
-                let mask = BooleanArray::from(passing.clone());
-                filter_change(&pairs, &mask)
-            })
-            .transpose()?;
-        let out = match side {
-            JoinSide::Left => {
-                // A changed left row's matches: the multiplicities of its passing pairs.
-                let mut matches = vec![0i64; change.num_rows()];
-                for ((row, _, weight), passes) in matching.iter().zip(&passing) {
-                    if *passes {
-                        matches[*row as usize] += weight;
-                    }
-                }
-                let shown: Vec<u32> = (0..change.num_rows() as u32)
-                    .filter(|row| self.passes(matches[*row as usize]))
-                    .collect();
-                let weights = shown
-                    .iter()
-                    .map(|row| change.weights().value(*row as usize))
-                    .collect();
-                let marks = shown.iter().map(|row| matches[*row as usize] > 0).collect();
-                let out = self.left_rows_of_change(&change, &shown, weights, marks)?;
-                self.store(side, &change, &own_rows, updates_of(&keys))?;
-                // Each stored row's matches become its count (none once it is gone);
-                // a row changed twice in the change gets the same count twice.
-                let mut targets: HashMap<&[u8], i64> = HashMap::default();
-                for (row, key) in keys.iter().enumerate() {
-                    if let Some(key) = key {
-                        let encoded = own_rows.row(row).data();
-                        let still_there = self.left.multiplicity(key, encoded) != 0;
-                        targets.insert(encoded, if still_there { matches[row] } else { 0 });
-                    }
-                }
-                let rows: Vec<&[u8]> = targets.keys().copied().collect();
-                let deltas: Vec<i64> = targets
-                    .iter()
-                    .map(|(row, count)| count - self.matches.get(row))
-                    .collect();
-                self.matches.apply(&rows, &deltas)?;
-                out
-            }
-            JoinSide::Right => {
-                // Stored left rows whose matches change, by how much.
-                let mut delta: HashMap<&[u8], i64> = HashMap::default();
-                let mut left_keys: HashMap<&[u8], &Box<[u8]>> = HashMap::default();
-                for ((row, left_row, _), passes) in matching.iter().zip(&passing) {
-                    if *passes {
-                        *delta.entry(left_row).or_default() +=
-                            change.weights().value(*row as usize);
-                        if let Some(key) = &keys[*row as usize] {
-                            left_keys.insert(left_row, key);
-                        }
-                    }
-                }
-                let mut flipped: Vec<&[u8]> = Vec::new();
-                let mut weights: Vec<i64> = Vec::new();
-                let mut marks: Vec<bool> = Vec::new();
-                let mut changed: Vec<Box<[u8]>> = Vec::new();
-                let mut changed_by: Vec<i64> = Vec::new();
-                for (left_row, by) in delta {
-                    let before = self.matches.get(left_row);
-                    let after = before + by;
-                    changed.push(left_row.into());
-                    changed_by.push(by);
-                    if (before > 0) == (after > 0) {
-                        continue;
-                    }
-                    let multiplicity = left_keys
-                        .get(left_row)
-                        .map_or(0, |key| self.left.multiplicity(key, left_row));
-                    if self.kind == JoinKind::LeftMark {
-                        // The row stays; its mark changes.
-                        flipped.extend([left_row, left_row]);
-                        weights.extend([-multiplicity, multiplicity]);
-                        marks.extend([before > 0, after > 0]);
-                    } else {
-                        flipped.push(left_row);
-                        weights.push(if self.passes(after) {
-                            multiplicity
-                        } else {
-                            -multiplicity
-                        });
-                    }
-                }
-                let out = self.decode_left_rows(&flipped, weights, marks)?;
-                let changed: Vec<&[u8]> = changed.iter().map(AsRef::as_ref).collect();
-                self.matches.apply(&changed, &changed_by)?;
-                self.store(side, &change, &own_rows, updates_of(&keys))?;
-                out
-            }
-        };
-        match matched {
-            Some(pairs) => concat(&pairs, &out),
-            None => Ok(out),
-        }
-    }
-
-    /// Whether a left row with `matches` matches is in the output.
-    fn passes(&self, matches: i64) -> bool {
-        match self.kind {
-            JoinKind::LeftAnti | JoinKind::LeftOuter => matches == 0,
-            JoinKind::Inner | JoinKind::LeftSemi => matches > 0,
-            JoinKind::LeftMark => true,
-        }
     }
 
     /// Which pairs pass the residual condition, aligned with `pairs`' rows. A pair
@@ -447,10 +377,11 @@ impl Join {
         }
     }
 
-    /// Rows `rows` of a left change, with `weights` (and `marks`, for a mark join),
-    /// in the output schema.
-    fn left_rows_of_change(
+    /// Rows `rows` of a change of `side`, with `weights` (and `marks`, for a mark
+    /// join), in the output schema.
+    fn rows_of_change(
         &self,
+        side: JoinSide,
         change: &ChangeBatch,
         rows: &[u32],
         weights: Vec<i64>,
@@ -463,54 +394,66 @@ impl Join {
             .iter()
             .map(|c| take(c.as_ref(), &indices, None))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        self.output(columns, weights, marks)
+        self.output(side, columns, weights, marks)
     }
 
-    /// Stored left rows (row-encoded), with `weights` (and `marks`), in the output
-    /// schema.
-    fn decode_left_rows(
+    /// Stored rows of `side` (row-encoded), with `weights` (and `marks`), in the
+    /// output schema.
+    fn decode_rows(
         &self,
+        side: JoinSide,
         rows: &[&[u8]],
         weights: Vec<i64>,
         marks: Vec<bool>,
     ) -> Result<ChangeBatch> {
+        let codec = &self.side(side).rows;
         let columns = if rows.is_empty() {
-            self.schema.fields()[..self.left_width]
+            let fields = match side {
+                JoinSide::Left => self.pair_schema.fields()[..self.left_width].to_vec(),
+                JoinSide::Right => self.pair_schema.fields()[self.left_width..].to_vec(),
+            };
+            fields
                 .iter()
                 .map(|f| datafusion::arrow::array::new_empty_array(f.data_type()))
                 .collect()
         } else {
-            let parser = self.left.rows.parser();
-            self.left
-                .rows
-                .convert_rows(rows.iter().map(|bytes| parser.parse(bytes)))?
+            let parser = codec.parser();
+            codec.convert_rows(rows.iter().map(|bytes| parser.parse(bytes)))?
         };
-        self.output(columns, weights, marks)
+        self.output(side, columns, weights, marks)
     }
 
+    /// One side's rows (`columns`) as output rows: beside NULLs for the other side's
+    /// columns (outer joins), with their marks (mark joins), or alone.
     fn output(
         &self,
+        side: JoinSide,
         mut columns: Vec<ArrayRef>,
         weights: Vec<i64>,
         marks: Vec<bool>,
     ) -> Result<ChangeBatch> {
-        match self.kind {
-            JoinKind::LeftMark => {
+        let rows = weights.len();
+        let nulls = |fields: &[datafusion::arrow::datatypes::FieldRef]| -> Vec<ArrayRef> {
+            fields
+                .iter()
+                .map(|f| datafusion::arrow::array::new_null_array(f.data_type(), rows))
+                .collect()
+        };
+        match (self.kind, side) {
+            (JoinKind::LeftMark, _) => {
                 columns.push(Arc::new(BooleanArray::from(marks)));
             }
-            JoinKind::LeftOuter => {
-                // A left row without a match: NULL for every right column.
-                let right = self.schema.fields()[columns.len()..].to_vec();
-                let rows = weights.len();
-                columns.extend(
-                    right
-                        .iter()
-                        .map(|f| datafusion::arrow::array::new_null_array(f.data_type(), rows)),
-                );
+            (JoinKind::LeftOuter | JoinKind::FullOuter, JoinSide::Left) => {
+                columns.extend(nulls(&self.schema.fields()[self.left_width..]));
             }
-            JoinKind::Inner | JoinKind::LeftSemi | JoinKind::LeftAnti => {}
+            (JoinKind::FullOuter, JoinSide::Right) => {
+                let mut padded = nulls(&self.schema.fields()[..self.left_width]);
+                padded.extend(columns);
+                columns = padded;
+            }
+            _ => {}
         }
-        let options = RecordBatchOptions::new().with_row_count(Some(weights.len()));
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let data =
             RecordBatch::try_new_with_options(self.schema.clone(), columns.clone(), &options)
                 .or_else(|_| {
@@ -546,9 +489,10 @@ impl Join {
         };
         // Inner and outer joins output the pairs; semi, anti and mark joins only
         // test them.
-        let schema = match self.kind {
-            JoinKind::Inner | JoinKind::LeftOuter => &self.schema,
-            JoinKind::LeftSemi | JoinKind::LeftAnti | JoinKind::LeftMark => &self.pair_schema,
+        let schema = if self.outputs_pairs() {
+            &self.schema
+        } else {
+            &self.pair_schema
         };
         let other: Vec<ArrayRef> = if other_rows.is_empty() {
             let fields = match side {
@@ -611,6 +555,17 @@ impl Operator for Join {
             JoinKind::LeftAnti => "LeftAntiJoin",
             JoinKind::LeftMark => "LeftMarkJoin",
             JoinKind::LeftOuter => "LeftJoin",
+            JoinKind::FullOuter => "FullJoin",
+            JoinKind::LeftNotIn => "NotInJoin",
+            JoinKind::IntersectAll => "IntersectAll",
+            JoinKind::ExceptAll => "ExceptAll",
+        };
+        let kind = if self.nulls_equal
+            && !matches!(self.kind, JoinKind::IntersectAll | JoinKind::ExceptAll)
+        {
+            format!("{kind} (NULLs equal)")
+        } else {
+            kind.to_string()
         };
         match &self.filter {
             Some(f) => format!("{kind}: {} AND {f}", pairs.join(" AND ")),
@@ -619,15 +574,31 @@ impl Operator for Join {
     }
 
     fn state_size(&self) -> usize {
-        self.left.index.bytes() + self.right.index.bytes() + self.matches.bytes()
+        let counts = [&self.left.matches, &self.right.matches]
+            .into_iter()
+            .flatten()
+            .map(Spine::bytes)
+            .sum::<usize>();
+        let not_in = self.not_in.as_ref().map_or(0, NotIn::bytes);
+        self.left.index.bytes() + self.right.index.bytes() + counts + not_in
     }
 
+    /// The names are part of checkpoints: a kind's list never changes.
     fn spines(&mut self) -> Vec<(&'static str, &mut Spine)> {
-        vec![
+        let mut spines = vec![
             ("left", &mut self.left.index),
             ("right", &mut self.right.index),
-            ("matches", &mut self.matches),
-        ]
+        ];
+        if let Some(matches) = &mut self.left.matches {
+            spines.push(("matches", matches));
+        }
+        if let Some(matches) = &mut self.right.matches {
+            spines.push(("right_matches", matches));
+        }
+        if let Some(not_in) = &mut self.not_in {
+            spines.extend(not_in.spines());
+        }
+        spines
     }
 }
 
@@ -653,25 +624,29 @@ fn updates_of(keys: &[Key]) -> Vec<(Box<[u8]>, usize)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::dataflow::testing::{batch, change_of, rows_of};
     use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::physical_expr::expressions::Column;
 
-    /// A `kind` join of `(k, a)` and `(k, b)` on `k`, with `b > a` as the residual
-    /// condition when `residual` is set.
-    fn join_of(kind: JoinKind, residual: bool) -> Join {
+    /// A `kind` join of `(k, a)` and `(k, b)` on `k` (the set operations: on `k`
+    /// and `a = b`), with `b > a` as the residual condition when `residual` is set.
+    pub(in crate::dataflow::join) fn join_of(kind: JoinKind, residual: bool) -> Join {
         use datafusion::logical_expr::Operator;
         use datafusion::physical_expr::expressions::BinaryExpr;
         let field = |name: &str| Field::new(name, DataType::Int64, true);
         let left = Schema::new(vec![field("k"), field("a")]);
         let right = Schema::new(vec![field("k"), field("b")]);
         let out = match kind {
-            JoinKind::Inner | JoinKind::LeftOuter => {
+            JoinKind::Inner | JoinKind::LeftOuter | JoinKind::FullOuter => {
                 vec![field("k"), field("a"), field("k"), field("b")]
             }
-            JoinKind::LeftSemi | JoinKind::LeftAnti => vec![field("k"), field("a")],
+            JoinKind::LeftSemi
+            | JoinKind::LeftAnti
+            | JoinKind::LeftNotIn
+            | JoinKind::IntersectAll
+            | JoinKind::ExceptAll => vec![field("k"), field("a")],
             JoinKind::LeftMark => vec![
                 field("k"),
                 field("a"),
@@ -679,6 +654,10 @@ mod tests {
             ],
         };
         let key: Arc<dyn PhysicalExpr> = Arc::new(Column::new("k", 0));
+        let mut keys = vec![(key.clone(), key)];
+        if matches!(kind, JoinKind::IntersectAll | JoinKind::ExceptAll) {
+            keys.push((Arc::new(Column::new("a", 1)), Arc::new(Column::new("b", 1))));
+        }
         // The pair's columns: k, a, k, b.
         let filter: Option<Arc<dyn PhysicalExpr>> = residual.then(|| {
             Arc::new(BinaryExpr::new(
@@ -688,7 +667,7 @@ mod tests {
             )) as Arc<dyn PhysicalExpr>
         });
         let out = Arc::new(Schema::new(out));
-        Join::try_new(kind, &left, &right, vec![(key.clone(), key)], filter, out).unwrap()
+        Join::try_new(kind, &left, &right, keys, filter, out).unwrap()
     }
 
     #[test]
@@ -768,7 +747,10 @@ mod tests {
             rows_of(&j.process_side(JoinSide::Right, &r4, &mut e).unwrap()),
             vec!["1,5 x-2", "1,8 x-1"]
         );
-        assert!(j.matches.is_empty(), "no left row has a match");
+        assert!(
+            j.left.matches.as_ref().is_some_and(Spine::is_empty),
+            "no left row has a match"
+        );
     }
 
     #[test]
@@ -795,7 +777,7 @@ mod tests {
             rows_of(&j.process_side(JoinSide::Left, &deleted, &mut e).unwrap()),
             vec!["1,5 x-1", "NULL,6 x-1"]
         );
-        assert!(j.matches.is_empty() && j.left.index.is_empty());
+        assert!(j.left.matches.as_ref().is_some_and(Spine::is_empty) && j.left.index.is_empty());
     }
 
     #[test]
