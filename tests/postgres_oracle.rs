@@ -161,6 +161,36 @@ const CASES: &[Case] = &[
         name: "except_all_rows",
         sql: "SELECT g, v % 3 AS r FROM t EXCEPT ALL SELECT g, v % 3 FROM u",
     },
+    // Top-N: the first rows per partition (row numbers over a unique order), ranks
+    // with ties, deduplication, ORDER BY ... LIMIT with and without OFFSET.
+    Case {
+        name: "top_two_per_group",
+        sql: "SELECT k, g, v, rn FROM (SELECT k, g, v, row_number() OVER \
+              (PARTITION BY g ORDER BY v DESC NULLS LAST, k) AS rn FROM t) x WHERE rn <= 2",
+    },
+    Case {
+        name: "ranked_with_ties",
+        sql: "SELECT k, s, r FROM (SELECT k, s, rank() OVER (PARTITION BY s ORDER BY g) AS r \
+              FROM t) x WHERE r <= 2",
+    },
+    Case {
+        name: "dense_ranked",
+        sql: "SELECT k, v, d FROM (SELECT k, v, dense_rank() OVER (ORDER BY v % 5 NULLS FIRST) \
+              AS d FROM t) x WHERE d < 3",
+    },
+    Case {
+        name: "latest_per_group",
+        sql: "SELECT k, g, s FROM (SELECT k, g, s, row_number() OVER (PARTITION BY g \
+              ORDER BY k DESC) AS rn FROM t) x WHERE rn = 1",
+    },
+    Case {
+        name: "top_values",
+        sql: "SELECT k, v FROM t ORDER BY v DESC NULLS LAST, k LIMIT 5",
+    },
+    Case {
+        name: "groups_by_size",
+        sql: "SELECT g, count(*) AS n FROM t GROUP BY g ORDER BY n DESC, g LIMIT 2 OFFSET 1",
+    },
     // Three-valued logic: a NULL comparison is neither true nor false.
     Case {
         name: "three_valued",
@@ -238,6 +268,10 @@ const TYPE_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ("distinct_exprs", "r", "int4", "int8"),
     ("except_rows", "r", "int4", "int8"),
     ("except_all_rows", "r", "int4", "int8"),
+    // Ranks: bigint in PostgreSQL, DataFusion's UInt64 (sent as numeric) in Sluice.
+    ("top_two_per_group", "rn", "int8", "numeric"),
+    ("ranked_with_ties", "r", "int8", "numeric"),
+    ("dense_ranked", "d", "int8", "numeric"),
     ("null_expressions", "v1", "int4", "int8"),
     ("null_expressions", "q", "int4", "int8"),
     ("null_expressions", "r", "int4", "int8"),

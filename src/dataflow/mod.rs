@@ -29,6 +29,7 @@ pub mod sink;
 pub mod state;
 #[cfg(test)]
 pub mod testing;
+pub mod top_n;
 pub mod view;
 pub mod watermark;
 pub mod window_close;

@@ -35,6 +35,7 @@ pub mod settings;
 pub mod show;
 pub mod sinks;
 pub mod subscribe;
+pub mod top_n;
 pub mod types;
 pub mod view_plan;
 pub mod watermarks;

@@ -29,11 +29,15 @@ use crate::dataflow::filter::Filter;
 use crate::dataflow::graph::Node;
 use crate::dataflow::project::Project;
 use crate::dataflow::session::Session;
+use crate::dataflow::top_n::{Bound, OrderKey, Ranking, TopN};
 use crate::error::{Result, SluiceError};
 use crate::ml::predict::{calls_predict, is_predict};
 use crate::sql::session_functions::bound_of;
 use crate::sql::set_operations::{SetOperationAll, SetOperationKind};
+use crate::sql::top_n::{rank_bound, ranking_of};
 use crate::sql::watermarks::{ColumnWatermarks, Derivation, closing, column_watermark};
+use datafusion::arrow::compute::SortOptions;
+use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 
 /// A view's dataflow and what it reads.
 #[derive(Debug)]
@@ -93,7 +97,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         inputs: Vec::new(),
         watermarks: Derivation::new(db),
     };
-    let graph = translator.translate(&plan, true)?;
+    let graph = translator.translate(&plan)?;
     let watermarks = translator.watermarks.of(&plan)?;
     let append_only = translator.append_only(&plan);
     Ok(ViewPlan {
@@ -177,27 +181,19 @@ impl Translator<'_> {
         })
     }
 
-    /// `top` is true while only projections and aliases separate `plan` from the
-    /// view's output, where an `ORDER BY` is meaningless and dropped.
-    fn translate(&mut self, plan: &LogicalPlan, top: bool) -> Result<Node> {
+    /// The operator tree computing `plan`.
+    fn translate(&mut self, plan: &LogicalPlan) -> Result<Node> {
         use LogicalPlan as P;
         match plan {
             P::Projection(p) => {
-                let child = self.translate(&p.input, top)?;
-                let exprs = p
-                    .expr
-                    .iter()
-                    .map(|e| self.physical(e, p.input.schema()))
-                    .collect::<Result<Vec<_>>>()?;
-                let schema = Arc::new(p.schema.as_arrow().clone());
-                let mut project = Project::new(exprs, schema);
-                if self.needs_memo(plan) {
-                    project = project.memoized(p.input.schema().as_arrow())?;
-                }
-                Ok(operator(project, child))
+                let child = self.translate(&p.input)?;
+                self.projection(p, child)
             }
             P::Filter(f) => {
-                let child = self.translate(&f.input, false)?;
+                if let Some(top_n) = self.top_n_filter(f)? {
+                    return Ok(top_n);
+                }
+                let child = self.translate(&f.input)?;
                 let predicate = self.physical(&f.predicate, f.input.schema())?;
                 let mut filter = Filter::new(predicate);
                 if self.needs_memo(plan) {
@@ -206,7 +202,7 @@ impl Translator<'_> {
                 Ok(operator(filter, child))
             }
             P::Aggregate(a) => {
-                let child = self.translate(&a.input, false)?;
+                let child = self.translate(&a.input)?;
                 let input_schema = a.input.schema();
                 if a.group_expr
                     .iter()
@@ -241,7 +237,7 @@ impl Translator<'_> {
                 Ok(operator(aggregate, child))
             }
             P::Distinct(Distinct::All(input)) => {
-                let child = self.translate(input, false)?;
+                let child = self.translate(input)?;
                 let schema = input.schema();
                 let keys = schema
                     .columns()
@@ -293,21 +289,24 @@ impl Translator<'_> {
                 }
                 Ok(node)
             }
-            P::SubqueryAlias(alias) => self.translate(&alias.input, top),
+            P::SubqueryAlias(alias) => self.translate(&alias.input),
             P::Union(u) => {
                 let children = u
                     .inputs
                     .iter()
-                    .map(|input| self.translate(input, false))
+                    .map(|input| self.translate(input))
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Node::Union {
                     children,
                     schema: Arc::new(u.schema.as_arrow().clone()),
                 })
             }
-            P::Sort(sort) if top && sort.fetch.is_none() => self.translate(&sort.input, true),
-            P::Sort(_) => Err(unsupported("ORDER BY with LIMIT (top-N)")),
-            P::Limit(_) => Err(unsupported("LIMIT / OFFSET")),
+            // Rows have no order: an ORDER BY without LIMIT changes nothing.
+            P::Sort(sort) => match sort.fetch {
+                None => self.translate(&sort.input),
+                Some(fetch) => self.top_n_sort(sort, 0, fetch as u64),
+            },
+            P::Limit(limit) => self.limit(limit),
             P::EmptyRelation(empty) => {
                 let rows = usize::from(empty.produce_one_row);
                 let options = RecordBatchOptions::new().with_row_count(Some(rows));
@@ -326,6 +325,10 @@ impl Translator<'_> {
                  PREDICT in a subquery's select list instead",
             )),
             P::Join(join) => self.join(join),
+            P::Window(window) if ranking_of(window).is_some() => Err(SluiceError::not_supported(
+                "ROW_NUMBER(), RANK() and DENSE_RANK() are supported in a materialized view \
+                 only when an outer WHERE bounds them (top-N: WHERE rn <= N)",
+            )),
             P::Window(window) => self.session(window),
             P::Subquery(_) => Err(unsupported("a correlated subquery")),
             P::Unnest(_) => Err(unsupported("UNNEST")),
@@ -374,13 +377,181 @@ impl Translator<'_> {
             && !plan.inputs().into_iter().all(|i| self.append_only(i))
     }
 
+    /// A projection of `child`'s rows.
+    fn projection(
+        &mut self,
+        p: &datafusion::logical_expr::Projection,
+        child: Node,
+    ) -> Result<Node> {
+        let exprs = p
+            .expr
+            .iter()
+            .map(|e| self.physical(e, p.input.schema()))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = Arc::new(p.schema.as_arrow().clone());
+        let mut project = Project::new(exprs, schema);
+        if self.needs_memo(&LogicalPlan::Projection(p.clone())) {
+            project = project.memoized(p.input.schema().as_arrow())?;
+        }
+        Ok(operator(project, child))
+    }
+
+    /// A filter bounding a ranking window function (see [`super::top_n`]): the
+    /// window's input through a top-N that numbers the rows, then the projection
+    /// between the two, then what is left of the filter. `None` when `filter` is not
+    /// one.
+    fn top_n_filter(&mut self, filter: &datafusion::logical_expr::Filter) -> Result<Option<Node>> {
+        use LogicalPlan as P;
+        let (projection, window) = match filter.input.as_ref() {
+            P::Window(window) => (None, window),
+            P::Projection(p) => match p.input.as_ref() {
+                P::Window(window) => (Some(p), window),
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let Some((ranking, function)) = ranking_of(window) else {
+            return Ok(None);
+        };
+        // The rank is the window's last column.
+        let rank = window.input.schema().fields().len();
+        let is_rank = |e: &Expr| -> bool {
+            let Expr::Column(column) = e else {
+                return false;
+            };
+            let Ok(i) = filter.input.schema().index_of_column(column) else {
+                return false;
+            };
+            match projection {
+                None => i == rank,
+                Some(p) => matches!(
+                    p.expr.get(i).map(strip_alias),
+                    Some(Expr::Column(c)) if window.schema.index_of_column(c).ok() == Some(rank)
+                ),
+            }
+        };
+        let mut fetch: Option<u64> = None;
+        let mut rest = Vec::new();
+        for conjunct in split_conjunction(&filter.predicate) {
+            match rank_bound(conjunct, &is_rank) {
+                Some((n, keep)) => {
+                    fetch = Some(fetch.map_or(n, |f| f.min(n)));
+                    if keep {
+                        rest.push(conjunct.clone());
+                    }
+                }
+                None => rest.push(conjunct.clone()),
+            }
+        }
+        let Some(fetch) = fetch else {
+            return Ok(None);
+        };
+        let input = window.input.schema();
+        let child = self.translate(&window.input)?;
+        let partition = function
+            .params
+            .partition_by
+            .iter()
+            .map(|e| self.physical(e, input))
+            .collect::<Result<Vec<_>>>()?;
+        let order = self.sort_keys(&function.params.order_by, input)?;
+        let bound = Bound {
+            ranking,
+            skip: 0,
+            fetch,
+        };
+        let top_n = TopN::try_new(
+            input.as_arrow(),
+            partition,
+            order,
+            bound,
+            true,
+            Arc::new(window.schema.as_arrow().clone()),
+        )?
+        .append_only(self.append_only(&window.input));
+        let mut node = operator(top_n, child);
+        if let Some(p) = projection {
+            node = self.projection(p, node)?;
+        }
+        if let Some(predicate) = conjunction(rest) {
+            let predicate = self.physical(&predicate, filter.input.schema())?;
+            node = operator(Filter::new(predicate), node);
+        }
+        Ok(Some(node))
+    }
+
+    /// Sort keys as physical expressions with their directions.
+    fn sort_keys(
+        &self,
+        keys: &[datafusion::logical_expr::SortExpr],
+        schema: &DFSchema,
+    ) -> Result<Vec<OrderKey>> {
+        keys.iter()
+            .map(|key| {
+                let options = SortOptions {
+                    descending: !key.asc,
+                    nulls_first: key.nulls_first,
+                };
+                Ok((self.physical(&key.expr, schema)?, options))
+            })
+            .collect()
+    }
+
+    /// `ORDER BY ... LIMIT fetch OFFSET skip`: the first rows in that order.
+    fn top_n_sort(
+        &mut self,
+        sort: &datafusion::logical_expr::Sort,
+        skip: u64,
+        fetch: u64,
+    ) -> Result<Node> {
+        let input = sort.input.schema();
+        let child = self.translate(&sort.input)?;
+        let order = self.sort_keys(&sort.expr, input)?;
+        let bound = Bound {
+            ranking: Ranking::RowNumber,
+            skip,
+            fetch,
+        };
+        let top_n = TopN::try_new(
+            input.as_arrow(),
+            Vec::new(),
+            order,
+            bound,
+            false,
+            Arc::new(input.as_arrow().clone()),
+        )?
+        .append_only(self.append_only(&sort.input));
+        Ok(operator(top_n, child))
+    }
+
+    /// `LIMIT` / `OFFSET`: over an `ORDER BY`, a top-N; alone, it picks arbitrary rows
+    /// (refused).
+    fn limit(&mut self, limit: &datafusion::logical_expr::Limit) -> Result<Node> {
+        use datafusion::logical_expr::{FetchType, SkipType};
+        let LogicalPlan::Sort(sort) = limit.input.as_ref() else {
+            return Err(SluiceError::not_supported(
+                "LIMIT without ORDER BY picks arbitrary rows, so it is not supported in a \
+                 materialized view; add an ORDER BY",
+            ));
+        };
+        let (SkipType::Literal(skip), FetchType::Literal(Some(fetch))) =
+            (limit.get_skip_type()?, limit.get_fetch_type()?)
+        else {
+            return Err(SluiceError::not_supported(
+                "OFFSET without LIMIT, or a LIMIT that is not a constant, is not supported \
+                 in a materialized view",
+            ));
+        };
+        self.top_n_sort(sort, skip as u64, fetch as u64)
+    }
+
     /// `INTERSECT ALL` / `EXCEPT ALL`: a join on every column, NULLs equal, that
     /// counts each row's copies on both sides.
     fn set_operation_all(&mut self, operation: &SetOperationAll) -> Result<Node> {
         use crate::dataflow::join::{Join, JoinKind};
         use datafusion::physical_expr::expressions::Column;
-        let left = self.translate(&operation.left, false)?;
-        let right = self.translate(&operation.right, false)?;
+        let left = self.translate(&operation.left)?;
+        let right = self.translate(&operation.right)?;
         let (left_schema, right_schema) = (
             operation.left.schema().as_arrow(),
             operation.right.schema().as_arrow(),
@@ -447,8 +618,8 @@ impl Translator<'_> {
         } else {
             (&join.left, &join.right)
         };
-        let first_node = self.translate(first, false)?;
-        let second_node = self.translate(second, false)?;
+        let first_node = self.translate(first)?;
+        let second_node = self.translate(second)?;
         let keys = join
             .on
             .iter()
@@ -557,7 +728,7 @@ impl Translator<'_> {
         else {
             return Err(unsupported("a SESSION window whose gap is not a constant"));
         };
-        let child = self.translate(&window.input, false)?;
+        let child = self.translate(&window.input)?;
         let input_schema = window.input.schema();
         let keys = partition_by
             .iter()
@@ -692,7 +863,8 @@ impl Translator<'_> {
     }
 }
 
-fn strip_alias(expr: &Expr) -> &Expr {
+/// `expr` without its aliases.
+pub(super) fn strip_alias(expr: &Expr) -> &Expr {
     match expr {
         Expr::Alias(alias) => strip_alias(&alias.expr),
         other => other,
