@@ -52,6 +52,21 @@ const CALLS: &[(&str, &[&str])] = &[
     ),
     ("nullif", &["nullif(s, '')", "nullif(j, 12)"]),
     (
+        "to_char",
+        &[
+            "to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US')",
+            "to_char(ts, 'FMDay, FMDDth FMMonth YYYY FMHH12:MI:SS AM')",
+            "to_char(ts, 'DY Mon dy mon MONTH month Month DAY day Dy')",
+            "to_char(ts, 'Y,YYY YYY YY Y IYYY IYY IY I IW IDDD ID DDD DD D W WW Q CC J RM rm')",
+            "to_char(ts, 'SSSS SSSSS MS US FF1 FF2 FF3 FF4 FF5 FF6 a.m. P.M. pm ad B.C. BC')",
+            "to_char(ts, 'FMYYY FMYY FMMM FMHH24 FMMI DDTH ddth MMth HH24th \"quoted YYYY\" \\\"x FMx')",
+            "to_char(ts, 'hh HH12 TZ OF TZH:TZM')",
+            "to_char(d, 'YYYY-MM-DD Day FMRM IW')",
+            "to_char(ts, p)",
+            "to_char(ts, s)",
+        ],
+    ),
+    (
         "array_element",
         &[
             "(ARRAY[i, j, 3])[j]",
@@ -346,7 +361,6 @@ const REFUSED_CALLS: &[(&str, &str)] = &[
     ("date_part", "extract(second from ts)"),
     ("encode", "encode(s::bytea, 'base64')"),
     ("decode", "decode(s, 'base64')"),
-    ("to_char", "to_char(ts, 'YYYY-MM-DD')"),
     ("to_date", "to_date('2024-01-02', 'YYYY-MM-DD')"),
     ("to_timestamp", "to_timestamp('2024-01-02 03:04:05')"),
 ];

@@ -24,6 +24,8 @@
 //!   DataFusion's counts negative subscripts from the end ([`Subscript`]).
 //! - `x = ANY(array)` (`array_has`) is NULL when nothing matches and the array holds a
 //!   NULL, as PostgreSQL's; DataFusion's is false ([`AnyEqual`]).
+//! - `to_char(timestamp, text)` reads PostgreSQL's patterns ([`super::to_char`]);
+//!   DataFusion's reads chrono's.
 
 use std::sync::Arc;
 
@@ -64,6 +66,7 @@ pub const REPLACED: &[&str] = &[
     "array_length",
     "array_element",
     "array_has",
+    "to_char",
 ];
 
 /// The replacements, to register after DataFusion's built-ins (under the same names).
@@ -97,9 +100,10 @@ pub fn replacements() -> Vec<ScalarUDF> {
     let any_equal = ScalarUDF::new_from_impl(AnyEqual {
         inner: datafusion::functions_nested::array_has::array_has_udf(),
     });
+    let to_char = ScalarUDF::new_from_impl(super::to_char::ToChar::new());
     case_functions
         .chain(wrapped)
-        .chain([array_length, subscript, any_equal])
+        .chain([array_length, subscript, any_equal, to_char])
         .collect()
 }
 
