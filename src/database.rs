@@ -298,6 +298,14 @@ fn new_context(
     // PostgreSQL's `variance` is the sample variance, DataFusion's `var_samp`.
     let var_samp = datafusion::functions_aggregate::variance::var_samp_udaf();
     context.register_udaf(var_samp.as_ref().clone().with_aliases(["variance"]));
+    // RisingWave's and Flink's name for DataFusion's `approx_distinct`.
+    let approx_distinct = datafusion::functions_aggregate::approx_distinct::approx_distinct_udaf();
+    context.register_udaf(
+        approx_distinct
+            .as_ref()
+            .clone()
+            .with_aliases(["approx_count_distinct"]),
+    );
     context.register_udaf(crate::sql::scalar_subqueries::single_value());
     for function in crate::sql::functions::settings::functions() {
         context.register_udf(function);

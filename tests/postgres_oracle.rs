@@ -191,6 +191,47 @@ const CASES: &[Case] = &[
         name: "groups_by_size",
         sql: "SELECT g, count(*) AS n FROM t GROUP BY g ORDER BY n DESC, g LIMIT 2 OFFSET 1",
     },
+    // Window functions over partitions (k is unique: no ties in ORDER BY k).
+    Case {
+        name: "running_sums",
+        sql: "SELECT k, g, v, sum(v) OVER (PARTITION BY g ORDER BY k) AS running, \
+              count(v) OVER (PARTITION BY g ORDER BY k) AS n, \
+              max(v) OVER (PARTITION BY g) AS top FROM t",
+    },
+    Case {
+        name: "moving_average",
+        sql: "SELECT k, g, avg(v) OVER (PARTITION BY g ORDER BY k \
+              ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS moving, \
+              sum(v) OVER (PARTITION BY g ORDER BY k ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) \
+              AS around FROM t",
+    },
+    Case {
+        name: "previous_and_next",
+        sql: "SELECT k, g, lag(v) OVER (PARTITION BY g ORDER BY k) AS prev, \
+              lead(s, 1, 'none') OVER (PARTITION BY g ORDER BY k) AS nxt, \
+              row_number() OVER (PARTITION BY g ORDER BY k) AS rn FROM t",
+    },
+    Case {
+        name: "ranks_and_firsts",
+        sql: "SELECT k, g, v, rank() OVER (PARTITION BY g ORDER BY v NULLS FIRST) AS r, \
+              first_value(k) OVER (PARTITION BY g ORDER BY v NULLS FIRST, k) AS f, \
+              sum(v) OVER (PARTITION BY g ORDER BY v NULLS FIRST) AS peers FROM t",
+    },
+    // Listing aggregates, ordered by the unique k; DISTINCT ON (first_value).
+    Case {
+        name: "listed_per_group",
+        sql: "SELECT g, string_agg(s, ',' ORDER BY k) AS names, \
+              array_agg(v ORDER BY k DESC) AS vs, count(*) AS n FROM t GROUP BY g",
+    },
+    Case {
+        name: "listed_filtered",
+        sql: "SELECT g, string_agg(s || ':' || k, ' ' ORDER BY v NULLS FIRST, k) \
+              FILTER (WHERE v > 10) AS big FROM t GROUP BY g",
+    },
+    Case {
+        name: "first_per_group",
+        sql: "SELECT DISTINCT ON (g) g, k, v, s FROM t ORDER BY g, v DESC NULLS LAST, k",
+    },
     // Three-valued logic: a NULL comparison is neither true nor false.
     Case {
         name: "three_valued",
@@ -272,6 +313,9 @@ const TYPE_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ("top_two_per_group", "rn", "int8", "numeric"),
     ("ranked_with_ties", "r", "int8", "numeric"),
     ("dense_ranked", "d", "int8", "numeric"),
+    ("moving_average", "moving", "numeric", "float8"),
+    ("previous_and_next", "rn", "int8", "numeric"),
+    ("ranks_and_firsts", "r", "int8", "numeric"),
     ("null_expressions", "v1", "int4", "int8"),
     ("null_expressions", "q", "int4", "int8"),
     ("null_expressions", "r", "int4", "int8"),

@@ -9,6 +9,8 @@
 //! | `count(DISTINCT x)`| number of distinct values present     | multiset of values |
 //! | `bool_and(x)`, `bool_or(x)` | weighted counts of true and of non-NULL `x` | |
 //! | `var_samp`, `var_pop`, `stddev_samp`, `stddev_pop` | exact count, sum and sum of squares (integers, decimals) | |
+//! | `string_agg(x, d ORDER BY ...)`, `array_agg(x ORDER BY ...)` | weighted count of the values kept | multiset of (order key, arguments), in order |
+//! | `first_value(x ORDER BY ...)`, `last_value(x ORDER BY ...)` | weighted count of the values kept | multiset of (order key, value), the one shown first |
 //!
 //! An accumulator has a byte encoding ([`Accumulator::encode`],
 //! [`AggregateSignature::decode`]): the aggregate keeps it in its state spine. The
@@ -17,12 +19,23 @@
 //! aggregate's extreme comes first. An insertion beyond the extreme replaces it in
 //! the accumulator; a deletion of it ([`Accumulator::loses_extreme`]) makes the
 //! aggregate read the next one from the kept values.
+//!
+//! The listing aggregates (string_agg, array_agg, first_value, last_value) keep each
+//! row's order key, tie-breaking columns and arguments together as one row encoding,
+//! ordered as the aggregate's `ORDER BY` orders them, then by the tie-breaking
+//! columns (the planner passes the arguments of every listing aggregate of the
+//! `GROUP BY`, so that tied rows come in the same order in each of them: the
+//! `first_value` calls of a `DISTINCT ON` all pick the same row), then by the
+//! arguments; last_value's order is reversed so that its value comes first. Their value is read from the kept values
+//! ([`AggregateSignature::listed_output`]): the first one, or all of them in order.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::{SortOptions, cast};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::scalar::ScalarValue;
+use std::sync::Arc;
 
 use crate::error::{Result, SluiceError, sqlstate};
 
@@ -53,9 +66,29 @@ pub enum AggregateKind {
     StddevSamp,
     /// `stddev_pop(x)`: the population standard deviation.
     StddevPop,
+    /// `string_agg(x, delimiter [ORDER BY ...])`: the non-NULL `x` joined, each after
+    /// its row's delimiter but the first.
+    StringAgg,
+    /// `array_agg(x [ORDER BY ...])`: every `x`, NULLs included.
+    ArrayAgg,
+    /// `first_value(x ORDER BY ...)`: `x` of the first row in the order.
+    FirstValue,
+    /// `last_value(x ORDER BY ...)`: `x` of the last row in the order.
+    LastValue,
 }
 
 impl AggregateKind {
+    /// The aggregates whose value is read from their kept rows (see the module docs).
+    pub fn is_listing(self) -> bool {
+        matches!(
+            self,
+            AggregateKind::StringAgg
+                | AggregateKind::ArrayAgg
+                | AggregateKind::FirstValue
+                | AggregateKind::LastValue
+        )
+    }
+
     /// The variances and standard deviations.
     fn is_spread(self) -> bool {
         matches!(
@@ -96,7 +129,17 @@ pub struct AggregateSignature {
     kind: AggregateKind,
     numeric: Option<Numeric>,
     output_type: DataType,
+    /// The encoding of the kept values: the value alone, or for the listing
+    /// aggregates the order key's columns then the arguments.
     values: Option<RowConverter>,
+    /// Listing aggregates: how many of the kept columns come before the arguments
+    /// (the order key and the tie-breaking columns).
+    order_columns: usize,
+    /// Listing aggregates: `DISTINCT` (each kept row shown once).
+    distinct: bool,
+    /// Listing aggregates: rows whose value is NULL are not kept (string_agg;
+    /// first_value and last_value with `IGNORE NULLS`).
+    skip_nulls: bool,
 }
 
 impl AggregateSignature {
@@ -153,6 +196,69 @@ impl AggregateSignature {
             numeric,
             output_type,
             values,
+            order_columns: 0,
+            distinct: false,
+            skip_nulls: false,
+        })
+    }
+
+    /// A listing aggregate `kind` ([`AggregateKind::is_listing`]) over arguments of
+    /// `arg_types`, ordered by keys of `order` types and directions, ties broken by
+    /// columns of `tiebreak` types (ascending, NULLs last, whatever the order), producing
+    /// `output_type`; `ignore_nulls` skips rows whose value is NULL.
+    pub fn listing(
+        kind: AggregateKind,
+        order: &[(DataType, SortOptions)],
+        tiebreak: &[DataType],
+        arg_types: &[DataType],
+        (distinct, ignore_nulls): (bool, bool),
+        output_type: DataType,
+    ) -> Result<Self> {
+        let expected_args = if kind == AggregateKind::StringAgg {
+            2
+        } else {
+            1
+        };
+        if !kind.is_listing() || arg_types.len() != expected_args {
+            return Err(SluiceError::Internal(format!(
+                "{kind:?} with {} arguments is not a listing aggregate",
+                arg_types.len()
+            )));
+        }
+        if kind == AggregateKind::StringAgg
+            && !arg_types
+                .iter()
+                .all(|t| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View))
+        {
+            return Err(SluiceError::not_supported(format!(
+                "string_agg over {} is not supported in materialized views: it takes text",
+                arg_types[0]
+            )));
+        }
+        let reverse = kind == AggregateKind::LastValue;
+        let mut fields: Vec<SortField> = order
+            .iter()
+            .map(|(t, options)| {
+                let options = if reverse { !*options } else { *options };
+                SortField::new_with_options(t.clone(), options)
+            })
+            .collect();
+        // Ascending with NULLs last, as PostgreSQL sorts (array_agg(DISTINCT x)).
+        let ascending = SortOptions::new(false, false);
+        fields.extend(
+            tiebreak
+                .iter()
+                .chain(arg_types)
+                .map(|t| SortField::new_with_options(t.clone(), ascending)),
+        );
+        Ok(AggregateSignature {
+            kind,
+            numeric: None,
+            output_type,
+            values: Some(RowConverter::new(fields)?),
+            order_columns: order.len() + tiebreak.len(),
+            distinct,
+            skip_nulls: ignore_nulls || kind == AggregateKind::StringAgg,
         })
     }
 
@@ -171,6 +277,10 @@ impl AggregateSignature {
     pub fn new_state(&self) -> Accumulator {
         match self.kind {
             AggregateKind::Count => Accumulator::Count(0),
+            AggregateKind::StringAgg
+            | AggregateKind::ArrayAgg
+            | AggregateKind::FirstValue
+            | AggregateKind::LastValue => Accumulator::Listed(0),
             AggregateKind::CountDistinct => Accumulator::Distinct(0),
             AggregateKind::Min | AggregateKind::Max => Accumulator::Extreme(None),
             AggregateKind::BoolAnd | AggregateKind::BoolOr => Accumulator::Truth { trues: 0, n: 0 },
@@ -195,6 +305,7 @@ impl AggregateSignature {
         Ok(match self.new_state() {
             Accumulator::Count(_) => Accumulator::Count(take_i64(bytes)?),
             Accumulator::Distinct(_) => Accumulator::Distinct(take_i64(bytes)?),
+            Accumulator::Listed(_) => Accumulator::Listed(take_i64(bytes)?),
             Accumulator::Extreme(_) => {
                 let length = u32::from_le_bytes(take(bytes)?) as usize;
                 if length == 0 {
@@ -234,12 +345,29 @@ impl AggregateSignature {
         })
     }
 
-    /// Prepares an input column for [`Accumulator::update`].
-    pub fn prepare(&self, column: &ArrayRef) -> Result<PreparedInput> {
+    /// Prepares the input columns (one, or for the listing aggregates the order key's
+    /// then the arguments) for [`Accumulator::update`].
+    pub fn prepare(&self, columns: &[ArrayRef]) -> Result<PreparedInput> {
+        let [column] = columns else {
+            let codec = self.values.as_ref().filter(|_| self.kind.is_listing());
+            return match codec {
+                Some(codec) => Ok(PreparedInput::Rows(
+                    codec.convert_columns(columns)?,
+                    self.skip_nulls
+                        .then(|| columns.get(self.order_columns).cloned())
+                        .flatten(),
+                )),
+                None => Err(SluiceError::Internal(format!(
+                    "{:?} got {} input columns",
+                    self.kind,
+                    columns.len()
+                ))),
+            };
+        };
         Ok(match (&self.values, self.numeric) {
             (Some(codec), _) => PreparedInput::Rows(
                 codec.convert_columns(std::slice::from_ref(column))?,
-                column.clone(),
+                (!self.kind.is_listing()).then(|| column.clone()),
             ),
             (None, Some(Numeric::Integer)) => {
                 PreparedInput::Numbers(cast(column, &DataType::Int64)?)
@@ -271,6 +399,65 @@ impl AggregateSignature {
         Ok(Some(
             numerator as f64 / (n as f64 * denominator as f64) / scale,
         ))
+    }
+
+    /// A listing aggregate's value for a group holding `kept` (of the group's kept
+    /// values, in order, with their multiplicities; the encodings without the
+    /// group's prefix).
+    pub fn listed_output<'a>(
+        &self,
+        kept: impl Iterator<Item = (&'a [u8], i64)>,
+    ) -> Result<ScalarValue> {
+        let codec = self
+            .values
+            .as_ref()
+            .ok_or_else(|| SluiceError::Internal("a listing aggregate without values".into()))?;
+        let parser = codec.parser();
+        let rows: Vec<_> = match self.kind {
+            AggregateKind::FirstValue | AggregateKind::LastValue => {
+                kept.take(1).map(|(bytes, _)| parser.parse(bytes)).collect()
+            }
+            _ => kept
+                .flat_map(|(bytes, copies)| {
+                    let copies = if self.distinct {
+                        1
+                    } else {
+                        copies.max(0) as usize
+                    };
+                    std::iter::repeat_n(parser.parse(bytes), copies)
+                })
+                .collect(),
+        };
+        if rows.is_empty() {
+            return Ok(ScalarValue::try_from(&self.output_type)?);
+        }
+        let columns = codec.convert_rows(rows)?;
+        let values = &columns[self.order_columns];
+        let value = match self.kind {
+            AggregateKind::StringAgg => {
+                let values = cast(values, &DataType::Utf8)?;
+                let delimiters = cast(&columns[self.order_columns + 1], &DataType::Utf8)?;
+                let (values, delimiters) =
+                    (values.as_string::<i32>(), delimiters.as_string::<i32>());
+                let mut joined = String::new();
+                for row in 0..values.len() {
+                    if row > 0 && delimiters.is_valid(row) {
+                        joined.push_str(delimiters.value(row));
+                    }
+                    joined.push_str(values.value(row));
+                }
+                ScalarValue::Utf8(Some(joined))
+            }
+            AggregateKind::ArrayAgg => ScalarValue::List(Arc::new(
+                SingleRowListArrayBuilder::new(values.clone()).build_list_array(),
+            )),
+            _ => ScalarValue::try_from_array(values, 0)?,
+        };
+        if value.data_type() == self.output_type {
+            Ok(value)
+        } else {
+            Ok(value.cast_to(&self.output_type)?)
+        }
     }
 
     /// The aggregate's value for a group holding `state`.
@@ -358,16 +545,18 @@ impl AggregateSignature {
 pub enum PreparedInput {
     /// Sums and averages: Int64, Float64 or Decimal128 values.
     Numbers(ArrayRef),
-    /// Min, max, count(DISTINCT): row-encoded values (ordered bytes, the extreme
-    /// first), plus the column.
-    Rows(Rows, ArrayRef),
+    /// Min, max, count(DISTINCT) and the listing aggregates: row-encoded values
+    /// (ordered bytes, the extreme first), plus the column whose NULLs are skipped
+    /// (`None`: none are).
+    Rows(Rows, Option<ArrayRef>),
 }
 
 impl PreparedInput {
     /// True when the input is NULL at `row` (ignored, as in SQL).
     pub fn is_null(&self, row: usize) -> bool {
         match self {
-            PreparedInput::Numbers(a) | PreparedInput::Rows(_, a) => a.is_null(row),
+            PreparedInput::Numbers(a) => a.is_null(row),
+            PreparedInput::Rows(_, skipped) => skipped.as_ref().is_some_and(|a| a.is_null(row)),
         }
     }
 
@@ -400,6 +589,9 @@ pub enum Accumulator {
     /// Variances and standard deviations: count, sum and sum of squares of the
     /// non-NULL inputs (integers, or decimal unscaled values), exact.
     Moments { n: i64, sum: i128, squares: i128 },
+    /// The listing aggregates: weighted count of the rows kept (the aggregate keeps
+    /// the rows themselves).
+    Listed(i64),
 }
 
 impl Accumulator {
@@ -445,6 +637,7 @@ impl Accumulator {
                 }
             }
             (Accumulator::Distinct(_), Some(PreparedInput::Rows(..))) => {}
+            (Accumulator::Listed(n), Some(PreparedInput::Rows(..))) => *n += weight,
             (state, _) => {
                 return Err(SluiceError::Internal(format!(
                     "accumulator {state:?} got the wrong input"
@@ -458,7 +651,9 @@ impl Accumulator {
     /// [`AggregateSignature::decode`]).
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            Accumulator::Count(n) | Accumulator::Distinct(n) => out.extend(n.to_le_bytes()),
+            Accumulator::Count(n) | Accumulator::Distinct(n) | Accumulator::Listed(n) => {
+                out.extend(n.to_le_bytes())
+            }
             Accumulator::Truth { trues, n } => {
                 out.extend(trues.to_le_bytes());
                 out.extend(n.to_le_bytes());
@@ -616,7 +811,7 @@ mod tests {
         ]));
         let state_of =
             |signature: &AggregateSignature, input: &ArrayRef, weights: &[(usize, i64)]| {
-                let prepared = signature.prepare(input).unwrap();
+                let prepared = signature.prepare(std::slice::from_ref(input)).unwrap();
                 let mut state = signature.new_state();
                 for &(row, weight) in weights {
                     state.update(Some(&prepared), row, weight).unwrap();
@@ -699,7 +894,7 @@ mod tests {
         ] {
             let signature =
                 AggregateSignature::try_new(kind, &DataType::Boolean, DataType::Boolean).unwrap();
-            let prepared = signature.prepare(&input).unwrap();
+            let prepared = signature.prepare(std::slice::from_ref(&input)).unwrap();
             let mut state = signature.new_state();
             assert_eq!(
                 signature.output(&state).unwrap(),
@@ -742,7 +937,7 @@ mod tests {
     fn run(kind: AggregateKind, input: ArrayRef, output: DataType, weights: &[i64]) -> ScalarValue {
         let sig = AggregateSignature::try_new(kind, input.data_type(), output).unwrap();
         let mut state = sig.new_state();
-        let prepared = sig.prepare(&input).unwrap();
+        let prepared = sig.prepare(std::slice::from_ref(&input)).unwrap();
         // What the aggregate does for the values it keeps apart: a multiset, read
         // extreme first.
         let mut values = std::collections::BTreeMap::<Vec<u8>, i64>::new();

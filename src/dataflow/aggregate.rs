@@ -51,13 +51,14 @@ use super::state::{Spine, SpineDelta};
 use super::watermark::Closing;
 use crate::error::{Result, SluiceError};
 
-/// One aggregate call: `kind(arg) FILTER (WHERE filter)`.
+/// One aggregate call: `kind(args) FILTER (WHERE filter)`.
 #[derive(Debug)]
 pub struct AggregateCall {
     /// Function, input and output types.
     pub signature: AggregateSignature,
-    /// The argument; `None` for `count(*)`.
-    pub arg: Option<Arc<dyn PhysicalExpr>>,
+    /// The argument (none for `count(*)`); for the listing aggregates, the order
+    /// key's expressions then the arguments.
+    pub args: Vec<Arc<dyn PhysicalExpr>>,
     /// Rows for which this is not true are not aggregated.
     pub filter: Option<Arc<dyn PhysicalExpr>>,
 }
@@ -157,7 +158,7 @@ impl Aggregate {
     /// so a row that fails in any of them is left out of all of them.
     fn row_exprs(&self) -> Vec<Arc<dyn PhysicalExpr>> {
         let mut exprs = self.keys.clone();
-        exprs.extend(self.calls.iter().filter_map(|c| c.arg.clone()));
+        exprs.extend(self.calls.iter().flat_map(|c| c.args.iter().cloned()));
         exprs.extend(self.calls.iter().filter_map(|c| c.filter.clone()));
         exprs
     }
@@ -224,8 +225,10 @@ impl Aggregate {
         Ok(groups)
     }
 
-    /// The group's output values (aggregates only), `None` when it has no output row.
-    fn output(&self, group: Option<&Group>) -> Output {
+    /// The output values (aggregates only) of the group `key` holding `group`, `None`
+    /// when it has no output row. The listing aggregates read their kept values: call
+    /// this before the group's kept values change and after, never between.
+    fn output(&self, key: &[u8], group: Option<&Group>) -> Output {
         let empty;
         let group = match group {
             Some(g) => g,
@@ -238,10 +241,20 @@ impl Aggregate {
         if group.rows <= 0 && !self.is_global() {
             return Ok(None);
         }
+        let mut prefix = Vec::new();
         self.calls
             .iter()
             .zip(&group.states)
-            .map(|(call, state)| call.signature.output(state))
+            .enumerate()
+            .map(|(number, (call, state))| match state {
+                Accumulator::Listed(_) => {
+                    values_prefix(key, number, &mut prefix);
+                    let kept = self.values.prefix(&prefix);
+                    call.signature
+                        .listed_output(kept.map(|(entry, copies)| (&entry[prefix.len()..], copies)))
+                }
+                _ => call.signature.output(state),
+            })
             .collect::<Result<Vec<_>>>()
             .map(Some)
     }
@@ -368,19 +381,20 @@ impl Operator for Aggregate {
         let (change, columns) = self.evaluation.rows(&exprs, change, errors)?;
         let columns = canonical_floats(&columns)?;
         let (key_columns, rest) = columns.split_at(self.keys.len());
-        let mut rest = rest.iter();
         let mut inputs = Vec::with_capacity(self.calls.len());
+        let mut rest = rest;
         for call in &self.calls {
-            inputs.push(match &call.arg {
-                Some(_) => {
-                    let column = rest
-                        .next()
-                        .ok_or_else(|| SluiceError::Internal("missing argument".into()))?;
-                    Some(call.signature.prepare(column)?)
-                }
-                None => None,
+            let (columns, others) = rest
+                .split_at_checked(call.args.len())
+                .ok_or_else(|| SluiceError::Internal("missing argument".into()))?;
+            rest = others;
+            inputs.push(if columns.is_empty() {
+                None
+            } else {
+                Some(call.signature.prepare(columns)?)
             });
         }
+        let mut rest = rest.iter();
         let mut filters = Vec::with_capacity(self.calls.len());
         for call in &self.calls {
             filters.push(match &call.filter {
@@ -427,7 +441,8 @@ impl Operator for Aggregate {
         let before = self.read_groups(&touched)?;
         let old_outputs: Vec<Output> = before
             .iter()
-            .map(|group| self.output(group.as_ref()))
+            .zip(&touched)
+            .map(|(group, key)| self.output(key, group.as_ref()))
             .collect();
 
         // 3. The rows folded in.
@@ -496,7 +511,7 @@ impl Operator for Aggregate {
                     states.push(&[key, &encoded], 1);
                 }
             }
-            let new = self.output(Some(after));
+            let new = self.output(key, Some(after));
             let (old, new) = match (old, new) {
                 (Ok(old), Ok(new)) if old == new => continue,
                 (old, new) => (old, new),
@@ -521,9 +536,12 @@ impl Operator for Aggregate {
         let calls: Vec<String> = self
             .calls
             .iter()
-            .map(|c| match &c.arg {
-                Some(arg) => format!("{:?}({arg})", c.signature.kind()),
-                None => format!("{:?}(*)", c.signature.kind()),
+            .map(|c| {
+                let args: Vec<String> = c.args.iter().map(|a| a.to_string()).collect();
+                match args.is_empty() {
+                    true => format!("{:?}(*)", c.signature.kind()),
+                    false => format!("{:?}({})", c.signature.kind(), args.join(", ")),
+                }
             })
             .collect();
         let closing = match &self.closing {
@@ -558,7 +576,7 @@ impl Operator for Aggregate {
         if !self.is_global() {
             return Ok(None);
         }
-        match self.output(None)? {
+        match self.output(&[], None)? {
             Some(values) => Ok(Some(self.emit(vec![(&[][..], values, 1)])?)),
             None => Ok(None),
         }
@@ -776,5 +794,191 @@ mod tests {
         let change = change_of(batch(&[("v", &[Some(1), Some(2)])]), &[-1, -1]);
         let out = agg.process(0, &change, &mut ErrorLog::default()).unwrap();
         assert_eq!(rows_of(&out), vec!["0 x1", "2 x-1"]);
+    }
+
+    /// `g, string_agg(v::text, '-' ORDER BY t DESC), array_agg(v ORDER BY t),
+    /// first_value(v ORDER BY t), last_value(v ORDER BY t)` over `(g, t, v)` (`t`'s NULLs
+    /// first), tied rows ordered by `v` (the listing arguments), NULLs last.
+    fn listing() -> Aggregate {
+        use datafusion::arrow::compute::SortOptions;
+        use datafusion::physical_expr::expressions::{CastExpr, Literal};
+        let column =
+            |name: &str, i: usize| -> Arc<dyn PhysicalExpr> { Arc::new(Column::new(name, i)) };
+        let text: Arc<dyn PhysicalExpr> =
+            Arc::new(CastExpr::new(column("v", 2), DataType::Utf8, None));
+        let dash: Arc<dyn PhysicalExpr> =
+            Arc::new(Literal::new(ScalarValue::Utf8(Some("-".into()))));
+        let ascending = SortOptions::new(false, true);
+        let list = DataType::new_list(DataType::Int64, true);
+        let call = |kind,
+                    order: SortOptions,
+                    tiebreak: &[DataType],
+                    args: Vec<Arc<dyn PhysicalExpr>>,
+                    output: DataType| {
+            let types: Vec<DataType> = if kind == AggregateKind::StringAgg {
+                vec![DataType::Utf8, DataType::Utf8]
+            } else {
+                vec![DataType::Int64]
+            };
+            let mut all = vec![column("t", 1)];
+            all.extend(tiebreak.iter().map(|_| column("v", 2)));
+            all.extend(args);
+            AggregateCall {
+                signature: AggregateSignature::listing(
+                    kind,
+                    &[(DataType::Int64, order)],
+                    tiebreak,
+                    &types,
+                    (false, false),
+                    output,
+                )
+                .unwrap(),
+                args: all,
+                filter: None,
+            }
+        };
+        let v = &[DataType::Int64][..];
+        let calls = vec![
+            call(
+                AggregateKind::StringAgg,
+                !ascending,
+                v,
+                vec![text, dash],
+                DataType::Utf8,
+            ),
+            call(
+                AggregateKind::ArrayAgg,
+                ascending,
+                v,
+                vec![column("v", 2)],
+                list.clone(),
+            ),
+            call(
+                AggregateKind::FirstValue,
+                ascending,
+                v,
+                vec![column("v", 2)],
+                DataType::Int64,
+            ),
+            call(
+                AggregateKind::LastValue,
+                ascending,
+                v,
+                vec![column("v", 2)],
+                DataType::Int64,
+            ),
+        ];
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("g", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("a", list, true),
+            Field::new("f", DataType::Int64, true),
+            Field::new("l", DataType::Int64, true),
+        ]));
+        Aggregate::try_new(vec![column("g", 0)], calls, schema).unwrap()
+    }
+
+    #[test]
+    fn listing_aggregates_follow_a_random_stream() {
+        type Row = (Option<i64>, Option<i64>, Option<i64>);
+        let show = |v: Option<i64>| v.map_or("NULL".to_string(), |v| v.to_string());
+        let expected = |live: &[(Row, i64)]| -> Vec<String> {
+            let mut groups: Vec<Option<i64>> = live.iter().map(|((g, _, _), _)| *g).collect();
+            groups.sort();
+            groups.dedup();
+            let mut out = Vec::new();
+            for g in groups {
+                let mut rows: Vec<(Option<i64>, Option<i64>)> = Vec::new();
+                for ((rg, t, v), copies) in live.iter().filter(|((rg, _, _), _)| *rg == g) {
+                    let _ = rg;
+                    rows.extend(std::iter::repeat_n((*t, *v), *copies as usize));
+                }
+                // Ascending by t (NULLs first), then v (NULLs last).
+                let v_order = |a: &Option<i64>, b: &Option<i64>| match (a, b) {
+                    (None, None) => std::cmp::Ordering::Equal,
+                    (None, _) => std::cmp::Ordering::Greater,
+                    (_, None) => std::cmp::Ordering::Less,
+                    (a, b) => a.cmp(b),
+                };
+                rows.sort_by(|a, b| a.0.cmp(&b.0).then(v_order(&a.1, &b.1)));
+                let mut descending = rows.clone();
+                // string_agg: t descending (NULLs last), ties by v ascending.
+                descending.sort_by(|a, b| b.0.cmp(&a.0).then(v_order(&a.1, &b.1)));
+                let joined: Vec<String> = descending
+                    .iter()
+                    .filter_map(|(_, v)| v.map(|v| v.to_string()))
+                    .collect();
+                let joined = if joined.is_empty() {
+                    "NULL".to_string()
+                } else {
+                    joined.join("-")
+                };
+                // Arrow shows a NULL element as nothing.
+                let array: Vec<String> = rows
+                    .iter()
+                    .map(|(_, v)| v.map_or(String::new(), |v| v.to_string()))
+                    .collect();
+                // last_value: the last t; among its ties the first v (the order of ties
+                // is the same in every listing aggregate).
+                let last_t = rows.last().map(|r| r.0);
+                let last = rows.iter().find(|r| Some(r.0) == last_t).and_then(|r| r.1);
+                out.push(format!(
+                    "{},{joined},[{}],{},{} x1",
+                    show(g),
+                    array.join(", "),
+                    show(rows[0].1),
+                    show(last)
+                ));
+            }
+            out
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut agg = listing();
+        let mut view: HashMap<String, i64> = HashMap::default();
+        let mut live: Vec<(Row, i64)> = Vec::new();
+        for _ in 0..300 {
+            let (mut g, mut t, mut v, mut w) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..1 + next(4) {
+                let row = if !live.is_empty() && next(3) == 0 {
+                    let row = live[next(live.len() as u64) as usize].0;
+                    w.push(-1);
+                    row
+                } else {
+                    let mut value = |n: u64| {
+                        let x = next(n + 1);
+                        (x < n).then_some(x as i64)
+                    };
+                    w.push(1);
+                    (value(3), value(4), value(5))
+                };
+                let weight = *w.last().unwrap();
+                match live.iter_mut().find(|(r, _)| *r == row) {
+                    Some(slot) => slot.1 += weight,
+                    None => live.push((row, weight)),
+                }
+                live.retain(|(_, copies)| *copies > 0);
+                g.push(row.0);
+                t.push(row.1);
+                v.push(row.2);
+            }
+            let change = change_of(batch(&[("g", &g), ("t", &t), ("v", &v)]), &w);
+            let out = agg.process(0, &change, &mut ErrorLog::default()).unwrap();
+            for shown in rows_of(&out) {
+                let (row, weight) = shown.rsplit_once(" x").unwrap();
+                *view.entry(row.to_string()).or_default() += weight.parse::<i64>().unwrap();
+            }
+            view.retain(|_, w| *w != 0);
+            let mut contents: Vec<String> = view.iter().map(|(r, w)| format!("{r} x{w}")).collect();
+            contents.sort();
+            let mut want = expected(&live);
+            want.sort();
+            assert_eq!(contents, want);
+        }
     }
 }

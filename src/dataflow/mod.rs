@@ -22,6 +22,8 @@ pub mod graph;
 pub mod join;
 pub mod memo;
 pub mod operator;
+pub mod ordered_partitions;
+pub mod over_window;
 pub mod project;
 pub mod sequencer;
 pub mod session;

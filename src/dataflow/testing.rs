@@ -31,7 +31,7 @@ pub fn bigint_call(
     AggregateCall {
         signature: AggregateSignature::try_new(kind, &DataType::Int64, DataType::Int64)
             .expect("test aggregate"),
-        arg,
+        args: arg.into_iter().collect(),
         filter: None,
     }
 }

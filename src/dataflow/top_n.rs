@@ -2,11 +2,7 @@
 //! `ROW_NUMBER()`, `RANK()` or `DENSE_RANK() OVER (PARTITION BY ... ORDER BY ...)`
 //! bounded by `<= N`, and `ORDER BY ... LIMIT n [OFFSET m]` (one partition).
 //!
-//! State: the input's rows in one [`Spine`], each entry the partition key's encoding,
-//! then the order key's, then the row's, then the offset of the row's encoding (4
-//! bytes), weighted by the row's multiplicity. Arrow's row encodings sort as SQL
-//! sorts (directions and NULL placement included) and none is a prefix of another,
-//! so a partition's rows are the entries its key prefixes, in the partition's order.
+//! State: the input's rows by partition, in order ([`OrderedPartitions`]).
 //!
 //! A change touches some partitions. For each, the section shown — the rows up to the
 //! bound, read from the front of the partition: work proportional to the bound (and
@@ -20,20 +16,16 @@
 //! into it, so it is dropped: the state is bounded by the section (and ties) per
 //! partition.
 
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, Int64Array, RecordBatch, RecordBatchOptions, UInt64Array,
-};
-use datafusion::arrow::compute::SortOptions;
+use datafusion::arrow::array::{Int64Array, RecordBatch, RecordBatchOptions, UInt64Array};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
-use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
-use super::change::row_codec;
-use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows};
+use super::operator::{ErrorLog, Operator};
+use super::ordered_partitions::{OrderKey, OrderedPartitions, split_entry};
 use super::state::Spine;
 use crate::error::{Result, SluiceError};
 
@@ -60,27 +52,16 @@ pub struct Bound {
     pub fetch: u64,
 }
 
-/// A sort key: an expression and its direction and NULL placement.
-pub type OrderKey = (Arc<dyn PhysicalExpr>, SortOptions);
-
 /// The incremental top-N. See the module docs.
 #[derive(Debug)]
 pub struct TopN {
-    partition: Vec<Arc<dyn PhysicalExpr>>,
-    order: Vec<Arc<dyn PhysicalExpr>>,
+    /// Invariant: over an append-only input, no partition holds rows past its
+    /// section (and their ties).
+    rows: OrderedPartitions,
     bound: Bound,
     /// The output ends with the rank (UInt64), as the window function gives it.
     numbered: bool,
     append_only: bool,
-    partition_codec: Option<RowConverter>,
-    order_codec: Option<RowConverter>,
-    rows: RowConverter,
-    /// The number of input columns.
-    width: usize,
-    /// Entries `partition || order || row || offset of row (u32 LE)`, weighted by the
-    /// row's multiplicity. Invariant: over an append-only input, no partition holds
-    /// rows past its section (and their ties).
-    state: Spine,
     schema: SchemaRef,
 }
 
@@ -101,36 +82,11 @@ impl TopN {
         if bound.skip > 0 && bound.ranking != Ranking::RowNumber {
             return Err(SluiceError::Internal("only row numbers skip rows".into()));
         }
-        let codec = |fields: Vec<SortField>| -> Result<Option<RowConverter>> {
-            Ok(if fields.is_empty() {
-                None
-            } else {
-                Some(RowConverter::new(fields)?)
-            })
-        };
-        let partition_codec = codec(
-            partition
-                .iter()
-                .map(|e| Ok(SortField::new(e.data_type(input)?)))
-                .collect::<Result<_>>()?,
-        )?;
-        let order_codec = codec(
-            order
-                .iter()
-                .map(|(e, options)| Ok(SortField::new_with_options(e.data_type(input)?, *options)))
-                .collect::<Result<_>>()?,
-        )?;
         Ok(TopN {
-            partition,
-            order: order.into_iter().map(|(e, _)| e).collect(),
+            rows: OrderedPartitions::try_new(input, partition, order)?,
             bound,
             numbered,
             append_only: false,
-            partition_codec,
-            order_codec,
-            rows: row_codec(input.fields())?,
-            width: input.fields().len(),
-            state: Spine::new(),
             schema,
         })
     }
@@ -140,14 +96,6 @@ impl TopN {
     pub fn append_only(mut self, append_only: bool) -> Self {
         self.append_only = append_only;
         self
-    }
-
-    /// The encodings of `exprs` over the change's rows (`None` when there are none).
-    fn encode(codec: &Option<RowConverter>, columns: &[ArrayRef]) -> Result<Option<Rows>> {
-        match codec {
-            Some(codec) => Ok(Some(codec.convert_columns(&canonical_floats(columns)?)?)),
-            None => Ok(None),
-        }
     }
 
     /// The section of the partition `prefix` shown now, front first.
@@ -162,7 +110,7 @@ impl TopN {
         let mut distinct = 0u64; // distinct order values so far
         let mut rank = 0u64;
         let mut previous_order: Option<&[u8]> = None;
-        for (entry, multiplicity) in self.state.prefix(prefix) {
+        for (entry, multiplicity) in self.rows.partition(prefix) {
             let copies = multiplicity.max(0) as u64;
             let (order, _) = split_entry(entry, prefix.len());
             if previous_order != Some(order) {
@@ -213,7 +161,7 @@ impl TopN {
         let mut tail: Vec<(Vec<u8>, i64)> = Vec::new();
         let mut before = 0u64;
         let mut past = last_shown.is_none();
-        for (entry, multiplicity) in self.state.prefix(prefix) {
+        for (entry, multiplicity) in self.rows.partition(prefix) {
             let drop = match self.bound.ranking {
                 Ranking::RowNumber => before >= skip + fetch,
                 Ranking::Rank | Ranking::DenseRank => past,
@@ -224,25 +172,13 @@ impl TopN {
             past = past || Some(entry) == last_shown;
             before += multiplicity.max(0) as u64;
         }
-        let keys: Vec<&[u8]> = tail.iter().map(|(e, _)| e.as_slice()).collect();
-        let weights: Vec<i64> = tail.iter().map(|(_, w)| *w).collect();
-        self.state.apply(&keys, &weights)
+        let (entries, weights): (Vec<Vec<u8>>, Vec<i64>) = tail.into_iter().unzip();
+        self.rows.adjust(&entries, &weights)
     }
 
     /// Output rows for shown entries with `weights`.
     fn output(&self, shown: &[(&[u8], u64)], weights: Vec<i64>) -> Result<ChangeBatch> {
-        let parser = self.rows.parser();
-        let mut columns = if shown.is_empty() {
-            self.schema.fields()[..self.width]
-                .iter()
-                .map(|f| datafusion::arrow::array::new_empty_array(f.data_type()))
-                .collect()
-        } else {
-            self.rows.convert_rows(shown.iter().map(|(entry, _)| {
-                let (_, row) = split_entry(entry, 0);
-                parser.parse(row)
-            }))?
-        };
+        let mut columns = self.rows.columns(shown.iter().map(|(entry, _)| *entry))?;
         if self.numbered {
             columns.push(Arc::new(UInt64Array::from_iter_values(
                 shown.iter().map(|(_, rank)| *rank),
@@ -262,19 +198,6 @@ impl TopN {
     }
 }
 
-/// An entry's order key and row encodings, after a partition prefix of `prefix_len`
-/// bytes (the order key is only right with the true prefix length).
-fn split_entry(entry: &[u8], prefix_len: usize) -> (&[u8], &[u8]) {
-    let body = &entry[..entry.len().saturating_sub(4)];
-    let mut offset = [0u8; 4];
-    offset.copy_from_slice(&entry[body.len()..]);
-    let row_start = (u32::from_le_bytes(offset) as usize).min(body.len());
-    (
-        &body[prefix_len.min(row_start)..row_start],
-        &body[row_start..],
-    )
-}
-
 impl Operator for TopN {
     fn process(
         &mut self,
@@ -282,38 +205,10 @@ impl Operator for TopN {
         change: &ChangeBatch,
         errors: &mut ErrorLog,
     ) -> Result<ChangeBatch> {
-        let keys: Vec<Arc<dyn PhysicalExpr>> =
-            self.partition.iter().chain(&self.order).cloned().collect();
-        let (change, columns) = evaluate_rows(&keys, change, errors)?;
-        let (partition_columns, order_columns) = columns.split_at(self.partition.len());
-        let partitions = TopN::encode(&self.partition_codec, partition_columns)?;
-        let orders = TopN::encode(&self.order_codec, order_columns)?;
-        let rows = self.rows.convert_columns(change.data().columns())?;
-        // The change's entries, and the partitions it touches (each once, in order).
-        let mut entries: Vec<Vec<u8>> = Vec::with_capacity(change.num_rows());
-        let mut touched: Vec<Vec<u8>> = Vec::new();
-        let mut seen: HashSet<Vec<u8>> = HashSet::default();
-        for row in 0..change.num_rows() {
-            let partition = partitions.as_ref().map_or(&[][..], |p| p.row(row).data());
-            let order = orders.as_ref().map_or(&[][..], |o| o.row(row).data());
-            let row_start = (partition.len() + order.len()) as u32;
-            entries.push(
-                [
-                    partition,
-                    order,
-                    rows.row(row).data(),
-                    &row_start.to_le_bytes(),
-                ]
-                .concat(),
-            );
-            if seen.insert(partition.to_vec()) {
-                touched.push(partition.to_vec());
-            }
-        }
+        let change = self.rows.entries(change, errors)?;
+        let touched = &change.touched;
         let before: Vec<Vec<Shown>> = touched.iter().map(|p| self.section(p)).collect();
-        let keys: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
-        let weights: Vec<i64> = change.weights().values().to_vec();
-        self.state.apply(&keys, &weights)?;
+        self.rows.apply(&change)?;
         let mut difference: HashMap<(Vec<u8>, u64), i64> = HashMap::default();
         let mut order_of_rows: Vec<(Vec<u8>, u64)> = Vec::new();
         for (partition, old) in touched.iter().zip(before) {
@@ -351,23 +246,22 @@ impl Operator for TopN {
             skip,
             fetch,
         } = self.bound;
-        let partition: Vec<String> = self.partition.iter().map(|e| e.to_string()).collect();
-        let order: Vec<String> = self.order.iter().map(|e| e.to_string()).collect();
+        let (partition, order) = self.rows.describe_keys();
         format!(
             "TopN: {ranking:?} {}..={} by [{}] partitioned by [{}]",
             skip + 1,
             skip + fetch,
-            order.join(", "),
-            partition.join(", ")
+            order,
+            partition
         )
     }
 
     fn state_size(&self) -> usize {
-        self.state.bytes()
+        self.rows.bytes()
     }
 
     fn spines(&mut self) -> Vec<(&'static str, &mut Spine)> {
-        vec![("rows", &mut self.state)]
+        vec![("rows", self.rows.spine())]
     }
 }
 
@@ -375,6 +269,7 @@ impl Operator for TopN {
 mod tests {
     use super::*;
     use crate::dataflow::testing::{batch, change_of, rows_of};
+    use datafusion::arrow::compute::SortOptions;
     use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::physical_expr::expressions::Column;
 
@@ -567,6 +462,6 @@ mod tests {
             rows_of(&op.process(0, &change, &mut errors).unwrap()),
             vec!["1,98,98 x1", "1,99,99 x1"]
         );
-        assert_eq!(op.state.distinct_keys(), 2);
+        assert_eq!(op.rows.spine().distinct_keys(), 2);
     }
 }

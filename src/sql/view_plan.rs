@@ -27,9 +27,11 @@ use crate::dataflow::accumulator::{AggregateKind, AggregateSignature};
 use crate::dataflow::aggregate::{Aggregate, AggregateCall};
 use crate::dataflow::filter::Filter;
 use crate::dataflow::graph::Node;
+use crate::dataflow::ordered_partitions::OrderKey;
+use crate::dataflow::over_window::OverWindow;
 use crate::dataflow::project::Project;
 use crate::dataflow::session::Session;
-use crate::dataflow::top_n::{Bound, OrderKey, Ranking, TopN};
+use crate::dataflow::top_n::{Bound, Ranking, TopN};
 use crate::error::{Result, SluiceError};
 use crate::ml::predict::{calls_predict, is_predict};
 use crate::sql::session_functions::bound_of;
@@ -216,13 +218,15 @@ impl Translator<'_> {
                     .map(|e| self.physical(e, input_schema))
                     .collect::<Result<Vec<_>>>()?;
                 let output = Arc::new(a.schema.as_arrow().clone());
+                let tiebreak = listing_arguments(&a.aggr_expr);
                 let calls = a
                     .aggr_expr
                     .iter()
                     .enumerate()
                     .map(|(i, e)| {
                         let field = output.field(a.group_expr.len() + i);
-                        self.aggregate_call(e, input_schema, field.data_type().clone())
+                        let output_type = field.data_type().clone();
+                        self.aggregate_call(e, input_schema, output_type, &tiebreak)
                     })
                     .collect::<Result<Vec<_>>>()?;
                 // The group keys are the aggregate's first output columns.
@@ -325,11 +329,8 @@ impl Translator<'_> {
                  PREDICT in a subquery's select list instead",
             )),
             P::Join(join) => self.join(join),
-            P::Window(window) if ranking_of(window).is_some() => Err(SluiceError::not_supported(
-                "ROW_NUMBER(), RANK() and DENSE_RANK() are supported in a materialized view \
-                 only when an outer WHERE bounds them (top-N: WHERE rn <= N)",
-            )),
-            P::Window(window) => self.session(window),
+            P::Window(window) if is_session(window) => self.session(window),
+            P::Window(window) => self.over_window(window),
             P::Subquery(_) => Err(unsupported("a correlated subquery")),
             P::Unnest(_) => Err(unsupported("UNNEST")),
             P::RecursiveQuery(_) => Err(unsupported("WITH RECURSIVE")),
@@ -689,8 +690,57 @@ impl Translator<'_> {
         Ok(operator(Project::new(exprs, schema), node))
     }
 
-    /// A `Window` node is maintainable only as the session window functions that
-    /// `SESSION(...)` is rewritten to, all over the same partition, time and gap.
+    /// Window functions `OVER (PARTITION BY ... ORDER BY ...)`, all over the same
+    /// partition and order (DataFusion makes one `Window` node per partition and
+    /// order), evaluated per touched partition ([`OverWindow`]).
+    fn over_window(&mut self, window: &datafusion::logical_expr::Window) -> Result<Node> {
+        use datafusion::physical_planner::create_window_expr;
+        let mut keys = None;
+        for expr in &window.window_expr {
+            let Expr::WindowFunction(f) = strip_alias(expr) else {
+                return Err(unsupported(&format!("window expression {expr}")));
+            };
+            let these = (&f.params.partition_by, &f.params.order_by);
+            if *keys.get_or_insert(these) != these {
+                return Err(unsupported(
+                    "window functions with different PARTITION BY or ORDER BY in one query level",
+                ));
+            }
+        }
+        let Some((partition_by, order_by)) = keys else {
+            return Err(unsupported("a window without functions"));
+        };
+        let input = window.input.schema();
+        let functions = window
+            .window_expr
+            .iter()
+            .map(|e| {
+                Ok(create_window_expr(
+                    e,
+                    input,
+                    self.state.execution_props(),
+                    &Default::default(),
+                )?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let partition = partition_by
+            .iter()
+            .map(|e| self.physical(e, input))
+            .collect::<Result<Vec<_>>>()?;
+        let order = self.sort_keys(order_by, input)?;
+        let child = self.translate(&window.input)?;
+        let op = OverWindow::try_new(
+            input.as_arrow(),
+            partition,
+            order,
+            functions,
+            Arc::new(window.schema.as_arrow().clone()),
+        )?;
+        Ok(operator(op, child))
+    }
+
+    /// The session window functions that `SESSION(...)` is rewritten to, all over the
+    /// same partition, time and gap.
     fn session(&mut self, window: &datafusion::logical_expr::Window) -> Result<Node> {
         use datafusion::logical_expr::expr::WindowFunctionDefinition;
         use datafusion::scalar::ScalarValue;
@@ -750,23 +800,32 @@ impl Translator<'_> {
         Ok(operator(op, child))
     }
 
+    /// One aggregate call; `tiebreak` orders the tied rows of listing aggregates (see
+    /// [`listing_arguments`]).
     fn aggregate_call(
         &self,
         expr: &Expr,
         input_schema: &DFSchema,
         output_type: DataType,
+        tiebreak: &[Expr],
     ) -> Result<AggregateCall> {
         let Expr::AggregateFunction(AggregateFunction { func, params }) = strip_alias(expr) else {
             return Err(unsupported(&format!("aggregate expression {expr}")));
         };
+        if let Some(kind) = listing_kind(func.name()) {
+            return self.listing_call(kind, params, input_schema, output_type, tiebreak);
+        }
         if !params.order_by.is_empty() {
             return Err(unsupported(
-                "an ordered aggregate (ORDER BY inside the call)",
+                "an ordered aggregate (ORDER BY inside the call) other than string_agg, \
+                 array_agg, first_value and last_value",
             ));
         }
         let kind = match (func.name(), params.distinct) {
             ("count", false) => AggregateKind::Count,
             ("count", true) => AggregateKind::CountDistinct,
+            // Exactly: the exact count is within any approximation's error.
+            ("approx_distinct", _) => AggregateKind::CountDistinct,
             ("sum", false) => AggregateKind::Sum,
             ("avg", false) => AggregateKind::Avg,
             ("min" | "max", _) if func.name() == "min" => AggregateKind::Min,
@@ -790,7 +849,8 @@ impl Translator<'_> {
                 return Err(SluiceError::not_supported(format!(
                     "aggregate {name}({distinct}...) is not supported in materialized views; \
                      supported: count, count(DISTINCT), sum, avg, min, max, bool_and, bool_or, \
-                     var_samp, var_pop, stddev_samp, stddev_pop"
+                     var_samp, var_pop, stddev_samp, stddev_pop, string_agg, array_agg, \
+                     first_value, last_value, approx_distinct"
                 )));
             }
         };
@@ -823,7 +883,55 @@ impl Translator<'_> {
         };
         Ok(AggregateCall {
             signature,
-            arg: Some(self.physical(arg, input_schema)?),
+            args: vec![self.physical(arg, input_schema)?],
+            filter,
+        })
+    }
+
+    /// `string_agg`, `array_agg`, `first_value` or `last_value`, with their `ORDER BY`
+    /// and `DISTINCT` (see [`AggregateKind::is_listing`]).
+    fn listing_call(
+        &self,
+        kind: AggregateKind,
+        params: &datafusion::logical_expr::expr::AggregateFunctionParams,
+        input_schema: &DFSchema,
+        output_type: DataType,
+        tiebreak: &[Expr],
+    ) -> Result<AggregateCall> {
+        use datafusion::logical_expr::expr::NullTreatment;
+        let ignore_nulls = params.null_treatment == Some(NullTreatment::IgnoreNulls);
+        let order = self.sort_keys(&params.order_by, input_schema)?;
+        let order_types = order
+            .iter()
+            .map(|(e, options)| Ok((e.data_type(input_schema.as_arrow())?, *options)))
+            .collect::<Result<Vec<_>>>()?;
+        // DISTINCT keeps each value once: tied rows are equal in what is kept.
+        let tiebreak = if params.distinct { &[][..] } else { tiebreak };
+        let types = |exprs: &[Expr]| {
+            exprs
+                .iter()
+                .map(|a| Ok(a.get_type(input_schema)?))
+                .collect::<Result<Vec<_>>>()
+        };
+        let signature = AggregateSignature::listing(
+            kind,
+            &order_types,
+            &types(tiebreak)?,
+            &types(&params.args)?,
+            (params.distinct, ignore_nulls),
+            output_type,
+        )?;
+        let mut args: Vec<Arc<dyn PhysicalExpr>> = order.into_iter().map(|(e, _)| e).collect();
+        for arg in tiebreak.iter().chain(&params.args) {
+            args.push(self.physical(arg, input_schema)?);
+        }
+        let filter = match &params.filter {
+            Some(f) => Some(self.physical(f, input_schema)?),
+            None => None,
+        };
+        Ok(AggregateCall {
+            signature,
+            args,
             filter,
         })
     }
@@ -864,6 +972,46 @@ impl Translator<'_> {
 }
 
 /// `expr` without its aliases.
+/// The listing aggregate named `name` ([`AggregateKind::is_listing`]).
+fn listing_kind(name: &str) -> Option<AggregateKind> {
+    match name {
+        "string_agg" => Some(AggregateKind::StringAgg),
+        "array_agg" => Some(AggregateKind::ArrayAgg),
+        "first_value" => Some(AggregateKind::FirstValue),
+        "last_value" => Some(AggregateKind::LastValue),
+        _ => None,
+    }
+}
+
+/// The arguments of the listing aggregates among `calls` (string_agg, array_agg,
+/// first_value, last_value), each once: the columns that order their tied rows, the
+/// same way in each, so that several of them over one `ORDER BY` list the rows in one
+/// order (and `DISTINCT ON`'s `first_value` calls all take one row).
+fn listing_arguments(calls: &[Expr]) -> Vec<Expr> {
+    let mut arguments: Vec<Expr> = Vec::new();
+    for call in calls {
+        if let Expr::AggregateFunction(AggregateFunction { func, params }) = strip_alias(call) {
+            let listing = listing_kind(func.name()).is_some();
+            for arg in params.args.iter().filter(|_| listing && !params.distinct) {
+                if !arguments.contains(arg) {
+                    arguments.push(arg.clone());
+                }
+            }
+        }
+    }
+    arguments
+}
+
+/// True when `window` computes `SESSION(...)`'s window functions (its first one is
+/// one of them; [`Translator::session`] checks the rest).
+fn is_session(window: &datafusion::logical_expr::Window) -> bool {
+    use datafusion::logical_expr::expr::WindowFunctionDefinition;
+    window.window_expr.first().is_some_and(|e| {
+        matches!(strip_alias(e), Expr::WindowFunction(f)
+            if matches!(&f.fun, WindowFunctionDefinition::WindowUDF(udf) if bound_of(udf.name()).is_some()))
+    })
+}
+
 pub(super) fn strip_alias(expr: &Expr) -> &Expr {
     match expr {
         Expr::Alias(alias) => strip_alias(&alias.expr),

@@ -364,8 +364,12 @@ pub fn same_sorted_rows(a: &[Vec<String>], b: &[Vec<String>]) -> bool {
             .all(|(r, s)| r.len() == s.len() && r.iter().zip(s).all(|(x, y)| same(x, y)))
 }
 
+/// `text` as a number compares: whole numbers as integers (a float `96533552` and a
+/// numeric `96533552.000000` alike, so that they also sort alike), others to seven
+/// digits.
 fn normalize_number(text: &str) -> String {
     match text.parse::<f64>() {
+        Ok(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
         Ok(v) if text.contains('.') || text.contains('e') => {
             if v.abs() < 1e-9 {
                 "0".into()
