@@ -232,6 +232,16 @@ const CASES: &[Case] = &[
         name: "first_per_group",
         sql: "SELECT DISTINCT ON (g) g, k, v, s FROM t ORDER BY g, v DESC NULLS LAST, k",
     },
+    // Uncorrelated scalar subqueries: the rows follow the subquery's value.
+    Case {
+        name: "above_average",
+        sql: "SELECT k, v FROM t WHERE v > (SELECT avg(v) FROM t) AND g <> 4",
+    },
+    Case {
+        name: "below_top",
+        sql: "SELECT k, g, v - (SELECT max(v) FROM u) AS below, \
+              (SELECT count(*) FROM u WHERE s IS NULL) AS unnamed FROM t",
+    },
     // Three-valued logic: a NULL comparison is neither true nor false.
     Case {
         name: "three_valued",

@@ -102,7 +102,8 @@ async fn views_refuse_what_they_cannot_maintain() {
     client.batch_execute(SCHEMA).await.unwrap();
     for view in [
         "CREATE MATERIALIZED VIEW v1 AS SELECT k, (SELECT y FROM b WHERE b.k = a.k) AS y FROM a",
-        "CREATE MATERIALIZED VIEW v2 AS SELECT k FROM a WHERE x < (SELECT avg(x) FROM a)",
+        // Uncorrelated, but it may give no row or several.
+        "CREATE MATERIALIZED VIEW v2 AS SELECT k FROM a WHERE x < (SELECT x FROM a LIMIT 1)",
     ] {
         let error = client.batch_execute(view).await.unwrap_err();
         assert_eq!(sqlstate(&error), "0A000", "{view}: {error:?}");

@@ -252,7 +252,7 @@ fn random_predicate(rng: &mut Rng) -> String {
 /// inner joins (with a residual condition, and under an aggregate).
 fn random_view(rng: &mut Rng, table: &str) -> String {
     let pred = random_predicate(rng);
-    match rng.below(30) {
+    match rng.below(31) {
         0 => format!("SELECT k, v * 2 AS v2, upper(s) AS s, f FROM {table} WHERE {pred}"),
         1 => format!(
             "SELECT g, count(*) AS n, count(v) AS nv, count(DISTINCT s) AS ds, sum(v) AS sv, \
@@ -377,6 +377,11 @@ fn random_view(rng: &mut Rng, table: &str) -> String {
              last_value(v ORDER BY k) AS last_v FROM {table} WHERE {pred} GROUP BY g"
         ),
         29 => format!("SELECT DISTINCT ON (s) s, k, v FROM {table} ORDER BY s, v DESC, k"),
+        // An uncorrelated scalar subquery: a cross join with its one row.
+        30 => format!(
+            "SELECT k, v, v - (SELECT max(v) FROM t2) AS gap FROM {table} \
+             WHERE v > (SELECT avg(v) FROM t2 WHERE {pred}) OR s IS NULL"
+        ),
         // Under OR a subquery becomes a mark join (every row, marked).
         _ => format!(
             "SELECT a.k, a.g FROM {table} a WHERE a.v < {} \

@@ -37,6 +37,7 @@ pub mod sinks;
 pub mod subscribe;
 pub mod top_n;
 pub mod types;
+pub mod uncorrelated_subqueries;
 pub mod view_plan;
 pub mod watermarks;
 pub mod windows;

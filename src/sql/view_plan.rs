@@ -91,6 +91,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
     let plan = super::functions::postgres::use_postgres_versions(plan)?;
     super::functions::check_functions(&plan)?;
     let plan = view_optimizer(&state).optimize(&plan)?;
+    let plan = super::uncorrelated_subqueries::as_cross_joins(plan)?;
     let (plan, models) = crate::ml::predict::bind_models(plan)?;
     let schema = Arc::new(plan.schema().as_arrow().clone());
     let mut translator = Translator {
