@@ -295,6 +295,7 @@ fn new_context(
     context.register_udf(crate::sql::functions::serial::pg_get_serial_sequence(
         catalog.clone(),
     ));
+    context.register_udf(crate::sql::functions::like_escape::like_escape());
     // PostgreSQL's `variance` is the sample variance, DataFusion's `var_samp`.
     let var_samp = datafusion::functions_aggregate::variance::var_samp_udaf();
     context.register_udaf(var_samp.as_ref().clone().with_aliases(["variance"]));

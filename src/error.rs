@@ -49,6 +49,7 @@ pub mod sqlstate {
     pub const NAME_TOO_LONG: &str = "42622";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";
+    pub const INVALID_ESCAPE_SEQUENCE: &str = "22025";
     pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
     pub const CARDINALITY_VIOLATION: &str = "21000";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";

@@ -315,6 +315,13 @@ async fn like_with_any_escape_character_answers_as_postgres() {
             "'a\\' LIKE 'a\\' ESCAPE ''",
             "'a%' LIKE 'a%' ESCAPE ''",
             "'pg_class' LIKE 'pg/_%' ESCAPE '/'",
+            // Patterns that are not literals (SQLAlchemy's inspector writes this one).
+            "'pg_class' NOT LIKE 'pg/_' || '%' ESCAPE '/'",
+            "'pgxclass' LIKE lower('PG/_') || '%' ESCAPE '/'",
+            "'a%b' ILIKE concat('A/', '%B') ESCAPE '/'",
+            "like_escape('a//b/%c\\', '/')",
+            "like_escape('a\\b', '')",
+            "like_escape(NULL, '/')",
         ],
     )
     .await;

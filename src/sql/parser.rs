@@ -292,7 +292,7 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);
     expand_exponents(statement);
-    rewrite_like_escapes(statement)?;
+    super::functions::like_escape::rewrite_like_escapes(statement)?;
     name_function_columns(statement);
     match statement {
         Statement::Query(query) => {
@@ -383,85 +383,6 @@ fn quote_field_names(statement: &mut Statement) {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
-}
-
-/// `LIKE` / `ILIKE` with an escape character other than the backslash (`'a//b'
-/// ESCAPE '/'`, as metadata queries write it): DataFusion takes only the backslash, so
-/// a literal pattern is rewritten to the same pattern escaped with backslashes (and
-/// its own backslashes, plain characters then, escaped). `ESCAPE ''` turns escaping
-/// off. A pattern that is not a literal keeps DataFusion's refusal, and one that ends
-/// with its escape character is refused.
-fn rewrite_like_escapes(statement: &mut Statement) -> Result<()> {
-    use datafusion::sql::sqlparser::ast::{Value, visit_expressions_mut};
-    let outcome = visit_expressions_mut(statement, |expr| {
-        let (Expr::Like {
-            pattern,
-            escape_char,
-            ..
-        }
-        | Expr::ILike {
-            pattern,
-            escape_char,
-            ..
-        }) = expr
-        else {
-            return std::ops::ControlFlow::Continue(());
-        };
-        let (Some(escape), Expr::Value(text)) = (escape_char.as_ref(), pattern.as_mut()) else {
-            return std::ops::ControlFlow::Continue(());
-        };
-        let (Value::SingleQuotedString(escape), Value::SingleQuotedString(text)) =
-            (&escape.value, &mut text.value)
-        else {
-            return std::ops::ControlFlow::Continue(());
-        };
-        let mut escape = escape.chars();
-        let escape = match (escape.next(), escape.next()) {
-            (Some('\\'), None) => return std::ops::ControlFlow::Continue(()),
-            (first, None) => first,
-            // More than one character: DataFusion refuses it as PostgreSQL does.
-            _ => return std::ops::ControlFlow::Continue(()),
-        };
-        match backslash_escaped(text, escape) {
-            Some(rewritten) => {
-                *text = rewritten;
-                *escape_char = None;
-                std::ops::ControlFlow::Continue(())
-            }
-            // PostgreSQL fails on it only when a value reaches it (`'a' LIKE 'a/'
-            // ESCAPE '/'` is false, `'ab' LIKE 'a/' ESCAPE '/'` an error).
-            None => std::ops::ControlFlow::Break(SluiceError::not_supported(
-                "a LIKE pattern that ends with its escape character is not supported",
-            )),
-        }
-    });
-    match outcome {
-        std::ops::ControlFlow::Break(e) => Err(e),
-        std::ops::ControlFlow::Continue(()) => Ok(()),
-    }
-}
-
-/// `pattern`, written with escape character `escape` (`None`: no escaping), written
-/// with the backslash as its escape character; `None` when it ends with the escape.
-fn backslash_escaped(pattern: &str, escape: Option<char>) -> Option<String> {
-    let mut out = String::with_capacity(pattern.len() + 4);
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if Some(c) == escape {
-            // The escaped character stands for itself: only the wildcards and the
-            // backslash need the backslash to say so.
-            let literal = chars.next()?;
-            if matches!(literal, '%' | '_' | '\\') {
-                out.push('\\');
-            }
-            out.push(literal);
-        } else if c == '\\' {
-            out.push_str("\\\\");
-        } else {
-            out.push(c);
-        }
-    }
-    Some(out)
 }
 
 /// Numeric literals in exponent form (`1e15`, `1.5e-7`) written out (`1000000000000000`,
@@ -908,24 +829,6 @@ fn postgres_column_name(expr: &Expr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_are_rewritten_to_backslash_escapes() {
-        for (pattern, escape, rewritten) in [
-            ("a//b", Some('/'), Some("a/b")),
-            ("a/%b/_", Some('/'), Some("a\\%b\\_")),
-            ("a\\b", Some('/'), Some("a\\\\b")),
-            ("a/\\b", Some('/'), Some("a\\\\b")),
-            ("a\\%", None, Some("a\\\\%")),
-            ("a/", Some('/'), None),
-        ] {
-            assert_eq!(
-                backslash_escaped(pattern, escape).as_deref(),
-                rewritten,
-                "{pattern}"
-            );
-        }
-    }
 
     #[test]
     fn syntax_errors_have_sqlstate_42601() {
