@@ -923,7 +923,7 @@ mod tests {
                 let last_t = rows.last().map(|r| r.0);
                 let last = rows.iter().find(|r| Some(r.0) == last_t).and_then(|r| r.1);
                 out.push(format!(
-                    "{},{joined},[{}],{},{} x1",
+                    "{},{joined},[{}],{},{}",
                     show(g),
                     array.join(", "),
                     show(rows[0].1),
@@ -932,15 +932,10 @@ mod tests {
             }
             out
         };
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::dataflow::testing::Xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: u64| rng.below(n);
         let mut agg = listing();
-        let mut view: HashMap<String, i64> = HashMap::default();
+        let mut view = crate::dataflow::testing::Multiset::default();
         let mut live: Vec<(Row, i64)> = Vec::new();
         for _ in 0..300 {
             let (mut g, mut t, mut v, mut w) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -969,16 +964,10 @@ mod tests {
             }
             let change = change_of(batch(&[("g", &g), ("t", &t), ("v", &v)]), &w);
             let out = agg.process(0, &change, &mut ErrorLog::default()).unwrap();
-            for shown in rows_of(&out) {
-                let (row, weight) = shown.rsplit_once(" x").unwrap();
-                *view.entry(row.to_string()).or_default() += weight.parse::<i64>().unwrap();
-            }
-            view.retain(|_, w| *w != 0);
-            let mut contents: Vec<String> = view.iter().map(|(r, w)| format!("{r} x{w}")).collect();
-            contents.sort();
+            view.apply(&out);
             let mut want = expected(&live);
             want.sort();
-            assert_eq!(contents, want);
+            assert_eq!(view.rows(), want);
         }
     }
 }

@@ -196,7 +196,7 @@ impl Operator for OverWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataflow::testing::{batch, change_of, rows_of};
+    use crate::dataflow::testing::{Multiset, Xorshift, batch, change_of, rows_of};
     use datafusion::arrow::compute::SortOptions;
     use datafusion::arrow::datatypes::{DataType, Field};
     use datafusion::common::DFSchema;
@@ -305,26 +305,6 @@ mod tests {
         out
     }
 
-    /// Applies `change` to `view` (a multiset of output rows, as strings).
-    fn fold(view: &mut HashMap<String, i64>, change: &ChangeBatch) {
-        for shown in rows_of(change) {
-            let (row, weight) = shown.rsplit_once(" x").expect("rows_of's form");
-            let slot = view.entry(row.to_string()).or_default();
-            *slot += weight.parse::<i64>().expect("a weight");
-            assert!(*slot >= 0, "a row was retracted more often than inserted");
-        }
-        view.retain(|_, w| *w != 0);
-    }
-
-    fn contents(view: &HashMap<String, i64>) -> Vec<String> {
-        let mut out: Vec<String> = view
-            .iter()
-            .flat_map(|(row, w)| std::iter::repeat_n(row.clone(), *w as usize))
-            .collect();
-        out.sort();
-        out
-    }
-
     fn push(op: &mut OverWindow, rows: &[Row], weights: &[i64]) -> ChangeBatch {
         let column = |f: fn(&Row) -> Option<i64>| rows.iter().map(f).collect::<Vec<_>>();
         let data = batch(&[
@@ -339,31 +319,25 @@ mod tests {
     #[test]
     fn a_row_inserted_in_the_middle_moves_the_rows_after_it() {
         let mut op = over_window();
-        let mut view = HashMap::default();
+        let mut view = Multiset::default();
         let rows = [(Some(1), Some(10), Some(1)), (Some(1), Some(30), Some(3))];
-        fold(&mut view, &push(&mut op, &rows, &[1, 1]));
+        view.apply(&push(&mut op, &rows, &[1, 1]));
         let change = push(&mut op, &[(Some(1), Some(20), Some(2))], &[1]);
         // The first row keeps its values; the new one appears; the last one moves.
         assert_eq!(change.num_rows(), 3, "{:?}", rows_of(&change));
-        fold(&mut view, &change);
+        view.apply(&change);
         assert_eq!(
-            contents(&view),
+            view.rows(),
             vec!["1,10,1,1,NULL,1", "1,20,2,2,1,3", "1,30,3,3,2,6"]
         );
     }
 
     #[test]
     fn every_evaluation_follows_a_random_stream() {
-        // A small deterministic generator (xorshift), so failures replay.
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: u64| rng.below(n);
         let mut op = over_window();
-        let mut view = HashMap::default();
+        let mut view = Multiset::default();
         let mut live: Vec<(Row, i64)> = Vec::new();
         for _ in 0..300 {
             let mut rows = Vec::new();
@@ -395,8 +369,8 @@ mod tests {
                 rows.push(row);
                 weights.push(weight);
             }
-            fold(&mut view, &push(&mut op, &rows, &weights));
-            assert_eq!(contents(&view), expected(&live));
+            view.apply(&push(&mut op, &rows, &weights));
+            assert_eq!(view.rows(), expected(&live));
         }
     }
 }

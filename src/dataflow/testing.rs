@@ -63,3 +63,45 @@ pub fn rows_of(change: &ChangeBatch) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// A small deterministic generator (xorshift), so randomized tests replay.
+pub struct Xorshift(pub u64);
+
+impl Xorshift {
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// An operator's output accumulated from its changes: a multiset of rows written as
+/// [`rows_of`] writes them (without the weight).
+#[derive(Default)]
+pub struct Multiset(std::collections::HashMap<String, i64>);
+
+impl Multiset {
+    /// Adds `change`; panics when a row is retracted more often than inserted.
+    pub fn apply(&mut self, change: &ChangeBatch) {
+        for shown in rows_of(change) {
+            let (row, weight) = shown.rsplit_once(" x").expect("rows_of's form");
+            let slot = self.0.entry(row.to_string()).or_default();
+            *slot += weight.parse::<i64>().expect("a weight");
+            assert!(*slot >= 0, "{row} was retracted more often than inserted");
+        }
+        self.0.retain(|_, copies| *copies != 0);
+    }
+
+    /// The rows, each as often as it occurs, sorted.
+    pub fn rows(&self) -> Vec<String> {
+        let mut rows: Vec<String> = self
+            .0
+            .iter()
+            .flat_map(|(row, copies)| std::iter::repeat_n(row.clone(), *copies as usize))
+            .collect();
+        rows.sort();
+        rows
+    }
+}
