@@ -242,6 +242,21 @@ const CASES: &[Case] = &[
         sql: "SELECT k, g, v - (SELECT max(v) FROM u) AS below, \
               (SELECT count(*) FROM u WHERE s IS NULL) AS unnamed FROM t",
     },
+    // Grouping sets: one aggregate per set, NULL for the keys a set leaves out.
+    Case {
+        name: "rollup_totals",
+        sql: "SELECT g, s, count(*) AS n, sum(v) AS sv, GROUPING(g, s) AS gr FROM t \
+              GROUP BY ROLLUP (g, s)",
+    },
+    Case {
+        name: "cube_counts",
+        sql: "SELECT g, s, count(v) AS n, max(b) AS mb FROM t GROUP BY CUBE (g, s)",
+    },
+    Case {
+        name: "repeated_sets",
+        sql: "SELECT g, v % 3 AS r, min(k) AS first_k FROM t \
+              GROUP BY GROUPING SETS ((g), (g), (v % 3), ())",
+    },
     // Three-valued logic: a NULL comparison is neither true nor false.
     Case {
         name: "three_valued",
@@ -326,6 +341,7 @@ const TYPE_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     ("moving_average", "moving", "numeric", "float8"),
     ("previous_and_next", "rn", "int8", "numeric"),
     ("ranks_and_firsts", "r", "int8", "numeric"),
+    ("repeated_sets", "r", "int4", "int8"),
     ("null_expressions", "v1", "int4", "int8"),
     ("null_expressions", "q", "int4", "int8"),
     ("null_expressions", "r", "int4", "int8"),
@@ -507,12 +523,20 @@ fn as_f64(n: &Number) -> f64 {
 
 /// A key that sorts both sides' rows the same way: numbers by value (rounded, so a
 /// double and a numeric of the same value sort alike), then text.
-fn sort_key(value: &Option<String>) -> (u8, String) {
+/// A value's place in a sorted row list: numbers by their value to 7 digits (so that
+/// values equal within [`same_value`]'s tolerance sort alike), then exactly (so that
+/// large values equal to 7 digits, 8868626958513410 and 8868626958513889, sort alike on
+/// both sides).
+fn sort_key(value: &Option<String>) -> (u8, String, String) {
     match value {
-        None => (0, String::new()),
+        None => (0, String::new(), String::new()),
         Some(text) => match number(text) {
-            Some(n) => (1, format!("{:+.6e}", as_f64(&n))),
-            None => (2, text.clone()),
+            Some(n) => (
+                1,
+                format!("{:+.6e}", as_f64(&n)),
+                format!("{:+.16e}", as_f64(&n)),
+            ),
+            None => (2, text.clone(), String::new()),
         },
     }
 }

@@ -252,7 +252,7 @@ fn random_predicate(rng: &mut Rng) -> String {
 /// inner joins (with a residual condition, and under an aggregate).
 fn random_view(rng: &mut Rng, table: &str) -> String {
     let pred = random_predicate(rng);
-    match rng.below(31) {
+    match rng.below(32) {
         0 => format!("SELECT k, v * 2 AS v2, upper(s) AS s, f FROM {table} WHERE {pred}"),
         1 => format!(
             "SELECT g, count(*) AS n, count(v) AS nv, count(DISTINCT s) AS ds, sum(v) AS sv, \
@@ -381,6 +381,10 @@ fn random_view(rng: &mut Rng, table: &str) -> String {
         30 => format!(
             "SELECT k, v, v - (SELECT max(v) FROM t2) AS gap FROM {table} \
              WHERE v > (SELECT avg(v) FROM t2 WHERE {pred}) OR s IS NULL"
+        ),
+        31 => format!(
+            "SELECT g, s, count(*) AS n, sum(v) AS sv, GROUPING(g) AS gg FROM {table} \
+             WHERE {pred} GROUP BY ROLLUP (g, s)"
         ),
         // Under OR a subquery becomes a mark join (every row, marked).
         _ => format!(

@@ -22,6 +22,7 @@ pub mod ddl;
 pub mod dml;
 pub mod flink_windows;
 pub mod functions;
+pub mod grouping_sets;
 pub mod interrupt;
 pub mod models;
 pub mod names;

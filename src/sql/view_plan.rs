@@ -205,14 +205,11 @@ impl Translator<'_> {
                 Ok(operator(filter, child))
             }
             P::Aggregate(a) => {
+                if let Some((keys, sets)) = super::grouping_sets::grouping_sets(&a.group_expr)? {
+                    return self.grouping_sets(a, &keys, sets);
+                }
                 let child = self.translate(&a.input)?;
                 let input_schema = a.input.schema();
-                if a.group_expr
-                    .iter()
-                    .any(|e| matches!(e, Expr::GroupingSet(_)))
-                {
-                    return Err(unsupported("GROUPING SETS / ROLLUP / CUBE"));
-                }
                 let keys = a
                     .group_expr
                     .iter()
@@ -350,6 +347,77 @@ impl Translator<'_> {
                 "a materialized view must be defined by a query",
             )),
         }
+    }
+
+    /// An aggregate over grouping sets (see [`super::grouping_sets`]): per set, an
+    /// aggregate by the set's keys, padded to the full row with NULLs and the set's
+    /// grouping id; the sets' rows together.
+    fn grouping_sets(
+        &mut self,
+        a: &datafusion::logical_expr::Aggregate,
+        keys: &[Expr],
+        sets: Vec<super::grouping_sets::GroupingSetPlan>,
+    ) -> Result<Node> {
+        use datafusion::physical_expr::expressions::{Column, Literal};
+        use datafusion::scalar::ScalarValue;
+        let input_schema = a.input.schema();
+        let output = Arc::new(a.schema.as_arrow().clone());
+        // The output: keys, the grouping id, then the aggregates.
+        let aggregates_start = keys.len() + 1;
+        let tiebreak = listing_arguments(&a.aggr_expr);
+        let mut children = Vec::with_capacity(sets.len());
+        for set in sets {
+            let grouped: Vec<usize> = (0..keys.len()).filter(|&k| set.grouped[k]).collect();
+            let mut fields: Vec<_> = grouped.iter().map(|&k| output.field(k).clone()).collect();
+            fields.extend(
+                output.fields()[aggregates_start..]
+                    .iter()
+                    .map(|f| f.as_ref().clone()),
+            );
+            let set_schema = Arc::new(Schema::new(fields));
+            let set_keys = grouped
+                .iter()
+                .map(|&k| self.physical(&keys[k], input_schema))
+                .collect::<Result<Vec<_>>>()?;
+            let calls = a
+                .aggr_expr
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let output_type = output.field(aggregates_start + i).data_type().clone();
+                    self.aggregate_call(e, input_schema, output_type, &tiebreak)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut aggregate = Aggregate::try_new(set_keys, calls, set_schema.clone())?
+                .append_only(self.append_only(&a.input));
+            if self.needs_memo(&LogicalPlan::Aggregate(a.clone())) {
+                aggregate = aggregate.memoized(input_schema.as_arrow())?;
+            }
+            let child = operator(aggregate, self.translate(&a.input)?);
+            // Pad to the full row.
+            let mut exprs: Vec<Arc<dyn PhysicalExpr>> = Vec::with_capacity(output.fields().len());
+            for k in 0..keys.len() {
+                exprs.push(match grouped.iter().position(|&g| g == k) {
+                    Some(i) => Arc::new(Column::new(set_schema.field(i).name(), i)),
+                    None => Arc::new(Literal::new(ScalarValue::try_from(
+                        output.field(k).data_type(),
+                    )?)),
+                });
+            }
+            exprs.push(Arc::new(Literal::new(set.grouping_id)));
+            for i in 0..a.aggr_expr.len() {
+                let column = grouped.len() + i;
+                exprs.push(Arc::new(Column::new(
+                    set_schema.field(column).name(),
+                    column,
+                )));
+            }
+            children.push(operator(Project::new(exprs, output.clone()), child));
+        }
+        Ok(Node::Union {
+            children,
+            schema: output,
+        })
     }
 
     /// True when `plan`'s rows never retract: it reads only sources (append-only)
