@@ -16,47 +16,18 @@
 //! suite's quick mode) it runs 5,000,000, and without `--bench` (as `cargo test
 //! --all-targets` runs it) a smoke run of 200,000. `SLUICE_BENCH_EVENTS` sets N.
 
-use std::time::{Duration, Instant};
-
-use tokio_postgres::Client;
-
 // The tests' harness: an in-process server over a temporary data directory.
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod state_growth;
+
+use state_growth::{mib, rss_mib, scalar};
 
 const VIEWS: [&str; 3] = ["closed_windows", "continuous_windows", "all_windows"];
 
-/// Resident memory of this process, in MiB (from /proc).
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-async fn scalar(client: &Client, sql: &str) -> i64 {
-    client
-        .query_one(sql, &[])
-        .await
-        .map(|r| r.get(0))
-        .unwrap_or(-1)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let events: i64 = std::env::var("SLUICE_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(
-            match (full, std::env::var("SLUICE_BENCH_FULL").as_deref()) {
-                (true, Ok("1")) => 30_000_000,
-                (true, _) => 5_000_000,
-                (false, _) => 200_000,
-            },
-        );
+    let (full, events) = state_growth::events_to_run();
     let server = common::TestServer::start().await;
     let client = server.client().await;
     let per_auction = |source: &str| {
@@ -90,38 +61,11 @@ async fn main() {
         "| elapsed | events read | EOWC operator state | continuous operator state | no-watermark operator state (baseline) | EOWC / baseline | continuous / baseline | RSS |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let start = Instant::now();
-    let interval = if full {
-        Duration::from_secs(5)
-    } else {
-        Duration::from_millis(500)
-    };
-    let mut done = false;
-    while !done {
-        tokio::time::sleep(interval).await;
-        let read = scalar(
-            &client,
-            "SELECT min(rows_read) FROM sluice_catalog.source_status",
-        )
-        .await;
-        if read >= events {
-            // Everything is delivered: wait until the views have processed it, for a
-            // last, exact measurement (FLUSH refreshes the state sizes).
-            client.batch_execute("FLUSH").await.expect("flush");
-            done = true;
-        }
-        let mut bytes = Vec::new();
-        for view in VIEWS {
-            let sql = format!(
-                "SELECT operator_bytes FROM sluice_catalog.view_status WHERE name = '{view}'"
-            );
-            bytes.push(scalar(&client, &sql).await);
-        }
-        let mib = |b: i64| b as f64 / 1048576.0;
+    state_growth::sample_until_read(&client, events, full, &VIEWS, |elapsed, read, bytes| {
         let ratio = |b: i64| b as f64 / bytes[2].max(1) as f64;
         println!(
             "| {:.0} s | {read} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.3} | {:.3} | {:.0} MiB |",
-            start.elapsed().as_secs_f64(),
+            elapsed,
             mib(bytes[0]),
             mib(bytes[1]),
             mib(bytes[2]),
@@ -129,7 +73,8 @@ async fn main() {
             ratio(bytes[1]),
             rss_mib()
         );
-    }
+    })
+    .await;
     for view in VIEWS {
         let windows = scalar(&client, &format!("SELECT count(*) FROM {view}")).await;
         let late = scalar(
