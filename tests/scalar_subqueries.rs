@@ -6,8 +6,7 @@
 
 mod common;
 
-use common::postgres::Postgres;
-use common::{TestServer, assert_same_rows, sqlstate};
+use common::{Both, TestServer, assert_same_rows, sqlstate};
 
 const SCHEMA: &str = "
 CREATE TABLE a (k INT, x INT, flag BOOLEAN, name TEXT);
@@ -64,13 +63,9 @@ const REFUSED: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scalar_subqueries_answer_as_postgres() {
-    let sluice = TestServer::start().await;
-    let ours = sluice.client().await;
-    ours.batch_execute(SCHEMA).await.unwrap();
-    let postgres = Postgres::start();
-    let theirs = postgres.client().await;
-    theirs.batch_execute(SCHEMA).await.unwrap();
-    assert_same_rows(&ours, &theirs, ANSWERED).await;
+    let both = Both::start(SCHEMA).await;
+    let (ours, theirs) = (&both.ours, &both.theirs);
+    assert_same_rows(ours, theirs, ANSWERED).await;
     for query in TOO_MANY_ROWS {
         let expected = theirs.simple_query(query).await.unwrap_err();
         assert_eq!(sqlstate(&expected), "21000", "PostgreSQL: {query}");

@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::postgres::Postgres;
-use common::{TestServer, assert_same_rows, sqlstate};
+use common::{Both, assert_same_rows, sqlstate};
 
 const SCHEMA: &str = "
 CREATE TABLE l (x INT, y TEXT);
@@ -42,13 +41,9 @@ const CHANGES: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_operations_answer_as_postgres_in_queries_and_views() {
-    let sluice = TestServer::start().await;
-    let ours = sluice.client().await;
-    ours.batch_execute(SCHEMA).await.unwrap();
-    let postgres = Postgres::start();
-    let theirs = postgres.client().await;
-    theirs.batch_execute(SCHEMA).await.unwrap();
-    assert_same_rows(&ours, &theirs, QUERIES).await;
+    let both = Both::start(SCHEMA).await;
+    let (ours, theirs) = (&both.ours, &both.theirs);
+    assert_same_rows(ours, theirs, QUERIES).await;
 
     // The same queries as views (PostgreSQL: plain views), after every change.
     let view_queries: Vec<String> = (0..QUERIES.len())
@@ -69,22 +64,16 @@ async fn set_operations_answer_as_postgres_in_queries_and_views() {
             .await
             .unwrap();
         theirs.batch_execute(change).await.unwrap();
-        assert_same_rows(&ours, &theirs, &view_queries).await;
-        assert_same_rows(&ours, &theirs, QUERIES).await;
+        assert_same_rows(ours, theirs, &view_queries).await;
+        assert_same_rows(ours, theirs, QUERIES).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn view_columns_sharing_a_name_are_refused() {
-    let sluice = TestServer::start().await;
-    let ours = sluice.client().await;
-    let postgres = Postgres::start();
-    let theirs = postgres.client().await;
-    for client in [&ours, &theirs] {
-        client.batch_execute(SCHEMA).await.unwrap();
-    }
+    let both = Both::start(SCHEMA).await;
     let sql = "CREATE MATERIALIZED VIEW both_x AS SELECT * FROM l JOIN r ON l.x = r.x";
-    for client in [&ours, &theirs] {
+    for client in [&both.ours, &both.theirs] {
         let error = client.batch_execute(sql).await.unwrap_err();
         assert_eq!(sqlstate(&error), "42701");
         assert_eq!(

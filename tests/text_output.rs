@@ -10,8 +10,7 @@
 
 mod common;
 
-use common::TestServer;
-use common::postgres::Postgres;
+use common::Both;
 use tokio_postgres::Client;
 
 /// A table of every supported column type, created identically on both sides.
@@ -147,26 +146,17 @@ async fn both(sluice: &Client, postgres: &Client, sql: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_output_matches_postgres() {
-    let pg = Postgres::start();
-    let postgres = pg.client().await;
-    let server = TestServer::start().await;
-    let sluice = server.client().await;
-
-    both(&sluice, &postgres, TABLE).await;
+    let servers = Both::start(TABLE).await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
     for row in ROWS {
-        both(
-            &sluice,
-            &postgres,
-            &format!("INSERT INTO vals VALUES {row}"),
-        )
-        .await;
+        both(sluice, postgres, &format!("INSERT INTO vals VALUES {row}")).await;
     }
-    let expected = text_rows(&postgres, "SELECT * FROM vals ORDER BY s")
+    let expected = text_rows(postgres, "SELECT * FROM vals ORDER BY s")
         .await
         .unwrap();
     assert_eq!(expected.len(), ROWS.len());
     assert_eq!(
-        text_rows(&sluice, "SELECT * FROM vals ORDER BY s")
+        text_rows(sluice, "SELECT * FROM vals ORDER BY s")
             .await
             .unwrap(),
         expected
@@ -182,8 +172,8 @@ async fn text_output_matches_postgres() {
         .unwrap();
     let sql = |relation: &str| format!("SELECT {columns} FROM {relation} ORDER BY s");
     assert_eq!(
-        text_rows(&sluice, &sql("vals_view")).await.unwrap(),
-        text_rows(&postgres, &sql("vals")).await.unwrap()
+        text_rows(sluice, &sql("vals_view")).await.unwrap(),
+        text_rows(postgres, &sql("vals")).await.unwrap()
     );
 
     // Under the default extra_float_digits (1: shortest exact digits), and rounded to
@@ -191,15 +181,15 @@ async fn text_output_matches_postgres() {
     let mut differences = Vec::new();
     for extra_float_digits in [1, 0, -5, 3] {
         both(
-            &sluice,
-            &postgres,
+            sluice,
+            postgres,
             &format!("SET extra_float_digits = {extra_float_digits}"),
         )
         .await;
         for expression in EXPRESSIONS {
             let sql = format!("SELECT {expression}");
-            let ours = text_rows(&sluice, &sql).await;
-            let theirs = text_rows(&postgres, &sql).await;
+            let ours = text_rows(sluice, &sql).await;
+            let theirs = text_rows(postgres, &sql).await;
             if ours != theirs {
                 differences.push(format!(
                     "{sql} (extra_float_digits {extra_float_digits}): Sluice {ours:?}, \
@@ -209,12 +199,12 @@ async fn text_output_matches_postgres() {
         }
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
-    both(&sluice, &postgres, "SET extra_float_digits = 1").await;
+    both(sluice, postgres, "SET extra_float_digits = 1").await;
 
     for (expression, why) in KNOWN_DIFFERENCES {
         let sql = format!("SELECT {expression}");
-        let ours = text_rows(&sluice, &sql).await.unwrap();
-        let theirs = text_rows(&postgres, &sql).await.unwrap();
+        let ours = text_rows(sluice, &sql).await.unwrap();
+        let theirs = text_rows(postgres, &sql).await.unwrap();
         assert_ne!(
             ours, theirs,
             "{sql} now prints as PostgreSQL does: remove it from KNOWN_DIFFERENCES ({why})"
@@ -226,10 +216,8 @@ async fn text_output_matches_postgres() {
 /// `DateStyle` by that name).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_names_its_column_as_postgres() {
-    let pg = Postgres::start();
-    let postgres = pg.client().await;
-    let server = TestServer::start().await;
-    let sluice = server.client().await;
+    let servers = Both::start("").await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
     for sql in [
         "SHOW DateStyle",
         "SHOW datestyle",
@@ -264,19 +252,11 @@ async fn show_names_its_column_as_postgres() {
 /// the same errors as PostgreSQL for a relation or column that does not exist.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_get_serial_sequence_answers_as_postgres() {
-    let pg = Postgres::start();
-    let postgres = pg.client().await;
-    let server = TestServer::start().await;
-    let sluice = server.client().await;
-    both(
-        &sluice,
-        &postgres,
-        "CREATE TABLE items (id BIGINT PRIMARY KEY, \"Name\" TEXT)",
-    )
-    .await;
+    let servers = Both::start("CREATE TABLE items (id BIGINT PRIMARY KEY, \"Name\" TEXT)").await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
     assert_same_answers(
-        &sluice,
-        &postgres,
+        sluice,
+        postgres,
         &[
             "pg_get_serial_sequence('items', 'id')",
             "pg_get_serial_sequence('public.items', 'id')",
@@ -295,13 +275,11 @@ async fn pg_get_serial_sequence_answers_as_postgres() {
 /// in PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn like_with_any_escape_character_answers_as_postgres() {
-    let pg = Postgres::start();
-    let postgres = pg.client().await;
-    let server = TestServer::start().await;
-    let sluice = server.client().await;
+    let servers = Both::start("").await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
     assert_same_answers(
-        &sluice,
-        &postgres,
+        sluice,
+        postgres,
         &[
             "'a/b' LIKE 'a//b' ESCAPE '/'",
             "'a%b' LIKE 'a/%b' ESCAPE '/'",
@@ -327,8 +305,8 @@ async fn like_with_any_escape_character_answers_as_postgres() {
     .await;
     // Operators qualified as catalog queries write them.
     assert_same_answers(
-        &sluice,
-        &postgres,
+        sluice,
+        postgres,
         &[
             "1 OPERATOR(pg_catalog.=) 1",
             "2 OPERATOR(pg_catalog.<) 1",
@@ -357,19 +335,14 @@ async fn like_with_any_escape_character_answers_as_postgres() {
 /// alias or the function: the same column names and rows as PostgreSQL's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_column_names_answer_as_postgres() {
-    let pg = Postgres::start();
-    let postgres = pg.client().await;
-    let server = TestServer::start().await;
-    let sluice = server.client().await;
-    both(
-        &sluice,
-        &postgres,
+    let servers = Both::start(
         "CREATE TABLE pairs (a BIGINT, b BIGINT);
          INSERT INTO pairs SELECT i, i FROM generate_series(1, 3) i;
          CREATE TABLE other (a BIGINT, c TEXT);
          INSERT INTO other VALUES (1, 'x'), (2, 'y');",
     )
     .await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
     for sql in [
         "SELECT a, b FROM pairs ORDER BY a",
         "SELECT i, i FROM generate_series(1, 3) i ORDER BY 1",
@@ -394,8 +367,8 @@ async fn repeated_column_names_answer_as_postgres() {
             "{sql}"
         );
         assert_eq!(
-            text_rows(&sluice, sql).await,
-            text_rows(&postgres, sql).await,
+            text_rows(sluice, sql).await,
+            text_rows(postgres, sql).await,
             "{sql}"
         );
     }

@@ -9,8 +9,7 @@
 
 mod common;
 
-use common::postgres::Postgres;
-use common::{Rng, TestServer, env_number, sorted_rows};
+use common::{Both, Rng, env_number, sorted_rows};
 use tokio_postgres::Client;
 
 const SCHEMA: &str = "
@@ -596,30 +595,21 @@ async fn tpch_views_equal_postgres_after_loads_deletes_and_updates() {
     let scale = env_number("SLUICE_TPCH_SCALE", 10) as i64;
     let rounds = env_number("SLUICE_TPCH_ROUNDS", 3) as i64;
     let sizes = Sizes::of(scale);
-    let sluice = TestServer::start().await;
-    let ours = sluice.client().await;
-    let postgres = Postgres::start();
-    let theirs = postgres.client().await;
-    ours.batch_execute(SCHEMA).await.unwrap();
-    theirs.batch_execute(SCHEMA).await.unwrap();
+    let servers = Both::start(SCHEMA).await;
+    let (ours, theirs) = (&servers.ours, &servers.theirs);
     let mut rng = Rng(0x7c3a_91e5_2d4b_f086);
-    both(&ours, &theirs, &fixed_tables(&mut rng, &sizes)).await;
+    both(ours, theirs, &fixed_tables(&mut rng, &sizes)).await;
     // Half the orders before the views (backfill), half after (maintenance).
     let half = sizes.orders / 2;
-    both(&ours, &theirs, &new_orders(&mut rng, &sizes, 1, half)).await;
+    both(ours, theirs, &new_orders(&mut rng, &sizes, 1, half)).await;
     for (name, query) in QUERIES {
         ours.batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {query}"))
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
-    compare(&ours, &theirs, "after the backfill").await;
-    both(
-        &ours,
-        &theirs,
-        &new_orders(&mut rng, &sizes, half + 1, half),
-    )
-    .await;
-    compare(&ours, &theirs, "after the load").await;
+    compare(ours, theirs, "after the backfill").await;
+    both(ours, theirs, &new_orders(&mut rng, &sizes, half + 1, half)).await;
+    compare(ours, theirs, "after the load").await;
     let mut next_order = 2 * half + 1;
     for round in 0..rounds {
         let count = (sizes.orders / 20).max(5);
@@ -646,7 +636,7 @@ async fn tpch_views_equal_postgres_after_loads_deletes_and_updates() {
             "UPDATE customer SET c_acctbal = c_acctbal - 100 WHERE c_custkey % 17 = {}",
             rng.below(17)
         ));
-        both(&ours, &theirs, &statements).await;
-        compare(&ours, &theirs, &format!("round {round}")).await;
+        both(ours, theirs, &statements).await;
+        compare(ours, theirs, &format!("round {round}")).await;
     }
 }

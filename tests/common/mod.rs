@@ -42,6 +42,42 @@ impl TestServer {
     }
 }
 
+/// Sluice (in-process) and a PostgreSQL oracle, each with a client, started with the
+/// same schema: what the tests comparing the two begin with.
+pub struct Both {
+    /// Sluice's client.
+    pub ours: Client,
+    /// PostgreSQL's client.
+    pub theirs: Client,
+    _sluice: TestServer,
+    _postgres: postgres::Postgres,
+}
+
+impl Both {
+    /// Starts both servers and runs `schema` (statements; none when blank) on each.
+    pub async fn start(schema: &str) -> Both {
+        let sluice = TestServer::start().await;
+        let postgres = postgres::Postgres::start();
+        let both = Both {
+            ours: sluice.client().await,
+            theirs: postgres.client().await,
+            _sluice: sluice,
+            _postgres: postgres,
+        };
+        if !schema.trim().is_empty() {
+            both.ours
+                .batch_execute(schema)
+                .await
+                .unwrap_or_else(|e| panic!("Sluice refused the schema: {e:?}"));
+            both.theirs
+                .batch_execute(schema)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL refused the schema: {e:?}"));
+        }
+        both
+    }
+}
+
 /// Serves the database in `data_dir` again after a [`TestServer::stop`], waiting for
 /// the previous server's connections to wind down and release the directory.
 pub async fn restart(data_dir: &Path) -> SocketAddr {
