@@ -135,8 +135,7 @@ impl OrderedPartitions {
 
     /// Adds `change`'s rows with their weights.
     pub fn apply(&mut self, change: &Entries) -> Result<()> {
-        let keys: Vec<&[u8]> = change.entries.iter().map(Vec::as_slice).collect();
-        self.state.apply(&keys, &change.weights)
+        self.adjust(&change.entries, &change.weights)
     }
 
     /// Adds `entries` (read from this state) with `weights`.
