@@ -1,4 +1,4 @@
-//! What the state benchmarks (`window_state`, `top_n_state`) share: how many events
+//! What the state benchmarks (`window_state`, `top_n_state`, `join_state`) share: how many events
 //! to run, and the measuring loop that samples each view's operator state and the
 //! process's memory while a generator source delivers them.
 
@@ -45,9 +45,10 @@ pub async fn scalar(client: &Client, sql: &str) -> i64 {
 }
 
 /// Samples, at intervals (5 s for a benchmark run, 0.5 s for the smoke run), the
-/// events the sources have delivered and the operator state of each of `views`
-/// (bytes), handing them to `row` with the elapsed seconds; the last sample comes
-/// after every event is delivered and a `FLUSH`, so it is exact.
+/// rows the busiest source reader has delivered and the operator state of each of
+/// `views` (bytes), handing them to `row` with the elapsed seconds; the last sample
+/// comes after every reader has delivered its last row (at least `events`) and a
+/// `FLUSH`, so it is exact.
 pub async fn sample_until_read(
     client: &Client,
     events: i64,
@@ -66,10 +67,15 @@ pub async fn sample_until_read(
         tokio::time::sleep(interval).await;
         let read = scalar(
             client,
-            "SELECT min(rows_read) FROM sluice_catalog.source_status",
+            "SELECT max(rows_read) FROM sluice_catalog.source_status",
         )
         .await;
-        if read >= events {
+        let reading = scalar(
+            client,
+            "SELECT count(*) FROM sluice_catalog.source_status WHERE state <> 'finished'",
+        )
+        .await;
+        if read >= events && reading == 0 {
             // Everything is delivered: wait until the views have processed it, for a
             // last, exact measurement (FLUSH refreshes the state sizes).
             client.batch_execute("FLUSH").await.expect("flush");

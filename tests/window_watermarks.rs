@@ -272,6 +272,99 @@ async fn windowed_views_over_an_out_of_order_stream_equal_the_on_time_events() {
     }
 }
 
+/// Interval joins forget rows by the watermark: an inner and a left self-join of an
+/// out-of-order stream, pairing each event with the events of the other key up to 3
+/// seconds later, equal the same joins of the events that were on time, and count
+/// the late ones (once per side of the join that drops them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_joins_over_an_out_of_order_stream_equal_the_on_time_events() {
+    let (broker, _server, c) = events_source(5).await;
+    let join = |kind: &str| {
+        format!(
+            "SELECT a.k, CAST(EXTRACT(EPOCH FROM a.ts) AS BIGINT) - 1704067200 AS a,
+                    CAST(EXTRACT(EPOCH FROM b.ts) AS BIGINT) - 1704067200 AS b
+             FROM events a {kind} JOIN events b
+               ON a.k = 1 - b.k AND a.ts BETWEEN b.ts - INTERVAL '3' SECOND AND b.ts"
+        )
+    };
+    c.batch_execute(&format!(
+        "CREATE MATERIALIZED VIEW near AS {};
+         CREATE MATERIALIZED VIEW near_or_alone AS {};",
+        join("INNER"),
+        join("LEFT")
+    ))
+    .await
+    .unwrap();
+    let plan = rows(
+        &c,
+        &format!("EXPLAIN CREATE MATERIALIZED VIEW x AS {}", join("INNER")),
+    )
+    .await;
+    let plan = plan.concat().join("\n");
+    assert!(
+        plan.contains("forgets left rows when ts < ")
+            && plan.contains("forgets right rows when ts < "),
+        "{plan}"
+    );
+
+    let views = ["near".to_string(), "near_or_alone".to_string()];
+    let mut rng = Rng(0x1a7e);
+    let (mut on_time, mut late) = (Vec::new(), 0);
+    let mut max_seen: Option<i64> = None;
+    let mut clock = 0;
+    for id in 0..80 {
+        clock += rng.below(4);
+        let second = (clock - rng.below(13)).max(0);
+        let key = rng.below(2);
+        if max_seen.is_none_or(|m| second >= m - 5) {
+            on_time.push((key, second));
+        } else {
+            late += 1;
+        }
+        max_seen = Some(max_seen.map_or(second, |m| m.max(second)));
+        send(&broker, &c, &views, event(key, second), id + 1).await;
+    }
+
+    let mut inner = Vec::new();
+    let mut left = Vec::new();
+    for &(k, a) in &on_time {
+        let partners: Vec<i64> = on_time
+            .iter()
+            .filter(|(other, b)| *other == 1 - k && b - 3 <= a && a <= *b)
+            .map(|(_, b)| *b)
+            .collect();
+        for b in &partners {
+            inner.push(vec![k.to_string(), a.to_string(), b.to_string()]);
+        }
+        left.extend(
+            partners
+                .iter()
+                .map(|b| b.to_string())
+                .chain(partners.is_empty().then(|| "NULL".to_string()))
+                .map(|b| vec![k.to_string(), a.to_string(), b]),
+        );
+    }
+    for (view, mut expected) in [("near", inner), ("near_or_alone", left)] {
+        expected.sort();
+        assert_eq!(
+            rows(&c, &format!("SELECT k, a, b FROM {view}")).await,
+            expected,
+            "{view}"
+        );
+        let counted = rows(
+            &c,
+            &format!("SELECT late_rows FROM sluice_catalog.view_status WHERE name = '{view}'"),
+        )
+        .await;
+        assert_eq!(
+            counted,
+            vec![vec![(2 * late).to_string()]],
+            "{view} late rows"
+        );
+    }
+    assert!(late > 0, "the stream should have late events");
+}
+
 /// Windows close through views: a view over a watermarked source passes the
 /// watermark on, so an EMIT ON WINDOW CLOSE view over it works; a view over a table
 /// has none, and EMIT ON WINDOW CLOSE over it is refused.

@@ -67,6 +67,13 @@ impl ColumnWatermark {
     }
 }
 
+/// The expression, for `EXPLAIN`.
+impl std::fmt::Display for ColumnWatermark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.expr)
+    }
+}
+
 /// Microseconds since the epoch (UTC) of the values of a timestamp column, whatever
 /// its unit and time zone (rounded down to the microsecond); NULL stays NULL.
 pub fn micros(column: &dyn Array) -> Result<Int64Array> {
@@ -103,6 +110,13 @@ impl Closing {
             thresholds: vec![None; columns.len()],
             columns,
         })
+    }
+
+    /// Closing by this one's columns and `other`'s: a row either closes is closed.
+    pub fn merged(mut self, other: Closing) -> Closing {
+        self.columns.extend(other.columns);
+        self.thresholds.extend(other.thresholds);
+        self
     }
 
     /// The indexes of the closing columns.

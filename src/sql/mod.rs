@@ -24,6 +24,7 @@ pub mod flink_windows;
 pub mod functions;
 pub mod grouping_sets;
 pub mod interrupt;
+pub mod join_expiry;
 pub mod models;
 pub mod names;
 pub mod parser;

@@ -32,6 +32,7 @@ use crate::dataflow::over_window::OverWindow;
 use crate::dataflow::project::Project;
 use crate::dataflow::session::Session;
 use crate::dataflow::top_n::{Bound, Ranking, TopN};
+use crate::dataflow::watermark::Closing;
 use crate::error::{Result, SluiceError};
 use crate::ml::predict::{calls_predict, is_predict};
 use crate::sql::session_functions::bound_of;
@@ -731,6 +732,9 @@ impl Translator<'_> {
         if join.null_equality == NullEquality::NullEqualsNull {
             op = op.matching_nulls();
         }
+        if !join.null_aware && join.null_equality != NullEquality::NullEqualsNull {
+            op = self.expiring(join, op, swapped)?;
+        }
         let node = Node::Operator {
             op: Box::new(op),
             children: vec![first_node, second_node],
@@ -757,6 +761,53 @@ impl Translator<'_> {
             .collect();
         let schema = Arc::new(join.schema.as_arrow().clone());
         Ok(operator(Project::new(exprs, schema), node))
+    }
+
+    /// `op` forgetting the stored rows that the watermark frees (see
+    /// [`super::join_expiry`]); `swapped`: `op`'s left input is the join's right.
+    fn expiring(
+        &mut self,
+        join: &datafusion::logical_expr::Join,
+        mut op: crate::dataflow::join::Join,
+        swapped: bool,
+    ) -> Result<crate::dataflow::join::Join> {
+        use super::join_expiry::{Inputs, SideExpiry, derive};
+        use crate::dataflow::join::{Expiry, JoinSide};
+        let (left, right) = (
+            self.watermarks.of(&join.left)?,
+            self.watermarks.of(&join.right)?,
+        );
+        let expiry = derive(&Inputs {
+            join,
+            left: &left,
+            right: &right,
+            left_append_only: self.append_only(&join.left),
+            right_append_only: self.append_only(&join.right),
+        });
+        let (first, second) = match swapped {
+            false => (JoinSide::Left, JoinSide::Right),
+            true => (JoinSide::Right, JoinSide::Left),
+        };
+        for (side, freed) in [(first, expiry.left), (second, expiry.right)] {
+            let Some(SideExpiry {
+                column,
+                bound,
+                late,
+            }) = freed
+            else {
+                continue;
+            };
+            let late = late
+                .iter()
+                .map(|(i, w)| Ok((*i, column_watermark(self.state, w)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let Some(late) = Closing::new(late) else {
+                continue;
+            };
+            let expiry = Expiry::new(column, column_watermark(self.state, &bound)?);
+            op = op.expiring(side, expiry, late)?;
+        }
+        Ok(op)
     }
 
     /// Window functions `OVER (PARTITION BY ... ORDER BY ...)`, all over the same

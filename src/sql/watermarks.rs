@@ -336,7 +336,8 @@ fn binary(left: Expr, op: Operator, right: Expr) -> Expr {
 }
 
 /// The smallest of `exprs` (one expression: itself); `None` when their types differ.
-fn least(mut exprs: Vec<Expr>) -> Option<Expr> {
+/// The least of `exprs` (all of one type; `None` when they are not).
+pub(super) fn least(mut exprs: Vec<Expr>) -> Option<Expr> {
     if exprs.len() == 1 {
         return exprs.pop();
     }

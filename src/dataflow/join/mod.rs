@@ -18,8 +18,11 @@
 //! joined rows.
 //!
 //! The other kinds show a side's rows by their number of matches; see [`counted`].
+//! Rows that no row still to come can match are forgotten by the watermark; see
+//! [`expiry`].
 
 mod counted;
+mod expiry;
 
 use std::sync::Arc;
 
@@ -36,8 +39,10 @@ use super::ChangeBatch;
 use super::change::row_codec;
 use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows, filter_change};
 use super::state::{Spine, SpineDelta};
+use super::watermark::Closing;
 use crate::error::{Result, SluiceError};
 use counted::NotIn;
+pub use expiry::Expiry;
 
 /// A row-encoded join key, or `None` for a key with a NULL (which matches nothing).
 type Key = Option<Box<[u8]>>;
@@ -56,6 +61,11 @@ struct Side {
     /// of matches, the sum of the multiplicities of the other side's rows it matches
     /// (absent: none).
     matches: Option<Spine>,
+    /// When this side's stored rows are forgotten (see [`expiry`]).
+    expiry: Option<Expiry>,
+    /// The rows of this side that arrive late: those the other side's [`Expiry`]
+    /// counts on never arriving. Dropped and counted.
+    late: Option<Closing>,
 }
 
 impl Side {
@@ -137,6 +147,8 @@ pub struct Join {
     left_width: usize,
     /// `NOT IN`'s state beyond the counts.
     not_in: Option<NotIn>,
+    /// Input rows dropped as late (see [`Side::late`]), counted by weight.
+    late_rows: u64,
 }
 
 impl Join {
@@ -184,12 +196,16 @@ impl Join {
                 index: Spine::new(),
                 // An inner join keeps it empty: checkpoints of every kind name it.
                 matches: Some(Spine::new()),
+                expiry: None,
+                late: None,
             },
             right: Side {
                 keys: right_keys,
                 rows: row_codec(right_schema.fields())?,
                 index: Spine::new(),
                 matches: (kind == JoinKind::FullOuter).then(Spine::new),
+                expiry: None,
+                late: None,
             },
             key_codec,
             nulls_equal: matches!(kind, JoinKind::IntersectAll | JoinKind::ExceptAll),
@@ -198,7 +214,30 @@ impl Join {
             pair_schema,
             left_width: left_schema.fields().len(),
             not_in: (kind == JoinKind::LeftNotIn).then(NotIn::default),
+            late_rows: 0,
         })
+    }
+
+    /// A join that forgets `side`'s stored rows by `expiry`, dropping the other
+    /// side's rows closed by `late` (the rows `expiry` counts on never arriving).
+    /// The set operations and `NOT IN` compare whole rows and never expire.
+    pub fn expiring(mut self, side: JoinSide, expiry: Expiry, late: Closing) -> Result<Self> {
+        if matches!(
+            self.kind,
+            JoinKind::LeftNotIn | JoinKind::IntersectAll | JoinKind::ExceptAll
+        ) {
+            return Err(SluiceError::Internal(format!(
+                "a {:?} join does not forget rows by the watermark",
+                self.kind
+            )));
+        }
+        self.side_mut(side).expiry = Some(expiry);
+        let other = self.side_mut(side.other());
+        other.late = Some(match other.late.take() {
+            Some(known) => known.merged(late),
+            None => late,
+        });
+        Ok(self)
     }
 
     /// A join whose NULL keys match each other (the `INTERSECT`/`EXCEPT` that
@@ -215,10 +254,31 @@ impl Join {
         change: &ChangeBatch,
         errors: &mut ErrorLog,
     ) -> Result<ChangeBatch> {
+        let change = self.on_time(side, change)?;
         match self.kind {
-            JoinKind::Inner => self.process_inner(side, change, errors),
-            _ => self.process_counted(side, change, errors),
+            JoinKind::Inner => self.process_inner(side, &change, errors),
+            _ => self.process_counted(side, &change, errors),
         }
+    }
+
+    /// The change without its late rows (see [`Side::late`]), which are counted.
+    fn on_time(&mut self, side: JoinSide, change: &ChangeBatch) -> Result<ChangeBatch> {
+        let Some(late) = &self.side(side).late else {
+            return Ok(change.clone());
+        };
+        let closed = late.closed(change.data().columns(), change.num_rows())?;
+        if !closed.contains(&true) {
+            return Ok(change.clone());
+        }
+        let weights = change.weights();
+        self.late_rows += closed
+            .iter()
+            .enumerate()
+            .filter(|(_, closed)| **closed)
+            .map(|(row, _)| weights.value(row).unsigned_abs())
+            .sum::<u64>();
+        let on_time: BooleanArray = closed.iter().map(|c| Some(!c)).collect();
+        filter_change(change, &on_time)
     }
 
     fn process_inner(
@@ -316,7 +376,45 @@ impl Join {
                 change.weights().value(*row),
             );
         }
-        stored.apply_to(&mut this.index)
+        stored.apply_to(&mut this.index)?;
+        let Some(expiry) = &mut this.expiry else {
+            return Ok(());
+        };
+        let times = expiry.times(change.data().columns())?;
+        expiry.record(
+            updates
+                .iter()
+                .filter(|(_, row)| times.is_valid(*row))
+                .map(|(key, row)| {
+                    (
+                        times.value(*row),
+                        Expiry::index_entry(key, own_rows.row(*row).data()),
+                        change.weights().value(*row),
+                    )
+                }),
+        )
+    }
+
+    /// Forgets `side`'s stored rows that expired by the view's watermark `watermark`.
+    fn expire(&mut self, side: JoinSide, watermark: i64) -> Result<()> {
+        let this = self.side_mut(side);
+        let Some(expiry) = &mut this.expiry else {
+            return Ok(());
+        };
+        let expired = expiry.advance(watermark)?;
+        let (mut index, mut matches) = (SpineDelta::default(), SpineDelta::default());
+        for row in &expired {
+            index.push(&[&row.key, &row.row], -row.weight);
+            let count = this.matches.as_ref().map_or(0, |m| m.get(&row.row));
+            if count != 0 {
+                matches.push(&[&row.row], -count);
+            }
+        }
+        index.apply_to(&mut this.index)?;
+        match &mut this.matches {
+            Some(spine) => matches.apply_to(spine),
+            None => Ok(()),
+        }
     }
 
     /// The join keys of a change's rows (`None` for a row with a NULL key), after
@@ -567,10 +665,41 @@ impl Operator for Join {
         } else {
             kind.to_string()
         };
-        match &self.filter {
+        let mut described = match &self.filter {
             Some(f) => format!("{kind}: {} AND {f}", pairs.join(" AND ")),
             None => format!("{kind}: {}", pairs.join(" AND ")),
+        };
+        for (name, side, width) in [
+            ("left", &self.left, 0),
+            ("right", &self.right, self.left_width),
+        ] {
+            if let Some(expiry) = &side.expiry {
+                let column = self
+                    .pair_schema
+                    .fields()
+                    .get(width + expiry.column())
+                    .map_or("?", |f| f.name().as_str());
+                described.push_str(&format!(
+                    ", forgets {name} rows when {}",
+                    expiry.describe(column)
+                ));
+            }
         }
+        described
+    }
+
+    fn evict_closed(&mut self, watermark: i64) -> Result<()> {
+        for side in [JoinSide::Left, JoinSide::Right] {
+            if let Some(late) = &mut self.side_mut(side).late {
+                late.advance(watermark)?;
+            }
+            self.expire(side, watermark)?;
+        }
+        Ok(())
+    }
+
+    fn late_rows(&self) -> u64 {
+        self.late_rows
     }
 
     fn state_size(&self) -> usize {
@@ -580,7 +709,12 @@ impl Operator for Join {
             .map(Spine::bytes)
             .sum::<usize>();
         let not_in = self.not_in.as_ref().map_or(0, NotIn::bytes);
-        self.left.index.bytes() + self.right.index.bytes() + counts + not_in
+        let by_time = [&self.left.expiry, &self.right.expiry]
+            .into_iter()
+            .flatten()
+            .map(Expiry::bytes)
+            .sum::<usize>();
+        self.left.index.bytes() + self.right.index.bytes() + counts + not_in + by_time
     }
 
     /// The names are part of checkpoints: a kind's list never changes.
@@ -597,6 +731,12 @@ impl Operator for Join {
         }
         if let Some(not_in) = &mut self.not_in {
             spines.extend(not_in.spines());
+        }
+        if let Some(expiry) = &mut self.left.expiry {
+            spines.push(("left_by_time", expiry.spine()));
+        }
+        if let Some(expiry) = &mut self.right.expiry {
+            spines.push(("right_by_time", expiry.spine()));
         }
         spines
     }
