@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Python Postgres driver the client tests drive Sluice with (psycopg 3,
-# with its binary libpq), in a venv under the cache. Idempotent; prints the venv's
-# python on stdout, progress and errors on stderr.
+# Installs the Python clients the client tests drive Sluice with, in a venv under the
+# cache: psycopg 3 (with its binary libpq), and SQLAlchemy 2 with psycopg2 and pandas
+# (the inspector and read_sql that Superset, Alembic and notebooks use). Idempotent;
+# prints the venv's python on stdout, progress and errors on stderr.
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 venv="$SLUICE_CACHE/clients-venv"
 
-if ! "$venv/bin/python" -c "import psycopg" 2>/dev/null; then
-    step "installing psycopg 3 (PyPI, a few seconds)" \
-        "check that PyPI is reachable (pip download 'psycopg[binary]==3.3.9') and that python3-venv works"
-    make_venv "$venv" "psycopg[binary]==3.3.9"
+if ! "$venv/bin/python" -c "import psycopg, sqlalchemy, psycopg2, pandas" 2>/dev/null; then
+    step "installing psycopg 3, SQLAlchemy 2, psycopg2 and pandas (PyPI, about a minute)" \
+        "check that PyPI is reachable (pip download 'psycopg[binary]==3.3.9' 'SQLAlchemy==2.1.9') and that python3-venv works"
+    make_venv "$venv" "psycopg[binary]==3.3.9" "SQLAlchemy==2.1.9" \
+        "psycopg2-binary==2.9.13" "pandas==3.1.1"
 fi
 echo "$venv/bin/python"

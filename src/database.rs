@@ -296,6 +296,10 @@ fn new_context(
         catalog.clone(),
     ));
     context.register_udf(crate::sql::functions::like_escape::like_escape());
+    context.register_udf(crate::sql::functions::subscripts::generate_subscripts());
+    for function in crate::sql::functions::json::functions() {
+        context.register_udf(function);
+    }
     // PostgreSQL's `variance` is the sample variance, DataFusion's `var_samp`.
     let var_samp = datafusion::functions_aggregate::variance::var_samp_udaf();
     context.register_udaf(var_samp.as_ref().clone().with_aliases(["variance"]));

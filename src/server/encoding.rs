@@ -61,11 +61,15 @@ fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
         .get(TYPE_MODIFIER)
         .and_then(|v| v.parse::<i32>().ok());
     // Only a declared type whose values are sent as the value type's are (varchar).
-    let declared = metadata
+    let declared_type = metadata
         .get(TYPE_OID)
         .and_then(|v| v.parse::<u32>().ok())
-        .and_then(Type::from_oid)
+        .and_then(Type::from_oid);
+    let declared = declared_type
+        .clone()
         .filter(|t| *t == Type::VARCHAR && *info.datatype() == Type::TEXT);
+    // `json` text (json_build_object's result) is `json` wherever it comes from.
+    let json = declared_type.filter(|t| *t == Type::JSON && *info.datatype() == Type::TEXT);
     // A repeated column name has a suffix that made it unique for DataFusion.
     let name = crate::sql::parser::output_name(info.name()).to_string();
     let info = FieldInfo::new(
@@ -74,6 +78,7 @@ fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
         column.filter(|_| table.is_some()),
         declared
             .filter(|_| table.is_some() && column.is_some())
+            .or(json)
             .unwrap_or_else(|| info.datatype().clone()),
         info.format(),
     )

@@ -307,6 +307,8 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
         Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),
         _ => {}
     }
+    // After naming: the call's column keeps its name, not `unnest`'s.
+    super::functions::subscripts::rewrite_generate_subscripts(statement);
     Ok(())
 }
 

@@ -177,23 +177,119 @@ fn array_subquery(query: &Query) -> crate::error::Result<Query> {
 /// Rewrites every non-aggregate scalar subquery in `statement` as the module says.
 pub fn rewrite_scalar_subqueries(statement: &mut Statement) {
     let _ = visit_expressions_mut(statement, |expr| {
-        if let Expr::Subquery(query) = expr
-            && let Some(outer_conditions) = rewrite_subquery(query)
-        {
-            let subquery = std::mem::replace(expr, Expr::value(Value::Null));
-            *expr = Expr::Case {
-                case_token: AttachedToken::empty(),
-                end_token: AttachedToken::empty(),
-                operand: None,
-                conditions: vec![CaseWhen {
-                    condition: outer_conditions,
-                    result: subquery,
-                }],
-                else_result: None,
+        if let Expr::Subquery(query) = expr {
+            let query = std::mem::replace(query.as_mut(), empty_query());
+            *expr = match with_outer_output(&query) {
+                Some(rewritten) => rewritten,
+                None => rewritten_subquery(query),
             };
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// A placeholder while a subquery is taken out of its expression.
+fn empty_query() -> Query {
+    Query {
+        with: None,
+        body: Box::new(SetExpr::Values(datafusion::sql::sqlparser::ast::Values {
+            explicit_row: false,
+            value_keyword: false,
+            rows: vec![],
+        })),
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        locks: vec![],
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: vec![],
+    }
+}
+
+/// `query` as a scalar subquery expression, rewritten by [`rewrite_subquery`] (with
+/// the conditions on the outer row taken out of it around it).
+fn rewritten_subquery(mut query: Query) -> Expr {
+    let outer_conditions = rewrite_subquery(&mut query);
+    let subquery = Expr::Subquery(Box::new(query));
+    match outer_conditions {
+        Some(condition) => Expr::Case {
+            case_token: AttachedToken::empty(),
+            end_token: AttachedToken::empty(),
+            operand: None,
+            conditions: vec![CaseWhen {
+                condition,
+                result: subquery,
+            }],
+            else_result: None,
+        },
+        None => subquery,
+    }
+}
+
+/// A subquery whose output reads the outer row (SQLAlchemy's column reflection:
+/// `(SELECT json_build_object('always', a.attidentity = 'a', 'start', s.seqstart)
+/// FROM pg_sequence s WHERE ...)`), which DataFusion cannot decorrelate: the output
+/// is computed outside, each of the subquery's own columns in it read by a subquery
+/// of its own, and the whole is NULL when the subquery has no row —
+/// `CASE WHEN (SELECT 1 FROM ...) IS NOT NULL THEN json_build_object('always',
+/// a.attidentity = 'a', 'start', (SELECT s.seqstart FROM ...)) END`. Exact: each of
+/// those subqueries has the original's rows, so more than one row still fails with
+/// `21000`. `None` when the output does not read the outer row (or reads unqualified
+/// columns, which could be either) or the subquery is not one row per outer row.
+fn with_outer_output(query: &Query) -> Option<Expr> {
+    if query.limit_clause.is_some() || query.fetch.is_some() || query.with.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let grouped = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    if grouped || select.having.is_some() || select.distinct.is_some() {
+        return None;
+    }
+    let [SelectItem::UnnamedExpr(output) | SelectItem::ExprWithAlias { expr: output, .. }] =
+        select.projection.as_slice()
+    else {
+        return None;
+    };
+    let names = relation_names(&select.from);
+    let output_reads = reads(output, &names);
+    if !output_reads.outer || output_reads.unknown || aggregates_or_windows(output) {
+        return None;
+    }
+    let with_output = |expr: Expr| {
+        let mut query = query.clone();
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            select.projection = vec![SelectItem::UnnamedExpr(expr)];
+        }
+        rewritten_subquery(query)
+    };
+    let mut computed = output.clone();
+    let _ = visit_expressions_mut(&mut computed, |e| {
+        if let Expr::CompoundIdentifier(_) = e
+            && reads(e, &names).inner
+        {
+            let column = std::mem::replace(e, Expr::value(Value::Null));
+            *e = with_output(column);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let one_row = with_output(Expr::value(Value::Number("1".into(), false)));
+    Some(Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions: vec![CaseWhen {
+            condition: Expr::IsNotNull(Box::new(one_row)),
+            result: computed,
+        }],
+        else_result: None,
+    })
 }
 
 /// Rewrites `query` when it is a non-aggregate scalar subquery; returns the

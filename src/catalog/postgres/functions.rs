@@ -4,7 +4,8 @@
 //! [, pretty])` (a column default as written), `pg_get_indexdef(oid [, column,
 //! pretty])` and `pg_get_constraintdef(oid [, pretty])` for primary keys. An OID that
 //! names nothing gives NULL, as in PostgreSQL. `pg_encoding_to_char(n)` names the
-//! encoding as PostgreSQL does (`UTF8`). `format_type` is the `pg_catalog`
+//! encoding as PostgreSQL does (`UTF8`), `pg_collation_is_visible(oid)` is true for
+//! the collations in `pg_collation` (all in `pg_catalog`). `format_type` is the `pg_catalog`
 //! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
 //! `obj_description`, `col_description` and `shobj_description` are NULL: Sluice has
 //! no `COMMENT ON`, so no object has a description (`pg_description` is empty).
@@ -44,6 +45,11 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
         function("pg_get_indexdef", DataType::Utf8, indexdef),
         function("pg_get_constraintdef", DataType::Utf8, constraintdef),
         function("pg_encoding_to_char", DataType::Utf8, encoding_name),
+        function(
+            "pg_collation_is_visible",
+            DataType::Boolean,
+            collation_is_visible,
+        ),
         function(
             "has_table_privilege",
             DataType::Boolean,
@@ -595,6 +601,55 @@ const ENCODINGS: [&str; 42] = [
     "JOHAB",
     "SHIFT_JIS_2004",
 ];
+
+/// The OIDs of the collations in the `pg_catalog` crate's `pg_collation` that are in
+/// schema `pg_catalog` (all of them: it is on every search path).
+static VISIBLE_COLLATIONS: std::sync::LazyLock<std::collections::HashSet<i32>> =
+    std::sync::LazyLock::new(|| {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::Int32Type;
+        let tables = match datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables::try_new() {
+            Ok(tables) => tables,
+            Err(e) => {
+                tracing::error!("pg_catalog's static tables do not load: {e}");
+                return Default::default();
+            }
+        };
+        let mut visible = std::collections::HashSet::new();
+        for batch in tables.pg_collation.data() {
+            let (Some(oids), Some(namespaces)) = (
+                batch.column_by_name("oid"),
+                batch.column_by_name("collnamespace"),
+            ) else {
+                continue;
+            };
+            let (Some(oids), Some(namespaces)) = (
+                oids.as_primitive_opt::<Int32Type>(),
+                namespaces.as_primitive_opt::<Int32Type>(),
+            ) else {
+                continue;
+            };
+            for (oid, namespace) in oids.iter().zip(namespaces.iter()) {
+                if let (Some(oid), Some(oids::PG_CATALOG)) = (oid, namespace) {
+                    visible.insert(oid);
+                }
+            }
+        }
+        visible
+    });
+
+/// `pg_collation_is_visible(oid)`: true for a collation in `pg_catalog` (every
+/// collation), NULL for an OID that names none, as in PostgreSQL.
+fn collation_is_visible(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let visible = match args.first() {
+        Some(Arg::Number(n)) => i32::try_from(*n)
+            .ok()
+            .filter(|oid| VISIBLE_COLLATIONS.contains(oid))
+            .map(|_| true),
+        _ => None,
+    };
+    ScalarValue::Boolean(visible)
+}
 
 fn encoding_name(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
     let name = match args.first() {

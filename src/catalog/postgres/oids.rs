@@ -30,6 +30,38 @@ pub const BTREE: i32 = 403;
 /// `pg_class`'s own OID, the `classoid` of relations' descriptions.
 pub const PG_CLASS: i32 = 1259;
 
+/// The default btree operator class (`pg_opclass`, PostgreSQL 15's OIDs, which the
+/// `pg_catalog` crate's rows share) for values of type `type_oid`, as a primary key
+/// index's `pg_index.indclass` names it; 0 for a type without one.
+pub fn default_opclass(type_oid: i32) -> i32 {
+    match type_oid {
+        16 => 10003,                 // bool_ops
+        17 => 10006,                 // bytea_ops
+        20 => 3124,                  // int8_ops
+        21 => 1979,                  // int2_ops
+        23 => 1978,                  // int4_ops
+        25 | 1043 => 3126,           // text_ops (varchar has none of its own)
+        26 => 1981,                  // oid_ops
+        700 => 10012,                // float4_ops
+        701 => 3123,                 // float8_ops
+        1042 => 10004,               // bpchar_ops
+        1082 => 3122,                // date_ops
+        1114 => 3128,                // timestamp_ops
+        1184 => 3127,                // timestamptz_ops
+        1186 => 10022,               // interval_ops
+        1700 => 3125,                // numeric_ops
+        t if array_type(t) => 10000, // array_ops
+        _ => 0,
+    }
+}
+
+fn array_type(type_oid: i32) -> bool {
+    u32::try_from(type_oid)
+        .ok()
+        .and_then(pgwire::api::Type::from_oid)
+        .is_some_and(|t| matches!(t.kind(), postgres_types::Kind::Array(_)))
+}
+
 const FIRST_SYSTEM_RELATION: i32 = 15000;
 const FIRST_RELATION: i64 = 16400;
 const FIRST_DEFAULT: i64 = 1_000_000_000;

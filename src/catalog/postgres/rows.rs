@@ -16,6 +16,8 @@ pub enum Value {
     Text(String),
     /// An `int2[]` / `int2vector`, e.g. `conkey`, `indkey`.
     Int2s(Vec<i16>),
+    /// An `oidvector` (`int4` items, as the other OID columns), e.g. `indclass`.
+    Ints(Vec<i64>),
     /// A `text[]` (or `aclitem[]`, shown as text), e.g. `relacl`.
     Texts(Vec<String>),
     Null,
@@ -115,6 +117,19 @@ fn cell(value: Option<&Value>, data_type: &DataType, nullable: bool) -> Result<S
                     items.iter().map(|n| ScalarValue::Int16(Some(*n))).collect();
                 ScalarValue::List(ScalarValue::new_list_nullable(&items, &DataType::Int16))
             }
+        }
+        Some(Value::Ints(items)) => {
+            let items: Vec<ScalarValue> =
+                items.iter().map(|n| ScalarValue::Int64(Some(*n))).collect();
+            let item_type = match data_type {
+                DataType::List(item) => item.data_type().clone(),
+                _ => DataType::Int64,
+            };
+            let items = items
+                .into_iter()
+                .map(|n| n.cast_to(&item_type))
+                .collect::<Result<Vec<_>>>()?;
+            ScalarValue::List(ScalarValue::new_list_nullable(&items, &item_type))
         }
         Some(Value::Texts(items)) => {
             let items: Vec<ScalarValue> = items

@@ -49,7 +49,11 @@ fn missing_class_columns() -> Vec<Field> {
 pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
     let int2_arrays: &[&str] = match name {
         "pg_constraint" => &["conkey", "confkey"],
-        "pg_index" => &["indkey"],
+        "pg_index" => &["indkey", "indoption"],
+        _ => &[],
+    };
+    let oid_arrays: &[&str] = match name {
+        "pg_index" => &["indclass", "indcollation"],
         _ => &[],
     };
     let mut fields: Vec<Field> = crate_schema
@@ -61,6 +65,10 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
                 Field::new("hasindexes", DataType::Boolean, false)
             } else if int2_arrays.contains(&field.name().as_str()) {
                 let item = Arc::new(Field::new_list_field(DataType::Int16, true));
+                Field::new(field.name(), DataType::List(item), true)
+            } else if oid_arrays.contains(&field.name().as_str()) {
+                // oidvector, as the crate's other OID columns: int4 items.
+                let item = Arc::new(Field::new_list_field(DataType::Int32, true));
                 Field::new(field.name(), DataType::List(item), true)
             } else {
                 field.as_ref().clone()
@@ -150,6 +158,12 @@ pub fn rows(
                         ("indisready", true.into()),
                         ("indislive", true.into()),
                         ("indkey", Value::Int2s(key.columns.clone())),
+                        (
+                            "indclass",
+                            Value::Ints(key_types(relation, oids::default_opclass)),
+                        ),
+                        ("indcollation", Value::Ints(key_types(relation, collation))),
+                        ("indoption", Value::Int2s(vec![0; key.columns.len()])),
                     ]);
                 }
             }
@@ -200,6 +214,29 @@ pub fn rows(
 /// its own lines, led by a space and ended by `;` as PostgreSQL prints it.
 pub fn view_definition(relation: &PgRelation) -> Option<String> {
     relation.query.as_ref().map(|query| format!(" {query};"))
+}
+
+/// `f` of the type of each of `relation`'s primary key columns, in key order
+/// (`pg_index.indclass`, `indcollation`).
+fn key_types(relation: &PgRelation, f: impl Fn(i32) -> i32) -> Vec<i64> {
+    let Some(key) = &relation.primary_key else {
+        return Vec::new();
+    };
+    key.columns
+        .iter()
+        .map(|number| {
+            let column = usize::try_from(*number - 1)
+                .ok()
+                .and_then(|i| relation.columns.get(i));
+            i64::from(column.map_or(0, |c| f(c.type_oid)))
+        })
+        .collect()
+}
+
+/// The collation of values of type `type_oid`: the default (100) for text types and
+/// arrays of them, else none.
+fn collation(type_oid: i32) -> i32 {
+    TypeLayout::of(type_oid).collation
 }
 
 fn numbered(columns: &[PgColumn]) -> impl Iterator<Item = (i16, &PgColumn)> {

@@ -17,10 +17,12 @@
 //! check runs on the plan before the optimizer, which may introduce functions of its own
 //! for expressions the user wrote without them.
 
+pub mod json;
 pub mod like_escape;
 pub mod postgres;
 pub mod serial;
 pub mod settings;
+pub mod subscripts;
 pub mod to_char;
 
 use std::any::{Any, TypeId};
