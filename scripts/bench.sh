@@ -4,7 +4,8 @@
 #   ./scripts/bench.sh                     quick mode (under 10 minutes on 2 cores)
 #   SLUICE_BENCH_FULL=1 ./scripts/bench.sh full mode
 #   ./scripts/bench.sh --release           the same, built with the release profile
-#   ./scripts/bench.sh --bench nexmark     one benchmark (view_change_cost, window_state, top_n_state, join_state,
+#   ./scripts/bench.sh --bench nexmark     one benchmark (view_change_cost, window_state,
+#                                          top_n_state, join_state, temporal_state,
 #                                          predict, arrangement, restart, sink_latency,
 #                                          nexmark)
 #
@@ -33,7 +34,7 @@ if [ "${1:-}" = --release ]; then
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(--bench view_change_cost --bench window_state --bench top_n_state --bench join_state --bench predict --bench arrangement --bench restart --bench sink_latency --bench nexmark)
+    targets=(--bench view_change_cost --bench window_state --bench top_n_state --bench join_state --bench temporal_state --bench predict --bench arrangement --bench restart --bench sink_latency --bench nexmark)
 fi
 
 # What the benchmarks start: the Kafka broker, ONNX Runtime and the PREDICT models,

@@ -210,6 +210,12 @@ pub enum Message {
         /// Where the reader is.
         position: super::barrier::SourcePosition,
     },
+    /// The clock advanced to `micros` (µs since the epoch): views whose operators
+    /// read the clock (temporal filters) move them to it.
+    Tick {
+        /// The wall clock when the tick was sent.
+        micros: i64,
+    },
     /// Stop processing (the subscriber is being dropped).
     Stop,
 }
@@ -222,7 +228,7 @@ impl Message {
             Message::Watermark { input, .. }
             | Message::SourcePosition { input, .. }
             | Message::BarrierFrom { input, .. } => Some(*input),
-            Message::Flush(_) | Message::Barrier(_) | Message::Stop => None,
+            Message::Flush(_) | Message::Barrier(_) | Message::Tick { .. } | Message::Stop => None,
         }
     }
 }

@@ -118,6 +118,50 @@ impl Node {
         }
     }
 
+    /// True when an operator of the tree reads the clock (see
+    /// [`Operator::reads_clock`]).
+    pub fn reads_clock(&self) -> bool {
+        match self {
+            Node::Input { .. } | Node::Constant(_) => false,
+            Node::Operator { op, children } => {
+                op.reads_clock() || children.iter().any(Node::reads_clock)
+            }
+            Node::Union { children, .. } => children.iter().any(Node::reads_clock),
+        }
+    }
+
+    /// Moves every operator's clock to `now`; returns the change at this node: what
+    /// the operators below produced, carried up as input changes are, and this
+    /// operator's own.
+    pub fn tick(&mut self, now: i64, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
+        match self {
+            Node::Input { .. } | Node::Constant(_) => Ok(None),
+            Node::Operator { op, children } => {
+                let mut outputs = Vec::new();
+                for (i, child) in children.iter_mut().enumerate() {
+                    if let Some(c) = child.tick(now, errors)?
+                        && !c.is_empty()
+                    {
+                        outputs.push(op.process(i, &c, errors)?);
+                    }
+                }
+                if let Some(c) = op.advance_clock(now)? {
+                    outputs.push(c);
+                }
+                concat(outputs)
+            }
+            Node::Union { children, schema } => {
+                let mut outputs = Vec::new();
+                for child in children.iter_mut() {
+                    if let Some(c) = child.tick(now, errors)? {
+                        outputs.push(c);
+                    }
+                }
+                union(schema, outputs)
+            }
+        }
+    }
+
     /// The tree, one node per line, for `EXPLAIN CREATE MATERIALIZED VIEW`.
     pub fn explain(&self, depth: usize, out: &mut Vec<String>) {
         let pad = "  ".repeat(depth);

@@ -29,6 +29,7 @@ pub mod sequencer;
 pub mod session;
 pub mod sink;
 pub mod state;
+pub mod temporal_filter;
 #[cfg(test)]
 pub mod testing;
 pub mod top_n;

@@ -50,6 +50,18 @@ pub trait Operator: Send + Debug {
         Ok(())
     }
 
+    /// True when the operator's output moves with the clock (a temporal filter):
+    /// the view then ticks it ([`Operator::advance_clock`]).
+    fn reads_clock(&self) -> bool {
+        false
+    }
+
+    /// Moves the operator's clock to `now` (µs since the epoch; never backwards) and
+    /// returns the change that makes: rows whose time came or passed.
+    fn advance_clock(&mut self, _now: i64) -> Result<Option<ChangeBatch>> {
+        Ok(None)
+    }
+
     /// Input rows this operator dropped as late, for groups already closed by the
     /// watermark (counted in `sluice_catalog.view_status.late_rows`).
     fn late_rows(&self) -> u64 {

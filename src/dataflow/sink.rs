@@ -303,7 +303,8 @@ fn run(inbox: AlignedInbox, backlog: &Mutex<Backlog>, progress: &Mutex<SinkProgr
             Message::Watermark { .. }
             | Message::SourcePosition { .. }
             | Message::Barrier(_)
-            | Message::BarrierFrom { .. } => {}
+            | Message::BarrierFrom { .. }
+            | Message::Tick { .. } => {}
         }
     }
 }

@@ -84,12 +84,14 @@ pub struct Multiset(std::collections::HashMap<String, i64>);
 
 impl Multiset {
     /// Adds `change`; panics when a row is retracted more often than inserted.
+    /// (A change may insert and delete the same row, in any order.)
     pub fn apply(&mut self, change: &ChangeBatch) {
         for shown in rows_of(change) {
             let (row, weight) = shown.rsplit_once(" x").expect("rows_of's form");
-            let slot = self.0.entry(row.to_string()).or_default();
-            *slot += weight.parse::<i64>().expect("a weight");
-            assert!(*slot >= 0, "{row} was retracted more often than inserted");
+            *self.0.entry(row.to_string()).or_default() += weight.parse::<i64>().expect("a weight");
+        }
+        if let Some((row, _)) = self.0.iter().find(|(_, copies)| **copies < 0) {
+            panic!("{row} was retracted more often than inserted");
         }
         self.0.retain(|_, copies| *copies != 0);
     }

@@ -155,6 +155,9 @@ impl MaterializedView {
             subscribers,
         } = inputs;
         let watermarked = watermarks.is_some();
+        if graph.reads_clock() {
+            start_clock(name, sender_of(&inbox))?;
+        }
         let alignment = Alignment::new(first_barrier, upstream.iter().map(|(i, _)| *i).collect());
         let upstream: Vec<Arc<MaterializedView>> = upstream.into_iter().map(|(_, v)| v).collect();
         let depth = 1 + upstream.iter().map(|v| v.depth()).max().unwrap_or(0);
@@ -586,9 +589,12 @@ fn run(
         let snapshots = match start {
             Start::Backfill(snapshots) => snapshots,
             Start::Restore(dir, checkpoint) => {
-                return output.restore(&mut graph, &dir, &checkpoint);
+                output.restore(&mut graph, &dir, &checkpoint)?;
+                return tick(&mut output, &mut graph, &mut errors);
             }
         };
+        // A view over the clock starts as of now.
+        tick(&mut output, &mut graph, &mut errors)?;
         if let Some(initial) = graph.initial(&mut errors)? {
             output.send(&initial, 0, &mut errors, None)?;
         }
@@ -645,13 +651,82 @@ fn run(
                 output.positions.insert(input, position);
             }
             Message::Flush(ack) => {
+                // A flush shows the clock's rows as of the flush.
+                if !failed(&shared)
+                    && let Err(e) = tick(&mut output, &mut graph, &mut errors)
+                {
+                    fail(&shared, e);
+                }
                 let _ = ack.send(());
+            }
+            Message::Tick { micros } => {
+                if !failed(&shared)
+                    && let Err(e) = advance_clock(&mut output, &mut graph, micros, &mut errors)
+                {
+                    fail(&shared, e);
+                }
             }
             Message::Stop => break,
             // Alignment takes barrier messages.
             Message::Barrier(_) | Message::BarrierFrom { .. } => {}
         }
     }
+}
+
+/// How often a view whose operators read the clock is ticked: rows enter and leave
+/// a temporal filter's view at most this late (a `FLUSH` ticks it at once).
+pub const CLOCK_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The sending half of a view's inbox.
+fn sender_of(inbox: &(ChangeSender, ChangeReceiver)) -> ChangeSender {
+    inbox.0.clone()
+}
+
+/// Ticks view `name` through `inbox` every [`CLOCK_TICK`] until the view is gone.
+fn start_clock(name: &str, inbox: ChangeSender) -> Result<()> {
+    std::thread::Builder::new()
+        .name(format!("clock-{name}"))
+        .spawn(move || {
+            while inbox
+                .send(Message::Tick {
+                    micros: wall_clock(),
+                })
+                .is_ok()
+            {
+                std::thread::sleep(CLOCK_TICK);
+            }
+        })?;
+    Ok(())
+}
+
+/// Microseconds since the epoch, now.
+fn wall_clock() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Ticks the view's clock to now, if it reads the clock.
+fn tick(output: &mut Output, graph: &mut Node, errors: &mut ErrorLog) -> Result<()> {
+    if !graph.reads_clock() {
+        return Ok(());
+    }
+    advance_clock(output, graph, wall_clock(), errors)
+}
+
+/// Moves the view's operators' clocks to `micros` and publishes what that changes.
+fn advance_clock(
+    output: &mut Output,
+    graph: &mut Node,
+    micros: i64,
+    errors: &mut ErrorLog,
+) -> Result<()> {
+    if let Some(out) = graph.tick(micros, errors)? {
+        output.operator_late = graph.late_rows();
+        output.send(&out, 0, errors, Some(graph.state_size()))?;
+    }
+    Ok(())
 }
 
 /// Applies one input change and publishes the output. Operators keep their state in

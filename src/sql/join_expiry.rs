@@ -249,7 +249,7 @@ fn term(expr: &Expr, schemas: (&DFSchema, &DFSchema)) -> Option<Term> {
 }
 
 /// A literal interval of fixed length, in microseconds.
-fn interval_micros(expr: &Expr) -> Option<i64> {
+pub(super) fn interval_micros(expr: &Expr) -> Option<i64> {
     let Expr::Literal(value, _) = expr else {
         return None;
     };

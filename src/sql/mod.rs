@@ -37,6 +37,7 @@ pub mod settings;
 pub mod show;
 pub mod sinks;
 pub mod subscribe;
+pub mod temporal_filters;
 pub mod top_n;
 pub mod types;
 pub mod uncorrelated_subqueries;

@@ -15,6 +15,7 @@ use datafusion::common::{DFSchema, TableReference};
 use datafusion::execution::context::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{Distinct, Expr, ExprSchemable, LogicalPlan, Volatility};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::sql::parser::Statement as DfStatement;
@@ -40,7 +41,6 @@ use crate::sql::set_operations::{SetOperationAll, SetOperationKind};
 use crate::sql::top_n::{rank_bound, ranking_of};
 use crate::sql::watermarks::{ColumnWatermarks, Derivation, closing, column_watermark};
 use datafusion::arrow::compute::SortOptions;
-use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 
 /// A view's dataflow and what it reads.
 #[derive(Debug)]
@@ -87,6 +87,7 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         .map_err(|e| super::windows::explain_error(e.into()))?;
     super::complexity::check_plan_depth(&plan)?;
     // Before optimizing: the optimizer folds now() into a constant.
+    let plan = super::temporal_filters::clock_bounds(plan)?;
     check_deterministic(&plan)?;
     let plan = super::set_operations::set_operations_for_views(plan)?;
     let plan = super::functions::postgres::use_postgres_versions(plan)?;
@@ -146,6 +147,11 @@ fn check_deterministic(plan: &LogicalPlan) -> Result<()> {
         })
     })?;
     match offender {
+        Some(name) if name == "now" => Err(SluiceError::not_supported(
+            "now() is not deterministic (its value changes while the data does not); in a \
+             materialized view it is supported only compared with a time of the row in WHERE \
+             or HAVING (a temporal filter, such as WHERE ts > now() - INTERVAL '1' HOUR)",
+        )),
         Some(name) => Err(SluiceError::not_supported(format!(
             "function {name}() is not deterministic (its value can change while the data does not), \
              so it is not supported in a materialized view"
@@ -198,12 +204,8 @@ impl Translator<'_> {
                     return Ok(top_n);
                 }
                 let child = self.translate(&f.input)?;
-                let predicate = self.physical(&f.predicate, f.input.schema())?;
-                let mut filter = Filter::new(predicate);
-                if self.needs_memo(plan) {
-                    filter = filter.memoized(f.input.schema().as_arrow())?;
-                }
-                Ok(operator(filter, child))
+                let memo = self.needs_memo(plan);
+                self.filtered(&f.predicate, f.input.schema(), child, memo)
             }
             P::Aggregate(a) => {
                 if let Some((keys, sets)) = super::grouping_sets::grouping_sets(&a.group_expr)? {
@@ -283,12 +285,8 @@ impl Translator<'_> {
                     node = operator(Project::new(exprs, Arc::new(Schema::new(fields))), node);
                 }
                 for filter in &scan.filters {
-                    let predicate = self.physical(filter, &scan.projected_schema)?;
-                    let mut filter_op = Filter::new(predicate);
-                    if calls_predict(filter) && !self.append_only(plan) {
-                        filter_op = filter_op.memoized(scan.projected_schema.as_arrow())?;
-                    }
-                    node = operator(filter_op, node);
+                    let memo = calls_predict(filter) && !self.append_only(plan);
+                    node = self.filtered(filter, &scan.projected_schema, node, memo)?;
                 }
                 Ok(node)
             }
@@ -421,10 +419,59 @@ impl Translator<'_> {
         })
     }
 
+    /// `child`'s rows that pass `predicate` (over `schema`; `memo`: remembering what
+    /// each row gave): the conjuncts comparing rows with the clock as a temporal
+    /// filter ([`super::temporal_filters`]), the others as a filter below it.
+    fn filtered(
+        &self,
+        predicate: &Expr,
+        schema: &DFSchema,
+        child: Node,
+        memo: bool,
+    ) -> Result<Node> {
+        use super::temporal_filters::{clock_bound, has_clock_bound};
+        use crate::dataflow::temporal_filter::{ClockBound, TemporalFilter};
+        let mut bounds = Vec::new();
+        let mut rest = Vec::new();
+        for conjunct in split_conjunction(predicate) {
+            match clock_bound(conjunct) {
+                Some((kind, exclusive, value)) => bounds.push(ClockBound {
+                    kind,
+                    value: self.physical(value, schema)?,
+                    exclusive,
+                }),
+                None => rest.push(conjunct.clone()),
+            }
+        }
+        let mut node = child;
+        if let Some(rest) = conjunction(rest) {
+            if has_clock_bound(&rest) {
+                return Err(unsupported("a comparison with now() under OR or NOT"));
+            }
+            let mut filter = Filter::new(self.physical(&rest, schema)?);
+            if memo {
+                filter = filter.memoized(schema.as_arrow())?;
+            }
+            node = operator(filter, node);
+        }
+        if !bounds.is_empty() {
+            let schema = Arc::new(schema.as_arrow().clone());
+            node = operator(TemporalFilter::try_new(bounds, schema)?, node);
+        }
+        Ok(node)
+    }
+
     /// True when `plan`'s rows never retract: it reads only sources (append-only)
-    /// through row-by-row nodes. Conservative: anything else may retract.
+    /// through row-by-row nodes, none of which is a temporal filter (its rows leave
+    /// with the clock). Conservative: anything else may retract.
     fn append_only(&self, plan: &LogicalPlan) -> bool {
+        use super::temporal_filters::has_clock_bound;
         use LogicalPlan as P;
+        if plan.expressions().iter().any(has_clock_bound)
+            || matches!(plan, P::TableScan(scan) if scan.filters.iter().any(has_clock_bound))
+        {
+            return false;
+        }
         match plan {
             P::TableScan(scan) => reference_name(&scan.table_name).is_ok_and(|name| {
                 matches!(self.db.catalog().get(&name), Some(Relation::Source(_)))
@@ -676,6 +723,15 @@ impl Translator<'_> {
             JoinType::Right => (JoinKind::LeftOuter, true),
             JoinType::Full => (JoinKind::FullOuter, false),
         };
+        if join
+            .filter
+            .as_ref()
+            .is_some_and(super::temporal_filters::has_clock_bound)
+        {
+            return Err(unsupported(
+                "a comparison with now() over the columns of both sides of a join",
+            ));
+        }
         if join.null_aware
             && (kind != JoinKind::LeftNotIn || join.on.len() != 1 || join.filter.is_some())
         {
