@@ -59,6 +59,9 @@ const KINDS: [(&str, &str); 3] = [
     ),
 ];
 
+/// A window's start in seconds from 2024-01-01 00:00:00.
+const EPOCH_START: &str = "CAST(EXTRACT(EPOCH FROM window_start) AS BIGINT) - 1704067200";
+
 const EPOCH: &str = "CAST(EXTRACT(EPOCH FROM window_start) AS BIGINT) - 1704067200, \
                      CAST(EXTRACT(EPOCH FROM window_end) AS BIGINT) - 1704067200";
 
@@ -795,4 +798,129 @@ async fn watermarks_derived_through_expressions_views_and_joins() {
             .get(0);
         assert_eq!(late, 1, "{view}");
     }
+}
+
+/// `CREATE TABLE ... (..., WATERMARK FOR ts AS ...) APPEND ONLY` feeds watermarked
+/// views as a source does: over an out-of-order stream of inserts, the table leaves
+/// out the rows late for its watermark (the INSERT counts 0), an `EMIT ON WINDOW
+/// CLOSE` view shows the closed windows of the rows kept, an interval join of two
+/// such tables equals the join of their rows, and the watermark survives a restart.
+/// `UPDATE` and `DELETE` are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_only_tables_with_a_watermark_feed_windows_and_joins() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE events (k INT, ts TIMESTAMP,
+                              WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) APPEND ONLY;
+         CREATE TABLE marks (k INT, ts TIMESTAMP, WATERMARK FOR ts AS ts) APPEND ONLY;
+         CREATE MATERIALIZED VIEW closed AS
+           SELECT k, window_start, count(*) AS n FROM TUMBLE(events, ts, INTERVAL '10' SECOND)
+           GROUP BY k, window_start EMIT ON WINDOW CLOSE;
+         CREATE MATERIALIZED VIEW marked AS
+           SELECT e.k, CAST(EXTRACT(EPOCH FROM e.ts) AS BIGINT) - 1704067200 AS e,
+                  CAST(EXTRACT(EPOCH FROM m.ts) AS BIGINT) - 1704067200 AS m
+           FROM events e JOIN marks m
+             ON e.k = m.k AND m.ts BETWEEN e.ts AND e.ts + INTERVAL '2' SECOND;",
+    )
+    .await
+    .unwrap();
+    let stamp = |second: i64| {
+        format!(
+            "TIMESTAMP '2024-01-01 {:02}:{:02}:{:02}'",
+            second / 3600,
+            second / 60 % 60,
+            second % 60
+        )
+    };
+    let mut rng = Rng(0xa99e);
+    let (mut events, mut marks) = (Vec::new(), Vec::new());
+    let (mut events_max, mut marks_max): (Option<i64>, Option<i64>) = (None, None);
+    let mut late = 0;
+    let mut clock = 0;
+    for _ in 0..80 {
+        clock += rng.below(3);
+        let (k, second) = (rng.below(2), (clock - rng.below(12)).max(0));
+        let (table, stored, max, delay) = if rng.below(3) == 0 {
+            ("marks", &mut marks, &mut marks_max, 0)
+        } else {
+            ("events", &mut events, &mut events_max, 5)
+        };
+        // A row below its table's watermark is late: the table leaves it out.
+        let on_time = max.is_none_or(|m| second >= m - delay);
+        if on_time {
+            stored.push((k, second));
+            *max = Some(max.map_or(second, |m| m.max(second)));
+        } else {
+            late += 1;
+        }
+        let inserted = c
+            .execute(
+                &format!("INSERT INTO {table} VALUES ({k}, {})", stamp(second)),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(inserted, u64::from(on_time), "{table} at {second}");
+        c.batch_execute("FLUSH").await.unwrap();
+    }
+    assert!(late > 0, "the stream should have late rows");
+
+    // The join: each event with the marks up to 2 s after it.
+    let mut expected: Vec<Vec<String>> = Vec::new();
+    for (k, e) in &events {
+        for (mk, m) in &marks {
+            if k == mk && e <= m && *m <= e + 2 {
+                expected.push(vec![k.to_string(), e.to_string(), m.to_string()]);
+            }
+        }
+    }
+    expected.sort();
+    assert_eq!(rows(&c, "SELECT k, e, m FROM marked").await, expected);
+
+    // The EOWC view shows the windows the events table's watermark closed.
+    let closed_by = events_max.unwrap() - 5;
+    let mut windows: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for (k, second) in &events {
+        *windows.entry((*k, second - second % 10)).or_default() += 1;
+    }
+    let mut expected: Vec<Vec<String>> = windows
+        .iter()
+        .filter(|((_, start), _)| start + 10 <= closed_by)
+        .map(|((k, start), n)| vec![k.to_string(), start.to_string(), n.to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(
+        rows(&c, &format!("SELECT k, {EPOCH_START}, n FROM closed")).await,
+        expected
+    );
+
+    // UPDATE and DELETE are refused; a WATERMARK needs APPEND ONLY.
+    for statement in [
+        "UPDATE events SET k = 3",
+        "DELETE FROM events",
+        "CREATE TABLE t (ts TIMESTAMP, WATERMARK FOR ts AS ts)",
+    ] {
+        let error = c.batch_execute(statement).await.expect_err(statement);
+        assert_eq!(common::sqlstate(&error), "0A000", "{statement}");
+    }
+
+    // After a restart the tables' watermarks are what their rows say, and a row late
+    // for them is still dropped by the views: window 0 keeps its count.
+    let before = view_watermark(&c, "closed").await;
+    let shown = rows(&c, "SELECT * FROM closed").await;
+    drop(c);
+    let dir = server.stop();
+    let c = common::connect(common::restart(dir.path()).await).await;
+    let inserted = c
+        .execute(&format!("INSERT INTO events VALUES (0, {})", stamp(0)), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        inserted, 0,
+        "late for the watermark recomputed at the restart"
+    );
+    c.batch_execute("FLUSH").await.unwrap();
+    assert_eq!(view_watermark(&c, "closed").await, before);
+    assert_eq!(rows(&c, "SELECT * FROM closed").await, shown);
 }

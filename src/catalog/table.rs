@@ -23,6 +23,10 @@ pub struct Table {
     store: TableStore,
     defaults: HashMap<String, Expr>,
     constraints: Constraints,
+    /// `APPEND ONLY`: the table takes only inserts.
+    append_only: bool,
+    /// The column of its `WATERMARK FOR column AS ...` (the store keeps the watermark).
+    watermark_column: Option<String>,
 }
 
 impl Table {
@@ -38,7 +42,32 @@ impl Table {
             store,
             defaults,
             constraints,
+            append_only: false,
+            watermark_column: None,
         }
+    }
+
+    /// The table as `APPEND ONLY` (taking only inserts) or not.
+    pub fn with_append_only(mut self, append_only: bool) -> Table {
+        self.append_only = append_only;
+        self
+    }
+
+    /// The table with a `WATERMARK FOR column AS ...` on `column`.
+    pub fn with_watermark_column(mut self, column: Option<String>) -> Table {
+        self.watermark_column = column;
+        self
+    }
+
+    /// The column the table's watermark is declared for, if it has one.
+    pub fn watermark_column(&self) -> Option<&str> {
+        self.watermark_column.as_deref()
+    }
+
+    /// True for an `APPEND ONLY` table: it takes only inserts, so its rows are never
+    /// retracted.
+    pub fn append_only(&self) -> bool {
+        self.append_only
     }
 
     /// The table's catalog entry.

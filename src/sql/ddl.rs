@@ -3,7 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{Constraint, Constraints, DFSchema};
 use datafusion::logical_expr::Expr;
 use datafusion::sql::sqlparser::ast::{
@@ -52,6 +53,12 @@ pub async fn create_table(db: &Database, create: &CreateTable) -> Result<Output>
             (definition, Some(frame.collect().await?))
         }
     };
+    let clauses = super::append_only::table_clauses(&definition, true)?;
+    if create.query.is_some() && clauses != Default::default() {
+        return Err(SluiceError::not_supported(
+            "CREATE TABLE AS with APPEND ONLY or a WATERMARK",
+        ));
+    }
     let id = db.catalog().allocate_id();
     let entry = CatalogEntry {
         id,
@@ -60,9 +67,19 @@ pub async fn create_table(db: &Database, create: &CreateTable) -> Result<Output>
         definition: Statement::CreateTable(definition.clone()).to_string(),
     };
     let (layout, defaults, constraints) = table_layout(db, &name, &definition)?;
+    let watermark = table_watermark(db, &layout.schema, &clauses)?;
     let dir = db.object_dir(id);
     let store = TableStore::create(&dir, layout, db.sequencer().clone())?;
-    let table = Arc::new(Table::new(entry, store, defaults, constraints));
+    let mut watermark_column = None;
+    if let Some((column, of_rows)) = watermark {
+        store.set_watermark(of_rows)?;
+        watermark_column = Some(column);
+    }
+    let table = Arc::new(
+        Table::new(entry, store, defaults, constraints)
+            .with_append_only(clauses.append_only)
+            .with_watermark_column(watermark_column),
+    );
     if let Err(e) = db.catalog().insert(Relation::Table(table.clone()), true) {
         let _ = table.store().destroy();
         return Err(e);
@@ -134,7 +151,15 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
         );
     }
     tracing::info!(table = %entry.name, rows = report.rows, replayed = report.replayed, "table opened");
-    let table = Table::new(entry.clone(), store, defaults, constraints);
+    let clauses = super::append_only::table_clauses(&create, false)?;
+    let mut watermark_column = None;
+    if let Some((column, of_rows)) = table_watermark(db, &store.schema(), &clauses)? {
+        store.set_watermark(of_rows)?;
+        watermark_column = Some(column);
+    }
+    let table = Table::new(entry.clone(), store, defaults, constraints)
+        .with_append_only(clauses.append_only)
+        .with_watermark_column(watermark_column);
     db.catalog().insert(Relation::Table(Arc::new(table)), false)
 }
 
@@ -322,14 +347,15 @@ pub(crate) fn window_closing(
         .find(|input| match db.catalog().get(input) {
             Some(Relation::Source(s)) => s.source().config().watermark.is_none(),
             Some(Relation::View(v)) => !v.running().watermarked(),
-            Some(Relation::Table(_)) | None => true,
+            Some(Relation::Table(t)) => !t.store().has_watermark(),
+            None => true,
         });
     if let Some(input) = unwatermarked {
         if emit_on_close {
             return Err(SluiceError::not_supported(format!(
-                "EMIT ON WINDOW CLOSE needs every input to have a watermark (a source with \
-                 a WATERMARK, or a view over such sources); \"{input}\" has none, so its \
-                 windows would never close"
+                "EMIT ON WINDOW CLOSE needs every input to have a watermark (a source or \
+                 an APPEND ONLY table with a WATERMARK, or a view over such inputs); \
+                 \"{input}\" has none, so its windows would never close"
             )));
         }
         return Ok((None, None));
@@ -748,6 +774,63 @@ fn reject_unsupported(create: &CreateTable) -> Result<()> {
     Ok(())
 }
 
+/// `WATERMARK FOR column AS expr` over rows shaped `schema` (a source's or a table's):
+/// the column's name and the expression, checked to be timestamps.
+fn watermark_expression(
+    db: &Database,
+    schema: &SchemaRef,
+    column: &Ident,
+    expr: &datafusion::sql::sqlparser::ast::Expr,
+) -> Result<(String, Arc<dyn datafusion::physical_expr::PhysicalExpr>)> {
+    let column = normalize_ident(column);
+    let field = schema.field_with_name(&column).map_err(|_| {
+        SluiceError::UndefinedColumn(format!("watermark column \"{column}\" does not exist"))
+    })?;
+    if !matches!(field.data_type(), DataType::Timestamp(..)) {
+        return Err(SluiceError::DatatypeMismatch(format!(
+            "watermark column \"{column}\" must be a timestamp, not {}",
+            sql_name(field.data_type())
+        )));
+    }
+    let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+    let logical = db.context().parse_sql_expr(&expr.to_string(), &df_schema)?;
+    let physical = db
+        .context()
+        .state()
+        .create_physical_expr(logical, &df_schema)?;
+    if !matches!(physical.data_type(schema)?, DataType::Timestamp(..)) {
+        return Err(SluiceError::DatatypeMismatch(format!(
+            "watermark expression {expr} must be a timestamp"
+        )));
+    }
+    Ok((column, physical))
+}
+
+/// An append-only table's `WATERMARK`: its column, and how it is computed over rows
+/// (see [`TableStore::set_watermark`]); `None` without one.
+fn table_watermark(
+    db: &Database,
+    schema: &SchemaRef,
+    clauses: &super::append_only::TableClauses,
+) -> Result<Option<(String, crate::storage::table_store::WatermarkOfRows)>> {
+    let Some((column, expr)) = &clauses.watermark else {
+        return Ok(None);
+    };
+    let (column, expr) = watermark_expression(db, schema, column, expr)?;
+    let index = schema.index_of(&column)?;
+    Ok(Some((
+        column,
+        Box::new(move |rows: &RecordBatch| {
+            use crate::dataflow::watermark::micros;
+            let values = expr.evaluate(rows)?.into_array(rows.num_rows())?;
+            Ok((
+                micros(rows.column(index).as_ref())?,
+                micros(values.as_ref())?,
+            ))
+        }),
+    )))
+}
+
 /// Column names, types, nullability, primary key and defaults of a `CREATE TABLE`.
 fn table_layout(
     db: &Database,
@@ -946,32 +1029,7 @@ fn source_relation(
     let declared = Arc::new(Schema::new(fields));
     let watermark = match &source.watermark {
         None => None,
-        Some((column, expr)) => {
-            let column = normalize_ident(column);
-            let field = declared.field_with_name(&column).map_err(|_| {
-                SluiceError::UndefinedColumn(format!(
-                    "watermark column \"{column}\" does not exist"
-                ))
-            })?;
-            if !matches!(field.data_type(), DataType::Timestamp(..)) {
-                return Err(SluiceError::DatatypeMismatch(format!(
-                    "watermark column \"{column}\" must be a timestamp, not {}",
-                    sql_name(field.data_type())
-                )));
-            }
-            let df_schema = DFSchema::try_from(declared.as_ref().clone())?;
-            let logical = db.context().parse_sql_expr(&expr.to_string(), &df_schema)?;
-            let physical = db
-                .context()
-                .state()
-                .create_physical_expr(logical, &df_schema)?;
-            if !matches!(physical.data_type(&declared)?, DataType::Timestamp(..)) {
-                return Err(SluiceError::DatatypeMismatch(format!(
-                    "watermark expression {expr} must be a timestamp"
-                )));
-            }
-            Some((column, physical))
-        }
+        Some((column, expr)) => Some(watermark_expression(db, &declared, column, expr)?),
     };
     let includes = source
         .includes

@@ -37,6 +37,12 @@ pub async fn execute(db: Arc<Database>, dml: DmlStatement, interrupt: Interrupt)
     let db = db.as_ref();
     let name = reference_name(&dml.table_name)?;
     let table = db.catalog().table(&name)?;
+    if table.append_only() && !matches!(dml.op, WriteOp::Insert(InsertOp::Append)) {
+        return Err(SluiceError::not_supported(format!(
+            "table \"{name}\" is APPEND ONLY: it takes INSERT only, never {}",
+            dml.op.name().to_uppercase()
+        )));
+    }
     let schema = table.store().schema();
     // Waiting for another writer can be stopped too.
     let mut write = interrupt
@@ -47,7 +53,10 @@ pub async fn execute(db: Arc<Database>, dml: DmlStatement, interrupt: Interrupt)
             let rows = interrupt
                 .run(collect(db, dml.input.as_ref().clone(), &schema))
                 .await?;
-            ("INSERT", ChangeBatch::inserts(rows))
+            // Rows late for an append-only table's watermark are not stored (the
+            // count says so).
+            let (change, _late) = write.without_late(ChangeBatch::inserts(rows))?;
+            ("INSERT", change)
         }
         WriteOp::Delete => {
             let rows = interrupt

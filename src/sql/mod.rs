@@ -13,6 +13,7 @@
 //! runs it. INSERT/UPDATE/DELETE are planned by DataFusion (type coercion, defaults,
 //! parameter types) but executed by [`dml`] on Sluice's durable write path.
 
+pub mod append_only;
 pub mod backends;
 pub mod column_origins;
 pub mod complexity;

@@ -191,10 +191,22 @@ impl SqlParser {
                 }
                 _ => (text.clone(), false),
             };
+            let (text, table_clauses) = match first.as_slice() {
+                ["CREATE", "TABLE", ..] => {
+                    let (text, clauses) = super::append_only::strip_clauses(&text)?;
+                    (text, Some(clauses))
+                }
+                _ => (text, None),
+            };
             let text = super::flink_windows::rewrite_flink_windows(&text)?;
             let statements = self.parse_standard(&text)?;
             statements.iter().try_for_each(complexity::check_nesting)?;
             for mut statement in statements {
+                if let (Some(clauses), Statement::CreateTable(create)) =
+                    (&table_clauses, &mut statement)
+                {
+                    super::append_only::mark_clauses(create, clauses);
+                }
                 if emit_on_close {
                     match &mut statement {
                         Statement::CreateView(view) => mark_emit_on_window_close(view),

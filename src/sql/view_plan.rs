@@ -474,7 +474,11 @@ impl Translator<'_> {
         }
         match plan {
             P::TableScan(scan) => reference_name(&scan.table_name).is_ok_and(|name| {
-                matches!(self.db.catalog().get(&name), Some(Relation::Source(_)))
+                match self.db.catalog().get(&name) {
+                    Some(Relation::Source(_)) => true,
+                    Some(Relation::Table(table)) => table.append_only(),
+                    _ => false,
+                }
             }),
             P::Projection(_)
             | P::Filter(_)

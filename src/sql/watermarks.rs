@@ -7,7 +7,8 @@
 //! functions of a watermarked column carry one:
 //!
 //! ```text
-//!   source column ts (WATERMARK FOR ts)       W
+//!   ts of a source or APPEND ONLY table       W
+//!   (WATERMARK FOR ts)
 //!   date_bin(size, ts [, origin])             date_bin(size, W [, origin])   window_start
 //!   date_bin(size, ts) + size                 date_bin(size, W) + size       window_end
 //!   date_trunc('minute', ts), ts ± interval   the same of W
@@ -157,6 +158,20 @@ impl<'a> Derivation<'a> {
                     .iter()
                     .map(|f| {
                         if Some(f.name()) == time {
+                            time_column(f.data_type())
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            }
+            Some(Relation::Table(table)) if table.store().has_watermark() => {
+                let time = table.watermark_column();
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        if Some(f.name().as_str()) == time {
                             time_column(f.data_type())
                         } else {
                             None

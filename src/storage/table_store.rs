@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use datafusion::arrow::array::{Array, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{
+    Array, AsArray, BooleanArray, Int64Array, RecordBatch, UInt32Array,
+};
+use datafusion::arrow::compute::max;
 use datafusion::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -80,6 +83,29 @@ pub struct TableStore {
     /// While the server starts: the changes after the checkpoint's lsn, for the
     /// views that start from that checkpoint.
     recovered_tail: Mutex<Option<RecoveredTail>>,
+    /// An append-only table's watermark, when it declares one.
+    watermark: Mutex<Option<TableWatermark>>,
+}
+
+/// Per row of a batch, the values (µs since the epoch) of a table's watermark column
+/// and of its watermark expression.
+pub type WatermarkOfRows =
+    Box<dyn Fn(&RecordBatch) -> Result<(Int64Array, Int64Array)> + Send + Sync>;
+
+/// An append-only table's watermark: the greatest value of its watermark expression
+/// over its rows. Sent to the subscribers after every write that advances it, and to
+/// each new subscriber (see [`TableStore::set_watermark`]). Rows whose watermark
+/// column is below it are late: an insert leaves them out, so every view over the
+/// table, started before or after, sees the same rows.
+struct TableWatermark {
+    of_rows: WatermarkOfRows,
+    current: Option<i64>,
+}
+
+impl std::fmt::Debug for TableWatermark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TableWatermark({:?})", self.current)
+    }
 }
 
 /// The changes of a table after a checkpoint's lsn, read back from its log at open.
@@ -225,7 +251,64 @@ impl TableStore {
             published_lsn: AtomicU64::new(next_lsn - 1),
             retain_after: AtomicU64::new(u64::MAX),
             recovered_tail: Mutex::new(None),
+            watermark: Mutex::new(None),
         })
+    }
+
+    /// Gives the table a watermark, computed by `of_rows` (see [`TableWatermark`]):
+    /// its value over the current rows now, then advanced by every write.
+    pub fn set_watermark(&self, of_rows: WatermarkOfRows) -> Result<()> {
+        let mut current: Option<i64> = None;
+        for batch in self.contents().iter() {
+            if let Some(m) = max(&of_rows(batch)?.1) {
+                current = Some(current.map_or(m, |c| c.max(m)));
+            }
+        }
+        *self.lock_watermark() = Some(TableWatermark { of_rows, current });
+        Ok(())
+    }
+
+    /// The table's watermark (µs): `None` without one, or before its first row.
+    pub fn watermark(&self) -> Option<i64> {
+        self.lock_watermark().as_ref().and_then(|w| w.current)
+    }
+
+    /// True when the table declares a watermark.
+    pub fn has_watermark(&self) -> bool {
+        self.lock_watermark().is_some()
+    }
+
+    /// Moves the watermark to `to` if it is later, telling the subscribers (called
+    /// under the sequencer's lock, after the write that carried it).
+    fn advance_watermark(&self, to: Option<i64>) {
+        let Some(to) = to else { return };
+        let mut watermark = self.lock_watermark();
+        let Some(watermark) = watermark.as_mut() else {
+            return;
+        };
+        if watermark.current.is_some_and(|c| c >= to) {
+            return;
+        }
+        watermark.current = Some(to);
+        self.lock_subscribers().retain(|(sender, input)| {
+            sender
+                .send(Message::Watermark {
+                    input: *input,
+                    micros: to,
+                })
+                .is_ok()
+        });
+    }
+
+    fn lock_watermark(&self) -> std::sync::MutexGuard<'_, Option<TableWatermark>> {
+        self.watermark.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells a new subscriber the watermark so far, after what it was sent.
+    fn send_watermark(&self, sender: &ChangeSender, input: usize) {
+        if let Some(micros) = self.watermark() {
+            let _ = sender.send(Message::Watermark { input, micros });
+        }
     }
 
     /// The lsn of the last change sent to subscribers; read it under the sequencer's
@@ -263,6 +346,7 @@ impl TableStore {
             };
             let _ = sender.send(Message::Change(delivery));
         }
+        self.send_watermark(&sender, input);
         self.lock_subscribers().push((sender, input));
         true
     }
@@ -336,6 +420,7 @@ impl TableStore {
         sender: ChangeSender,
     ) -> Arc<Vec<RecordBatch>> {
         let _ = order;
+        self.send_watermark(&sender, input);
         self.lock_subscribers().push((sender, input));
         self.contents()
     }
@@ -373,6 +458,34 @@ pub struct TableWrite<'a> {
 }
 
 impl TableWrite<'_> {
+    /// `inserts` without the rows that are late for the table's watermark (see
+    /// [`TableWatermark`]), and how many were left out.
+    pub fn without_late(&self, inserts: ChangeBatch) -> Result<(ChangeBatch, usize)> {
+        let watermark = self.store.lock_watermark();
+        let Some(TableWatermark {
+            of_rows,
+            current: Some(current),
+        }) = &*watermark
+        else {
+            return Ok((inserts, 0));
+        };
+        let (times, _) = of_rows(inserts.data())?;
+        let on_time: BooleanArray = times
+            .iter()
+            .map(|t| Some(t.is_none_or(|t| t >= *current)))
+            .collect();
+        let late = on_time.false_count();
+        if late == 0 {
+            return Ok((inserts, 0));
+        }
+        let data = filter_record_batch(inserts.data(), &on_time)?;
+        let weights = datafusion::arrow::compute::filter(inserts.weights(), &on_time)?;
+        let weights = weights
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .clone();
+        Ok((ChangeBatch::try_new(data, weights)?, late))
+    }
+
     /// The contents this write starts from.
     pub fn contents(&self) -> Arc<Vec<RecordBatch>> {
         self.store.contents()
@@ -389,6 +502,11 @@ impl TableWrite<'_> {
         check_not_null(&store.layout, &change)?;
         let new_keys = self.check_primary_key(&change)?;
         let contents = apply(&self.writer.row_codec, &store.contents(), &change)?;
+        // Before the write is durable: a row whose watermark fails fails the write.
+        let change_watermark = match &*store.lock_watermark() {
+            Some(watermark) => max(&(watermark.of_rows)(change.data())?.1),
+            None => None,
+        };
 
         let lsn = self.writer.next_lsn;
         let payload = ipc::encode(&change.to_weighted_batch()?)?;
@@ -423,6 +541,7 @@ impl TableWrite<'_> {
                 };
                 sender.send(Message::Change(delivery)).is_ok()
             });
+            store.advance_watermark(change_watermark);
         }
         // The write is durable and visible; a failed compaction must not turn it into
         // an error. The log keeps everything, so the next write retries compaction.
