@@ -30,18 +30,9 @@ CREATE MATERIALIZED VIEW spend AS
     SELECT orders.customer, count(*) AS n FROM orders GROUP BY orders.customer;
 ";
 
-/// Calls that still fail on Sluice, with the words of the error: column reflection
-/// casts `attrelid::regclass::text`, which Sluice gives as the OID's digits (a
-/// `regclass` is an `int4` there), so `pg_get_serial_sequence` finds no relation of
-/// that name. Each is checked to fail so: once it works, it must equal PostgreSQL's
-/// and leave this list.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    ("get_columns orders", "relation \\\"16"),
-    ("get_columns lines", "relation \\\"16"),
-    ("get_columns spend", "relation \\\"16"),
-    ("get_multi_columns", "relation \\\"16"),
-    ("read_sql_table lines", "relation \\\"16"),
-];
+/// Calls that still fail on Sluice, with the words of the error. Each is checked to
+/// fail so: once it works, it must equal PostgreSQL's and leave this list.
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 fn inspect(url: &str) -> serde_json::Map<String, Value> {
     let python = std::env::var("SLUICE_CLIENT_PYTHON").expect(

@@ -324,3 +324,62 @@ async fn setting_and_description_functions_answer_as_postgres() {
         .unwrap_err();
     assert_eq!(sqlstate(&refused), "0A000");
 }
+
+/// `regclass` reads and prints relations by name as PostgreSQL does: in a result, cast
+/// to text (as SQLAlchemy's column reflection casts `attrelid::regclass::text`), with
+/// `||`, qualified off the search path, quoted where an identifier must be; and a
+/// name that is no relation fails with PostgreSQL's SQLSTATE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regclass_names_relations_as_postgres_does() {
+    let (sluice, postgres) = both().await;
+    let (ours, theirs) = (sluice.client().await, postgres.client().await);
+    for c in [&ours, &theirs] {
+        c.batch_execute("CREATE TABLE \"user\" (id BIGINT); CREATE TABLE \"My T\" (id BIGINT)")
+            .await
+            .unwrap();
+    }
+    assert_same_rows(
+        &ours,
+        &theirs,
+        &[
+            "SELECT c.relname, c.oid::regclass, c.oid::regclass::text, 'r:' || c.oid::regclass,
+                    c.oid::regclass = c.oid
+             FROM pg_catalog.pg_class c
+             WHERE c.relname IN ('orders', 'lines_pkey', 'spend', 'user', 'My T', 'pg_class',
+                                 'tables', 'pg_type')",
+            "SELECT 'orders'::regclass::text, 'public.orders'::regclass::text,
+                    '\"user\"'::regclass::text, 'public.\"My T\"'::regclass::text,
+                    'pg_catalog.pg_class'::regclass::text, 'ORDERS'::regclass::text,
+                    'lines_pkey'::regclass = c.oid
+             FROM pg_catalog.pg_class c WHERE c.relname = 'lines_pkey'",
+            "SELECT a.attname, pg_catalog.pg_get_serial_sequence(a.attrelid::regclass::text, a.attname)
+             FROM pg_catalog.pg_attribute a WHERE a.attrelid = 'orders'::regclass AND a.attnum > 0",
+            "SELECT 99999::regclass::text, 99999::regclass",
+        ],
+    )
+    .await;
+    for (statement, code) in [
+        ("SELECT 'nope'::regclass", "42P01"),
+        ("SELECT 'public.nope'::regclass", "42P01"),
+        ("SELECT 'nosuch.orders'::regclass", "3F000"),
+    ] {
+        for c in [&ours, &theirs] {
+            let error = c.simple_query(statement).await.unwrap_err();
+            assert_eq!(sqlstate(&error), code, "{statement}");
+        }
+    }
+    // The column's type is regclass; its text is the name.
+    let statement = ours.prepare("SELECT 'orders'::regclass").await.unwrap();
+    assert_eq!(statement.columns()[0].type_().name(), "regclass");
+    let rows = ours
+        .simple_query("SELECT 'orders'::regclass")
+        .await
+        .unwrap();
+    let tokio_postgres::SimpleQueryMessage::Row(row) = &rows[1] else {
+        panic!("no row: {rows:?}");
+    };
+    assert_eq!(row.get(0), Some("orders"));
+    // In binary (the OID), it is refused rather than sent as the name.
+    let refused = ours.query(&statement, &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&refused), "0A000");
+}

@@ -43,11 +43,23 @@ pub fn fields(
     options: Arc<FormatOptions>,
 ) -> PgWireResult<Vec<FieldInfo>> {
     let fields = arrow_schema_to_pg_fields(schema, format, Some(options))?;
-    Ok(fields
+    let fields: Vec<FieldInfo> = fields
         .into_iter()
         .zip(schema.fields())
         .map(|(info, field)| with_origin(info, field))
-        .collect())
+        .collect();
+    // A regclass column holds names by the time it is encoded (see
+    // catalog::postgres::regclass), so its binary form (the OID) cannot be sent.
+    if let Some(field) = fields
+        .iter()
+        .find(|f| *f.datatype() == Type::REGCLASS && f.format() == FieldFormat::Binary)
+    {
+        return Err(wire_error(SluiceError::not_supported(format!(
+            "column \"{}\" of type regclass can only be sent as text; ask for text results",
+            field.name()
+        ))));
+    }
+    Ok(fields)
 }
 
 fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
@@ -68,8 +80,13 @@ fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
     let declared = declared_type
         .clone()
         .filter(|t| *t == Type::VARCHAR && *info.datatype() == Type::TEXT);
-    // `json` text (json_build_object's result) is `json` wherever it comes from.
-    let json = declared_type.filter(|t| *t == Type::JSON && *info.datatype() == Type::TEXT);
+    // `json` text (json_build_object's result) is `json` wherever it comes from, and
+    // so are the names of regclass values (and the OIDs they are before naming).
+    let json = declared_type
+        .filter(|t| (*t == Type::JSON || *t == Type::REGCLASS) && *info.datatype() == Type::TEXT)
+        .or_else(|| {
+            crate::catalog::postgres::regclass::is_regclass(field).then_some(Type::REGCLASS)
+        });
     // A repeated column name has a suffix that made it unique for DataFusion.
     let name = crate::sql::parser::output_name(info.name()).to_string();
     let info = FieldInfo::new(

@@ -493,7 +493,10 @@ pub async fn execute(
             } else {
                 db.context().execute_logical_plan(plan).await?
             };
-            Ok(Output::Rows(frame.execute_stream().await?))
+            let stream = frame.execute_stream().await?;
+            Ok(Output::Rows(
+                crate::catalog::postgres::regclass::name_output(db.context(), stream)?,
+            ))
         }
         Prepared::Command(command) => execute_command(db, command, vars, interrupt).await,
     }

@@ -16,16 +16,19 @@ use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 
 use super::complexity;
 use super::create_source::{CreateSource, parse_create_source, parse_drop, parse_show_create};
+use crate::catalog::postgres::regclass::TextOperands;
 use crate::error::{Result, SluiceError};
 
 /// Parses SQL text into statements. Shared by every connection.
 #[derive(Debug)]
 pub struct SqlParser {
     inner: PostgresCompatibilityParser,
-    /// The `pg_catalog` crate's rewrite rules in its order, all of them (`all`) and
-    /// without `RemoveSubqueryFromProjection` (`kept`), which would make a correlated
-    /// scalar subquery in a select list NULL and cut an uncorrelated one to one row
-    /// (see [`super::scalar_subqueries`]).
+    /// The `pg_catalog` crate's rewrite rules in its order, all of them (`all`), and
+    /// the ones Sluice applies (`kept`): without `RemoveSubqueryFromProjection`, which
+    /// would make a correlated scalar subquery in a select list NULL and cut an
+    /// uncorrelated one to one row (see [`super::scalar_subqueries`]), and with
+    /// [`TextOperands`] before `RewriteRegCastToSubquery`, so that `'name'::regclass`
+    /// is read by Sluice's `regclass` (see `catalog::postgres::regclass`).
     all_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
     kept_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
 }
@@ -34,7 +37,7 @@ impl Default for SqlParser {
     fn default() -> Self {
         let removal: Arc<dyn SqlStatementRewriteRule> =
             Arc::new(rules::RemoveSubqueryFromProjection);
-        let kept_rules: Vec<Arc<dyn SqlStatementRewriteRule>> = vec![
+        let crate_rules: Vec<Arc<dyn SqlStatementRewriteRule>> = vec![
             Arc::new(rules::AliasDuplicatedProjectionRewrite),
             Arc::new(rules::ResolveUnqualifiedIdentifier),
             Arc::new(rules::RewriteArrayAnyAllOperation),
@@ -47,8 +50,10 @@ impl Default for SqlParser {
             Arc::new(rules::RewriteRegCastToSubquery::new()),
             Arc::new(rules::FixVersionColumnName),
         ];
-        let mut all_rules = kept_rules.clone();
+        let mut all_rules = crate_rules.clone();
         all_rules.insert(all_rules.len() - 1, removal);
+        let mut kept_rules = crate_rules;
+        kept_rules.insert(kept_rules.len() - 2, Arc::new(TextOperands));
         SqlParser {
             inner: PostgresCompatibilityParser::new(),
             all_rules,
@@ -232,8 +237,10 @@ impl SqlParser {
     /// comparing its answer with its rules applied to a plain parse.
     fn parse_standard(&self, text: &str) -> Result<Vec<Statement>> {
         let answer = self.inner.parse(text).map_err(SluiceError::from)?;
-        // Without two SELECTs there is no subquery for the rule to change.
-        if text.to_ascii_lowercase().matches("select").count() < 2 {
+        // Without two SELECTs there is no subquery for the rule to change, and
+        // without `regclass` no cast for `TextOperands` (a second parse costs).
+        let lower = text.to_ascii_lowercase();
+        if lower.matches("select").count() < 2 && !lower.contains("regclass") {
             return Ok(answer);
         }
         let Ok(plain) = DfParser::parse_sql(&PostgreSqlDialect {}, text) else {
@@ -808,6 +815,16 @@ fn name_function_columns(statement: &mut Statement) {
     let _ = statement.visit(&mut Namer);
 }
 
+/// Whether `expr` has a name of its own (a column or function, under casts or not),
+/// which a cast of it keeps.
+fn named_by_itself(expr: &Expr) -> bool {
+    match expr {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => true,
+        Expr::Nested(inner) | Expr::Cast { expr: inner, .. } => named_by_itself(inner),
+        _ => false,
+    }
+}
+
 /// Postgres's `FigureColname`: the name of a column, function or cast type.
 fn postgres_column_name(expr: &Expr) -> Option<String> {
     match expr {
@@ -819,20 +836,26 @@ fn postgres_column_name(expr: &Expr) -> Option<String> {
         }
         Expr::Function(f) => f.name.0.last().map(|part| part.to_string().to_lowercase()),
         Expr::Nested(inner) => postgres_column_name(inner),
+        // A cast is named after its operand when that has a name of its own (a column
+        // or function, however deep in casts), else after its type: PostgreSQL's
+        // name strengths, so `'t'::regclass::oid` is `oid`.
         Expr::Cast {
             expr, data_type, ..
-        } => postgres_column_name(expr).or_else(|| {
-            let name = data_type.to_string().to_lowercase();
-            Some(match name.as_str() {
-                "int" | "integer" => "int4".into(),
-                "bigint" => "int8".into(),
-                "smallint" => "int2".into(),
-                "real" => "float4".into(),
-                "double precision" => "float8".into(),
-                "boolean" => "bool".into(),
-                _ => name.split('(').next().unwrap_or_default().to_string(),
-            })
-        }),
+        } => named_by_itself(expr)
+            .then(|| postgres_column_name(expr))
+            .flatten()
+            .or_else(|| {
+                let name = data_type.to_string().to_lowercase();
+                Some(match name.as_str() {
+                    "int" | "integer" => "int4".into(),
+                    "bigint" => "int8".into(),
+                    "smallint" => "int2".into(),
+                    "real" => "float4".into(),
+                    "double precision" => "float8".into(),
+                    "boolean" => "bool".into(),
+                    _ => name.split('(').next().unwrap_or_default().to_string(),
+                })
+            }),
         Expr::Case { .. } => Some("case".into()),
         Expr::Exists { .. } => Some("exists".into()),
         Expr::Array(_) => Some("array".into()),

@@ -62,6 +62,7 @@ const SETTINGS: &[Setting] = &[
     rw("timezone", "UTC"),
     rw("standard_conforming_strings", "on"),
     rw("search_path", "public"),
+    rw("default_table_access_method", "heap"),
     rw("application_name", ""),
     rw("extra_float_digits", "1"),
     rw("bytea_output", "hex"),

@@ -24,6 +24,7 @@ use datafusion::logical_expr::{
 };
 
 use super::objects::{PgRelation, RelKind, namespace_named};
+use super::regclass::quote_identifier;
 use super::{PgObjects, oids, tables};
 use crate::catalog::roles::Privilege;
 
@@ -661,21 +662,4 @@ fn encoding_name(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
         _ => "",
     };
     text(Some(name.to_string()))
-}
-
-/// `name` as PostgreSQL's `quote_ident` writes it: bare when it is a lower-case
-/// identifier, else in double quotes.
-fn quote_identifier(name: &str) -> String {
-    let bare = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if bare {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
 }

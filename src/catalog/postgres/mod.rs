@@ -15,6 +15,7 @@ pub mod functions;
 pub mod information_schema;
 pub mod objects;
 pub mod oids;
+pub mod regclass;
 pub mod roles;
 mod rows;
 pub mod tables;
@@ -131,6 +132,7 @@ pub fn install(
         "information_schema",
         Arc::new(information_schema::InformationSchema::new(objects.clone())),
     )?;
+    regclass::install(context, objects.clone());
     for function in functions::all(objects) {
         context.register_udf(function);
     }

@@ -171,8 +171,23 @@ impl SystemRelations {
 
     /// The namespace of the system relation `oid`, if it is one.
     pub fn namespace_of(&self, oid: i32) -> Option<i32> {
-        let n = usize::try_from(oid - oids::system_relation(0)).ok()?;
-        self.relations.get(n).map(|(namespace, _, _)| *namespace)
+        self.name_of(oid).map(|(namespace, _)| namespace)
+    }
+
+    /// The namespace and name of the system relation `oid`, if it is one.
+    pub fn name_of(&self, oid: i32) -> Option<(i32, &str)> {
+        let n = usize::try_from(oid.checked_sub(oids::system_relation(0))?).ok()?;
+        self.relations
+            .get(n)
+            .map(|(namespace, name, _)| (*namespace, name.as_str()))
+    }
+
+    /// The OID of the system relation `name` in namespace `namespace`, if there is one.
+    pub fn oid_of(&self, namespace: i32, name: &str) -> Option<i32> {
+        self.relations
+            .iter()
+            .position(|(n, relation, _)| *n == namespace && relation == name)
+            .map(oids::system_relation)
     }
 
     /// The relations with their columns. `schema_of` answers first for the tables
