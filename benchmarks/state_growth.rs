@@ -11,18 +11,25 @@ use tokio_postgres::Client;
 /// `SLUICE_BENCH_FULL=1`, 5,000,000 in the suite's quick mode and 200,000 for the
 /// smoke run.
 pub fn events_to_run() -> (bool, i64) {
+    size_to_run("SLUICE_BENCH_EVENTS", [30_000_000, 5_000_000, 200_000])
+}
+
+/// Whether this is a benchmark run, and its size: the environment variable
+/// `variable`, else `sizes` for the full mode (`SLUICE_BENCH_FULL=1`), the quick mode
+/// and the smoke run.
+pub fn size_to_run(variable: &str, [full_size, quick, smoke]: [i64; 3]) -> (bool, i64) {
     let full = std::env::args().any(|a| a == "--bench");
-    let events = std::env::var("SLUICE_BENCH_EVENTS")
+    let size = std::env::var(variable)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(
             match (full, std::env::var("SLUICE_BENCH_FULL").as_deref()) {
-                (true, Ok("1")) => 30_000_000,
-                (true, _) => 5_000_000,
-                (false, _) => 200_000,
+                (true, Ok("1")) => full_size,
+                (true, _) => quick,
+                (false, _) => smoke,
             },
         );
-    (full, events)
+    (full, size)
 }
 
 /// Resident memory of this process, in MiB (from /proc).

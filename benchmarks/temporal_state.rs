@@ -16,7 +16,7 @@
 // The tests' harness: an in-process server over a temporary data directory.
 #[path = "../tests/common/mod.rs"]
 mod common;
-// Its event-count and sampling helpers serve the generator benchmarks.
+// Its sampling loop serves the generator benchmarks.
 #[allow(dead_code)]
 mod state_growth;
 
@@ -26,17 +26,7 @@ use state_growth::{mib, rss_mib, scalar};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let seconds: u64 = std::env::var("SLUICE_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(
-            match (full, std::env::var("SLUICE_BENCH_FULL").as_deref()) {
-                (true, Ok("1")) => 60,
-                (true, _) => 20,
-                (false, _) => 3,
-            },
-        );
+    let (full, seconds) = state_growth::size_to_run("SLUICE_BENCH_SECONDS", [60, 20, 3]);
     let server = common::TestServer::start().await;
     let client = server.client().await;
     client
@@ -63,7 +53,7 @@ async fn main() {
     let sample = Duration::from_secs(if full { 5 } else { 1 });
     let mut next_sample = sample;
     let mut inserted = 0i64;
-    while start.elapsed() < Duration::from_secs(seconds) {
+    while start.elapsed() < Duration::from_secs(seconds as u64) {
         client
             .batch_execute(&format!(
                 "INSERT INTO readings SELECT x, now() FROM

@@ -193,16 +193,19 @@ async fn now_elsewhere_is_refused() {
 async fn the_clock_goes_on_across_a_restart() {
     let server = TestServer::start().await;
     let client = server.client().await;
+    // Row 1 is shown for 2 more seconds, row 2 from 3 seconds on, for 10 seconds.
     client
         .batch_execute(
             "CREATE TABLE events (id BIGINT, k INT, ts TIMESTAMPTZ);
              CREATE MATERIALIZED VIEW recent AS
-               SELECT id FROM events WHERE ts > now() - INTERVAL '4' SECOND AND ts <= now();
-             INSERT INTO events VALUES (1, 0, now() - INTERVAL '3' SECOND),
-                                       (2, 0, now() + INTERVAL '1' SECOND);",
+               SELECT id FROM events WHERE ts > now() - INTERVAL '10' SECOND AND ts <= now();
+             INSERT INTO events VALUES (1, 0, now() - INTERVAL '8' SECOND),
+                                       (2, 0, now() + INTERVAL '3' SECOND);
+             FLUSH;",
         )
         .await
         .unwrap();
+    let inserted = std::time::Instant::now();
     let ids = |rows: Vec<Vec<String>>| rows.concat();
     assert_eq!(
         ids(sorted_rows(&client, "SELECT id FROM recent").await),
@@ -213,7 +216,7 @@ async fn the_clock_goes_on_across_a_restart() {
     drop(client);
     let dir = server.stop();
     let client = connect(common::restart(dir.path()).await).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(3500).saturating_sub(inserted.elapsed())).await;
     client.batch_execute("FLUSH").await.unwrap();
     assert_eq!(
         ids(sorted_rows(&client, "SELECT id FROM recent").await),

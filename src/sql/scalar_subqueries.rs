@@ -43,8 +43,8 @@ use datafusion::logical_expr::{
 use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CaseWhen, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, GroupByExpr, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr,
-    Statement, TableFactor, TableWithJoins, Value, Visit, Visitor, visit_expressions_mut,
+    FunctionArguments, GroupByExpr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem,
+    SetExpr, Statement, TableFactor, TableWithJoins, Value, Visit, Visitor, visit_expressions_mut,
 };
 
 use super::names::normalize_ident;
@@ -228,6 +228,16 @@ fn rewritten_subquery(mut query: Query) -> Expr {
     }
 }
 
+/// True when `select` groups, has `HAVING` or is `DISTINCT`: it may give other rows
+/// than one per row of its `FROM`.
+fn grouped_or_distinct(select: &Select) -> bool {
+    let grouped = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    grouped || select.having.is_some() || select.distinct.is_some()
+}
+
 /// A subquery whose output reads the outer row (SQLAlchemy's column reflection:
 /// `(SELECT json_build_object('always', a.attidentity = 'a', 'start', s.seqstart)
 /// FROM pg_sequence s WHERE ...)`), which DataFusion cannot decorrelate: the output
@@ -245,11 +255,7 @@ fn with_outer_output(query: &Query) -> Option<Expr> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
-    let grouped = match &select.group_by {
-        GroupByExpr::All(_) => true,
-        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
-    };
-    if grouped || select.having.is_some() || select.distinct.is_some() {
+    if grouped_or_distinct(select) {
         return None;
     }
     let [SelectItem::UnnamedExpr(output) | SelectItem::ExprWithAlias { expr: output, .. }] =
@@ -301,11 +307,7 @@ fn rewrite_subquery(query: &mut Query) -> Option<Expr> {
     let SetExpr::Select(select) = query.body.as_mut() else {
         return None;
     };
-    let grouped = match &select.group_by {
-        GroupByExpr::All(_) => true,
-        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
-    };
-    if grouped || select.having.is_some() || select.distinct.is_some() {
+    if grouped_or_distinct(select) {
         return None;
     }
     let [item] = select.projection.as_mut_slice() else {
