@@ -21,7 +21,8 @@ const SCHEMA: &str = "
       RETURN s || ':' || n;
     CREATE FUNCTION twice(x int) RETURNS bigint LANGUAGE sql IMMUTABLE RETURN add_one(x) * 2;
     CREATE FUNCTION or_zero(x int) RETURNS int LANGUAGE sql IMMUTABLE STRICT RETURN coalesce(x, 0);
-    CREATE FUNCTION to_int(v double precision) RETURNS int LANGUAGE sql IMMUTABLE RETURN v;
+    CREATE FUNCTION to_int(v double precision) RETURNS int LANGUAGE sql IMMUTABLE
+      RETURN floor(v);
     CREATE FUNCTION noisy(x int) RETURNS int LANGUAGE sql VOLATILE RETURN x;
 ";
 
@@ -72,6 +73,7 @@ async fn views_equal_postgres_and_follow_changes() {
     let changes = "INSERT INTO t VALUES (6, 6, 6, 'cocoa', 3); \
                    UPDATE t SET s = 'cc' WHERE id = 5; DELETE FROM t WHERE id = 1;";
     both.ours.batch_execute(changes).await.unwrap();
+    both.ours.batch_execute("FLUSH").await.unwrap();
     both.theirs.batch_execute(changes).await.unwrap();
     both.theirs
         .batch_execute("REFRESH MATERIALIZED VIEW v; REFRESH MATERIALIZED VIEW g")
@@ -195,7 +197,7 @@ async fn functions_and_their_views_survive_a_restart() {
     );
     assert_eq!(code_of(&client, "SELECT gone(1)").await, "42883");
     client
-        .batch_execute("INSERT INTO t VALUES (7, 7, 7, 'c', 7)")
+        .batch_execute("INSERT INTO t VALUES (7, 7, 7, 'c', 7); FLUSH")
         .await
         .unwrap();
     assert_eq!(

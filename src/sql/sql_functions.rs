@@ -684,6 +684,9 @@ async fn create_function(
         kind: RelationKind::Function,
         definition: text.to_string(),
     };
+    if existing.is_some() {
+        refuse_if_a_sink_calls(db, &function.name, "replace")?;
+    }
     let users = if existing.is_some() {
         dependent_views(db, &function.name)
     } else {
@@ -780,6 +783,33 @@ fn dependent_views(db: &Database, name: &str) -> Vec<Arc<crate::catalog::View>> 
     views
 }
 
+/// The first sink whose own query calls `name` (directly or through other
+/// functions): its view cannot be rebuilt or dropped from here.
+fn sink_calling(db: &Database, name: &str) -> Option<String> {
+    db.catalog().sinks().into_iter().find_map(|sink| {
+        let create = super::sinks::parse_create_sink(&sink.entry().definition).ok()?;
+        match create.from {
+            super::sinks::SinkFrom::Query(query) => functions_of_definition(db, &query)
+                .contains(name)
+                .then(|| sink.entry().name.clone()),
+            super::sinks::SinkFrom::Relation(_) => None,
+        }
+    })
+}
+
+/// Refuses to replace or drop a function a sink's query calls.
+fn refuse_if_a_sink_calls(db: &Database, name: &str, action: &str) -> Result<()> {
+    match sink_calling(db, name) {
+        Some(sink) => Err(SluiceError::coded(
+            sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+            format!(
+                "cannot {action} function {name} because sink {sink} calls it; drop the sink first"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Rebuilds `views` (shallowest first) on the function bodies in force; each switches
 /// once its new dataflow is backfilled.
 async fn rebuild_views(db: &Database, views: Vec<Arc<crate::catalog::View>>) -> Result<()> {
@@ -845,6 +875,7 @@ async fn drop_functions(
     }
     let mut doomed = Vec::new();
     for function in &found {
+        refuse_if_a_sink_calls(db, &function.entry.name, "drop")?;
         let users = dependent_views(db, &function.entry.name);
         if !users.is_empty() && !cascade {
             let names: Vec<&str> = users.iter().map(|v| v.entry().name.as_str()).collect();
