@@ -205,3 +205,22 @@ async fn functions_and_their_views_survive_a_restart() {
         vec![vec!["1".to_string(), "2014".to_string()]]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_are_listed_in_pg_proc() {
+    let both = Both::start(SCHEMA).await;
+    assert_same_rows(
+        &both.ours,
+        &both.theirs,
+        &[
+            "SELECT proname, prolang, provolatile, proisstrict, pronargs, prorettype \
+             FROM pg_catalog.pg_proc WHERE pronamespace = 2200",
+            // What psql's \df shows.
+            "SELECT p.proname, pg_catalog.pg_get_function_result(p.oid), \
+             pg_catalog.pg_get_function_arguments(p.oid) FROM pg_catalog.pg_proc p \
+             LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+             WHERE pg_catalog.pg_function_is_visible(p.oid) AND n.nspname = 'public'",
+        ],
+    )
+    .await;
+}

@@ -86,7 +86,7 @@ impl SqlFunction {
 }
 
 /// A declared type as PostgreSQL spells it in messages (`integer`, not `int`).
-fn type_name(data_type: &DataType) -> String {
+pub fn type_name(data_type: &DataType) -> String {
     match super::types::arrow_type(data_type) {
         Ok(ArrowType::Int16) => "smallint".into(),
         Ok(ArrowType::Int32) => "integer".into(),
