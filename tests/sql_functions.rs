@@ -176,8 +176,10 @@ async fn functions_and_their_views_survive_a_restart() {
     client
         .batch_execute(
             "CREATE MATERIALIZED VIEW v AS SELECT id, count_char(s, 'c') AS cs, twice(a) AS t2 FROM t;
+             CREATE FUNCTION triple(x int) RETURNS int LANGUAGE sql IMMUTABLE RETURN 3 * x;
+             -- Calls a function created after the view that calls add_one.
              CREATE OR REPLACE FUNCTION add_one(x int) RETURNS int LANGUAGE sql IMMUTABLE
-               RETURN x + 1000;
+               RETURN triple(x) + 1000;
              CREATE FUNCTION gone(x int) RETURNS int LANGUAGE sql RETURN x;
              DROP FUNCTION gone;",
         )
@@ -193,7 +195,7 @@ async fn functions_and_their_views_survive_a_restart() {
     );
     assert_eq!(
         common::sorted_rows(&client, "SELECT add_one(1), count_char('cc', 'c')").await,
-        vec![vec!["1001".to_string(), "2".to_string()]]
+        vec![vec!["1003".to_string(), "2".to_string()]]
     );
     assert_eq!(code_of(&client, "SELECT gone(1)").await, "42883");
     client
@@ -202,7 +204,7 @@ async fn functions_and_their_views_survive_a_restart() {
         .unwrap();
     assert_eq!(
         common::sorted_rows(&client, "SELECT cs, t2 FROM v WHERE id = 7").await,
-        vec![vec!["1".to_string(), "2014".to_string()]]
+        vec![vec!["1".to_string(), "2042".to_string()]]
     );
 }
 

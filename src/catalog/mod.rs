@@ -210,7 +210,7 @@ pub struct CatalogModel {
 
 impl Catalog {
     /// Reads `<data_dir>/catalog.json` and returns an empty catalog plus the entries to
-    /// replay, in creation order.
+    /// replay: functions, then the other objects in creation order.
     pub fn open(data_dir: &Path) -> Result<(Catalog, Vec<CatalogEntry>)> {
         let path = data_dir.join("catalog.json");
         let file = if path.exists() {
@@ -226,7 +226,9 @@ impl Catalog {
             }
         };
         let mut entries = file.entries;
-        entries.sort_by_key(|e| e.id);
+        // Functions first: they read no relation, and a replaced function may call
+        // one created after a view that calls it.
+        entries.sort_by_key(|e| (e.kind != RelationKind::Function, e.id));
         let catalog = Catalog {
             path,
             state: RwLock::new(CatalogState {
