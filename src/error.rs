@@ -58,6 +58,9 @@ pub mod sqlstate {
     pub const INVALID_PASSWORD: &str = "28P01";
     pub const DUPLICATE_OBJECT: &str = "42710";
     pub const OBJECT_IN_USE: &str = "55006";
+    pub const DUPLICATE_FUNCTION: &str = "42723";
+    pub const INVALID_FUNCTION_DEFINITION: &str = "42P13";
+    pub const WRONG_OBJECT_TYPE: &str = "42809";
 
     /// Every code above.
     const ALL: &[&str] = &[
@@ -97,6 +100,9 @@ pub mod sqlstate {
         CHARACTER_NOT_IN_REPERTOIRE,
         INVALID_REGULAR_EXPRESSION,
         DATETIME_FIELD_OVERFLOW,
+        DUPLICATE_FUNCTION,
+        INVALID_FUNCTION_DEFINITION,
+        WRONG_OBJECT_TYPE,
     ];
 
     /// The constant for `code`, when it is one of the codes above (a code read back

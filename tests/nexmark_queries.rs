@@ -10,9 +10,12 @@
 //! equal prices, and auctions of a seller closing at the same time), since the
 //! average over the last rows depends on which rows those are.
 //!
+//! q14 calls a user-defined function, `count_char`, which RisingWave defines in
+//! JavaScript; here it is the same function as a SQL-language function
+//! ([`COUNT_CHAR`]), created on both sides.
+//!
 //! Not here: q11 (session windows per bidder;
-//! tests/windows.rs), q12 (processing time), q13 (a temporal join), q14 (a
-//! user-defined function).
+//! tests/windows.rs), q12 (processing time), q13 (a temporal join).
 
 mod common;
 
@@ -32,6 +35,11 @@ const AUCTION: &str = "id BIGINT, item_name VARCHAR, description VARCHAR, initia
                        category BIGINT, extra VARCHAR";
 const PERSON: &str = "id BIGINT, name VARCHAR, email_address VARCHAR, credit_card VARCHAR, \
                       city VARCHAR, state VARCHAR, date_time TIMESTAMP, extra VARCHAR";
+
+/// q14's user-defined function, as a SQL-language function PostgreSQL runs too.
+const COUNT_CHAR: &str = "CREATE FUNCTION count_char(s varchar, c varchar) RETURNS int \
+                          LANGUAGE sql IMMUTABLE AS \
+                          $$ SELECT (length(s) - length(replace(s, c, ''))) / length(c) $$";
 
 /// One query: Sluice's view, PostgreSQL's text, and the columns compared.
 struct Case {
@@ -181,6 +189,17 @@ const CASES: &[Case] = &[
         name: "q10",
         sluice: "SELECT auction, bidder, price, date_time, TO_CHAR(date_time, 'YYYY-MM-DD') as \
                  date, TO_CHAR(date_time, 'HH:MI') as time FROM bid",
+        postgres: None,
+        compared: "*",
+    },
+    Case {
+        name: "q14",
+        sluice: "SELECT auction, bidder, 0.908 * price as price, CASE WHEN extract(hour from \
+                 date_time) >= 8 AND extract(hour from date_time) <= 18 THEN 'dayTime' WHEN \
+                 extract(hour from date_time) <= 6 OR extract(hour from date_time) >= 20 THEN \
+                 'nightTime' ELSE 'otherTime' END AS bidTimeType, date_time, count_char(extra, \
+                 'c') AS c_counts FROM bid WHERE 0.908 * price > 1000000 AND 0.908 * price < \
+                 50000000",
         postgres: None,
         compared: "*",
     },
@@ -350,7 +369,7 @@ async fn nexmark_views_equal_postgres() {
         )
     };
     ours.batch_execute(&format!(
-        "{}{}{}",
+        "{COUNT_CHAR}; {}{}{}",
         source("bid", BID, BIDS),
         source("auction", AUCTION, AUCTIONS),
         source("person", PERSON, PERSONS)
@@ -373,7 +392,7 @@ async fn nexmark_views_equal_postgres() {
     theirs
         .batch_execute(&format!(
             "CREATE TABLE bid ({BID}); CREATE TABLE auction ({AUCTION}); \
-             CREATE TABLE person ({PERSON});"
+             CREATE TABLE person ({PERSON}); {COUNT_CHAR};"
         ))
         .await
         .unwrap();

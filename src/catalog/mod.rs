@@ -56,6 +56,8 @@ pub enum RelationKind {
     /// A sink: a view's changes written out (not a relation; its name is unique
     /// among relations and sinks).
     Sink,
+    /// A SQL-language function (not a relation: functions have their own namespace).
+    Function,
 }
 
 impl RelationKind {
@@ -67,6 +69,7 @@ impl RelationKind {
             RelationKind::Source => "source",
             RelationKind::Model => "model",
             RelationKind::Sink => "sink",
+            RelationKind::Function => "function",
         }
     }
 }
@@ -184,6 +187,16 @@ struct CatalogState {
     relations: BTreeMap<String, Relation>,
     models: BTreeMap<String, CatalogModel>,
     sinks: BTreeMap<String, Arc<Sink>>,
+    functions: BTreeMap<String, CatalogFunction>,
+}
+
+/// A SQL function in the catalog: its entry and its parsed definition.
+#[derive(Debug, Clone)]
+pub struct CatalogFunction {
+    /// The persisted entry (its definition is the latest `CREATE FUNCTION` statement).
+    pub entry: CatalogEntry,
+    /// The function, ready to inline.
+    pub function: Arc<crate::sql::sql_functions::SqlFunction>,
 }
 
 /// A model in the catalog: its entry and the version in force.
@@ -197,7 +210,7 @@ pub struct CatalogModel {
 
 impl Catalog {
     /// Reads `<data_dir>/catalog.json` and returns an empty catalog plus the entries to
-    /// replay, in creation order.
+    /// replay: functions, then the other objects in creation order.
     pub fn open(data_dir: &Path) -> Result<(Catalog, Vec<CatalogEntry>)> {
         let path = data_dir.join("catalog.json");
         let file = if path.exists() {
@@ -213,7 +226,9 @@ impl Catalog {
             }
         };
         let mut entries = file.entries;
-        entries.sort_by_key(|e| e.id);
+        // Functions first: they read no relation, and a replaced function may call
+        // one created after a view that calls it.
+        entries.sort_by_key(|e| (e.kind != RelationKind::Function, e.id));
         let catalog = Catalog {
             path,
             state: RwLock::new(CatalogState {
@@ -221,6 +236,7 @@ impl Catalog {
                 relations: BTreeMap::new(),
                 models: BTreeMap::new(),
                 sinks: BTreeMap::new(),
+                functions: BTreeMap::new(),
             }),
         };
         Ok((catalog, entries))
@@ -446,6 +462,66 @@ impl Catalog {
         self.read().sinks.values().cloned().collect()
     }
 
+    /// Adds a function, or replaces it when `replace` is set and it exists. Persists
+    /// unless replaying (`persist` false).
+    pub fn put_function(
+        &self,
+        function: CatalogFunction,
+        replace: bool,
+        persist: bool,
+    ) -> Result<()> {
+        let name = function.entry.name.clone();
+        let mut state = self.write();
+        let previous = state.functions.get(&name).cloned();
+        if previous.is_some() && !replace {
+            return Err(SluiceError::coded(
+                crate::error::sqlstate::DUPLICATE_FUNCTION,
+                format!("function \"{name}\" already exists with same argument types"),
+            ));
+        }
+        state.next_id = state.next_id.max(function.entry.id + 1);
+        state.functions.insert(name.clone(), function);
+        if persist && let Err(e) = self.persist(&state) {
+            match previous {
+                Some(previous) => state.functions.insert(name, previous),
+                None => state.functions.remove(&name),
+            };
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes a function and persists the catalog without it.
+    pub fn remove_function(&self, name: &str) -> Result<CatalogFunction> {
+        let mut state = self.write();
+        let function = state.functions.remove(name).ok_or_else(|| {
+            SluiceError::coded(
+                crate::error::sqlstate::UNDEFINED_FUNCTION,
+                format!("function {name} does not exist"),
+            )
+        })?;
+        if let Err(e) = self.persist(&state) {
+            state.functions.insert(name.to_string(), function);
+            return Err(e);
+        }
+        Ok(function)
+    }
+
+    /// The function named `name`, if any.
+    pub fn function(&self, name: &str) -> Option<CatalogFunction> {
+        self.read().functions.get(name).cloned()
+    }
+
+    /// Whether any function exists (statements skip inlining otherwise).
+    pub fn has_functions(&self) -> bool {
+        !self.read().functions.is_empty()
+    }
+
+    /// Every function, ordered by name.
+    pub fn functions(&self) -> Vec<CatalogFunction> {
+        self.read().functions.values().cloned().collect()
+    }
+
     /// Every object name, ordered.
     pub fn names(&self) -> Vec<String> {
         self.read().relations.keys().cloned().collect()
@@ -458,6 +534,7 @@ impl Catalog {
             .map(|r| r.entry().clone())
             .chain(state.models.values().map(|m| m.entry.clone()))
             .chain(state.sinks.values().map(|s| s.entry().clone()))
+            .chain(state.functions.values().map(|f| f.entry.clone()))
             .collect();
         entries.sort_by_key(|e| e.id);
         let file = CatalogFile {

@@ -101,6 +101,9 @@ pub async fn replay(db: &Database, entry: &CatalogEntry) -> Result<()> {
     if entry.kind == RelationKind::Sink {
         return super::sinks::replay_sink(db, entry).await;
     }
+    if entry.kind == RelationKind::Function {
+        return super::sql_functions::replay(db, entry);
+    }
     if entry.kind == RelationKind::Source {
         let source = crate::sql::create_source::parse_create_source(&entry.definition)?;
         let relation = source_relation(db, entry.clone(), &source)?;
@@ -182,7 +185,8 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
     }
     // As PostgreSQL: a view's columns are read by name, so each needs its own.
     let mut seen = HashSet::new();
-    for field in plan_view(db, &view.query).await?.schema.fields() {
+    let query = super::sql_functions::inline_view(db, &view.query)?;
+    for field in plan_view(db, &query).await?.schema.fields() {
         if !seen.insert(field.name()) {
             return Err(SluiceError::coded(
                 sqlstate::DUPLICATE_COLUMN,
@@ -208,7 +212,8 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
 /// Plans and starts the view `entry` defines (at `CREATE`, at start-up, or when a
 /// model it uses is replaced).
 pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) -> Result<View> {
-    let plan = plan_view(db, &view.query).await?;
+    let query = super::sql_functions::inline_view(db, &view.query)?;
+    let plan = plan_view(db, &query).await?;
     let inputs = plan.inputs.clone();
     let models = plan.models.clone();
     let identity = Identity {
@@ -288,6 +293,7 @@ pub(crate) async fn start_sink_view(
 /// take over state kept for another plan), and the versions of the models it calls.
 fn fingerprint(db: &Database, entry: &CatalogEntry, plan: &ViewPlan) -> Result<String> {
     let mut fingerprint = entry.definition.clone();
+    fingerprint.push_str(&super::sql_functions::fingerprint_of(db, &entry.definition));
     let mut operators = Vec::new();
     plan.graph.explain(0, &mut operators);
     fingerprint.push_str("\nplan:\n");
@@ -390,7 +396,8 @@ pub async fn start_own_view(
     name: &str,
     query: &datafusion::sql::sqlparser::ast::Query,
 ) -> Result<Arc<MaterializedView>> {
-    let plan = plan_view(db, query).await?;
+    let query = super::sql_functions::inline_view(db, query)?;
+    let plan = plan_view(db, &query).await?;
     start_view(db, name, plan, false, (None, ViewOutput::default())).await
 }
 
@@ -695,6 +702,7 @@ pub async fn drop_relations(
             RelationKind::Source => "DROP SOURCE",
             RelationKind::Model => "DROP MODEL",
             RelationKind::Sink => "DROP SINK",
+            RelationKind::Function => "DROP FUNCTION",
         },
         rows: None,
     })

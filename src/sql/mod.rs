@@ -37,6 +37,7 @@ pub mod set_operations;
 pub mod settings;
 pub mod show;
 pub mod sinks;
+pub mod sql_functions;
 pub mod subscribe;
 pub mod temporal_filters;
 pub mod top_n;
@@ -121,6 +122,8 @@ pub enum Command {
     Cursor(Box<cursors::CursorStatement>, Option<SchemaRef>),
     /// `CREATE | ALTER | DROP ROLE`, `GRANT`, `REVOKE`.
     Role(Box<roles::RoleStatement>),
+    /// `CREATE [OR REPLACE] FUNCTION`, `DROP FUNCTION`.
+    Function(Box<sql_functions::FunctionStatement>),
 }
 
 /// What executing a statement produced.
@@ -209,6 +212,9 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             ));
         }
         SqlStatement::Role(statement) => return Ok(Prepared::Command(Command::Role(statement))),
+        SqlStatement::Function(statement) => {
+            return Ok(Prepared::Command(Command::Function(statement)));
+        }
         SqlStatement::Cursor(cursor) => {
             let schema = match &cursor.op {
                 cursors::CursorOp::Fetch { name, .. } => {
@@ -326,7 +332,8 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
     })
 }
 
-async fn plan_statement(db: &Database, statement: Statement) -> Result<LogicalPlan> {
+async fn plan_statement(db: &Database, mut statement: Statement) -> Result<LogicalPlan> {
+    sql_functions::inline_statement(db, &mut statement)?;
     let state = db.context().state();
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
@@ -447,6 +454,7 @@ pub fn is_write(prepared: &Prepared) -> bool {
                 | Command::DropSink { .. }
                 | Command::AlterCheckpointInterval(_)
                 | Command::Role(_)
+                | Command::Function(_)
         ),
     }
 }
@@ -529,7 +537,8 @@ async fn execute_command(
             run_to_completion(async move { ddl::create_materialized_view(&db, &view).await }).await
         }
         Command::ExplainView(view) => {
-            let plan = view_plan::plan_view(&db, &view.query).await?;
+            let query = sql_functions::inline_view(&db, &view.query)?;
+            let plan = view_plan::plan_view(&db, &query).await?;
             let (_, closer) = ddl::window_closing(&db, &plan, ddl::emit_on_window_close(&view)?)?;
             let mut lines = Vec::new();
             let depth = match closer {
@@ -599,6 +608,9 @@ async fn execute_command(
             .await
         }
         Command::Acknowledge(tag) => Ok(Output::Done { tag, rows: None }),
+        Command::Function(statement) => {
+            run_to_completion(async move { sql_functions::execute(&db, &statement).await }).await
+        }
         Command::Role(statement) => {
             let current = privileges::session_role(vars).map(str::to_string);
             run_to_completion(

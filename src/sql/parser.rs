@@ -104,6 +104,14 @@ impl SqlParser {
                     out.push(SqlStatement::DropModel { names, if_exists });
                     continue;
                 }
+                ["CREATE", "FUNCTION", ..]
+                | ["CREATE", "OR", "REPLACE", "FUNCTION"]
+                | ["DROP", "FUNCTION", ..] => {
+                    out.push(SqlStatement::Function(Box::new(
+                        super::sql_functions::parse_function_statement(&text)?,
+                    )));
+                    continue;
+                }
                 ["ALTER", "SYSTEM", ..] => {
                     out.push(SqlStatement::AlterSystem(
                         super::settings::parse_alter_system(&text)?,
@@ -552,6 +560,8 @@ pub enum SqlStatement {
         /// `IF EXISTS`.
         if_exists: bool,
     },
+    /// `CREATE [OR REPLACE] FUNCTION`, `DROP FUNCTION`.
+    Function(Box<super::sql_functions::FunctionStatement>),
     /// `ALTER SYSTEM SET checkpoint_interval = …` (`None`: `RESET`, or `DEFAULT`).
     AlterSystem(Option<std::time::Duration>),
     /// `SHOW MODELS`.

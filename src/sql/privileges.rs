@@ -188,6 +188,15 @@ fn check_command(db: &Database, role: &str, command: &Command) -> Result<()> {
             "sink",
             &names.first().map(ToString::to_string).unwrap_or_default(),
         )),
+        Command::Function(statement) => match statement.as_ref() {
+            crate::sql::sql_functions::FunctionStatement::Create { .. } => Err(denied(format!(
+                "permission denied for schema {DEFAULT_SCHEMA}"
+            ))),
+            crate::sql::sql_functions::FunctionStatement::Drop { targets, .. } => Err(owner_of(
+                "function",
+                targets.first().map_or("", |(name, _)| name.as_str()),
+            )),
+        },
         Command::AlterCheckpointInterval(_) => Err(denied(
             "permission denied to set parameter \"checkpoint_interval\"".into(),
         )),

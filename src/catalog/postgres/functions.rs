@@ -5,7 +5,10 @@
 //! pretty])` and `pg_get_constraintdef(oid [, pretty])` for primary keys. An OID that
 //! names nothing gives NULL, as in PostgreSQL. `pg_encoding_to_char(n)` names the
 //! encoding as PostgreSQL does (`UTF8`), `pg_collation_is_visible(oid)` is true for
-//! the collations in `pg_collation` (all in `pg_catalog`). `format_type` is the `pg_catalog`
+//! the collations in `pg_collation` (all in `pg_catalog`), `pg_function_is_visible(oid)`
+//! is true (every function is in `pg_catalog` or `public`), and
+//! `pg_get_function_result`/`pg_get_function_arguments` describe SQL functions
+//! (`CREATE FUNCTION`; NULL for built-in ones), for psql's `\df`. `format_type` is the `pg_catalog`
 //! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
 //! `obj_description`, `col_description` and `shobj_description` are NULL: Sluice has
 //! no `COMMENT ON`, so no object has a description (`pg_description` is empty).
@@ -50,6 +53,22 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
             "pg_collation_is_visible",
             DataType::Boolean,
             collation_is_visible,
+        ),
+        function(
+            "pg_function_is_visible",
+            DataType::Boolean,
+            function_is_visible,
+        ),
+        function("pg_get_function_result", DataType::Utf8, function_result),
+        function(
+            "pg_get_function_arguments",
+            DataType::Utf8,
+            function_arguments,
+        ),
+        function(
+            "pg_get_function_identity_arguments",
+            DataType::Utf8,
+            function_arguments,
         ),
         function(
             "has_table_privilege",
@@ -245,7 +264,12 @@ impl ScalarUDFImpl for CatalogFunction {
     /// text; everything else keeps its type.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let (min, max) = match self.name {
-            "pg_table_is_visible" | "pg_encoding_to_char" => (1, 1),
+            "pg_table_is_visible"
+            | "pg_encoding_to_char"
+            | "pg_function_is_visible"
+            | "pg_get_function_result"
+            | "pg_get_function_arguments"
+            | "pg_get_function_identity_arguments" => (1, 1),
             "pg_get_indexdef" => (1, 3),
             "pg_get_expr" => (2, 3),
             "has_table_privilege"
@@ -650,6 +674,55 @@ fn collation_is_visible(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
         _ => None,
     };
     ScalarValue::Boolean(visible)
+}
+
+/// `pg_function_is_visible(oid)`: true, as every function lives in `pg_catalog` or
+/// `public`, both on the search path (psql's `\df` filters by it).
+fn function_is_visible(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    ScalarValue::Boolean(match args.first() {
+        Some(Arg::Number(_)) => Some(true),
+        _ => None,
+    })
+}
+
+/// The SQL function with OID `oid` (see `pg_proc`), if it is one.
+fn sql_function(
+    snapshot: &Snapshot,
+    args: &[Arg],
+) -> Option<Arc<crate::sql::sql_functions::SqlFunction>> {
+    let Some(Arg::Number(oid)) = args.first() else {
+        return None;
+    };
+    snapshot
+        .objects
+        .catalog
+        .functions()
+        .into_iter()
+        .find(|f| i64::from(super::oids::function(f.entry.id)) == *oid)
+        .map(|f| f.function)
+}
+
+/// `pg_get_function_result(oid)`: a SQL function's return type (NULL for the
+/// built-in functions, whose signatures Sluice does not keep).
+fn function_result(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    text(sql_function(snapshot, args).map(|f| crate::sql::sql_functions::type_name(&f.return_type)))
+}
+
+/// `pg_get_function_arguments(oid)`: a SQL function's parameters, `name type, ...`.
+fn function_arguments(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    text(sql_function(snapshot, args).map(|f| {
+        f.params
+            .iter()
+            .map(|p| {
+                let t = crate::sql::sql_functions::type_name(&p.data_type);
+                match &p.name {
+                    Some(name) => format!("{name} {t}"),
+                    None => t,
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }))
 }
 
 fn encoding_name(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {

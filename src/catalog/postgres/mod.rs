@@ -15,6 +15,7 @@ pub mod functions;
 pub mod information_schema;
 pub mod objects;
 pub mod oids;
+mod proc;
 pub mod regclass;
 pub mod roles;
 mod rows;
@@ -172,6 +173,13 @@ impl SchemaProvider for PgCatalog {
                 batch.schema(),
                 vec![vec![batch]],
             )?)));
+        }
+        if lower == "pg_proc" && self.objects.catalog.has_functions() {
+            let Some(inner) = self.inner.table(name).await? else {
+                return Ok(None);
+            };
+            let rows = proc::rows(inner.schema(), &self.objects.catalog.functions())?;
+            return Ok(Some(Arc::new(proc::WithRows { inner, rows })));
         }
         let Some(built_here) = tables::BUILT_HERE.iter().find(|n| **n == lower) else {
             return self.inner.table(name).await;

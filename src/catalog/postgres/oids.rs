@@ -76,6 +76,12 @@ pub fn relation(id: u64) -> i32 {
     (FIRST_RELATION + 4 * id as i64) as i32
 }
 
+/// The OID of the function with catalog id `id` (in `pg_proc`; a function's id is
+/// never a relation's, so the relation OID of its id is free).
+pub fn function(id: u64) -> i32 {
+    relation(id)
+}
+
 /// The OID of the primary key index of relation `id`.
 pub fn primary_key_index(id: u64) -> i32 {
     relation(id) + 1
