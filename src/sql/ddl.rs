@@ -185,8 +185,7 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
     }
     // As PostgreSQL: a view's columns are read by name, so each needs its own.
     let mut seen = HashSet::new();
-    let query = super::sql_functions::inline_view(db, &view.query)?;
-    for field in plan_view(db, &query).await?.schema.fields() {
+    for field in plan_view(db, &view.query).await?.schema.fields() {
         if !seen.insert(field.name()) {
             return Err(SluiceError::coded(
                 sqlstate::DUPLICATE_COLUMN,
@@ -212,8 +211,7 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
 /// Plans and starts the view `entry` defines (at `CREATE`, at start-up, or when a
 /// model it uses is replaced).
 pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) -> Result<View> {
-    let query = super::sql_functions::inline_view(db, &view.query)?;
-    let plan = plan_view(db, &query).await?;
+    let plan = plan_view(db, &view.query).await?;
     let inputs = plan.inputs.clone();
     let models = plan.models.clone();
     let identity = Identity {
@@ -396,8 +394,7 @@ pub async fn start_own_view(
     name: &str,
     query: &datafusion::sql::sqlparser::ast::Query,
 ) -> Result<Arc<MaterializedView>> {
-    let query = super::sql_functions::inline_view(db, query)?;
-    let plan = plan_view(db, &query).await?;
+    let plan = plan_view(db, query).await?;
     start_view(db, name, plan, false, (None, ViewOutput::default())).await
 }
 

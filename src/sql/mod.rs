@@ -537,8 +537,7 @@ async fn execute_command(
             run_to_completion(async move { ddl::create_materialized_view(&db, &view).await }).await
         }
         Command::ExplainView(view) => {
-            let query = sql_functions::inline_view(&db, &view.query)?;
-            let plan = view_plan::plan_view(&db, &query).await?;
+            let plan = view_plan::plan_view(&db, &view.query).await?;
             let (_, closer) = ddl::window_closing(&db, &plan, ddl::emit_on_window_close(&view)?)?;
             let mut lines = Vec::new();
             let depth = match closer {

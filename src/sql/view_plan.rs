@@ -78,10 +78,12 @@ fn view_optimizer(state: &SessionState) -> SessionState {
 
 /// Plans `query` as a materialized view.
 pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
+    // SQL functions' calls become their bodies (only IMMUTABLE ones are allowed).
+    let query = super::sql_functions::inline_view(db, query)?;
     let state = db.context().state();
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(
-            Box::new(query.clone()),
+            Box::new(query),
         ))))
         .await
         .map_err(|e| super::windows::explain_error(e.into()))?;
