@@ -6,7 +6,8 @@
 //! baseline, `every_reading` (no temporal filter: every row stays). It prints, at
 //! intervals, the rows inserted, each view's rows and operator state and the
 //! process's resident memory. The temporal view's rows and state should stay at two
-//! seconds' worth of rows; the baseline grows with the table.
+//! seconds' worth of rows; the baseline grows with the table. Three seconds after the
+//! last insert the temporal view holds no row, and no more state than before.
 //!
 //! Run with `SLUICE_BENCH_FULL=1 ./scripts/bench.sh --bench temporal_state` for 60 s
 //! (see docs/benchmarks.md); without `SLUICE_BENCH_FULL=1` (the suite's quick mode)
@@ -53,6 +54,7 @@ async fn main() {
     let sample = Duration::from_secs(if full { 5 } else { 1 });
     let mut next_sample = sample;
     let mut inserted = 0i64;
+    let mut peak = 0i64;
     while start.elapsed() < Duration::from_secs(seconds as u64) {
         client
             .batch_execute(&format!(
@@ -67,11 +69,13 @@ async fn main() {
         if start.elapsed() >= next_sample {
             next_sample += sample;
             client.batch_execute("FLUSH").await.expect("flush");
+            let state = scalar(&client, &view("last_two_seconds", "operator_bytes")).await;
+            peak = peak.max(state);
             println!(
                 "| {:.0} s | {inserted} | {} | {:.2} MiB | {} | {:.0} MiB |",
                 start.elapsed().as_secs_f64(),
                 scalar(&client, &view("last_two_seconds", "rows_held")).await,
-                mib(scalar(&client, &view("last_two_seconds", "operator_bytes")).await),
+                mib(state),
                 scalar(&client, &view("every_reading", "rows_held")).await,
                 rss_mib()
             );
@@ -87,9 +91,11 @@ async fn main() {
     println!(
         "\n3 s after the last insert: last_two_seconds holds {rows} rows and {state} bytes of state"
     );
-    assert_eq!(
-        (rows, state),
-        (0, 0),
-        "every row has left the temporal filter"
+    assert_eq!(rows, 0, "every row has left the temporal filter");
+    // What is left are entries cancelled out but not yet merged away by the state's
+    // sorted runs: at most what the state held while rows came.
+    assert!(
+        state <= peak,
+        "{state} bytes of state after, {peak} at most before"
     );
 }
