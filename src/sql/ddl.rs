@@ -208,6 +208,30 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
     Ok(done)
 }
 
+/// Rebuilds `views` (shallowest first) on what they call now (`cause`, for the log:
+/// a replaced model or function). Each switches at one point: its new dataflow is
+/// backfilled first, then takes the old one's place in the catalog.
+pub(crate) async fn rebuild_views(
+    db: &Database,
+    views: Vec<Arc<crate::catalog::View>>,
+    cause: &str,
+) -> Result<()> {
+    for old in views {
+        let entry = old.entry().clone();
+        let Statement::CreateView(definition) = db.parser().parse_one(&entry.definition)? else {
+            return Err(SluiceError::Internal(format!(
+                "view {} has no view definition",
+                entry.name
+            )));
+        };
+        let rebuilt = build_view(db, &entry, &definition).await?;
+        db.catalog().swap(Relation::View(Arc::new(rebuilt)))?;
+        old.running().stop();
+        tracing::info!(view = %entry.name, "materialized view switched to {cause}");
+    }
+    Ok(())
+}
+
 /// Plans and starts the view `entry` defines (at `CREATE`, at start-up, or when a
 /// model it uses is replaced).
 pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) -> Result<View> {

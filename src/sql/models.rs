@@ -27,7 +27,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 
 use super::Output;
 use super::names::{normalize_ident, quote_literal, relation_name};
-use crate::catalog::{CatalogEntry, CatalogModel, Relation, RelationKind};
+use crate::catalog::{CatalogEntry, CatalogModel, RelationKind};
 use crate::database::Database;
 use crate::error::{Result, SluiceError};
 use crate::ml::predict::PREDICT;
@@ -317,20 +317,7 @@ async fn rebuild_views_using(db: &Database, model: &str) -> Result<()> {
     }
     views.sort_by_key(|v| v.running().depth());
     views.dedup_by_key(|v| v.entry().id);
-    for old in views {
-        let entry = old.entry().clone();
-        let Statement::CreateView(definition) = db.parser().parse_one(&entry.definition)? else {
-            return Err(SluiceError::Internal(format!(
-                "view {} has no view definition",
-                entry.name
-            )));
-        };
-        let rebuilt = super::ddl::build_view(db, &entry, &definition).await?;
-        db.catalog().swap(Relation::View(Arc::new(rebuilt)))?;
-        old.running().stop();
-        tracing::info!(view = %entry.name, model, "materialized view switched to the new model version");
-    }
-    Ok(())
+    super::ddl::rebuild_views(db, views, &format!("the new version of model {model}")).await
 }
 
 /// Runs `DROP MODEL [IF EXISTS] names`: refused while a view uses a model.

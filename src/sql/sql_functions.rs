@@ -31,7 +31,7 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use super::Output;
-use crate::catalog::{CatalogEntry, CatalogFunction, Relation, RelationKind};
+use crate::catalog::{CatalogEntry, CatalogFunction, RelationKind};
 use crate::database::Database;
 use crate::error::{Result, SluiceError, sqlstate};
 
@@ -714,7 +714,7 @@ async fn create_function(
         existing.is_some(),
         true,
     )?;
-    if let Err(e) = rebuild_views(db, users).await {
+    if let Err(e) = super::ddl::rebuild_views(db, users, "a replaced function").await {
         // The views keep running on the old body; so must the catalog.
         if let Some(existing) = existing {
             db.catalog().put_function(existing, true, true)?;
@@ -808,25 +808,6 @@ fn refuse_if_a_sink_calls(db: &Database, name: &str, action: &str) -> Result<()>
         )),
         None => Ok(()),
     }
-}
-
-/// Rebuilds `views` (shallowest first) on the function bodies in force; each switches
-/// once its new dataflow is backfilled.
-async fn rebuild_views(db: &Database, views: Vec<Arc<crate::catalog::View>>) -> Result<()> {
-    for old in views {
-        let entry = old.entry().clone();
-        let Statement::CreateView(definition) = db.parser().parse_one(&entry.definition)? else {
-            return Err(SluiceError::Internal(format!(
-                "view {} has no view definition",
-                entry.name
-            )));
-        };
-        let rebuilt = super::ddl::build_view(db, &entry, &definition).await?;
-        db.catalog().swap(Relation::View(Arc::new(rebuilt)))?;
-        old.running().stop();
-        tracing::info!(view = %entry.name, "materialized view switched to a replaced function");
-    }
-    Ok(())
 }
 
 async fn drop_functions(
