@@ -1,4 +1,5 @@
-//! What the state benchmarks (`window_state`, `top_n_state`, `join_state`, `temporal_state`) share: how many events
+//! What the state benchmarks (`window_state`, `top_n_state`, `join_state`,
+//! `temporal_state`, `over_window_state`) share: how many events
 //! to run, and the measuring loop that samples each view's operator state and the
 //! process's memory while a generator source delivers them.
 

@@ -6,6 +6,7 @@
 #   ./scripts/bench.sh --release           the same, built with the release profile
 #   ./scripts/bench.sh --bench nexmark     one benchmark (view_change_cost, window_state,
 #                                          top_n_state, join_state, temporal_state,
+#                                          over_window_state,
 #                                          predict, arrangement, restart, sink_latency,
 #                                          nexmark)
 #
@@ -34,7 +35,7 @@ if [ "${1:-}" = --release ]; then
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(--bench view_change_cost --bench window_state --bench top_n_state --bench join_state --bench temporal_state --bench predict --bench arrangement --bench restart --bench sink_latency --bench nexmark)
+    targets=(--bench view_change_cost --bench window_state --bench top_n_state --bench join_state --bench temporal_state --bench over_window_state --bench predict --bench arrangement --bench restart --bench sink_latency --bench nexmark)
 fi
 
 # What the benchmarks start: the Kafka broker, ONNX Runtime and the PREDICT models,

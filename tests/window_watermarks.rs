@@ -924,3 +924,200 @@ async fn append_only_tables_with_a_watermark_feed_windows_and_joins() {
     assert_eq!(view_watermark(&c, "closed").await, before);
     assert_eq!(rows(&c, "SELECT * FROM closed").await, shown);
 }
+
+/// Window functions with `EMIT ON WINDOW CLOSE` over an APPEND ONLY table with a
+/// watermark, fed one row at a time out of order with late rows, through a checkpoint
+/// and a crash: each view shows exactly the rows whose values are final at the
+/// table's watermark, with PostgreSQL's values over the rows the table kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_functions_emit_on_window_close_across_a_restart_equal_postgres() {
+    const DELAY: i64 = 3;
+    let views: [(&str, &str, &str); 4] = [
+        (
+            "moving",
+            "SELECT g, ts, v,
+                    sum(v) OVER (PARTITION BY g ORDER BY ts, v ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s,
+                    lag(v) OVER (PARTITION BY g ORDER BY ts, v) AS prev,
+                    lead(v) OVER (PARTITION BY g ORDER BY ts, v) AS next",
+            // Final once the next row of the partition is closed.
+            "ts < {B} AND next_ts < {B}",
+        ),
+        (
+            "ranged",
+            "SELECT g, ts, v,
+                    sum(v) OVER (PARTITION BY g ORDER BY ts RANGE BETWEEN INTERVAL '5' SECOND PRECEDING AND INTERVAL '2' SECOND FOLLOWING) AS s,
+                    count(*) OVER (PARTITION BY g ORDER BY ts RANGE BETWEEN INTERVAL '5' SECOND PRECEDING AND INTERVAL '2' SECOND FOLLOWING) AS n",
+            "ts + INTERVAL '2' SECOND < {B}",
+        ),
+        (
+            "ranked",
+            "SELECT g, ts, v, rank() OVER (PARTITION BY g ORDER BY ts) AS r,
+                    sum(v) OVER (PARTITION BY g ORDER BY ts) AS running",
+            "ts < {B}",
+        ),
+        (
+            "windowed",
+            "SELECT window_start, n,
+                    sum(n) OVER (ORDER BY window_start ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS pair",
+            "window_start < date_bin(INTERVAL '4' SECOND, {B}, TIMESTAMP '1970-01-01')",
+        ),
+    ];
+    let from = |view: &str, ours: bool| match (view, ours) {
+        ("windowed", true) => "FROM (SELECT window_start, count(*) AS n \
+                               FROM TUMBLE(ev, ts, INTERVAL '4' SECOND) GROUP BY window_start) w"
+            .to_string(),
+        ("windowed", false) => {
+            "FROM (SELECT date_bin(INTERVAL '4' SECOND, ts, TIMESTAMP '1970-01-01') \
+                                AS window_start, count(*) AS n FROM ev GROUP BY 1) w"
+                .to_string()
+        }
+        _ => "FROM ev".to_string(),
+    };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let open = |data: std::path::PathBuf| async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let db = loop {
+            let options = sluice::database::Options {
+                checkpoint_interval: Some(Duration::ZERO),
+            };
+            match sluice::Database::open_with(&data, options).await {
+                Ok(db) => break db,
+                Err(e) if e.sqlstate() == "55006" && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("open: {e}"),
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let _ = sluice::server::serve(listener, db).await;
+            }
+        });
+        (db, common::connect(addr).await, task)
+    };
+    let (db, mut ours, mut task) = open(data.clone()).await;
+    let postgres = common::postgres::Postgres::start();
+    let theirs = postgres.client().await;
+    ours.batch_execute(&format!(
+        "CREATE TABLE ev (g INT, ts TIMESTAMP, v INT,
+                          WATERMARK FOR ts AS ts - INTERVAL '{DELAY}' SECOND) APPEND ONLY"
+    ))
+    .await
+    .unwrap();
+    theirs
+        .batch_execute("CREATE TABLE ev (g INT, ts TIMESTAMP, v INT)")
+        .await
+        .unwrap();
+    // Functions that read rows still to come, or an order that does not close.
+    for refused in [
+        "SELECT g, ntile(2) OVER (PARTITION BY g ORDER BY ts) FROM ev",
+        "SELECT g, sum(v) OVER (PARTITION BY g ORDER BY ts ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) FROM ev",
+        "SELECT g, sum(v) OVER (PARTITION BY g ORDER BY v) FROM ev",
+        "SELECT g, sum(v) OVER (PARTITION BY g ORDER BY ts DESC) FROM ev",
+        "SELECT g, s, count(*) FROM (SELECT g, sum(v) OVER (PARTITION BY g ORDER BY ts) AS s FROM ev) x GROUP BY g, s",
+    ] {
+        let error = ours
+            .batch_execute(&format!(
+                "CREATE MATERIALIZED VIEW r AS {refused} EMIT ON WINDOW CLOSE"
+            ))
+            .await
+            .expect_err(refused);
+        assert_eq!(common::sqlstate(&error), "0A000", "{refused}: {error:?}");
+    }
+    for (name, select, _) in &views {
+        ours.batch_execute(&format!(
+            "CREATE MATERIALIZED VIEW {name} AS {select} {} EMIT ON WINDOW CLOSE",
+            from(name, true)
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    }
+    let stamp = |second: i64| {
+        format!(
+            "TIMESTAMP '2024-01-01 {:02}:{:02}:{:02}'",
+            second / 3600,
+            second / 60 % 60,
+            second % 60
+        )
+    };
+    let compare = |ours: Client, max: i64| {
+        let theirs = &theirs;
+        let views = &views;
+        async move {
+            let bound = stamp(max - DELAY);
+            for (name, select, done) in views {
+                let select = select.replace(
+                    "AS next",
+                    "AS next, lead(ts) OVER (PARTITION BY g ORDER BY ts, v) AS next_ts",
+                );
+                let columns = if *name == "windowed" {
+                    "window_start, n, pair"
+                } else {
+                    "*"
+                };
+                let oracle = format!(
+                    "SELECT {columns} FROM ({select} {}) x WHERE {}",
+                    from(name, false),
+                    done.replace("{B}", &bound)
+                );
+                let expected = rows(theirs, &oracle).await;
+                let mut expected_columns = expected;
+                if *name == "moving" {
+                    // Without the finality helper column.
+                    expected_columns.iter_mut().for_each(|r| {
+                        r.pop();
+                    });
+                    expected_columns.sort();
+                }
+                let shown = rows(&ours, &format!("SELECT * FROM {name}")).await;
+                assert_eq!(shown, expected_columns, "{name} at {bound}");
+                assert!(shown.len() >= 5, "{name} shows only {} rows", shown.len());
+            }
+            ours
+        }
+    };
+    let mut rng = Rng(0x005e_ed0f_0eed);
+    let (mut clock, mut max, mut late) = (0, None::<i64>, 0);
+    let mut db = Some(db);
+    for step in 0..240 {
+        clock += rng.below(3);
+        let (g, second, v) = (
+            rng.below(3),
+            (clock - rng.below(7)).max(0),
+            rng.below(10),
+        );
+        let on_time = max.is_none_or(|m| second >= m - DELAY);
+        let row = format!("INSERT INTO ev VALUES ({g}, {}, {v})", stamp(second));
+        let inserted = ours.execute(&row, &[]).await.unwrap();
+        assert_eq!(inserted, u64::from(on_time), "{row}");
+        if on_time {
+            theirs.execute(&row, &[]).await.unwrap();
+            max = Some(max.map_or(second, |m| m.max(second)));
+        } else {
+            late += 1;
+        }
+        ours.batch_execute("FLUSH").await.unwrap();
+        if step == 120 {
+            ours = compare(ours, max.unwrap()).await;
+            let taken = db.as_ref().unwrap();
+            sluice::checkpointer::take(taken).await.unwrap();
+        }
+        if step == 150 {
+            // A crash: the views start from the checkpoint, the table replays the
+            // rows after it.
+            drop(ours);
+            task.abort();
+            drop(db.take());
+            let (reopened, client, serving) = open(data.clone()).await;
+            (db, ours, task) = (Some(reopened), client, serving);
+            ours.batch_execute("FLUSH").await.unwrap();
+            ours = compare(ours, max.unwrap()).await;
+        }
+    }
+    assert!(late > 10, "the stream should have late rows ({late})");
+    compare(ours, max.unwrap()).await;
+}

@@ -130,22 +130,38 @@ impl Node {
         }
     }
 
-    /// Moves every operator's clock to `now`; returns the change at this node: what
-    /// the operators below produced, carried up as input changes are, and this
-    /// operator's own.
+    /// Moves every operator's clock to `now` (see [`Operator::advance_clock`]);
+    /// returns the change at this node.
     pub fn tick(&mut self, now: i64, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
+        self.advance(&mut |op| op.advance_clock(now), errors)
+    }
+
+    /// Moves every operator to the view's watermark `watermark` (see
+    /// [`Operator::advance_watermark`]); returns the change at this node.
+    pub fn close(&mut self, watermark: i64, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
+        self.advance(&mut |op| op.advance_watermark(watermark), errors)
+    }
+
+    /// Applies `step` to every operator; returns the change at this node: what the
+    /// operators below produced, carried up as input changes are, and this operator's
+    /// own.
+    fn advance(
+        &mut self,
+        step: &mut dyn FnMut(&mut dyn Operator) -> Result<Option<ChangeBatch>>,
+        errors: &mut ErrorLog,
+    ) -> Result<Option<ChangeBatch>> {
         match self {
             Node::Input { .. } | Node::Constant(_) => Ok(None),
             Node::Operator { op, children } => {
                 let mut outputs = Vec::new();
                 for (i, child) in children.iter_mut().enumerate() {
-                    if let Some(c) = child.tick(now, errors)?
+                    if let Some(c) = child.advance(step, errors)?
                         && !c.is_empty()
                     {
                         outputs.push(op.process(i, &c, errors)?);
                     }
                 }
-                if let Some(c) = op.advance_clock(now)? {
+                if let Some(c) = step(op.as_mut())? {
                     outputs.push(c);
                 }
                 concat(outputs)
@@ -153,7 +169,7 @@ impl Node {
             Node::Union { children, schema } => {
                 let mut outputs = Vec::new();
                 for child in children.iter_mut() {
-                    if let Some(c) = child.tick(now, errors)? {
+                    if let Some(c) = child.advance(step, errors)? {
                         outputs.push(c);
                     }
                 }

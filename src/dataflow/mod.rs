@@ -16,6 +16,7 @@ pub mod arrangement;
 pub mod barrier;
 pub mod change;
 pub mod checkpoints;
+pub mod closing_over_window;
 pub mod feed;
 pub mod filter;
 pub mod graph;

@@ -50,6 +50,14 @@ pub trait Operator: Send + Debug {
         Ok(())
     }
 
+    /// Moves the operator to the view's watermark `watermark` (µs) and returns the
+    /// rows that releases: rows emitted once the watermark has passed them
+    /// (`EMIT ON WINDOW CLOSE` over window functions). Called on every advance, before
+    /// [`Operator::evict_closed`].
+    fn advance_watermark(&mut self, _watermark: i64) -> Result<Option<ChangeBatch>> {
+        Ok(None)
+    }
+
     /// True when the operator's output moves with the clock (a temporal filter):
     /// the view then ticks it ([`Operator::advance_clock`]).
     fn reads_clock(&self) -> bool {

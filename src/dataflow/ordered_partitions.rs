@@ -17,7 +17,7 @@ use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{FieldRef, Schema};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::physical_expr::PhysicalExpr;
-use foldhash::HashSet;
+use foldhash::HashMap;
 
 use super::ChangeBatch;
 use super::change::row_codec;
@@ -37,6 +37,8 @@ pub struct Entries {
     pub weights: Vec<i64>,
     /// The partition keys the change touches, each once, in the change's order.
     pub touched: Vec<Vec<u8>>,
+    /// Per entry, the index of its partition key in `touched`.
+    pub partition_of: Vec<usize>,
 }
 
 /// Rows by partition, in order. See the module docs.
@@ -111,8 +113,9 @@ impl OrderedPartitions {
             entries: Vec::with_capacity(change.num_rows()),
             weights: change.weights().values().to_vec(),
             touched: Vec::new(),
+            partition_of: Vec::with_capacity(change.num_rows()),
         };
-        let mut seen: HashSet<&[u8]> = HashSet::default();
+        let mut seen: HashMap<&[u8], usize> = HashMap::default();
         for row in 0..change.num_rows() {
             let partition = partitions.as_ref().map_or(&[][..], |p| p.row(row).data());
             let order = orders.as_ref().map_or(&[][..], |o| o.row(row).data());
@@ -126,9 +129,11 @@ impl OrderedPartitions {
                 ]
                 .concat(),
             );
-            if seen.insert(partition) {
+            let index = *seen.entry(partition).or_insert_with(|| {
                 out.touched.push(partition.to_vec());
-            }
+                out.touched.len() - 1
+            });
+            out.partition_of.push(index);
         }
         Ok(out)
     }

@@ -636,6 +636,10 @@ fn run(
                         // Closed groups take no more changes (the operators drop late
                         // rows): their state is no longer needed.
                         Some(watermark) => {
+                            if let Some(out) = graph.close(watermark, &mut errors)? {
+                                output.operator_late = graph.late_rows();
+                                output.send(&out, 0, &mut errors, Some(graph.state_size()))?;
+                            }
                             graph.evict_closed(watermark)?;
                             set_state_bytes(&shared, graph.state_size());
                             Ok(())

@@ -185,7 +185,8 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
     }
     // As PostgreSQL: a view's columns are read by name, so each needs its own.
     let mut seen = HashSet::new();
-    for field in plan_view(db, &view.query).await?.schema.fields() {
+    let emit = emit_on_window_close(view)?;
+    for field in plan_view(db, &view.query, emit).await?.schema.fields() {
         if !seen.insert(field.name()) {
             return Err(SluiceError::coded(
                 sqlstate::DUPLICATE_COLUMN,
@@ -235,7 +236,8 @@ pub(crate) async fn rebuild_views(
 /// Plans and starts the view `entry` defines (at `CREATE`, at start-up, or when a
 /// model it uses is replaced).
 pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) -> Result<View> {
-    let plan = plan_view(db, &view.query).await?;
+    let emit = emit_on_window_close(view)?;
+    let plan = plan_view(db, &view.query, emit).await?;
     let inputs = plan.inputs.clone();
     let models = plan.models.clone();
     let identity = Identity {
@@ -243,7 +245,6 @@ pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) 
         fingerprint: fingerprint(db, entry, &plan)?,
         restore: true,
     };
-    let emit = emit_on_window_close(view)?;
     let append_only = plan.append_only || emit;
     let running = start_view(
         db,
@@ -389,6 +390,9 @@ pub(crate) fn window_closing(
         return Ok((None, None));
     }
     let watermarks = Some(InputWatermarks::new(plan.inputs.len()));
+    if plan.closes_itself {
+        return Ok((watermarks, None));
+    }
     let closing = super::watermarks::closing(&db.context().state(), &plan.watermarks)?;
     let release = if emit_on_close {
         Release::OnClose
@@ -418,7 +422,7 @@ pub async fn start_own_view(
     name: &str,
     query: &datafusion::sql::sqlparser::ast::Query,
 ) -> Result<Arc<MaterializedView>> {
-    let plan = plan_view(db, query).await?;
+    let plan = plan_view(db, query, false).await?;
     start_view(db, name, plan, false, (None, ViewOutput::default())).await
 }
 

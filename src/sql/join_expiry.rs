@@ -250,9 +250,14 @@ fn term(expr: &Expr, schemas: (&DFSchema, &DFSchema)) -> Option<Term> {
 
 /// A literal interval of fixed length, in microseconds.
 pub(super) fn interval_micros(expr: &Expr) -> Option<i64> {
-    let Expr::Literal(value, _) = expr else {
-        return None;
-    };
+    match expr {
+        Expr::Literal(value, _) => scalar_interval_micros(value),
+        _ => None,
+    }
+}
+
+/// An interval or duration value of fixed length, in microseconds.
+pub(super) fn scalar_interval_micros(value: &ScalarValue) -> Option<i64> {
     match value {
         ScalarValue::IntervalMonthDayNano(Some(v))
             if v.months == 0 && v.nanoseconds % 1_000 == 0 =>

@@ -28,6 +28,7 @@ pub mod interrupt;
 pub mod join_expiry;
 pub mod models;
 pub mod names;
+pub mod over_reach;
 pub mod parser;
 pub mod privileges;
 pub mod roles;
@@ -537,8 +538,9 @@ async fn execute_command(
             run_to_completion(async move { ddl::create_materialized_view(&db, &view).await }).await
         }
         Command::ExplainView(view) => {
-            let plan = view_plan::plan_view(&db, &view.query).await?;
-            let (_, closer) = ddl::window_closing(&db, &plan, ddl::emit_on_window_close(&view)?)?;
+            let emit = ddl::emit_on_window_close(&view)?;
+            let plan = view_plan::plan_view(&db, &view.query, emit).await?;
+            let (_, closer) = ddl::window_closing(&db, &plan, emit)?;
             let mut lines = Vec::new();
             let depth = match closer {
                 Some(closer) => {

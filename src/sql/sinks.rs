@@ -219,7 +219,7 @@ async fn plan_query(db: &Database, name: &str, create: &CreateSink) -> Result<In
         return Err(syntax(format!("AS needs a query, found {query}")));
     };
     let emit_on_close = super::ddl::emit_on_window_close(&view)?;
-    let plan = plan_view(db, &view.query).await?;
+    let plan = plan_view(db, &view.query, emit_on_close).await?;
     Ok(Input::Query {
         plan: Box::new(plan),
         emit_on_close,

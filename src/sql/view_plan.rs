@@ -26,6 +26,7 @@ use crate::catalog::Relation;
 use crate::database::Database;
 use crate::dataflow::accumulator::{AggregateKind, AggregateSignature};
 use crate::dataflow::aggregate::{Aggregate, AggregateCall};
+use crate::dataflow::closing_over_window::{ClosingOverWindow, Reach, Span};
 use crate::dataflow::filter::Filter;
 use crate::dataflow::graph::Node;
 use crate::dataflow::ordered_partitions::OrderKey;
@@ -57,6 +58,9 @@ pub struct ViewPlan {
     pub watermarks: ColumnWatermarks,
     /// True when the view never retracts a row (it reads only sources, row by row).
     pub append_only: bool,
+    /// True when an operator emits rows only once they close (`EMIT ON WINDOW CLOSE`
+    /// over window functions): the view holds nothing back itself.
+    pub closes_itself: bool,
 }
 
 /// The session's optimizer without common subexpression elimination: it would hoist
@@ -76,8 +80,9 @@ fn view_optimizer(state: &SessionState) -> SessionState {
         .build()
 }
 
-/// Plans `query` as a materialized view.
-pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
+/// Plans `query` as a materialized view, with `EMIT ON WINDOW CLOSE` when
+/// `emit_on_close`.
+pub async fn plan_view(db: &Database, query: &Query, emit_on_close: bool) -> Result<ViewPlan> {
     // SQL functions' calls become their bodies (only IMMUTABLE ones are allowed).
     let query = super::sql_functions::inline_view(db, query)?;
     let state = db.context().state();
@@ -103,8 +108,17 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         state: &state,
         inputs: Vec::new(),
         watermarks: Derivation::new(db),
+        emit_on_close,
+        closes_itself: false,
     };
     let graph = translator.translate(&plan)?;
+    if translator.closes_itself && !window_on_top(&plan) {
+        return Err(SluiceError::not_supported(
+            "EMIT ON WINDOW CLOSE over window functions (OVER) needs them in the query's top \
+             level, under nothing but projections and WHERE: compute them in a view of their \
+             own and read it",
+        ));
+    }
     let watermarks = translator.watermarks.of(&plan)?;
     let append_only = translator.append_only(&plan);
     Ok(ViewPlan {
@@ -114,7 +128,22 @@ pub async fn plan_view(db: &Database, query: &Query) -> Result<ViewPlan> {
         models,
         watermarks,
         append_only,
+        closes_itself: translator.closes_itself,
     })
+}
+
+/// True when only projections, filters and aliases stand above the plan's window
+/// functions: nothing that would hold or combine the rows they emit on close.
+fn window_on_top(plan: &LogicalPlan) -> bool {
+    use LogicalPlan as P;
+    match plan {
+        P::Projection(p) => window_on_top(&p.input),
+        P::Filter(f) => window_on_top(&f.input),
+        P::SubqueryAlias(a) => window_on_top(&a.input),
+        P::Sort(s) if s.fetch.is_none() => window_on_top(&s.input),
+        P::Window(_) => true,
+        _ => false,
+    }
 }
 
 fn unsupported(what: &str) -> SluiceError {
@@ -167,6 +196,10 @@ struct Translator<'a> {
     state: &'a SessionState,
     inputs: Vec<String>,
     watermarks: Derivation<'a>,
+    /// The view has `EMIT ON WINDOW CLOSE`: window functions emit rows on close.
+    emit_on_close: bool,
+    /// A window function's operator emits rows on close ([`ClosingOverWindow`]).
+    closes_itself: bool,
 }
 
 impl Translator<'_> {
@@ -911,6 +944,10 @@ impl Translator<'_> {
             .collect::<Result<Vec<_>>>()?;
         let order = self.sort_keys(order_by, input)?;
         let child = self.translate(&window.input)?;
+        if self.emit_on_close {
+            let op = self.closing_over_window(window, order_by, partition, order, functions)?;
+            return Ok(operator(op, child));
+        }
         let op = OverWindow::try_new(
             input.as_arrow(),
             partition,
@@ -919,6 +956,67 @@ impl Translator<'_> {
             Arc::new(window.schema.as_arrow().clone()),
         )?;
         Ok(operator(op, child))
+    }
+
+    /// Window functions with `EMIT ON WINDOW CLOSE`: ordered first by a time with a
+    /// watermark, each row emitted once its values are final ([`ClosingOverWindow`]).
+    fn closing_over_window(
+        &mut self,
+        window: &datafusion::logical_expr::Window,
+        order_by: &[datafusion::logical_expr::SortExpr],
+        partition: Vec<Arc<dyn PhysicalExpr>>,
+        order: Vec<OrderKey>,
+        functions: Vec<Arc<dyn datafusion::physical_plan::WindowExpr>>,
+    ) -> Result<ClosingOverWindow> {
+        let refuse = |why: &str| {
+            SluiceError::not_supported(format!(
+                "EMIT ON WINDOW CLOSE over window functions (OVER) {why}"
+            ))
+        };
+        if self.closes_itself {
+            return Err(refuse(
+                "needs all of them over the same PARTITION BY and ORDER BY, in one query level",
+            ));
+        }
+        let time = order_by
+            .first()
+            .filter(|key| key.asc && !key.nulls_first)
+            .ok_or_else(|| {
+                refuse(
+                    "needs ORDER BY a time column with a watermark, ascending (NULLS LAST), as \
+                     the first key: rows close in that order",
+                )
+            })?;
+        let watermark = self
+            .watermarks
+            .of_expr(&time.expr, &window.input)?
+            .ok_or_else(|| {
+                refuse(&format!(
+                    "needs its first ORDER BY key to close by the watermark (the WATERMARK \
+                     column of a source or APPEND ONLY table, window_start, ...); {} does not",
+                    time.expr
+                ))
+            })?;
+        let closing = column_watermark(self.state, &watermark)?;
+        let mut reach = Reach {
+            back: Some(Span::default()),
+            ahead: Span::default(),
+        };
+        for expr in &window.window_expr {
+            if let Expr::WindowFunction(f) = strip_alias(expr) {
+                reach = reach.max(super::over_reach::reach(f)?);
+            }
+        }
+        self.closes_itself = true;
+        ClosingOverWindow::try_new(
+            window.input.schema().as_arrow(),
+            partition,
+            order,
+            closing,
+            reach,
+            functions,
+            Arc::new(window.schema.as_arrow().clone()),
+        )
     }
 
     /// The session window functions that `SESSION(...)` is rewritten to, all over the
