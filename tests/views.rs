@@ -592,3 +592,107 @@ async fn subquery_joins_follow_both_sides() {
     assert_eq!(sqlstate(&err), "0A000");
     assert!(format!("{err:?}").contains("NOT EXISTS"), "{err:?}");
 }
+
+/// A temporal join (`FOR SYSTEM_TIME AS OF PROCTIME()`) joins each appended row with
+/// the table as it was when the row came, and never changes a joined row: after
+/// random rounds of table inserts, updates and deletes, each followed by new rows on
+/// the stream side, the views equal what PostgreSQL joined at each round (the new rows
+/// with its table as it was then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporal_joins_join_each_row_with_the_table_as_it_was() {
+    let both = common::Both::start("").await;
+    let (ours, theirs) = (&both.ours, &both.theirs);
+    ours.batch_execute(
+        "CREATE TABLE dim (k INT PRIMARY KEY, name TEXT, rate INT);
+         CREATE TABLE orders (id INT, k INT, qty INT) APPEND ONLY;
+         CREATE MATERIALIZED VIEW costed AS
+           SELECT o.id, o.k, o.qty, d.name, d.rate * o.qty AS cost
+           FROM orders o JOIN dim FOR SYSTEM_TIME AS OF PROCTIME() d
+             ON o.k = d.k AND d.rate > 1;
+         CREATE MATERIALIZED VIEW named AS
+           SELECT o.id, d.name FROM orders o
+           LEFT JOIN dim FOR SYSTEM_TIME AS OF PROCTIME() AS d ON o.k = d.k;
+         CREATE MATERIALIZED VIEW per_name AS
+           SELECT name, count(*) AS n FROM named GROUP BY name;",
+    )
+    .await
+    .unwrap();
+    theirs
+        .batch_execute(
+            "CREATE TABLE dim (k INT PRIMARY KEY, name TEXT, rate INT);
+             CREATE TABLE orders (id INT, k INT, qty INT);
+             CREATE TABLE costed (id INT, k INT, qty INT, name TEXT, cost INT);
+             CREATE TABLE named (id INT, name TEXT);",
+        )
+        .await
+        .unwrap();
+    let mut rng = Rng(0x7e4d_9a11);
+    let (mut next_id, mut present) = (0, [false; 8]);
+    for round in 0..60 {
+        let k = rng.below(8) as usize;
+        let (name, rate) = (rng.below(5), rng.below(4));
+        let change = match (present[k], rng.below(3)) {
+            (false, _) => format!("INSERT INTO dim VALUES ({k}, 'n{name}', {rate})"),
+            (true, 0) => format!("DELETE FROM dim WHERE k = {k}"),
+            (true, _) => format!("UPDATE dim SET name = 'n{name}', rate = {rate} WHERE k = {k}"),
+        };
+        present[k] = !change.starts_with("DELETE");
+        for side in [ours, theirs] {
+            side.batch_execute(&change).await.unwrap();
+        }
+        let values: Vec<String> = (0..1 + rng.below(4))
+            .map(|_| {
+                next_id += 1;
+                let k = if rng.below(6) == 0 {
+                    "CAST(NULL AS INT)".to_string()
+                } else {
+                    rng.below(9).to_string()
+                };
+                format!("({next_id}, {k}, {})", 1 + rng.below(5))
+            })
+            .collect();
+        let insert = format!("INSERT INTO orders VALUES {}", values.join(", "));
+        ours.batch_execute(&insert).await.unwrap();
+        theirs
+            .batch_execute(&format!(
+                "CREATE TEMP TABLE new_orders AS SELECT * FROM (VALUES {}) AS v(id, k, qty);
+                 INSERT INTO orders SELECT * FROM new_orders;
+                 INSERT INTO costed SELECT o.id, o.k, o.qty, d.name, d.rate * o.qty
+                   FROM new_orders o JOIN dim d ON o.k = d.k AND d.rate > 1;
+                 INSERT INTO named SELECT o.id, d.name FROM new_orders o
+                   LEFT JOIN dim d ON o.k = d.k;
+                 DROP TABLE new_orders;",
+                values.join(", ")
+            ))
+            .await
+            .unwrap();
+        if round % 20 == 19 {
+            ours.batch_execute("FLUSH").await.unwrap();
+            for (view, oracle) in [
+                ("costed", "SELECT * FROM costed"),
+                ("named", "SELECT * FROM named"),
+                (
+                    "per_name",
+                    "SELECT name, count(*) AS n FROM named GROUP BY name",
+                ),
+            ] {
+                let expected = rows(theirs, oracle).await;
+                assert!(!expected.is_empty(), "{view} has rows to compare");
+                assert_eq!(
+                    rows(ours, &format!("SELECT * FROM {view}")).await,
+                    expected,
+                    "{view} after round {round}"
+                );
+            }
+        }
+    }
+    // Only the stream side may append: the table that updates cannot be it.
+    let error = ours
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW wrong AS SELECT d.k FROM dim d
+             JOIN orders FOR SYSTEM_TIME AS OF PROCTIME() o ON o.k = d.k",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&error), "0A000", "{error:?}");
+}

@@ -1085,11 +1085,7 @@ async fn window_functions_emit_on_window_close_across_a_restart_equal_postgres()
     let mut db = Some(db);
     for step in 0..240 {
         clock += rng.below(3);
-        let (g, second, v) = (
-            rng.below(3),
-            (clock - rng.below(7)).max(0),
-            rng.below(10),
-        );
+        let (g, second, v) = (rng.below(3), (clock - rng.below(7)).max(0), rng.below(10));
         let on_time = max.is_none_or(|m| second >= m - DELAY);
         let row = format!("INSERT INTO ev VALUES ({g}, {}, {v})", stamp(second));
         let inserted = ours.execute(&row, &[]).await.unwrap();

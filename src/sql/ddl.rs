@@ -14,8 +14,9 @@ use datafusion::sql::sqlparser::ast::{
 use super::create_source::CreateSource;
 use super::names::{normalize_ident, relation_name};
 use super::parser::EMIT_ON_WINDOW_CLOSE;
+use super::temporal_joins::TEMPORAL_JOIN_TABLES;
 use super::types::{arrow_type, sql_name};
-use super::view_plan::{ViewPlan, plan_view};
+use super::view_plan::{ViewOptions, ViewPlan, plan_view};
 use super::{Output, plan_statement};
 use crate::catalog::{CatalogEntry, Relation, RelationKind, SourceRelation, Table, View};
 use crate::connectors::source::{Connector, Include};
@@ -185,8 +186,8 @@ pub async fn create_materialized_view(db: &Database, view: &CreateView) -> Resul
     }
     // As PostgreSQL: a view's columns are read by name, so each needs its own.
     let mut seen = HashSet::new();
-    let emit = emit_on_window_close(view)?;
-    for field in plan_view(db, &view.query, emit).await?.schema.fields() {
+    let options = view_options(view)?;
+    for field in plan_view(db, &view.query, &options).await?.schema.fields() {
         if !seen.insert(field.name()) {
             return Err(SluiceError::coded(
                 sqlstate::DUPLICATE_COLUMN,
@@ -236,8 +237,9 @@ pub(crate) async fn rebuild_views(
 /// Plans and starts the view `entry` defines (at `CREATE`, at start-up, or when a
 /// model it uses is replaced).
 pub async fn build_view(db: &Database, entry: &CatalogEntry, view: &CreateView) -> Result<View> {
-    let emit = emit_on_window_close(view)?;
-    let plan = plan_view(db, &view.query, emit).await?;
+    let options = view_options(view)?;
+    let emit = options.emit_on_close;
+    let plan = plan_view(db, &view.query, &options).await?;
     let inputs = plan.inputs.clone();
     let models = plan.models.clone();
     let identity = Identity {
@@ -328,12 +330,12 @@ fn fingerprint(db: &Database, entry: &CatalogEntry, plan: &ViewPlan) -> Result<S
     Ok(fingerprint)
 }
 
-/// Whether the view has `EMIT ON WINDOW CLOSE` (stored as a `WITH` option); other
-/// options are refused.
-pub(crate) fn emit_on_window_close(view: &CreateView) -> Result<bool> {
+/// The view's options (stored as `WITH (...)`): `EMIT ON WINDOW CLOSE` and the tables
+/// of its temporal joins; other options are refused.
+pub(crate) fn view_options(view: &CreateView) -> Result<ViewOptions> {
     use datafusion::sql::sqlparser::ast::{CreateTableOptions, SqlOption};
     let options = match &view.options {
-        CreateTableOptions::None => return Ok(false),
+        CreateTableOptions::None => return Ok(ViewOptions::default()),
         CreateTableOptions::With(options) => options,
         _ => {
             return Err(SluiceError::not_supported(
@@ -341,13 +343,18 @@ pub(crate) fn emit_on_window_close(view: &CreateView) -> Result<bool> {
             ));
         }
     };
-    let mut emit = false;
+    let mut out = ViewOptions::default();
     for option in options {
         match option {
             SqlOption::KeyValue { key, value }
                 if key.value.eq_ignore_ascii_case(EMIT_ON_WINDOW_CLOSE) =>
             {
-                emit = value.to_string().eq_ignore_ascii_case("true");
+                out.emit_on_close = value.to_string().eq_ignore_ascii_case("true");
+            }
+            SqlOption::KeyValue { key, value }
+                if key.value.eq_ignore_ascii_case(TEMPORAL_JOIN_TABLES) =>
+            {
+                out.temporal_tables = super::temporal_joins::tables_of(value)?;
             }
             other => {
                 return Err(SluiceError::not_supported(format!(
@@ -356,7 +363,7 @@ pub(crate) fn emit_on_window_close(view: &CreateView) -> Result<bool> {
             }
         }
     }
-    Ok(emit)
+    Ok(out)
 }
 
 /// How a planned view closes its rows. A view whose every input sends watermarks
@@ -422,7 +429,7 @@ pub async fn start_own_view(
     name: &str,
     query: &datafusion::sql::sqlparser::ast::Query,
 ) -> Result<Arc<MaterializedView>> {
-    let plan = plan_view(db, query, false).await?;
+    let plan = plan_view(db, query, &ViewOptions::default()).await?;
     start_view(db, name, plan, false, (None, ViewOutput::default())).await
 }
 

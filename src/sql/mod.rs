@@ -41,6 +41,7 @@ pub mod sinks;
 pub mod sql_functions;
 pub mod subscribe;
 pub mod temporal_filters;
+pub mod temporal_joins;
 pub mod top_n;
 pub mod types;
 pub mod uncorrelated_subqueries;
@@ -538,9 +539,9 @@ async fn execute_command(
             run_to_completion(async move { ddl::create_materialized_view(&db, &view).await }).await
         }
         Command::ExplainView(view) => {
-            let emit = ddl::emit_on_window_close(&view)?;
-            let plan = view_plan::plan_view(&db, &view.query, emit).await?;
-            let (_, closer) = ddl::window_closing(&db, &plan, emit)?;
+            let options = ddl::view_options(&view)?;
+            let plan = view_plan::plan_view(&db, &view.query, &options).await?;
+            let (_, closer) = ddl::window_closing(&db, &plan, options.emit_on_close)?;
             let mut lines = Vec::new();
             let depth = match closer {
                 Some(closer) => {

@@ -204,6 +204,19 @@ impl SqlParser {
                 }
                 _ => (text.clone(), false),
             };
+            // Temporal joins: views record their tables; plain queries read the
+            // tables as they are now, which is what the clause asks.
+            let (text, temporal_tables) = match first.as_slice() {
+                ["CREATE", "MATERIALIZED", "VIEW", ..]
+                | ["EXPLAIN", "CREATE", "MATERIALIZED", "VIEW"]
+                | ["SELECT", ..]
+                | ["WITH", ..]
+                    if text.to_ascii_uppercase().contains("SYSTEM_TIME") =>
+                {
+                    super::temporal_joins::strip_clauses(&text)?
+                }
+                _ => (text, Vec::new()),
+            };
             let (text, table_clauses) = match first.as_slice() {
                 ["CREATE", "TABLE", ..] => {
                     let (text, clauses) = super::append_only::strip_clauses(&text)?;
@@ -219,6 +232,19 @@ impl SqlParser {
                     (&table_clauses, &mut statement)
                 {
                     super::append_only::mark_clauses(create, clauses);
+                }
+                if !temporal_tables.is_empty() {
+                    match &mut statement {
+                        Statement::CreateView(view) => {
+                            super::temporal_joins::mark_tables(view, &temporal_tables)
+                        }
+                        Statement::Explain { statement, .. } => {
+                            if let Statement::CreateView(view) = statement.as_mut() {
+                                super::temporal_joins::mark_tables(view, &temporal_tables);
+                            }
+                        }
+                        _ => {}
+                    }
                 }
                 if emit_on_close {
                     match &mut statement {
@@ -336,7 +362,41 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     }
     // After naming: the call's column keeps its name, not `unnest`'s.
     super::functions::subscripts::rewrite_generate_subscripts(statement);
+    rewrite_mod_calls(statement);
     Ok(())
+}
+
+/// `mod(a, b)` is PostgreSQL's `a % b` (the same remainder, with the dividend's sign,
+/// and `22012` for a zero divisor); DataFusion has no `mod`. After naming, so the
+/// column is still called `mod`.
+fn rewrite_mod_calls(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectNamePart,
+        visit_expressions_mut,
+    };
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(f) = expr
+            && let [ObjectNamePart::Identifier(name)] = f.name.0.as_slice()
+            && name.quote_style.is_none()
+            && name.value.eq_ignore_ascii_case("mod")
+            && f.filter.is_none()
+            && f.over.is_none()
+            && let FunctionArguments::List(list) = &f.args
+            && list.duplicate_treatment.is_none()
+            && list.clauses.is_empty()
+            && let [
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(dividend)),
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(divisor)),
+            ] = list.args.as_slice()
+        {
+            *expr = Expr::Nested(Box::new(Expr::BinaryOp {
+                left: Box::new(Expr::Nested(Box::new(dividend.clone()))),
+                op: BinaryOperator::Modulo,
+                right: Box::new(Expr::Nested(Box::new(divisor.clone()))),
+            }));
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// `pg_user` is `pg_catalog.pg_user`, as `pg_catalog` comes first on PostgreSQL's
@@ -952,6 +1012,23 @@ mod tests {
         assert!(text.contains(r#"max(t.y) AS "max""#), "{text}");
         assert!(text.contains(r#"2::INT AS "int4""#), "{text}");
         assert!(text.contains(r#"x::TEXT AS "x""#), "{text}");
+    }
+
+    #[test]
+    fn temporal_join_tables_become_a_view_option_and_mod_a_remainder() {
+        let sql = "CREATE MATERIALIZED VIEW v AS SELECT b.a, s.v FROM b JOIN side \
+                   FOR SYSTEM_TIME AS OF PROCTIME() s ON mod(b.a, 10) = s.k";
+        let text = SqlParser::default().parse_one(sql).unwrap().to_string();
+        assert!(
+            text.contains("WITH (temporal_join_tables = 'side')")
+                && text.contains("((b.a) % (10)) = s.k")
+                && !text.contains("SYSTEM_TIME"),
+            "{text}"
+        );
+        assert_eq!(
+            SqlParser::default().parse_one(&text).unwrap().to_string(),
+            text
+        );
     }
 
     #[test]

@@ -218,8 +218,9 @@ async fn plan_query(db: &Database, name: &str, create: &CreateSink) -> Result<In
     let Statement::CreateView(view) = db.parser().parse_one(&text)? else {
         return Err(syntax(format!("AS needs a query, found {query}")));
     };
-    let emit_on_close = super::ddl::emit_on_window_close(&view)?;
-    let plan = plan_view(db, &view.query, emit_on_close).await?;
+    let options = super::ddl::view_options(&view)?;
+    let emit_on_close = options.emit_on_close;
+    let plan = plan_view(db, &view.query, &options).await?;
     Ok(Input::Query {
         plan: Box::new(plan),
         emit_on_close,

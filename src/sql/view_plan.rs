@@ -80,9 +80,18 @@ fn view_optimizer(state: &SessionState) -> SessionState {
         .build()
 }
 
-/// Plans `query` as a materialized view, with `EMIT ON WINDOW CLOSE` when
-/// `emit_on_close`.
-pub async fn plan_view(db: &Database, query: &Query, emit_on_close: bool) -> Result<ViewPlan> {
+/// How a view is maintained, from its `WITH` options ([`super::ddl::view_options`]).
+#[derive(Debug, Clone, Default)]
+pub struct ViewOptions {
+    /// `EMIT ON WINDOW CLOSE`.
+    pub emit_on_close: bool,
+    /// The tables its joins read `FOR SYSTEM_TIME AS OF PROCTIME()`
+    /// ([`super::temporal_joins`]).
+    pub temporal_tables: Vec<String>,
+}
+
+/// Plans `query` as a materialized view maintained as `options` say.
+pub async fn plan_view(db: &Database, query: &Query, options: &ViewOptions) -> Result<ViewPlan> {
     // SQL functions' calls become their bodies (only IMMUTABLE ones are allowed).
     let query = super::sql_functions::inline_view(db, query)?;
     let state = db.context().state();
@@ -108,10 +117,20 @@ pub async fn plan_view(db: &Database, query: &Query, emit_on_close: bool) -> Res
         state: &state,
         inputs: Vec::new(),
         watermarks: Derivation::new(db),
-        emit_on_close,
+        emit_on_close: options.emit_on_close,
         closes_itself: false,
+        temporal_tables: options.temporal_tables.clone(),
+        temporal_joins: 0,
     };
     let graph = translator.translate(&plan)?;
+    if translator.temporal_joins < translator.temporal_tables.len() {
+        return Err(SluiceError::not_supported(format!(
+            "FOR SYSTEM_TIME AS OF PROCTIME() reads a table on the right side of an inner or \
+             left join whose left side only appends rows (a source, an APPEND ONLY table, or \
+             a view over them); {} is not read that way here",
+            options.temporal_tables.join(", ")
+        )));
+    }
     if translator.closes_itself && !window_on_top(&plan) {
         return Err(SluiceError::not_supported(
             "EMIT ON WINDOW CLOSE over window functions (OVER) needs them in the query's top \
@@ -200,6 +219,10 @@ struct Translator<'a> {
     emit_on_close: bool,
     /// A window function's operator emits rows on close ([`ClosingOverWindow`]).
     closes_itself: bool,
+    /// The tables read `FOR SYSTEM_TIME AS OF PROCTIME()`.
+    temporal_tables: Vec<String>,
+    /// The temporal joins planned so far.
+    temporal_joins: usize,
 }
 
 impl Translator<'_> {
@@ -522,6 +545,14 @@ impl Translator<'_> {
             | P::Union(_)
             | P::Values(_)
             | P::EmptyRelation(_) => plan.inputs().into_iter().all(|i| self.append_only(i)),
+            // A temporal join never revisits a row it joined.
+            P::Join(join) => {
+                matches!(
+                    join.join_type,
+                    datafusion::common::JoinType::Inner | datafusion::common::JoinType::Left
+                ) && self.temporal_table(&join.right).is_some()
+                    && self.append_only(&join.left)
+            }
             _ => false,
         }
     }
@@ -779,6 +810,7 @@ impl Translator<'_> {
                  uncorrelated subquery of one column is; write NOT EXISTS instead",
             ));
         }
+        let temporal = self.temporal(join)?;
         let (first, second) = if swapped {
             (&join.right, &join.left)
         } else {
@@ -827,7 +859,10 @@ impl Translator<'_> {
         if join.null_equality == NullEquality::NullEqualsNull {
             op = op.matching_nulls();
         }
-        if !join.null_aware && join.null_equality != NullEquality::NullEqualsNull {
+        if temporal {
+            op = op.temporal()?;
+            self.temporal_joins += 1;
+        } else if !join.null_aware && join.null_equality != NullEquality::NullEqualsNull {
             op = self.expiring(join, op, swapped)?;
         }
         let node = Node::Operator {
@@ -903,6 +938,58 @@ impl Translator<'_> {
             op = op.expiring(side, expiry, late)?;
         }
         Ok(op)
+    }
+
+    /// Whether `join` is a temporal join: its right side reads a table `FOR SYSTEM_TIME
+    /// AS OF PROCTIME()` ([`super::temporal_joins`]). Refused where such a table is
+    /// read otherwise than as the right side of an inner or left join of rows that
+    /// only append.
+    fn temporal(&self, join: &datafusion::logical_expr::Join) -> Result<bool> {
+        use datafusion::common::JoinType;
+        if self.temporal_table(&join.left).is_some() {
+            return Err(SluiceError::not_supported(
+                "FOR SYSTEM_TIME AS OF PROCTIME() on the left side of a join: the table a \
+                 temporal join looks rows up in goes on its right side",
+            ));
+        }
+        let Some(table) = self.temporal_table(&join.right) else {
+            return Ok(false);
+        };
+        if !matches!(self.db.catalog().get(&table), Some(Relation::Table(_))) {
+            return Err(SluiceError::not_supported(format!(
+                "FOR SYSTEM_TIME AS OF PROCTIME() over \"{table}\", which is not a table: \
+                 a temporal join looks rows up in a table"
+            )));
+        }
+        if !matches!(join.join_type, JoinType::Inner | JoinType::Left) || join.null_aware {
+            return Err(SluiceError::not_supported(format!(
+                "a {} temporal join: only inner and left joins read a table FOR SYSTEM_TIME \
+                 AS OF PROCTIME()",
+                join.join_type
+            )));
+        }
+        if !self.append_only(&join.left) {
+            return Err(SluiceError::not_supported(
+                "a temporal join whose left side may update or delete rows: each left row is \
+                 joined with the table as it was when the row came, which a retraction could \
+                 not find again; read a source, an APPEND ONLY table or a view over them",
+            ));
+        }
+        Ok(true)
+    }
+
+    /// The temporal table `plan` reads, through projections, filters and aliases.
+    fn temporal_table(&self, plan: &LogicalPlan) -> Option<String> {
+        use LogicalPlan as P;
+        match plan {
+            P::Projection(p) => self.temporal_table(&p.input),
+            P::Filter(f) => self.temporal_table(&f.input),
+            P::SubqueryAlias(a) => self.temporal_table(&a.input),
+            P::TableScan(scan) => reference_name(&scan.table_name)
+                .ok()
+                .filter(|name| self.temporal_tables.contains(name)),
+            _ => None,
+        }
     }
 
     /// Window functions `OVER (PARTITION BY ... ORDER BY ...)`, all over the same

@@ -19,10 +19,12 @@
 //!
 //! The other kinds show a side's rows by their number of matches; see [`counted`].
 //! Rows that no row still to come can match are forgotten by the watermark; see
-//! [`expiry`].
+//! [`expiry`]. A temporal join looks its left rows up in the right side as it is when
+//! they arrive, and never revisits them; see [`temporal`].
 
 mod counted;
 mod expiry;
+mod temporal;
 
 use std::sync::Arc;
 
@@ -149,6 +151,8 @@ pub struct Join {
     not_in: Option<NotIn>,
     /// Input rows dropped as late (see [`Side::late`]), counted by weight.
     late_rows: u64,
+    /// A temporal join (see [`temporal`]): the left side is not stored.
+    temporal: bool,
 }
 
 impl Join {
@@ -215,6 +219,7 @@ impl Join {
             left_width: left_schema.fields().len(),
             not_in: (kind == JoinKind::LeftNotIn).then(NotIn::default),
             late_rows: 0,
+            temporal: false,
         })
     }
 
@@ -255,6 +260,9 @@ impl Join {
         errors: &mut ErrorLog,
     ) -> Result<ChangeBatch> {
         let change = self.on_time(side, change)?;
+        if self.temporal {
+            return self.process_temporal(side, &change, errors);
+        }
         match self.kind {
             JoinKind::Inner => self.process_inner(side, &change, errors),
             _ => self.process_counted(side, &change, errors),
@@ -669,6 +677,9 @@ impl Operator for Join {
             Some(f) => format!("{kind}: {} AND {f}", pairs.join(" AND ")),
             None => format!("{kind}: {}", pairs.join(" AND ")),
         };
+        if self.temporal {
+            described.push_str(", temporal: each left row with the right side as it arrives");
+        }
         for (name, side, width) in [
             ("left", &self.left, 0),
             ("right", &self.right, self.left_width),
