@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::kafka::Broker;
-use common::{Rng, connect, sorted_rows, wait_for};
+use common::{InProcess, Rng, connect, sorted_rows, wait_for};
 use tokio_postgres::Client;
 
 /// The log line of a view restored from the checkpoint.
@@ -1022,51 +1022,9 @@ fn in_process_says(view: &str, message: &str) -> usize {
         .count()
 }
 
-/// An in-process server whose checkpoints the test takes (interval 0), so that what
-/// comes after the last one is exactly known.
-struct InProcess {
-    db: Arc<sluice::Database>,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
 async fn open_in_process(data: &Path) -> InProcess {
     in_process_log();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let db = loop {
-        let options = sluice::database::Options {
-            checkpoint_interval: Some(Duration::ZERO),
-        };
-        match sluice::Database::open_with(data, options).await {
-            Ok(db) => break db,
-            // The previous instance still winds down.
-            Err(e) if e.sqlstate() == "55006" && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(e) => panic!("open: {e}"),
-        }
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn({
-        let db = db.clone();
-        async move {
-            let _ = sluice::server::serve(listener, db).await;
-        }
-    });
-    InProcess { db, addr, task }
-}
-
-impl InProcess {
-    async fn checkpoint(&self) -> sluice::Result<u64> {
-        sluice::checkpointer::take(&self.db).await.map(|m| m.id)
-    }
-
-    /// Stops serving and lets go of the database (nothing is written at the stop,
-    /// as in a crash).
-    fn crash(self) {
-        self.task.abort();
-    }
+    InProcess::open(data).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -454,3 +454,80 @@ async fn nexmark_views_equal_postgres() {
         );
     }
 }
+
+/// Seconds since the epoch, now.
+fn epoch_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// q12 (RisingWave's text) counts each bidder's bids per 10-second window of
+/// processing time (`p_time ... AS PROCTIME()`: when the bids reached the view), which
+/// PostgreSQL cannot know; summed over the windows the counts equal PostgreSQL's per
+/// bidder over the same events, and every window is one of the test's 10 seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn q12_counts_bids_in_processing_time_windows() {
+    let sluice = TestServer::start().await;
+    let ours = sluice.client().await;
+    let started = epoch_seconds();
+    ours.batch_execute(&format!(
+        "CREATE SOURCE bid ({BID}, p_time TIMESTAMPTZ AS PROCTIME())
+           WITH (connector = 'nexmark', nexmark.table.type = 'bid',
+                 nexmark.event.num = {BIDS}, nexmark.events.per.second = 0);
+         CREATE MATERIALIZED VIEW all_bids AS
+           SELECT auction, bidder, price, channel, url, date_time, extra FROM bid;
+         CREATE MATERIALIZED VIEW q12 AS
+           SELECT bidder, count(*) as bid_count, window_start, window_end
+           FROM TUMBLE(bid, p_time, INTERVAL '10' SECOND)
+           GROUP BY bidder, window_start, window_end;"
+    ))
+    .await
+    .unwrap();
+    wait_until_read(&ours).await;
+    ours.batch_execute("FLUSH").await.unwrap();
+    let finished = epoch_seconds();
+
+    let postgres = Postgres::start();
+    let theirs = postgres.client().await;
+    theirs
+        .batch_execute(&format!("CREATE TABLE bid ({BID})"))
+        .await
+        .unwrap();
+    assert_eq!(
+        copy_events(&ours, &theirs, "all_bids", "bid").await as u64,
+        BIDS
+    );
+    let per_bidder = sorted_rows(
+        &ours,
+        "SELECT bidder, sum(bid_count) FROM q12 GROUP BY bidder",
+    )
+    .await;
+    assert!(per_bidder.len() > 10, "{} bidders", per_bidder.len());
+    assert_eq!(
+        per_bidder,
+        sorted_rows(&theirs, "SELECT bidder, count(*) FROM bid GROUP BY bidder").await
+    );
+    let windows = sorted_rows(
+        &ours,
+        "SELECT DISTINCT CAST(EXTRACT(EPOCH FROM window_start) AS BIGINT),
+                CAST(EXTRACT(EPOCH FROM window_end) AS BIGINT) FROM q12",
+    )
+    .await;
+    for window in &windows {
+        let (start, end): (i64, i64) = (window[0].parse().unwrap(), window[1].parse().unwrap());
+        assert!(
+            start % 10 == 0 && end == start + 10 && start >= started - 10 && start <= finished,
+            "window {start}..{end} for bids read between {started} and {finished}"
+        );
+    }
+    // A processing time has no watermark.
+    let error = ours
+        .batch_execute(
+            "CREATE SOURCE late (t TIMESTAMPTZ AS PROCTIME(), WATERMARK FOR t AS t)
+               WITH (connector = 'nexmark', nexmark.table.type = 'bid')",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(common::sqlstate(&error), "0A000", "{error:?}");
+}

@@ -975,31 +975,8 @@ async fn window_functions_emit_on_window_close_across_a_restart_equal_postgres()
     };
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
-    let open = |data: std::path::PathBuf| async move {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let db = loop {
-            let options = sluice::database::Options {
-                checkpoint_interval: Some(Duration::ZERO),
-            };
-            match sluice::Database::open_with(&data, options).await {
-                Ok(db) => break db,
-                Err(e) if e.sqlstate() == "55006" && std::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("open: {e}"),
-            }
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn({
-            let db = db.clone();
-            async move {
-                let _ = sluice::server::serve(listener, db).await;
-            }
-        });
-        (db, common::connect(addr).await, task)
-    };
-    let (db, mut ours, mut task) = open(data.clone()).await;
+    let mut server = common::InProcess::open(&data).await;
+    let mut ours = common::connect(server.addr).await;
     let postgres = common::postgres::Postgres::start();
     let theirs = postgres.client().await;
     ours.batch_execute(&format!(
@@ -1082,7 +1059,6 @@ async fn window_functions_emit_on_window_close_across_a_restart_equal_postgres()
     };
     let mut rng = Rng(0x005e_ed0f_0eed);
     let (mut clock, mut max, mut late) = (0, None::<i64>, 0);
-    let mut db = Some(db);
     for step in 0..240 {
         clock += rng.below(3);
         let (g, second, v) = (rng.below(3), (clock - rng.below(7)).max(0), rng.below(10));
@@ -1099,17 +1075,15 @@ async fn window_functions_emit_on_window_close_across_a_restart_equal_postgres()
         ours.batch_execute("FLUSH").await.unwrap();
         if step == 120 {
             ours = compare(ours, max.unwrap()).await;
-            let taken = db.as_ref().unwrap();
-            sluice::checkpointer::take(taken).await.unwrap();
+            server.checkpoint().await.unwrap();
         }
         if step == 150 {
             // A crash: the views start from the checkpoint, the table replays the
             // rows after it.
             drop(ours);
-            task.abort();
-            drop(db.take());
-            let (reopened, client, serving) = open(data.clone()).await;
-            (db, ours, task) = (Some(reopened), client, serving);
+            server.crash();
+            server = common::InProcess::open(&data).await;
+            ours = common::connect(server.addr).await;
             ours.batch_execute("FLUSH").await.unwrap();
             ours = compare(ours, max.unwrap()).await;
         }

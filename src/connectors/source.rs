@@ -75,6 +75,10 @@ pub struct SourceConfig {
     pub watermark_column: Option<String>,
     /// See [`DEFAULT_IDLE_TIMEOUT`].
     pub idle_timeout: Duration,
+    /// The column declared `AS PROCTIME()`, by position in `schema`: not produced by
+    /// the connector (it is not among `declared`) but filled with the time each batch
+    /// is delivered to the view.
+    pub proctime: Option<usize>,
 }
 
 impl SourceConfig {
@@ -155,7 +159,38 @@ impl SourceConfig {
             watermark_column: watermark.as_ref().map(|(column, _)| column.clone()),
             watermark: watermark.map(|(_, expr)| expr),
             idle_timeout,
+            proctime: None,
         })
+    }
+
+    /// The source with the processing-time column `proctime` (its position among
+    /// the declared columns, and its field) put back among the columns views read.
+    pub fn with_proctime(mut self, proctime: Option<(usize, Field)>) -> Result<Self> {
+        let Some((index, field)) = proctime else {
+            return Ok(self);
+        };
+        if self
+            .schema
+            .fields()
+            .iter()
+            .any(|f| f.name() == field.name())
+        {
+            return Err(SluiceError::coded(
+                "42701",
+                format!("column \"{}\" specified more than once", field.name()),
+            ));
+        }
+        let mut fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let index = index.min(fields.len());
+        fields.insert(index, field);
+        self.schema = Arc::new(Schema::new(fields));
+        self.proctime = Some(index);
+        Ok(self)
     }
 }
 
@@ -254,6 +289,7 @@ impl Source {
             .name(format!("source-{}", config.name))
             .spawn(move || {
                 let delivery = Deliver {
+                    proctime: config.proctime.map(|index| (index, config.schema.clone())),
                     sender,
                     input,
                     sequencer,
@@ -282,6 +318,9 @@ struct Deliver {
     /// Where the reader is: what the view has been sent (see
     /// [`crate::dataflow::barrier`]).
     position: std::cell::RefCell<SourcePosition>,
+    /// The processing-time column's position and the schema with it
+    /// ([`SourceConfig::proctime`]).
+    proctime: Option<(usize, SchemaRef)>,
 }
 
 impl Deliver {
@@ -333,6 +372,29 @@ impl Deliver {
             .borrow()
             .get(&0)
             .map_or(0, |p| p.next_offset.max(0))
+    }
+
+    /// `rows` with the processing-time column, if the source has one: the time now,
+    /// as the rows are delivered.
+    fn with_proctime(&self, rows: RecordBatch) -> Result<RecordBatch> {
+        let Some((index, schema)) = &self.proctime else {
+            return Ok(rows);
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let now = i64::try_from(now.as_micros()).unwrap_or(i64::MAX);
+        let data_type = schema.field(*index).data_type();
+        let zone = match data_type {
+            DataType::Timestamp(_, zone) => zone.clone(),
+            _ => None,
+        };
+        let times: ArrayRef = Arc::new(
+            TimestampMicrosecondArray::from(vec![now; rows.num_rows()]).with_timezone_opt(zone),
+        );
+        let mut columns = rows.columns().to_vec();
+        columns.insert(*index, cast(&times, data_type)?);
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
 
     /// Sends `rows` (declared + INCLUDE columns, from `partitions`) as inserts,
@@ -387,6 +449,7 @@ impl Deliver {
             return Ok(());
         }
         self.status.add_rows(rows.num_rows() as u64);
+        let rows = self.with_proctime(rows)?;
         let mut order = self.sequencer.lock();
         // A closed inbox means the view is gone; the reader loop notices and stops.
         if rows.num_rows() > 0 {

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, RecordBatchOptions,
+};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -146,6 +148,21 @@ pub fn nullable(schema: &Schema) -> SchemaRef {
         .map(|f| f.as_ref().clone().with_nullable(true))
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// `columns` (`rows` rows) as a batch in `schema`, or in its [`nullable`] form when a
+/// column holds NULLs the schema does not allow (values read back from state, or a
+/// NOT NULL violation still to be reported).
+pub fn batch_in(schema: &SchemaRef, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    match RecordBatch::try_new_with_options(schema.clone(), columns.clone(), &options) {
+        Ok(batch) => Ok(batch),
+        Err(_) => Ok(RecordBatch::try_new_with_options(
+            nullable(schema),
+            columns,
+            &options,
+        )?),
+    }
 }
 
 /// The Arrow row codec of rows made of `fields`: the encoding that row keys, and so

@@ -43,9 +43,10 @@ use datafusion::physical_plan::WindowExpr;
 use foldhash::HashSet;
 
 use super::ChangeBatch;
-use super::change::nullable;
+use super::change::{batch_in, nullable};
 use super::operator::{ErrorLog, Operator, evaluate_rows, filter_change};
 use super::ordered_partitions::{OrderKey, OrderedPartitions};
+use super::over_window::evaluate_functions;
 use super::state::{Spine, from_sortable_i64, sortable_i64};
 use super::watermark::{ColumnWatermark, micros};
 use crate::error::{Result, SluiceError};
@@ -239,17 +240,7 @@ impl ClosingOverWindow {
         if to <= from {
             return Ok(None);
         }
-        for function in &self.functions {
-            let values = function.evaluate(&batch)?;
-            if values.len() != count {
-                return Err(SluiceError::Internal(format!(
-                    "window function {} gave {} values for {count} rows",
-                    function.name(),
-                    values.len()
-                )));
-            }
-            columns.push(values);
-        }
+        columns.extend(evaluate_functions(&self.functions, &batch)?);
         let emitted: Vec<ArrayRef> = columns.iter().map(|c| c.slice(from, to - from)).collect();
 
         let pending: Vec<Vec<u8>> = (from..to)
@@ -285,13 +276,7 @@ impl ClosingOverWindow {
             .iter()
             .map(|p| p.first().map_or(0, |c| c.len()))
             .sum();
-        let options = RecordBatchOptions::new().with_row_count(Some(rows));
-        let data =
-            RecordBatch::try_new_with_options(self.schema.clone(), columns.clone(), &options)
-                .or_else(|_| {
-                    RecordBatch::try_new_with_options(nullable(&self.schema), columns, &options)
-                })?;
-        Ok(ChangeBatch::inserts(data))
+        Ok(ChangeBatch::inserts(batch_in(&self.schema, columns, rows)?))
     }
 }
 

@@ -30,7 +30,7 @@ use datafusion::physical_plan::WindowExpr;
 use foldhash::HashMap;
 
 use super::ChangeBatch;
-use super::change::{nullable, row_codec};
+use super::change::{batch_in, nullable, row_codec};
 use super::operator::{ErrorLog, Operator, canonical_floats};
 use super::ordered_partitions::{OrderKey, OrderedPartitions};
 use super::state::Spine;
@@ -93,17 +93,7 @@ impl OverWindow {
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         let batch =
             RecordBatch::try_new_with_options(self.input.clone(), columns.clone(), &options)?;
-        for function in &self.functions {
-            let values = function.evaluate(&batch)?;
-            if values.len() != rows {
-                return Err(SluiceError::Internal(format!(
-                    "window function {} gave {} values for {rows} rows",
-                    function.name(),
-                    values.len()
-                )));
-            }
-            columns.push(values);
-        }
+        columns.extend(evaluate_functions(&self.functions, &batch)?);
         Ok(columns)
     }
 
@@ -146,14 +136,32 @@ impl OverWindow {
             .iter()
             .map(|c| Ok(take(c, &indices, None)?))
             .collect::<Result<Vec<_>>>()?;
-        let options = RecordBatchOptions::new().with_row_count(Some(weights.len()));
-        let data =
-            RecordBatch::try_new_with_options(self.schema.clone(), columns.clone(), &options)
-                .or_else(|_| {
-                    RecordBatch::try_new_with_options(nullable(&self.schema), columns, &options)
-                })?;
+        let data = batch_in(&self.schema, columns, weights.len())?;
         ChangeBatch::try_new(data, Int64Array::from(weights))
     }
+}
+
+/// The values of window `functions` over `batch`, one partition's rows in order: one
+/// column per function.
+pub(super) fn evaluate_functions(
+    functions: &[Arc<dyn WindowExpr>],
+    batch: &RecordBatch,
+) -> Result<Vec<ArrayRef>> {
+    let rows = batch.num_rows();
+    functions
+        .iter()
+        .map(|function| {
+            let values = function.evaluate(batch)?;
+            if values.len() != rows {
+                return Err(SluiceError::Internal(format!(
+                    "window function {} gave {} values for {rows} rows",
+                    function.name(),
+                    values.len()
+                )));
+            }
+            Ok(values)
+        })
+        .collect()
 }
 
 impl Operator for OverWindow {

@@ -3,6 +3,7 @@
 //! ```text
 //! CREATE SOURCE [IF NOT EXISTS] name (
 //!     column type [NOT NULL], ...
+//!     [, column TIMESTAMPTZ AS PROCTIME()]
 //!     [, WATERMARK FOR column AS expression]
 //! )
 //! [INCLUDE partition [AS name], offset [AS name], timestamp [AS name]]
@@ -38,6 +39,9 @@ pub struct CreateSource {
     pub columns: Vec<ColumnDef>,
     /// `WATERMARK FOR column AS expression`.
     pub watermark: Option<(Ident, Expr)>,
+    /// The column declared `AS PROCTIME()`, by position in `columns`: filled with the
+    /// time each row is delivered.
+    pub proctime: Option<usize>,
     /// `INCLUDE` metadata columns: (what, optional name).
     pub includes: Vec<(String, Option<Ident>)>,
     /// `WITH (...)` options, keys lowercased.
@@ -106,6 +110,7 @@ pub fn parse_create_source(text: &str) -> Result<CreateSource> {
 
     let mut columns = Vec::new();
     let mut watermark = None;
+    let mut proctime = None;
     parser.expect_token(&Token::LParen)?;
     loop {
         if parse_word(&mut parser, "WATERMARK") {
@@ -118,6 +123,15 @@ pub fn parse_create_source(text: &str) -> Result<CreateSource> {
             }
         } else {
             columns.push(parser.parse_column_def()?);
+            // The column parser may already have taken the AS of `AS PROCTIME()`.
+            let _ = parser.parse_keyword(Keyword::AS);
+            if parse_word(&mut parser, "PROCTIME") {
+                parser.expect_token(&Token::LParen)?;
+                parser.expect_token(&Token::RParen)?;
+                if proctime.replace(columns.len() - 1).is_some() {
+                    return Err(syntax("only one column may be AS PROCTIME()"));
+                }
+            }
         }
         if parser.consume_token(&Token::RParen) {
             break;
@@ -163,6 +177,7 @@ pub fn parse_create_source(text: &str) -> Result<CreateSource> {
         name,
         columns,
         watermark,
+        proctime,
         includes,
         options,
         encode,
@@ -268,6 +283,24 @@ mod tests {
         let (encoding, options) = source.encode.unwrap();
         assert_eq!(encoding, "csv");
         assert_eq!(options["delimiter"], "|");
+    }
+
+    #[test]
+    fn a_column_may_hold_the_processing_time() {
+        let source = parse_create_source(
+            "CREATE SOURCE bid (auction BIGINT, p_time TIMESTAMPTZ AS PROCTIME(), price BIGINT) \
+             WITH (connector = 'nexmark')",
+        )
+        .unwrap();
+        assert_eq!(source.proctime, Some(1));
+        assert_eq!(source.columns.len(), 3);
+        assert!(
+            parse_create_source(
+                "CREATE SOURCE s (a TIMESTAMPTZ AS PROCTIME(), b TIMESTAMPTZ AS PROCTIME()) \
+                 WITH (connector = 'nexmark')"
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -1052,9 +1052,14 @@ fn source_relation(
     source: &CreateSource,
 ) -> Result<SourceRelation> {
     let mut fields = Vec::with_capacity(source.columns.len());
-    for column in &source.columns {
+    let mut proctime = None;
+    for (index, column) in source.columns.iter().enumerate() {
         let name = normalize_ident(&column.name);
-        if fields.iter().any(|f: &Field| f.name() == &name) {
+        if fields.iter().any(|f: &Field| f.name() == &name)
+            || proctime
+                .as_ref()
+                .is_some_and(|(_, f): &(usize, Field)| f.name() == &name)
+        {
             return Err(SluiceError::coded(
                 sqlstate::DUPLICATE_COLUMN,
                 format!("column \"{name}\" specified more than once"),
@@ -1064,9 +1069,33 @@ fn source_relation(
             .options
             .iter()
             .any(|o| matches!(o.option, ColumnOption::NotNull));
-        fields.push(Field::new(name, arrow_type(&column.data_type)?, !not_null));
+        let field = Field::new(name, arrow_type(&column.data_type)?, !not_null);
+        if source.proctime == Some(index) {
+            if !matches!(field.data_type(), DataType::Timestamp(..)) {
+                return Err(SluiceError::coded(
+                    sqlstate::DATATYPE_MISMATCH,
+                    format!(
+                        "column \"{}\" AS PROCTIME() must be TIMESTAMPTZ or TIMESTAMP, not {}",
+                        field.name(),
+                        sql_name(field.data_type())
+                    ),
+                ));
+            }
+            // Filled as rows are delivered: the connector does not produce it.
+            proctime = Some((index, field.with_nullable(false)));
+        } else {
+            fields.push(field);
+        }
     }
     let declared = Arc::new(Schema::new(fields));
+    if let (Some((column, _)), Some((_, field))) = (&source.watermark, &proctime)
+        && &normalize_ident(column) == field.name()
+    {
+        return Err(SluiceError::not_supported(format!(
+            "a WATERMARK on \"{}\": it is the processing time, which is never late",
+            field.name()
+        )));
+    }
     let watermark = match &source.watermark {
         None => None,
         Some((column, expr)) => Some(watermark_expression(db, &declared, column, expr)?),
@@ -1099,6 +1128,7 @@ fn source_relation(
         includes,
         source.encode.clone(),
         source.options.clone(),
-    )?;
+    )?
+    .with_proctime(proctime)?;
     Ok(SourceRelation::new(entry, Arc::new(Source::new(config))))
 }

@@ -29,7 +29,7 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use super::files::write_atomically;
 use super::ipc;
 use super::wal::{TornTail, Wal};
-use crate::dataflow::change::{nullable, row_codec};
+use crate::dataflow::change::row_codec;
 use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Message, Sequencer, SequencerGuard};
 use crate::error::{Result, SluiceError, sqlstate};
 
@@ -699,13 +699,8 @@ fn conform(schema: &SchemaRef, change: &ChangeBatch) -> Result<ChangeBatch> {
             columns.push(datafusion::arrow::compute::cast(column, field.data_type())?);
         }
     }
-    let options =
-        datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(data.num_rows()));
-    let data = match RecordBatch::try_new_with_options(schema.clone(), columns.clone(), &options) {
-        Ok(data) => data,
-        // A NULL in a NOT NULL column: keep the batch so check_not_null can say where.
-        Err(_) => RecordBatch::try_new_with_options(nullable(schema), columns, &options)?,
-    };
+    // A NULL in a NOT NULL column keeps the batch, so that check_not_null can say where.
+    let data = crate::dataflow::change::batch_in(schema, columns, data.num_rows())?;
     ChangeBatch::try_new(data, change.weights().clone())
 }
 
@@ -968,7 +963,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.sqlstate(), sqlstate::UNIQUE_VIOLATION);
 
-        let nullable_schema = nullable(&layout().schema);
+        let nullable_schema = crate::dataflow::change::nullable(&layout().schema);
         let with_null = RecordBatch::try_new(
             nullable_schema,
             vec![

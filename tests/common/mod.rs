@@ -78,6 +78,58 @@ impl Both {
     }
 }
 
+/// An in-process server whose checkpoints the test takes (interval 0), so that what
+/// comes after the last one is exactly known; [`InProcess::crash`] stops it as a crash
+/// would.
+pub struct InProcess {
+    pub db: std::sync::Arc<sluice::Database>,
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl InProcess {
+    /// Opens the database in `data` (waiting for a previous instance to let go of it)
+    /// and serves it.
+    pub async fn open(data: &Path) -> InProcess {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let db = loop {
+            let options = sluice::database::Options {
+                checkpoint_interval: Some(Duration::ZERO),
+            };
+            match sluice::Database::open_with(data, options).await {
+                Ok(db) => break db,
+                // The previous instance still winds down.
+                Err(e) if e.sqlstate() == "55006" && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("open: {e}"),
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let _ = sluice::server::serve(listener, db).await;
+            }
+        });
+        InProcess { db, addr, task }
+    }
+
+    /// Takes a checkpoint; returns its id.
+    pub async fn checkpoint(&self) -> sluice::Result<u64> {
+        sluice::checkpointer::take(&self.db).await.map(|m| m.id)
+    }
+
+    /// Stops serving and lets go of the database (nothing is written at the stop,
+    /// as in a crash).
+    pub fn crash(self) {
+        self.task.abort();
+    }
+}
+
 /// Serves the database in `data_dir` again after a [`TestServer::stop`], waiting for
 /// the previous server's connections to wind down and release the directory.
 pub async fn restart(data_dir: &Path) -> SocketAddr {

@@ -559,16 +559,7 @@ impl Join {
             }
             _ => {}
         }
-        let options = RecordBatchOptions::new().with_row_count(Some(rows));
-        let data =
-            RecordBatch::try_new_with_options(self.schema.clone(), columns.clone(), &options)
-                .or_else(|_| {
-                    RecordBatch::try_new_with_options(
-                        crate::dataflow::change::nullable(&self.schema),
-                        columns,
-                        &options,
-                    )
-                })?;
+        let data = crate::dataflow::change::batch_in(&self.schema, columns, rows)?;
         ChangeBatch::try_new(data, Int64Array::from(weights))
     }
 
