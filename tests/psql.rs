@@ -84,4 +84,28 @@ async fn psql_describes_tables() {
     let (ok, out, err) = run_psql(&server, &["-c", "\\d"]).await;
     assert!(ok, "\\d failed: {err}");
     assert!(out.contains("orders"), "{out}");
+    // A source is a foreign table to clients: \d asks for its columns' options.
+    let (ok, _, err) = run_psql(
+        &server,
+        &[
+            "-c",
+            "CREATE SOURCE bids (auction BIGINT, date_time TIMESTAMP, p_time TIMESTAMPTZ AS PROCTIME()) \
+             WITH (connector = 'nexmark', nexmark.table.type = 'bid')",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = run_psql(&server, &["-c", "\\d bids"]).await;
+    assert!(ok, "\\d bids failed: {err}");
+    for expected in [
+        "Foreign table \"public.bids\"",
+        "auction",
+        "bigint",
+        "date_time",
+        "timestamp without time zone",
+        "p_time",
+        "timestamp with time zone",
+    ] {
+        assert!(out.contains(expected), "missing {expected} in:\n{out}");
+    }
 }

@@ -363,6 +363,70 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     // After naming: the call's column keeps its name, not `unnest`'s.
     super::functions::subscripts::rewrite_generate_subscripts(statement);
     rewrite_mod_calls(statement);
+    rewrite_fdw_options(statement)?;
+    Ok(())
+}
+
+/// The foreign-data option columns of `pg_catalog` (`pg_attribute.attfdwoptions`,
+/// `pg_foreign_table.ftoptions`, ...): Sluice has no foreign-data wrappers, so they are
+/// always NULL.
+const FDW_OPTION_COLUMNS: [&str; 5] = [
+    "attfdwoptions",
+    "ftoptions",
+    "srvoptions",
+    "umoptions",
+    "fdwoptions",
+];
+
+/// `pg_options_to_table(c)` in `FROM`, over one of the [`FDW_OPTION_COLUMNS`] (psql's
+/// `\d` of a source, a foreign table to clients, asks for its columns' options): no
+/// rows, as PostgreSQL answers for NULL options. DataFusion cannot call a table
+/// function on a column, and the answer is known.
+fn rewrite_fdw_options(statement: &mut Statement) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::{
+        FunctionArg, FunctionArgExpr, TableFactor, VisitMut, VisitorMut,
+    };
+    use datafusion::sql::sqlparser::parser::Parser;
+    struct Options(Box<datafusion::sql::sqlparser::ast::Query>);
+    impl VisitorMut for Options {
+        type Break = ();
+        fn post_visit_table_factor(
+            &mut self,
+            factor: &mut TableFactor,
+        ) -> std::ops::ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                alias,
+                args: Some(args),
+                ..
+            } = factor
+                && let Some(function) = name.0.last().and_then(|part| part.as_ident())
+                && super::names::normalize_ident(function) == "pg_options_to_table"
+                && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(column))] = args.args.as_slice()
+                && let Some(column) = match column {
+                    Expr::Identifier(ident) => Some(ident),
+                    Expr::CompoundIdentifier(parts) => parts.last(),
+                    _ => None,
+                }
+                && FDW_OPTION_COLUMNS.contains(&super::names::normalize_ident(column).as_str())
+            {
+                *factor = TableFactor::Derived {
+                    lateral: false,
+                    subquery: self.0.clone(),
+                    alias: alias.take(),
+                    sample: None,
+                };
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let empty = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(
+            "SELECT CAST(NULL AS TEXT) AS option_name, CAST(NULL AS TEXT) AS option_value \
+             WHERE false",
+        )?
+        .parse_query()?;
+    let _ = statement.visit(&mut Options(empty));
     Ok(())
 }
 

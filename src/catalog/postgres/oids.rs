@@ -7,6 +7,7 @@
 //! | namespace `pg_catalog` / `public`          | 11 / 2200 (PostgreSQL's)      |
 //! | namespace `information_schema`             | 13283 (the static pg_type's)  |
 //! | namespace `sluice_catalog`                 | 16384                         |
+//! | foreign server `sluice` (of every source)  | 16385                         |
 //! | system relation number `n` (sorted by name)| 15000 + n                     |
 //! | relation with catalog id `i`               | 16400 + 4·i                   |
 //! | its primary key index / constraint         | 16400 + 4·i + 1 / + 2         |
@@ -29,6 +30,9 @@ pub const OWNER: i32 = 10;
 pub const BTREE: i32 = 403;
 /// `pg_class`'s own OID, the `classoid` of relations' descriptions.
 pub const PG_CLASS: i32 = 1259;
+/// The foreign server every source belongs to (`pg_foreign_server`): Sluice's
+/// connectors, as one server named `sluice`.
+pub const SOURCE_SERVER: i32 = 16385;
 
 /// The default btree operator class (`pg_opclass`, PostgreSQL 15's OIDs, which the
 /// `pg_catalog` crate's rows share) for values of type `type_oid`, as a primary key

@@ -19,8 +19,10 @@ use super::rows::{Row, Rows, Value};
 use crate::catalog::roles::{Privilege, Roles};
 
 /// The relations built here, instead of the `pg_catalog` crate's.
-pub const BUILT_HERE: [&str; 9] = [
+pub const BUILT_HERE: [&str; 11] = [
     "pg_namespace",
+    "pg_foreign_server",
+    "pg_foreign_table",
     "pg_class",
     "pg_attribute",
     "pg_attrdef",
@@ -100,6 +102,22 @@ pub fn rows(
                     ("oid", oid.into()),
                     ("nspname", name.into()),
                     ("nspowner", oids::OWNER.into()),
+                ]);
+            }
+        }
+        // Sources are foreign tables of one server, `sluice`, without options: psql's
+        // `\d` of a foreign table names its server.
+        "pg_foreign_server" => rows.push(vec![
+            ("oid", oids::SOURCE_SERVER.into()),
+            ("srvname", "sluice".into()),
+            ("srvowner", oids::OWNER.into()),
+            ("srvfdw", oids::SOURCE_SERVER.into()),
+        ]),
+        "pg_foreign_table" => {
+            for relation in relations.iter().filter(|r| r.kind == RelKind::ForeignTable) {
+                rows.push(vec![
+                    ("ftrelid", relation.oid.into()),
+                    ("ftserver", oids::SOURCE_SERVER.into()),
                 ]);
             }
         }

@@ -20,6 +20,7 @@
 pub mod json;
 pub mod like_escape;
 pub mod postgres;
+pub mod quote;
 pub mod serial;
 pub mod settings;
 pub mod subscripts;
