@@ -14,6 +14,16 @@ use common::kafka::Broker;
 use common::{Rng, TestServer, sorted_rows as rows, wait_for};
 use tokio_postgres::Client;
 
+/// Seconds since 2024-01-01 00:00:00 as a SQL timestamp literal.
+fn stamp(second: i64) -> String {
+    format!(
+        "TIMESTAMP '2024-01-01 {:02}:{:02}:{:02}'",
+        second / 3600,
+        second / 60 % 60,
+        second % 60
+    )
+}
+
 /// Seconds since 2024-01-01 00:00:00 as that timestamp in JSON.
 fn event(key: i64, second: i64) -> (i32, Vec<u8>) {
     let text = format!(
@@ -825,14 +835,6 @@ async fn append_only_tables_with_a_watermark_feed_windows_and_joins() {
     )
     .await
     .unwrap();
-    let stamp = |second: i64| {
-        format!(
-            "TIMESTAMP '2024-01-01 {:02}:{:02}:{:02}'",
-            second / 3600,
-            second / 60 % 60,
-            second % 60
-        )
-    };
     let mut rng = Rng(0xa99e);
     let (mut events, mut marks) = (Vec::new(), Vec::new());
     let (mut events_max, mut marks_max): (Option<i64>, Option<i64>) = (None, None);
@@ -1013,14 +1015,6 @@ async fn window_functions_emit_on_window_close_across_a_restart_equal_postgres()
         .await
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
-    let stamp = |second: i64| {
-        format!(
-            "TIMESTAMP '2024-01-01 {:02}:{:02}:{:02}'",
-            second / 3600,
-            second / 60 % 60,
-            second % 60
-        )
-    };
     let compare = |ours: Client, max: i64| {
         let theirs = &theirs;
         let views = &views;

@@ -33,10 +33,8 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions,
-};
-use datafusion::arrow::compute::{concat, filter};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::compute::concat;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::WindowExpr;
@@ -44,10 +42,10 @@ use foldhash::HashSet;
 
 use super::ChangeBatch;
 use super::change::{batch_in, nullable};
-use super::operator::{ErrorLog, Operator, evaluate_rows, filter_change};
+use super::operator::{ErrorLog, Operator};
 use super::ordered_partitions::{OrderKey, OrderedPartitions};
 use super::over_window::evaluate_functions;
-use super::state::{Spine, from_sortable_i64, sortable_i64};
+use super::state::{Spine, SpineDelta, from_sortable_i64, sortable_i64};
 use super::watermark::{ColumnWatermark, micros};
 use crate::error::{Result, SluiceError};
 
@@ -102,10 +100,8 @@ pub struct ClosingOverWindow {
     /// partition key`, weighted by how many rows. Finds the partitions with rows to
     /// emit without reading the others.
     pending: Spine,
-    /// The partition keys, then the order keys (the time key first among them).
-    keys: Vec<Arc<dyn PhysicalExpr>>,
-    /// The index of the time key in `keys`.
-    time: usize,
+    /// The time key: the first order key.
+    time: Arc<dyn PhysicalExpr>,
     /// The time key's watermark.
     closing: ColumnWatermark,
     reach: Reach,
@@ -153,16 +149,11 @@ impl ClosingOverWindow {
                  NULLs last, not by {time} {options:?}"
             )));
         }
-        let keys: Vec<Arc<dyn PhysicalExpr>> = partition
-            .iter()
-            .cloned()
-            .chain(order.iter().map(|(e, _)| e.clone()))
-            .collect();
+        let time = time.clone();
         Ok(ClosingOverWindow {
-            time: partition.len(),
             rows: OrderedPartitions::try_new(input, partition, order)?,
             pending: Spine::new(),
-            keys,
+            time,
             closing,
             reach,
             functions,
@@ -234,7 +225,7 @@ impl ClosingOverWindow {
         let options = RecordBatchOptions::new().with_row_count(Some(count));
         let batch =
             RecordBatch::try_new_with_options(self.input.clone(), columns.clone(), &options)?;
-        let times = micros(&self.keys[self.time].evaluate(&batch)?.into_array(count)?)?;
+        let times = micros(&self.time.evaluate(&batch)?.into_array(count)?)?;
         let from = previous.map_or(0, |b| self.final_rows(&times, b));
         let to = self.final_rows(&times, bound);
         if to <= from {
@@ -243,11 +234,11 @@ impl ClosingOverWindow {
         columns.extend(evaluate_functions(&self.functions, &batch)?);
         let emitted: Vec<ArrayRef> = columns.iter().map(|c| c.slice(from, to - from)).collect();
 
-        let pending: Vec<Vec<u8>> = (from..to)
-            .map(|i| pending_entry(times.value(i), prefix))
-            .collect();
-        let keys: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
-        self.pending.apply(&keys, &vec![-1; keys.len()])?;
+        let mut pending = SpineDelta::default();
+        for row in from..to {
+            pending.push(&[&sortable_i64(times.value(row)), prefix], -1);
+        }
+        pending.apply_to(&mut self.pending)?;
 
         let forget = self.forgettable(&times, to, bound);
         let mut end = 0;
@@ -280,12 +271,7 @@ impl ClosingOverWindow {
     }
 }
 
-/// An entry of [`ClosingOverWindow::pending`].
-fn pending_entry(time: i64, partition: &[u8]) -> Vec<u8> {
-    [&sortable_i64(time)[..], partition].concat()
-}
-
-/// The time and partition key of a [`pending_entry`].
+/// The time and partition key of an entry of [`ClosingOverWindow::pending`].
 fn pending_parts(entry: &[u8]) -> Result<(i64, &[u8])> {
     let (time, partition) = entry.split_at_checked(8).ok_or_else(|| {
         SluiceError::Internal("a window's pending index holds a malformed entry".into())
@@ -304,39 +290,28 @@ impl Operator for ClosingOverWindow {
         change: &ChangeBatch,
         errors: &mut ErrorLog,
     ) -> Result<ChangeBatch> {
-        // Rows whose keys fail are recorded once, here, and left out.
-        let (change, columns) = evaluate_rows(&self.keys, change, errors)?;
-        let mut times = micros(columns[self.time].as_ref())?;
-        let mut change = change;
-        if let Some(bound) = self.bound {
-            let on_time: BooleanArray = (0..times.len())
-                .map(|i| Some(!(times.is_valid(i) && times.value(i) < bound)))
-                .collect();
-            let late = on_time.false_count();
-            if late > 0 {
-                self.late += late as u64;
-                change = filter_change(&change, &on_time)?;
-                times = filter(&times, &on_time)?
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .ok_or_else(|| SluiceError::Internal("times are not BIGINT".into()))?
-                    .clone();
+        let entries = self.rows.entries(change, errors)?;
+        // The time key is the first order key.
+        let times = micros(entries.order_keys[0].as_ref())?;
+        let (mut kept, mut weights, mut pending) = (Vec::new(), Vec::new(), SpineDelta::default());
+        for (row, entry) in entries.entries.into_iter().enumerate() {
+            let time = times.is_valid(row).then(|| times.value(row));
+            if let (Some(time), Some(bound)) = (time, self.bound)
+                && time < bound
+            {
+                self.late += 1;
+                continue;
             }
-        }
-        let entries = self.rows.entries(&change, errors)?;
-        let (mut pending, mut weights) = (Vec::new(), Vec::new());
-        for (row, partition) in entries.partition_of.iter().enumerate() {
-            if times.is_valid(row) {
-                pending.push(pending_entry(
-                    times.value(row),
-                    &entries.touched[*partition],
-                ));
-                weights.push(entries.weights[row]);
+            let weight = entries.weights[row];
+            if let Some(time) = time {
+                let partition = &entries.touched[entries.partition_of[row]];
+                pending.push(&[&sortable_i64(time), partition], weight);
             }
+            kept.push(entry);
+            weights.push(weight);
         }
-        let keys: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
-        self.pending.apply(&keys, &weights)?;
-        self.rows.apply(&entries)?;
+        pending.apply_to(&mut self.pending)?;
+        self.rows.adjust(&kept, &weights)?;
         Ok(ChangeBatch::inserts(RecordBatch::new_empty(
             self.schema.clone(),
         )))

@@ -39,6 +39,8 @@ pub struct Entries {
     pub touched: Vec<Vec<u8>>,
     /// Per entry, the index of its partition key in `touched`.
     pub partition_of: Vec<usize>,
+    /// The entries' order keys, evaluated: one column per key, a row per entry.
+    pub order_keys: Vec<ArrayRef>,
 }
 
 /// Rows by partition, in order. See the module docs.
@@ -114,6 +116,7 @@ impl OrderedPartitions {
             weights: change.weights().values().to_vec(),
             touched: Vec::new(),
             partition_of: Vec::with_capacity(change.num_rows()),
+            order_keys: order_columns.to_vec(),
         };
         let mut seen: HashMap<&[u8], usize> = HashMap::default();
         for row in 0..change.num_rows() {

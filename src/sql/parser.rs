@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement,
+    CreateView, Expr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement, Value,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser as DfParser;
@@ -233,28 +233,12 @@ impl SqlParser {
                 {
                     super::append_only::mark_clauses(create, clauses);
                 }
-                if !temporal_tables.is_empty() {
-                    match &mut statement {
-                        Statement::CreateView(view) => {
-                            super::temporal_joins::mark_tables(view, &temporal_tables)
-                        }
-                        Statement::Explain { statement, .. } => {
-                            if let Statement::CreateView(view) = statement.as_mut() {
-                                super::temporal_joins::mark_tables(view, &temporal_tables);
-                            }
-                        }
-                        _ => {}
+                if let Some(view) = created_view(&mut statement) {
+                    if !temporal_tables.is_empty() {
+                        super::temporal_joins::mark_tables(view, &temporal_tables);
                     }
-                }
-                if emit_on_close {
-                    match &mut statement {
-                        Statement::CreateView(view) => mark_emit_on_window_close(view),
-                        Statement::Explain { statement, .. } => {
-                            if let Statement::CreateView(view) = statement.as_mut() {
-                                mark_emit_on_window_close(view);
-                            }
-                        }
-                        _ => {}
+                    if emit_on_close {
+                        mark_emit_on_window_close(view);
                     }
                 }
                 rewrite(&mut statement)?;
@@ -623,13 +607,26 @@ fn strip_emit_on_window_close(text: &str) -> Result<(String, bool)> {
     Ok((text[..tokens[at].start].to_string(), true))
 }
 
-/// Records `EMIT ON WINDOW CLOSE` as the view option `emit_on_window_close = true`, so
-/// the stored definition keeps it in a form `sqlparser` reads back.
-fn mark_emit_on_window_close(view: &mut datafusion::sql::sqlparser::ast::CreateView) {
-    use datafusion::sql::sqlparser::ast::{CreateTableOptions, SqlOption, Value};
+/// The view a `CREATE MATERIALIZED VIEW` (or its `EXPLAIN`) creates.
+fn created_view(statement: &mut Statement) -> Option<&mut CreateView> {
+    match statement {
+        Statement::CreateView(view) => Some(view),
+        Statement::Explain { statement, .. } => match statement.as_mut() {
+            Statement::CreateView(view) => Some(view),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Adds `key = value` to `view`'s `WITH` options: what Sluice's own clauses
+/// (`EMIT ON WINDOW CLOSE`, temporal joins) become, so that the stored definition keeps
+/// them in a form `sqlparser` reads back.
+pub(super) fn add_view_option(view: &mut CreateView, key: &str, value: Value) {
+    use datafusion::sql::sqlparser::ast::{CreateTableOptions, SqlOption};
     let option = SqlOption::KeyValue {
-        key: Ident::new(EMIT_ON_WINDOW_CLOSE),
-        value: Expr::Value(Value::Boolean(true).into()),
+        key: Ident::new(key),
+        value: Expr::Value(value.into()),
     };
     view.options = match std::mem::take(&mut view.options) {
         CreateTableOptions::With(mut options) => {
@@ -638,6 +635,11 @@ fn mark_emit_on_window_close(view: &mut datafusion::sql::sqlparser::ast::CreateV
         }
         _ => CreateTableOptions::With(vec![option]),
     };
+}
+
+/// Records `EMIT ON WINDOW CLOSE` as the view option `emit_on_window_close = true`.
+fn mark_emit_on_window_close(view: &mut CreateView) {
+    add_view_option(view, EMIT_ON_WINDOW_CLOSE, Value::Boolean(true));
 }
 
 /// A statement: standard SQL (parsed by `sqlparser`) or one of Sluice's own.

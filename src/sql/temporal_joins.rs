@@ -14,9 +14,7 @@
 //! ([`crate::dataflow::join`]). A plain query reads the table as it is now, which is
 //! what the clause asks, so there the clause is only taken out.
 
-use datafusion::sql::sqlparser::ast::{
-    CreateTableOptions, CreateView, Expr, Ident, SqlOption, Value,
-};
+use datafusion::sql::sqlparser::ast::{CreateView, Expr, Value};
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 use super::parser::tokens;
@@ -66,36 +64,29 @@ pub fn strip_clauses(text: &str) -> Result<(String, Vec<String>)> {
 
 /// Records `tables` in `view`'s options, so the stored definition keeps them.
 pub fn mark_tables(view: &mut CreateView, tables: &[String]) {
-    let option = SqlOption::KeyValue {
-        key: Ident::new(TEMPORAL_JOIN_TABLES),
-        value: Expr::Value(Value::SingleQuotedString(tables.join(",")).into()),
-    };
-    view.options = match std::mem::take(&mut view.options) {
-        CreateTableOptions::With(mut options) => {
-            options.push(option);
-            CreateTableOptions::With(options)
-        }
-        _ => CreateTableOptions::With(vec![option]),
-    };
+    let tables = Value::SingleQuotedString(tables.join(","));
+    super::parser::add_view_option(view, TEMPORAL_JOIN_TABLES, tables);
 }
 
 /// The tables of the option's value.
 pub fn tables_of(value: &Expr) -> Result<Vec<String>> {
-    match value {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(names) => Ok(names
-                .split(',')
-                .filter(|n| !n.is_empty())
-                .map(str::to_string)
-                .collect()),
-            _ => Err(SluiceError::not_supported(format!(
-                "{TEMPORAL_JOIN_TABLES} takes a quoted list of table names, not {value}"
-            ))),
-        },
-        _ => Err(SluiceError::not_supported(format!(
-            "{TEMPORAL_JOIN_TABLES} takes a quoted list of table names, not {value}"
-        ))),
-    }
+    let Expr::Value(v) = value else {
+        return Err(not_a_list(value));
+    };
+    let Value::SingleQuotedString(names) = &v.value else {
+        return Err(not_a_list(value));
+    };
+    Ok(names
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn not_a_list(value: &Expr) -> SluiceError {
+    SluiceError::not_supported(format!(
+        "{TEMPORAL_JOIN_TABLES} takes a quoted list of table names, not {value}"
+    ))
 }
 
 #[cfg(test)]
