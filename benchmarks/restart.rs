@@ -51,6 +51,7 @@ async fn start(dir: &Path, checkpoint_interval: Duration) -> Server {
             dir,
             Options {
                 checkpoint_interval: Some(checkpoint_interval),
+                ..Default::default()
             },
         )
         .await

@@ -149,6 +149,7 @@ async fn start_server(dir: &Path, interval: Duration) -> (Arc<Database>, SocketA
         dir,
         Options {
             checkpoint_interval: Some(interval),
+            ..Default::default()
         },
     )
     .await

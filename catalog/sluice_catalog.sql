@@ -29,14 +29,16 @@ CREATE TABLE sluice_catalog.columns (
 -- One row per source reader: each materialized view reading a source has its own
 -- reader. `watermark` is the source watermark by the rule in docs/sources.md: the
 -- minimum, over partitions active within the idle timeout, of the largest value of
--- the WATERMARK expression seen.
+-- the WATERMARK expression seen. `backlog_rows`: rows sent to the view that it has
+-- not processed yet (at most 65,536 plus one batch: the reader waits beyond that).
 CREATE TABLE sluice_catalog.source_status (
     source TEXT NOT NULL,
     reader TEXT NOT NULL,
     state TEXT NOT NULL,
     rows_read BIGINT NOT NULL,
     errors BIGINT NOT NULL,
-    watermark TIMESTAMP
+    watermark TIMESTAMP,
+    backlog_rows BIGINT NOT NULL
 );
 
 -- Progress per source reader and partition: the next offset Sluice reads, the

@@ -8,7 +8,7 @@
 #                                          top_n_state, join_state, temporal_state,
 #                                          over_window_state,
 #                                          predict, arrangement, restart, sink_latency,
-#                                          nexmark)
+#                                          nexmark, nexmark_generator)
 #
 # Runs every benchmark in benchmarks/ (cargo bench targets with harness = false); each
 # starts what it needs on 127.0.0.1 itself (an in-process Sluice server, the tansu
@@ -35,7 +35,7 @@ if [ "${1:-}" = --release ]; then
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(--bench view_change_cost --bench window_state --bench top_n_state --bench join_state --bench temporal_state --bench over_window_state --bench predict --bench arrangement --bench restart --bench sink_latency --bench nexmark)
+    targets=(--bench view_change_cost --bench window_state --bench top_n_state --bench join_state --bench temporal_state --bench over_window_state --bench predict --bench arrangement --bench restart --bench sink_latency --bench nexmark --bench nexmark_generator)
 fi
 
 # What the benchmarks start: the Kafka broker, ONNX Runtime and the PREDICT models,

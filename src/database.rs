@@ -44,6 +44,7 @@ pub struct Database {
     /// The checkpoint interval `ALTER SYSTEM RESET` goes back to: the start-up
     /// option's, else the default.
     started_interval: Duration,
+    view_workers: usize,
     _lock: File,
 }
 
@@ -55,9 +56,22 @@ pub struct Options {
     /// value given here wins over `ALTER SYSTEM` at this start, as PostgreSQL's
     /// command-line options win over `postgresql.auto.conf`.
     pub checkpoint_interval: Option<Duration>,
+    /// How many workers a view runs on when its `WITH (workers = n)` does not say
+    /// (see [`crate::dataflow::workers`]). `None`: the machine's cores.
+    pub view_workers: Option<usize>,
+}
+
+/// The machine's cores (one where they cannot be told).
+fn default_view_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 impl Database {
+    /// How many workers a view runs on unless it says (see [`Options::view_workers`]).
+    pub fn view_workers(&self) -> usize {
+        self.view_workers
+    }
+
     /// Opens (creating if needed) the database in `data_dir` with the default
     /// [`Options`]; see [`Database::open_with`].
     pub async fn open(data_dir: &Path) -> Result<Arc<Database>> {
@@ -122,6 +136,10 @@ impl Database {
             ddl: tokio::sync::Mutex::new(()),
             checkpoints,
             started_interval,
+            view_workers: options
+                .view_workers
+                .unwrap_or_else(default_view_workers)
+                .max(1),
             recovery: std::sync::Mutex::new(manifest.map(|manifest| Recovery {
                 manifest,
                 restored: Default::default(),

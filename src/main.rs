@@ -38,6 +38,10 @@ enum Commands {
         /// last set, else 1s.
         #[arg(long, env = "SLUICE_CHECKPOINT_INTERVAL", value_parser = parse_interval)]
         checkpoint_interval: Option<Duration>,
+        /// How many workers each materialized view runs on, unless its `WITH (workers
+        /// = n)` says (see docs/views.md). Default: the machine's cores.
+        #[arg(long, env = "SLUICE_VIEW_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        view_workers: Option<u16>,
         /// Once the server accepts connections, write the address it listens on
         /// (`127.0.0.1:43517`) to this file. With `--listen 127.0.0.1:0` the system
         /// picks a free port: scripts and tests read it here instead of guessing one.
@@ -83,6 +87,7 @@ fn main() -> std::process::ExitCode {
             log,
             onnxruntime,
             checkpoint_interval,
+            view_workers,
             ready_file,
             auth,
             tls_cert,
@@ -109,6 +114,7 @@ fn main() -> std::process::ExitCode {
             };
             let options = sluice::database::Options {
                 checkpoint_interval,
+                view_workers: view_workers.map(usize::from),
             };
             let connections = Connections {
                 listen,

@@ -344,6 +344,9 @@ fn assert_refused(data_dir: &Path, expected: &str) {
 async fn open_error(data_dir: &Path) -> sluice::SluiceError {
     let options = sluice::database::Options {
         checkpoint_interval: Some(Duration::ZERO),
+        // The view's workers as the server had them: the same plan, so its
+        // checkpoint is read.
+        ..common::options()
     };
     match sluice::Database::open_with(data_dir, options).await {
         Ok(_) => panic!("Database::open_with accepted a damaged checkpoint"),

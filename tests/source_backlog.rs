@@ -269,3 +269,68 @@ async fn views_created_over_a_backlog_count_every_on_time_event() {
     }
     drop(dir);
 }
+
+/// Back-pressure: a generator that could run far ahead of its views never has more
+/// than the bound (65,536 rows, plus the batch being sent) delivered and not yet
+/// processed, whether the view is slow (many groups, distinct values) or fast; and
+/// both views end with every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_view_holds_its_reader_back_within_the_bound() {
+    const BIDS: i64 = 1_000_000;
+    const BOUND: i64 = 65_536 + 4_096;
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(&format!(
+        "CREATE SOURCE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR) \
+         WITH (connector = 'nexmark', nexmark.table.type = 'bid', \
+               nexmark.event.num = {BIDS}, nexmark.events.per.second = 0);
+         CREATE MATERIALIZED VIEW slow AS SELECT auction, count(DISTINCT bidder) AS bidders, \
+             count(DISTINCT price) AS prices, count(*) AS n FROM bid GROUP BY auction;
+         CREATE MATERIALIZED VIEW fast AS SELECT count(*) AS n FROM bid WHERE price < 0;"
+    ))
+    .await
+    .unwrap();
+    let mut largest = 0;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let row = c
+            .query_one(
+                "SELECT max(backlog_rows), count(*) FILTER (WHERE state <> 'finished') \
+                 FROM sluice_catalog.source_status",
+                &[],
+            )
+            .await
+            .unwrap();
+        largest = largest.max(row.get::<_, i64>(0));
+        if row.get::<_, i64>(1) == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the readers did not finish");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!("largest backlog: {largest} rows");
+    assert!(
+        largest <= BOUND,
+        "a reader ran {largest} rows ahead of its view"
+    );
+    c.batch_execute("FLUSH").await.unwrap();
+    let counted = wait_for(
+        &c,
+        "SELECT sum(n)::bigint FROM slow",
+        BIDS,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(counted, BIDS);
+    let backlog = wait_for(
+        &c,
+        "SELECT sum(backlog_rows)::bigint FROM sluice_catalog.source_status",
+        0,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        backlog, 0,
+        "every credit is returned once the rows are processed"
+    );
+}

@@ -162,6 +162,7 @@ impl SystemSchema {
                         text[2].push(snap.state.clone());
                         ints[0].push(Some(snap.rows as i64));
                         ints[1].push(Some(snap.errors as i64));
+                        ints[2].push(Some(snap.backlog as i64));
                         times.push(snap.watermark);
                     }
                     "source_partitions" => {
@@ -221,6 +222,7 @@ impl SystemSchema {
                 longs(0),
                 longs(1),
                 stamps(false),
+                longs(2),
             ],
             "source_partitions" => vec![
                 strings(0),

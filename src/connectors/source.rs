@@ -28,6 +28,12 @@ use crate::sql::types::UTC;
 /// holding back the watermark.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How many rows a reader may have sent its view that the view (and the views reading
+/// it) has not processed yet; beyond that the reader waits. About eight of Kafka's
+/// decoded batches: enough to keep a view busy while the reader decodes the next, and
+/// a bounded inbox however slow the view.
+pub const BACKLOG_ROWS: usize = 65_536;
+
 /// A Kafka metadata column added with `INCLUDE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Include {
@@ -408,6 +414,10 @@ impl Deliver {
         partitions: &[i32],
         read: impl Iterator<Item = (i32, i64)>,
     ) -> Result<()> {
+        // Back-pressure: the view takes these rows once it has worked off the backlog.
+        self.status
+            .backlog
+            .wait_below(BACKLOG_ROWS, || self.closed());
         let event_times = match &self.watermark {
             Some(expr) if declared.num_rows() > 0 => {
                 let values = expr.evaluate(declared)?.into_array(declared.num_rows())?;
@@ -456,6 +466,7 @@ impl Deliver {
             let delivery = Delivery {
                 epoch: order.next_epoch(),
                 input: self.input,
+                credit: Some(self.status.backlog.credit(rows.num_rows())),
                 batch: ChangeBatch::inserts(rows),
             };
             let _ = self.sender.send(Message::Change(delivery));

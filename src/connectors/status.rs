@@ -4,10 +4,11 @@
 //! `sluice_catalog.source_*` system relations and by the reader itself.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::watermark::{PartitionStatus, source_watermark};
+use crate::dataflow::change::Backlog;
 
 /// How many undecodable messages are kept per reader.
 const RECENT_ERRORS: usize = 100;
@@ -52,6 +53,9 @@ pub struct ReaderStatus {
     /// A partition silent this long with nothing left to read no longer holds back the
     /// watermark.
     pub idle_timeout: Duration,
+    /// The rows sent to the view and not processed yet (back-pressure; see
+    /// [`Backlog`]).
+    pub backlog: Arc<Backlog>,
     inner: Mutex<Inner>,
 }
 
@@ -70,6 +74,8 @@ pub struct StatusSnapshot {
     pub partitions: BTreeMap<i32, PartitionStatus>,
     /// The source watermark (µs), if any.
     pub watermark: Option<i64>,
+    /// Rows sent to the view and not processed yet.
+    pub backlog: usize,
 }
 
 impl ReaderStatus {
@@ -80,6 +86,7 @@ impl ReaderStatus {
             reader: reader.to_string(),
             has_watermark,
             idle_timeout,
+            backlog: Arc::default(),
             inner: Mutex::new(Inner {
                 state: "starting".into(),
                 ..Inner::default()
@@ -188,6 +195,7 @@ impl ReaderStatus {
             errors: inner.errors,
             recent: inner.recent.iter().cloned().collect(),
             partitions: inner.partitions.clone(),
+            backlog: self.backlog.rows(),
             watermark,
         }
     }

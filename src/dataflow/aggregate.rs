@@ -45,6 +45,7 @@ use foldhash::HashMap;
 use super::ChangeBatch;
 use super::accumulator::{Accumulator, AggregateKind, AggregateSignature, take_i64};
 use super::change::row_codec;
+use super::exchange::Partitioning;
 use super::memo::Evaluation;
 use super::operator::{ErrorLog, Operator, canonical_floats};
 use super::state::{Spine, SpineDelta};
@@ -529,6 +530,15 @@ impl Operator for Aggregate {
         }
         states.apply_to(&mut self.groups)?;
         self.emit(out)
+    }
+
+    /// By group key; a global aggregate, and one whose keys are remembered per row
+    /// (not a function of the row), on one worker.
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        match self.evaluation {
+            Evaluation::Direct => Partitioning::by(&self.keys),
+            _ => Partitioning::Single,
+        }
     }
 
     fn describe(&self) -> String {

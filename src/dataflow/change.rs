@@ -192,6 +192,69 @@ pub struct Delivery {
     pub input: usize,
     /// The change itself.
     pub batch: ChangeBatch,
+    /// For rows a source reader sent: what they count in the reader's [`Backlog`]
+    /// until the view has processed them (dropped).
+    pub credit: Option<Arc<Credit>>,
+}
+
+/// The rows a source reader has sent a view that the view has not processed yet.
+/// The reader waits while they are more than its bound ([`Backlog::wait_below`]), so
+/// a slow view slows its reader (Kafka stays unread) and holds a bounded inbox,
+/// while table writes are never held up.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    rows: std::sync::Mutex<usize>,
+    drained: std::sync::Condvar,
+}
+
+impl Backlog {
+    /// Counts `rows` more until the returned credit is dropped.
+    pub fn credit(self: &Arc<Self>, rows: usize) -> Arc<Credit> {
+        *self.lock() += rows;
+        Arc::new(Credit {
+            backlog: self.clone(),
+            rows,
+        })
+    }
+
+    /// Waits until at most `limit` rows are unprocessed, or `give_up` says so
+    /// (checked at least every 50 ms).
+    pub fn wait_below(&self, limit: usize, give_up: impl Fn() -> bool) {
+        let mut rows = self.lock();
+        while *rows > limit && !give_up() {
+            rows = match self
+                .drained
+                .wait_timeout(rows, std::time::Duration::from_millis(50))
+            {
+                Ok((rows, _)) => rows,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Rows sent and not processed.
+    pub fn rows(&self) -> usize {
+        *self.lock()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        // A count stays a count even if a holder panicked.
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Rows of a [`Backlog`], counted until this is dropped.
+#[derive(Debug)]
+pub struct Credit {
+    backlog: Arc<Backlog>,
+    rows: usize,
+}
+
+impl Drop for Credit {
+    fn drop(&mut self) {
+        *self.backlog.lock() -= self.rows;
+        self.backlog.drained.notify_all();
+    }
 }
 
 /// What a subscriber's inbox carries.

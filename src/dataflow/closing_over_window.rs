@@ -42,6 +42,7 @@ use foldhash::HashSet;
 
 use super::ChangeBatch;
 use super::change::{batch_in, nullable};
+use super::exchange::Partitioning;
 use super::operator::{ErrorLog, Operator};
 use super::ordered_partitions::{OrderKey, OrderedPartitions};
 use super::over_window::evaluate_functions;
@@ -359,6 +360,10 @@ impl Operator for ClosingOverWindow {
 
     fn late_rows(&self) -> u64 {
         self.late
+    }
+
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        self.rows.partitioning()
     }
 
     fn describe(&self) -> String {

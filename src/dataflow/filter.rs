@@ -8,6 +8,7 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
+use super::exchange::Partitioning;
 use super::memo::Evaluation;
 use super::operator::{ErrorLog, Operator, filter_change};
 use super::state::Spine;
@@ -51,6 +52,12 @@ impl Operator for Filter {
             .as_boolean_opt()
             .ok_or_else(|| SluiceError::Internal("filter predicate is not boolean".into()))?;
         filter_change(&change, mask)
+    }
+
+    /// Keeps nothing across rows (a memo or a held row is the row's own, and a row
+    /// always reaches the same worker): rows stay where they are.
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        Partitioning::Local
     }
 
     fn describe(&self) -> String {

@@ -22,6 +22,7 @@ use super::ChangeBatch;
 use super::change::nullable;
 use super::operator::{ErrorLog, Operator};
 use super::state::Spine;
+use super::workers::{Step, walk};
 use crate::error::Result;
 
 /// One node of a view's dataflow.
@@ -60,62 +61,18 @@ impl Node {
         change: &ChangeBatch,
         errors: &mut ErrorLog,
     ) -> Result<Option<ChangeBatch>> {
-        match self {
-            Node::Input { input: mine, .. } => Ok((*mine == input).then(|| change.clone())),
-            Node::Constant(_) => Ok(None),
-            Node::Operator { op, children } => {
-                let mut outputs = Vec::new();
-                for (i, child) in children.iter_mut().enumerate() {
-                    if let Some(c) = child.push(input, change, errors)?
-                        && !c.is_empty()
-                    {
-                        outputs.push(op.process(i, &c, errors)?);
-                    }
-                }
-                concat(outputs)
-            }
-            Node::Union { children, schema } => {
-                let mut outputs = Vec::new();
-                for child in children.iter_mut() {
-                    if let Some(c) = child.push(input, change, errors)? {
-                        outputs.push(c);
-                    }
-                }
-                union(schema, outputs)
-            }
-        }
+        let shares = [Some(change.clone())];
+        let step = Step::Push {
+            input,
+            shares: &shares,
+        };
+        Ok(walk(vec![self], &step, errors)?.pop().flatten())
     }
 
     /// The output before any input change: constants, and rows operators produce
     /// over no input (global aggregates).
     pub fn initial(&mut self, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
-        match self {
-            Node::Input { .. } => Ok(None),
-            Node::Constant(batch) => Ok(Some(ChangeBatch::inserts(batch.clone()))),
-            Node::Operator { op, children } => {
-                let mut outputs = Vec::new();
-                if let Some(c) = op.initial_output()? {
-                    outputs.push(c);
-                }
-                for (i, child) in children.iter_mut().enumerate() {
-                    if let Some(c) = child.initial(errors)?
-                        && !c.is_empty()
-                    {
-                        outputs.push(op.process(i, &c, errors)?);
-                    }
-                }
-                concat(outputs)
-            }
-            Node::Union { children, schema } => {
-                let mut outputs = Vec::new();
-                for child in children.iter_mut() {
-                    if let Some(c) = child.initial(errors)? {
-                        outputs.push(c);
-                    }
-                }
-                union(schema, outputs)
-            }
-        }
+        Ok(walk(vec![self], &Step::Initial, errors)?.pop().flatten())
     }
 
     /// True when an operator of the tree reads the clock (see
@@ -127,54 +84,6 @@ impl Node {
                 op.reads_clock() || children.iter().any(Node::reads_clock)
             }
             Node::Union { children, .. } => children.iter().any(Node::reads_clock),
-        }
-    }
-
-    /// Moves every operator's clock to `now` (see [`Operator::advance_clock`]);
-    /// returns the change at this node.
-    pub fn tick(&mut self, now: i64, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
-        self.advance(&mut |op| op.advance_clock(now), errors)
-    }
-
-    /// Moves every operator to the view's watermark `watermark` (see
-    /// [`Operator::advance_watermark`]); returns the change at this node.
-    pub fn close(&mut self, watermark: i64, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
-        self.advance(&mut |op| op.advance_watermark(watermark), errors)
-    }
-
-    /// Applies `step` to every operator; returns the change at this node: what the
-    /// operators below produced, carried up as input changes are, and this operator's
-    /// own.
-    fn advance(
-        &mut self,
-        step: &mut dyn FnMut(&mut dyn Operator) -> Result<Option<ChangeBatch>>,
-        errors: &mut ErrorLog,
-    ) -> Result<Option<ChangeBatch>> {
-        match self {
-            Node::Input { .. } | Node::Constant(_) => Ok(None),
-            Node::Operator { op, children } => {
-                let mut outputs = Vec::new();
-                for (i, child) in children.iter_mut().enumerate() {
-                    if let Some(c) = child.advance(step, errors)?
-                        && !c.is_empty()
-                    {
-                        outputs.push(op.process(i, &c, errors)?);
-                    }
-                }
-                if let Some(c) = step(op.as_mut())? {
-                    outputs.push(c);
-                }
-                concat(outputs)
-            }
-            Node::Union { children, schema } => {
-                let mut outputs = Vec::new();
-                for child in children.iter_mut() {
-                    if let Some(c) = child.advance(step, errors)? {
-                        outputs.push(c);
-                    }
-                }
-                union(schema, outputs)
-            }
         }
     }
 
@@ -286,7 +195,8 @@ impl Node {
 
 /// An operator's output changes (one per input that changed, and its initial
 /// output) as one change; they share the operator's schema.
-fn concat(mut outputs: Vec<ChangeBatch>) -> Result<Option<ChangeBatch>> {
+/// The changes as one (`None`: no change).
+pub(super) fn concat(mut outputs: Vec<ChangeBatch>) -> Result<Option<ChangeBatch>> {
     match outputs.len() {
         0 => Ok(None),
         1 => Ok(outputs.pop()),
@@ -299,7 +209,8 @@ fn concat(mut outputs: Vec<ChangeBatch>) -> Result<Option<ChangeBatch>> {
 
 /// Concatenates changes into one in `schema` (branches may name or type columns
 /// differently; values are cast to the union's types).
-fn union(schema: &SchemaRef, outputs: Vec<ChangeBatch>) -> Result<Option<ChangeBatch>> {
+/// The changes as one in `schema` (columns cast to its types).
+pub(super) fn union(schema: &SchemaRef, outputs: Vec<ChangeBatch>) -> Result<Option<ChangeBatch>> {
     match outputs.len() {
         0 => Ok(None),
         _ => {
@@ -353,7 +264,8 @@ mod tests {
     use crate::dataflow::join::{Join, JoinKind};
     use crate::dataflow::session::{Bound, Session};
     use crate::dataflow::state::checkpoint;
-    use crate::dataflow::testing::{batch, bigint_call, change_of, rows_of};
+    use crate::dataflow::testing::{Multiset, batch, bigint_call, change_of, rows_of};
+    use crate::dataflow::workers::Workers;
 
     fn column(name: &str, index: usize) -> Arc<dyn PhysicalExpr> {
         Arc::new(Column::new(name, index))
@@ -432,8 +344,9 @@ mod tests {
 
     /// A deterministic stream of changes to inputs 0 and 1 (rows `(k, v)`, small
     /// domains so that groups, duplicates and deletions are frequent): each delete
-    /// removes a row that is there.
-    fn stream(steps: usize) -> Vec<(usize, ChangeBatch)> {
+    /// removes a row that is there. Every `wide`-th change has about 2,000 rows
+    /// (0: none).
+    fn stream(steps: usize, wide: usize) -> Vec<(usize, ChangeBatch)> {
         let mut seed = 0x5eed_u64;
         let mut next = |n: u64| {
             seed = seed
@@ -443,10 +356,15 @@ mod tests {
         };
         let mut live: [Vec<(i64, i64)>; 2] = [Vec::new(), Vec::new()];
         let mut changes = Vec::new();
-        for _ in 0..steps {
+        for step in 0..steps {
             let input = next(2) as usize;
             let (mut keys, mut values, mut weights) = (Vec::new(), Vec::new(), Vec::new());
-            for _ in 0..1 + next(4) {
+            let rows = if wide > 0 && step % wide == 0 {
+                2_000 + next(100)
+            } else {
+                1 + next(4)
+            };
+            for _ in 0..rows {
                 let row = if next(3) == 0 && !live[input].is_empty() {
                     let row = live[input].swap_remove(next(live[input].len() as u64) as usize);
                     weights.push(-1);
@@ -486,7 +404,7 @@ mod tests {
     /// restored into a fresh tree; all trees then agree change for change.
     fn restores_exactly(name: &str, build: fn() -> Node) {
         let dir = scratch(name);
-        let changes = stream(300);
+        let changes = stream(300, 0);
         let mut original = build();
         let mut restored: Vec<Node> = Vec::new();
         let mut checkpoints = Vec::new();
@@ -518,6 +436,76 @@ mod tests {
         let error = checkpoint::restore(other.spines(), &dir, &checkpoints[1]).unwrap_err();
         assert!(error.to_string().contains("another plan"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `SELECT count(*), sum(a) FROM t0`: one group, on the first worker.
+    fn global_aggregate() -> Node {
+        let field = |name: &str| Field::new(name, DataType::Int64, true);
+        let calls = vec![
+            bigint_call(AggregateKind::Count, None),
+            bigint_call(AggregateKind::Sum, Some(column("a", 1))),
+        ];
+        let output = Arc::new(Schema::new(vec![field("count"), field("sum")]));
+        Node::Operator {
+            op: Box::new(Aggregate::try_new(Vec::new(), calls, output).unwrap()),
+            children: vec![input(0)],
+        }
+    }
+
+    fn on_workers(build: fn() -> Node, workers: usize) -> Workers {
+        Workers::new((0..workers).map(|_| build()).collect()).unwrap()
+    }
+
+    /// Four workers (changes spread, exchanged by key, some wide enough to run on the
+    /// pool) hold the same result as one after every change, and a checkpoint of the
+    /// four restores into four that go on alike.
+    #[test]
+    fn four_workers_give_one_workers_result() {
+        for build in [join_then_aggregate, sessions, global_aggregate] {
+            let dir = scratch("workers");
+            let mut one = on_workers(build, 1);
+            let mut four = on_workers(build, 4);
+            let mut restored = None;
+            let (mut expected, mut got, mut again) = (
+                Multiset::default(),
+                Multiset::default(),
+                Multiset::default(),
+            );
+            let mut errors = ErrorLog::default();
+            for (workers, seen) in [(&mut one, &mut expected), (&mut four, &mut got)] {
+                if let Some(c) = workers.initial(&mut errors).unwrap() {
+                    seen.apply(&c);
+                }
+            }
+            for (step, (input, change)) in stream(200, 25).iter().enumerate() {
+                if step == 120 {
+                    let taken = checkpoint::checkpoint(
+                        four.spines().into_iter().map(|(n, s)| (n, &*s)),
+                        &dir,
+                    )
+                    .unwrap();
+                    let mut fresh = on_workers(build, 4);
+                    checkpoint::restore(fresh.spines(), &dir, &taken).unwrap();
+                    fresh.restored();
+                    again = got.clone();
+                    restored = Some(fresh);
+                }
+                for (workers, seen) in [(&mut one, &mut expected), (&mut four, &mut got)]
+                    .into_iter()
+                    .chain(restored.as_mut().map(|r| (r, &mut again)))
+                {
+                    if let Some(c) = workers.push(*input, change, &mut errors).unwrap() {
+                        seen.apply(&c);
+                    }
+                }
+                assert_eq!(got.rows(), expected.rows(), "step {step}");
+                if restored.is_some() {
+                    assert_eq!(again.rows(), expected.rows(), "restored, step {step}");
+                }
+            }
+            assert!(errors.is_empty());
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 
     #[test]

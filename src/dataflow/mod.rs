@@ -17,6 +17,7 @@ pub mod barrier;
 pub mod change;
 pub mod checkpoints;
 pub mod closing_over_window;
+pub mod exchange;
 pub mod feed;
 pub mod filter;
 pub mod graph;
@@ -37,6 +38,7 @@ pub mod top_n;
 pub mod view;
 pub mod watermark;
 pub mod window_close;
+pub mod workers;
 
 pub use change::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};
 pub use sequencer::{Sequencer, SequencerGuard};

@@ -14,6 +14,7 @@ use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
+use super::exchange::Partitioning;
 use super::state::Spine;
 use crate::error::{Result, SluiceError};
 
@@ -31,6 +32,13 @@ pub trait Operator: Send + Debug {
 
     /// A one-line description for `EXPLAIN CREATE MATERIALIZED VIEW`.
     fn describe(&self) -> String;
+
+    /// How input `input` is spread over a view's workers (see [`super::workers`]):
+    /// rows that meet in the operator's state must meet on one worker. By default
+    /// all rows go to one worker.
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        Partitioning::Single
+    }
 
     /// Output produced before any input arrives (an aggregate without GROUP BY
     /// answers one row even over no input). Called once, when the view starts.

@@ -21,6 +21,7 @@ use foldhash::HashMap;
 
 use super::ChangeBatch;
 use super::change::row_codec;
+use super::exchange::Partitioning;
 use super::operator::{ErrorLog, canonical_floats, evaluate_rows};
 use super::state::Spine;
 use crate::error::Result;
@@ -174,6 +175,12 @@ impl OrderedPartitions {
         Ok(self
             .rows
             .convert_rows(entries.map(|entry| parser.parse(split_entry(entry, 0).1)))?)
+    }
+
+    /// By partition key (each partition is kept whole on one worker), or on one
+    /// worker without `PARTITION BY`.
+    pub fn partitioning(&self) -> Partitioning {
+        Partitioning::by(&self.partition)
     }
 
     /// The partition and order expressions, for `describe`.

@@ -31,6 +31,7 @@ use foldhash::HashMap;
 
 use super::ChangeBatch;
 use super::change::{batch_in, nullable, row_codec};
+use super::exchange::Partitioning;
 use super::operator::{ErrorLog, Operator, canonical_floats};
 use super::ordered_partitions::{OrderKey, OrderedPartitions};
 use super::state::Spine;
@@ -181,6 +182,10 @@ impl Operator for OverWindow {
             evaluations.push((self.evaluate(partition)?, 1));
         }
         self.difference(evaluations)
+    }
+
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        self.rows.partitioning()
     }
 
     fn describe(&self) -> String {

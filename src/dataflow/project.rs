@@ -8,6 +8,7 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
+use super::exchange::Partitioning;
 use super::memo::Evaluation;
 use super::operator::{ErrorLog, Operator};
 use super::state::Spine;
@@ -50,6 +51,12 @@ impl Operator for Project {
         let options = RecordBatchOptions::new().with_row_count(Some(change.num_rows()));
         let data = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?;
         ChangeBatch::try_new(data, change.weights().clone())
+    }
+
+    /// Keeps nothing across rows (a memo or a held row is the row's own, and a row
+    /// always reaches the same worker): rows stay where they are.
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        Partitioning::Local
     }
 
     fn describe(&self) -> String {

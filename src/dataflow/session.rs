@@ -38,6 +38,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use foldhash::HashMap;
 
 use super::ChangeBatch;
+use super::exchange::Partitioning;
 use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows};
 use super::state::{Spine, SpineDelta, from_sortable_i64, sortable_i64};
 use super::watermark::ColumnWatermark;
@@ -294,6 +295,11 @@ impl Operator for Session {
         drop(held);
         delta.apply_to(&mut self.partitions)?;
         self.output(out)
+    }
+
+    /// By partition key: sessions never span partitions.
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        Partitioning::by(&self.keys)
     }
 
     fn describe(&self) -> String {

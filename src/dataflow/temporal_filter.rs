@@ -28,6 +28,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
 use super::change::row_codec;
+use super::exchange::Partitioning;
 use super::operator::{ErrorLog, Operator, evaluate_rows, filter_change};
 use super::state::{Spine, SpineDelta, from_sortable_i64, sortable_i64};
 use super::watermark::micros;
@@ -207,6 +208,12 @@ impl Operator for TemporalFilter {
         pending.apply_to(&mut self.pending)?;
         leaving.apply_to(&mut self.leaving)?;
         filter_change(&change, &BooleanArray::from(shown))
+    }
+
+    /// Keeps nothing across rows (a memo or a held row is the row's own, and a row
+    /// always reaches the same worker): rows stay where they are.
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        Partitioning::Local
     }
 
     fn describe(&self) -> String {

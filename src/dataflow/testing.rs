@@ -79,7 +79,7 @@ impl Xorshift {
 
 /// An operator's output accumulated from its changes: a multiset of rows written as
 /// [`rows_of`] writes them (without the weight).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Multiset(std::collections::HashMap<String, i64>);
 
 impl Multiset {

@@ -24,6 +24,7 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
+use super::exchange::Partitioning;
 use super::operator::{ErrorLog, Operator};
 use super::ordered_partitions::{OrderKey, OrderedPartitions, split_entry};
 use super::state::Spine;
@@ -238,6 +239,10 @@ impl Operator for TopN {
             }
         }
         self.output(&shown, weights)
+    }
+
+    fn partitioning(&self, _input: usize) -> Partitioning {
+        self.rows.partitioning()
     }
 
     fn describe(&self) -> String {

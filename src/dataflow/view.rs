@@ -2,7 +2,7 @@
 //! result arrangement, and the subscribers (views on this view) fed by its output.
 //!
 //! ```text
-//!  inbox (Message) ──▶ worker thread: Node::push ──▶ Arrangement ──▶ subscribers
+//!  inbox (Message) ──▶ view thread: Workers::push ──▶ Arrangement ──▶ subscribers
 //!                                                       ▲
 //!                                   SELECT reads a consistent version of it
 //! ```
@@ -25,12 +25,13 @@ use datafusion::logical_expr::Expr;
 
 use super::arrangement::Arrangement;
 use super::barrier::{AlignedInbox, Alignment, Barrier, Next, SourcePosition, TakenCheckpoint};
+use super::change::Credit;
 use super::feed::{FeedItem, FeedReceiver, FeedSender, feed};
-use super::graph::Node;
 use super::operator::ErrorLog;
 use super::state::Spine;
 use super::state::checkpoint::{self, StateCheckpoint};
 use super::window_close::{InputWatermarks, WindowCloser};
+use super::workers::Workers;
 use super::{ChangeBatch, ChangeReceiver, ChangeSender, Delivery, Message};
 use crate::error::{Result, SluiceError};
 
@@ -138,7 +139,7 @@ impl MaterializedView {
     pub async fn start(
         name: &str,
         schema: SchemaRef,
-        graph: Node,
+        graph: Workers,
         inbox: (ChangeSender, ChangeReceiver),
         inputs: Inputs,
     ) -> Result<Arc<MaterializedView>> {
@@ -189,6 +190,7 @@ impl MaterializedView {
                     watermarks,
                     window_closer,
                     operator_late: 0,
+                    credit: None,
                     restored_late: 0,
                     positions: BTreeMap::new(),
                 };
@@ -385,6 +387,10 @@ struct Output {
     window_closer: Option<WindowCloser>,
     /// Rows the operators dropped as late (session windows), besides the closer's.
     operator_late: u64,
+    /// The credit of the source rows being applied: the changes they make go to the
+    /// views reading this one with it, so the source's reader waits for those views
+    /// too (see [`Backlog`](super::change::Backlog)).
+    credit: Option<Arc<Credit>>,
     /// Rows dropped as late before the checkpoint the view started from.
     restored_late: u64,
     /// Per source input, the position of the rows delivered so far.
@@ -400,7 +406,7 @@ impl Output {
         size: Option<usize>,
     ) -> Result<()> {
         let Some(closer) = &mut self.window_closer else {
-            return publish(&self.shared, out, epoch, errors, size);
+            return publish(&self.shared, out, epoch, errors, size, self.credit.as_ref());
         };
         let now = closer.absorb(out)?;
         let nothing = || ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&self.shared)));
@@ -410,6 +416,7 @@ impl Output {
             epoch,
             errors,
             size,
+            self.credit.as_ref(),
         )?;
         self.record_progress();
         Ok(())
@@ -432,7 +439,7 @@ impl Output {
         if let Some(closer) = &mut self.window_closer
             && let Some(closed) = closer.close(watermark)?
         {
-            publish(&self.shared, &closed, 0, errors, None)?;
+            publish(&self.shared, &closed, 0, errors, None, None)?;
         }
         self.record_progress();
         let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
@@ -460,7 +467,12 @@ impl Output {
 
     /// The view's state as of barrier epoch `epoch`, its runs to be written under
     /// `dir` (see [`TakenCheckpoint`]).
-    fn checkpoint(&mut self, graph: &mut Node, dir: &Path, epoch: u64) -> Result<TakenCheckpoint> {
+    fn checkpoint(
+        &mut self,
+        graph: &mut Workers,
+        dir: &Path,
+        epoch: u64,
+    ) -> Result<TakenCheckpoint> {
         self.operator_late = graph.late_rows();
         self.record_progress();
         let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
@@ -487,7 +499,7 @@ impl Output {
     }
 
     /// Replaces the view's state with the checkpoint's (see [`Inputs::restore`]).
-    fn restore(&mut self, graph: &mut Node, dir: &Path, saved: &ViewCheckpoint) -> Result<()> {
+    fn restore(&mut self, graph: &mut Workers, dir: &Path, saved: &ViewCheckpoint) -> Result<()> {
         if saved.watermarks.is_some() != self.watermarks.is_some() {
             return Err(SluiceError::Internal(format!(
                 "the checkpoint in {} was taken of another plan (watermarks differ)",
@@ -520,7 +532,14 @@ impl Output {
                 if let Some(closer) = &mut self.window_closer
                     && let Some(closed) = closer.close(watermark)?
                 {
-                    publish(&self.shared, &closed, 0, &mut ErrorLog::default(), None)?;
+                    publish(
+                        &self.shared,
+                        &closed,
+                        0,
+                        &mut ErrorLog::default(),
+                        None,
+                        None,
+                    )?;
                 }
             }
             self.watermarks = Some(watermarks);
@@ -533,7 +552,7 @@ impl Output {
 /// Whether `checkpoint` holds the state of a view of this plan: the same spines
 /// and the same watermark tracking.
 pub fn can_restore(
-    graph: &mut Node,
+    graph: &mut Workers,
     closer: Option<&mut WindowCloser>,
     watermarked: bool,
     checkpoint: &ViewCheckpoint,
@@ -551,7 +570,7 @@ pub fn can_restore(
 /// A view's spines by name: its operators', the rows its closer holds back, its
 /// result. The same names for checkpoints and restores of the same plan.
 fn view_spines<'a>(
-    graph: &'a mut Node,
+    graph: &'a mut Workers,
     closer: Option<&'a mut WindowCloser>,
     result: &'a mut Spine,
 ) -> Vec<(String, &'a mut Spine)> {
@@ -578,7 +597,7 @@ enum Start {
 /// held messages are processed, in order, once the barrier is complete.
 fn run(
     mut output: Output,
-    mut graph: Node,
+    mut graph: Workers,
     inbox: AlignedInbox,
     start: Start,
     ready: tokio::sync::oneshot::Sender<()>,
@@ -712,7 +731,7 @@ fn wall_clock() -> i64 {
 }
 
 /// Ticks the view's clock to now, if it reads the clock.
-fn tick(output: &mut Output, graph: &mut Node, errors: &mut ErrorLog) -> Result<()> {
+fn tick(output: &mut Output, graph: &mut Workers, errors: &mut ErrorLog) -> Result<()> {
     if !graph.reads_clock() {
         return Ok(());
     }
@@ -722,7 +741,7 @@ fn tick(output: &mut Output, graph: &mut Node, errors: &mut ErrorLog) -> Result<
 /// Moves the view's operators' clocks to `micros` and publishes what that changes.
 fn advance_clock(
     output: &mut Output,
-    graph: &mut Node,
+    graph: &mut Workers,
     micros: i64,
     errors: &mut ErrorLog,
 ) -> Result<()> {
@@ -736,19 +755,29 @@ fn advance_clock(
 /// Applies one input change and publishes the output. Operators keep their state in
 /// spines, which know their size without walking it: the measure is fresh after
 /// every change.
-fn apply_change(output: &mut Output, graph: &mut Node, delivery: Delivery, errors: &mut ErrorLog) {
+fn apply_change(
+    output: &mut Output,
+    graph: &mut Workers,
+    delivery: Delivery,
+    errors: &mut ErrorLog,
+) {
     let Delivery {
         epoch,
         input,
         batch,
+        credit,
     } = delivery;
     let shared = output.shared.clone();
+    output.credit = credit;
     let result = graph.push(input, &batch, errors).and_then(|out| {
         output.operator_late = graph.late_rows();
         let out =
             out.unwrap_or_else(|| ChangeBatch::inserts(RecordBatch::new_empty(schema_of(&shared))));
         output.send(&out, epoch, errors, Some(graph.state_size()))
     });
+    // Processed: the rows no longer count against the reader (unless views reading
+    // this one still hold what they made).
+    output.credit = None;
     if let Err(e) = result {
         fail(&shared, e);
     }
@@ -757,7 +786,7 @@ fn apply_change(output: &mut Output, graph: &mut Node, delivery: Delivery, error
 /// Every input has passed `barrier`: writes the view's state (a stopped view
 /// answers `None`), answers, and passes the barrier on to the views reading this
 /// one, after everything this view sent before it.
-fn complete_barrier(output: &mut Output, graph: &mut Node, barrier: Barrier) {
+fn complete_barrier(output: &mut Output, graph: &mut Workers, barrier: Barrier) {
     let Barrier {
         id,
         epoch,
@@ -842,6 +871,7 @@ fn publish(
     epoch: u64,
     errors: &mut ErrorLog,
     state_bytes: Option<usize>,
+    credit: Option<&Arc<Credit>>,
 ) -> Result<()> {
     let mut state = shared.state.write().unwrap_or_else(|p| p.into_inner());
     state.errors.absorb(std::mem::take(errors));
@@ -868,6 +898,7 @@ fn publish(
             epoch,
             input: *input,
             batch: out.clone(),
+            credit: credit.cloned(),
         };
         sender.send(Message::Change(delivery)).is_ok()
     });
@@ -884,6 +915,7 @@ mod tests {
     use super::*;
     use crate::dataflow::accumulator::AggregateKind;
     use crate::dataflow::aggregate::Aggregate;
+    use crate::dataflow::graph::Node;
     use crate::dataflow::testing::{batch, bigint_call, change_of};
     use crate::dataflow::watermark::Closing;
     use crate::dataflow::watermark::testing::shifted;
@@ -892,33 +924,38 @@ mod tests {
     /// `SELECT k::timestamp, min(v), max(v), count(DISTINCT v), count(*) FROM t
     /// GROUP BY 1`; with `closing`, `k` is a window end (µs) closed by the watermark
     /// of input 0, and the view emits on window close.
-    fn aggregate_view(closing: bool) -> (SchemaRef, Node, Inputs) {
+    fn aggregate_view(closing: bool) -> (SchemaRef, Workers, Inputs) {
         let time = DataType::Timestamp(TimeUnit::Microsecond, None);
         let field = |name: &str| Field::new(name, DataType::Int64, true);
         let mut fields = vec![Field::new("k", time.clone(), true)];
         fields.extend(["min", "max", "distinct", "count"].map(field));
         let schema = Arc::new(Schema::new(fields));
         let v: Arc<dyn PhysicalExpr> = Arc::new(Column::new("v", 1));
-        let calls = vec![
-            bigint_call(AggregateKind::Min, Some(v.clone())),
-            bigint_call(AggregateKind::Max, Some(v.clone())),
-            bigint_call(AggregateKind::CountDistinct, Some(v)),
-            bigint_call(AggregateKind::Count, None),
-        ];
+        let calls = || {
+            vec![
+                bigint_call(AggregateKind::Min, Some(v.clone())),
+                bigint_call(AggregateKind::Max, Some(v.clone())),
+                bigint_call(AggregateKind::CountDistinct, Some(v.clone())),
+                bigint_call(AggregateKind::Count, None),
+            ]
+        };
         // A window `[.., k)` closes once the watermark reaches `k`.
         let window_end = || Closing::new(vec![(0, shifted(1))]);
         let key: Arc<dyn PhysicalExpr> =
             Arc::new(CastExpr::new(Arc::new(Column::new("k", 0)), time, None));
-        let aggregate = Aggregate::try_new(vec![key], calls, schema.clone())
-            .unwrap()
-            .closing_by(if closing { window_end() } else { None });
-        let graph = Node::Operator {
-            op: Box::new(aggregate),
+        let tree = || Node::Operator {
+            op: Box::new(
+                Aggregate::try_new(vec![key.clone()], calls(), schema.clone())
+                    .unwrap()
+                    .closing_by(if closing { window_end() } else { None }),
+            ),
             children: vec![Node::Input {
                 input: 0,
                 name: "t".into(),
             }],
         };
+        // Two workers: the groups are spread over both.
+        let graph = Workers::new(vec![tree(), tree()]).unwrap();
         let mut inputs = Inputs::default();
         if closing {
             let closing = window_end().unwrap();
@@ -981,6 +1018,7 @@ mod tests {
             epoch,
             input: 0,
             batch: batch.clone(),
+            credit: None,
         };
         sender.send(Message::Change(delivery)).unwrap();
         if closing && epoch.is_multiple_of(10) {

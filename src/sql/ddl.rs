@@ -356,6 +356,9 @@ pub(crate) fn view_options(view: &CreateView) -> Result<ViewOptions> {
             {
                 out.temporal_tables = super::temporal_joins::tables_of(value)?;
             }
+            SqlOption::KeyValue { key, value } if key.value.eq_ignore_ascii_case(WORKERS) => {
+                out.workers = Some(workers_of(value)?);
+            }
             other => {
                 return Err(SluiceError::not_supported(format!(
                     "materialized view option {other} is not supported"
@@ -364,6 +367,28 @@ pub(crate) fn view_options(view: &CreateView) -> Result<ViewOptions> {
         }
     }
     Ok(out)
+}
+
+/// The view option saying how many workers the view runs on (see
+/// [`crate::dataflow::workers`]); without it, the server's `--view-workers`.
+pub const WORKERS: &str = "workers";
+
+/// The most workers a view may run on.
+const MAX_WORKERS: usize = 1024;
+
+/// `workers = n`: a whole number from 1 to [`MAX_WORKERS`].
+fn workers_of(value: &datafusion::sql::sqlparser::ast::Expr) -> Result<usize> {
+    value
+        .to_string()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_WORKERS).contains(n))
+        .ok_or_else(|| {
+            SluiceError::coded(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("{WORKERS} must be a whole number from 1 to {MAX_WORKERS}, not {value}"),
+            )
+        })
 }
 
 /// How a planned view closes its rows. A view whose every input sends watermarks

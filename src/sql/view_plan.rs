@@ -35,6 +35,7 @@ use crate::dataflow::project::Project;
 use crate::dataflow::session::Session;
 use crate::dataflow::top_n::{Bound, Ranking, TopN};
 use crate::dataflow::watermark::Closing;
+use crate::dataflow::workers::Workers;
 use crate::error::{Result, SluiceError};
 use crate::ml::predict::{calls_predict, is_predict};
 use crate::sql::session_functions::bound_of;
@@ -47,7 +48,7 @@ use datafusion::arrow::compute::SortOptions;
 #[derive(Debug)]
 pub struct ViewPlan {
     /// The operator tree.
-    pub graph: Node,
+    pub graph: Workers,
     /// Names of the relations read, in input-number order.
     pub inputs: Vec<String>,
     /// The view's output schema.
@@ -88,6 +89,9 @@ pub struct ViewOptions {
     /// The tables its joins read `FOR SYSTEM_TIME AS OF PROCTIME()`
     /// ([`super::temporal_joins`]).
     pub temporal_tables: Vec<String>,
+    /// `WITH (workers = n)`: the view runs on n workers (`None`: the server's
+    /// default, [`Database::view_workers`]).
+    pub workers: Option<usize>,
 }
 
 /// Plans `query` as a materialized view maintained as `options` say.
@@ -122,7 +126,23 @@ pub async fn plan_view(db: &Database, query: &Query, options: &ViewOptions) -> R
         temporal_tables: options.temporal_tables.clone(),
         temporal_joins: 0,
     };
-    let graph = translator.translate(&plan)?;
+    let first = translator.translate(&plan)?;
+    // Every worker gets its own tree: its operators hold its share of the state.
+    let mut trees = vec![first];
+    for _ in 1..options.workers.unwrap_or_else(|| db.view_workers()) {
+        let mut again = Translator {
+            db,
+            state: &state,
+            inputs: Vec::new(),
+            watermarks: Derivation::new(db),
+            emit_on_close: options.emit_on_close,
+            closes_itself: false,
+            temporal_tables: options.temporal_tables.clone(),
+            temporal_joins: 0,
+        };
+        trees.push(again.translate(&plan)?);
+    }
+    let graph = Workers::new(trees)?;
     if translator.temporal_joins < translator.temporal_tables.len() {
         return Err(SluiceError::not_supported(format!(
             "FOR SYSTEM_TIME AS OF PROCTIME() reads a table on the right side of an inner or \

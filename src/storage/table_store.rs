@@ -343,6 +343,7 @@ impl TableStore {
                 epoch: order.next_epoch(),
                 input,
                 batch,
+                credit: None,
             };
             let _ = sender.send(Message::Change(delivery));
         }
@@ -538,6 +539,7 @@ impl TableWrite<'_> {
                     epoch,
                     input: *input,
                     batch: change.clone(),
+                    credit: None,
                 };
                 sender.send(Message::Change(delivery)).is_ok()
             });

@@ -5,6 +5,7 @@
 
 pub mod kafka;
 pub mod ml;
+pub mod nexmark;
 pub mod postgres;
 pub mod wire;
 
@@ -78,6 +79,24 @@ impl Both {
     }
 }
 
+/// How many workers the tests' views run on: `SLUICE_TEST_VIEW_WORKERS`, else 4, so
+/// that every test's views exchange rows between workers (the suite also runs views
+/// with `WITH (workers = 1)` and compares them).
+pub fn test_view_workers() -> usize {
+    std::env::var("SLUICE_TEST_VIEW_WORKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4)
+}
+
+/// The options of the tests' servers: views on [`test_view_workers`] workers.
+pub fn options() -> sluice::database::Options {
+    sluice::database::Options {
+        view_workers: Some(test_view_workers()),
+        ..Default::default()
+    }
+}
+
 /// An in-process server whose checkpoints the test takes (interval 0), so that what
 /// comes after the last one is exactly known; [`InProcess::crash`] stops it as a crash
 /// would.
@@ -95,6 +114,7 @@ impl InProcess {
         let db = loop {
             let options = sluice::database::Options {
                 checkpoint_interval: Some(Duration::ZERO),
+                ..options()
             };
             match sluice::Database::open_with(data, options).await {
                 Ok(db) => break db,
@@ -135,7 +155,7 @@ impl InProcess {
 pub async fn restart(data_dir: &Path) -> SocketAddr {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match sluice::Database::open(data_dir).await {
+        match sluice::Database::open_with(data_dir, options()).await {
             Ok(db) => {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
@@ -153,7 +173,7 @@ pub async fn restart(data_dir: &Path) -> SocketAddr {
 }
 
 async fn serve(data_dir: &Path) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let db = sluice::Database::open(data_dir)
+    let db = sluice::Database::open_with(data_dir, options())
         .await
         .expect("open database");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -303,6 +323,7 @@ pub fn serve_command(data_dir: &Path) -> (Command, PathBuf) {
     let _ = std::fs::remove_file(&ready_file);
     let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
     command
+        .env("SLUICE_VIEW_WORKERS", test_view_workers().to_string())
         .args(["serve", "--listen", "127.0.0.1:0", "--ready-file"])
         .arg(&ready_file)
         .arg("--data-dir")

@@ -39,6 +39,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use super::ChangeBatch;
 use super::change::row_codec;
+use super::exchange::Partitioning;
 use super::operator::{ErrorLog, Operator, canonical_floats, evaluate_rows, filter_change};
 use super::state::{Spine, SpineDelta};
 use super::watermark::Closing;
@@ -636,6 +637,17 @@ impl Operator for Join {
             }
         };
         self.process_side(side, change, errors)
+    }
+
+    /// By join key: matching rows meet on one worker. `NOT IN` (whether the right
+    /// side is empty or holds a NULL is known only over all rows) and joins without
+    /// an equality on one worker.
+    fn partitioning(&self, input: usize) -> Partitioning {
+        match (self.kind, input) {
+            (JoinKind::LeftNotIn, _) => Partitioning::Single,
+            (_, 0) => Partitioning::by(&self.left.keys),
+            _ => Partitioning::by(&self.right.keys),
+        }
     }
 
     fn describe(&self) -> String {
