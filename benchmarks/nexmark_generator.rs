@@ -149,6 +149,8 @@ struct Run {
     cpu_seconds: f64,
     peak_mib: f64,
     rows: i64,
+    /// Rows the view's readers delivered (the events of the kinds it reads).
+    read: i64,
 }
 
 async fn run(client: &Client, sql: &str, events: u64, workers: usize) -> Result<Run, String> {
@@ -184,6 +186,14 @@ async fn run(client: &Client, sql: &str, events: u64, workers: usize) -> Result<
         .await
         .expect("count")
         .get(0);
+    let read: i64 = client
+        .query_one(
+            "SELECT sum(rows_read)::bigint FROM sluice_catalog.source_status",
+            &[],
+        )
+        .await
+        .expect("rows read")
+        .get(0);
     client
         .batch_execute("DROP MATERIALIZED VIEW q; DROP SOURCE IF EXISTS bid, auction, person")
         .await
@@ -193,6 +203,7 @@ async fn run(client: &Client, sql: &str, events: u64, workers: usize) -> Result<
         cpu_seconds,
         peak_mib,
         rows,
+        read,
     })
 }
 
@@ -208,9 +219,9 @@ async fn main() {
         settings.events, settings.mode
     );
     println!(
-        "| query | workers | seconds | events/s | events per CPU-second | peak RSS (MiB) | rows in view | DBSP events/s (2 cores) | / DBSP |"
+        "| query | workers | seconds | events/s | events per CPU-second | source rows read | peak RSS (MiB) | rows in view | DBSP events/s (2 cores) | / DBSP |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for name in &settings.queries {
         let Some(case) = common::nexmark::CASES.iter().find(|c| c.name == name) else {
             eprintln!("no query {name}");
@@ -223,17 +234,18 @@ async fn main() {
                 Ok(r) => {
                     let rate = settings.events as f64 / r.seconds;
                     println!(
-                        "| {name} | {workers} | {:.2} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
+                        "| {name} | {workers} | {:.2} | {:.0} | {:.0} | {} | {:.0} | {} | {} | {} |",
                         r.seconds,
                         rate,
                         settings.events as f64 / r.cpu_seconds,
+                        r.read,
                         r.peak_mib,
                         r.rows,
                         dbsp.map_or("—".into(), |d| format!("{d:.0}")),
                         dbsp.map_or("—".into(), |d| format!("{:.2}", rate / d)),
                     );
                 }
-                Err(e) => println!("| {name} | {workers} | refused: {e} | | | | | | |"),
+                Err(e) => println!("| {name} | {workers} | refused: {e} | | | | | | | |"),
             }
         }
     }

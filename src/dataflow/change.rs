@@ -94,6 +94,14 @@ impl ChangeBatch {
         self.data.schema()
     }
 
+    /// `length` rows from `offset`, sharing this batch's buffers.
+    pub fn slice(&self, offset: usize, length: usize) -> ChangeBatch {
+        ChangeBatch {
+            data: self.data.slice(offset, length),
+            weights: Arc::new(self.weights.slice(offset, length)),
+        }
+    }
+
     /// Number of rows in the batch (not the sum of weights).
     pub fn num_rows(&self) -> usize {
         self.data.num_rows()

@@ -82,6 +82,19 @@ pub fn exchange(
     }
 }
 
+/// `change` cut into `workers` consecutive pieces of (nearly) equal size, copying
+/// nothing: for inputs that never retract a row, where no deletion has to follow its
+/// insertion.
+pub fn cut(change: &ChangeBatch, workers: usize) -> Vec<Option<ChangeBatch>> {
+    let rows = change.num_rows();
+    (0..workers)
+        .map(|w| {
+            let (start, end) = (rows * w / workers, rows * (w + 1) / workers);
+            (end > start).then(|| change.slice(start, end - start))
+        })
+        .collect()
+}
+
 /// `change` spread over `workers` workers by a hash of each row: of its fixed-width
 /// columns (numbers, times), or of all of them when it has none. Any choice of
 /// columns sends equal rows to one worker; these are cheap to hash and usually tell
@@ -233,6 +246,9 @@ mod tests {
             };
             assert_eq!(rows(a), rows(b));
         }
+        let pieces = cut(&inserted, 4);
+        let sizes: Vec<usize> = pieces.iter().flatten().map(ChangeBatch::num_rows).collect();
+        assert_eq!(sizes, [12, 13, 12, 13]);
         let single = exchange(&Partitioning::Single, a, 4).unwrap();
         assert_eq!(single[0].as_ref().map(ChangeBatch::num_rows), Some(50));
         assert!(single[1..].iter().all(Option::is_none));

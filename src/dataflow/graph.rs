@@ -34,6 +34,10 @@ pub enum Node {
         input: usize,
         /// The input's name, for `EXPLAIN`.
         name: String,
+        /// The input never retracts a row (a source, an `APPEND ONLY` table): no
+        /// deletion has to find where an insertion went, so its changes may be cut
+        /// among workers anywhere ([`super::workers`]).
+        append_only: bool,
     },
     /// Rows that never change (`VALUES`, `SELECT` without `FROM`), emitted at start.
     Constant(RecordBatch),
@@ -75,6 +79,19 @@ impl Node {
         Ok(walk(vec![self], &Step::Initial, errors)?.pop().flatten())
     }
 
+    /// Calls `f(input, append_only)` for each input leaf of the tree.
+    pub fn visit_inputs(&self, f: &mut dyn FnMut(usize, bool)) {
+        match self {
+            Node::Input {
+                input, append_only, ..
+            } => f(*input, *append_only),
+            Node::Constant(_) => {}
+            Node::Operator { children, .. } | Node::Union { children, .. } => {
+                children.iter().for_each(|c| c.visit_inputs(f))
+            }
+        }
+    }
+
     /// True when an operator of the tree reads the clock (see
     /// [`Operator::reads_clock`]).
     pub fn reads_clock(&self) -> bool {
@@ -91,7 +108,7 @@ impl Node {
     pub fn explain(&self, depth: usize, out: &mut Vec<String>) {
         let pad = "  ".repeat(depth);
         match self {
-            Node::Input { input, name } => out.push(format!("{pad}Input #{input}: {name}")),
+            Node::Input { input, name, .. } => out.push(format!("{pad}Input #{input}: {name}")),
             Node::Constant(batch) => {
                 out.push(format!("{pad}Constant: {} row(s)", batch.num_rows()))
             }
@@ -275,6 +292,7 @@ mod tests {
         Node::Input {
             input,
             name: format!("t{input}"),
+            append_only: false,
         }
     }
 

@@ -952,6 +952,7 @@ mod tests {
             children: vec![Node::Input {
                 input: 0,
                 name: "t".into(),
+                append_only: false,
             }],
         };
         // Two workers: the groups are spread over both.

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Every worker holds a copy of the tree, each operator with its share of the state:
-//! an input change is spread over the workers by a hash of each row, each operator's
+//! an input change is spread over the workers (cut in pieces when the input never
+//! retracts a row, else by a hash of each row), each operator's
 //! input is exchanged as its [`Partitioning`] says (keyed operators get the rows of
 //! their keys; stateless ones work where the rows are), and the view's change is the
 //! sum of the workers' outputs. As in DBSP, the workers go through the tree in step:
@@ -20,7 +21,7 @@
 use rayon::prelude::*;
 
 use super::ChangeBatch;
-use super::exchange::{exchange, spread_rows};
+use super::exchange::{cut, exchange, spread_rows};
 use super::graph::{Node, concat, union};
 use super::operator::{ErrorLog, Operator};
 use super::state::Spine;
@@ -35,6 +36,8 @@ const PARALLEL_ROWS: usize = 1024;
 #[derive(Debug)]
 pub struct Workers {
     trees: Vec<Node>,
+    /// The inputs that never retract a row (by input number).
+    append_only: Vec<bool>,
 }
 
 /// What a walk through the trees does at each node.
@@ -54,12 +57,19 @@ impl Workers {
     /// The trees of `workers.len()` workers; `trees` must be planned from the same
     /// query.
     pub fn new(trees: Vec<Node>) -> Result<Workers> {
-        if trees.is_empty() {
+        let Some(first) = trees.first() else {
             return Err(SluiceError::Internal(
                 "a view runs on at least one worker".into(),
             ));
-        }
-        Ok(Workers { trees })
+        };
+        let mut append_only = Vec::new();
+        first.visit_inputs(&mut |input, appends| {
+            if append_only.len() <= input {
+                append_only.resize(input + 1, true);
+            }
+            append_only[input] &= appends;
+        });
+        Ok(Workers { trees, append_only })
     }
 
     /// How many workers.
@@ -76,6 +86,8 @@ impl Workers {
     ) -> Result<Option<ChangeBatch>> {
         let shares = if self.count() == 1 {
             vec![Some(change.clone())]
+        } else if self.append_only.get(input).copied().unwrap_or(false) {
+            cut(change, self.count())
         } else {
             spread_rows(change, self.count())?
         };
@@ -188,13 +200,9 @@ pub(super) fn walk(
                 outputs[0].push(ChangeBatch::inserts(batch.clone()));
             }
         }
-        Node::Union { schema, .. } => {
-            let schema = schema.clone();
+        Node::Union { schema, children } => {
+            let (schema, branches) = (schema.clone(), children.len());
             let mut trees = trees;
-            let branches = match &*trees[0] {
-                Node::Union { children, .. } => children.len(),
-                _ => 0,
-            };
             for branch in 0..branches {
                 let children = trees
                     .iter_mut()

@@ -344,6 +344,7 @@ impl Translator<'_> {
                 let mut node = Node::Input {
                     input,
                     name: self.inputs[input].clone(),
+                    append_only: self.append_only(plan),
                 };
                 let full = scan.source.schema();
                 if let Some(projection) = &scan.projection {
