@@ -127,23 +127,6 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-async fn wait_until_read(client: &Client) {
-    loop {
-        let unfinished: i64 = client
-            .query_one(
-                "SELECT count(*) FROM sluice_catalog.source_status WHERE state <> 'finished'",
-                &[],
-            )
-            .await
-            .expect("source_status")
-            .get(0);
-        if unfinished == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 struct Run {
     seconds: f64,
     cpu_seconds: f64,
@@ -176,7 +159,8 @@ async fn run(client: &Client, sql: &str, events: u64, workers: usize) -> Result<
             .as_db_error()
             .map_or(e.to_string(), |d| d.message().to_string()));
     }
-    wait_until_read(client).await;
+    common::nexmark::wait_until_read(client, Duration::from_millis(20), Duration::from_secs(3600))
+        .await;
     client.batch_execute("FLUSH").await.expect("FLUSH");
     let seconds = start.elapsed().as_secs_f64();
     let cpu_seconds = cpu::seconds() - cpu_start;

@@ -1514,3 +1514,66 @@ async fn a_view_dropped_and_recreated_under_its_name_starts_fresh() {
         "only kept's directory remains: {dirs:?} (before: {old_dirs:?})"
     );
 }
+
+/// A view restarted on another number of workers (`--view-workers`) does not read its
+/// checkpoint, whose state is cut by the old count: it is rebuilt from its inputs,
+/// saying so, and equals its query; a view that names its workers is restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_restarted_on_another_worker_count_are_rebuilt() {
+    let views = [
+        (
+            "rescaled_by_g",
+            "SELECT g, count(*), sum(x) FROM t GROUP BY g",
+        ),
+        (
+            "rescaled_named",
+            "SELECT t.k, t.x, d.name FROM t JOIN d ON t.g = d.g",
+        ),
+    ];
+    let (_root, data) = scratch();
+    in_process_log();
+    let server = InProcess::open_with(&data, 3).await;
+    let c = connect(server.addr).await;
+    c.batch_execute(
+        "CREATE TABLE t (k INT PRIMARY KEY, g INT, x BIGINT);
+         CREATE TABLE d (g INT PRIMARY KEY, name TEXT);
+         INSERT INTO d SELECT i, 'group ' || CAST(i AS TEXT) FROM generate_series(0, 9) AS s(i);
+         INSERT INTO t SELECT i, i % 10, i * 7 FROM generate_series(1, 3000) AS s(i);
+         CREATE MATERIALIZED VIEW rescaled_by_g AS SELECT g, count(*), sum(x) FROM t GROUP BY g;
+         CREATE MATERIALIZED VIEW rescaled_named AS
+             SELECT t.k, t.x, d.name FROM t JOIN d ON t.g = d.g;
+         CREATE MATERIALIZED VIEW rescaled_pinned WITH (workers = 2) AS
+             SELECT g, max(x) FROM t GROUP BY g;
+         FLUSH",
+    )
+    .await
+    .unwrap();
+    server.checkpoint().await.unwrap();
+    c.batch_execute(
+        "UPDATE t SET x = x + 1 WHERE k % 3 = 0; DELETE FROM t WHERE k % 7 = 0;
+         UPDATE d SET name = 'renamed' WHERE g = 4;",
+    )
+    .await
+    .unwrap();
+    drop(c);
+    server.crash();
+
+    let server = InProcess::open_with(&data, 2).await;
+    let c = connect(server.addr).await;
+    for (view, _) in views {
+        assert_eq!(
+            in_process_says(view, REBUILT),
+            1,
+            "{view}: {}",
+            in_process_log()
+        );
+        assert_eq!(in_process_says(view, STARTED_FROM), 0, "{view}");
+    }
+    assert_eq!(in_process_says("rescaled_pinned", STARTED_FROM), 1);
+    assert_views_match(&c, &views).await;
+    assert_views_match(
+        &c,
+        &[("rescaled_pinned", "SELECT g, max(x) FROM t GROUP BY g")],
+    )
+    .await;
+}

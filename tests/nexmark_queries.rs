@@ -31,29 +31,6 @@ const BIDS: u64 = 20_000;
 const AUCTIONS: u64 = 1_500;
 const PERSONS: u64 = 500;
 
-/// Polls until every source reader has delivered all its events.
-async fn wait_until_read(client: &Client) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    loop {
-        let unfinished: i64 = client
-            .query_one(
-                "SELECT count(*) FROM sluice_catalog.source_status WHERE state <> 'finished'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if unfinished == 0 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "sources still reading"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
-
 /// `value` as a PostgreSQL literal.
 fn literal(value: &Option<String>) -> String {
     match value {
@@ -116,7 +93,12 @@ async fn nexmark_views_equal_postgres() {
         .await
         .unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
     }
-    wait_until_read(&ours).await;
+    wait_until_read(
+        &ours,
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(300),
+    )
+    .await;
     ours.batch_execute("FLUSH").await.unwrap();
 
     let postgres = Postgres::start();
@@ -208,7 +190,12 @@ async fn q12_counts_bids_in_processing_time_windows() {
     ))
     .await
     .unwrap();
-    wait_until_read(&ours).await;
+    wait_until_read(
+        &ours,
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(300),
+    )
+    .await;
     ours.batch_execute("FLUSH").await.unwrap();
     let finished = epoch_seconds();
 

@@ -116,7 +116,7 @@ pub async fn plan_view(db: &Database, query: &Query, options: &ViewOptions) -> R
     let plan = super::uncorrelated_subqueries::as_cross_joins(plan)?;
     let (plan, models) = crate::ml::predict::bind_models(plan)?;
     let schema = Arc::new(plan.schema().as_arrow().clone());
-    let mut translator = Translator {
+    let translator = || Translator {
         db,
         state: &state,
         inputs: Vec::new(),
@@ -126,23 +126,14 @@ pub async fn plan_view(db: &Database, query: &Query, options: &ViewOptions) -> R
         temporal_tables: options.temporal_tables.clone(),
         temporal_joins: 0,
     };
-    let first = translator.translate(&plan)?;
+    let mut first = translator();
+    let mut trees = vec![first.translate(&plan)?];
     // Every worker gets its own tree: its operators hold its share of the state.
-    let mut trees = vec![first];
     for _ in 1..options.workers.unwrap_or_else(|| db.view_workers()) {
-        let mut again = Translator {
-            db,
-            state: &state,
-            inputs: Vec::new(),
-            watermarks: Derivation::new(db),
-            emit_on_close: options.emit_on_close,
-            closes_itself: false,
-            temporal_tables: options.temporal_tables.clone(),
-            temporal_joins: 0,
-        };
-        trees.push(again.translate(&plan)?);
+        trees.push(translator().translate(&plan)?);
     }
     let graph = Workers::new(trees)?;
+    let mut translator = first;
     if translator.temporal_joins < translator.temporal_tables.len() {
         return Err(SluiceError::not_supported(format!(
             "FOR SYSTEM_TIME AS OF PROCTIME() reads a table on the right side of an inner or \

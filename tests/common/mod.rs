@@ -110,11 +110,16 @@ impl InProcess {
     /// Opens the database in `data` (waiting for a previous instance to let go of it)
     /// and serves it.
     pub async fn open(data: &Path) -> InProcess {
+        InProcess::open_with(data, test_view_workers()).await
+    }
+
+    /// [`InProcess::open`] with views on `workers` workers unless they say.
+    pub async fn open_with(data: &Path, workers: usize) -> InProcess {
         let deadline = Instant::now() + Duration::from_secs(20);
         let db = loop {
             let options = sluice::database::Options {
                 checkpoint_interval: Some(Duration::ZERO),
-                ..options()
+                view_workers: Some(workers),
             };
             match sluice::Database::open_with(data, options).await {
                 Ok(db) => break db,

@@ -294,3 +294,31 @@ pub const CASES: &[Case] = &[
         compared: "*",
     },
 ];
+
+/// Waits until every source reader has read all its events (`state = 'finished'`),
+/// polling every `poll`; panics after `within`.
+pub async fn wait_until_read(
+    client: &tokio_postgres::Client,
+    poll: std::time::Duration,
+    within: std::time::Duration,
+) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let unfinished: i64 = client
+            .query_one(
+                "SELECT count(*) FROM sluice_catalog.source_status WHERE state <> 'finished'",
+                &[],
+            )
+            .await
+            .expect("source_status")
+            .get(0);
+        if unfinished == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sources still reading"
+        );
+        tokio::time::sleep(poll).await;
+    }
+}
