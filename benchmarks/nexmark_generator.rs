@@ -13,15 +13,20 @@
 //! events per CPU-second of the whole process (generator, view and server), and the
 //! process's peak resident memory during the run (reset before each run).
 //!
+//! Then the freshness of a view over a table ([`freshness`]): rows inserted at 10,000
+//! and 50,000 rows/s, p50/p99 of the time until a `SELECT` of the view shows them.
+//!
 //! Settings: without `--bench` (as `cargo test --all-targets` runs it) a smoke run of
-//! 20,000 events; `--bench`: 1,000,000 events (quick); `SLUICE_BENCH_FULL=1`:
-//! 10,000,000 (as DBSP's figures); `SLUICE_BENCH_EVENTS=n`; `SLUICE_BENCH_WORKERS=1,2,4`
+//! 20,000 events and 1 s per freshness rate; `--bench`: 1,000,000 events and 5 s
+//! (quick); `SLUICE_BENCH_FULL=1`: 10,000,000 (as DBSP's figures) and 30 s; `SLUICE_BENCH_EVENTS=n`; `SLUICE_BENCH_WORKERS=1,2,4`
 //! (default: 1 and the machine's cores); `SLUICE_BENCH_QUERIES=q0,q4`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "nexmark/cpu.rs"]
 mod cpu;
+#[path = "nexmark_generator/freshness.rs"]
+mod freshness;
 
 use std::time::{Duration, Instant};
 
@@ -47,17 +52,19 @@ const QUERIES: &[&str] = &[
 struct Settings {
     mode: &'static str,
     events: u64,
+    /// How long each freshness rate runs.
+    freshness: Duration,
     workers: Vec<usize>,
     queries: Vec<String>,
 }
 
 fn settings() -> Settings {
-    let (mode, mut events) = if !std::env::args().any(|a| a == "--bench") {
-        ("smoke", 20_000)
+    let (mode, mut events, seconds) = if !std::env::args().any(|a| a == "--bench") {
+        ("smoke", 20_000, 1)
     } else if std::env::var("SLUICE_BENCH_FULL").is_ok_and(|v| v == "1") {
-        ("full", 10_000_000)
+        ("full", 10_000_000, 30)
     } else {
-        ("quick", 1_000_000)
+        ("quick", 1_000_000, 5)
     };
     if let Some(n) = std::env::var("SLUICE_BENCH_EVENTS")
         .ok()
@@ -81,6 +88,7 @@ fn settings() -> Settings {
     Settings {
         mode,
         events,
+        freshness: Duration::from_secs(seconds),
         workers,
         queries,
     }
@@ -231,6 +239,27 @@ async fn main() {
                 }
                 Err(e) => println!("| {name} | {workers} | refused: {e} | | | | | | | |"),
             }
+        }
+    }
+    println!(
+        "\n### nexmark_generator: freshness of a view over a table ({} s per rate)\n",
+        settings.freshness.as_secs()
+    );
+    println!("| rows/s | workers | statements | p50 (ms) | p99 (ms) | max (ms) | not visible |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for rate in [10_000, 50_000] {
+        for &workers in &settings.workers {
+            eprintln!("freshness at {rate} rows/s on {workers} worker(s)...");
+            let poller = common::connect(server.addr).await;
+            let f = freshness::measure(&client, poller, rate, settings.freshness, workers).await;
+            println!(
+                "| {rate} | {workers} | {} | {:.2} | {:.2} | {:.2} | {} |",
+                f.latencies.len() + f.not_visible,
+                f.percentile(50.0),
+                f.percentile(99.0),
+                f.percentile(100.0),
+                f.not_visible
+            );
         }
     }
     server.crash();
