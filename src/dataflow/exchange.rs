@@ -49,7 +49,9 @@ impl Partitioning {
     }
 }
 
-const SEED: u64 = 0x5_1u64 << 32 | 0xce;
+/// The hash seed: fixed, so that a key lands on the same worker in every run (a
+/// checkpoint holds each worker's state) and, later, in every process.
+const SEED: u64 = 0x0000_0051_0000_00ce;
 
 /// The change each of `workers` workers gets of `shares` (what each worker has),
 /// spread as `partitioning` says.
