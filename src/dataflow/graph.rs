@@ -9,7 +9,8 @@
 //!                    └─ Input 2
 //! ```
 //!
-//! A change from input `i` enters at every leaf reading `i` and flows up; each
+//! A change from input `i` enters at every leaf reading `i` and flows up (the walk is
+//! [`super::workers`]', over one copy of the tree per worker); each
 //! operator turns its children's output changes into its own, child by child in
 //! order (a self-join sees the change of its left side first, then of its right
 //! side against the updated left).
@@ -20,9 +21,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use super::ChangeBatch;
 use super::change::nullable;
-use super::operator::{ErrorLog, Operator};
+use super::operator::Operator;
 use super::state::Spine;
-use super::workers::{Step, walk};
 use crate::error::Result;
 
 /// One node of a view's dataflow.
@@ -58,27 +58,6 @@ pub enum Node {
 }
 
 impl Node {
-    /// Feeds a change of input `input`; returns the change at this node, if any.
-    pub fn push(
-        &mut self,
-        input: usize,
-        change: &ChangeBatch,
-        errors: &mut ErrorLog,
-    ) -> Result<Option<ChangeBatch>> {
-        let shares = [Some(change.clone())];
-        let step = Step::Push {
-            input,
-            shares: &shares,
-        };
-        Ok(walk(vec![self], &step, errors)?.pop().flatten())
-    }
-
-    /// The output before any input change: constants, and rows operators produce
-    /// over no input (global aggregates).
-    pub fn initial(&mut self, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
-        Ok(walk(vec![self], &Step::Initial, errors)?.pop().flatten())
-    }
-
     /// Calls `f(input, append_only)` for each input leaf of the tree.
     pub fn visit_inputs(&self, f: &mut dyn FnMut(usize, bool)) {
         match self {
@@ -279,6 +258,7 @@ mod tests {
     use crate::dataflow::accumulator::AggregateKind;
     use crate::dataflow::aggregate::Aggregate;
     use crate::dataflow::join::{Join, JoinKind};
+    use crate::dataflow::operator::ErrorLog;
     use crate::dataflow::session::{Bound, Session};
     use crate::dataflow::state::checkpoint;
     use crate::dataflow::testing::{Multiset, batch, bigint_call, change_of, rows_of};
@@ -409,9 +389,9 @@ mod tests {
         dir
     }
 
-    fn push_all(node: &mut Node, input: usize, change: &ChangeBatch) -> Vec<String> {
+    fn push_all(workers: &mut Workers, input: usize, change: &ChangeBatch) -> Vec<String> {
         let mut errors = ErrorLog::default();
-        let out = node.push(input, change, &mut errors).unwrap();
+        let out = workers.push(input, change, &mut errors).unwrap();
         assert!(errors.is_empty());
         out.map(|c| rows_of(&c)).unwrap_or_default()
     }
@@ -423,8 +403,8 @@ mod tests {
     fn restores_exactly(name: &str, build: fn() -> Node) {
         let dir = scratch(name);
         let changes = stream(300, 0);
-        let mut original = build();
-        let mut restored: Vec<Node> = Vec::new();
+        let mut original = on_workers(build, 1);
+        let mut restored: Vec<Workers> = Vec::new();
         let mut checkpoints = Vec::new();
         for (step, (input, change)) in changes.iter().enumerate() {
             if step == 100 || step == 200 {
@@ -434,7 +414,7 @@ mod tests {
                 )
                 .unwrap();
                 assert!(taken.bytes_written > 0);
-                let mut fresh = build();
+                let mut fresh = on_workers(build, 1);
                 checkpoint::restore(fresh.spines(), &dir, &taken).unwrap();
                 fresh.restored();
                 restored.push(fresh);

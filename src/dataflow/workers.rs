@@ -41,7 +41,7 @@ pub struct Workers {
 }
 
 /// What a walk through the trees does at each node.
-pub(super) enum Step<'a> {
+enum Step<'a> {
     /// Feeds a change of input `input`, already spread: `shares[w]` is worker w's.
     Push {
         input: usize,
@@ -100,7 +100,8 @@ impl Workers {
         )
     }
 
-    /// The output before any input change (see [`Node::initial`]).
+    /// The output before any input change: constants, and rows operators produce
+    /// over no input (global aggregates).
     pub fn initial(&mut self, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
         self.walk(&Step::Initial, errors)
     }
@@ -180,7 +181,7 @@ impl Workers {
 
 /// Walks `trees` (same shape, one per worker) in step; returns each worker's change
 /// at this node.
-pub(super) fn walk(
+fn walk(
     trees: Vec<&mut Node>,
     step: &Step,
     errors: &mut ErrorLog,

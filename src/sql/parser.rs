@@ -378,14 +378,12 @@ fn rewrite_fdw_options(statement: &mut Statement) -> Result<()> {
             &mut self,
             factor: &mut TableFactor,
         ) -> std::ops::ControlFlow<()> {
-            if let TableFactor::Table {
-                name,
-                alias,
-                args: Some(args),
-                ..
-            } = factor
-                && let Some(function) = name.0.last().and_then(|part| part.as_ident())
-                && super::names::normalize_ident(function) == "pg_options_to_table"
+            if table_function(factor).as_deref() == Some("pg_options_to_table")
+                && let TableFactor::Table {
+                    alias,
+                    args: Some(args),
+                    ..
+                } = factor
                 && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(column))] = args.args.as_slice()
                 && let Some(column) = match column {
                     Expr::Identifier(ident) => Some(ident),
@@ -910,6 +908,22 @@ fn allow_repeated_names(query: &mut Query) {
     }
 }
 
+/// The name of the table function `factor` calls (`f(...)` in `FROM`), normalized.
+fn table_function(factor: &datafusion::sql::sqlparser::ast::TableFactor) -> Option<String> {
+    match factor {
+        datafusion::sql::sqlparser::ast::TableFactor::Table {
+            name,
+            args: Some(_),
+            ..
+        } => name
+            .0
+            .last()
+            .and_then(|part| part.as_ident())
+            .map(super::names::normalize_ident),
+        _ => None,
+    }
+}
+
 /// `generate_series(...)` in `FROM` names its column as PostgreSQL does: after the
 /// alias (`generate_series(1, 3) AS i` has column `i`), else after the function,
 /// where DataFusion would call it `value`.
@@ -924,14 +938,8 @@ fn name_function_columns(statement: &mut Statement) {
             &mut self,
             factor: &mut TableFactor,
         ) -> std::ops::ControlFlow<()> {
-            if let TableFactor::Table {
-                name,
-                alias,
-                args: Some(_),
-                ..
-            } = factor
-                && let Some(function) = name.0.last().and_then(|part| part.as_ident())
-                && super::names::normalize_ident(function) == "generate_series"
+            if table_function(factor).as_deref() == Some("generate_series")
+                && let TableFactor::Table { alias, .. } = factor
                 && alias.as_ref().is_none_or(|a| a.columns.is_empty())
             {
                 let alias = alias.get_or_insert_with(|| TableAlias {
