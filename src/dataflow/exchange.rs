@@ -60,9 +60,6 @@ pub fn exchange(
     shares: Vec<Option<ChangeBatch>>,
     workers: usize,
 ) -> Result<Vec<Option<ChangeBatch>>> {
-    if workers == 1 {
-        return Ok(shares);
-    }
     match partitioning {
         Partitioning::Local => Ok(shares),
         Partitioning::Single => {

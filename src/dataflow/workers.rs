@@ -236,8 +236,13 @@ fn walk(
                     .map(|(_, children)| children.get_mut(input).ok_or_else(shape))
                     .collect::<Result<Vec<_>>>()?;
                 let shares = walk(children, step, errors)?;
-                let partitioning = parts[0].0.partitioning(input);
-                let shares = exchange(&partitioning, shares, workers)?;
+                // One worker has nothing to exchange (and no key expressions to clone
+                // per change).
+                let shares = if workers > 1 {
+                    exchange(&parts[0].0.partitioning(input), shares, workers)?
+                } else {
+                    shares
+                };
                 let tasks = parts
                     .iter_mut()
                     .map(|(op, _)| &mut **op)
