@@ -26,11 +26,13 @@ CREATE TABLE sluice_catalog.columns (
     primary_key BOOLEAN NOT NULL
 );
 
--- One row per source reader: each materialized view reading a source has its own
--- reader. `watermark` is the source watermark by the rule in docs/sources.md: the
--- minimum, over partitions active within the idle timeout, of the largest value of
--- the WATERMARK expression seen. `backlog_rows`: rows sent to the view that it has
--- not processed yet (at most 65,536 plus one batch: the reader waits beyond that).
+-- One row per materialized view (or sink) reading a source (`reader` names it): the
+-- state of the reader that feeds it (`backfilling` while a reader of its own catches
+-- it up with the source's live reader), the rows it was sent, the errors of its reader.
+-- `watermark` is the source watermark by the rule in docs/sources.md: the minimum,
+-- over partitions active within the idle timeout, of the largest value of the
+-- WATERMARK expression seen. `backlog_rows`: rows sent to the view that it has not
+-- processed yet (at most 65,536 plus one batch: the reader waits beyond that).
 CREATE TABLE sluice_catalog.source_status (
     source TEXT NOT NULL,
     reader TEXT NOT NULL,
@@ -41,7 +43,22 @@ CREATE TABLE sluice_catalog.source_status (
     backlog_rows BIGINT NOT NULL
 );
 
--- Progress per source reader and partition: the next offset Sluice reads, the
+-- The readers of each source (docs/sources.md, "Shared readers"): the live reader,
+-- which feeds every view that is where it is, and backfill readers, each catching up
+-- a view created later (or restored from behind) until it hands the view over.
+-- `rows_read`: rows decoded once for all of `views` (comma-separated, in the order
+-- they came).
+CREATE TABLE sluice_catalog.source_readers (
+    source TEXT NOT NULL,
+    reader_id BIGINT NOT NULL,
+    role TEXT NOT NULL,
+    state TEXT NOT NULL,
+    rows_read BIGINT NOT NULL,
+    errors BIGINT NOT NULL,
+    views TEXT NOT NULL
+);
+
+-- Progress per view reading a source and partition: the next offset Sluice reads, the
 -- partition's end offset from the broker's fetch responses, the lag between them,
 -- and the partition's own watermark.
 CREATE TABLE sluice_catalog.source_partitions (

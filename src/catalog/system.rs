@@ -125,6 +125,7 @@ impl SystemSchema {
             "source_status" | "source_partitions" | "source_errors" => {
                 return self.source_rows(name, schema);
             }
+            "source_readers" => source_readers(&self.catalog),
             "checkpoints" | "checkpoint_status" => {
                 return super::system_checkpoints::rows(
                     &self.catalog,
@@ -146,15 +147,48 @@ impl SystemSchema {
     }
 }
 
+/// `sluice_catalog.source_readers`: every reader of every source.
+fn source_readers(catalog: &Catalog) -> Vec<ArrayRef> {
+    let mut rows = Vec::new();
+    for source in catalog.sources() {
+        for reader in source.source().readers() {
+            rows.push((source.entry().name.clone(), reader));
+        }
+    }
+    vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|(s, _)| s))),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|(_, r)| r.id as i64),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter()
+                .map(|(_, r)| if r.live { "live" } else { "backfill" }),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(_, r)| r.snapshot.state.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|(_, r)| r.snapshot.rows as i64),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|(_, r)| r.snapshot.errors as i64),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(_, r)| r.views.join(",")),
+        )),
+    ]
+}
+
 impl SystemSchema {
     fn source_rows(&self, name: &str, schema: &SchemaRef) -> Result<RecordBatch> {
         let mut text: Vec<Vec<String>> = vec![Vec::new(); 6];
         let mut ints: Vec<Vec<Option<i64>>> = vec![Vec::new(); 6];
         let mut times: Vec<Option<i64>> = Vec::new();
         for source in self.catalog.sources() {
-            for reader in source.source().readers() {
-                let snap = reader.snapshot();
-                let who = [reader.source.clone(), reader.reader.clone()];
+            let has_watermark = source.source().config().watermark.is_some();
+            for feed in source.source().feeds() {
+                let snap = &feed.snapshot;
+                let who = [source.entry().name.clone(), feed.view.clone()];
                 match name {
                     "source_status" => {
                         text[0].push(who[0].clone());
@@ -162,7 +196,7 @@ impl SystemSchema {
                         text[2].push(snap.state.clone());
                         ints[0].push(Some(snap.rows as i64));
                         ints[1].push(Some(snap.errors as i64));
-                        ints[2].push(Some(snap.backlog as i64));
+                        ints[2].push(Some(feed.backlog as i64));
                         times.push(snap.watermark);
                     }
                     "source_partitions" => {
@@ -175,7 +209,7 @@ impl SystemSchema {
                             let high = (p.high_watermark >= 0).then_some(p.high_watermark);
                             ints[2].push(high);
                             ints[3].push(p.lag());
-                            times.push(p.max_event_time.filter(|_| reader.has_watermark));
+                            times.push(p.max_event_time.filter(|_| has_watermark));
                         }
                     }
                     _ => {
@@ -378,6 +412,7 @@ mod tests {
                 "sink_status",
                 "source_errors",
                 "source_partitions",
+                "source_readers",
                 "source_status",
                 "view_status"
             ]

@@ -19,7 +19,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 
-use super::generator::Pacer;
+use super::generator::{Generator, Pacer};
 use super::options::{Options, invalid};
 use crate::error::Result;
 
@@ -125,6 +125,16 @@ impl DatagenConfig {
     }
 }
 
+/// One random column's values of a batch, as drawn.
+enum Drawn {
+    /// A sequence column: nothing drawn.
+    None,
+    Text(Vec<String>),
+    Bool(Vec<bool>),
+    /// Numbers and timestamps (milliseconds), in `[min, max)`.
+    Number(Vec<f64>),
+}
+
 /// SplitMix64's increment: each draw adds it to the state.
 const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -149,57 +159,127 @@ impl DatagenReader {
     fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+}
 
-    /// The next batch; `None` once `datagen.rows.total` rows were produced.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+impl Generator for DatagenReader {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let first = self.pacer.produced();
         let Some(n) = self.pacer.next_chunk() else {
             return Ok(None);
         };
+        // Row by row, each column in order: a row's values depend on its number
+        // alone, not on how the rows are cut into batches (paced, unpaced, resumed).
         let schema = self.config.schema.clone();
+        let fields = self.config.fields.clone();
+        let mut drawn: Vec<Drawn> = fields
+            .iter()
+            .zip(schema.fields())
+            .map(|(kind, field)| match (kind, field.data_type()) {
+                (FieldKind::Sequence { .. }, _) => Drawn::None,
+                (FieldKind::Random { .. }, DataType::Utf8) => Drawn::Text(Vec::with_capacity(n)),
+                (FieldKind::Random { .. }, DataType::Boolean) => Drawn::Bool(Vec::with_capacity(n)),
+                _ => Drawn::Number(Vec::with_capacity(n)),
+            })
+            .collect();
+        for _ in 0..n {
+            for (kind, values) in fields.iter().zip(&mut drawn) {
+                let FieldKind::Random { min, max, length } = kind else {
+                    continue;
+                };
+                match values {
+                    Drawn::None => {}
+                    Drawn::Text(values) => values.push(
+                        (0..*length)
+                            .map(|_| (b'a' + (self.next_u64() % 26) as u8) as char)
+                            .collect(),
+                    ),
+                    Drawn::Bool(values) => values.push(self.next_u64().is_multiple_of(2)),
+                    Drawn::Number(values) => values.push(min + self.unit() * (max - min)),
+                }
+            }
+        }
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-        for (i, field) in schema.fields().iter().enumerate() {
-            let kind = self.config.fields[i].clone();
-            let column: ArrayRef = match (&kind, field.data_type()) {
-                (FieldKind::Sequence { start }, t) => {
+        for ((kind, field), values) in fields.iter().zip(schema.fields()).zip(drawn) {
+            let column: ArrayRef = match (kind, field.data_type(), values) {
+                (FieldKind::Sequence { start }, t, _) => {
                     let values = Int64Array::from_iter_values(
                         (0..n as i64).map(|k| start + first as i64 + k),
                     );
                     cast(&values, t)?
                 }
-                (FieldKind::Random { length, .. }, DataType::Utf8) => {
-                    let values: Vec<String> = (0..n)
-                        .map(|_| {
-                            (0..*length)
-                                .map(|_| (b'a' + (self.next_u64() % 26) as u8) as char)
-                                .collect()
-                        })
-                        .collect();
-                    Arc::new(StringArray::from(values))
-                }
-                (FieldKind::Random { .. }, DataType::Boolean) => Arc::new(BooleanArray::from_iter(
-                    (0..n).map(|_| Some(self.next_u64().is_multiple_of(2))),
-                )),
-                (FieldKind::Random { min, max, .. }, DataType::Timestamp(unit, tz)) => {
-                    let millis: Vec<i64> = (0..n)
-                        .map(|_| (min + self.unit() * (max - min)) as i64)
-                        .collect();
+                (_, _, Drawn::Text(values)) => Arc::new(StringArray::from(values)),
+                (_, _, Drawn::Bool(values)) => Arc::new(BooleanArray::from(values)),
+                (_, DataType::Timestamp(unit, tz), Drawn::Number(millis)) => {
                     let micros = TimestampMicrosecondArray::from_iter_values(
-                        millis.iter().map(|m| m * 1000),
+                        millis.iter().map(|m| (*m as i64) * 1000),
                     );
                     cast(&micros, &DataType::Timestamp(*unit, tz.clone()))?
                 }
-                (FieldKind::Random { min, max, .. }, t) => {
+                (_, t, Drawn::Number(values)) => {
                     let integer = t.is_integer();
-                    let values = Float64Array::from_iter_values((0..n).map(|_| {
-                        let v = min + self.unit() * (max - min);
-                        if integer { v.floor() } else { v }
-                    }));
+                    let values = Float64Array::from_iter_values(
+                        values
+                            .into_iter()
+                            .map(|v| if integer { v.floor() } else { v }),
+                    );
                     cast(&values, t)?
+                }
+                (_, _, Drawn::None) => {
+                    return Err(crate::error::SluiceError::Internal(format!(
+                        "datagen drew no values for column {}",
+                        field.name()
+                    )));
                 }
             };
             columns.push(column);
         }
         Ok(Some(RecordBatch::try_new(schema, columns)?))
+    }
+
+    fn set_paced(&mut self, paced: bool) {
+        self.pacer.set_paced(paced);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::compute::concat_batches;
+    use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
+
+    use super::*;
+
+    fn config(rate: u64) -> DatagenConfig {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("v", DataType::Int32, true),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("ok", DataType::Boolean, true),
+            Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        ]));
+        let options = [
+            ("datagen.rows.per.second", rate.to_string()),
+            ("datagen.rows.total", "5000".into()),
+            ("fields.id.kind", "sequence".into()),
+            ("fields.name.length", "3".into()),
+        ];
+        let options = options.map(|(k, v)| (k.to_string(), v)).into();
+        DatagenConfig::from_options(schema, &mut Options::new(options)).unwrap()
+    }
+
+    fn rows(mut reader: DatagenReader) -> RecordBatch {
+        let batches: Vec<RecordBatch> =
+            std::iter::from_fn(|| reader.next_batch().unwrap()).collect();
+        concat_batches(&batches[0].schema(), &batches).unwrap()
+    }
+
+    #[test]
+    fn a_rows_values_depend_on_its_number_alone() {
+        // Unpaced: batches of 4,096; at 500,000 rows a second: batches of 5,000 / 100.
+        let unpaced = rows(config(0).reader_at(0));
+        let paced = rows(config(500_000).reader_at(0));
+        assert_eq!(unpaced.num_rows(), 5000);
+        assert_eq!(unpaced, paced);
+        let resumed = rows(config(0).reader_at(2500));
+        assert_eq!(resumed, unpaced.slice(2500, 2500));
     }
 }

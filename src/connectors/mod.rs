@@ -4,22 +4,24 @@
 //! ```text
 //!  CREATE SOURCE ──▶ SourceConfig (validated options, decoder, watermark)
 //!  CREATE MATERIALIZED VIEW ... FROM source
-//!      └─ Source::attach ──▶ a reader thread for that view:
-//!           connector batch ──decode──▶ rows (+ INCLUDE columns)
-//!             ──▶ watermark per partition ──▶ (epoch, ChangeBatch) to the view
+//!      └─ Source::attach ──▶ Feeds: the source's live reader, or a backfill reader
+//!           reader thread: connector batch ──decode once──▶ rows (+ INCLUDE columns)
+//!             ──▶ watermark per partition ──▶ (epoch, ChangeBatch) to each view fed
 //! ```
 //!
-//! Each view reading a source gets its own reader starting at the source's startup
-//! position (as RisingWave's non-shared sources do), so a view created later still
-//! sees the whole stream.
+//! One reader feeds every view reading a source (RisingWave's shared sources); a
+//! view created later still sees the whole stream: a reader of its own backfills
+//! it from the source's startup position, then hands it to the live reader.
 
 pub mod datagen;
 pub mod decode;
+pub mod feeds;
 pub mod generator;
 pub mod kafka;
 pub mod kafka_sink;
 pub mod nexmark;
 pub mod options;
+mod reader;
 pub mod sink_format;
 pub mod source;
 pub mod status;

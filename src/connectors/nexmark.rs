@@ -21,7 +21,7 @@ use nexmark::EventGenerator;
 use nexmark::config::NexmarkConfig;
 use nexmark::event::{Event, EventType};
 
-use super::generator::Pacer;
+use super::generator::{Generator, Pacer};
 use super::options::{Options, invalid};
 use crate::error::Result;
 
@@ -155,9 +155,8 @@ enum Column {
     Time(Vec<i64>),
 }
 
-impl NexmarkReader {
-    /// The next batch; `None` once `nexmark.event.num` events were produced.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+impl Generator for NexmarkReader {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let Some(n) = self.pacer.next_chunk() else {
             return Ok(None);
         };
@@ -204,6 +203,10 @@ impl NexmarkReader {
             self.config.schema.clone(),
             arrays,
         )?))
+    }
+
+    fn set_paced(&mut self, paced: bool) {
+        self.pacer.set_paced(paced);
     }
 }
 

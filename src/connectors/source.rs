@@ -1,26 +1,21 @@
-//! [`SourceConfig`] (a validated `CREATE SOURCE`) and [`Source`] (the catalog object
-//! that starts one reader per view reading it).
+//! [`SourceConfig`] (a validated `CREATE SOURCE`) and [`Source`] (the catalog object,
+//! whose readers the views reading it share: [`super::feeds`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray,
-};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{
-    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
-};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::physical_expr::PhysicalExpr;
 
 use super::datagen::DatagenConfig;
-use super::decode::{Decoder, Encoding};
-use super::kafka::{KafkaConfig, KafkaReader, RawMessage, StartupMode};
+use super::decode::Encoding;
+use super::feeds::{FeedStatus, Feeds, ReaderSummary};
+use super::kafka::{KafkaConfig, StartupMode};
 use super::nexmark::NexmarkSourceConfig;
 use super::options::{Options, invalid};
-use super::status::ReaderStatus;
-use crate::dataflow::barrier::{PartitionPosition, SourcePosition};
-use crate::dataflow::{ChangeBatch, ChangeSender, Delivery, Message, Sequencer};
+use super::reader::ReaderTask;
+use crate::dataflow::barrier::SourcePosition;
+use crate::dataflow::{ChangeSender, Sequencer, SequencerGuard};
 use crate::error::{Result, SluiceError};
 use crate::sql::types::UTC;
 
@@ -28,8 +23,8 @@ use crate::sql::types::UTC;
 /// holding back the watermark.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How many rows a reader may have sent its view that the view (and the views reading
-/// it) has not processed yet; beyond that the reader waits. About eight of Kafka's
+/// How many rows a reader may have sent a view that the view (and the views reading
+/// it) has not processed yet; beyond that the reader waits, for every view it feeds. About eight of Kafka's
 /// decoded batches: enough to keep a view busy while the reader decodes the next, and
 /// a bounded inbox however slow the view.
 pub const BACKLOG_ROWS: usize = 65_536;
@@ -233,22 +228,30 @@ fn encoding_of(
     Ok(encoding)
 }
 
-/// A source in the catalog. Rows flow only to views: each [`Source::attach`]
-/// starts a reader for one view.
+/// A source in the catalog. Rows flow only to views, through readers shared by the
+/// views (see [`super::feeds`]).
 #[derive(Debug)]
 pub struct Source {
     config: SourceConfig,
-    /// Each reader's status and its view's inbox (the reader is listed while the
-    /// view exists, also after a bounded generator finished).
-    readers: Mutex<Vec<(Arc<ReaderStatus>, ChangeSender)>>,
+    feeds: Arc<Mutex<Feeds>>,
 }
 
 impl Source {
     /// A source with no reader yet.
     pub fn new(config: SourceConfig) -> Self {
+        let startup = match &config.connector {
+            Connector::Kafka { config, .. } => config.startup,
+            Connector::Datagen(_) | Connector::Nexmark(_) => StartupMode::Earliest,
+        };
+        let feeds = Feeds::new(
+            &config.name,
+            startup,
+            config.watermark.is_some(),
+            config.idle_timeout,
+        );
         Source {
             config,
-            readers: Mutex::new(Vec::new()),
+            feeds: Arc::new(Mutex::new(feeds)),
         }
     }
 
@@ -257,348 +260,49 @@ impl Source {
         &self.config
     }
 
-    /// Statuses of the readers of existing views.
-    pub fn readers(&self) -> Vec<Arc<ReaderStatus>> {
-        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        readers.retain(|(_, inbox)| !inbox.is_closed());
-        readers.iter().map(|(status, _)| status.clone()).collect()
+    /// What each view reading the source is sent.
+    pub fn feeds(&self) -> Vec<FeedStatus> {
+        lock(&self.feeds).statuses()
     }
 
-    /// Starts a reader feeding `sender` (tagged `input`) for view `reader_name`,
-    /// from the source's startup position, or from `resume` (a checkpointed
-    /// position: Kafka partitions at its offsets, generators after its rows).
+    /// The source's readers and the views each feeds.
+    pub fn readers(&self) -> Vec<ReaderSummary> {
+        lock(&self.feeds).readers()
+    }
+
+    /// Feeds `sender` (input `input` of view `view`) from the source's startup
+    /// position, or from `resume` (a checkpointed position: Kafka partitions at its
+    /// offsets, generators after its rows): through the source's live reader when
+    /// the view misses nothing that way, else through a reader of its own that
+    /// backfills the view and then hands it over (see [`super::feeds`]).
     pub fn attach(
         &self,
-        reader_name: &str,
+        order: &SequencerGuard<'_>,
+        view: &str,
         input: usize,
         sender: ChangeSender,
         sequencer: Arc<Sequencer>,
         resume: Option<SourcePosition>,
     ) -> Result<()> {
-        let status = Arc::new(ReaderStatus::new(
-            &self.config.name,
-            reader_name,
-            self.config.watermark.is_some(),
-            self.config.idle_timeout,
-        ));
-        let position = resume.unwrap_or_default();
-        for (partition, at) in &position {
-            status.add_partition(*partition, at.next_offset);
-            status.advance(*partition, at.next_offset, at.max_event_time);
-        }
-        self.readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((status.clone(), sender.clone()));
+        let mut feeds = lock(&self.feeds);
+        let Some(new) = feeds.attach(order, view, input, sender, resume) else {
+            return Ok(());
+        };
+        let id = new.id;
+        let task = ReaderTask::new(&self.config, new, self.feeds.clone(), sequencer);
         let config = self.config.clone();
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name(format!("source-{}", config.name))
-            .spawn(move || {
-                let delivery = Deliver {
-                    proctime: config.proctime.map(|index| (index, config.schema.clone())),
-                    sender,
-                    input,
-                    sequencer,
-                    status: status.clone(),
-                    watermark: config.watermark.clone(),
-                    sent_watermark: std::cell::Cell::new(None),
-                    position: std::cell::RefCell::new(position),
-                };
-                if let Err(e) = read(&config, &delivery) {
-                    tracing::error!(source = %config.name, "source reader stopped: {e}");
-                    status.set_state(format!("failed: {e}"));
-                }
-            })?;
+            .spawn(move || task.run(&config));
+        if let Err(e) = spawned {
+            feeds.end(id, true);
+            return Err(e.into());
+        }
         Ok(())
     }
 }
 
-/// Where a reader's rows go.
-struct Deliver {
-    sender: ChangeSender,
-    input: usize,
-    sequencer: Arc<Sequencer>,
-    status: Arc<ReaderStatus>,
-    watermark: Option<Arc<dyn PhysicalExpr>>,
-    sent_watermark: std::cell::Cell<Option<i64>>,
-    /// Where the reader is: what the view has been sent (see
-    /// [`crate::dataflow::barrier`]).
-    position: std::cell::RefCell<SourcePosition>,
-    /// The processing-time column's position and the schema with it
-    /// ([`SourceConfig::proctime`]).
-    proctime: Option<(usize, SchemaRef)>,
-}
-
-impl Deliver {
-    /// Tells the view when the source watermark advanced (after the rows it covers).
-    fn forward_watermark(&self) {
-        let Some(now) = self.status.watermark() else {
-            return;
-        };
-        if self.sent_watermark.get().is_some_and(|sent| now <= sent) {
-            return;
-        }
-        self.sent_watermark.set(Some(now));
-        let _ = self.sender.send(Message::Watermark {
-            input: self.input,
-            micros: now,
-        });
-    }
-
-    fn closed(&self) -> bool {
-        self.sender.is_closed()
-    }
-
-    /// Makes the partitions assigned at known offsets part of the position (a
-    /// `latest` reader's start), so that a restart goes on from there.
-    fn adopt_assigned(&self) -> Result<()> {
-        let assigned: Vec<(i32, i64)> = self
-            .status
-            .snapshot()
-            .partitions
-            .iter()
-            .filter(|(_, p)| p.next_offset >= 0)
-            .map(|(partition, p)| (*partition, p.next_offset - 1))
-            .collect();
-        let known = self.position.borrow().clone();
-        let new: Vec<(i32, i64)> = assigned
-            .into_iter()
-            .filter(|(partition, _)| !known.contains_key(partition))
-            .collect();
-        if new.is_empty() {
-            return Ok(());
-        }
-        let empty = RecordBatch::new_empty(Arc::new(Schema::empty()));
-        self.send(empty.clone(), &empty, &[], new.into_iter())
-    }
-
-    /// The offset the next row of generator partition 0 has (rows delivered so far).
-    fn generated(&self) -> i64 {
-        self.position
-            .borrow()
-            .get(&0)
-            .map_or(0, |p| p.next_offset.max(0))
-    }
-
-    /// `rows` with the processing-time column, if the source has one: the time now,
-    /// as the rows are delivered.
-    fn with_proctime(&self, rows: RecordBatch) -> Result<RecordBatch> {
-        let Some((index, schema)) = &self.proctime else {
-            return Ok(rows);
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let now = i64::try_from(now.as_micros()).unwrap_or(i64::MAX);
-        let data_type = schema.field(*index).data_type();
-        let zone = match data_type {
-            DataType::Timestamp(_, zone) => zone.clone(),
-            _ => None,
-        };
-        let times: ArrayRef = Arc::new(
-            TimestampMicrosecondArray::from(vec![now; rows.num_rows()]).with_timezone_opt(zone),
-        );
-        let mut columns = rows.columns().to_vec();
-        columns.insert(*index, cast(&times, data_type)?);
-        Ok(RecordBatch::try_new(schema.clone(), columns)?)
-    }
-
-    /// Sends `rows` (declared + INCLUDE columns, from `partitions`) as inserts,
-    /// after updating the position — past every message `read`, skipped ones
-    /// included — and the watermarks from `declared` (the declared columns alone).
-    /// The position follows the rows under the sequencer's lock.
-    fn send(
-        &self,
-        rows: RecordBatch,
-        declared: &RecordBatch,
-        partitions: &[i32],
-        read: impl Iterator<Item = (i32, i64)>,
-    ) -> Result<()> {
-        // Back-pressure: the view takes these rows once it has worked off the backlog.
-        self.status
-            .backlog
-            .wait_below(BACKLOG_ROWS, || self.closed());
-        let event_times = match &self.watermark {
-            Some(expr) if declared.num_rows() > 0 => {
-                let values = expr.evaluate(declared)?.into_array(declared.num_rows())?;
-                let micros = cast(&values, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-                Some(micros.as_primitive::<TimestampMicrosecondType>().clone())
-            }
-            _ => None,
-        };
-        let mut updates = self.position.borrow().clone();
-        let unknown = PartitionPosition {
-            next_offset: -1,
-            max_event_time: None,
-        };
-        for (partition, offset) in read {
-            let entry = updates.entry(partition).or_insert(unknown);
-            entry.next_offset = entry.next_offset.max(offset + 1);
-        }
-        if let Some(times) = &event_times {
-            for (row, &partition) in partitions.iter().enumerate() {
-                if times.is_valid(row) {
-                    let t = times.value(row);
-                    let entry = updates.entry(partition).or_insert(unknown);
-                    entry.max_event_time = Some(entry.max_event_time.map_or(t, |m| m.max(t)));
-                }
-            }
-        }
-        let before = self.position.replace(updates.clone());
-        // Only the partitions that delivered: the others' silence goes on.
-        let mut moved = false;
-        for (partition, at) in &updates {
-            if before.get(partition) != Some(at) {
-                moved = true;
-                self.status
-                    .advance(*partition, at.next_offset, at.max_event_time);
-            }
-        }
-        let position = moved.then_some(updates);
-        if rows.num_rows() == 0 && position.is_none() {
-            return Ok(());
-        }
-        self.status.add_rows(rows.num_rows() as u64);
-        let rows = self.with_proctime(rows)?;
-        let mut order = self.sequencer.lock();
-        // A closed inbox means the view is gone; the reader loop notices and stops.
-        if rows.num_rows() > 0 {
-            let delivery = Delivery {
-                epoch: order.next_epoch(),
-                input: self.input,
-                credit: Some(self.status.backlog.credit(rows.num_rows())),
-                batch: ChangeBatch::inserts(rows),
-            };
-            let _ = self.sender.send(Message::Change(delivery));
-        }
-        if let Some(position) = position {
-            let _ = self.sender.send(Message::SourcePosition {
-                input: self.input,
-                position,
-            });
-        }
-        drop(order);
-        self.forward_watermark();
-        Ok(())
-    }
-}
-
-fn read(config: &SourceConfig, out: &Deliver) -> Result<()> {
-    match &config.connector {
-        Connector::Datagen(c) => {
-            let mut reader = c.reader_at(out.generated() as u64);
-            generate(out, || reader.next_batch())
-        }
-        Connector::Nexmark(c) => {
-            let mut reader = c.reader_at(out.generated() as u64);
-            generate(out, || reader.next_batch())
-        }
-        Connector::Kafka {
-            config: kafka,
-            encoding,
-            includes,
-        } => {
-            let decoder = Decoder::new(encoding.clone(), config.declared.clone());
-            while !out.closed() {
-                let Some(mut reader) = connect(kafka, out) else {
-                    return Ok(());
-                };
-                if kafka.startup == StartupMode::Latest {
-                    out.adopt_assigned()?;
-                }
-                while !out.closed() && !reader.lost() {
-                    consume(&mut reader, &decoder, includes, &config.schema, out)?;
-                    // Partitions turn idle without rows: the watermark may move then.
-                    out.forward_watermark();
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
-/// A reader of the topic, retrying with back-off until the broker answers; `None`
-/// when the view is gone.
-fn connect(kafka: &KafkaConfig, out: &Deliver) -> Option<KafkaReader> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        if out.closed() {
-            return None;
-        }
-        match kafka.reader(out.status.clone()) {
-            Ok(reader) => return Some(reader),
-            Err(e) => {
-                out.status.set_state(format!("retrying: {e}"));
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
-fn generate(out: &Deliver, mut next: impl FnMut() -> Result<Option<RecordBatch>>) -> Result<()> {
-    out.status.set_state("running");
-    let mut offset = out.generated();
-    while !out.closed() {
-        match next()? {
-            Some(batch) => {
-                let n = batch.num_rows();
-                let read = (offset..offset + n as i64).map(|o| (0, o));
-                offset += n as i64;
-                out.send(batch.clone(), &batch, &vec![0; n], read)?;
-            }
-            None => {
-                out.status.set_state("finished");
-                return Ok(());
-            }
-        }
-    }
-    Ok(())
-}
-
-fn consume(
-    reader: &mut KafkaReader,
-    decoder: &Decoder,
-    includes: &[Include],
-    schema: &SchemaRef,
-    out: &Deliver,
-) -> Result<()> {
-    let messages: Vec<RawMessage> = reader.poll_batch(Duration::from_millis(100));
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
-    let decoded = decoder.decode(&payloads)?;
-    for (index, reason) in &decoded.errors {
-        let m = &messages[*index];
-        out.status
-            .record_error(m.partition, m.offset, reason.clone(), &m.payload);
-    }
-    let mut columns: Vec<ArrayRef> = decoded.batch.columns().to_vec();
-    let kept: Vec<&RawMessage> = decoded.messages.iter().map(|&i| &messages[i]).collect();
-    for include in includes {
-        columns.push(match include {
-            Include::Partition => Arc::new(Int32Array::from_iter_values(
-                kept.iter().map(|m| m.partition),
-            )),
-            Include::Offset => {
-                Arc::new(Int64Array::from_iter_values(kept.iter().map(|m| m.offset)))
-            }
-            Include::Timestamp => Arc::new(
-                TimestampMicrosecondArray::from(
-                    kept.iter()
-                        .map(|m| m.timestamp.map(|t| t * 1000))
-                        .collect::<Vec<_>>(),
-                )
-                .with_timezone(UTC),
-            ),
-        });
-    }
-    let options =
-        datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.len()));
-    let rows = RecordBatch::try_new_with_options(schema.clone(), columns, &options)?;
-    let partitions: Vec<i32> = kept.iter().map(|m| m.partition).collect();
-    // Skipped messages count too: the position moves past them.
-    let read = messages.iter().map(|m| (m.partition, m.offset));
-    out.send(rows, &decoded.batch, &partitions, read)
+/// The feeds, whatever a panicking holder left (they stay consistent between calls).
+pub(super) fn lock(feeds: &Mutex<Feeds>) -> std::sync::MutexGuard<'_, Feeds> {
+    feeds.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -1,14 +1,14 @@
 //! [`ReaderStatus`]: what one source reader reports — state, counts, the recent
 //! undecodable messages, per-partition offsets, lag and watermarks, and the source
 //! watermark (by the rule in [`super::watermark`]) — read by the
-//! `sluice_catalog.source_*` system relations and by the reader itself.
+//! `sluice_catalog.source_*` system relations (through [`super::feeds`], which adds
+//! what each view was sent) and by the reader itself.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::watermark::{PartitionStatus, source_watermark};
-use crate::dataflow::change::Backlog;
 
 /// How many undecodable messages are kept per reader.
 const RECENT_ERRORS: usize = 100;
@@ -40,22 +40,17 @@ struct Inner {
     watermark: Option<i64>,
 }
 
-/// The status of one reader (one per view reading the source).
+/// The status of one reader of a source (see [`super::feeds`]).
 #[derive(Debug)]
 pub struct ReaderStatus {
     /// The source's name.
     pub source: String,
-    /// The view this reader feeds.
-    pub reader: String,
     /// Whether the source declares a `WATERMARK` (event times are then the values of
     /// its expression).
     pub has_watermark: bool,
     /// A partition silent this long with nothing left to read no longer holds back the
     /// watermark.
     pub idle_timeout: Duration,
-    /// The rows sent to the view and not processed yet (back-pressure; see
-    /// [`Backlog`]).
-    pub backlog: Arc<Backlog>,
     inner: Mutex<Inner>,
 }
 
@@ -64,7 +59,7 @@ pub struct ReaderStatus {
 pub struct StatusSnapshot {
     /// `running`, `retrying: <why>`, `finished`, ...
     pub state: String,
-    /// Rows delivered.
+    /// Rows read.
     pub rows: u64,
     /// Messages skipped.
     pub errors: u64,
@@ -74,19 +69,15 @@ pub struct StatusSnapshot {
     pub partitions: BTreeMap<i32, PartitionStatus>,
     /// The source watermark (µs), if any.
     pub watermark: Option<i64>,
-    /// Rows sent to the view and not processed yet.
-    pub backlog: usize,
 }
 
 impl ReaderStatus {
-    /// A reader of `source` feeding `reader`.
-    pub fn new(source: &str, reader: &str, has_watermark: bool, idle_timeout: Duration) -> Self {
+    /// A reader of `source`.
+    pub fn new(source: &str, has_watermark: bool, idle_timeout: Duration) -> Self {
         ReaderStatus {
             source: source.to_string(),
-            reader: reader.to_string(),
             has_watermark,
             idle_timeout,
-            backlog: Arc::default(),
             inner: Mutex::new(Inner {
                 state: "starting".into(),
                 ..Inner::default()
@@ -103,7 +94,7 @@ impl ReaderStatus {
         self.lock().state = state.into();
     }
 
-    /// Records delivered rows.
+    /// Records rows read.
     pub fn add_rows(&self, rows: u64) {
         self.lock().rows += rows;
     }
@@ -195,7 +186,6 @@ impl ReaderStatus {
             errors: inner.errors,
             recent: inner.recent.iter().cloned().collect(),
             partitions: inner.partitions.clone(),
-            backlog: self.backlog.rows(),
             watermark,
         }
     }
@@ -207,7 +197,7 @@ mod tests {
 
     #[test]
     fn assigned_partitions_hold_the_watermark_until_they_deliver_or_are_idle() {
-        let status = ReaderStatus::new("s", "v", true, Duration::from_millis(200));
+        let status = ReaderStatus::new("s", true, Duration::from_millis(200));
         for partition in 0..3 {
             status.add_partition(partition, 0);
         }
@@ -237,7 +227,7 @@ mod tests {
 
     #[test]
     fn errors_are_counted_and_the_recent_ones_kept() {
-        let status = ReaderStatus::new("s", "v", false, Duration::from_secs(1));
+        let status = ReaderStatus::new("s", false, Duration::from_secs(1));
         for i in 0..150 {
             status.record_error(0, i, "bad".into(), b"{not json");
         }

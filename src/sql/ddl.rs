@@ -552,11 +552,16 @@ fn subscribe(
                 inputs.upstream.push((i, view.running().clone()));
             }
             Some(Relation::Source(source)) => {
-                // A source has no stored rows: its reader starts from the
-                // source's startup position and streams everything.
-                source
-                    .source()
-                    .attach(name, i, sender.clone(), db.sequencer().clone(), None)?;
+                // A source has no stored rows: the view reads it from the
+                // source's startup position (backfilled if the live reader is past it).
+                source.source().attach(
+                    order,
+                    name,
+                    i,
+                    sender.clone(),
+                    db.sequencer().clone(),
+                    None,
+                )?;
             }
             None => return Err(SluiceError::UndefinedTable(input.clone())),
         }
@@ -657,10 +662,10 @@ fn subscribe_restored(
                 let position = entry.checkpoint.sources.get(&i).cloned();
                 let name = name.to_string();
                 let sequencer = db.sequencer().clone();
-                recovery.deferred.push(Box::new(move |_| {
+                recovery.deferred.push(Box::new(move |order| {
                     source
                         .source()
-                        .attach(&name, i, sender, sequencer, position)
+                        .attach(order, &name, i, sender, sequencer, position)
                 }));
             }
             None => return Err(SluiceError::UndefinedTable(input.clone())),
