@@ -2,7 +2,8 @@
 //! same run, with the limits of a Kafka source (raw `rdkafka` consumption; the same
 //! plus JSON decoding), with PostgreSQL 15 (`COPY` + `REFRESH MATERIALIZED VIEW`) for
 //! the freshness of an aggregate, and with a raw consumer for the end-to-end
-//! freshness of a view at fixed event rates.
+//! freshness of a view at fixed event rates; and four views reading one source
+//! (a shared reader) next to four views reading four sources of the same topic.
 //!
 //! It starts what it needs on 127.0.0.1: the tansu broker (tests/common/kafka.rs),
 //! an in-process Sluice server and a throwaway PostgreSQL 15 (tests/common/postgres.rs).
@@ -24,6 +25,7 @@ mod limits;
 mod peer;
 mod queries;
 mod report;
+mod shared;
 
 use std::time::Duration;
 
@@ -179,6 +181,9 @@ async fn main() {
         outcomes.push(outcome);
     }
 
+    let shared = shared::run(&client, &address, count("bid"), settings.stall).await;
+    progress("shared readers done");
+
     broker.create_topic("peer_bid", events::PARTITIONS as u32);
     let postgres = postgres::Postgres::start();
     let pg = postgres.client().await;
@@ -203,6 +208,7 @@ async fn main() {
         limits: &limits,
         queries: queries::QUERIES,
         outcomes: &outcomes,
+        shared: &shared,
         peer: &peer,
         freshness: &fresh,
     });

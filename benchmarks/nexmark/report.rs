@@ -8,6 +8,7 @@ use crate::freshness::Freshness;
 use crate::limits::Run;
 use crate::peer::Peer;
 use crate::queries::{Outcome, Query};
+use crate::shared::Setup;
 
 pub struct Report<'a> {
     pub settings: &'a Settings,
@@ -18,6 +19,8 @@ pub struct Report<'a> {
     pub limits: &'a [(String, Run, Run)],
     pub queries: &'a [Query],
     pub outcomes: &'a [Outcome],
+    /// The shared-reader comparison: (label, outcome) per setup, shared first.
+    pub shared: &'a [(&'static str, Option<Setup>)],
     pub peer: &'a Peer,
     pub freshness: &'a [Freshness],
 }
@@ -135,6 +138,44 @@ pub fn print(r: &Report) {
                 format!("; below: {}", below.join(", "))
             }
         );
+    }
+
+    println!(
+        "\n## Shared readers: four views over the `bid` topic ({} bids), one source vs four\n",
+        r.bids
+    );
+    println!(
+        "Four views (a count, q2's filter, a count per channel, q7's window maximum) created \
+         in one statement, over one source (its reader decodes each message once for all \
+         four) and over four sources of the same topic (four readers, each decoding every \
+         message: how every view read before readers were shared). Time: until every view \
+         was sent every bid and `FLUSH` returned. Readers: the most at once, and at the end \
+         (a view created after the shared reader's first batch is backfilled by a reader \
+         of its own, then handed over).\n"
+    );
+    println!("| setup | readers (most / end) | time | bids/s per view | CPU-s | time ÷ shared |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let shared_time = r
+        .shared
+        .first()
+        .and_then(|(_, s)| s.as_ref())
+        .map(|s| s.time);
+    for (label, setup) in r.shared {
+        match setup {
+            Some(s) => println!(
+                "| {label} | {} / {} | {:.2} s | {} | {:.1} | {} |",
+                s.readers.0,
+                s.readers.1,
+                s.time.as_secs_f64(),
+                rate(r.bids as f64, s.time.as_secs_f64()),
+                s.cpu,
+                shared_time.map_or("".into(), |t| format!(
+                    "{:.2}",
+                    s.time.as_secs_f64() / t.as_secs_f64()
+                )),
+            ),
+            None => println!("| {label} | | did not finish | | | |"),
+        }
     }
 
     let p = r.peer;

@@ -22,7 +22,12 @@ use datafusion::arrow::compute::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 
+use rayon::prelude::*;
+
 use crate::error::{Result, SluiceError};
+
+/// Below this many payloads a batch is decoded on the reader's thread alone.
+const PARALLEL_DECODE_MIN: usize = 2048;
 
 /// How payloads are encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +101,42 @@ impl Decoder {
         }
     }
 
-    /// Decodes `payloads`, skipping (and reporting) the ones that do not fit.
+    /// Decodes `payloads`, skipping (and reporting) the ones that do not fit. A large
+    /// batch is cut into one slice per thread of the shared pool, decoded in parallel:
+    /// decoding is what bounds a Kafka source's reader.
     pub fn decode(&self, payloads: &[&[u8]]) -> Result<Decoded> {
+        let threads = rayon::current_num_threads();
+        if payloads.len() < PARALLEL_DECODE_MIN || threads < 2 {
+            return self.decode_slice(payloads);
+        }
+        let size = payloads.len().div_ceil(threads);
+        let slices: Vec<Result<Decoded>> = payloads
+            .par_chunks(size)
+            .map(|slice| self.decode_slice(slice))
+            .collect();
+        let mut batches = Vec::with_capacity(slices.len());
+        let mut messages = Vec::with_capacity(payloads.len());
+        let mut errors = Vec::new();
+        for (k, slice) in slices.into_iter().enumerate() {
+            let slice = slice?;
+            let first = k * size;
+            messages.extend(slice.messages.iter().map(|m| first + m));
+            errors.extend(slice.errors.into_iter().map(|(m, why)| (first + m, why)));
+            batches.push(slice.batch);
+        }
+        // Every slice's batch has one schema (the decoder's output, as one piece has).
+        let schema = batches
+            .first()
+            .map_or_else(|| self.schema.clone(), |b| b.schema());
+        Ok(Decoded {
+            batch: datafusion::arrow::compute::concat_batches(&schema, &batches)?,
+            messages,
+            errors,
+        })
+    }
+
+    /// [`Decoder::decode`] on the calling thread.
+    fn decode_slice(&self, payloads: &[&[u8]]) -> Result<Decoded> {
         let mut errors = Vec::new();
         let mut kept: Vec<usize> = Vec::with_capacity(payloads.len());
         let mut inputs: Vec<&[u8]> = Vec::with_capacity(payloads.len());
@@ -341,6 +380,35 @@ mod tests {
             Field::new("name", DataType::Utf8, true),
             Field::new("at", DataType::Timestamp(TimeUnit::Microsecond, None), true),
         ]))
+    }
+
+    #[test]
+    fn a_large_batch_decodes_in_parallel_as_it_does_in_one_piece() {
+        let decoder = Decoder::new(Encoding::Json, schema());
+        let texts: Vec<String> = (0..5000)
+            .map(|i| match i % 997 {
+                13 => "{not json".to_string(),
+                14 => format!(r#"{{"id": {i}, "at": "yesterday"}}"#),
+                _ => format!(
+                    r#"{{"id": {i}, "name": "n{i}", "at": {}}}"#,
+                    1_704_067_200_000i64 + i
+                ),
+            })
+            .collect();
+        let payloads: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let parallel = pool.install(|| decoder.decode(&payloads)).unwrap();
+        let whole = decoder.decode_slice(&payloads).unwrap();
+        assert_eq!(parallel.batch, whole.batch);
+        assert_eq!(parallel.messages, whole.messages);
+        assert_eq!(parallel.errors, whole.errors);
+        // Two bad messages in each 997: at 13 + 997k and 14 + 997k, k = 0..=5.
+        assert_eq!(whole.errors.len(), 12, "{:?}", whole.errors);
+        assert_eq!(whole.errors[11].0, 4999);
+        assert_eq!(whole.batch.num_rows(), 4988);
     }
 
     #[test]
