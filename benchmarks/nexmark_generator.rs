@@ -13,8 +13,9 @@
 //! events per CPU-second of the whole process (generator, view and server), and the
 //! process's peak resident memory during the run (reset before each run).
 //!
-//! Then the freshness of a view over a table ([`freshness`]): rows inserted at 10,000
-//! and 50,000 rows/s, p50/p99 of the time until a `SELECT` of the view shows them.
+//! Then freshness ([`freshness`]): rows inserted into a table, and rows of a paced
+//! `datagen` generator, at 10,000 and 50,000 rows/s, p50/p99 of the time until a
+//! `SELECT` of a view shows them.
 //!
 //! Settings: without `--bench` (as `cargo test --all-targets` runs it) a smoke run of
 //! 20,000 events and 1 s per freshness rate; `--bench`: 1,000,000 events and 5 s
@@ -259,6 +260,33 @@ async fn main() {
                 f.percentile(99.0),
                 f.percentile(100.0),
                 f.not_visible
+            );
+        }
+    }
+    println!(
+        "\n### nexmark_generator: freshness of a view over a generator ({} s per rate)\n",
+        settings.freshness.as_secs()
+    );
+    println!("| rows/s | workers | batches seen | p50 (ms) | p99 (ms) | max (ms) |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for rate in [10_000, 50_000] {
+        for &workers in &settings.workers {
+            eprintln!("generator freshness at {rate} rows/s on {workers} worker(s)...");
+            let poller = common::connect(server.addr).await;
+            let f = freshness::measure_generator(
+                &client,
+                poller,
+                rate,
+                settings.freshness,
+                workers,
+            )
+            .await;
+            println!(
+                "| {rate} | {workers} | {} | {:.2} | {:.2} | {:.2} |",
+                f.latencies.len(),
+                f.percentile(50.0),
+                f.percentile(99.0),
+                f.percentile(100.0),
             );
         }
     }
