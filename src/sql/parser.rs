@@ -325,6 +325,7 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     qualify_pg_user(statement);
     super::scalar_subqueries::rewrite_scalar_subqueries(statement);
     unqualify_operators(statement);
+    super::array_literals::rewrite_array_literals(statement);
     super::windows::rewrite_windows(statement)?;
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);
@@ -347,7 +348,7 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     // After naming: the call's column keeps its name, not `unnest`'s.
     super::functions::subscripts::rewrite_generate_subscripts(statement);
     rewrite_mod_calls(statement);
-    rewrite_fdw_options(statement)?;
+    rewrite_null_option_functions(statement)?;
     Ok(())
 }
 
@@ -362,53 +363,93 @@ const FDW_OPTION_COLUMNS: [&str; 5] = [
     "fdwoptions",
 ];
 
-/// `pg_options_to_table(c)` in `FROM`, over one of the [`FDW_OPTION_COLUMNS`] (psql's
-/// `\d` of a source, a foreign table to clients, asks for its columns' options): no
-/// rows, as PostgreSQL answers for NULL options. DataFusion cannot call a table
-/// function on a column, and the answer is known.
-fn rewrite_fdw_options(statement: &mut Statement) -> Result<()> {
+/// The storage option columns of `pg_catalog` (`pg_class.reloptions`,
+/// `pg_attribute.attoptions`): Sluice has no storage parameters, so they are always
+/// NULL.
+const STORAGE_OPTION_COLUMNS: [&str; 2] = ["reloptions", "attoptions"];
+
+/// The rows of a table function called on one of the always-NULL option columns:
+/// `pg_options_to_table(c)` over one of the [`FDW_OPTION_COLUMNS`] (psql's `\d` of a
+/// source, a foreign table to clients, asks for its columns' options) and
+/// `unnest(c)` over one of the [`STORAGE_OPTION_COLUMNS`] (psql's `\d+` lists a
+/// table's TOAST table's options) — none, as PostgreSQL answers for NULL. DataFusion
+/// cannot call a table function on a column, and the answer is known.
+fn rewrite_null_option_functions(statement: &mut Statement) -> Result<()> {
     use datafusion::sql::sqlparser::ast::{
-        FunctionArg, FunctionArgExpr, TableFactor, VisitMut, VisitorMut,
+        FunctionArg, FunctionArgExpr, TableAlias, TableAliasColumnDef, TableFactor, VisitMut,
+        VisitorMut,
     };
     use datafusion::sql::sqlparser::parser::Parser;
-    struct Options(Box<datafusion::sql::sqlparser::ast::Query>);
+    struct Options {
+        options: Box<datafusion::sql::sqlparser::ast::Query>,
+        elements: Box<datafusion::sql::sqlparser::ast::Query>,
+    }
     impl VisitorMut for Options {
         type Break = ();
         fn post_visit_table_factor(
             &mut self,
             factor: &mut TableFactor,
         ) -> std::ops::ControlFlow<()> {
-            if table_function(factor).as_deref() == Some("pg_options_to_table")
-                && let TableFactor::Table {
-                    alias,
-                    args: Some(args),
-                    ..
-                } = factor
+            let function = table_function(factor);
+            let columns: &[&str] = match function.as_deref() {
+                Some("pg_options_to_table") => &FDW_OPTION_COLUMNS,
+                Some("unnest") => &STORAGE_OPTION_COLUMNS,
+                _ => return std::ops::ControlFlow::Continue(()),
+            };
+            if let TableFactor::Table {
+                alias,
+                args: Some(args),
+                ..
+            } = factor
                 && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(column))] = args.args.as_slice()
                 && let Some(column) = match column {
                     Expr::Identifier(ident) => Some(ident),
                     Expr::CompoundIdentifier(parts) => parts.last(),
                     _ => None,
                 }
-                && FDW_OPTION_COLUMNS.contains(&super::names::normalize_ident(column).as_str())
+                && columns.contains(&super::names::normalize_ident(column).as_str())
             {
+                let mut alias = alias.take();
+                let subquery = if function.as_deref() == Some("unnest") {
+                    // `unnest(c) x` names its one column `x` too.
+                    let alias = alias.get_or_insert_with(|| TableAlias {
+                        explicit: true,
+                        name: Ident::new("unnest"),
+                        columns: Vec::new(),
+                        at: None,
+                    });
+                    if alias.columns.is_empty() {
+                        alias.columns = vec![TableAliasColumnDef {
+                            name: alias.name.clone(),
+                            data_type: None,
+                        }];
+                    }
+                    self.elements.clone()
+                } else {
+                    self.options.clone()
+                };
                 *factor = TableFactor::Derived {
                     lateral: false,
-                    subquery: self.0.clone(),
-                    alias: alias.take(),
+                    subquery,
+                    alias,
                     sample: None,
                 };
             }
             std::ops::ControlFlow::Continue(())
         }
     }
-    let empty = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(
+    let empty = |sql: &str| -> Result<Box<datafusion::sql::sqlparser::ast::Query>> {
+        Ok(Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(sql)?
+            .parse_query()?)
+    };
+    let _ = statement.visit(&mut Options {
+        options: empty(
             "SELECT CAST(NULL AS TEXT) AS option_name, CAST(NULL AS TEXT) AS option_value \
              WHERE false",
-        )?
-        .parse_query()?;
-    let _ = statement.visit(&mut Options(empty));
+        )?,
+        elements: empty("SELECT CAST(NULL AS TEXT) AS unnest WHERE false")?,
+    });
     Ok(())
 }
 

@@ -186,7 +186,7 @@ impl SchemaProvider for PgCatalog {
         };
         // pg_namespace describes the schemas, not the relations in them.
         let relations = match *built_here {
-            "pg_namespace" | "pg_foreign_server" => Vec::new(),
+            "pg_namespace" | "pg_foreign_server" | "pg_policy" => Vec::new(),
             _ => self.objects.relations().await?,
         };
         let schema = self.objects.schemas().await?[built_here].clone();
