@@ -17,6 +17,7 @@ use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 use super::complexity;
 use super::create_source::{CreateSource, parse_create_source, parse_drop, parse_show_create};
 use crate::catalog::postgres::regclass::TextOperands;
+use crate::catalog::postgres::regproc::RegprocNames;
 use crate::error::{Result, SluiceError};
 
 /// Parses SQL text into statements. Shared by every connection.
@@ -28,7 +29,8 @@ pub struct SqlParser {
     /// would make a correlated scalar subquery in a select list NULL and cut an
     /// uncorrelated one to one row (see [`super::scalar_subqueries`]), and with
     /// [`TextOperands`] before `RewriteRegCastToSubquery`, so that `'name'::regclass`
-    /// is read by Sluice's `regclass` (see `catalog::postgres::regclass`).
+    /// is read by Sluice's `regclass` (see `catalog::postgres::regclass`), and
+    /// [`RegprocNames`] before it too (`typinput = 'array_in'::regproc`).
     all_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
     kept_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
 }
@@ -54,6 +56,7 @@ impl Default for SqlParser {
         all_rules.insert(all_rules.len() - 1, removal);
         let mut kept_rules = crate_rules;
         kept_rules.insert(kept_rules.len() - 2, Arc::new(TextOperands));
+        kept_rules.insert(kept_rules.len() - 2, Arc::new(RegprocNames));
         SqlParser {
             inner: PostgresCompatibilityParser::new(),
             all_rules,
@@ -256,9 +259,13 @@ impl SqlParser {
     fn parse_standard(&self, text: &str) -> Result<Vec<Statement>> {
         let answer = self.inner.parse(text).map_err(SluiceError::from)?;
         // Without two SELECTs there is no subquery for the rule to change, and
-        // without `regclass` no cast for `TextOperands` (a second parse costs).
+        // without `regclass` or `regproc` no cast for `TextOperands` or `RegprocNames`
+        // (a second parse costs).
         let lower = text.to_ascii_lowercase();
-        if lower.matches("select").count() < 2 && !lower.contains("regclass") {
+        if lower.matches("select").count() < 2
+            && !lower.contains("regclass")
+            && !lower.contains("regproc")
+        {
             return Ok(answer);
         }
         let Ok(plain) = DfParser::parse_sql(&PostgreSqlDialect {}, text) else {
@@ -326,6 +333,7 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     super::scalar_subqueries::rewrite_scalar_subqueries(statement);
     unqualify_operators(statement);
     super::array_literals::rewrite_array_literals(statement);
+    super::functions::expandarray::rewrite_expandarray_calls(statement);
     super::windows::rewrite_windows(statement)?;
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);
@@ -545,10 +553,21 @@ fn unqualify_operators(statement: &mut Statement) {
 
 /// Postgres's composite field access, `(expr).field`: DataFusion reads the field
 /// name only as a string, so `.field` becomes `.'field'` (folded like any
-/// identifier).
+/// identifier). A subscripted qualified column, `t.c[1]`, is left a column.
 fn quote_field_names(statement: &mut Statement) {
     use datafusion::sql::sqlparser::ast::{AccessExpr, Value, visit_expressions_mut};
     let _ = visit_expressions_mut(statement, |expr| {
+        // `t.c[1]` is column `c` of relation `t`, subscripted (pgjdbc writes
+        // `con.conkey[pos.n]`): the relation and column are one name.
+        if let Expr::CompoundFieldAccess { root, access_chain } = expr
+            && let Expr::Identifier(relation) = root.as_ref()
+            && let Some(AccessExpr::Dot(Expr::Identifier(column))) = access_chain.first()
+            && access_chain.len() > 1
+        {
+            let name = Expr::CompoundIdentifier(vec![relation.clone(), column.clone()]);
+            **root = name;
+            access_chain.remove(0);
+        }
         if let Expr::CompoundFieldAccess { access_chain, .. } = expr {
             for access in access_chain {
                 if let AccessExpr::Dot(Expr::Identifier(ident)) = access {

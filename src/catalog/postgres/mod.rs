@@ -17,6 +17,7 @@ pub mod objects;
 pub mod oids;
 mod proc;
 pub mod regclass;
+pub mod regproc;
 pub mod roles;
 mod rows;
 pub mod tables;
@@ -145,6 +146,30 @@ pub fn install(
     Ok(())
 }
 
+/// `pg_settings` rows after the crate's: the preset settings drivers read, as
+/// PostgreSQL 15 shows them (`max_index_keys`, for pgjdbc's `getImportedKeys`).
+fn preset_settings(schema: SchemaRef) -> Result<datafusion::arrow::array::RecordBatch> {
+    use crate::sql::settings::MAX_INDEX_KEYS;
+    let mut rows = rows::Rows::new(schema);
+    rows.push(vec![
+        ("name", "max_index_keys".into()),
+        ("setting", MAX_INDEX_KEYS.into()),
+        ("category", "Preset Options".into()),
+        (
+            "short_desc",
+            "Shows the maximum number of index keys.".into(),
+        ),
+        ("context", "internal".into()),
+        ("vartype", "integer".into()),
+        ("source", "default".into()),
+        ("min_val", MAX_INDEX_KEYS.into()),
+        ("max_val", MAX_INDEX_KEYS.into()),
+        ("reset_val", MAX_INDEX_KEYS.into()),
+        ("pending_restart", false.into()),
+    ]);
+    rows.finish()
+}
+
 /// The schema `pg_catalog`: the crate's relations, but those in
 /// [`tables::BUILT_HERE`] built from [`PgObjects`] when a query names them.
 #[derive(Debug)]
@@ -173,6 +198,13 @@ impl SchemaProvider for PgCatalog {
                 batch.schema(),
                 vec![vec![batch]],
             )?)));
+        }
+        if lower == "pg_settings" {
+            let Some(inner) = self.inner.table(name).await? else {
+                return Ok(None);
+            };
+            let rows = preset_settings(inner.schema())?;
+            return Ok(Some(Arc::new(proc::WithRows { inner, rows })));
         }
         if lower == "pg_proc" && self.objects.catalog.has_functions() {
             let Some(inner) = self.inner.table(name).await? else {
