@@ -558,15 +558,22 @@ fn quote_field_names(statement: &mut Statement) {
     use datafusion::sql::sqlparser::ast::{AccessExpr, Value, visit_expressions_mut};
     let _ = visit_expressions_mut(statement, |expr| {
         // `t.c[1]` is column `c` of relation `t`, subscripted (pgjdbc writes
-        // `con.conkey[pos.n]`): the relation and column are one name.
+        // `con.conkey[pos.n]`): the names before the subscript are one name
+        // (`s.t.c[1]` too; DataFusion reads a field of a column in a name as well).
         if let Expr::CompoundFieldAccess { root, access_chain } = expr
-            && let Expr::Identifier(relation) = root.as_ref()
-            && let Some(AccessExpr::Dot(Expr::Identifier(column))) = access_chain.first()
-            && access_chain.len() > 1
+            && let Expr::Identifier(first) = root.as_ref()
         {
-            let name = Expr::CompoundIdentifier(vec![relation.clone(), column.clone()]);
-            **root = name;
-            access_chain.remove(0);
+            let mut name = vec![first.clone()];
+            while access_chain.len() > 1
+                && name.len() < 3
+                && let Some(AccessExpr::Dot(Expr::Identifier(part))) = access_chain.first()
+            {
+                name.push(part.clone());
+                access_chain.remove(0);
+            }
+            if name.len() > 1 {
+                **root = Expr::CompoundIdentifier(name);
+            }
         }
         if let Expr::CompoundFieldAccess { access_chain, .. } = expr {
             for access in access_chain {
@@ -1070,6 +1077,37 @@ fn postgres_column_name(expr: &Expr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        SqlParser::default().parse_one(sql).unwrap().to_string()
+    }
+
+    #[test]
+    fn unnest_over_storage_options_is_no_rows() {
+        let text = rewritten(
+            "SELECT array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x) \
+             FROM pg_class tc",
+        );
+        assert!(
+            text.contains("FROM (SELECT CAST(NULL AS TEXT) AS unnest WHERE false) x (x)"),
+            "{text}"
+        );
+        // Other arrays are DataFusion's.
+        let text = rewritten("SELECT x FROM unnest(make_array(1, 2)) x");
+        assert!(text.contains("UNNEST(make_array(1, 2)) x"), "{text}");
+    }
+
+    #[test]
+    fn qualified_columns_keep_their_subscripts() {
+        for (sql, expected) in [
+            ("SELECT con.conkey[1] FROM t con", "con.conkey[1]"),
+            ("SELECT s.t.c[2] FROM s.t", "s.t.c[2]"),
+            ("SELECT (f(x)).a FROM t", "(f(x)).'a'"),
+        ] {
+            let text = rewritten(sql);
+            assert!(text.contains(expected), "{sql}: {text}");
+        }
+    }
 
     #[test]
     fn syntax_errors_have_sqlstate_42601() {
