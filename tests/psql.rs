@@ -154,6 +154,8 @@ async fn psql_catalog_commands_print_as_with_postgres() {
         "\\d+ orders",
         "\\d spend",
         "\\d+ spend",
+        "\\df",
+        "\\df+",
     ] {
         let (ok, ours, err) = run_psql(&sluice, &["-c", command]).await;
         assert!(ok, "{command} on Sluice: {err}");
@@ -179,6 +181,21 @@ async fn psql_catalog_commands_print_as_with_postgres() {
             "{command}: Sluice printed\n{ours}\nPostgreSQL printed\n{theirs}"
         );
     }
+    // `\df+` prints a SQL function's body as PostgreSQL parsed it, which Sluice does
+    // not keep: refused, not printed otherwise.
+    let (ok, _, err) = run_psql(
+        &sluice,
+        &[
+            "-c",
+            "CREATE FUNCTION add_one(x int) RETURNS int LANGUAGE sql IMMUTABLE RETURN x + 1",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = run_psql(&sluice, &["-c", "\\df"]).await;
+    assert!(ok && out.contains("add_one"), "{out}");
+    let (ok, _, err) = run_psql(&sluice, &["-v", "VERBOSITY=verbose", "-c", "\\df+"]).await;
+    assert!(!ok && err.contains("0A000"), "{err}");
 }
 
 /// psql's output with the lines after `View definition:` (up to the next line that

@@ -20,7 +20,9 @@ pub mod regclass;
 pub mod regproc;
 pub mod roles;
 mod rows;
+mod sqlbody;
 pub mod tables;
+mod text_arrays;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,6 +137,7 @@ pub fn install(
         Arc::new(information_schema::InformationSchema::new(objects.clone())),
     )?;
     regclass::install(context, objects.clone());
+    context.register_udf(sqlbody::udf(objects.clone()));
     for function in functions::all(objects) {
         context.register_udf(function);
     }
@@ -206,12 +209,19 @@ impl SchemaProvider for PgCatalog {
             let rows = preset_settings(inner.schema())?;
             return Ok(Some(Arc::new(proc::WithRows { inner, rows })));
         }
-        if lower == "pg_proc" && self.objects.catalog.has_functions() {
-            let Some(inner) = self.inner.table(name).await? else {
+        if lower == "pg_proc" {
+            let Some(mut inner) = self.inner.table(name).await? else {
                 return Ok(None);
             };
-            let rows = proc::rows(inner.schema(), &self.objects.catalog.functions())?;
-            return Ok(Some(Arc::new(proc::WithRows { inner, rows })));
+            if self.objects.catalog.has_functions() {
+                let rows = proc::rows(inner.schema(), &self.objects.catalog.functions())?;
+                inner = Arc::new(proc::WithRows { inner, rows });
+            }
+            // `aclitem[]`, not text (psql's `\df+` gives it to `array_to_string`).
+            return Ok(Some(Arc::new(text_arrays::TextArrayColumns::new(
+                inner,
+                &["proacl"],
+            ))));
         }
         let Some(built_here) = tables::BUILT_HERE.iter().find(|n| **n == lower) else {
             return self.inner.table(name).await;
