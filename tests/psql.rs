@@ -109,3 +109,116 @@ async fn psql_describes_tables() {
         assert!(out.contains(expected), "missing {expected} in:\n{out}");
     }
 }
+
+/// The schema both servers hold for the comparison below: a table with a primary key,
+/// a NOT NULL column and a DEFAULT, a materialized view, a read-only role with a
+/// grant. The view's query is written as PostgreSQL prints it back (qualified
+/// columns), as Sluice prints the query as written.
+const COMPARED_SCHEMA: &str = "
+CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT NOT NULL, amount NUMERIC(10,2),
+    placed TIMESTAMP, note TEXT DEFAULT 'none');
+CREATE MATERIALIZED VIEW spend AS
+    SELECT orders.customer, count(*) AS n FROM orders GROUP BY orders.customer;
+CREATE USER bi;
+GRANT SELECT ON orders TO bi;
+";
+
+/// psql's catalog commands print the same on Sluice as on PostgreSQL 15 holding the
+/// same schema (issue 15). PostgreSQL prints a view's query on indented lines, Sluice
+/// as written: the `View definition` lines are compared with white space collapsed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_catalog_commands_print_as_with_postgres() {
+    let sluice = TestServer::start().await;
+    sluice
+        .client()
+        .await
+        .batch_execute(COMPARED_SCHEMA)
+        .await
+        .unwrap();
+    let postgres = common::postgres::Postgres::start();
+    postgres
+        .client()
+        .await
+        .batch_execute(COMPARED_SCHEMA)
+        .await
+        .unwrap();
+    let port = postgres.port;
+    for command in [
+        "\\d",
+        "\\dt",
+        "\\dm",
+        "\\di",
+        "\\du",
+        "\\dp",
+        "\\d orders",
+        "\\d+ orders",
+        "\\d spend",
+        "\\d+ spend",
+        "\\df",
+        "\\df+",
+    ] {
+        let (ok, ours, err) = run_psql(&sluice, &["-c", command]).await;
+        assert!(ok, "{command} on Sluice: {err}");
+        let (ok, theirs, err) = tokio::task::spawn_blocking(move || {
+            let output = std::process::Command::new("psql")
+                .args(["-X", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+                .args(["-c", command])
+                .output()
+                .expect("psql runs");
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(ok, "{command} on PostgreSQL: {err}");
+        assert_eq!(
+            with_view_definition_collapsed(&ours),
+            with_view_definition_collapsed(&theirs),
+            "{command}: Sluice printed\n{ours}\nPostgreSQL printed\n{theirs}"
+        );
+    }
+    // `\df+` prints a SQL function's body as PostgreSQL parsed it, which Sluice does
+    // not keep: refused, not printed otherwise.
+    let (ok, _, err) = run_psql(
+        &sluice,
+        &[
+            "-c",
+            "CREATE FUNCTION add_one(x int) RETURNS int LANGUAGE sql IMMUTABLE RETURN x + 1",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = run_psql(&sluice, &["-c", "\\df"]).await;
+    assert!(ok && out.contains("add_one"), "{out}");
+    let (ok, _, err) = run_psql(&sluice, &["-v", "VERBOSITY=verbose", "-c", "\\df+"]).await;
+    assert!(!ok && err.contains("0A000"), "{err}");
+}
+
+/// psql's output with the lines after `View definition:` (up to the next line that
+/// is not indented) joined, each run of white space one space.
+fn with_view_definition_collapsed(output: &str) -> String {
+    let mut lines = Vec::new();
+    let mut definition: Option<Vec<&str>> = None;
+    for line in output.lines() {
+        if let Some(parts) = definition.as_mut() {
+            if line.starts_with(' ') {
+                parts.extend(line.split_whitespace());
+                continue;
+            }
+            lines.push(parts.join(" "));
+            definition = None;
+        }
+        lines.push(line.to_string());
+        if line == "View definition:" {
+            definition = Some(Vec::new());
+        }
+    }
+    if let Some(parts) = definition {
+        lines.push(parts.join(" "));
+    }
+    lines.join("\n")
+}

@@ -14,6 +14,7 @@
 //! parameter types) but executed by [`dml`] on Sluice's durable write path.
 
 pub mod append_only;
+pub mod array_literals;
 pub mod backends;
 pub mod column_origins;
 pub mod complexity;

@@ -17,6 +17,7 @@ use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 use super::complexity;
 use super::create_source::{CreateSource, parse_create_source, parse_drop, parse_show_create};
 use crate::catalog::postgres::regclass::TextOperands;
+use crate::catalog::postgres::regproc::RegprocNames;
 use crate::error::{Result, SluiceError};
 
 /// Parses SQL text into statements. Shared by every connection.
@@ -28,7 +29,8 @@ pub struct SqlParser {
     /// would make a correlated scalar subquery in a select list NULL and cut an
     /// uncorrelated one to one row (see [`super::scalar_subqueries`]), and with
     /// [`TextOperands`] before `RewriteRegCastToSubquery`, so that `'name'::regclass`
-    /// is read by Sluice's `regclass` (see `catalog::postgres::regclass`).
+    /// is read by Sluice's `regclass` (see `catalog::postgres::regclass`), and
+    /// [`RegprocNames`] before it too (`typinput = 'array_in'::regproc`).
     all_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
     kept_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
 }
@@ -54,6 +56,7 @@ impl Default for SqlParser {
         all_rules.insert(all_rules.len() - 1, removal);
         let mut kept_rules = crate_rules;
         kept_rules.insert(kept_rules.len() - 2, Arc::new(TextOperands));
+        kept_rules.insert(kept_rules.len() - 2, Arc::new(RegprocNames));
         SqlParser {
             inner: PostgresCompatibilityParser::new(),
             all_rules,
@@ -256,9 +259,13 @@ impl SqlParser {
     fn parse_standard(&self, text: &str) -> Result<Vec<Statement>> {
         let answer = self.inner.parse(text).map_err(SluiceError::from)?;
         // Without two SELECTs there is no subquery for the rule to change, and
-        // without `regclass` no cast for `TextOperands` (a second parse costs).
+        // without `regclass` or `regproc` no cast for `TextOperands` or `RegprocNames`
+        // (a second parse costs).
         let lower = text.to_ascii_lowercase();
-        if lower.matches("select").count() < 2 && !lower.contains("regclass") {
+        if lower.matches("select").count() < 2
+            && !lower.contains("regclass")
+            && !lower.contains("regproc")
+        {
             return Ok(answer);
         }
         let Ok(plain) = DfParser::parse_sql(&PostgreSqlDialect {}, text) else {
@@ -325,6 +332,8 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     qualify_pg_user(statement);
     super::scalar_subqueries::rewrite_scalar_subqueries(statement);
     unqualify_operators(statement);
+    super::array_literals::rewrite_array_literals(statement);
+    super::functions::expandarray::rewrite_expandarray_calls(statement);
     super::windows::rewrite_windows(statement)?;
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);
@@ -347,7 +356,7 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     // After naming: the call's column keeps its name, not `unnest`'s.
     super::functions::subscripts::rewrite_generate_subscripts(statement);
     rewrite_mod_calls(statement);
-    rewrite_fdw_options(statement)?;
+    rewrite_null_option_functions(statement)?;
     Ok(())
 }
 
@@ -362,53 +371,93 @@ const FDW_OPTION_COLUMNS: [&str; 5] = [
     "fdwoptions",
 ];
 
-/// `pg_options_to_table(c)` in `FROM`, over one of the [`FDW_OPTION_COLUMNS`] (psql's
-/// `\d` of a source, a foreign table to clients, asks for its columns' options): no
-/// rows, as PostgreSQL answers for NULL options. DataFusion cannot call a table
-/// function on a column, and the answer is known.
-fn rewrite_fdw_options(statement: &mut Statement) -> Result<()> {
+/// The storage option columns of `pg_catalog` (`pg_class.reloptions`,
+/// `pg_attribute.attoptions`): Sluice has no storage parameters, so they are always
+/// NULL.
+const STORAGE_OPTION_COLUMNS: [&str; 2] = ["reloptions", "attoptions"];
+
+/// The rows of a table function called on one of the always-NULL option columns:
+/// `pg_options_to_table(c)` over one of the [`FDW_OPTION_COLUMNS`] (psql's `\d` of a
+/// source, a foreign table to clients, asks for its columns' options) and
+/// `unnest(c)` over one of the [`STORAGE_OPTION_COLUMNS`] (psql's `\d+` lists a
+/// table's TOAST table's options) — none, as PostgreSQL answers for NULL. DataFusion
+/// cannot call a table function on a column, and the answer is known.
+fn rewrite_null_option_functions(statement: &mut Statement) -> Result<()> {
     use datafusion::sql::sqlparser::ast::{
-        FunctionArg, FunctionArgExpr, TableFactor, VisitMut, VisitorMut,
+        FunctionArg, FunctionArgExpr, TableAlias, TableAliasColumnDef, TableFactor, VisitMut,
+        VisitorMut,
     };
     use datafusion::sql::sqlparser::parser::Parser;
-    struct Options(Box<datafusion::sql::sqlparser::ast::Query>);
+    struct Options {
+        options: Box<datafusion::sql::sqlparser::ast::Query>,
+        elements: Box<datafusion::sql::sqlparser::ast::Query>,
+    }
     impl VisitorMut for Options {
         type Break = ();
         fn post_visit_table_factor(
             &mut self,
             factor: &mut TableFactor,
         ) -> std::ops::ControlFlow<()> {
-            if table_function(factor).as_deref() == Some("pg_options_to_table")
-                && let TableFactor::Table {
-                    alias,
-                    args: Some(args),
-                    ..
-                } = factor
+            let function = table_function(factor);
+            let columns: &[&str] = match function.as_deref() {
+                Some("pg_options_to_table") => &FDW_OPTION_COLUMNS,
+                Some("unnest") => &STORAGE_OPTION_COLUMNS,
+                _ => return std::ops::ControlFlow::Continue(()),
+            };
+            if let TableFactor::Table {
+                alias,
+                args: Some(args),
+                ..
+            } = factor
                 && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(column))] = args.args.as_slice()
                 && let Some(column) = match column {
                     Expr::Identifier(ident) => Some(ident),
                     Expr::CompoundIdentifier(parts) => parts.last(),
                     _ => None,
                 }
-                && FDW_OPTION_COLUMNS.contains(&super::names::normalize_ident(column).as_str())
+                && columns.contains(&super::names::normalize_ident(column).as_str())
             {
+                let mut alias = alias.take();
+                let subquery = if function.as_deref() == Some("unnest") {
+                    // `unnest(c) x` names its one column `x` too.
+                    let alias = alias.get_or_insert_with(|| TableAlias {
+                        explicit: true,
+                        name: Ident::new("unnest"),
+                        columns: Vec::new(),
+                        at: None,
+                    });
+                    if alias.columns.is_empty() {
+                        alias.columns = vec![TableAliasColumnDef {
+                            name: alias.name.clone(),
+                            data_type: None,
+                        }];
+                    }
+                    self.elements.clone()
+                } else {
+                    self.options.clone()
+                };
                 *factor = TableFactor::Derived {
                     lateral: false,
-                    subquery: self.0.clone(),
-                    alias: alias.take(),
+                    subquery,
+                    alias,
                     sample: None,
                 };
             }
             std::ops::ControlFlow::Continue(())
         }
     }
-    let empty = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(
+    let empty = |sql: &str| -> Result<Box<datafusion::sql::sqlparser::ast::Query>> {
+        Ok(Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(sql)?
+            .parse_query()?)
+    };
+    let _ = statement.visit(&mut Options {
+        options: empty(
             "SELECT CAST(NULL AS TEXT) AS option_name, CAST(NULL AS TEXT) AS option_value \
              WHERE false",
-        )?
-        .parse_query()?;
-    let _ = statement.visit(&mut Options(empty));
+        )?,
+        elements: empty("SELECT CAST(NULL AS TEXT) AS unnest WHERE false")?,
+    });
     Ok(())
 }
 
@@ -504,10 +553,28 @@ fn unqualify_operators(statement: &mut Statement) {
 
 /// Postgres's composite field access, `(expr).field`: DataFusion reads the field
 /// name only as a string, so `.field` becomes `.'field'` (folded like any
-/// identifier).
+/// identifier). A subscripted qualified column, `t.c[1]`, is left a column.
 fn quote_field_names(statement: &mut Statement) {
     use datafusion::sql::sqlparser::ast::{AccessExpr, Value, visit_expressions_mut};
     let _ = visit_expressions_mut(statement, |expr| {
+        // `t.c[1]` is column `c` of relation `t`, subscripted (pgjdbc writes
+        // `con.conkey[pos.n]`): the names before the subscript are one name
+        // (`s.t.c[1]` too; DataFusion reads a field of a column in a name as well).
+        if let Expr::CompoundFieldAccess { root, access_chain } = expr
+            && let Expr::Identifier(first) = root.as_ref()
+        {
+            let mut name = vec![first.clone()];
+            while access_chain.len() > 1
+                && name.len() < 3
+                && let Some(AccessExpr::Dot(Expr::Identifier(part))) = access_chain.first()
+            {
+                name.push(part.clone());
+                access_chain.remove(0);
+            }
+            if name.len() > 1 {
+                **root = Expr::CompoundIdentifier(name);
+            }
+        }
         if let Expr::CompoundFieldAccess { access_chain, .. } = expr {
             for access in access_chain {
                 if let AccessExpr::Dot(Expr::Identifier(ident)) = access {
@@ -1010,6 +1077,37 @@ fn postgres_column_name(expr: &Expr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        SqlParser::default().parse_one(sql).unwrap().to_string()
+    }
+
+    #[test]
+    fn unnest_over_storage_options_is_no_rows() {
+        let text = rewritten(
+            "SELECT array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x) \
+             FROM pg_class tc",
+        );
+        assert!(
+            text.contains("FROM (SELECT CAST(NULL AS TEXT) AS unnest WHERE false) x (x)"),
+            "{text}"
+        );
+        // Other arrays are DataFusion's.
+        let text = rewritten("SELECT x FROM unnest(make_array(1, 2)) x");
+        assert!(text.contains("UNNEST(make_array(1, 2)) x"), "{text}");
+    }
+
+    #[test]
+    fn qualified_columns_keep_their_subscripts() {
+        for (sql, expected) in [
+            ("SELECT con.conkey[1] FROM t con", "con.conkey[1]"),
+            ("SELECT s.t.c[2] FROM s.t", "s.t.c[2]"),
+            ("SELECT (f(x)).a FROM t", "(f(x)).'a'"),
+        ] {
+            let text = rewritten(sql);
+            assert!(text.contains(expected), "{sql}: {text}");
+        }
+    }
 
     #[test]
     fn syntax_errors_have_sqlstate_42601() {

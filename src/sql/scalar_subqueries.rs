@@ -24,6 +24,10 @@
 //! FROM ...)`: the rows' values in order, `{}` when there is none
 //! ([`rewrite_array_subqueries`]).
 //!
+//! An `ARRAY(subquery)` that reads only one of the [`EMPTY_RELATIONS`] is `{}`
+//! (`make_array()`): psql's `\dp` nests in it a subquery correlated with it by
+//! `oid = ANY (polroles)`, which DataFusion cannot decorrelate.
+//!
 //! (The `pg_catalog` crate's parser would instead replace a correlated subquery in a
 //! select list with NULL and cut an uncorrelated one to `LIMIT 1`; `sql::parser` keeps
 //! that rule out.)
@@ -104,6 +108,39 @@ const AGGREGATES: &[&str] = &[
     SINGLE_VALUE,
 ];
 
+/// `pg_catalog` relations that have no rows in Sluice (`pg_policy`: there is no row
+/// security).
+const EMPTY_RELATIONS: [&str; 1] = ["pg_policy"];
+
+/// Whether `query` reads one of the [`EMPTY_RELATIONS`] and nothing else.
+fn reads_only_an_empty_relation(query: &Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    let [
+        TableWithJoins {
+            relation: TableFactor::Table {
+                name, args: None, ..
+            },
+            joins,
+        },
+    ] = select.from.as_slice()
+    else {
+        return false;
+    };
+    let names: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident().map(normalize_ident))
+        .collect();
+    let relation = match names.as_slice() {
+        [relation] => relation,
+        [schema, relation] if schema == "pg_catalog" => relation,
+        _ => return false,
+    };
+    joins.is_empty() && EMPTY_RELATIONS.contains(&relation.as_str())
+}
+
 /// `ARRAY(subquery)` as an aggregate scalar subquery (see the module's header);
 /// `0A000` for a subquery with `GROUP BY`, `DISTINCT`, `LIMIT`, set operations or
 /// more than one output.
@@ -121,6 +158,23 @@ pub fn rewrite_array_subqueries(statement: &mut Statement) -> crate::error::Resu
             .last()
             .is_some_and(|n| n.to_string().eq_ignore_ascii_case("array"))
         {
+            return ControlFlow::Continue(());
+        }
+        if reads_only_an_empty_relation(query) {
+            *expr = Expr::Function(Function {
+                name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("make_array"))]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args: vec![],
+                    clauses: vec![],
+                }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            });
             return ControlFlow::Continue(());
         }
         match array_subquery(query) {
@@ -642,6 +696,24 @@ mod tests {
             .remove(0);
         rewrite_scalar_subqueries(&mut statement);
         statement.to_string()
+    }
+
+    #[test]
+    fn an_array_of_an_empty_relation_is_empty() {
+        let mut statement = Parser::parse_sql(
+            &PostgreSqlDialect {},
+            "SELECT ARRAY(SELECT polname || array_to_string(ARRAY(SELECT rolname FROM pg_roles \
+             WHERE oid = ANY (polroles)), ',') FROM pg_catalog.pg_policy WHERE polrelid = c.oid), \
+             ARRAY(SELECT attname FROM pg_attribute a WHERE attrelid = c.oid) FROM pg_class c",
+        )
+        .unwrap()
+        .remove(0);
+        rewrite_array_subqueries(&mut statement).unwrap();
+        let text = statement.to_string();
+        assert!(
+            text.starts_with("SELECT make_array(), (SELECT coalesce(array_agg(attname)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub const PG_VERSION: &str = "15.6";
 /// `server_version_num` matching [`PG_VERSION`].
 pub const PG_VERSION_NUM: &str = "150006";
 
+/// `max_index_keys`: PostgreSQL's; pgjdbc reads it (in `pg_settings`) to number the
+/// columns of foreign keys, which Sluice does not have.
+pub const MAX_INDEX_KEYS: &str = "32";
+
 /// `SELECT version()`.
 pub fn version_string() -> String {
     format!(
@@ -53,6 +57,7 @@ const SETTINGS: &[Setting] = &[
     ro("server_encoding", "UTF8"),
     ro("integer_datetimes", "on"),
     ro("max_identifier_length", "63"),
+    ro("max_index_keys", MAX_INDEX_KEYS),
     ro("lc_collate", "C"),
     ro("lc_ctype", "C"),
     ro("is_superuser", "on"),

@@ -17,9 +17,12 @@ pub mod objects;
 pub mod oids;
 mod proc;
 pub mod regclass;
+pub mod regproc;
 pub mod roles;
 mod rows;
+mod sqlbody;
 pub mod tables;
+mod text_arrays;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -134,6 +137,7 @@ pub fn install(
         Arc::new(information_schema::InformationSchema::new(objects.clone())),
     )?;
     regclass::install(context, objects.clone());
+    context.register_udf(sqlbody::udf(objects.clone()));
     for function in functions::all(objects) {
         context.register_udf(function);
     }
@@ -143,6 +147,30 @@ pub fn install(
         }
     }
     Ok(())
+}
+
+/// `pg_settings` rows after the crate's: the preset settings drivers read, as
+/// PostgreSQL 15 shows them (`max_index_keys`, for pgjdbc's `getImportedKeys`).
+fn preset_settings(schema: SchemaRef) -> Result<datafusion::arrow::array::RecordBatch> {
+    use crate::sql::settings::MAX_INDEX_KEYS;
+    let mut rows = rows::Rows::new(schema);
+    rows.push(vec![
+        ("name", "max_index_keys".into()),
+        ("setting", MAX_INDEX_KEYS.into()),
+        ("category", "Preset Options".into()),
+        (
+            "short_desc",
+            "Shows the maximum number of index keys.".into(),
+        ),
+        ("context", "internal".into()),
+        ("vartype", "integer".into()),
+        ("source", "default".into()),
+        ("min_val", MAX_INDEX_KEYS.into()),
+        ("max_val", MAX_INDEX_KEYS.into()),
+        ("reset_val", MAX_INDEX_KEYS.into()),
+        ("pending_restart", false.into()),
+    ]);
+    rows.finish()
 }
 
 /// The schema `pg_catalog`: the crate's relations, but those in
@@ -174,19 +202,33 @@ impl SchemaProvider for PgCatalog {
                 vec![vec![batch]],
             )?)));
         }
-        if lower == "pg_proc" && self.objects.catalog.has_functions() {
+        if lower == "pg_settings" {
             let Some(inner) = self.inner.table(name).await? else {
                 return Ok(None);
             };
-            let rows = proc::rows(inner.schema(), &self.objects.catalog.functions())?;
+            let rows = preset_settings(inner.schema())?;
             return Ok(Some(Arc::new(proc::WithRows { inner, rows })));
+        }
+        if lower == "pg_proc" {
+            let Some(mut inner) = self.inner.table(name).await? else {
+                return Ok(None);
+            };
+            if self.objects.catalog.has_functions() {
+                let rows = proc::rows(inner.schema(), &self.objects.catalog.functions())?;
+                inner = Arc::new(proc::WithRows { inner, rows });
+            }
+            // `aclitem[]`, not text (psql's `\df+` gives it to `array_to_string`).
+            return Ok(Some(Arc::new(text_arrays::TextArrayColumns::new(
+                inner,
+                &["proacl"],
+            ))));
         }
         let Some(built_here) = tables::BUILT_HERE.iter().find(|n| **n == lower) else {
             return self.inner.table(name).await;
         };
         // pg_namespace describes the schemas, not the relations in them.
         let relations = match *built_here {
-            "pg_namespace" | "pg_foreign_server" => Vec::new(),
+            "pg_namespace" | "pg_foreign_server" | "pg_policy" => Vec::new(),
             _ => self.objects.relations().await?,
         };
         let schema = self.objects.schemas().await?[built_here].clone();

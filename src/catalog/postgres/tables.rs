@@ -1,8 +1,9 @@
 //! The `pg_catalog` relations that describe Sluice's objects — `pg_namespace`,
 //! `pg_class`, `pg_attribute`, `pg_attrdef`, `pg_constraint`, `pg_index`,
-//! `pg_tables`, `pg_views`, `pg_matviews` — built from [`PgRelation`]s with
-//! PostgreSQL 15's columns (the `pg_catalog` crate's schemas, with `conkey`,
-//! `confkey` and `indkey` as real `int2` arrays and `pg_tables.hasindexes` named as
+//! `pg_tables`, `pg_views`, `pg_matviews` (and an empty `pg_policy`) — built from
+//! [`PgRelation`]s with PostgreSQL 15's columns (the `pg_catalog` crate's schemas,
+//! with `conkey`, `confkey` and `indkey` as real `int2` arrays, `relacl`, `attacl`
+//! and `nspacl` as arrays of `aclitem` text, and `pg_tables.hasindexes` named as
 //! PostgreSQL names it).
 
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use super::rows::{Row, Rows, Value};
 use crate::catalog::roles::{Privilege, Roles};
 
 /// The relations built here, instead of the `pg_catalog` crate's.
-pub const BUILT_HERE: [&str; 11] = [
+pub const BUILT_HERE: [&str; 12] = [
     "pg_namespace",
     "pg_foreign_server",
     "pg_foreign_table",
@@ -31,6 +32,9 @@ pub const BUILT_HERE: [&str; 11] = [
     "pg_tables",
     "pg_views",
     "pg_matviews",
+    // No rows (Sluice has no row security policies), but `polroles` an array of OIDs
+    // (psql's `\dp` reads `oid = ANY (polroles)`).
+    "pg_policy",
 ];
 
 /// The name every object's owner has (Sluice has one user so far).
@@ -56,6 +60,14 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
     };
     let oid_arrays: &[&str] = match name {
         "pg_index" => &["indclass", "indcollation"],
+        "pg_policy" => &["polroles"],
+        _ => &[],
+    };
+    // `aclitem[]` and `text[]` columns the crate makes text: arrays of text, as
+    // `relacl` (psql's `\dp` and `\dn+` give them to `array_to_string`).
+    let text_arrays: &[&str] = match name {
+        "pg_attribute" => &["attacl", "attoptions"],
+        "pg_namespace" => &["nspacl"],
         _ => &[],
     };
     let mut fields: Vec<Field> = crate_schema
@@ -71,6 +83,9 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
             } else if oid_arrays.contains(&field.name().as_str()) {
                 // oidvector, as the crate's other OID columns: int4 items.
                 let item = Arc::new(Field::new_list_field(DataType::Int32, true));
+                Field::new(field.name(), DataType::List(item), true)
+            } else if text_arrays.contains(&field.name().as_str()) {
+                let item = Arc::new(Field::new_list_field(DataType::Utf8, true));
                 Field::new(field.name(), DataType::List(item), true)
             } else {
                 field.as_ref().clone()

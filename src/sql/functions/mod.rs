@@ -17,6 +17,7 @@
 //! check runs on the plan before the optimizer, which may introduce functions of its own
 //! for expressions the user wrote without them.
 
+pub mod expandarray;
 pub mod json;
 pub mod like_escape;
 pub mod postgres;
