@@ -273,14 +273,9 @@ async fn main() {
         for &workers in &settings.workers {
             eprintln!("generator freshness at {rate} rows/s on {workers} worker(s)...");
             let poller = common::connect(server.addr).await;
-            let f = freshness::measure_generator(
-                &client,
-                poller,
-                rate,
-                settings.freshness,
-                workers,
-            )
-            .await;
+            let f =
+                freshness::measure_generator(&client, poller, rate, settings.freshness, workers)
+                    .await;
             println!(
                 "| {rate} | {workers} | {} | {:.2} | {:.2} | {:.2} |",
                 f.latencies.len(),

@@ -57,7 +57,11 @@ pub async fn measure(
         .await
         .expect("freshness schema");
     let stop = Arc::new(AtomicBool::new(false));
-    let polls = poll(poller, "SELECT coalesce(latest, 0) FROM fresh_latest", stop.clone());
+    let polls = poll(
+        poller,
+        "SELECT coalesce(latest, 0) FROM fresh_latest",
+        stop.clone(),
+    );
     let per_statement = (rate / 100).max(1) as i64;
     let mut sent = Vec::new();
     let mut ticks = tokio::time::interval(Duration::from_millis(10));
@@ -107,7 +111,8 @@ pub async fn measure_generator(
         .await
         .expect("generator freshness schema");
     let stop = Arc::new(AtomicBool::new(false));
-    let sql = "SELECT coalesce((extract(epoch FROM latest) * 1000000)::BIGINT, 0) FROM fresh_gen_latest";
+    let sql =
+        "SELECT coalesce((extract(epoch FROM latest) * 1000000)::BIGINT, 0) FROM fresh_gen_latest";
     let polls = poll(poller, sql, stop.clone());
     tokio::time::sleep(duration).await;
     // Every stamp the view ever showed is a batch the reader delivered; the stamps of
@@ -120,7 +125,11 @@ pub async fn measure_generator(
         .batch_execute("DROP SOURCE fresh_gen CASCADE")
         .await
         .expect("drop generator freshness schema");
-    let mut stamps: Vec<i64> = replies.iter().map(|(_, stamp)| *stamp).filter(|s| *s > 0).collect();
+    let mut stamps: Vec<i64> = replies
+        .iter()
+        .map(|(_, stamp)| *stamp)
+        .filter(|s| *s > 0)
+        .collect();
     stamps.dedup();
     freshness(&stamps, &replies)
 }
