@@ -42,6 +42,11 @@ fi
 # the PostgreSQL 15 server.
 install_test_tools
 
+# Views on one worker per core, as the server runs them by default (the tests'
+# harness, which the benchmarks share, would run them on 4).
+SLUICE_TEST_VIEW_WORKERS="${SLUICE_TEST_VIEW_WORKERS:-$(nproc)}"
+export SLUICE_TEST_VIEW_WORKERS
+
 step "building the benchmarks" "the cargo messages above say what failed"
 cargo bench "${profile[@]}" --no-run "${targets[@]}"
 step "running the benchmarks" "the benchmark's messages above say what failed"

@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut,
 };
 
-use super::names::normalize_ident;
+use super::names::column_name;
 
 /// `pg_catalog` columns that are arrays of integers (`oid[]`, `int2vector`,
 /// `oidvector`).
@@ -55,15 +55,7 @@ pub fn rewrite_array_literals(statement: &mut Statement) {
 }
 
 fn is_integer_array_column(expr: &Expr) -> bool {
-    let name = match expr {
-        Expr::Identifier(ident) => ident,
-        Expr::CompoundIdentifier(parts) => match parts.last() {
-            Some(last) => last,
-            None => return false,
-        },
-        _ => return false,
-    };
-    INTEGER_ARRAY_COLUMNS.contains(&normalize_ident(name).as_str())
+    column_name(expr).is_some_and(|name| INTEGER_ARRAY_COLUMNS.contains(&name.as_str()))
 }
 
 /// `make_array(...)` of a string literal `'{1,2}'` of integers (`'{}'` has no element

@@ -2,7 +2,7 @@
 //! names, with Postgres's rule: unquoted identifiers fold to lowercase.
 
 use datafusion::common::TableReference;
-use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
+use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName};
 
 use crate::catalog::{DEFAULT_DATABASE, DEFAULT_SCHEMA};
 use crate::error::{Result, SluiceError};
@@ -12,6 +12,16 @@ pub fn normalize_ident(ident: &Ident) -> String {
     match ident.quote_style {
         Some(_) => ident.value.clone(),
         None => ident.value.to_lowercase(),
+    }
+}
+
+/// The column an expression names (`c` or `t.c`: its last part), normalized;
+/// `None` for any other expression.
+pub fn column_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(ident) => Some(normalize_ident(ident)),
+        Expr::CompoundIdentifier(parts) => parts.last().map(normalize_ident),
+        _ => None,
     }
 }
 

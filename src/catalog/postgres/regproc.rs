@@ -14,7 +14,7 @@ use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut,
 };
 
-use crate::sql::names::normalize_ident;
+use crate::sql::names::column_name;
 
 /// `pg_type`'s columns that name a function (`regproc` in PostgreSQL).
 const FUNCTION_COLUMNS: [&str; 7] = [
@@ -55,15 +55,7 @@ impl datafusion_pg_catalog::sql::rules::SqlStatementRewriteRule for RegprocNames
 }
 
 fn is_function_column(expr: &Expr) -> bool {
-    let name = match expr {
-        Expr::Identifier(ident) => ident,
-        Expr::CompoundIdentifier(parts) => match parts.last() {
-            Some(last) => last,
-            None => return false,
-        },
-        _ => return false,
-    };
-    FUNCTION_COLUMNS.contains(&normalize_ident(name).as_str())
+    column_name(expr).is_some_and(|name| FUNCTION_COLUMNS.contains(&name.as_str()))
 }
 
 /// The function name of `'[pg_catalog.]name'::regproc`, as a string literal.
