@@ -3,11 +3,11 @@
 //! `pg_database_size(name | oid)`, in bytes of Sluice's files in the data directory:
 //!
 //! ```text
-//!  table              tables/<id>/            write-ahead log and snapshot
-//!  materialized view  checkpoints/views/<id>-<n>/  its checkpointed state (run files)
-//!  primary key index  none: rebuilt in memory from the table's rows at start    → 0
-//!  source             none: its rows come from outside (as a foreign table)    → 0
-//!  system relation    none: built from the catalog when read                    → 0
+//!  table              tables/<id>/                  write-ahead log and snapshot
+//!  materialized view  checkpoints/views/<id>-<n>/   its checkpointed state (runs)
+//!  primary key index  no file: rebuilt in memory from the table at start    → 0
+//!  source             no file: its rows come from outside (a foreign table) → 0
+//!  system relation    no file: built from the catalog when read             → 0
 //!  database           every file under the data directory
 //! ```
 //!
