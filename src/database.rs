@@ -315,6 +315,7 @@ fn new_context(
     ));
     context.register_udf(crate::sql::functions::like_escape::like_escape());
     context.register_udf(crate::sql::functions::quote::quote_literal());
+    context.register_udf(crate::sql::functions::size_pretty::pg_size_pretty());
     context.register_udf(crate::sql::functions::subscripts::generate_subscripts());
     context.register_udf(crate::sql::functions::expandarray::ExpandArray::udf());
     for function in crate::sql::functions::json::functions() {

@@ -61,11 +61,13 @@ pub mod sqlstate {
     pub const DUPLICATE_FUNCTION: &str = "42723";
     pub const INVALID_FUNCTION_DEFINITION: &str = "42P13";
     pub const WRONG_OBJECT_TYPE: &str = "42809";
+    pub const INVALID_CATALOG_NAME: &str = "3D000";
 
     /// Every code above.
     const ALL: &[&str] = &[
         SYNTAX_ERROR,
         UNDEFINED_TABLE,
+        INVALID_CATALOG_NAME,
         UNDEFINED_COLUMN,
         UNDEFINED_FUNCTION,
         UNDEFINED_OBJECT,

@@ -159,21 +159,7 @@ async fn psql_catalog_commands_print_as_with_postgres() {
     ] {
         let (ok, ours, err) = run_psql(&sluice, &["-c", command]).await;
         assert!(ok, "{command} on Sluice: {err}");
-        let (ok, theirs, err) = tokio::task::spawn_blocking(move || {
-            let output = std::process::Command::new("psql")
-                .args(["-X", "-h", "127.0.0.1", "-p", &port.to_string()])
-                .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
-                .args(["-c", command])
-                .output()
-                .expect("psql runs");
-            (
-                output.status.success(),
-                String::from_utf8_lossy(&output.stdout).into_owned(),
-                String::from_utf8_lossy(&output.stderr).into_owned(),
-            )
-        })
-        .await
-        .unwrap();
+        let (ok, theirs, err) = postgres_psql(port, &["-c", command]).await;
         assert!(ok, "{command} on PostgreSQL: {err}");
         assert_eq!(
             with_view_definition_collapsed(&ours),
@@ -196,6 +182,195 @@ async fn psql_catalog_commands_print_as_with_postgres() {
     assert!(ok && out.contains("add_one"), "{out}");
     let (ok, _, err) = run_psql(&sluice, &["-v", "VERBOSITY=verbose", "-c", "\\df+"]).await;
     assert!(!ok && err.contains("0A000"), "{err}");
+}
+
+/// Runs `psql` with `args` against the PostgreSQL listening on `port`.
+async fn postgres_psql(port: u16, args: &[&str]) -> (bool, String, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new("psql")
+            .args(["-X", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+            .args(&args)
+            .output()
+            .expect("psql runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// psql's commands that print sizes (`\dt+`, `\l+`, ...) and `\l`, `\dn+` print on
+/// Sluice as on PostgreSQL 15 holding the same schema, but for what cannot match:
+///
+/// - `Size`: Sluice's files are not PostgreSQL's (a table is its write-ahead log and
+///   snapshot, a primary key index has no file), so the column is masked here and
+///   Sluice's sizes are checked against its data directory below;
+/// - `\l+`'s `Description`: PostgreSQL's `postgres` database has a comment, Sluice
+///   has no `COMMENT ON`;
+/// - `\dn+`: PostgreSQL's `public` belongs to `pg_database_owner`, a role Sluice does
+///   not have; Sluice's belongs to `postgres`, with the same privileges.
+///
+/// Outputs are compared unaligned (`-A`), so that a masked value does not change the
+/// other columns' widths. `\l` lists only `postgres` on both: PostgreSQL also has
+/// `template0` and `template1`, Sluice also `sluice` (its one database's own name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_size_commands_print_as_with_postgres() {
+    let sluice = TestServer::start().await;
+    let client = sluice.client().await;
+    client.batch_execute(COMPARED_SCHEMA).await.unwrap();
+    let postgres = common::postgres::Postgres::start();
+    postgres
+        .client()
+        .await
+        .batch_execute(COMPARED_SCHEMA)
+        .await
+        .unwrap();
+    for (command, masked) in [
+        ("\\dt+", &["Size"][..]),
+        ("\\dm+", &["Size"]),
+        ("\\di+", &["Size"]),
+        ("\\d+", &["Size"]),
+        ("\\l postgres", &[]),
+        ("\\l+ postgres", &["Size", "Description"]),
+        ("\\dn+ public", &[]),
+    ] {
+        let (ok, ours, err) = run_psql(&sluice, &["-A", "-c", command]).await;
+        assert!(ok, "{command} on Sluice: {err}");
+        let (ok, theirs, err) = postgres_psql(postgres.port, &["-A", "-c", command]).await;
+        assert!(ok, "{command} on PostgreSQL: {err}");
+        let theirs = theirs.replace("pg_database_owner", "postgres");
+        assert_eq!(
+            with_columns_masked(&ours, masked),
+            with_columns_masked(&theirs, masked),
+            "{command}: Sluice printed\n{ours}\nPostgreSQL printed\n{theirs}"
+        );
+    }
+
+    // Sluice's sizes are the bytes of its files: a table's directory, growing with
+    // its write-ahead log.
+    let id: i64 = client
+        .query_one(
+            "SELECT id FROM sluice_catalog.relations WHERE name = 'orders'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let table_dir = sluice.dir.path().join("tables").join(id.to_string());
+    let size = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    let before = size("SELECT pg_table_size('orders')").await;
+    assert_eq!(before as u64, bytes_under(&table_dir));
+    client
+        .batch_execute(
+            "INSERT INTO orders VALUES (1, 'ann', 9.50, NULL, 'x'), (2, 'bob', 20, NULL, 'y')",
+        )
+        .await
+        .unwrap();
+    let after = size("SELECT pg_relation_size('public.orders')").await;
+    assert!(after > before, "{after} after inserts, {before} before");
+    assert_eq!(after as u64, bytes_under(&table_dir));
+    assert_eq!(size("SELECT pg_total_relation_size('orders')").await, after);
+    assert_eq!(size("SELECT pg_indexes_size('orders')").await, 0);
+    assert_eq!(size("SELECT pg_relation_size('orders_pkey')").await, 0);
+    let (ok, out, err) = run_psql(&sluice, &["-A", "-t", "-c", "\\dt+ orders"]).await;
+    assert!(ok, "{err}");
+    let pretty = client
+        .query_one(&format!("SELECT pg_size_pretty({after}::bigint)"), &[])
+        .await
+        .unwrap()
+        .get::<_, String>(0);
+    assert!(out.contains(&format!("|{pretty}|")), "{out}");
+    // A view's size is its checkpointed state, written within the checkpoint interval.
+    let mut view = 0;
+    for _ in 0..100 {
+        view = size("SELECT pg_relation_size('spend')").await;
+        if view > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(view > 0, "the view's checkpointed state has no bytes");
+    // The database is the whole data directory (checkpoints write beside the query:
+    // compared once the directory holds still).
+    let mut sizes = Vec::new();
+    for _ in 0..50 {
+        let on_disk = bytes_under(sluice.dir.path());
+        let database = size("SELECT pg_database_size('sluice')").await as u64;
+        if on_disk == database && bytes_under(sluice.dir.path()) == on_disk {
+            sizes.clear();
+            break;
+        }
+        sizes.push((on_disk, database));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        sizes.is_empty(),
+        "pg_database_size never matched the files: {sizes:?}"
+    );
+    assert_eq!(
+        size("SELECT pg_database_size('postgres')").await,
+        size("SELECT pg_database_size('sluice')").await
+    );
+    for (sql, sqlstate) in [
+        ("SELECT pg_relation_size('missing')", "42P01"),
+        ("SELECT pg_database_size('template1')", "3D000"),
+        ("SELECT pg_relation_size('orders', 'heap')", "22023"),
+    ] {
+        let err = client.query_one(sql, &[]).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some(sqlstate), "{sql}: {err}");
+    }
+}
+
+/// The bytes of the files under `path`.
+fn bytes_under(path: &std::path::Path) -> u64 {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return 0;
+    };
+    if metadata.is_file() {
+        return metadata.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| bytes_under(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+/// psql's unaligned output (`-A`) with the values of the columns named `masked`
+/// replaced by `<masked>`: the header is the first line with a `|`, and each line
+/// with as many fields is a row.
+fn with_columns_masked(output: &str, masked: &[&str]) -> String {
+    let mut columns: Option<Vec<usize>> = None;
+    let mut width = 0;
+    let mut lines = Vec::new();
+    for line in output.lines() {
+        let mut fields: Vec<&str> = line.split('|').collect();
+        match &columns {
+            None if fields.len() > 1 => {
+                width = fields.len();
+                columns = Some(
+                    masked
+                        .iter()
+                        .map(|name| fields.iter().position(|f| f == name).expect("a column"))
+                        .collect(),
+                );
+            }
+            Some(columns) if fields.len() == width => {
+                for &c in columns {
+                    fields[c] = "<masked>";
+                }
+            }
+            _ => {}
+        }
+        lines.push(fields.join("|"));
+    }
+    lines.join("\n")
 }
 
 /// psql's output with the lines after `View definition:` (up to the next line that

@@ -250,6 +250,11 @@ impl Catalog {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The data directory (the one holding `catalog.json`).
+    pub fn data_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// Reserves a fresh object id. Ids are persisted with the next [`Catalog::insert`].
     pub fn allocate_id(&self) -> u64 {
         let mut state = self.write();

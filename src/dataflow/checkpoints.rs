@@ -117,6 +117,30 @@ impl Manifest {
         dir.join("views").join(view)
     }
 
+    /// The bytes of the run files view (or sink) `id` has under the checkpoint
+    /// directory `dir`: those of `views/<id>-<n>/`, whatever `n`.
+    pub fn state_bytes(dir: &Path, id: u64) -> Result<u64> {
+        let views = dir.join("views");
+        let entries = match std::fs::read_dir(&views) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        let prefix = format!("{id}-");
+        let mut total = 0;
+        for entry in entries {
+            let entry = entry?;
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+            {
+                total += crate::storage::files::bytes_under(&entry.path())?;
+            }
+        }
+        Ok(total)
+    }
+
     /// Makes this manifest the complete checkpoint in `dir`, atomically.
     pub fn write(&self, dir: &Path) -> Result<()> {
         let json = serde_json::to_vec(self)

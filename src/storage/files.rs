@@ -32,3 +32,47 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)?.sync_all()?;
     Ok(())
 }
+
+/// The bytes of the files at `path`: the file's length, or the sum over every file
+/// below the directory; 0 when nothing is there (a file removed while being counted
+/// counts 0). What `pg_relation_size` and `pg_database_size` answer.
+pub fn bytes_under(path: &Path) -> Result<u64> {
+    let metadata = match fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    if !metadata.is_dir() {
+        return Ok(if metadata.is_file() {
+            metadata.len()
+        } else {
+            0
+        });
+    }
+    let entries = match fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let mut total = 0;
+    for entry in entries {
+        total += bytes_under(&entry?.path())?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_under_sums_the_files_below_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(bytes_under(&dir.path().join("missing")).unwrap(), 0);
+        fs::write(dir.path().join("a"), [0u8; 10]).unwrap();
+        fs::create_dir_all(dir.path().join("b/c")).unwrap();
+        fs::write(dir.path().join("b/c/d"), [0u8; 32]).unwrap();
+        assert_eq!(bytes_under(dir.path()).unwrap(), 42);
+        assert_eq!(bytes_under(&dir.path().join("a")).unwrap(), 10);
+    }
+}

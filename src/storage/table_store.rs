@@ -388,6 +388,11 @@ impl TableStore {
         &self.layout
     }
 
+    /// The directory holding the table's files (`tables/<id>/`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The table's schema.
     pub fn schema(&self) -> SchemaRef {
         self.layout.schema.clone()

@@ -10,8 +10,9 @@
 //! `pg_get_function_result`/`pg_get_function_arguments` describe SQL functions
 //! (`CREATE FUNCTION`; NULL for built-in ones), for psql's `\df`. `format_type` is the `pg_catalog`
 //! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
-//! `obj_description`, `col_description` and `shobj_description` are NULL: Sluice has
-//! no `COMMENT ON`, so no object has a description (`pg_description` is empty).
+//! `col_description` and `shobj_description` are NULL: Sluice has no `COMMENT ON`, so
+//! no object has a description (`pg_description` is empty); `obj_description` gives
+//! only PostgreSQL's descriptions of the schemas `public` and `pg_catalog`.
 //! `has_table_privilege(user, table, privileges)` (and `has_any_column_privilege`:
 //! there are no column privileges) answers from the roles' grants,
 //! `has_schema_privilege` and `has_database_privilege` from the roles' attributes
@@ -91,7 +92,7 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
             DataType::Boolean,
             has_database_privilege,
         ),
-        function("obj_description", DataType::Utf8, no_description),
+        function("obj_description", DataType::Utf8, object_description),
         function("col_description", DataType::Utf8, no_description),
         function("shobj_description", DataType::Utf8, no_description),
         ScalarUDF::new_from_impl(FormatType {
@@ -102,12 +103,10 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
 
 /// The `pg_catalog` crate's functions of one `oid`/`integer` argument, declared for
 /// `int4` only: these take any integer (a literal is `int8`: `pg_get_userbyid(10)`).
-pub const OID_FUNCTIONS: [&str; 6] = [
+pub const OID_FUNCTIONS: [&str; 4] = [
     "pg_get_userbyid",
     "pg_relation_is_publishable",
     "pg_get_statisticsobjdef_columns",
-    "pg_relation_size",
-    "pg_total_relation_size",
     "pg_stat_get_numscans",
 ];
 
@@ -517,6 +516,20 @@ fn has_table_privilege(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
 
 fn no_description(_snapshot: &Snapshot, _args: &[Arg]) -> ScalarValue {
     text(None)
+}
+
+/// PostgreSQL's descriptions of the standard schemas (`public`, `pg_catalog`), for
+/// psql's `\dn+`; nothing else has one.
+fn object_description(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    let schema = match args {
+        [Arg::Number(oid), Arg::Text(catalog)] if catalog == "pg_namespace" => Some(*oid),
+        _ => None,
+    };
+    text(match schema {
+        Some(oid) if oid == i64::from(oids::PUBLIC) => Some("standard public schema".into()),
+        Some(oid) if oid == i64::from(oids::PG_CATALOG) => Some("system catalog schema".into()),
+        _ => None,
+    })
 }
 
 fn expr(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {

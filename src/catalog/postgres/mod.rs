@@ -7,10 +7,12 @@
 //! foreign tables), primary keys as an index (`'i'`), a `pg_index` row and a
 //! `pg_constraint` row, columns with their declared types (`numeric(10,2)`,
 //! `character varying(20)`) and defaults, all under OIDs that stay the same across
-//! restarts ([`oids`]). [`functions`] answers the functions that read these objects
+//! restarts ([`oids`]). `pg_database` lists Sluice's one database ([`database`]);
+//! [`sizes`] gives the bytes of each relation's files. [`functions`] answers the functions that read these objects
 //! (`pg_get_viewdef`, `pg_get_indexdef`, `pg_table_is_visible`, ...), and
 //! [`information_schema`] is PostgreSQL's, built from the same [`PgObjects`].
 
+mod database;
 pub mod functions;
 pub mod information_schema;
 pub mod objects;
@@ -20,6 +22,7 @@ pub mod regclass;
 pub mod regproc;
 pub mod roles;
 mod rows;
+mod sizes;
 mod sqlbody;
 pub mod tables;
 mod text_arrays;
@@ -138,13 +141,17 @@ pub fn install(
     )?;
     regclass::install(context, objects.clone());
     context.register_udf(sqlbody::udf(objects.clone()));
-    for function in functions::all(objects) {
+    for function in functions::all(objects.clone()) {
         context.register_udf(function);
     }
     for name in functions::OID_FUNCTIONS {
         if let Ok(inner) = datafusion::execution::FunctionRegistry::udf(context, name) {
             context.register_udf(functions::OidArgument::udf(inner));
         }
+    }
+    // After the crate's: its pg_relation_size and pg_total_relation_size answer 0.
+    for function in sizes::all(objects) {
+        context.register_udf(function);
     }
     Ok(())
 }
@@ -197,6 +204,16 @@ impl SchemaProvider for PgCatalog {
         let lower = name.to_ascii_lowercase();
         if let Some(name) = roles::ROLE_RELATIONS.iter().find(|n| **n == lower) {
             let batch = roles::rows(name, &self.objects.roles.all())?;
+            return Ok(Some(Arc::new(MemTable::try_new(
+                batch.schema(),
+                vec![vec![batch]],
+            )?)));
+        }
+        if lower == "pg_database" {
+            let Some(inner) = self.inner.table(name).await? else {
+                return Ok(None);
+            };
+            let batch = database::rows(inner.schema())?;
             return Ok(Some(Arc::new(MemTable::try_new(
                 batch.schema(),
                 vec![vec![batch]],

@@ -101,6 +101,11 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// Every schema's privileges, as `aclitem` text: `USAGE` and `CREATE` for the owner,
+/// `USAGE` for everyone (PostgreSQL's `public` has the same, under
+/// `pg_database_owner`, a role Sluice does not have).
+const SCHEMA_ACL: [&str; 2] = ["postgres=UC/postgres", "=U/postgres"];
+
 /// The rows of relation `name` (one of [`BUILT_HERE`]) describing `relations`, with
 /// the privileges granted on them in `roles` (`pg_class.relacl`).
 pub fn rows(
@@ -117,6 +122,12 @@ pub fn rows(
                     ("oid", oid.into()),
                     ("nspname", name.into()),
                     ("nspowner", oids::OWNER.into()),
+                    // Everyone may use every schema; creating in one takes a
+                    // superuser (see `has_schema_privilege`).
+                    (
+                        "nspacl",
+                        Value::Texts(SCHEMA_ACL.map(String::from).to_vec()),
+                    ),
                 ]);
             }
         }

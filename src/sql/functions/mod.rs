@@ -24,6 +24,7 @@ pub mod postgres;
 pub mod quote;
 pub mod serial;
 pub mod settings;
+pub mod size_pretty;
 pub mod subscripts;
 pub mod to_char;
 
