@@ -96,6 +96,28 @@ async fn prepared_statements_run_many_times_with_named_and_unnamed_forms() {
             .get(0);
         assert_eq!(v, i as f64 / 2.0);
     }
+    // A parameter cast where it stands takes the cast's type, as in PostgreSQL, so
+    // drivers send it as such.
+    let cast = client
+        .prepare("SELECT $1::bigint + 1, abs(CAST($2 AS int)), $3::text || 'x'")
+        .await
+        .unwrap();
+    assert_eq!(
+        cast.params(),
+        &[
+            postgres_types::Type::INT8,
+            postgres_types::Type::INT4,
+            postgres_types::Type::TEXT
+        ]
+    );
+    let row = client
+        .query_one(&cast, &[&41i64, &-7i32, &"a"])
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i32>(1), row.get::<_, String>(2)),
+        (42, 7, "ax".to_string())
+    );
     // A typed prepare (the client chooses the parameter type).
     let typed = client
         .prepare_typed(

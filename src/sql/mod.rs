@@ -405,7 +405,12 @@ pub fn parameter_types(prepared: &Prepared) -> Result<Vec<Option<DataType>>> {
     let Prepared::Plan(plan) = prepared else {
         return Ok(Vec::new());
     };
-    let types = plan.get_parameter_types()?;
+    let mut types = plan.get_parameter_types()?;
+    for (id, cast) in cast_parameter_types(plan)? {
+        if let Some(slot @ None) = types.get_mut(&id) {
+            *slot = Some(cast);
+        }
+    }
     let mut numbered: Vec<(usize, Option<DataType>)> = types
         .into_iter()
         .filter_map(|(id, t)| {
@@ -422,6 +427,30 @@ pub fn parameter_types(prepared: &Prepared) -> Result<Vec<Option<DataType>>> {
         out[n - 1] = t;
     }
     Ok(out)
+}
+
+/// The types of parameters cast where they stand (`$1::bigint`, `CAST($2 AS int)`):
+/// PostgreSQL gives such a parameter the cast's type, and drivers send it as that
+/// type (the first cast of a parameter counts, as in PostgreSQL).
+fn cast_parameter_types(plan: &LogicalPlan) -> Result<HashMap<String, DataType>> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::{Cast, Expr, TryCast};
+    let mut found = HashMap::new();
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) = e
+                    && let Expr::Placeholder(placeholder) = expr.as_ref()
+                {
+                    found
+                        .entry(placeholder.id.clone())
+                        .or_insert_with(|| field.data_type().clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(found)
 }
 
 /// The columns a prepared statement returns, or `None` for a command without rows.
