@@ -115,7 +115,11 @@ async fn prepared_statements_run_many_times_with_named_and_unnamed_forms() {
         .await
         .unwrap();
     assert_eq!(
-        (row.get::<_, i64>(0), row.get::<_, i32>(1), row.get::<_, String>(2)),
+        (
+            row.get::<_, i64>(0),
+            row.get::<_, i32>(1),
+            row.get::<_, String>(2)
+        ),
         (42, 7, "ax".to_string())
     );
     // A typed prepare (the client chooses the parameter type).
