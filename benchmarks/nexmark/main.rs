@@ -12,7 +12,9 @@
 //! Run with `./scripts/bench.sh` (see docs/benchmarks.md). Without `--bench` (as
 //! `cargo test --all-targets` runs it) it makes a smoke run of seconds over 10,000
 //! events. Settings: `SLUICE_BENCH_FULL=1` (5,000,000 events, 60 s per rate; quick:
-//! 1,000,000 events, 10 s per rate), `SLUICE_BENCH_EVENTS=n`, `SLUICE_BENCH_FRESHNESS_S=s`.
+//! 1,000,000 events, 10 s per rate), `SLUICE_BENCH_EVENTS=n`, `SLUICE_BENCH_FRESHNESS_S=s`,
+//! `SLUICE_BENCH_WORKERS=1,2` (the worker counts of the query views; default 1 and the
+//! machine's cores).
 
 // The tests' harness: the in-process server, the tansu broker, PostgreSQL.
 #[path = "../../tests/common/mod.rs"]
@@ -41,6 +43,9 @@ pub struct Settings {
     pub chunks: usize,
     /// How long a query may make no progress before it is reported as not finishing.
     pub stall: Duration,
+    /// The worker counts each query runs with (`SLUICE_BENCH_WORKERS`, default 1 and
+    /// the machine's cores).
+    pub workers: Vec<usize>,
 }
 
 impl Settings {
@@ -59,6 +64,7 @@ impl Settings {
                 freshness: Duration::from_secs(1),
                 chunks: 10,
                 stall: Duration::from_secs(30),
+                workers: Vec::new(),
             }
         } else if std::env::var("SLUICE_BENCH_FULL").is_ok_and(|v| v == "1") {
             Settings {
@@ -68,6 +74,7 @@ impl Settings {
                 freshness: Duration::from_secs(60),
                 chunks: 100,
                 stall: Duration::from_secs(120),
+                workers: Vec::new(),
             }
         } else {
             Settings {
@@ -77,6 +84,7 @@ impl Settings {
                 freshness: Duration::from_secs(10),
                 chunks: 100,
                 stall: Duration::from_secs(60),
+                workers: Vec::new(),
             }
         };
         if let Some(n) = number("SLUICE_BENCH_EVENTS") {
@@ -85,6 +93,15 @@ impl Settings {
         if let Some(s) = number("SLUICE_BENCH_FRESHNESS_S") {
             settings.freshness = Duration::from_secs(s);
         }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        settings.workers = match std::env::var("SLUICE_BENCH_WORKERS") {
+            Ok(list) => list
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect(),
+            Err(_) => vec![1, cores],
+        };
+        settings.workers.dedup();
         settings
     }
 }
@@ -171,14 +188,28 @@ async fn main() {
     }
     let mut outcomes = Vec::new();
     for query in queries::QUERIES {
-        let outcome = queries::run(&client, query, count, settings.stall, settings.stall).await;
-        match &outcome {
-            queries::Outcome::Done { time, .. } => {
-                progress(format_args!("{}: {:.2} s", query.name, time.as_secs_f64()))
+        for &workers in &settings.workers {
+            let outcome = queries::run(
+                &client,
+                query,
+                workers,
+                count,
+                settings.stall,
+                settings.stall,
+            )
+            .await;
+            match &outcome {
+                queries::Outcome::Done { time, .. } => progress(format_args!(
+                    "{} on {workers} worker(s): {:.2} s",
+                    query.name,
+                    time.as_secs_f64()
+                )),
+                queries::Outcome::NotRun(why) => {
+                    progress(format_args!("{} on {workers} worker(s): {why}", query.name))
+                }
             }
-            queries::Outcome::NotRun(why) => progress(format_args!("{}: {why}", query.name)),
+            outcomes.push((query, workers, outcome));
         }
-        outcomes.push(outcome);
     }
 
     let shared = shared::run(&client, &address, count("bid"), settings.stall).await;
@@ -206,7 +237,6 @@ async fn main() {
         auctions: count("auction"),
         persons: count("person"),
         limits: &limits,
-        queries: queries::QUERIES,
         outcomes: &outcomes,
         shared: &shared,
         peer: &peer,

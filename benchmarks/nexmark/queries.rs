@@ -148,7 +148,7 @@ async fn count(client: &Client, sql: &str) -> Result<i64, tokio_postgres::Error>
     client.query_one(sql, &[]).await.map(|r| r.get(0))
 }
 
-/// Creates the view, waits until its readers have delivered every event of their
+/// Creates the view on `workers` workers, waits until its readers have delivered every event of their
 /// sources (`counts`: events per source) and the
 /// view has applied them (`FLUSH`), then drops it. `stall` bounds how long the count
 /// may stand still, `limit` how long `FLUSH` may take, before the query is reported as
@@ -156,6 +156,7 @@ async fn count(client: &Client, sql: &str) -> Result<i64, tokio_postgres::Error>
 pub async fn run(
     client: &Client,
     query: &Query,
+    workers: usize,
     counts: impl Fn(&str) -> u64,
     stall: Duration,
     limit: Duration,
@@ -169,7 +170,10 @@ pub async fn run(
     let cpu = crate::cpu::seconds();
     let started = Instant::now();
     if let Err(e) = client
-        .batch_execute(&format!("CREATE MATERIALIZED VIEW {view} AS {}", query.sql))
+        .batch_execute(&format!(
+            "CREATE MATERIALIZED VIEW {view} WITH (workers = {workers}) AS {}",
+            query.sql
+        ))
         .await
     {
         let message = e.as_db_error().map_or_else(
