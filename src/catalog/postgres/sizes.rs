@@ -31,6 +31,7 @@ use super::{PgObjects, database, oids};
 use crate::catalog::Relation;
 use crate::dataflow::checkpoints::Manifest;
 use crate::error::{SluiceError, sqlstate};
+use crate::sql::functions::no_such_function;
 use crate::storage::files::bytes_under;
 
 /// The functions, answering from `objects`.
@@ -109,15 +110,7 @@ impl ScalarUDFImpl for SizeFunction {
             .collect();
         match coerced {
             Some(types) if !types.is_empty() && types.len() <= max => Ok(types),
-            _ => Err(DataFusionError::Plan(format!(
-                "function {}({}) does not exist",
-                self.name,
-                arg_types
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            _ => Err(no_such_function(self.name, arg_types)),
         }
     }
 

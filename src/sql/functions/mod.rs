@@ -272,6 +272,19 @@ pub fn first_call<T>(
     found
 }
 
+/// The planning error for a call no overload of function `name` takes, naming the
+/// argument types as PostgreSQL does (`function f(Int64, Utf8) does not exist`).
+pub fn no_such_function(
+    name: &str,
+    arg_types: &[datafusion::arrow::datatypes::DataType],
+) -> datafusion::error::DataFusionError {
+    let types: Vec<String> = arg_types.iter().map(ToString::to_string).collect();
+    datafusion::error::DataFusionError::Plan(format!(
+        "function {name}({}) does not exist",
+        types.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,14 +62,7 @@ impl ScalarUDFImpl for SizePretty {
                 | DataType::Float32
                 | DataType::Float64,
             ] => Ok(vec![DataType::Float64]),
-            _ => Err(DataFusionError::Plan(format!(
-                "function pg_size_pretty({}) does not exist",
-                arg_types
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            _ => Err(super::no_such_function("pg_size_pretty", arg_types)),
         }
     }
 
