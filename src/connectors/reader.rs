@@ -134,7 +134,13 @@ impl ReaderTask {
             return Ok(());
         }
         let empty = RecordBatch::new_empty(Arc::new(Schema::empty()));
-        self.send(empty.clone(), &empty, &[], &[], new.into_iter())
+        self.send(
+            empty.clone(),
+            &empty,
+            Vec::new(),
+            Vec::new(),
+            new.into_iter(),
+        )
     }
 
     /// The offset the next row of generator partition 0 has (rows read so far).
@@ -176,8 +182,8 @@ impl ReaderTask {
         &self,
         rows: RecordBatch,
         declared: &RecordBatch,
-        partitions: &[i32],
-        offsets: &[i64],
+        partitions: Vec<i32>,
+        offsets: Vec<i64>,
         read: impl Iterator<Item = (i32, i64)>,
     ) -> Result<()> {
         // Back-pressure: each view takes these rows once it has worked off its backlog.
@@ -227,8 +233,8 @@ impl ReaderTask {
         self.status.add_rows(rows.num_rows() as u64);
         let read = Read {
             rows: self.with_proctime(rows)?,
-            partitions: partitions.to_vec(),
-            offsets: offsets.to_vec(),
+            partitions,
+            offsets,
             position: updates,
         };
         let mut order = self.sequencer.lock();
@@ -266,12 +272,12 @@ impl ReaderTask {
             generator.set_paced(lock(&self.feeds).is_live(self.id));
             match generator.next_batch()? {
                 Some(batch) => {
-                    let n = batch.num_rows() as i64;
-                    let offsets: Vec<i64> = (offset..offset + n).collect();
-                    offset += n;
+                    let rows = offset..offset + batch.num_rows() as i64;
+                    offset = rows.end;
+                    let offsets: Vec<i64> = rows.clone().collect();
                     let partitions = vec![0; offsets.len()];
-                    let read = offsets.iter().map(|&o| (0, o));
-                    self.send(batch.clone(), &batch, &partitions, &offsets, read)?;
+                    let read = rows.map(|o| (0, o));
+                    self.send(batch.clone(), &batch, partitions, offsets, read)?;
                 }
                 None => {
                     self.status.set_state("finished");
@@ -326,6 +332,6 @@ impl ReaderTask {
         let offsets: Vec<i64> = kept.iter().map(|m| m.offset).collect();
         // Skipped messages count too: the position moves past them.
         let read = messages.iter().map(|m| (m.partition, m.offset));
-        self.send(rows, &decoded.batch, &partitions, &offsets, read)
+        self.send(rows, &decoded.batch, partitions, offsets, read)
     }
 }
