@@ -48,6 +48,7 @@ pub mod types;
 pub mod uncorrelated_subqueries;
 pub mod view_plan;
 pub mod watermarks;
+pub mod wildcard_repeats;
 pub mod windows;
 
 use std::collections::HashMap;
