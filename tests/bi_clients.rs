@@ -3,7 +3,10 @@
 //! answer (schema, table, view and materialized view names, columns, primary keys,
 //! unique constraints, indexes, foreign keys, check constraints, comments, the view's
 //! definition, `read_sql` and `read_sql_table`) as JSON, and the two answers must be
-//! equal call by call, but for the documented differences below.
+//! equal call by call, but for the documented differences below. node-postgres
+//! (`tests/clients/pg_metadata.js`: fields and parsed rows) and psycopg2
+//! (`tests/clients/psycopg2_describe.py`: `cursor.description` and values) are
+//! compared the same way.
 
 mod common;
 
