@@ -353,6 +353,8 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     super::scalar_subqueries::rewrite_scalar_subqueries(statement);
     unqualify_operators(statement);
     super::array_literals::rewrite_array_literals(statement);
+    super::vector_subscripts::rewrite_vector_subscripts(statement);
+    super::boolean_literals::rewrite_boolean_literals(statement);
     super::functions::expandarray::rewrite_expandarray_calls(statement);
     super::windows::rewrite_windows(statement)?;
     super::models::quote_predict_model_names(statement);
