@@ -130,7 +130,7 @@ mod tests {
     fn boolean_catalog_columns_read_quoted_booleans() {
         assert_eq!(
             rewritten("SELECT 1 FROM pg_index i WHERE i.indisprimary = 't' AND 'f' <> indisunique"),
-            "SELECT 1 FROM pg_index AS i WHERE i.indisprimary = true AND false <> indisunique"
+            "SELECT 1 FROM pg_index i WHERE i.indisprimary = true AND false <> indisunique"
         );
     }
 
