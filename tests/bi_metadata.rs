@@ -12,10 +12,16 @@
 //! - OIDs of the test's objects, which each server assigns its own way: a cell holding
 //!   the OID of one of the schema's relations or constraints reads as that object's
 //!   name on both sides ([`labels`]);
-//! - columns masked per replay ([`Replay::masked`]) and rows left out per replay
-//!   ([`Replay::only_in`]), each with its reason;
+//! - column types that still differ ([`Replay::types`], each checked to still
+//!   differ), columns whose cells are masked ([`Replay::masked`]) and rows left out
+//!   ([`Replay::only_in`], each checked to match a row), per replay, each with its
+//!   reason;
 //! - Npgsql's type list, where Sluice (which has fewer types) must answer a subset of
-//!   PostgreSQL's rows, equal row for row, holding every type the schema uses.
+//!   PostgreSQL's rows, equal row for row, holding every type the schema uses, arrays
+//!   after their elements.
+//!
+//! Replays that Sluice refuses are in [`KNOWN_FAILURES`], each checked to still fail
+//! with its words (a clear `0A000`, never a wrong answer).
 //!
 //! Superset reflects through SQLAlchemy, whose inspector `tests/bi_clients.rs` checks;
 //! pgjdbc's `DatabaseMetaData` (DBeaver's generic driver, Metabase's sync) is in
