@@ -247,6 +247,14 @@ const METABASE_TABLE_PRIVILEGES: &str = r#"with table_privileges as (
 /// `get-tables-sql` for schema `public` (`describe-database`).
 const METABASE_TABLES: &str = r#"SELECT "n"."nspname" AS "schema", "c"."relname" AS "name", CASE "c"."relkind" WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'PARTITIONED TABLE' WHEN 'v' THEN 'VIEW' WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE NULL END AS "type", "d"."description" AS "description", "stat"."n_live_tup" AS "estimated_row_count" FROM "pg_catalog"."pg_class" AS "c" INNER JOIN "pg_catalog"."pg_namespace" AS "n" ON "c"."relnamespace" = "n"."oid" LEFT JOIN "pg_catalog"."pg_description" AS "d" ON ("c"."oid" = "d"."objoid") AND ("d"."objsubid" = '0') AND ("d"."classoid" = 'pg_class'::regclass) LEFT JOIN "pg_stat_user_tables" AS "stat" ON ("n"."nspname" = "stat"."schemaname") AND ("c"."relname" = "stat"."relname") WHERE ("c"."relnamespace" = "n"."oid") AND ("n"."nspname" !~ '^pg_') AND ("n"."nspname" <> 'information_schema') AND c.relkind in ('r', 'p', 'v', 'f', 'm') AND ("n"."nspname" IN ('public')) ORDER BY "type" ASC, "schema" ASC, "name" ASC"#;
 
+/// `describe-fks-sql` for schema `public` and table `orders` (foreign keys), rendered
+/// from its HoneySQL as `honey.sql/format` with Metabase's quoting (`:ansi`) renders it.
+const METABASE_FKS: &str = r#"SELECT "fk_ns"."nspname" AS "fk-table-schema", "fk_table"."relname" AS "fk-table-name", "fk_column"."attname" AS "fk-column-name", "pk_ns"."nspname" AS "pk-table-schema", "pk_table"."relname" AS "pk-table-name", "pk_column"."attname" AS "pk-column-name" FROM "pg_constraint" AS "c" INNER JOIN "pg_class" AS "fk_table" ON "c"."conrelid" = "fk_table"."oid" INNER JOIN "pg_namespace" AS "fk_ns" ON "c"."connamespace" = "fk_ns"."oid" INNER JOIN "pg_attribute" AS "fk_column" ON "c"."conrelid" = "fk_column"."attrelid" INNER JOIN "pg_class" AS "pk_table" ON "c"."confrelid" = "pk_table"."oid" INNER JOIN "pg_namespace" AS "pk_ns" ON "pk_table"."relnamespace" = "pk_ns"."oid" INNER JOIN "pg_attribute" AS "pk_column" ON "c"."confrelid" = "pk_column"."attrelid" WHERE fk_ns.nspname !~ '^information_schema|catalog_history|pg_' AND ("c"."contype" = 'f'::char) AND ("fk_column"."attnum" = ANY(c.conkey)) AND ("pk_column"."attnum" = ANY(c.confkey)) AND ("fk_table"."relname" IN ('orders')) AND ("fk_ns"."nspname" IN ('public')) ORDER BY "fk-table-schema" ASC, "fk-table-name" ASC"#;
+
+/// `describe-indexes-sql` for schema `public` (each index's first column), rendered
+/// the same way.
+const METABASE_INDEXES: &str = r#"SELECT "tmp"."table-schema", "tmp"."table-name", TRIM(BOTH '"' FROM PG_CATALOG.PG_GET_INDEXDEF("tmp"."ci_oid", "tmp"."pos", FALSE)) AS "field-name" FROM (SELECT "n"."nspname" AS "table-schema", "ct"."relname" AS "table-name", "ci"."oid" AS "ci_oid", (INFORMATION_SCHEMA._PG_EXPANDARRAY("i"."indkey")).n AS "pos" FROM "pg_catalog"."pg_class" AS "ct" INNER JOIN "pg_catalog"."pg_namespace" AS "n" ON "ct"."relnamespace" = "n"."oid" INNER JOIN "pg_catalog"."pg_index" AS "i" ON "ct"."oid" = "i"."indrelid" INNER JOIN "pg_catalog"."pg_class" AS "ci" ON "ci"."oid" = "i"."indexrelid" WHERE (PG_CATALOG.PG_GET_EXPR("i"."indpred", "i"."indrelid") IS NULL) AND n.nspname !~ '^information_schema|catalog_history|pg_' AND ("n"."nspname" IN ('public'))) AS "tmp" WHERE "tmp"."pos" = 1"#;
+
 // ---- DBeaver's PostgreSQL plugin: dbeaver/dbeaver
 // plugins/org.jkiss.dbeaver.ext.postgresql/src/org/jkiss/dbeaver/ext/postgresql/model/PostgreSchema.java,
 // commit 001f621c651677a0e920556d41f533da67bd638b: the navigator's caches of a
@@ -309,6 +317,11 @@ const VECTOR: &str = "Sluice sends int2vector and oidvector as int2[] and int4[]
 /// not send (`anyarray`) or keeps as text.
 const ALWAYS_NULL: &str = "always NULL for Sluice's objects (no foreign keys, exclusion \
     constraints or added columns' defaults), typed text";
+
+/// Columns read beside `_pg_expandarray` (which Sluice runs as an `unnest`): their
+/// `name` type is not traced through it.
+const THROUGH_UNNEST: &str = "a column read beside a set-returning function is text in \
+    Sluice (its catalog type is not traced through the unnest), name in PostgreSQL";
 
 /// Which server a difference is on.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -515,6 +528,28 @@ const REPLAYS: &[Replay] = &[
             "PostgreSQL's statistics collector counts live rows when it flushes, at \
              no set time",
         )],
+        only_in: &[],
+    },
+    Replay {
+        name: "metabase foreign keys",
+        sql: METABASE_FKS,
+        params: &[],
+        ordered: true,
+        types: &[],
+        masked: &[],
+        only_in: &[],
+    },
+    Replay {
+        name: "metabase indexes",
+        sql: METABASE_INDEXES,
+        params: &[],
+        // Without ORDER BY.
+        ordered: false,
+        types: &[
+            ("table-schema", THROUGH_UNNEST),
+            ("table-name", THROUGH_UNNEST),
+        ],
+        masked: &[],
         only_in: &[],
     },
     Replay {
