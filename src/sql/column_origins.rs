@@ -10,7 +10,9 @@
 //! describes the result (simple and extended protocol) sees them. A column read straight
 //! from a system relation (`pg_catalog`, `information_schema`) carries only its declared
 //! type, where PostgreSQL's differs from its values' but is sent alike
-//! ([`crate::catalog::postgres::declared_types`]: `relname` is `name`).
+//! ([`crate::catalog::postgres::declared_types`]: `relname` is `name`), also through
+//! a set operation whose branches all read such columns of one type, and beside an
+//! `unnest`.
 
 use std::collections::BTreeMap;
 
@@ -124,6 +126,41 @@ fn origin(plan: &LogicalPlan, index: usize) -> Option<Origin> {
         LogicalPlan::Sort(s) => origin(&s.input, index),
         LogicalPlan::Limit(l) => origin(&l.input, index),
         LogicalPlan::SubqueryAlias(s) => origin(&s.input, index),
+        // A column beside the ones an `unnest` expands (`_pg_expandarray`) is its input's.
+        LogicalPlan::Unnest(unnest) => {
+            let input = *unnest.dependency_indices.get(index)?;
+            let expanded = unnest.list_type_columns.iter().any(|(i, _)| *i == input)
+                || unnest.struct_type_columns.contains(&input);
+            if expanded {
+                return None;
+            }
+            origin(&unnest.input, input)
+        }
+        LogicalPlan::Distinct(datafusion::logical_expr::Distinct::All(input)) => {
+            origin(input, index)
+        }
+        // A set operation's column has a declared type when every branch reads it from
+        // a system relation column of that type (`pg_tables.tablename UNION
+        // pg_views.viewname` is `name`); it has no source relation.
+        LogicalPlan::Union(union) => {
+            let origins: Vec<Origin> = union
+                .inputs
+                .iter()
+                .map(|input| origin(input, index))
+                .collect::<Option<_>>()?;
+            let declared: Vec<Option<u32>> = origins
+                .iter()
+                .map(|o| {
+                    (o.schema != DEFAULT_SCHEMA)
+                        .then(|| declared_type(&o.schema, &o.table, &o.column))
+                        .flatten()
+                })
+                .collect();
+            let first = *declared.first()?;
+            (first.is_some() && declared.iter().all(|d| *d == first))
+                .then(|| origins.into_iter().next())
+                .flatten()
+        }
         LogicalPlan::Join(join) => {
             use datafusion::logical_expr::JoinType;
             let left = join.left.schema().fields().len();
