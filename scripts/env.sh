@@ -107,9 +107,10 @@ make_venv() {
 # Installs (when missing) and exports what the tests and benchmarks start: psql, the
 # tansu Kafka-protocol broker (SLUICE_TANSU), ONNX Runtime (SLUICE_ONNXRUNTIME) and
 # the PREDICT test models (SLUICE_TEST_MODELS), a Python with psycopg 3
-# (SLUICE_CLIENT_PYTHON), pgjdbc (SLUICE_PGJDBC_JAR, with Java) and node-postgres
-# (SLUICE_NODE_MODULES, with Node.js), the PostgreSQL 15 server (the views' oracle
-# and the benchmarks' peer).
+# (SLUICE_CLIENT_PYTHON, with pyodbc over unixODBC), pgjdbc (SLUICE_PGJDBC_JAR, with
+# Java) and node-postgres (SLUICE_NODE_MODULES, with Node.js), the PostgreSQL 15
+# server (the views' oracle and the benchmarks' peer) and psqlODBC
+# (SLUICE_PSQLODBC_DRIVER).
 install_test_tools() {
     need_command psql postgresql-client
     step "installing tansu (the Kafka broker for tests)" "see the messages above; rerun scripts/install-tansu.sh alone to retry"
@@ -121,6 +122,8 @@ install_test_tools() {
     step "generating test models" "see the messages above; rerun scripts/test-models.sh alone to retry"
     SLUICE_TEST_MODELS="$(scripts/test-models.sh)"
     export SLUICE_TEST_MODELS
+    # unixODBC first: the clients' pyodbc loads its libodbc.
+    need_command isql unixodbc
     step "installing psycopg (a Postgres driver for tests)" "see the messages above; rerun scripts/install-clients.sh alone to retry"
     SLUICE_CLIENT_PYTHON="$(scripts/install-clients.sh)"
     export SLUICE_CLIENT_PYTHON
@@ -132,4 +135,13 @@ install_test_tools() {
     SLUICE_NODE_MODULES="$(scripts/install-node-clients.sh)"
     export SLUICE_NODE_MODULES
     need_file /usr/lib/postgresql/15/bin/postgres postgresql-15
+    # psqlODBC, PostgreSQL's ODBC driver (its Unicode build), where Debian puts it for
+    # this machine's architecture.
+    if ! compgen -G "/usr/lib/*/odbc/psqlodbcw.so" >/dev/null; then
+        step "installing odbc-postgresql (psqlODBC)" \
+            "install it by hand (apt-get install odbc-postgresql) and check that Debian's package archive is reachable"
+        install_package odbc-postgresql
+    fi
+    SLUICE_PSQLODBC_DRIVER="$(compgen -G "/usr/lib/*/odbc/psqlodbcw.so" | head -1)"
+    export SLUICE_PSQLODBC_DRIVER
 }

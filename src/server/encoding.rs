@@ -72,14 +72,16 @@ fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
     let modifier = metadata
         .get(TYPE_MODIFIER)
         .and_then(|v| v.parse::<i32>().ok());
-    // Only a declared type whose values are sent as the value type's are (varchar).
+    // Only a declared type whose values are sent as the value type's are (varchar,
+    // name, oid: see `same_wire_form`).
     let declared_type = metadata
         .get(TYPE_OID)
         .and_then(|v| v.parse::<u32>().ok())
         .and_then(Type::from_oid);
     let declared = declared_type
         .clone()
-        .filter(|t| *t == Type::VARCHAR && *info.datatype() == Type::TEXT);
+        .filter(|_| !crate::catalog::postgres::regclass::is_regclass(field))
+        .filter(|t| same_wire_form(t, info.datatype()));
     // `json` text (json_build_object's result) is `json` wherever it comes from, and
     // so are the names of regclass values (and the OIDs they are before naming).
     let json = declared_type
@@ -93,16 +95,40 @@ fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
         name,
         table.filter(|_| column.is_some()),
         column.filter(|_| table.is_some()),
-        declared
-            .filter(|_| table.is_some() && column.is_some())
-            .or(json)
-            .unwrap_or_else(|| info.datatype().clone()),
+        declared.or(json).unwrap_or_else(|| info.datatype().clone()),
         info.format(),
     )
     .with_format_options(info.format_options().clone());
     let length = crate::catalog::postgres::tables::type_length(info.datatype().oid());
     info.with_type_size(length)
         .with_type_modifier(modifier.unwrap_or(-1))
+}
+
+/// Whether values of type `value` (the Arrow values' type) are sent, in text and in
+/// binary, as values of `declared` are: text as `character varying`, `name`, `"char"`
+/// (one byte, ASCII in the catalog) or `pg_node_tree`; `int4` (or an OID alias type
+/// numbering objects) as `oid` or `xid` (never negative).
+fn same_wire_form(declared: &Type, value: &Type) -> bool {
+    let numbers = [
+        Type::INT4,
+        Type::OID,
+        Type::REGPROC,
+        Type::REGPROCEDURE,
+        Type::REGOPER,
+        Type::REGOPERATOR,
+        Type::REGCLASS,
+        Type::REGTYPE,
+        Type::REGNAMESPACE,
+        Type::REGROLE,
+        Type::REGCONFIG,
+        Type::REGDICTIONARY,
+        Type::REGCOLLATION,
+    ];
+    match *declared {
+        Type::VARCHAR | Type::NAME | Type::CHAR | Type::PG_NODE_TREE => *value == Type::TEXT,
+        Type::OID | Type::XID => numbers.contains(value),
+        _ => false,
+    }
 }
 
 /// The Postgres type a client should bind for a parameter of Arrow type `data_type`.

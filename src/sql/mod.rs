@@ -16,6 +16,7 @@
 pub mod append_only;
 pub mod array_literals;
 pub mod backends;
+pub mod boolean_literals;
 pub mod column_origins;
 pub mod complexity;
 pub mod create_source;
@@ -46,8 +47,10 @@ pub mod temporal_joins;
 pub mod top_n;
 pub mod types;
 pub mod uncorrelated_subqueries;
+pub mod vector_subscripts;
 pub mod view_plan;
 pub mod watermarks;
+pub mod wildcard_repeats;
 pub mod windows;
 
 use std::collections::HashMap;

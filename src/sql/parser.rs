@@ -257,6 +257,14 @@ impl SqlParser {
     /// parsing; when it did, its answer is taken as it is. Whether it did shows by
     /// comparing its answer with its rules applied to a plain parse.
     fn parse_standard(&self, text: &str) -> Result<Vec<Statement>> {
+        let statements = self.parse_standard_with_crate_names(text)?;
+        Ok(statements
+            .into_iter()
+            .map(|s| super::wildcard_repeats::restore_names(s, text))
+            .collect())
+    }
+
+    fn parse_standard_with_crate_names(&self, text: &str) -> Result<Vec<Statement>> {
         let answer = self.inner.parse(text).map_err(SluiceError::from)?;
         // Without two SELECTs there is no subquery for the rule to change, and
         // without `regclass` or `regproc` no cast for `TextOperands` or `RegprocNames`
@@ -278,6 +286,18 @@ impl SqlParser {
         };
         let with_all: Vec<Statement> = plain.iter().map(|s| apply(&self.all_rules, s)).collect();
         if with_all != answer {
+            // The crate answers Grafana's search_path lookup (`... IN (SELECT ... FROM
+            // generate_series(...) AS i, string_to_array(current_setting('search_path'),
+            // ',') s)`) with `IN ('')`: no schema is ever on the path. Refused rather
+            // than answered wrongly.
+            if lower.contains("current_setting('search_path')") {
+                return Err(SluiceError::not_supported(
+                    "a subquery reading the schemas of current_setting('search_path') \
+                     through a function in FROM (Grafana's table and column lists) is not \
+                     supported; list information_schema.tables or columns with \
+                     table_schema = 'public'",
+                ));
+            }
             return Ok(answer);
         }
         Ok(plain.iter().map(|s| apply(&self.kept_rules, s)).collect())
@@ -333,6 +353,8 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     super::scalar_subqueries::rewrite_scalar_subqueries(statement);
     unqualify_operators(statement);
     super::array_literals::rewrite_array_literals(statement);
+    super::vector_subscripts::rewrite_vector_subscripts(statement);
+    super::boolean_literals::rewrite_boolean_literals(statement);
     super::functions::expandarray::rewrite_expandarray_calls(statement);
     super::windows::rewrite_windows(statement)?;
     super::models::quote_predict_model_names(statement);

@@ -13,6 +13,7 @@
 //! [`information_schema`] is PostgreSQL's, built from the same [`PgObjects`].
 
 mod database;
+pub mod declared_types;
 pub mod functions;
 pub mod information_schema;
 pub mod objects;

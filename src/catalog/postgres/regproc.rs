@@ -7,7 +7,9 @@
 //! without reading a schema (so `pg_catalog.array_in` is no function, and comparing
 //! the OID with a name fails). [`RegprocNames`] runs before that cast's rule and
 //! compares names instead: the literal's name, without its `pg_catalog.` schema
-//! (every built-in function is there). Other casts to `regproc` are left alone.
+//! (every built-in function is there). Other casts to `regproc` are left alone. A
+//! join of `pg_proc` by OID on one of these columns (`proc.oid = typ.typreceive`,
+//! Npgsql's type loading) joins by name the same way.
 
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, DataType as SqlType, Expr, ObjectNamePart, Statement, Value, ValueWithSpan,
@@ -27,8 +29,8 @@ const FUNCTION_COLUMNS: [&str; 7] = [
     "typanalyze",
 ];
 
-/// Rewrites `column = 'name'::regproc` (either side, `=` or `<>`) for the
-/// [`FUNCTION_COLUMNS`] as a comparison of names.
+/// Rewrites `column = 'name'::regproc` and `p.oid = column` (either side, `=` or
+/// `<>`) for the [`FUNCTION_COLUMNS`] as a comparison of names.
 #[derive(Debug)]
 pub struct RegprocNames;
 
@@ -46,12 +48,39 @@ impl datafusion_pg_catalog::sql::rules::SqlStatementRewriteRule for RegprocNames
                     && let Some(name) = regproc_literal(left)
                 {
                     **left = name;
+                } else if is_function_column(right)
+                    && let Some(name) = function_name_column(left)
+                {
+                    **left = name;
+                } else if is_function_column(left)
+                    && let Some(name) = function_name_column(right)
+                {
+                    **right = name;
                 }
             }
             std::ops::ControlFlow::<()>::Continue(())
         });
         statement
     }
+}
+
+/// `p.proname` for `p.oid`: joining `pg_proc` on a function column by OID
+/// (`LEFT JOIN pg_proc AS proc ON proc.oid = typ.typreceive`, as Npgsql loads types)
+/// joins on the name the column holds instead. The names of `pg_type`'s functions
+/// are unique in `pg_proc`, so the rows are those of a join by OID; were `p` not
+/// `pg_proc`, `p.proname` is no column and the query fails, never answers wrongly.
+fn function_name_column(expr: &Expr) -> Option<Expr> {
+    let Expr::CompoundIdentifier(parts) = expr else {
+        return None;
+    };
+    let (last, qualifier) = parts.split_last()?;
+    if qualifier.is_empty() || last.quote_style.is_some() || !last.value.eq_ignore_ascii_case("oid")
+    {
+        return None;
+    }
+    let mut parts = qualifier.to_vec();
+    parts.push(datafusion::sql::sqlparser::ast::Ident::new("proname"));
+    Some(Expr::CompoundIdentifier(parts))
 }
 
 fn is_function_column(expr: &Expr) -> bool {

@@ -3,8 +3,9 @@
 //! `pg_tables`, `pg_views`, `pg_matviews` (and an empty `pg_policy`) — built from
 //! [`PgRelation`]s with PostgreSQL 15's columns (the `pg_catalog` crate's schemas,
 //! with `conkey`, `confkey` and `indkey` as real `int2` arrays, `relacl`, `attacl`
-//! and `nspacl` as arrays of `aclitem` text, and `pg_tables.hasindexes` named as
-//! PostgreSQL names it).
+//! and `nspacl` as arrays of `aclitem` text, `attfdwoptions` an array of text,
+//! `coninhcount` an `int4`, `pg_class`'s last columns in PostgreSQL 15's order, and
+//! `pg_tables.hasindexes` named as PostgreSQL names it).
 
 use std::sync::Arc;
 
@@ -66,7 +67,7 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
     // `aclitem[]` and `text[]` columns the crate makes text: arrays of text, as
     // `relacl` (psql's `\dp` and `\dn+` give them to `array_to_string`).
     let text_arrays: &[&str] = match name {
-        "pg_attribute" => &["attacl", "attoptions"],
+        "pg_attribute" => &["attacl", "attoptions", "attfdwoptions"],
         "pg_namespace" => &["nspacl"],
         _ => &[],
     };
@@ -74,7 +75,10 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
         .fields()
         .iter()
         .map(|field| {
-            if name == "pg_tables" && field.name() == "hasindex" {
+            if name == "pg_constraint" && field.name() == "coninhcount" {
+                // `int4` in PostgreSQL 15 (the crate's comes from a later one).
+                Field::new("coninhcount", DataType::Int32, false)
+            } else if name == "pg_tables" && field.name() == "hasindex" {
                 // The crate's name for PostgreSQL's `hasindexes`.
                 Field::new("hasindexes", DataType::Boolean, false)
             } else if int2_arrays.contains(&field.name().as_str()) {
@@ -97,6 +101,9 @@ pub fn schema(name: &str, crate_schema: &Schema) -> SchemaRef {
             .into_iter()
             .filter(|f| crate_schema.field_with_name(f.name()).is_err());
         fields.extend(missing);
+        // PostgreSQL 15's order at the end (`SELECT c.*` shows it, as DBeaver reads).
+        let last = ["relacl", "reloptions", "relpartbound"];
+        fields.sort_by_key(|f| last.iter().position(|name| name == f.name()));
     }
     Arc::new(Schema::new(fields))
 }
@@ -362,6 +369,9 @@ fn class_row(
         ("relnatts", Value::Int(columns as i64)),
         ("relispopulated", true.into()),
         ("relpartbound", Value::Null),
+        // Not a typed table, not rewritten by ALTER TABLE: 0, as PostgreSQL says.
+        ("reloftype", Value::Int(0)),
+        ("relrewrite", Value::Int(0)),
     ];
     row.append(&mut extra);
     row
@@ -415,7 +425,13 @@ fn attribute_row(relation: i32, number: i16, column: &PgColumn) -> Row {
 /// `pg_type.typlen` of type `type_oid`: its width in bytes, or -1 for a type of
 /// varying width (as RowDescription reports it).
 pub fn type_length(type_oid: u32) -> i16 {
-    TypeLayout::of(type_oid as i32).len
+    match type_oid {
+        // `name` (NAMEDATALEN) and `"char"`: fixed lengths, which result descriptions
+        // of catalog columns carry (psycopg2's `internal_size`).
+        19 => 64,
+        18 => 1,
+        _ => TypeLayout::of(type_oid as i32).len,
+    }
 }
 
 /// How PostgreSQL stores values of a type: `pg_type`'s typlen, typbyval, typalign and
