@@ -3,7 +3,8 @@
 //!
 //! PostgreSQL reads `'t'` as a literal of the other side's type, `boolean`; DataFusion
 //! cannot compare a boolean with a string. For the [`BOOLEAN_COLUMNS`] of
-//! `pg_catalog` (known by name, as [`super::array_literals`] knows its columns), a
+//! `pg_catalog` (known by name, as [`super::array_literals`] knows its columns, and
+//! only in a statement that reads one of the [`CATALOG_RELATIONS`]), a
 //! literal PostgreSQL reads as a boolean (`t`, `true`, `yes`, `on`, `1` and their
 //! negatives, in any case, around spaces) becomes `TRUE` or `FALSE`; any other
 //! literal is left for DataFusion to refuse.
@@ -12,7 +13,22 @@ use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, Statement, Value, ValueWithSpan, visit_expressions_mut,
 };
 
-use super::names::column_name;
+use super::names::{column_name, reads_any_of};
+
+/// The relations that hold the [`BOOLEAN_COLUMNS`]: a statement that reads none of
+/// them compares a user's columns of the same names as written.
+const CATALOG_RELATIONS: &[&str] = &[
+    "pg_class",
+    "pg_attribute",
+    "pg_index",
+    "pg_constraint",
+    "pg_type",
+    "pg_proc",
+    "pg_database",
+    "pg_roles",
+    "pg_authid",
+    "pg_trigger",
+];
 
 /// `boolean` columns of PostgreSQL 15's `pg_class`, `pg_attribute`, `pg_index`,
 /// `pg_constraint`, `pg_type`, `pg_proc`, `pg_database`, `pg_roles`/`pg_authid`
@@ -73,6 +89,9 @@ const BOOLEAN_COLUMNS: &[&str] = &[
 
 /// Rewrites every `column = 'literal'` and `column <> 'literal'` (either side).
 pub fn rewrite_boolean_literals(statement: &mut Statement) {
+    if !reads_any_of(statement, CATALOG_RELATIONS) {
+        return;
+    }
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::BinaryOp { left, op, right } = expr
             && matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq)
@@ -137,8 +156,14 @@ mod tests {
     #[test]
     fn other_columns_and_literals_stay() {
         assert_eq!(
-            rewritten("SELECT 1 FROM t WHERE flag = 't' AND indisprimary = 'maybe'"),
-            "SELECT 1 FROM t WHERE flag = 't' AND indisprimary = 'maybe'"
+            rewritten("SELECT 1 FROM pg_index WHERE flag = 't' AND indisprimary = 'maybe'"),
+            "SELECT 1 FROM pg_index WHERE flag = 't' AND indisprimary = 'maybe'"
+        );
+        // A user's text column of a catalog column's name, in a statement that reads
+        // no catalog relation, compares with the text 't'.
+        assert_eq!(
+            rewritten("SELECT 1 FROM t WHERE relhasrules = 't'"),
+            "SELECT 1 FROM t WHERE relhasrules = 't'"
         );
     }
 }

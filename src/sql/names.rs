@@ -2,7 +2,7 @@
 //! names, with Postgres's rule: unquoted identifiers fold to lowercase.
 
 use datafusion::common::TableReference;
-use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName};
+use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Statement, visit_relations};
 
 use crate::catalog::{DEFAULT_DATABASE, DEFAULT_SCHEMA};
 use crate::error::{Result, SluiceError};
@@ -23,6 +23,21 @@ pub fn column_name(expr: &Expr) -> Option<String> {
         Expr::CompoundIdentifier(parts) => parts.last().map(normalize_ident),
         _ => None,
     }
+}
+
+/// True when `statement` reads a relation whose last name part is one of `names`
+/// (lowercase), under any schema: the catalog rewrites that know `pg_catalog`'s
+/// columns by name leave the statements that read none of their relations alone.
+pub fn reads_any_of(statement: &Statement, names: &[&str]) -> bool {
+    visit_relations(statement, |relation| {
+        let last = relation.0.last().and_then(|part| part.as_ident());
+        if last.is_some_and(|ident| names.contains(&normalize_ident(ident).as_str())) {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })
+    .is_break()
 }
 
 /// The catalog name of a user object, refusing schemas other than `public`.

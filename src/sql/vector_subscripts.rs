@@ -4,20 +4,24 @@
 //!
 //! Sluice keeps these columns as arrays, whose subscripts start at 1, so a subscript of
 //! one of the [`VECTOR_COLUMNS`] is moved up by one: `i.indkey[(ia.attnum - 1) + 1]`.
-//! As with [`super::array_literals`], the columns are known by name (no user relation
-//! has `pg_index`'s column names in a query that reads `pg_index`).
+//! As with [`super::array_literals`], the columns are known by name, and only in a
+//! statement that reads `pg_index`: a user's array column of the same name elsewhere
+//! keeps its subscripts.
 
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, Expr, Statement, Subscript, Value, visit_expressions_mut,
 };
 
-use super::names::column_name;
+use super::names::{column_name, reads_any_of};
 
 /// `pg_index`'s `int2vector` and `oidvector` columns.
 const VECTOR_COLUMNS: [&str; 4] = ["indkey", "indoption", "indclass", "indcollation"];
 
 /// Rewrites every `vector_column[e]` to `vector_column[(e) + 1]`.
 pub fn rewrite_vector_subscripts(statement: &mut Statement) {
+    if !reads_any_of(statement, &["pg_index"]) {
+        return;
+    }
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::CompoundFieldAccess { root, access_chain } = expr
             && let Some(index) = vector_subscript(root, access_chain)
@@ -73,8 +77,10 @@ mod tests {
     #[test]
     fn vector_subscripts_start_at_zero() {
         assert_eq!(
-            rewritten("SELECT ta.attname FROM a WHERE ta.attnum = i.indkey[ia.attnum - 1]"),
-            "SELECT ta.attname FROM a WHERE ta.attnum = i.indkey[(ia.attnum - 1) + 1]"
+            rewritten(
+                "SELECT ta.attname FROM a, pg_catalog.pg_index i WHERE ta.attnum = i.indkey[ia.attnum - 1]"
+            ),
+            "SELECT ta.attname FROM a, pg_catalog.pg_index i WHERE ta.attnum = i.indkey[(ia.attnum - 1) + 1]"
         );
         assert_eq!(
             rewritten("SELECT indclass[0] FROM pg_index"),
@@ -85,8 +91,13 @@ mod tests {
     #[test]
     fn other_arrays_keep_their_subscripts() {
         assert_eq!(
-            rewritten("SELECT conkey[1], tags[2] FROM t"),
-            "SELECT conkey[1], tags[2] FROM t"
+            rewritten("SELECT conkey[1], tags[2] FROM pg_index"),
+            "SELECT conkey[1], tags[2] FROM pg_index"
+        );
+        // A user's column of the same name, in a statement that reads no `pg_index`.
+        assert_eq!(
+            rewritten("SELECT indkey[1] FROM t"),
+            "SELECT indkey[1] FROM t"
         );
     }
 }
