@@ -34,6 +34,7 @@ pub mod state;
 pub mod temporal_filter;
 #[cfg(test)]
 pub mod testing;
+pub mod timestamp_shift;
 pub mod top_n;
 pub mod view;
 pub mod watermark;

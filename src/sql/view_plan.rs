@@ -33,6 +33,7 @@ use crate::dataflow::ordered_partitions::OrderKey;
 use crate::dataflow::over_window::OverWindow;
 use crate::dataflow::project::Project;
 use crate::dataflow::session::Session;
+use crate::dataflow::timestamp_shift::shift_fixed_intervals;
 use crate::dataflow::top_n::{Bound, Ranking, TopN};
 use crate::dataflow::watermark::Closing;
 use crate::dataflow::workers::Workers;
@@ -238,7 +239,8 @@ struct Translator<'a> {
 
 impl Translator<'_> {
     fn physical(&self, expr: &Expr, schema: &DFSchema) -> Result<Arc<dyn PhysicalExpr>> {
-        Ok(self.state.create_physical_expr(expr.clone(), schema)?)
+        let expr = self.state.create_physical_expr(expr.clone(), schema)?;
+        shift_fixed_intervals(expr, schema.as_arrow())
     }
 
     fn input_number(&mut self, reference: &TableReference) -> Result<usize> {
