@@ -5,13 +5,15 @@
 //! the same kind (2 cores, 2 workers, generator included; from the issue that asked
 //! for this benchmark).
 //!
-//! Per query and worker count, in one in-process server (checkpoints off, as DBSP's
-//! benchmark runs): the sources are created for `events` Nexmark events (46 bids, 3
-//! auctions and 1 person per 50 events, the generator's own mix), the view is
-//! created, and the clock runs until every reader has finished and a `FLUSH` has
-//! returned, i.e. until the view holds the result over all events. Reported: events/s,
-//! events per CPU-second of the whole process (generator, view and server), and the
-//! process's peak resident memory during the run (reset before each run).
+//! Per query and worker count, in a process and in-process server of its own (this
+//! binary started again with `SLUICE_BENCH_ONE=query,workers`, so no run inherits
+//! another's heap; checkpoints off, as DBSP's benchmark runs): the sources are created
+//! for `events` Nexmark events (46 bids, 3 auctions and 1 person per 50 events, the
+//! generator's own mix), the view is created, and the clock runs until every reader
+//! has finished and a `FLUSH` has returned, i.e. until the view holds the result over
+//! all events. Reported: events/s, events per CPU-second of the whole process
+//! (generator, view and server), and the process's peak resident memory during the
+//! run (from the view's creation).
 //!
 //! Then freshness ([`freshness`]): rows inserted into a table, and rows of a paced
 //! `datagen` generator, at 10,000 and 50,000 rows/s, p50/p99 of the time until a
@@ -200,9 +202,68 @@ async fn run(client: &Client, sql: &str, events: u64, workers: usize) -> Result<
     })
 }
 
+/// Set in a child process: the one run it makes (`query,workers`).
+const ONE_RUN: &str = "SLUICE_BENCH_ONE";
+
+/// The table row of `name` on `workers`, run in this process's own server.
+async fn one_run(name: &str, workers: usize, events: u64) -> String {
+    let Some(case) = common::nexmark::CASES.iter().find(|c| c.name == name) else {
+        return format!("| {name} | {workers} | no such query | | | | | | | |");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = common::InProcess::open(dir.path()).await;
+    let client = common::connect(server.addr).await;
+    let dbsp = DBSP.iter().find(|(q, _)| *q == name).map(|(_, r)| *r);
+    let row = match run(&client, case.sluice, events, workers).await {
+        Ok(r) => {
+            let rate = events as f64 / r.seconds;
+            format!(
+                "| {name} | {workers} | {:.2} | {:.0} | {:.0} | {} | {:.0} | {} | {} | {} |",
+                r.seconds,
+                rate,
+                events as f64 / r.cpu_seconds,
+                r.read,
+                r.peak_mib,
+                r.rows,
+                dbsp.map_or("—".into(), |d| format!("{d:.0}")),
+                dbsp.map_or("—".into(), |d| format!("{:.2}", rate / d)),
+            )
+        }
+        Err(e) => format!("| {name} | {workers} | refused: {e} | | | | | | | |"),
+    };
+    server.crash();
+    row
+}
+
+/// Runs `name` on `workers` in a child process (this binary, with the same arguments
+/// and [`ONE_RUN`]) and returns its table row.
+fn run_in_child(name: &str, workers: usize) -> String {
+    let output = std::process::Command::new(std::env::current_exe().expect("this binary"))
+        .args(std::env::args().skip(1))
+        .env(ONE_RUN, format!("{name},{workers}"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("start a run");
+    let row = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if output.status.success() && !row.is_empty() {
+        row
+    } else {
+        format!(
+            "| {name} | {workers} | failed: {} | | | | | | | |",
+            output.status
+        )
+    }
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let settings = settings();
+    if let Ok(one) = std::env::var(ONE_RUN) {
+        let (name, workers) = one.split_once(',').expect("SLUICE_BENCH_ONE=query,workers");
+        let workers = workers.parse().expect("a number of workers");
+        println!("{}", one_run(name, workers, settings.events).await);
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let server = common::InProcess::open(dir.path()).await;
     let client = common::connect(server.addr).await;
@@ -216,30 +277,9 @@ async fn main() {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for name in &settings.queries {
-        let Some(case) = common::nexmark::CASES.iter().find(|c| c.name == name) else {
-            eprintln!("no query {name}");
-            continue;
-        };
-        let dbsp = DBSP.iter().find(|(q, _)| q == name).map(|(_, r)| *r);
         for &workers in &settings.workers {
             eprintln!("{name} on {workers} worker(s)...");
-            match run(&client, case.sluice, settings.events, workers).await {
-                Ok(r) => {
-                    let rate = settings.events as f64 / r.seconds;
-                    println!(
-                        "| {name} | {workers} | {:.2} | {:.0} | {:.0} | {} | {:.0} | {} | {} | {} |",
-                        r.seconds,
-                        rate,
-                        settings.events as f64 / r.cpu_seconds,
-                        r.read,
-                        r.peak_mib,
-                        r.rows,
-                        dbsp.map_or("—".into(), |d| format!("{d:.0}")),
-                        dbsp.map_or("—".into(), |d| format!("{:.2}", rate / d)),
-                    );
-                }
-                Err(e) => println!("| {name} | {workers} | refused: {e} | | | | | | | |"),
-            }
+            println!("{}", run_in_child(name, workers));
         }
     }
     println!(
