@@ -612,20 +612,7 @@ const REPLAYS: &[Replay] = &[
 
 /// Replays that still fail on Sluice, with words of the error. Each is checked to
 /// fail so: once it works, it must answer as PostgreSQL and leave this list.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    // The search_path subquery: `IN (subquery)` in a select list or inside CASE, and a
-    // scalar function (`string_to_array`) in FROM, are beyond DataFusion's planner;
-    // the pg_catalog crate's stand-in (`IN ('')`) would list every table qualified
-    // and no column, so Sluice refuses the query (0A000).
-    (
-        "grafana tables",
-        "0A000: a subquery reading the schemas of current_setting",
-    ),
-    (
-        "grafana columns of orders",
-        "0A000: a subquery reading the schemas of current_setting",
-    ),
-];
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 /// A cell as text (the simple query protocol's), or NULL.
 type Row = Vec<Option<String>>;

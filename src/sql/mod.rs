@@ -35,6 +35,7 @@ pub mod parser;
 pub mod privileges;
 pub mod roles;
 pub mod scalar_subqueries;
+pub mod search_path_lists;
 pub mod session_functions;
 pub mod set_operations;
 pub mod settings;

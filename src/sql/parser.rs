@@ -286,17 +286,16 @@ impl SqlParser {
         };
         let with_all: Vec<Statement> = plain.iter().map(|s| apply(&self.all_rules, s)).collect();
         if with_all != answer {
-            // The crate answers Grafana's search_path lookup (`... IN (SELECT ... FROM
-            // generate_series(...) AS i, string_to_array(current_setting('search_path'),
-            // ',') s)`) with `IN ('')`: no schema is ever on the path. Refused rather
-            // than answered wrongly.
+            // The crate answers Grafana's search_path lookup with `IN ('')`: no schema
+            // would ever be on the path. Sluice answers it (see `search_path_lists`).
             if lower.contains("current_setting('search_path')") {
-                return Err(SluiceError::not_supported(
-                    "a subquery reading the schemas of current_setting('search_path') \
-                     through a function in FROM (Grafana's table and column lists) is not \
-                     supported; list information_schema.tables or columns with \
-                     table_schema = 'public'",
-                ));
+                return Ok(plain
+                    .into_iter()
+                    .map(|mut statement| {
+                        super::search_path_lists::rewrite_search_path_subqueries(&mut statement);
+                        apply(&self.kept_rules, &statement)
+                    })
+                    .collect());
             }
             return Ok(answer);
         }
