@@ -13,25 +13,28 @@ mod common;
 use std::process::Command;
 
 use common::TestServer;
+use common::postgres::BI_SCHEMA;
 use common::postgres::Postgres;
 use serde_json::Value;
 
-/// A table with a primary key, a NOT NULL column and DEFAULT columns, a second table
-/// with a key of two columns, rows, and a materialized view (Sluice has no plain
-/// views). The view's query is written as PostgreSQL prints it back (qualified
-/// columns), as Sluice prints the query as written.
-const SCHEMA: &str = "
-CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT NOT NULL, code VARCHAR(12),
-    amount NUMERIC(10,2), placed TIMESTAMPTZ, day DATE, ratio DOUBLE PRECISION,
-    qty INT DEFAULT 1, note TEXT DEFAULT 'none', tags TEXT[], paid BOOLEAN);
-CREATE TABLE lines (order_id BIGINT, line INT, sku TEXT, PRIMARY KEY (order_id, line));
-INSERT INTO orders VALUES (1, 'ann', 'A1', 10.50, '2024-01-02 03:04:05+00', '2024-01-02',
-    0.5, 2, 'x', ARRAY['a','b'], true);
-INSERT INTO orders (id, customer) VALUES (2, 'bob');
-INSERT INTO lines VALUES (1, 1, 's1'), (1, 2, 's2');
-CREATE MATERIALIZED VIEW spend AS
-    SELECT orders.customer, count(*) AS n FROM orders GROUP BY orders.customer;
-";
+/// Sluice and PostgreSQL 15, each holding [`BI_SCHEMA`].
+async fn with_schema() -> (TestServer, Postgres) {
+    let sluice = TestServer::start().await;
+    sluice
+        .client()
+        .await
+        .batch_execute(BI_SCHEMA)
+        .await
+        .unwrap();
+    let postgres = Postgres::start();
+    postgres
+        .client()
+        .await
+        .batch_execute(BI_SCHEMA)
+        .await
+        .unwrap();
+    (sluice, postgres)
+}
 
 /// Calls that still fail on Sluice, with the words of the error. Each is checked to
 /// fail so: once it works, it must equal PostgreSQL's and leave this list.
@@ -69,10 +72,7 @@ fn collapsed(text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlalchemy_inspector_and_pandas_answer_as_with_postgres() {
-    let sluice = TestServer::start().await;
-    sluice.client().await.batch_execute(SCHEMA).await.unwrap();
-    let postgres = Postgres::start();
-    postgres.client().await.batch_execute(SCHEMA).await.unwrap();
+    let (sluice, postgres) = with_schema().await;
 
     let ours_url = format!(
         "postgresql+psycopg2://tester@127.0.0.1:{}/sluice",
@@ -231,10 +231,7 @@ fn node_metadata(port: u16, database: &str, user: &str) -> serde_json::Map<Strin
 /// and the rows as its type parsers read them equal PostgreSQL 15's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_postgres_fields_and_parsed_rows_answer_as_with_postgres() {
-    let sluice = TestServer::start().await;
-    sluice.client().await.batch_execute(SCHEMA).await.unwrap();
-    let postgres = Postgres::start();
-    postgres.client().await.batch_execute(SCHEMA).await.unwrap();
+    let (sluice, postgres) = with_schema().await;
     let (ours_port, theirs_port) = (sluice.addr.port(), postgres.port);
     let (ours, theirs) = tokio::task::spawn_blocking(move || {
         (
@@ -309,10 +306,7 @@ fn psycopg2_describe(dsn: &str) -> serde_json::Map<String, Value> {
 /// equal PostgreSQL 15's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg2_description_and_values_answer_as_with_postgres() {
-    let sluice = TestServer::start().await;
-    sluice.client().await.batch_execute(SCHEMA).await.unwrap();
-    let postgres = Postgres::start();
-    postgres.client().await.batch_execute(SCHEMA).await.unwrap();
+    let (sluice, postgres) = with_schema().await;
     let ours_dsn = format!(
         "host=127.0.0.1 port={} dbname=sluice user=tester",
         sluice.addr.port()
@@ -363,10 +357,7 @@ fn odbc_catalog(port: u16, database: &str, user: &str) -> serde_json::Map<String
 /// `SQLColumns` (each server numbers relations its own way: the cells are named).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psqlodbc_catalog_functions_answer_as_with_postgres() {
-    let sluice = TestServer::start().await;
-    sluice.client().await.batch_execute(SCHEMA).await.unwrap();
-    let postgres = Postgres::start();
-    postgres.client().await.batch_execute(SCHEMA).await.unwrap();
+    let (sluice, postgres) = with_schema().await;
     let relation_oids = |client: tokio_postgres::Client| async move {
         let messages = client
             .simple_query(

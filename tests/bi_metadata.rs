@@ -32,22 +32,8 @@ mod common;
 use std::collections::HashMap;
 
 use common::Both;
+use common::postgres::BI_SCHEMA;
 use tokio_postgres::{Client, SimpleQueryMessage};
-
-/// Tables with primary keys (one of two columns), NOT NULL and DEFAULT columns, an
-/// array column, and a materialized view, as `tests/bi_clients.rs` has them.
-const SCHEMA: &str = "
-CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT NOT NULL, code VARCHAR(12),
-    amount NUMERIC(10,2), placed TIMESTAMPTZ, day DATE, ratio DOUBLE PRECISION,
-    qty INT DEFAULT 1, note TEXT DEFAULT 'none', tags TEXT[], paid BOOLEAN);
-CREATE TABLE lines (order_id BIGINT, line INT, sku TEXT, PRIMARY KEY (order_id, line));
-INSERT INTO orders VALUES (1, 'ann', 'A1', 10.50, '2024-01-02 03:04:05+00', '2024-01-02',
-    0.5, 2, 'x', ARRAY['a','b'], true);
-INSERT INTO orders (id, customer) VALUES (2, 'bob');
-INSERT INTO lines VALUES (1, 1, 's1'), (1, 2, 's2');
-CREATE MATERIALIZED VIEW spend AS
-    SELECT orders.customer, count(*) AS n FROM orders GROUP BY orders.customer;
-";
 
 // ---- Npgsql: npgsql/npgsql src/Npgsql/PostgresDatabaseInfo.cs, commit
 // 00ee7a8a47cc61b9419dd334851ec5184ab5bcdd. Sent at every connection open (before
@@ -829,7 +815,7 @@ fn row_differences(mine: &[Row], postgres: &[Row]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bi_metadata_queries_answer_as_postgres() {
-    let both = Both::start(SCHEMA).await;
+    let both = Both::start(BI_SCHEMA).await;
     let (ours_labels, theirs_labels) = (labels(&both.ours).await, labels(&both.theirs).await);
     let mut failures = Vec::new();
     for replay in REPLAYS {
@@ -897,7 +883,7 @@ async fn bi_metadata_queries_answer_as_postgres() {
 /// reads the rows in order and looks each array's element up among those read).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npgsql_type_list_is_a_subset_of_postgres() {
-    let both = Both::start(SCHEMA).await;
+    let both = Both::start(BI_SCHEMA).await;
     let sql = format!("SELECT version();\n{NPGSQL_TYPES}");
     let version = value(&both.ours, "SELECT version();").await;
     assert!(version.starts_with("PostgreSQL 15."), "{version}");

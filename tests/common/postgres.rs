@@ -180,3 +180,22 @@ fn check(output: &Output, what: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The schema the client and BI tool tests (`tests/bi_clients.rs`,
+/// `tests/bi_metadata.rs`) create in Sluice and PostgreSQL alike: a table with a
+/// primary key, a NOT NULL column, DEFAULT columns and an array column, a second table
+/// with a key of two columns, rows, and a materialized view (Sluice has no plain
+/// views). The view's query is written as PostgreSQL prints it back (qualified
+/// columns), as Sluice prints the query as written.
+pub const BI_SCHEMA: &str = "
+CREATE TABLE orders (id BIGINT PRIMARY KEY, customer TEXT NOT NULL, code VARCHAR(12),
+    amount NUMERIC(10,2), placed TIMESTAMPTZ, day DATE, ratio DOUBLE PRECISION,
+    qty INT DEFAULT 1, note TEXT DEFAULT 'none', tags TEXT[], paid BOOLEAN);
+CREATE TABLE lines (order_id BIGINT, line INT, sku TEXT, PRIMARY KEY (order_id, line));
+INSERT INTO orders VALUES (1, 'ann', 'A1', 10.50, '2024-01-02 03:04:05+00', '2024-01-02',
+    0.5, 2, 'x', ARRAY['a','b'], true);
+INSERT INTO orders (id, customer) VALUES (2, 'bob');
+INSERT INTO lines VALUES (1, 1, 's1'), (1, 2, 's2');
+CREATE MATERIALIZED VIEW spend AS
+    SELECT orders.customer, count(*) AS n FROM orders GROUP BY orders.customer;
+";
