@@ -228,6 +228,11 @@ async fn row_descriptions_name_tables_and_columns_as_postgres_does() {
          WHERE l.line > 1 ORDER BY l.sku LIMIT 5",
         "SELECT n, customer FROM spend",
         "SELECT x.a FROM (SELECT a, b FROM plain) AS x",
+        // A cast of a catalog column has the type cast to (`oid` and `name` columns
+        // cast to text are text, not `oid` holding text).
+        "SELECT c.oid::text, c.relname::text, c.relkind::text, c.oid::bigint AS big, \
+         t.typreceive::text AS receive FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_type t ON t.oid = c.reltype WHERE c.relname = 'orders'",
     ] {
         let mine = describe(sluice.addr, "sluice", "sluice", query).await;
         let expected = describe(postgres_addr, "postgres", "postgres", query).await;

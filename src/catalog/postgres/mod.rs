@@ -12,6 +12,7 @@
 //! (`pg_get_viewdef`, `pg_get_indexdef`, `pg_table_is_visible`, ...), and
 //! [`information_schema`] is PostgreSQL's, built from the same [`PgObjects`].
 
+mod cast_types;
 mod database;
 pub mod declared_types;
 pub mod functions;
@@ -141,6 +142,7 @@ pub fn install(
         Arc::new(information_schema::InformationSchema::new(objects.clone())),
     )?;
     regclass::install(context, objects.clone());
+    cast_types::install(context);
     context.register_udf(sqlbody::udf(objects.clone()));
     for function in functions::all(objects.clone()) {
         context.register_udf(function);
