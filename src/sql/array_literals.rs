@@ -9,10 +9,9 @@
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
     FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, Value, ValueWithSpan,
-    visit_expressions_mut,
 };
 
-use super::names::column_name;
+use super::names::rewrite_compared_literals;
 
 /// `pg_catalog` columns that are arrays of integers (`oid[]`, `int2vector`,
 /// `oidvector`).
@@ -28,34 +27,13 @@ const INTEGER_ARRAY_COLUMNS: [&str; 7] = [
 
 /// Rewrites every `column op '{...}'` (either side) with `op` a comparison.
 pub fn rewrite_array_literals(statement: &mut Statement) {
-    let _ = visit_expressions_mut(statement, |expr| {
-        if let Expr::BinaryOp { left, op, right } = expr
-            && matches!(
-                op,
-                BinaryOperator::Eq
-                    | BinaryOperator::NotEq
-                    | BinaryOperator::Lt
-                    | BinaryOperator::LtEq
-                    | BinaryOperator::Gt
-                    | BinaryOperator::GtEq
-            )
-        {
-            if is_integer_array_column(left)
-                && let Some(array) = integer_array(right)
-            {
-                **right = array;
-            } else if is_integer_array_column(right)
-                && let Some(array) = integer_array(left)
-            {
-                **left = array;
-            }
-        }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-}
-
-fn is_integer_array_column(expr: &Expr) -> bool {
-    column_name(expr).is_some_and(|name| INTEGER_ARRAY_COLUMNS.contains(&name.as_str()))
+    use BinaryOperator::*;
+    rewrite_compared_literals(
+        statement,
+        &[Eq, NotEq, Lt, LtEq, Gt, GtEq],
+        &INTEGER_ARRAY_COLUMNS,
+        integer_array,
+    );
 }
 
 /// `make_array(...)` of a string literal `'{1,2}'` of integers (`'{}'` has no element
@@ -101,15 +79,9 @@ fn integer_array(expr: &Expr) -> Option<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite_array_literals(&mut statement);
-        statement.to_string()
+        super::super::parser::rewritten_by(sql, rewrite_array_literals)
     }
 
     #[test]

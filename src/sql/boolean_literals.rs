@@ -9,11 +9,9 @@
 //! negatives, in any case, around spaces) becomes `TRUE` or `FALSE`; any other
 //! literal is left for DataFusion to refuse.
 
-use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Statement, Value, ValueWithSpan, visit_expressions_mut,
-};
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Statement, Value, ValueWithSpan};
 
-use super::names::{column_name, reads_any_of};
+use super::names::{reads_any_of, rewrite_compared_literals};
 
 /// The relations that hold the [`BOOLEAN_COLUMNS`]: a statement that reads none of
 /// them compares a user's columns of the same names as written.
@@ -92,26 +90,12 @@ pub fn rewrite_boolean_literals(statement: &mut Statement) {
     if !reads_any_of(statement, CATALOG_RELATIONS) {
         return;
     }
-    let _ = visit_expressions_mut(statement, |expr| {
-        if let Expr::BinaryOp { left, op, right } = expr
-            && matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq)
-        {
-            if is_boolean_column(left)
-                && let Some(value) = boolean_literal(right)
-            {
-                **right = value;
-            } else if is_boolean_column(right)
-                && let Some(value) = boolean_literal(left)
-            {
-                **left = value;
-            }
-        }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-}
-
-fn is_boolean_column(expr: &Expr) -> bool {
-    column_name(expr).is_some_and(|name| BOOLEAN_COLUMNS.contains(&name.as_str()))
+    rewrite_compared_literals(
+        statement,
+        &[BinaryOperator::Eq, BinaryOperator::NotEq],
+        BOOLEAN_COLUMNS,
+        boolean_literal,
+    );
 }
 
 /// `TRUE` or `FALSE` for a quoted literal PostgreSQL's `boolin` reads.
@@ -134,15 +118,9 @@ fn boolean_literal(expr: &Expr) -> Option<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite_boolean_literals(&mut statement);
-        statement.to_string()
+        super::super::parser::rewritten_by(sql, rewrite_boolean_literals)
     }
 
     #[test]

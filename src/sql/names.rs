@@ -2,7 +2,9 @@
 //! names, with Postgres's rule: unquoted identifiers fold to lowercase.
 
 use datafusion::common::TableReference;
-use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Statement, visit_relations};
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, Ident, ObjectName, Statement, visit_expressions_mut, visit_relations,
+};
 
 use crate::catalog::{DEFAULT_DATABASE, DEFAULT_SCHEMA};
 use crate::error::{Result, SluiceError};
@@ -38,6 +40,37 @@ pub fn reads_any_of(statement: &Statement, names: &[&str]) -> bool {
         }
     })
     .is_break()
+}
+
+/// For every comparison `column op literal` or `literal op column` of `statement` with
+/// `op` one of `operators` and the column's name (see [`column_name`]) one of
+/// `columns`: the literal becomes `read(literal)` where that reads it. The rewrites
+/// that know `pg_catalog`'s columns by name ([`super::array_literals`],
+/// [`super::boolean_literals`]) give literals the columns' types so.
+pub fn rewrite_compared_literals(
+    statement: &mut Statement,
+    operators: &[BinaryOperator],
+    columns: &[&str],
+    read: impl Fn(&Expr) -> Option<Expr>,
+) {
+    let named =
+        |expr: &Expr| column_name(expr).is_some_and(|name| columns.contains(&name.as_str()));
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::BinaryOp { left, op, right } = expr
+            && operators.contains(op)
+        {
+            if named(left)
+                && let Some(value) = read(right)
+            {
+                **right = value;
+            } else if named(right)
+                && let Some(value) = read(left)
+            {
+                **left = value;
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// The catalog name of a user object, refusing schemas other than `public`.

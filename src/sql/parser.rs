@@ -1095,6 +1095,17 @@ fn postgres_column_name(expr: &Expr) -> Option<String> {
     }
 }
 
+/// `sql` parsed as PostgreSQL text, rewritten by `rewrite`, printed back: the unit
+/// tests of the statement rewrites read their answers so.
+#[cfg(test)]
+pub(crate) fn rewritten_by(sql: &str, rewrite: fn(&mut Statement)) -> String {
+    let mut statement = DfParser::parse_sql(&PostgreSqlDialect {}, sql)
+        .unwrap()
+        .remove(0);
+    rewrite(&mut statement);
+    statement.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -691,11 +691,7 @@ mod tests {
     use super::*;
 
     fn rewritten(sql: &str) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite_scalar_subqueries(&mut statement);
-        statement.to_string()
+        super::super::parser::rewritten_by(sql, rewrite_scalar_subqueries)
     }
 
     #[test]

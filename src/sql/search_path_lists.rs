@@ -80,11 +80,7 @@ mod tests {
     use super::*;
 
     fn rewritten(sql: &str) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite_search_path_subqueries(&mut statement);
-        statement.to_string()
+        super::super::parser::rewritten_by(sql, rewrite_search_path_subqueries)
     }
 
     const SUBQUERY: &str = "SELECT CASE WHEN trim(s[i]) = '\"$user\"' THEN user ELSE trim(s[i]) END \

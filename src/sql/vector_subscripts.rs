@@ -63,15 +63,9 @@ fn vector_subscript<'a>(root: &Expr, chain: &'a mut [AccessExpr]) -> Option<&'a 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite_vector_subscripts(&mut statement);
-        statement.to_string()
+        super::super::parser::rewritten_by(sql, rewrite_vector_subscripts)
     }
 
     #[test]
