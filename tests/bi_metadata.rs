@@ -661,17 +661,7 @@ async fn answer(client: &Client, sql: &str) -> Answer {
         Ok(messages) => messages,
         Err(e) => return Answer::Error(error_text(&e)),
     };
-    let rows = messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(
-                (0..row.len())
-                    .map(|i| row.get(i).map(str::to_string))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect();
+    let rows = common::text_rows(&messages);
     Answer::Rows { columns, rows }
 }
 
