@@ -12,11 +12,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Field;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, TryCast};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::SessionContext;
@@ -34,26 +32,11 @@ struct CastTypes;
 
 impl AnalyzerRule for CastTypes {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(rewrite_plan).data()
+        super::regclass::rewrite_expressions(plan, rewrite_expr)
     }
 
     fn name(&self) -> &str {
         "cast_types"
-    }
-}
-
-fn rewrite_plan(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
-    let schema = merge_schema(&plan.inputs());
-    let preserver = NamePreserver::new(&plan);
-    let rewritten = plan.map_expressions(|expr| {
-        let name = preserver.save(&expr);
-        expr.transform_up(|e| rewrite_expr(e, &schema))
-            .map(|t| t.update_data(|e| name.restore(e)))
-    })?;
-    if rewritten.transformed {
-        rewritten.map_data(|plan| plan.recompute_schema())
-    } else {
-        Ok(rewritten)
     }
 }
 

@@ -605,8 +605,7 @@ struct RegclassCasts {
 
 impl AnalyzerRule for RegclassCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| self.rewrite_plan(plan))
-            .data()
+        rewrite_expressions(plan, |expr, schema| self.rewrite_expr(expr, schema))
     }
 
     fn name(&self) -> &str {
@@ -614,13 +613,20 @@ impl AnalyzerRule for RegclassCasts {
     }
 }
 
-impl RegclassCasts {
-    fn rewrite_plan(&self, plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+/// `plan` (its subqueries included) with every expression rewritten bottom-up by
+/// `rewrite`, which sees the schema of the expression's plan node's inputs; output
+/// names are kept and each changed node's schema recomputed. The analyzer rules over
+/// casts ([`RegclassCasts`], [`super::cast_types`]) walk plans so.
+pub(super) fn rewrite_expressions(
+    plan: LogicalPlan,
+    rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|plan| {
         let schema = merge_schema(&plan.inputs());
         let preserver = NamePreserver::new(&plan);
         let rewritten = plan.map_expressions(|expr| {
             let name = preserver.save(&expr);
-            expr.transform_up(|e| self.rewrite_expr(e, &schema))
+            expr.transform_up(|e| rewrite(e, &schema))
                 .map(|t| t.update_data(|e| name.restore(e)))
         })?;
         if rewritten.transformed {
@@ -628,8 +634,11 @@ impl RegclassCasts {
         } else {
             Ok(rewritten)
         }
-    }
+    })
+    .data()
+}
 
+impl RegclassCasts {
     fn rewrite_expr(&self, expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         let (operand, target) = match &expr {
             Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
