@@ -15,6 +15,9 @@
 //! (generator, view and server), and the process's peak resident memory during the
 //! run (from the view's creation).
 //!
+//! `q5-unshared` is q5 with `WITH (share_subplans = false)`: the baseline, in the
+//! same run, of computing its two identical counts once (src/sql/shared_subplans.rs).
+//!
 //! Then freshness ([`freshness`]): rows inserted into a table, and rows of a paced
 //! `datagen` generator, at 10,000 and 50,000 rows/s, p50/p99 of the time until a
 //! `SELECT` of a view shows them.
@@ -49,8 +52,23 @@ const DBSP: &[(&str, f64)] = &[
 ];
 
 const QUERIES: &[&str] = &[
-    "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q21", "q22",
+    "q0",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "q5",
+    UNSHARED_Q5,
+    "q6",
+    "q7",
+    "q8",
+    "q9",
+    "q21",
+    "q22",
 ];
+
+/// q5 with its repeated subplan computed twice (`share_subplans = false`).
+const UNSHARED_Q5: &str = "q5-unshared";
 
 struct Settings {
     mode: &'static str,
@@ -147,7 +165,14 @@ struct Run {
     read: i64,
 }
 
-async fn run(client: &Client, sql: &str, events: u64, workers: usize) -> Result<Run, String> {
+/// Runs the view `sql` `WITH (workers = {workers}{options})` over `events` events.
+async fn run(
+    client: &Client,
+    sql: &str,
+    options: &str,
+    events: u64,
+    workers: usize,
+) -> Result<Run, String> {
     for source in sources(sql, events) {
         client
             .batch_execute(&source)
@@ -159,7 +184,7 @@ async fn run(client: &Client, sql: &str, events: u64, workers: usize) -> Result<
     let start = Instant::now();
     let created = client
         .batch_execute(&format!(
-            "CREATE MATERIALIZED VIEW q WITH (workers = {workers}) AS {sql}"
+            "CREATE MATERIALIZED VIEW q WITH (workers = {workers}{options}) AS {sql}"
         ))
         .await;
     if let Err(e) = created {
@@ -207,14 +232,18 @@ const ONE_RUN: &str = "SLUICE_BENCH_ONE";
 
 /// The table row of `name` on `workers`, run in this process's own server.
 async fn one_run(name: &str, workers: usize, events: u64) -> String {
-    let Some(case) = common::nexmark::CASES.iter().find(|c| c.name == name) else {
+    let (query, options) = match name {
+        UNSHARED_Q5 => ("q5", ", share_subplans = false"),
+        _ => (name, ""),
+    };
+    let Some(case) = common::nexmark::CASES.iter().find(|c| c.name == query) else {
         return format!("| {name} | {workers} | no such query | | | | | | | |");
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let server = common::InProcess::open(dir.path()).await;
     let client = common::connect(server.addr).await;
-    let dbsp = DBSP.iter().find(|(q, _)| *q == name).map(|(_, r)| *r);
-    let row = match run(&client, case.sluice, events, workers).await {
+    let dbsp = DBSP.iter().find(|(q, _)| *q == query).map(|(_, r)| *r);
+    let row = match run(&client, case.sluice, options, events, workers).await {
         Ok(r) => {
             let rate = events as f64 / r.seconds;
             format!(

@@ -307,6 +307,27 @@ const CASES: &[Case] = &[
         name: "counts_summary",
         sql: "SELECT count(*) AS groups, sum(n) AS total, max(nv) AS most FROM counts",
     },
+    // Subplans computed twice, computed once (src/sql/shared_subplans.rs): q5's shape
+    // (the same count grouped in another order under a per-group maximum), an
+    // aggregate joined with itself, and one read by both branches of a UNION ALL.
+    Case {
+        name: "shared_count_maxima",
+        sql: "SELECT a.k, a.g, a.n FROM (SELECT g, k, count(*) AS n FROM t GROUP BY g, k) a \
+              JOIN (SELECT max(c.n) AS m, c.g FROM (SELECT count(*) AS n, g FROM t \
+              GROUP BY k, g) c GROUP BY c.g) b ON a.g = b.g AND a.n >= b.m",
+    },
+    Case {
+        name: "shared_self_join",
+        sql: "SELECT x.g, x.n AS xn, y.n AS yn FROM \
+              (SELECT g, count(v) AS n FROM t GROUP BY g) x LEFT JOIN \
+              (SELECT g, count(v) AS n FROM t GROUP BY g) y ON x.g = y.g + 1",
+    },
+    Case {
+        name: "shared_union_branches",
+        sql: "SELECT g, n FROM (SELECT g, count(*) AS n FROM u GROUP BY g) a \
+              UNION ALL SELECT g, n + 100 FROM (SELECT g, count(*) AS n FROM u GROUP BY g) b \
+              WHERE n > 1",
+    },
     Case {
         name: "u_totals",
         sql: "SELECT count(*) AS n, count(DISTINCT s) AS ds, min(v) AS lo, max(g) AS hg FROM u",
@@ -922,6 +943,38 @@ async fn views_match_postgres_under_a_random_change_stream() {
         .unwrap_or(120);
     for seed in 1..=cases {
         run_stream(seed, steps).await;
+    }
+}
+
+/// The `shared_` cases compute their repeated subplan once (else the oracle above
+/// would not check sharing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_subplans_of_the_shared_cases_are_shared() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    for sql in TABLES {
+        client.batch_execute(sql).await.unwrap();
+    }
+    for case in CASES.iter().filter(|c| c.name.starts_with("shared_")) {
+        let explained = client
+            .simple_query(&format!(
+                "EXPLAIN CREATE MATERIALIZED VIEW v AS {}",
+                case.sql
+            ))
+            .await
+            .unwrap();
+        let plan = common::text_rows(&explained)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect::<Vec<_>>();
+        let count = |node: &str| plan.iter().filter(|l| l.trim() == node).count();
+        assert_eq!(
+            (count("Shared #0"), count("Reuse #0")),
+            (1, 1),
+            "{}: {plan:#?}",
+            case.name
+        );
     }
 }
 

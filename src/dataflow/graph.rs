@@ -14,6 +14,14 @@
 //! operator turns its children's output changes into its own, child by child in
 //! order (a self-join sees the change of its left side first, then of its right
 //! side against the updated left).
+//!
+//! A subtree the query computes twice (Nexmark q5 counts bids per auction and window
+//! in both sides of its join) is built once: its first occurrence in walk order is a
+//! [`Node::Shared`] holding it, the others are [`Node::Reuse`] leaves that hand on
+//! the output the shared subtree gave in the same walk. The tree becomes a DAG whose
+//! shared operators hold their state and do their work once.
+
+use std::collections::{HashMap, HashSet};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::{cast, concat_batches};
@@ -23,7 +31,7 @@ use super::ChangeBatch;
 use super::change::nullable;
 use super::operator::Operator;
 use super::state::Spine;
-use crate::error::Result;
+use crate::error::{Result, SluiceError};
 
 /// One node of a view's dataflow.
 #[derive(Debug)]
@@ -55,6 +63,20 @@ pub enum Node {
         /// The output schema.
         schema: SchemaRef,
     },
+    /// A subtree other nodes read too ([`Node::Reuse`] with the same `id`).
+    /// Invariant (kept by [`Node::shared_first`]): it comes before every `Reuse` of
+    /// its `id` in walk order (children in order, depth first).
+    Shared {
+        /// The subtree's number in the view.
+        id: usize,
+        /// The subtree.
+        child: Box<Node>,
+    },
+    /// The output of the [`Node::Shared`] subtree numbered `id`, in the same walk.
+    Reuse {
+        /// The shared subtree's number.
+        id: usize,
+    },
 }
 
 impl Node {
@@ -64,10 +86,11 @@ impl Node {
             Node::Input {
                 input, append_only, ..
             } => f(*input, *append_only),
-            Node::Constant(_) => {}
+            Node::Constant(_) | Node::Reuse { .. } => {}
             Node::Operator { children, .. } | Node::Union { children, .. } => {
                 children.iter().for_each(|c| c.visit_inputs(f))
             }
+            Node::Shared { child, .. } => child.visit_inputs(f),
         }
     }
 
@@ -75,11 +98,12 @@ impl Node {
     /// [`Operator::reads_clock`]).
     pub fn reads_clock(&self) -> bool {
         match self {
-            Node::Input { .. } | Node::Constant(_) => false,
+            Node::Input { .. } | Node::Constant(_) | Node::Reuse { .. } => false,
             Node::Operator { op, children } => {
                 op.reads_clock() || children.iter().any(Node::reads_clock)
             }
             Node::Union { children, .. } => children.iter().any(Node::reads_clock),
+            Node::Shared { child, .. } => child.reads_clock(),
         }
     }
 
@@ -103,6 +127,11 @@ impl Node {
                     child.explain(depth + 1, out);
                 }
             }
+            Node::Shared { id, child } => {
+                out.push(format!("{pad}Shared #{id}"));
+                child.explain(depth + 1, out);
+            }
+            Node::Reuse { id } => out.push(format!("{pad}Reuse #{id}")),
         }
     }
 
@@ -110,7 +139,7 @@ impl Node {
     /// [`Operator::evict_closed`]).
     pub fn evict_closed(&mut self, watermark: i64) -> Result<()> {
         match self {
-            Node::Input { .. } | Node::Constant(_) => Ok(()),
+            Node::Input { .. } | Node::Constant(_) | Node::Reuse { .. } => Ok(()),
             Node::Operator { op, children } => {
                 op.evict_closed(watermark)?;
                 children
@@ -120,28 +149,31 @@ impl Node {
             Node::Union { children, .. } => children
                 .iter_mut()
                 .try_for_each(|c| c.evict_closed(watermark)),
+            Node::Shared { child, .. } => child.evict_closed(watermark),
         }
     }
 
     /// Input rows the tree's operators dropped as late.
     pub fn late_rows(&self) -> u64 {
         match self {
-            Node::Input { .. } | Node::Constant(_) => 0,
+            Node::Input { .. } | Node::Constant(_) | Node::Reuse { .. } => 0,
             Node::Operator { op, children } => {
                 op.late_rows() + children.iter().map(Node::late_rows).sum::<u64>()
             }
             Node::Union { children, .. } => children.iter().map(Node::late_rows).sum(),
+            Node::Shared { child, .. } => child.late_rows(),
         }
     }
 
     /// Bytes of operator state in the tree.
     pub fn state_size(&self) -> usize {
         match self {
-            Node::Input { .. } | Node::Constant(_) => 0,
+            Node::Input { .. } | Node::Constant(_) | Node::Reuse { .. } => 0,
             Node::Operator { op, children } => {
                 op.state_size() + children.iter().map(Node::state_size).sum::<usize>()
             }
             Node::Union { children, .. } => children.iter().map(Node::state_size).sum(),
+            Node::Shared { child, .. } => child.state_size(),
         }
     }
 
@@ -156,7 +188,7 @@ impl Node {
 
     fn collect_spines<'a>(&'a mut self, next: &mut usize, out: &mut Vec<(String, &'a mut Spine)>) {
         match self {
-            Node::Input { .. } | Node::Constant(_) => {}
+            Node::Input { .. } | Node::Constant(_) | Node::Reuse { .. } => {}
             Node::Operator { op, children } => {
                 let number = *next;
                 *next += 1;
@@ -172,6 +204,7 @@ impl Node {
                     child.collect_spines(next, out);
                 }
             }
+            Node::Shared { child, .. } => child.collect_spines(next, out),
         }
     }
 
@@ -179,12 +212,69 @@ impl Node {
     /// [`Operator::restored`]).
     pub fn restored(&mut self) {
         match self {
-            Node::Input { .. } | Node::Constant(_) => {}
+            Node::Input { .. } | Node::Constant(_) | Node::Reuse { .. } => {}
             Node::Operator { op, children } => {
                 op.restored();
                 children.iter_mut().for_each(Node::restored);
             }
             Node::Union { children, .. } => children.iter_mut().for_each(Node::restored),
+            Node::Shared { child, .. } => child.restored(),
+        }
+    }
+
+    /// The tree with each shared subtree at the first of its occurrences in walk
+    /// order (the invariant of [`Node::Shared`]), wherever it was built; fails when a
+    /// [`Node::Reuse`] names no shared subtree.
+    pub fn shared_first(mut self) -> Result<Node> {
+        let mut subtrees = HashMap::new();
+        self.take_shared(&mut subtrees);
+        self.place_shared(&mut subtrees, &mut HashSet::new())?;
+        Ok(self)
+    }
+
+    /// Turns every [`Node::Shared`] into a [`Node::Reuse`], its subtree into
+    /// `subtrees`.
+    fn take_shared(&mut self, subtrees: &mut HashMap<usize, Box<Node>>) {
+        match self {
+            Node::Input { .. } | Node::Constant(_) | Node::Reuse { .. } => {}
+            Node::Operator { children, .. } | Node::Union { children, .. } => {
+                children.iter_mut().for_each(|c| c.take_shared(subtrees))
+            }
+            Node::Shared { id, child } => {
+                let id = *id;
+                child.take_shared(subtrees);
+                subtrees.insert(id, std::mem::replace(child, Box::new(Node::Reuse { id })));
+                *self = Node::Reuse { id };
+            }
+        }
+    }
+
+    /// Puts each subtree of `subtrees` back at the first [`Node::Reuse`] of its id in
+    /// walk order (`placed`: the ids put back so far).
+    fn place_shared(
+        &mut self,
+        subtrees: &mut HashMap<usize, Box<Node>>,
+        placed: &mut HashSet<usize>,
+    ) -> Result<()> {
+        match self {
+            Node::Input { .. } | Node::Constant(_) => Ok(()),
+            Node::Operator { children, .. } | Node::Union { children, .. } => children
+                .iter_mut()
+                .try_for_each(|c| c.place_shared(subtrees, placed)),
+            Node::Shared { child, .. } => child.place_shared(subtrees, placed),
+            Node::Reuse { id } => {
+                let id = *id;
+                if let Some(mut child) = subtrees.remove(&id) {
+                    child.place_shared(subtrees, placed)?;
+                    placed.insert(id);
+                    *self = Node::Shared { id, child };
+                } else if !placed.contains(&id) {
+                    return Err(SluiceError::Internal(format!(
+                        "a view reads shared subtree #{id}, which it does not have"
+                    )));
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -450,6 +540,52 @@ mod tests {
         }
     }
 
+    /// `SELECT * FROM (SELECT k, count(*) FROM t0 GROUP BY k) a JOIN (the same) b
+    /// ON a.k = b.k`, the count built once (shared by both sides, the reuse built
+    /// first: [`Node::shared_first`] moves the subtree to the left side, read first)
+    /// or twice.
+    fn counts_joined(shared: bool) -> Node {
+        let field = |name: &str| Field::new(name, DataType::Int64, true);
+        let counts = Arc::new(Schema::new(vec![field("k"), field("count")]));
+        let count = || Node::Operator {
+            op: Box::new(
+                Aggregate::try_new(
+                    vec![column("k", 0)],
+                    vec![bigint_call(AggregateKind::Count, None)],
+                    counts.clone(),
+                )
+                .unwrap(),
+            ),
+            children: vec![input(0)],
+        };
+        let pairs = Arc::new(Schema::new(
+            ["k", "count", "k", "count"].map(field).to_vec(),
+        ));
+        let join = Join::try_new(
+            JoinKind::Inner,
+            &counts,
+            &counts,
+            vec![(column("k", 0), column("k", 0))],
+            None,
+            pairs,
+        )
+        .unwrap();
+        let children = if shared {
+            let child = Box::new(count());
+            vec![Node::Reuse { id: 7 }, Node::Shared { id: 7, child }]
+        } else {
+            vec![count(), count()]
+        };
+        Node::Operator {
+            op: Box::new(join),
+            children,
+        }
+    }
+
+    fn shared_counts_joined() -> Node {
+        counts_joined(true)
+    }
+
     fn on_workers(build: fn() -> Node, workers: usize) -> Workers {
         Workers::new((0..workers).map(|_| build()).collect()).unwrap()
     }
@@ -459,7 +595,12 @@ mod tests {
     /// four restores into four that go on alike.
     #[test]
     fn four_workers_give_one_workers_result() {
-        for build in [join_then_aggregate, sessions, global_aggregate] {
+        for build in [
+            join_then_aggregate,
+            sessions,
+            global_aggregate,
+            shared_counts_joined,
+        ] {
             let dir = scratch("workers");
             let mut one = on_workers(build, 1);
             let mut four = on_workers(build, 4);
@@ -504,6 +645,53 @@ mod tests {
             assert!(errors.is_empty());
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+
+    /// A subtree built once and read twice gives what its two copies give, on one
+    /// worker and on four, and holds its state once.
+    #[test]
+    fn a_shared_subtree_gives_what_its_copies_give() {
+        for workers in [1, 4] {
+            let mut copies = on_workers(|| counts_joined(false), workers);
+            let mut shared = on_workers(shared_counts_joined, workers);
+            let mut lines = Vec::new();
+            shared.explain(0, &mut lines);
+            assert_eq!(lines[1].trim(), "Shared #7", "{lines:?}");
+            assert!(lines.iter().any(|l| l.trim() == "Reuse #7"), "{lines:?}");
+            let (mut expected, mut got) = (Multiset::default(), Multiset::default());
+            let mut errors = ErrorLog::default();
+            for (step, (input, change)) in stream(200, 25).iter().enumerate() {
+                if *input != 0 {
+                    continue;
+                }
+                for (tree, seen) in [(&mut copies, &mut expected), (&mut shared, &mut got)] {
+                    if let Some(c) = tree.push(*input, change, &mut errors).unwrap() {
+                        seen.apply(&c);
+                    }
+                }
+                assert_eq!(
+                    got.rows(),
+                    expected.rows(),
+                    "{workers} workers, step {step}"
+                );
+            }
+            assert!(!expected.rows().is_empty());
+            assert!(errors.is_empty());
+            assert!(shared.state_size() < copies.state_size());
+            assert!(shared.spines().len() < copies.spines().len());
+        }
+    }
+
+    /// A reuse with no shared subtree is refused when the trees are built.
+    #[test]
+    fn a_reuse_of_nothing_is_refused() {
+        let error = Workers::new(vec![Node::Reuse { id: 3 }]).unwrap_err();
+        assert!(error.to_string().contains("#3"), "{error}");
+    }
+
+    #[test]
+    fn a_restored_shared_subtree_continues_exactly() {
+        restores_exactly("shared", shared_counts_joined);
     }
 
     #[test]

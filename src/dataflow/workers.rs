@@ -18,6 +18,8 @@
 //! The exchange moves Arrow batches between threads of one process; the design for
 //! moving them between processes (Kafka repartition topics) is in docs/scale-out.md.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use super::ChangeBatch;
@@ -57,6 +59,10 @@ impl Workers {
     /// The trees of `workers.len()` workers; `trees` must be planned from the same
     /// query.
     pub fn new(trees: Vec<Node>) -> Result<Workers> {
+        let trees = trees
+            .into_iter()
+            .map(Node::shared_first)
+            .collect::<Result<Vec<_>>>()?;
         let Some(first) = trees.first() else {
             return Err(SluiceError::Internal(
                 "a view runs on at least one worker".into(),
@@ -121,7 +127,8 @@ impl Workers {
     }
 
     fn walk(&mut self, step: &Step, errors: &mut ErrorLog) -> Result<Option<ChangeBatch>> {
-        let outputs = walk(self.trees.iter_mut().collect(), step, errors)?;
+        let mut shared = HashMap::new();
+        let outputs = walk(self.trees.iter_mut().collect(), step, errors, &mut shared)?;
         concat(outputs.into_iter().flatten().collect())
     }
 
@@ -179,12 +186,17 @@ impl Workers {
     }
 }
 
+/// Each shared subtree's output in a walk, per worker (by the subtree's number).
+type SharedOutputs = HashMap<usize, Vec<Option<ChangeBatch>>>;
+
 /// Walks `trees` (same shape, one per worker) in step; returns each worker's change
-/// at this node.
+/// at this node. A shared subtree's output is kept in `shared` for the nodes that
+/// reuse it later in the walk.
 fn walk(
     trees: Vec<&mut Node>,
     step: &Step,
     errors: &mut ErrorLog,
+    shared: &mut SharedOutputs,
 ) -> Result<Vec<Option<ChangeBatch>>> {
     let workers = trees.len();
     let mut outputs: Vec<Vec<ChangeBatch>> = vec![Vec::new(); workers];
@@ -193,6 +205,26 @@ fn walk(
             return Ok(match step {
                 Step::Push { input, shares } if input == mine => shares.to_vec(),
                 _ => vec![None; workers],
+            });
+        }
+        Node::Shared { id, .. } => {
+            let id = *id;
+            let children = trees
+                .into_iter()
+                .map(|t| match t {
+                    Node::Shared { child, .. } => Ok(&mut **child),
+                    _ => Err(shape()),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let outputs = walk(children, step, errors, shared)?;
+            shared.insert(id, outputs.clone());
+            return Ok(outputs);
+        }
+        Node::Reuse { id } => {
+            return shared.get(id).cloned().ok_or_else(|| {
+                SluiceError::Internal(format!(
+                    "a view reads shared subtree #{id} before computing it"
+                ))
             });
         }
         Node::Constant(batch) => {
@@ -209,7 +241,10 @@ fn walk(
                     .iter_mut()
                     .map(|t| child(t, branch))
                     .collect::<Result<Vec<_>>>()?;
-                for (worker, change) in walk(children, step, errors)?.into_iter().enumerate() {
+                for (worker, change) in walk(children, step, errors, shared)?
+                    .into_iter()
+                    .enumerate()
+                {
                     outputs[worker].extend(change);
                 }
             }
@@ -235,7 +270,7 @@ fn walk(
                     .iter_mut()
                     .map(|(_, children)| children.get_mut(input).ok_or_else(shape))
                     .collect::<Result<Vec<_>>>()?;
-                let shares = walk(children, step, errors)?;
+                let shares = walk(children, step, errors, shared)?;
                 // One worker has nothing to exchange (and no key expressions to clone
                 // per change).
                 let shares = if workers > 1 {

@@ -359,6 +359,11 @@ pub(crate) fn view_options(view: &CreateView) -> Result<ViewOptions> {
             SqlOption::KeyValue { key, value } if key.value.eq_ignore_ascii_case(WORKERS) => {
                 out.workers = Some(workers_of(value)?);
             }
+            SqlOption::KeyValue { key, value }
+                if key.value.eq_ignore_ascii_case(SHARE_SUBPLANS) =>
+            {
+                out.share_subplans = boolean_option(SHARE_SUBPLANS, value)?;
+            }
             other => {
                 return Err(SluiceError::not_supported(format!(
                     "materialized view option {other} is not supported"
@@ -372,6 +377,23 @@ pub(crate) fn view_options(view: &CreateView) -> Result<ViewOptions> {
 /// The view option saying how many workers the view runs on (see
 /// [`crate::dataflow::workers`]); without it, the server's `--view-workers`.
 pub const WORKERS: &str = "workers";
+
+/// The view option saying whether a subplan the query computes more than once is
+/// computed once (see [`super::shared_subplans`]); default true.
+pub const SHARE_SUBPLANS: &str = "share_subplans";
+
+/// A boolean option's value: `true` or `false`, quoted or not, in any case.
+fn boolean_option(name: &str, value: &datafusion::sql::sqlparser::ast::Expr) -> Result<bool> {
+    let text = value.to_string();
+    match text.trim_matches('\'').to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(SluiceError::coded(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            format!("{name} must be true or false, not {text}"),
+        )),
+    }
+}
 
 /// The most workers a view may run on.
 const MAX_WORKERS: usize = 1024;

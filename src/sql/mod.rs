@@ -39,6 +39,7 @@ pub mod search_path_lists;
 pub mod session_functions;
 pub mod set_operations;
 pub mod settings;
+pub mod shared_subplans;
 pub mod show;
 pub mod sinks;
 pub mod sql_functions;

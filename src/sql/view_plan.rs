@@ -6,6 +6,7 @@
 //! Every `LogicalPlan` variant is matched by name, so a DataFusion upgrade that adds
 //! one fails to compile here instead of being silently mishandled.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
@@ -83,7 +84,7 @@ fn view_optimizer(state: &SessionState) -> SessionState {
 }
 
 /// How a view is maintained, from its `WITH` options ([`super::ddl::view_options`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ViewOptions {
     /// `EMIT ON WINDOW CLOSE`.
     pub emit_on_close: bool,
@@ -93,6 +94,21 @@ pub struct ViewOptions {
     /// `WITH (workers = n)`: the view runs on n workers (`None`: the server's
     /// default, [`Database::view_workers`]).
     pub workers: Option<usize>,
+    /// `WITH (share_subplans = false)` makes it false: each occurrence of a subplan
+    /// the query computes twice gets operators of its own
+    /// ([`super::shared_subplans`]; RisingWave's `rw_enable_share_plan`).
+    pub share_subplans: bool,
+}
+
+impl Default for ViewOptions {
+    fn default() -> ViewOptions {
+        ViewOptions {
+            emit_on_close: false,
+            temporal_tables: Vec::new(),
+            workers: None,
+            share_subplans: true,
+        }
+    }
 }
 
 /// Plans `query` as a materialized view maintained as `options` say.
@@ -117,6 +133,19 @@ pub async fn plan_view(db: &Database, query: &Query, options: &ViewOptions) -> R
     let plan = super::uncorrelated_subqueries::as_cross_joins(plan)?;
     let (plan, models) = crate::ml::predict::bind_models(plan)?;
     let schema = Arc::new(plan.schema().as_arrow().clone());
+    // Subplans computed more than once are computed once. Not where translating a
+    // subplan counts something (temporal joins, windows emitting on close): each
+    // occurrence must be counted.
+    let (plan, shared) = if !options.share_subplans
+        || options.emit_on_close
+        || !options.temporal_tables.is_empty()
+    {
+        (plan, HashMap::new())
+    } else {
+        let plan = super::shared_subplans::align_aggregates(plan)?;
+        let shared = super::shared_subplans::repeated_subplans(&plan)?;
+        (plan, shared)
+    };
     let translator = || Translator {
         db,
         state: &state,
@@ -126,6 +155,8 @@ pub async fn plan_view(db: &Database, query: &Query, options: &ViewOptions) -> R
         closes_itself: false,
         temporal_tables: options.temporal_tables.clone(),
         temporal_joins: 0,
+        shared: &shared,
+        built_shared: HashSet::new(),
     };
     let mut first = translator();
     let mut trees = vec![first.translate(&plan)?];
@@ -235,6 +266,11 @@ struct Translator<'a> {
     temporal_tables: Vec<String>,
     /// The temporal joins planned so far.
     temporal_joins: usize,
+    /// The subplans the query computes more than once, numbered
+    /// ([`super::shared_subplans::repeated_subplans`]).
+    shared: &'a HashMap<LogicalPlan, usize>,
+    /// The numbers of the shared subplans translated so far.
+    built_shared: HashSet<usize>,
 }
 
 impl Translator<'_> {
@@ -262,8 +298,21 @@ impl Translator<'_> {
         })
     }
 
-    /// The operator tree computing `plan`.
+    /// The operator tree computing `plan`: for a subplan the query computes more than
+    /// once, the tree the first time, a [`Node::Reuse`] of it the next times.
     fn translate(&mut self, plan: &LogicalPlan) -> Result<Node> {
+        let Some(&id) = self.shared.get(plan) else {
+            return self.translate_node(plan);
+        };
+        if !self.built_shared.insert(id) {
+            return Ok(Node::Reuse { id });
+        }
+        let child = Box::new(self.translate_node(plan)?);
+        Ok(Node::Shared { id, child })
+    }
+
+    /// The operator tree computing `plan`, its inputs translated by [`Self::translate`].
+    fn translate_node(&mut self, plan: &LogicalPlan) -> Result<Node> {
         use LogicalPlan as P;
         match plan {
             P::Projection(p) => {
