@@ -351,7 +351,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, SluiceError> {
 
 /// Whether `rest` starts with the unquoted word `expected`, then after it.
 fn take_word(rest: &mut &[Token], expected: &str) -> bool {
-    let current: &[Token] = *rest;
+    let current: &[Token] = rest;
     match current.split_first() {
         Some((Token::Word(w), after)) if w == expected => {
             *rest = after;
