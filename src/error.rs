@@ -48,6 +48,7 @@ pub mod sqlstate {
     pub const STATEMENT_TOO_COMPLEX: &str = "54001";
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
     pub const NAME_TOO_LONG: &str = "42622";
+    pub const INVALID_NAME: &str = "42602";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
     pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";
     pub const INVALID_ESCAPE_SEQUENCE: &str = "22025";

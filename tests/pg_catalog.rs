@@ -286,6 +286,58 @@ async fn with_relation_names(
     out
 }
 
+/// `regnamespace` and `regtype` name the schemas and types of catalog rows as
+/// PostgreSQL does (`relnamespace::regnamespace`, `atttypid::regtype`, `format_type`'s
+/// names for every built-in type), in results, cast to text and with `||`, and the
+/// columns are typed `regnamespace` and `regtype`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regnamespace_and_regtype_name_schemas_and_types_as_postgres_does() {
+    let (sluice, postgres) = both().await;
+    let (ours, theirs) = (sluice.client().await, postgres.client().await);
+    assert_same_rows(
+        &ours,
+        &theirs,
+        &[
+            "SELECT c.relname, c.relnamespace::regnamespace, c.relnamespace::regnamespace::text,
+                    'n:' || c.relnamespace::regnamespace, c.relnamespace::regnamespace = c.relnamespace
+             FROM pg_catalog.pg_class c
+             WHERE c.relname IN ('orders', 'lines_pkey', 'spend', 'pg_class', 'tables')",
+            "SELECT n.nspname, n.oid::regnamespace::text = n.nspname FROM pg_catalog.pg_namespace n
+             WHERE n.nspname IN ('pg_catalog', 'public', 'information_schema')",
+            "SELECT c.relname, a.attname, a.atttypid::regtype, a.atttypid::regtype::text,
+                    't:' || a.atttypid::regtype
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+             WHERE c.relname IN ('orders', 'lines', 'plain') AND a.attnum > 0",
+            "SELECT a.attname FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = 'orders'::regclass AND a.atttypid = 'numeric'::regtype",
+            // Every built-in type (OIDs below 10000 are the same in every PostgreSQL 15).
+            "SELECT t.typname, t.oid::regtype, t.typnamespace::regnamespace
+             FROM pg_catalog.pg_type t WHERE t.oid < 10000",
+            // An index has no row type in PostgreSQL either.
+            "SELECT c.relname, c.reltype::regtype FROM pg_catalog.pg_class c
+             WHERE c.relname = 'lines_pkey'",
+        ],
+    )
+    .await;
+    // The columns' types are regnamespace and regtype; their text is the name.
+    let query = "SELECT 'pg_catalog'::regnamespace, 'int4'::regtype";
+    let statement = ours.prepare(query).await.unwrap();
+    let types: Vec<&str> = statement
+        .columns()
+        .iter()
+        .map(|c| c.type_().name())
+        .collect();
+    assert_eq!(types, ["regnamespace", "regtype"]);
+    let postgres_addr: SocketAddr = format!("127.0.0.1:{}", postgres.port).parse().unwrap();
+    assert_eq!(
+        describe(sluice.addr, "sluice", "sluice", query).await,
+        describe(postgres_addr, "postgres", "postgres", query).await
+    );
+    // In binary (the OID), it is refused rather than sent as the name.
+    let refused = ours.query(&statement, &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&refused), "0A000");
+}
+
 /// Session and description functions drivers call, answered as PostgreSQL answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setting_and_description_functions_answer_as_postgres() {

@@ -373,3 +373,94 @@ async fn repeated_column_names_answer_as_postgres() {
         );
     }
 }
+
+/// `regnamespace` and `regtype` values read and print as PostgreSQL's: names in,
+/// names out (`format_type`'s for types), `-` for 0, digits as the OID, the OID for
+/// comparisons and integer casts, and PostgreSQL's SQLSTATE for a name that is none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regnamespace_and_regtype_answer_as_postgres() {
+    let servers = Both::start("CREATE TABLE t (a BIGINT)").await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    assert_same_answers(
+        sluice,
+        postgres,
+        &[
+            "'pg_catalog'::regnamespace",
+            "'public'::regnamespace::text",
+            "' PG_CATALOG '::regnamespace",
+            "'\"public\"'::regnamespace, 'x' || 'public'::regnamespace",
+            "'pg_catalog'::pg_catalog.regnamespace::oid, 'public'::regnamespace = 2200",
+            "0::regnamespace, '-'::regnamespace::oid, 99999::regnamespace::text",
+            "'00011'::regnamespace",
+            "'nosuch'::regnamespace",
+            "'\"PUBLIC\"'::regnamespace",
+            "' 11'::regnamespace",
+            "'a.b'::regnamespace",
+            "''::regnamespace",
+            "'integer'::regtype, 'int4'::regtype, 'INT4'::regtype, ' int4 '::regtype",
+            "'character varying'::regtype, 'varchar'::regtype, 'text[]'::regtype",
+            "'pg_catalog.int8'::regtype, 'pg_catalog.\"char\"'::regtype, '\"char\"'::regtype",
+            "'char'::regtype, 'character'::regtype, 'bpchar'::regtype, '_char'::regtype",
+            "'_int4'::regtype, 'int[]'::regtype, 'int4 [3][]'::regtype, 'integer array'::regtype",
+            "'double precision'::regtype, 'float'::regtype, 'real'::regtype, 'dec'::regtype",
+            "'timestamp'::regtype, 'timestamp with time zone'::regtype, 'timestamptz[]'::regtype",
+            "'time'::regtype, 'time with time zone'::regtype, 'interval'::regtype",
+            "'bit'::regtype, 'bit varying'::regtype, 'national character varying'::regtype",
+            "'name'::regtype, 'int2vector'::regtype, 'oidvector[]'::regtype, 'point'::regtype",
+            "'regclass'::regtype, 'regtype[]'::regtype, '\"any\"'::regtype, 'record[]'::regtype",
+            "'information_schema.cardinal_number'::regtype",
+            "'pg_class'::regtype",
+            "'int4'::regtype::oid, 'text'::regtype = 25, 23::regtype = 'integer'::regtype",
+            "'int4'::regtype::oid::int8 + 1, 'x' || 'int4[]'::regtype",
+            "0::regtype, '-'::regtype::oid, 99999::regtype",
+            "'00023'::regtype::text",
+            "'nosuch'::regtype",
+            "'nosuch[]'::regtype",
+            "'NoSuch'::regtype",
+            "'\"int\"'::regtype",
+            "'public.nosuch'::regtype",
+            "'public.int4'::regtype",
+            "'pg_catalog.integer'::regtype",
+            "'nosuch.int4'::regtype",
+            "'foo bar'::regtype",
+            "'select'::regtype",
+            "'int4;'::regtype",
+            "''::regtype",
+            "' 23'::regtype",
+            "'a.b.c.d'::regtype",
+            "'4294967296'::regtype",
+        ],
+    )
+    .await;
+    // A parameter (sent as text) is read as the literal is.
+    for client in [sluice, postgres] {
+        let text = tokio_postgres::types::Type::TEXT;
+        let statement = client
+            .prepare_typed(
+                "SELECT $1::regtype::text, $2::regnamespace::text",
+                &[text.clone(), text],
+            )
+            .await
+            .unwrap();
+        let row = client
+            .query_one(&statement, &[&"int4[]", &"public"])
+            .await
+            .unwrap();
+        let (t, n): (String, String) = (row.get(0), row.get(1));
+        assert_eq!((t.as_str(), n.as_str()), ("integer[]", "public"));
+    }
+    // What Sluice cannot read as PostgreSQL does is refused: type modifiers (checked by
+    // each type's rules) and the row types of tables, which Sluice's tables lack.
+    for statement in [
+        "SELECT 'varchar(10)'::regtype",
+        "SELECT 'interval year'::regtype",
+        "SELECT 't'::regtype",
+    ] {
+        let error = sluice.simple_query(statement).await.unwrap_err();
+        assert_eq!(common::sqlstate(&error), "0A000", "{statement}");
+        assert!(
+            postgres.simple_query(statement).await.is_ok(),
+            "{statement}"
+        );
+    }
+}

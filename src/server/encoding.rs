@@ -16,6 +16,7 @@ use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 
 use super::text_format;
+use crate::catalog::postgres::regtypes::RegType;
 use crate::error::SluiceError;
 use crate::sql::Output;
 
@@ -48,15 +49,19 @@ pub fn fields(
         .zip(schema.fields())
         .map(|(info, field)| with_origin(info, field))
         .collect();
-    // A regclass column holds names by the time it is encoded (see
-    // catalog::postgres::regclass), so its binary form (the OID) cannot be sent.
-    if let Some(field) = fields
-        .iter()
-        .find(|f| *f.datatype() == Type::REGCLASS && f.format() == FieldFormat::Binary)
-    {
+    // A regclass, regnamespace or regtype column holds names by the time it is
+    // encoded (see catalog::postgres::regtypes), so its binary form (the OID) cannot
+    // be sent.
+    if let Some((field, kind)) = fields.iter().find_map(|f| {
+        RegType::ALL
+            .into_iter()
+            .find(|kind| f.datatype().oid() == kind.oid() && f.format() == FieldFormat::Binary)
+            .map(|kind| (f, kind))
+    }) {
         return Err(wire_error(SluiceError::not_supported(format!(
-            "column \"{}\" of type regclass can only be sent as text; ask for text results",
-            field.name()
+            "column \"{}\" of type {} can only be sent as text; ask for text results",
+            field.name(),
+            kind.name()
         ))));
     }
     Ok(fields)
@@ -80,15 +85,17 @@ fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
         .and_then(Type::from_oid);
     let declared = declared_type
         .clone()
-        .filter(|_| !crate::catalog::postgres::regclass::is_regclass(field))
+        .filter(|_| RegType::of_field(field).is_none())
         .filter(|t| same_wire_form(t, info.datatype()));
     // `json` text (json_build_object's result) is `json` wherever it comes from, and
-    // so are the names of regclass values (and the OIDs they are before naming).
+    // so are the names of regclass, regnamespace and regtype values (and the OIDs
+    // they are before naming).
     let json = declared_type
-        .filter(|t| (*t == Type::JSON || *t == Type::REGCLASS) && *info.datatype() == Type::TEXT)
-        .or_else(|| {
-            crate::catalog::postgres::regclass::is_regclass(field).then_some(Type::REGCLASS)
-        });
+        .filter(|t| {
+            (*t == Type::JSON || RegType::ALL.iter().any(|kind| kind.oid() == t.oid()))
+                && *info.datatype() == Type::TEXT
+        })
+        .or_else(|| RegType::of_field(field).and_then(|kind| Type::from_oid(kind.oid())));
     // A repeated column name has a suffix that made it unique for DataFusion.
     let name = crate::sql::parser::output_name(info.name()).to_string();
     let info = FieldInfo::new(

@@ -540,7 +540,7 @@ pub async fn execute(
             };
             let stream = frame.execute_stream().await?;
             Ok(Output::Rows(
-                crate::catalog::postgres::regclass::name_output(db.context(), stream)?,
+                crate::catalog::postgres::regtypes::name_output(db.context(), stream)?,
             ))
         }
         Prepared::Command(command) => execute_command(db, command, vars, interrupt).await,

@@ -16,8 +16,8 @@ use datafusion_pg_catalog::sql::rules::{self, SqlStatementRewriteRule};
 
 use super::complexity;
 use super::create_source::{CreateSource, parse_create_source, parse_drop, parse_show_create};
-use crate::catalog::postgres::regclass::TextOperands;
 use crate::catalog::postgres::regproc::RegprocNames;
+use crate::catalog::postgres::regtypes::TextOperands;
 use crate::error::{Result, SluiceError};
 
 /// Parses SQL text into statements. Shared by every connection.
@@ -29,7 +29,8 @@ pub struct SqlParser {
     /// would make a correlated scalar subquery in a select list NULL and cut an
     /// uncorrelated one to one row (see [`super::scalar_subqueries`]), and with
     /// [`TextOperands`] before `RewriteRegCastToSubquery`, so that `'name'::regclass`
-    /// is read by Sluice's `regclass` (see `catalog::postgres::regclass`), and
+    /// (`::regnamespace`, `::regtype`) is read by Sluice's type (see
+    /// `catalog::postgres::regtypes`), and
     /// [`RegprocNames`] before it too (`typinput = 'array_in'::regproc`).
     all_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
     kept_rules: Vec<Arc<dyn SqlStatementRewriteRule>>,
@@ -267,12 +268,13 @@ impl SqlParser {
     fn parse_standard_with_crate_names(&self, text: &str) -> Result<Vec<Statement>> {
         let answer = self.inner.parse(text).map_err(SluiceError::from)?;
         // Without two SELECTs there is no subquery for the rule to change, and
-        // without `regclass` or `regproc` no cast for `TextOperands` or `RegprocNames`
-        // (a second parse costs).
+        // without `regclass`, `regnamespace`, `regtype` or `regproc` no cast for
+        // `TextOperands` or `RegprocNames` (a second parse costs).
         let lower = text.to_ascii_lowercase();
         if lower.matches("select").count() < 2
-            && !lower.contains("regclass")
-            && !lower.contains("regproc")
+            && !["regclass", "regnamespace", "regtype", "regproc"]
+                .iter()
+                .any(|name| lower.contains(name))
         {
             return Ok(answer);
         }

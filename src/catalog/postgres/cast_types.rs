@@ -32,7 +32,7 @@ struct CastTypes;
 
 impl AnalyzerRule for CastTypes {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        super::regclass::rewrite_expressions(plan, rewrite_expr)
+        super::regtypes::rewrite_expressions(plan, rewrite_expr)
     }
 
     fn name(&self) -> &str {

@@ -28,7 +28,7 @@ use datafusion::logical_expr::{
 };
 
 use super::objects::{PgRelation, RelKind, namespace_named};
-use super::regclass::quote_identifier;
+use super::regtypes::quote_identifier;
 use super::{PgObjects, oids, tables};
 use crate::catalog::roles::Privilege;
 

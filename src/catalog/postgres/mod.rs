@@ -20,8 +20,8 @@ pub mod information_schema;
 pub mod objects;
 pub mod oids;
 mod proc;
-pub mod regclass;
 pub mod regproc;
+pub mod regtypes;
 pub mod roles;
 mod rows;
 mod sizes;
@@ -141,7 +141,7 @@ pub fn install(
         "information_schema",
         Arc::new(information_schema::InformationSchema::new(objects.clone())),
     )?;
-    regclass::install(context, objects.clone());
+    regtypes::install(context, objects.clone());
     cast_types::install(context);
     context.register_udf(sqlbody::udf(objects.clone()));
     for function in functions::all(objects.clone()) {

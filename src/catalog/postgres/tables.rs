@@ -481,9 +481,18 @@ impl TypeLayout {
             },
             (Some(Type::BOOL), _) => fixed(1, "c"),
             (Some(Type::INT2), _) => fixed(2, "s"),
-            (Some(Type::INT4 | Type::FLOAT4 | Type::DATE | Type::OID | Type::REGCLASS), _) => {
-                fixed(4, "i")
-            }
+            (
+                Some(
+                    Type::INT4
+                    | Type::FLOAT4
+                    | Type::DATE
+                    | Type::OID
+                    | Type::REGCLASS
+                    | Type::REGNAMESPACE
+                    | Type::REGTYPE,
+                ),
+                _,
+            ) => fixed(4, "i"),
             (Some(Type::INT8 | Type::FLOAT8 | Type::TIMESTAMP | Type::TIMESTAMPTZ), _) => {
                 fixed(8, "d")
             }
