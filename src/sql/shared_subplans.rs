@@ -143,8 +143,7 @@ mod tests {
         ctx.sql("CREATE TABLE bid (auction BIGINT, price BIGINT, day BIGINT)")
             .await
             .unwrap();
-        let plan = ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap();
-        plan
+        ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap()
     }
 
     fn aggregates(plan: &LogicalPlan) -> Vec<Aggregate> {
