@@ -111,6 +111,17 @@ impl Run {
         self.weights.value(i)
     }
 
+    /// The weight of `key` (0 when the run does not hold it): one binary search, as
+    /// keys are unique.
+    pub fn weight_of(&self, key: &[u8]) -> i64 {
+        let at = self.lower_bound(key);
+        if at < self.len() && self.key(at) == key {
+            self.weight(at)
+        } else {
+            0
+        }
+    }
+
     /// The position of the first key not less than `key`.
     pub fn lower_bound(&self, key: &[u8]) -> usize {
         partition_point(self.len(), |i| self.key(i) < key)

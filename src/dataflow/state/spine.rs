@@ -214,9 +214,9 @@ impl Spine {
 
     /// The weight of `key` (0 when absent).
     pub fn get(&self, key: &[u8]) -> i64 {
-        self.prefix(key)
-            .find(|(k, _)| *k == key)
-            .map_or(0, |(_, weight)| weight)
+        // A key is in each run at most once: its weight is the sum of one binary
+        // search per run (no prefix scan, no merge of the runs).
+        self.runs.iter().map(|e| e.run.weight_of(key)).sum()
     }
 
     /// Every key with a non-zero weight, ascending.
