@@ -328,6 +328,12 @@ const CASES: &[Case] = &[
               UNION ALL SELECT g, n + 100 FROM (SELECT g, count(*) AS n FROM u GROUP BY g) b \
               WHERE n > 1",
     },
+    // Grouping sets over a join: the sets' aggregates share the join.
+    Case {
+        name: "shared_rollup_of_a_join",
+        sql: "SELECT t.g, u.s, count(*) AS n, sum(u.v) AS sv FROM t JOIN u ON t.k = u.k \
+              GROUP BY ROLLUP (t.g, u.s)",
+    },
     Case {
         name: "u_totals",
         sql: "SELECT count(*) AS n, count(DISTINCT s) AS ds, min(v) AS lo, max(g) AS hg FROM u",
@@ -969,9 +975,8 @@ async fn repeated_subplans_of_the_shared_cases_are_shared() {
             .flatten()
             .collect::<Vec<_>>();
         let count = |node: &str| plan.iter().filter(|l| l.trim() == node).count();
-        assert_eq!(
-            (count("Shared #0"), count("Reuse #0")),
-            (1, 1),
+        assert!(
+            count("Shared #0") == 1 && count("Reuse #0") >= 1,
             "{}: {plan:#?}",
             case.name
         );

@@ -157,6 +157,7 @@ pub async fn plan_view(db: &Database, query: &Query, options: &ViewOptions) -> R
         temporal_joins: 0,
         shared: &shared,
         built_shared: HashSet::new(),
+        next_shared_id: shared.len(),
     };
     let mut first = translator();
     let mut trees = vec![first.translate(&plan)?];
@@ -271,6 +272,9 @@ struct Translator<'a> {
     shared: &'a HashMap<LogicalPlan, usize>,
     /// The numbers of the shared subplans translated so far.
     built_shared: HashSet<usize>,
+    /// The number the next subtree shared by the translation itself gets (a grouping
+    /// sets aggregate's input); after those of `shared`.
+    next_shared_id: usize,
 }
 
 impl Translator<'_> {
@@ -485,6 +489,11 @@ impl Translator<'_> {
         // The output: keys, the grouping id, then the aggregates.
         let aggregates_start = keys.len() + 1;
         let tiebreak = listing_arguments(&a.aggr_expr);
+        // The sets' aggregates read one input, built once and shared (a join under a
+        // ROLLUP keeps its state once, not once per set).
+        let shared_input = self.next_shared_id;
+        self.next_shared_id += 1;
+        let mut input = Some(self.translate(&a.input)?);
         let mut children = Vec::with_capacity(sets.len());
         for set in sets {
             let grouped: Vec<usize> = (0..keys.len()).filter(|&k| set.grouped[k]).collect();
@@ -513,7 +522,14 @@ impl Translator<'_> {
             if self.needs_memo(&LogicalPlan::Aggregate(a.clone())) {
                 aggregate = aggregate.memoized(input_schema.as_arrow())?;
             }
-            let child = operator(aggregate, self.translate(&a.input)?);
+            let reads = match input.take() {
+                Some(child) => Node::Shared {
+                    id: shared_input,
+                    child: Box::new(child),
+                },
+                None => Node::Reuse { id: shared_input },
+            };
+            let child = operator(aggregate, reads);
             // Pad to the full row.
             let mut exprs: Vec<Arc<dyn PhysicalExpr>> = Vec::with_capacity(output.fields().len());
             for k in 0..keys.len() {
