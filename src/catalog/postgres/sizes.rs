@@ -26,8 +26,9 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::objects::{PgRelation, RelKind, namespace_named};
-use super::{PgObjects, database, oids};
+use super::objects::{PgRelation, RelKind};
+use super::regtypes::RelationNames;
+use super::{PgObjects, database};
 use crate::catalog::Relation;
 use crate::dataflow::checkpoints::Manifest;
 use crate::error::{SluiceError, sqlstate};
@@ -160,7 +161,9 @@ impl SizeFunction {
         }
         let oid = match &args[0] {
             Arg::Oid(oid) => i32::try_from(*oid).ok(),
-            Arg::Name(name) => Some(self.oid_named(user, name)?),
+            // A name is read as PostgreSQL's `regclass` input reads it (these functions
+            // take a regclass): `pg_catalog`, then `public`.
+            Arg::Name(name) => Some(RelationNames::over(&self.objects, user).oid(name)?),
         };
         let fork = match args.get(1) {
             None => "main",
@@ -213,36 +216,6 @@ impl SizeFunction {
             .relations()
             .into_iter()
             .find(|r| r.entry().id == id)
-    }
-
-    /// The OID of the relation `text` names (`orders`, `public.orders`,
-    /// `pg_catalog.pg_class`), looked up as PostgreSQL's `regclass` input: a name
-    /// without a schema in `pg_catalog`, then `public`.
-    fn oid_named(&self, user: &[PgRelation], text: &str) -> crate::error::Result<i32> {
-        let (schema, name) = crate::catalog::relation_name_from_text(text);
-        let namespaces = match &schema {
-            Some(schema) => vec![namespace_named(schema).ok_or_else(|| {
-                SluiceError::coded(
-                    sqlstate::INVALID_SCHEMA_NAME,
-                    format!("schema \"{schema}\" does not exist"),
-                )
-            })?],
-            None => vec![oids::PG_CATALOG, oids::PUBLIC],
-        };
-        for namespace in namespaces {
-            if let Some(oid) = self.objects.system.oid_of(namespace, &name) {
-                return Ok(oid);
-            }
-            for relation in user.iter().filter(|r| r.namespace == namespace) {
-                if relation.name == name {
-                    return Ok(relation.oid);
-                }
-                if let Some(key) = relation.primary_key.as_ref().filter(|k| k.name == name) {
-                    return Ok(key.index_oid);
-                }
-            }
-        }
-        Err(SluiceError::UndefinedTable(text.to_string()))
     }
 }
 

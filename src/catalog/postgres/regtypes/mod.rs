@@ -34,6 +34,7 @@ mod relations;
 mod types;
 
 pub use identifiers::quote_identifier;
+pub use relations::Names as RelationNames;
 
 use std::collections::HashMap;
 use std::sync::Arc;

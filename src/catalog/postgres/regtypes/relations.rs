@@ -1,22 +1,33 @@
 //! `regclass`'s names: the relation an OID is and the OID a relation name means,
 //! the search path being `pg_catalog`, then `public` (see [`super`] for the type).
 
+use std::borrow::Cow;
+
 use super::identifiers::quote_identifier;
 use crate::catalog::postgres::objects::{PgRelation, namespace_name, namespace_named};
 use crate::catalog::postgres::{PgObjects, oids};
 use crate::error::{SluiceError, sqlstate};
 
 /// The names and OIDs of every relation, read once for a batch of values.
-pub(super) struct Names<'a> {
+pub struct Names<'a> {
     objects: &'a PgObjects,
-    user: Vec<PgRelation>,
+    user: Cow<'a, [PgRelation]>,
 }
 
 impl<'a> Names<'a> {
     pub(super) fn new(objects: &'a PgObjects) -> Self {
         Names {
             objects,
-            user: objects.user_relations(),
+            user: Cow::Owned(objects.user_relations()),
+        }
+    }
+
+    /// The names of the system relations and of `user` (the user relations, as
+    /// [`PgObjects::user_relations`] gives them), for a caller that has them already.
+    pub fn over(objects: &'a PgObjects, user: &'a [PgRelation]) -> Self {
+        Names {
+            objects,
+            user: Cow::Borrowed(user),
         }
     }
 
@@ -77,7 +88,7 @@ impl<'a> Names<'a> {
     }
 
     /// The OID relation name `text` means, as `regclassin` reads a name.
-    pub(super) fn oid(&self, text: &str) -> Result<i32, SluiceError> {
+    pub fn oid(&self, text: &str) -> Result<i32, SluiceError> {
         let (schema, name) = crate::catalog::relation_name_from_text(text.trim());
         match schema {
             None => self.search(&name).ok_or(SluiceError::UndefinedTable(name)),
