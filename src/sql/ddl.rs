@@ -382,15 +382,19 @@ pub const WORKERS: &str = "workers";
 /// computed once (see [`super::shared_subplans`]); default true.
 pub const SHARE_SUBPLANS: &str = "share_subplans";
 
-/// A boolean option's value: `true` or `false`, quoted or not, in any case.
-fn boolean_option(name: &str, value: &datafusion::sql::sqlparser::ast::Expr) -> Result<bool> {
-    let text = value.to_string();
-    match text.trim_matches('\'').to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
+/// A boolean option's value: `true`/`on` or `false`/`off`, quoted or not, in any
+/// case (`22023` naming `subject` for anything else). Views' and `SUBSCRIBE`'s
+/// options read their flags so.
+pub(crate) fn boolean_option(
+    subject: &str,
+    value: &datafusion::sql::sqlparser::ast::Expr,
+) -> Result<bool> {
+    match value.to_string().trim_matches('\'').to_lowercase().as_str() {
+        "true" | "on" => Ok(true),
+        "false" | "off" => Ok(false),
         _ => Err(SluiceError::coded(
             sqlstate::INVALID_PARAMETER_VALUE,
-            format!("{name} must be true or false, not {text}"),
+            format!("{subject} must be true or false, not {value}"),
         )),
     }
 }
@@ -1183,4 +1187,27 @@ fn source_relation(
     )?
     .with_proctime(proctime)?;
     Ok(SourceRelation::new(entry, Arc::new(Source::new(config))))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::sql::sqlparser::ast::{Expr, Ident, Value};
+
+    use super::boolean_option;
+
+    #[test]
+    fn boolean_options_read_true_on_false_off_and_refuse_the_rest() {
+        let word = |w: &str| Expr::Identifier(Ident::new(w));
+        let quoted = |q: &str| Expr::value(Value::SingleQuotedString(q.into()));
+        assert!(boolean_option("o", &word("true")).unwrap());
+        assert!(boolean_option("o", &word("ON")).unwrap());
+        assert!(!boolean_option("o", &quoted("False")).unwrap());
+        assert!(!boolean_option("o", &quoted("off")).unwrap());
+        let error = boolean_option("share_subplans", &word("maybe")).unwrap_err();
+        assert_eq!(error.sqlstate(), "22023");
+        assert_eq!(
+            error.to_string(),
+            "share_subplans must be true or false, not maybe"
+        );
+    }
 }

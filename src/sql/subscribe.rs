@@ -158,14 +158,7 @@ fn apply_option(subscribe: &mut Subscribe, option: &SqlOption) -> Result<()> {
         return Err(syntax(&format!("invalid option {option}")));
     };
     let text = value.to_string().trim_matches('\'').to_lowercase();
-    let flag = || match text.as_str() {
-        "true" | "on" => Ok(true),
-        "false" | "off" => Ok(false),
-        _ => Err(SluiceError::coded(
-            sqlstate::INVALID_PARAMETER_VALUE,
-            format!("SUBSCRIBE option {key} must be true or false, not {value}"),
-        )),
-    };
+    let flag = || super::ddl::boolean_option(&format!("SUBSCRIBE option {key}"), value);
     match key.value.to_lowercase().as_str() {
         "snapshot" => subscribe.snapshot = flag()?,
         "progress" => subscribe.progress = flag()?,
