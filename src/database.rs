@@ -309,6 +309,12 @@ fn new_context(
     for function in crate::sql::functions::postgres::replacements() {
         context.register_udf(function);
     }
+    context.register_udaf(crate::sql::functions::checked_sum::sum());
+    for function in crate::sql::functions::float_extremes::functions() {
+        context.register_udaf(function);
+    }
+    crate::sql::functions::integers::install(&context);
+    crate::sql::functions::text_casts::install(&context);
     context.register_udf(crate::ml::predict::Predict::udf(catalog.clone()));
     context.register_udf(crate::sql::functions::serial::pg_get_serial_sequence(
         catalog.clone(),

@@ -14,6 +14,7 @@ pub mod database;
 pub mod dataflow;
 pub mod error;
 pub mod ml;
+pub mod numeric;
 pub mod server;
 pub mod sql;
 pub mod storage;

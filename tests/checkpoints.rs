@@ -683,7 +683,11 @@ async fn a_latest_kafka_view_goes_on_from_its_checkpointed_offsets() {
     .await;
     let (interval_ms, last, failures, error) = status(&c).await;
     assert_eq!((interval_ms, failures, error), (200, 0, None));
-    assert_eq!(last, Some(first.id));
+    // The last checkpoint is that one, or one taken since (every 200 ms).
+    assert!(
+        last.is_some_and(|id| id >= first.id),
+        "{last:?} after {first:?}"
+    );
     let later = next_checkpoint(&c, Some(first.id)).await;
     let again = wait_listed(&c, "totals", |r| r.id >= later).await;
     assert!(again.epoch >= first.epoch, "{first:?} then {again:?}");

@@ -487,7 +487,7 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
         data: &["INSERT INTO kd_big VALUES (1, 9223372036854775807), (1, 1), (2, 5)"],
         reason: "sum(bigint) is bigint in Sluice (numeric in PostgreSQL): a group whose sum \
                  leaves the range makes reading the view fail with 22003 until it is back in \
-                 range; the batch query wraps around silently",
+                 range, as a batch query over the rows fails",
     },
     KnownDifference {
         name: "avg_numeric_scale",
@@ -496,14 +496,6 @@ const KNOWN_DIFFERENCES: &[KnownDifference] = &[
         data: &["INSERT INTO kd_dec VALUES (1.00), (2.00), (2.50)"],
         reason: "avg(numeric(p,s)) has DataFusion's type decimal(p+4,s+4), truncated; \
                  PostgreSQL keeps at least 16 significant digits",
-    },
-    KnownDifference {
-        name: "integer_expression_overflow",
-        tables: &["CREATE TABLE kd_int (v INT, b BIGINT)"],
-        view: "SELECT v * v AS sq, b * 2 AS twice FROM kd_int",
-        data: &["INSERT INTO kd_int VALUES (100000, 9223372036854775807)"],
-        reason: "integer arithmetic wraps around in Sluice (views and queries alike); \
-                 PostgreSQL fails with 22003 integer out of range",
     },
 ];
 
@@ -1064,7 +1056,7 @@ async fn sums_near_the_bigint_limit_match_postgres() {
 }
 
 /// NaN and infinities in min, max and count(DISTINCT) follow PostgreSQL: NaN is
-/// greater than every number (DataFusion's batch GROUP BY min/max get this wrong).
+/// greater than every number (as batch queries do: `tests/text_output.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_finite_floats_in_min_and_max_match_postgres() {
     let nan = "CAST('NaN' AS DOUBLE PRECISION)";

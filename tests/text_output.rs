@@ -212,6 +212,194 @@ async fn text_output_matches_postgres() {
     }
 }
 
+/// Integer arithmetic fails where its result leaves the type's range, and casts to
+/// integers round (a numeric half away from zero, a float half to even), as in
+/// PostgreSQL: in queries, in `INSERT`'s conversions to column types and in a view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integer_overflow_and_rounding_answer_as_postgres() {
+    let servers = Both::start(
+        "CREATE TABLE ints (s SMALLINT, i INT, l BIGINT, n NUMERIC(10,2), f DOUBLE PRECISION, \
+         r REAL)",
+    )
+    .await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    both(
+        sluice,
+        postgres,
+        "INSERT INTO ints VALUES \
+         (32767, 2147483647, 9223372036854775807, 2.5, 2.5, 3.5), \
+         (-32768, -2147483648, -9223372036854775808, -2.5, -2.5, -0.5), \
+         (1, 1, 1, 1.49, 0.5, 1.5), \
+         (0, 0, 0, -0.5, 1e10, CAST('NaN' AS REAL))",
+    )
+    .await;
+    // The conversions of INSERT round too.
+    both(
+        sluice,
+        postgres,
+        "INSERT INTO ints (s, i, l) VALUES (2.5, 3.5, -2.5), (7, 2.5::float8, 3.5::real)",
+    )
+    .await;
+    assert_same_answers(
+        sluice,
+        postgres,
+        &[
+            "s, i, l FROM ints ORDER BY s, i",
+            "s + s FROM ints",
+            "s + 1::int2 FROM ints WHERE s < 32767 ORDER BY s, i",
+            "s * 2::int2 FROM ints",
+            "i + i FROM ints",
+            "i - 1::int4 FROM ints WHERE i > -2147483648 ORDER BY i",
+            "i * 2::int4 FROM ints",
+            "l + 1::int8 FROM ints",
+            "l - 1::int8 FROM ints",
+            "l * 2::int8 FROM ints",
+            "l + 1::int8 FROM ints WHERE l < 9223372036854775807 ORDER BY l",
+            "-l FROM ints",
+            "-i FROM ints WHERE i > -2147483648 ORDER BY i",
+            "l / -1::int8 FROM ints",
+            "i / 0::int4 FROM ints",
+            "9223372036854775807 + 1",
+            "-9223372036854775807 - 2",
+            "4611686018427387904 * 2",
+            "n::int, n::smallint, n::bigint FROM ints WHERE n IS NOT NULL ORDER BY s",
+            "f::int FROM ints WHERE f < 1e9 ORDER BY s",
+            "f::int FROM ints",
+            "r::int FROM ints WHERE r <> CAST('NaN' AS REAL) ORDER BY s",
+            "r::int FROM ints",
+            "l::int FROM ints",
+            "i::smallint FROM ints",
+            "2.5::int, (-2.5)::int, 0.5::bigint, 1.5::smallint, 2.5::float8::int, 3.5::float4::int",
+            "3000000000::int",
+            "9223372036854775808::bigint",
+            "sum(i) FROM ints WHERE i > 0",
+            "sum(l) FROM ints",
+            // Running totals that stay in range (bigint's ends in one partition).
+            "sum(l) OVER (PARTITION BY s > 10000 OR s < -10000 ORDER BY s, i) FROM ints \
+             ORDER BY s, i",
+            "s, sum(l) FROM ints GROUP BY s ORDER BY s",
+        ],
+    )
+    .await;
+    // A view computes the same.
+    sluice
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW rounded AS \
+             SELECT s, i, n::int AS ni, f::int AS fi, l - 1 AS lm FROM ints \
+             WHERE n IS NOT NULL AND f < 1e9 AND l > -9223372036854775808",
+        )
+        .await
+        .unwrap();
+    let query = "SELECT s, i, n::int AS ni, f::int AS fi, l - 1 AS lm FROM ints \
+         WHERE n IS NOT NULL AND f < 1e9 AND l > -9223372036854775808 ORDER BY s";
+    assert_eq!(
+        text_rows(sluice, "SELECT * FROM rounded ORDER BY s")
+            .await
+            .unwrap(),
+        text_rows(postgres, query).await.unwrap()
+    );
+    // PostgreSQL's sum(bigint) is numeric; Sluice's is bigint and refuses a total
+    // beyond its range rather than wrap around.
+    let error = sluice
+        .simple_query("SELECT sum(l) FROM ints WHERE l > 0")
+        .await
+        .unwrap_err();
+    assert_eq!(common::sqlstate(&error), "22003");
+    assert_eq!(
+        error.as_db_error().map(|e| e.message()),
+        Some("bigint out of range")
+    );
+}
+
+/// Casts to text (`::text`, `CAST(... AS VARCHAR)`, the casts `||` adds) write values
+/// as PostgreSQL's output functions do, in queries and in views.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_casts_write_values_as_postgres() {
+    let servers = Both::start(TABLE).await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    for row in ROWS {
+        both(sluice, postgres, &format!("INSERT INTO vals VALUES {row}")).await;
+    }
+    let columns = "b::text, s::text, i::text, l::text, r::text, d::text, n::text, t::text, \
+         v::text, y::text, dt::text, ts::text, tz::text, iv::text, ia::text, ta::text, \
+         fa::text, ra::text";
+    assert_same_answers(
+        sluice,
+        postgres,
+        &[
+            &format!("{columns} FROM vals ORDER BY s"),
+            "1000::float8::text",
+            "CAST(1e20::float8 AS VARCHAR)",
+            "0.1::real::text",
+            "'x' || 1.5::float8",
+            "'at ' || TIMESTAMP '2024-01-01 10:00:00.25'",
+            "TIMESTAMPTZ '2024-01-01 10:00:00+02'::text",
+            "TIME '12:34:56.5'::text",
+            "INTERVAL '1 day 2 hours'::text",
+            "INTERVAL '-90 minutes'::text",
+            "ARRAY[1, 2]::text",
+            "ARRAY['a b', NULL, '', 'NULL', 'x\\y']::text",
+            "ARRAY[true, false]::text",
+            "ARRAY[TIMESTAMP '2024-01-01 10:00:00']::text",
+            "ARRAY[1.5::float8, 'NaN'::float8, 1e20]::text",
+            "ARRAY[DATE '2024-02-29']::text",
+            "decode('00ff41', 'hex')::text",
+            "true::text",
+            "DATE '2024-02-29'::text",
+            "1.50::numeric(10,2)::text",
+            "length(24997500::float8::text)",
+        ],
+    )
+    .await;
+    sluice
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW texts AS SELECT s, d::text AS d, ts::text AS ts, \
+             iv::text AS iv, ta::text AS ta, fa::text AS fa, 'r=' || r AS r FROM vals",
+        )
+        .await
+        .unwrap();
+    let query = "SELECT s, d::text AS d, ts::text AS ts, iv::text AS iv, ta::text AS ta, \
+         fa::text AS fa, 'r=' || r AS r FROM vals ORDER BY s";
+    assert_eq!(
+        text_rows(sluice, "SELECT * FROM texts ORDER BY s")
+            .await
+            .unwrap(),
+        text_rows(postgres, query).await.unwrap()
+    );
+}
+
+/// Batch `min` and `max` of floats place NaN above every number, with and without
+/// `GROUP BY`; numerics of more digits than 28 print whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn float_extremes_and_long_numerics_answer_as_postgres() {
+    let servers =
+        Both::start("CREATE TABLE obs (g INT, f DOUBLE PRECISION, r REAL, n NUMERIC(38,4))").await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    both(
+        sluice,
+        postgres,
+        "INSERT INTO obs VALUES (1, 1, 1, 1), (1, 'NaN', 'NaN', 2), (1, 2, 2, 3), \
+         (2, 'NaN', 'NaN', 12345678901234567890123456789012.3456), \
+         (3, -1, -1, -12345678901234567890123456789012.3456), (3, 'NaN', 'NaN', 0), \
+         (3, '-Infinity', '-Infinity', NULL), (4, NULL, NULL, NULL)",
+    )
+    .await;
+    assert_same_answers(
+        sluice,
+        postgres,
+        &[
+            "g, min(f), max(f), min(r), max(r) FROM obs GROUP BY g ORDER BY g",
+            "min(f), max(f), min(r), max(r) FROM obs",
+            "g, min(f) OVER (PARTITION BY g), max(r) OVER (PARTITION BY g) FROM obs ORDER BY g, f",
+            "g, n FROM obs ORDER BY g, n",
+            "g, max(n), min(n) FROM obs GROUP BY g ORDER BY g",
+            "123456789012345678901234567890::numeric(38,0)",
+            "-1234567890123456789012345678.5::numeric(38,2)",
+        ],
+    )
+    .await;
+}
+
 /// `SHOW`'s result column is named as PostgreSQL names it (drivers and BI tools read
 /// `DateStyle` by that name).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,6 +541,7 @@ async fn repeated_column_names_answer_as_postgres() {
         "SELECT * FROM generate_series(1, 2)",
         "SELECT g FROM generate_series(2, 3) AS g",
         "SELECT count(*), count(*) FROM pairs",
+        "SELECT a + b, a - b, a * b FROM pairs ORDER BY 1",
     ] {
         let names = |statement: tokio_postgres::Statement| -> Vec<String> {
             statement

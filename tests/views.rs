@@ -224,6 +224,79 @@ async fn row_errors_follow_the_row_and_refusals_say_why() {
     assert_eq!(sqlstate(&err), "42809");
 }
 
+/// A result out of an integer type's range is a row error, as a division by zero is:
+/// in a projection, a group's sum and a window function's sum; taken back when the
+/// row goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integer_overflow_is_a_row_error_until_the_row_goes() {
+    let server = TestServer::start().await;
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE t (g INT, a BIGINT);
+         CREATE MATERIALIZED VIEW doubled AS SELECT g, a * 2 AS d FROM t;
+         CREATE MATERIALIZED VIEW totals AS SELECT g, sum(a) AS s FROM t GROUP BY g;
+         CREATE MATERIALIZED VIEW running AS
+             SELECT g, a, sum(a) OVER (PARTITION BY g ORDER BY a) AS s FROM t;
+         INSERT INTO t VALUES (1, 10), (1, 20), (2, 9223372036854775807);
+         FLUSH;",
+    )
+    .await
+    .unwrap();
+    let error = c.simple_query("SELECT * FROM doubled").await.unwrap_err();
+    assert_eq!(sqlstate(&error), "22003");
+    assert_eq!(
+        error.as_db_error().map(|e| e.message()),
+        Some("bigint out of range")
+    );
+    assert_eq!(
+        rows(&c, "SELECT * FROM totals").await,
+        vec![vec!["1", "30"], vec!["2", "9223372036854775807"]]
+    );
+    assert_eq!(
+        rows(&c, "SELECT * FROM running").await,
+        vec![
+            vec!["1", "10", "10"],
+            vec!["1", "20", "30"],
+            vec!["2", "9223372036854775807", "9223372036854775807"]
+        ]
+    );
+    c.batch_execute("INSERT INTO t VALUES (2, 1); FLUSH")
+        .await
+        .unwrap();
+    for view in ["totals", "running"] {
+        let error = c
+            .simple_query(&format!("SELECT * FROM {view}"))
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(&error), "22003", "{view}");
+    }
+    // The batch query over the same rows fails the same way.
+    let error = c
+        .simple_query("SELECT g, sum(a) FROM t GROUP BY g")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&error), "22003");
+    c.batch_execute("DELETE FROM t WHERE a > 100; FLUSH")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&c, "SELECT * FROM doubled").await,
+        vec![vec!["1", "20"], vec!["1", "40"], vec!["2", "2"]]
+    );
+    assert_eq!(
+        rows(&c, "SELECT * FROM totals").await,
+        vec![vec!["1", "30"], vec!["2", "1"]]
+    );
+    assert_eq!(
+        rows(&c, "SELECT * FROM running").await,
+        vec![
+            vec!["1", "10", "10"],
+            vec!["1", "20", "30"],
+            vec!["2", "1", "1"]
+        ]
+    );
+}
+
 /// A random condition on columns named `{q}k`, `{q}v`, ... (`q` qualifies them).
 fn random_predicate_on(rng: &mut Rng, q: &str) -> String {
     let atoms = [

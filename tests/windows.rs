@@ -176,9 +176,9 @@ async fn window_boundaries() {
         rows(&c, "SELECT CAST(ts AS VARCHAR), CAST(window_start AS VARCHAR), CAST(window_end AS VARCHAR) \
                   FROM TUMBLE(b, ts, INTERVAL '10' SECOND)").await,
         vec![
-            vec!["1969-12-31T23:59:55", "1969-12-31T23:59:50", "1970-01-01T00:00:00"],
-            vec!["2024-01-01T00:00:09.999999", "2024-01-01T00:00:00", "2024-01-01T00:00:10"],
-            vec!["2024-01-01T00:00:10", "2024-01-01T00:00:10", "2024-01-01T00:00:20"],
+            vec!["1969-12-31 23:59:55", "1969-12-31 23:59:50", "1970-01-01 00:00:00"],
+            vec!["2024-01-01 00:00:09.999999", "2024-01-01 00:00:00", "2024-01-01 00:00:10"],
+            vec!["2024-01-01 00:00:10", "2024-01-01 00:00:10", "2024-01-01 00:00:20"],
         ]
     );
     // A hop puts every event in size / slide windows, overlapping.
@@ -317,7 +317,7 @@ async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
     );
     assert_eq!(
         rows(&c, closed).await,
-        vec![vec!["2024-01-01T00:00:00", "2"]]
+        vec![vec!["2024-01-01 00:00:00", "2"]]
     );
 
     // A late event for the closed window: neither view changes (a closed window is
@@ -353,13 +353,13 @@ async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
     c.batch_execute("FLUSH").await.unwrap();
     assert_eq!(
         rows(&c, closed).await,
-        vec![vec!["2024-01-01T00:00:00", "2"]]
+        vec![vec!["2024-01-01 00:00:00", "2"]]
     );
     assert_eq!(
         rows(&c, "SELECT CAST(window_start AS VARCHAR), n FROM live").await,
         vec![
-            vec!["2024-01-01T00:00:00", "2"],
-            vec!["2024-01-01T00:00:10", "1"]
+            vec!["2024-01-01 00:00:00", "2"],
+            vec!["2024-01-01 00:00:10", "1"]
         ]
     );
 
@@ -372,8 +372,8 @@ async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
     assert_eq!(
         rows(&c, closed).await,
         vec![
-            vec!["2024-01-01T00:00:00", "2"],
-            vec!["2024-01-01T00:00:10", "1"]
+            vec!["2024-01-01 00:00:00", "2"],
+            vec!["2024-01-01 00:00:10", "1"]
         ]
     );
     let watermark: String = c
@@ -384,7 +384,7 @@ async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(watermark, "2024-01-01T00:00:23");
+    assert_eq!(watermark, "2024-01-01 00:00:23");
     for view in ["live", "per_start", "per_minute"] {
         assert_eq!(
             wait_for(&c, &watermark_of(view), 23, Duration::from_secs(30)).await,
@@ -396,8 +396,8 @@ async fn emit_on_window_close_holds_windows_until_the_watermark_passes() {
     assert_eq!(
         rows(&c, "SELECT CAST(window_start AS VARCHAR), n FROM per_start").await,
         vec![
-            vec!["2024-01-01T00:00:00", "2"],
-            vec!["2024-01-01T00:00:10", "1"]
+            vec!["2024-01-01 00:00:00", "2"],
+            vec!["2024-01-01 00:00:10", "1"]
         ]
     );
     // The minute 00:00 is still open: :03 was on time for it.
@@ -877,13 +877,13 @@ async fn session_boundaries() {
     assert_eq!(
         rows(&c, sessions).await,
         vec![
-            vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:10", "1"],
-            vec!["1", "2024-01-01T00:00:10", "2024-01-01T00:00:20", "1"],
-            vec!["1", "2024-01-01T00:00:25", "2024-01-01T00:00:35", "1"],
+            vec!["1", "2024-01-01 00:00:00", "2024-01-01 00:00:10", "1"],
+            vec!["1", "2024-01-01 00:00:10", "2024-01-01 00:00:20", "1"],
+            vec!["1", "2024-01-01 00:00:25", "2024-01-01 00:00:35", "1"],
             vec![
                 "2",
-                "2024-01-01T00:00:00",
-                "2024-01-01T00:00:19.999999",
+                "2024-01-01 00:00:00",
+                "2024-01-01 00:00:19.999999",
                 "2"
             ],
         ]
@@ -896,8 +896,8 @@ async fn session_boundaries() {
     assert_eq!(
         rows(&c, &format!("{sessions} WHERE u = 1")).await,
         vec![
-            vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:10", "1"],
-            vec!["1", "2024-01-01T00:00:10", "2024-01-01T00:00:35", "3"]
+            vec!["1", "2024-01-01 00:00:00", "2024-01-01 00:00:10", "1"],
+            vec!["1", "2024-01-01 00:00:10", "2024-01-01 00:00:35", "3"]
         ]
     );
     c.batch_execute("DELETE FROM s WHERE ts = TIMESTAMP '2024-01-01 00:00:17'; FLUSH")
@@ -1009,21 +1009,21 @@ async fn session_emit_on_window_close() {
     click_and_wait(&broker, &c, click(1, 7), 3).await;
     assert_eq!(
         rows(&c, live).await,
-        vec![vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:25", "3"]]
+        vec![vec!["1", "2024-01-01 00:00:00", "2024-01-01 00:00:25", "3"]]
     );
     assert!(rows(&c, closed).await.is_empty(), "nothing has closed yet");
     // :45 moves the watermark to :25 = the session's end: it closes.
     click_and_wait(&broker, &c, click(1, 45), 4).await;
     assert_eq!(
         rows(&c, closed).await,
-        vec![vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:25", "3"]]
+        vec![vec!["1", "2024-01-01 00:00:00", "2024-01-01 00:00:25", "3"]]
     );
     // :24 is behind the watermark (:25): late for both views, which do not change
     // (the continuous view's closed session is final too).
     click_and_wait(&broker, &c, click(1, 24), 5).await;
     assert_eq!(
         rows(&c, closed).await,
-        vec![vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:25", "3"]]
+        vec![vec!["1", "2024-01-01 00:00:00", "2024-01-01 00:00:25", "3"]]
     );
     assert_eq!(wait_for(&c, late, 1, Duration::from_secs(10)).await, 1);
     let live_late = "SELECT late_rows FROM sluice_catalog.view_status WHERE name = 'live'";
@@ -1031,8 +1031,8 @@ async fn session_emit_on_window_close() {
     assert_eq!(
         rows(&c, live).await,
         vec![
-            vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:25", "3"],
-            vec!["1", "2024-01-01T00:00:45", "2024-01-01T00:00:55", "1"]
+            vec!["1", "2024-01-01 00:00:00", "2024-01-01 00:00:25", "3"],
+            vec!["1", "2024-01-01 00:00:45", "2024-01-01 00:00:55", "1"]
         ]
     );
     // Exactly at the watermark (:25) is on time, and starts a session of its own.
@@ -1041,9 +1041,9 @@ async fn session_emit_on_window_close() {
     assert_eq!(
         rows(&c, closed).await,
         vec![
-            vec!["1", "2024-01-01T00:00:00", "2024-01-01T00:00:25", "3"],
-            vec!["1", "2024-01-01T00:00:45", "2024-01-01T00:00:55", "1"],
-            vec!["2", "2024-01-01T00:00:25", "2024-01-01T00:00:35", "1"]
+            vec!["1", "2024-01-01 00:00:00", "2024-01-01 00:00:25", "3"],
+            vec!["1", "2024-01-01 00:00:45", "2024-01-01 00:00:55", "1"],
+            vec!["2", "2024-01-01 00:00:25", "2024-01-01 00:00:35", "1"]
         ]
     );
     assert_eq!(wait_for(&c, late, 1, Duration::from_secs(10)).await, 1);

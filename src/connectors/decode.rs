@@ -11,20 +11,29 @@
 //! becomes a row.
 //!
 //! Timestamps are decoded as text first, then converted column-wise, so a value may
-//! be an RFC 3339 string or a number of milliseconds since the epoch.
+//! be an RFC 3339 string or a number of milliseconds since the epoch. Integers and
+//! numerics are decoded with one decimal place more than their column keeps, then
+//! rounded half away from zero as PostgreSQL rounds (`1.5` is 2 in an integer column,
+//! `12.345` is 12.35 in `NUMERIC(10,2)`); arrow's decoders would cut the extra digits.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Int16Array, Int32Array, Int64Array, RecordBatch,
+};
 use datafusion::arrow::compute::kernels::zip::zip;
 use datafusion::arrow::compute::{
     CastOptions, cast_with_options, filter_record_batch, is_not_null,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Decimal256Type, Field, Int64Type, Schema, SchemaRef, TimeUnit,
+};
+use datafusion::arrow::util::display::array_value_to_string;
 
 use rayon::prelude::*;
 
 use crate::error::{Result, SluiceError};
+use crate::numeric::{round_half_away, round_half_away_256};
 
 /// Below this many payloads a batch is decoded on the reader's thread alone.
 const PARALLEL_DECODE_MIN: usize = 2048;
@@ -63,8 +72,20 @@ pub struct Decoded {
     pub errors: Vec<(usize, String)>,
 }
 
-fn is_timestamp(t: &DataType) -> bool {
-    matches!(t, DataType::Timestamp(..))
+/// The type a column is decoded as: timestamps as text ([`timestamps`] converts
+/// them), integers and numerics with one more decimal place ([`rounded`] rounds them
+/// to the column's type); other types as declared.
+fn wire_type(declared: &DataType) -> DataType {
+    match declared {
+        DataType::Timestamp(..) => DataType::Utf8,
+        // bigint's 19 digits, and a decimal place.
+        DataType::Int16 | DataType::Int32 | DataType::Int64 => DataType::Decimal128(20, 1),
+        DataType::Decimal128(precision, scale) if *precision < 38 => {
+            DataType::Decimal128(precision + 1, scale + 1)
+        }
+        DataType::Decimal128(precision, scale) => DataType::Decimal256(precision + 1, scale + 1),
+        other => other.clone(),
+    }
 }
 
 impl Decoder {
@@ -73,14 +94,7 @@ impl Decoder {
         let wire_fields: Vec<Field> = schema
             .fields()
             .iter()
-            .map(|f| {
-                let t = if is_timestamp(f.data_type()) {
-                    DataType::Utf8
-                } else {
-                    f.data_type().clone()
-                };
-                Field::new(f.name(), t, true)
-            })
+            .map(|f| Field::new(f.name(), wire_type(f.data_type()), true))
             .collect();
         let delimiter = match &encoding {
             Encoding::Csv { delimiter, .. } => *delimiter as char,
@@ -292,6 +306,20 @@ impl Decoder {
                     }
                     out
                 }
+                declared @ (DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::Decimal128(..)) => {
+                    let (out, out_of_range) = rounded(column, declared)?;
+                    for row in out_of_range {
+                        let text = array_value_to_string(column, row)?;
+                        bad.push((
+                            row,
+                            format!("column {}: {text} is out of range", field.name()),
+                        ));
+                    }
+                    out
+                }
                 _ => column.clone(),
             };
             if !field.is_nullable() {
@@ -333,6 +361,71 @@ fn trim_line(payload: &[u8]) -> &[u8] {
         end -= 1;
     }
     &payload[..end]
+}
+
+/// Numbers decoded with one decimal place more than `declared` keeps ([`wire_type`]),
+/// rounded to it half away from zero; and the rows whose value is out of its range,
+/// which are NULL in the result.
+fn rounded(wire: &ArrayRef, declared: &DataType) -> Result<(ArrayRef, Vec<usize>)> {
+    let values: Vec<Option<i128>> = match wire.data_type() {
+        DataType::Decimal128(..) => wire
+            .as_primitive::<Decimal128Type>()
+            .iter()
+            .map(|v| v.and_then(|v| round_half_away(v, 1)))
+            .collect(),
+        DataType::Decimal256(..) => wire
+            .as_primitive::<Decimal256Type>()
+            .iter()
+            .map(|v| v.and_then(|v| round_half_away_256(v, 1)))
+            .collect(),
+        other => {
+            return Err(SluiceError::Internal(format!(
+                "a number column decoded as {other}"
+            )));
+        }
+    };
+    let fits = |value: i128| match declared {
+        DataType::Int16 => i16::try_from(value).is_ok(),
+        DataType::Int32 => i32::try_from(value).is_ok(),
+        DataType::Int64 => i64::try_from(value).is_ok(),
+        DataType::Decimal128(precision, _) => {
+            value.unsigned_abs() < 10u128.pow(u32::from(*precision))
+        }
+        _ => false,
+    };
+    let mut out_of_range = Vec::new();
+    let values: Vec<Option<i128>> = values
+        .into_iter()
+        .enumerate()
+        .map(|(row, value)| match value {
+            Some(v) if fits(v) => Some(v),
+            _ => {
+                if wire.is_valid(row) {
+                    out_of_range.push(row);
+                }
+                None
+            }
+        })
+        .collect();
+    // In range: the conversions below are exact.
+    let array: ArrayRef = match declared {
+        DataType::Int16 => Arc::new(Int16Array::from_iter(
+            values.iter().map(|v| v.map(|v| v as i16)),
+        )),
+        DataType::Int32 => Arc::new(Int32Array::from_iter(
+            values.iter().map(|v| v.map(|v| v as i32)),
+        )),
+        DataType::Int64 => Arc::new(Int64Array::from_iter(
+            values.iter().map(|v| v.map(|v| v as i64)),
+        )),
+        DataType::Decimal128(precision, scale) => Arc::new(
+            Decimal128Array::from_iter(values).with_precision_and_scale(*precision, *scale)?,
+        ),
+        other => {
+            return Err(SluiceError::Internal(format!("numbers rounded to {other}")));
+        }
+    };
+    Ok((array, out_of_range))
 }
 
 /// Text that is either a number of milliseconds since the epoch or a date-time
@@ -430,6 +523,68 @@ mod tests {
         assert_eq!(at.value(0), 1_704_067_201_000_000);
         assert_eq!(at.value(1), 1_704_067_202_000_000);
         assert!(decoded.batch.column(1).is_null(1));
+    }
+
+    #[test]
+    fn numbers_round_half_away_from_zero_into_integers_and_numerics() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, true),
+            Field::new("s", DataType::Int16, true),
+            Field::new("price", DataType::Decimal128(10, 2), true),
+            Field::new("wide", DataType::Decimal128(38, 2), true),
+        ]));
+        let wide = "123456789012345678901234567890123456.785";
+        let json = [
+            r#"{"k": 1.5, "s": -2.5, "price": 12.345, "wide": 1}"#.to_string(),
+            r#"{"k": "3.5", "s": 1.49, "price": -12.345, "wide": 0.004}"#.to_string(),
+            r#"{"k": 1e3, "s": -0.4, "price": "0.005", "wide": null}"#.to_string(),
+            format!(r#"{{"k": 9223372036854775807, "price": 99999999.994, "wide": {wide}}}"#),
+            r#"{"k": 9223372036854775807.5}"#.to_string(),
+            r#"{"s": 32767.5}"#.to_string(),
+            r#"{"price": 99999999.995}"#.to_string(),
+        ];
+        let payloads: Vec<&[u8]> = json.iter().map(|t| t.as_bytes()).collect();
+        let decoded = Decoder::new(Encoding::Json, schema.clone())
+            .decode(&payloads)
+            .unwrap();
+        let rows: Vec<usize> = decoded.errors.iter().map(|(row, _)| *row).collect();
+        assert_eq!(rows, vec![4, 5, 6], "{:?}", decoded.errors);
+        assert!(
+            decoded.errors[0].1.contains("out of range"),
+            "{:?}",
+            decoded.errors
+        );
+        let text = |column: usize, row: usize| {
+            array_value_to_string(decoded.batch.column(column), row).unwrap()
+        };
+        let column = |column: usize| (0..4).map(|row| text(column, row)).collect::<Vec<_>>();
+        assert_eq!(column(0), ["2", "4", "1000", "9223372036854775807"]);
+        assert_eq!(column(1), ["-3", "1", "0", ""]);
+        assert_eq!(column(2), ["12.35", "-12.35", "0.01", "99999999.99"]);
+        assert_eq!(
+            column(3),
+            [
+                "1.00",
+                "0.00",
+                "",
+                "123456789012345678901234567890123456.79"
+            ]
+        );
+
+        // CSV fields are read the same way.
+        let csv = Decoder::new(
+            Encoding::Csv {
+                delimiter: b',',
+                skip_headers: false,
+            },
+            schema,
+        );
+        let decoded = csv.decode(&[b"2.5,-1.5,0.125,-0.005"]).unwrap();
+        assert!(decoded.errors.is_empty(), "{:?}", decoded.errors);
+        let row: Vec<String> = (0..4)
+            .map(|c| array_value_to_string(decoded.batch.column(c), 0).unwrap())
+            .collect();
+        assert_eq!(row, ["3", "-2", "0.13", "-0.01"]);
     }
 
     #[test]

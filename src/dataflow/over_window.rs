@@ -98,6 +98,28 @@ impl OverWindow {
         Ok(columns)
     }
 
+    /// Adds the evaluation of partition `prefix` to `evaluations` with `sign`. A
+    /// partition whose functions fail on its values (a `sum` out of range) has no
+    /// rows: its error is in the view's errors for as long as the partition holds
+    /// those values, like a failing row's (recorded with `sign`, taken back when the
+    /// partition is evaluated again before its next change).
+    fn evaluate_into(
+        &self,
+        prefix: &[u8],
+        sign: i64,
+        evaluations: &mut Vec<(Vec<ArrayRef>, i64)>,
+        errors: &mut ErrorLog,
+    ) -> Result<()> {
+        match self.evaluate(prefix) {
+            Ok(columns) => evaluations.push((columns, sign)),
+            Err(e) if e.sqlstate() != crate::error::sqlstate::INTERNAL_ERROR => {
+                errors.record(&e, sign)
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
     /// `evaluations` (each the output columns of one partition, with a sign) as one
     /// change: rows that appear with both signs cancel out.
     fn difference(&self, evaluations: Vec<(Vec<ArrayRef>, i64)>) -> Result<ChangeBatch> {
@@ -175,11 +197,11 @@ impl Operator for OverWindow {
         let change = self.rows.entries(change, errors)?;
         let mut evaluations = Vec::with_capacity(2 * change.touched.len());
         for partition in &change.touched {
-            evaluations.push((self.evaluate(partition)?, -1));
+            self.evaluate_into(partition, -1, &mut evaluations, errors)?;
         }
         self.rows.apply(&change)?;
         for partition in &change.touched {
-            evaluations.push((self.evaluate(partition)?, 1));
+            self.evaluate_into(partition, 1, &mut evaluations, errors)?;
         }
         self.difference(evaluations)
     }

@@ -15,10 +15,10 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 
-use super::text_format;
 use crate::catalog::postgres::regtypes::RegType;
 use crate::error::SluiceError;
 use crate::sql::Output;
+use crate::sql::text_format;
 
 /// The wire error for `error`, carrying its SQLSTATE.
 pub fn error_info(error: &SluiceError) -> ErrorInfo {
@@ -201,7 +201,7 @@ pub fn data_rows(
 
 /// Turns a batch into `DataRow`s. Delegates each value to arrow-pg, except where
 /// Postgres's output differs from it: NULL intervals, and in text form floats (and
-/// arrays of them), timestamps and times (see [`super::text_format`]).
+/// arrays of them), timestamps, times and numerics (see [`crate::sql::text_format`]).
 struct RowEncoder {
     batch: RecordBatch,
     fields: Arc<Vec<FieldInfo>>,
@@ -244,6 +244,9 @@ impl RowEncoder {
                         }
                         DataType::Time32(_) | DataType::Time64(_) => {
                             Some(text_format::time(values, row))
+                        }
+                        DataType::Decimal128(..) | DataType::Decimal256(..) => {
+                            Some(text_format::decimal(values, row))
                         }
                         t if text_format::is_float_list(t) => {
                             Some(text_format::float_list(values, row, extra_float_digits))

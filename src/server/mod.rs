@@ -25,7 +25,6 @@ pub mod scram;
 pub mod startup;
 pub mod statement_pool;
 pub mod subscribe;
-pub mod text_format;
 pub mod tls;
 
 use std::sync::Arc;

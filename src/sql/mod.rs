@@ -46,6 +46,7 @@ pub mod sql_functions;
 pub mod subscribe;
 pub mod temporal_filters;
 pub mod temporal_joins;
+pub mod text_format;
 pub mod top_n;
 pub mod types;
 pub mod uncorrelated_subqueries;

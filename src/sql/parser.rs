@@ -979,10 +979,12 @@ fn allow_repeated_names(query: &mut Query) {
                 SelectItem::ExprWithAlias { expr, alias } => {
                     (expr.clone(), super::names::normalize_ident(&*alias))
                 }
-                SelectItem::UnnamedExpr(expr) => match postgres_column_name(expr) {
-                    Some(name) => (expr.clone(), name),
-                    None => continue,
-                },
+                // Unnamed by [`name_columns_like_postgres`] only when its name was
+                // taken: `?column?` for an expression without one of its own.
+                SelectItem::UnnamedExpr(expr) => (
+                    expr.clone(),
+                    postgres_column_name(expr).unwrap_or_else(|| "?column?".to_string()),
+                ),
                 _ => continue,
             };
             if !seen.insert(name.clone()) {

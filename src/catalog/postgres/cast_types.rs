@@ -11,36 +11,26 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Field;
-use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, TryCast};
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan};
-use datafusion::optimizer::AnalyzerRule;
+use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::prelude::SessionContext;
+
+use super::regtypes::ExpressionRule;
 
 /// The field metadata keys that give a column a PostgreSQL catalog type.
 const CATALOG_TYPE_KEYS: [&str; 2] = ["pg.oid_alias", "pg.char"];
 
 /// Registers the rule.
 pub fn install(context: &SessionContext) {
-    context.add_analyzer_rule(Arc::new(CastTypes));
+    context.add_analyzer_rule(Arc::new(ExpressionRule {
+        name: "cast_types",
+        rewrite,
+    }));
 }
 
-#[derive(Debug)]
-struct CastTypes;
-
-impl AnalyzerRule for CastTypes {
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        super::regtypes::rewrite_expressions(plan, rewrite_expr)
-    }
-
-    fn name(&self) -> &str {
-        "cast_types"
-    }
-}
-
-fn rewrite_expr(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let (operand, target, try_cast) = match &expr {
         Expr::Cast(Cast { expr, field }) => (expr, field, false),
         Expr::TryCast(TryCast { expr, field }) => (expr, field, true),

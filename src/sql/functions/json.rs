@@ -30,8 +30,8 @@ use datafusion::logical_expr::{
 };
 
 use crate::error::{SluiceError, sqlstate};
-use crate::server::text_format;
 use crate::sql::column_origins::TYPE_OID;
+use crate::sql::text_format;
 
 /// PostgreSQL's OID of type `json`.
 pub const JSON_OID: u32 = 114;

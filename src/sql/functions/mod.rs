@@ -17,7 +17,10 @@
 //! check runs on the plan before the optimizer, which may introduce functions of its own
 //! for expressions the user wrote without them.
 
+pub mod checked_sum;
 pub mod expandarray;
+pub mod float_extremes;
+pub mod integers;
 pub mod json;
 pub mod like_escape;
 pub mod postgres;
@@ -26,6 +29,7 @@ pub mod serial;
 pub mod settings;
 pub mod size_pretty;
 pub mod subscripts;
+pub mod text_casts;
 pub mod to_char;
 
 use std::any::{Any, TypeId};

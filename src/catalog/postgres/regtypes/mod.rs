@@ -472,11 +472,31 @@ impl AnalyzerRule for RegCasts {
     }
 }
 
+/// An analyzer rule that rewrites every expression of a plan with `rewrite`
+/// ([`rewrite_expressions`]).
+#[derive(Debug)]
+pub(crate) struct ExpressionRule {
+    /// The rule's name (`EXPLAIN VERBOSE`).
+    pub name: &'static str,
+    /// One expression, its children already rewritten, over its inputs' schema.
+    pub rewrite: fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+}
+
+impl AnalyzerRule for ExpressionRule {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        rewrite_expressions(plan, self.rewrite)
+    }
+
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
 /// `plan` (its subqueries included) with every expression rewritten bottom-up by
 /// `rewrite`, which sees the schema of the expression's plan node's inputs; output
 /// names are kept and each changed node's schema recomputed. The analyzer rules over
 /// casts ([`RegCasts`], [`super::cast_types`]) walk plans so.
-pub(super) fn rewrite_expressions(
+pub(crate) fn rewrite_expressions(
     plan: LogicalPlan,
     rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
 ) -> Result<LogicalPlan> {

@@ -1,7 +1,9 @@
 //! Values in PostgreSQL 15's text output format, where it differs from what `arrow-pg`
-//! prints: floating-point numbers (`float8out`/`float4out`: the shortest digits that
-//! read back to the same value, exponential outside a fixed range), arrays of them,
-//! timestamps and times (fractional seconds without trailing zeros).
+//! prints (the server's text results) and from Arrow's display (casts to text,
+//! [`super::functions::text_casts`]): floating-point numbers (`float8out`/`float4out`:
+//! the shortest digits that read back to the same value, exponential outside a fixed
+//! range), arrays of them, timestamps and times (fractional seconds without trailing
+//! zeros), and numerics of more than 28 digits (which `arrow-pg` cannot convert).
 //!
 //! ```text
 //!   24997500::float8  →  24997500          (not 24997500.0)
@@ -11,9 +13,10 @@
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Time32MillisecondType, Time32SecondType,
-    Time64MicrosecondType, Time64NanosecondType, TimeUnit, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    DataType, Decimal128Type, Decimal256Type, Float32Type, Float64Type, Time32MillisecondType,
+    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
 };
 
 /// A `double precision` as PostgreSQL prints it with the session's
@@ -149,6 +152,24 @@ pub fn timestamp(array: &dyn Array, unit: &TimeUnit, with_tz: bool, row: usize) 
         text.push_str("+00");
     }
     Some(text)
+}
+
+/// A `numeric` with all its digits and its scale (`-1234.5000`), as PostgreSQL prints
+/// it: `arrow-pg` converts through `rust_decimal`, which holds 28 digits and failed on
+/// longer values.
+pub fn decimal(array: &dyn Array, row: usize) -> Option<String> {
+    if array.is_null(row) {
+        return None;
+    }
+    match array.data_type() {
+        DataType::Decimal128(..) => {
+            Some(array.as_primitive::<Decimal128Type>().value_as_string(row))
+        }
+        DataType::Decimal256(..) => {
+            Some(array.as_primitive::<Decimal256Type>().value_as_string(row))
+        }
+        _ => None,
+    }
 }
 
 /// A `time` as PostgreSQL prints it; `None` for NULL or a type that is not a time.

@@ -1,0 +1,313 @@
+//! Casts to text that write values as PostgreSQL does: `x::text`, `CAST(x AS
+//! VARCHAR)`, the casts `||` adds (`'at ' || ts`) and `INSERT`'s conversions into text
+//! columns.
+//!
+//! DataFusion's casts to text use Arrow's display: `1000::float8::text` was `1000.0`,
+//! a timestamp `2024-06-01T10:00:00`, an interval `1 days 2 hours`, an array `[1, 2]`,
+//! a `bytea` its raw bytes. PostgreSQL writes a value as its type's output function
+//! does — what clients receive in text format: `1000`, `2024-06-01 10:00:00`,
+//! `1 day 02:00:00`, `{1,2}`, `\x0102`. The analyzer rule [`install`]s replaces those
+//! casts by [`PgText`], which writes values as the server's text format does
+//! ([`crate::sql::text_format`]). Casts of other types (integers, `numeric`, dates,
+//! booleans, text) already agree and stay DataFusion's.
+//!
+//! Floats are written with the shortest digits that read back to the same value, as
+//! under PostgreSQL's default `extra_float_digits` (1): a view's value must not depend
+//! on the setting of the session that created it.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::{
+    DataType, IntervalDayTimeType, IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType,
+};
+use datafusion::arrow::datatypes::{Field, FieldRef};
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::expr::{Cast, ScalarFunction};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ExprSchemable, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+use crate::catalog::postgres::regtypes::ExpressionRule;
+use crate::sql::text_format;
+
+/// `extra_float_digits` of the text casts: PostgreSQL's default (shortest exact).
+const EXTRA_FLOAT_DIGITS: i8 = 1;
+
+/// Registers the rule.
+pub fn install(context: &SessionContext) {
+    context.add_analyzer_rule(Arc::new(ExpressionRule {
+        name: "postgres_text_casts",
+        rewrite,
+    }));
+}
+
+/// `expr` with [`PgText`] for a cast to text whose operand Arrow writes otherwise.
+fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::Cast(Cast {
+        expr: operand,
+        field,
+    }) = &expr
+    else {
+        return Ok(Transformed::no(expr));
+    };
+    let to_text = matches!(
+        field.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    // Catalog columns of PostgreSQL's own types (`int2vector`, `oidvector`: marked
+    // with metadata) have output functions of their own.
+    let Ok((_, source)) = operand.to_field(schema) else {
+        return Ok(Transformed::no(expr));
+    };
+    let catalog_type = source.metadata().keys().any(|k| k.starts_with("pg."));
+    if !to_text
+        || !field.metadata().is_empty()
+        || catalog_type
+        || !written_otherwise(source.data_type())
+    {
+        return Ok(Transformed::no(expr));
+    }
+    let text = Expr::ScalarFunction(ScalarFunction::new_udf(
+        Arc::new(PgText::udf()),
+        vec![(**operand).clone()],
+    ));
+    Ok(Transformed::yes(match field.data_type() {
+        DataType::Utf8 => text,
+        other => Expr::Cast(Cast::new(Box::new(text), other.clone())),
+    }))
+}
+
+/// Whether Arrow's cast to text writes values of `data_type` otherwise than
+/// PostgreSQL, and [`output`] writes them.
+fn written_otherwise(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Float32
+        | DataType::Float64
+        | DataType::Timestamp(..)
+        | DataType::Time32(_)
+        | DataType::Time64(_)
+        | DataType::Interval(_)
+        | DataType::Binary
+        | DataType::LargeBinary => true,
+        DataType::List(item) | DataType::LargeList(item) => written(item.data_type()),
+        _ => false,
+    }
+}
+
+/// Whether [`output`] writes values of `data_type`.
+fn written(data_type: &DataType) -> bool {
+    written_otherwise(data_type)
+        || data_type.is_integer()
+        || matches!(
+            data_type,
+            DataType::Boolean
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Date32
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        )
+}
+
+/// `array[row]` as its PostgreSQL type's output function writes it; `None` for NULL.
+fn output(array: &dyn Array, row: usize) -> Result<Option<String>> {
+    if array.is_null(row) {
+        return Ok(None);
+    }
+    Ok(match array.data_type() {
+        // boolout: `t` and `f` (only a cast of a boolean to text writes `true`).
+        DataType::Boolean => Some(
+            if array.as_boolean().value(row) {
+                "t"
+            } else {
+                "f"
+            }
+            .into(),
+        ),
+        DataType::Float32 | DataType::Float64 => {
+            text_format::float_value(array, row, EXTRA_FLOAT_DIGITS)
+        }
+        DataType::Timestamp(unit, tz) => text_format::timestamp(array, unit, tz.is_some(), row),
+        DataType::Time32(_) | DataType::Time64(_) => text_format::time(array, row),
+        DataType::Decimal128(..) | DataType::Decimal256(..) => text_format::decimal(array, row),
+        DataType::Interval(unit) => Some(interval(array, *unit, row)),
+        DataType::Binary => Some(bytea(array.as_binary::<i32>().value(row))),
+        DataType::LargeBinary => Some(bytea(array.as_binary::<i64>().value(row))),
+        DataType::List(_) => Some(list(&array.as_list::<i32>().value(row))?),
+        DataType::LargeList(_) => Some(list(&array.as_list::<i64>().value(row))?),
+        _ => Some(array_value_to_string(array, row)?),
+    })
+}
+
+/// An interval as `intervalout` writes it (`1 day 02:00:00`, `-00:00:01.5`).
+fn interval(array: &dyn Array, unit: IntervalUnit, row: usize) -> String {
+    let (months, days, micros) = match unit {
+        IntervalUnit::YearMonth => (
+            array.as_primitive::<IntervalYearMonthType>().value(row),
+            0,
+            0,
+        ),
+        IntervalUnit::DayTime => {
+            let value = array.as_primitive::<IntervalDayTimeType>().value(row);
+            (0, value.days, i64::from(value.milliseconds) * 1_000)
+        }
+        IntervalUnit::MonthDayNano => {
+            let value = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
+            (value.months, value.days, value.nanoseconds / 1_000)
+        }
+    };
+    pg_interval::Interval::new(months, days, micros).to_postgres()
+}
+
+/// A `bytea` as `byteaout` writes it (`bytea_output` hex: `\x0aff`).
+fn bytea(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(2 + 2 * bytes.len());
+    text.push_str("\\x");
+    for byte in bytes {
+        text.push_str(&format!("{byte:02x}"));
+    }
+    text
+}
+
+/// An array as `array_out` writes it: `{1,NULL,"a b"}`.
+fn list(items: &ArrayRef) -> Result<String> {
+    let mut text = String::from("{");
+    for item in 0..items.len() {
+        if item > 0 {
+            text.push(',');
+        }
+        match output(items.as_ref(), item)? {
+            None => text.push_str("NULL"),
+            Some(value) => push_element(&mut text, &value),
+        }
+    }
+    text.push('}');
+    Ok(text)
+}
+
+/// `value` as an array element: in double quotes (with `"` and `\` escaped) when it
+/// is empty, `NULL` in any case, or holds a brace, comma, quote, backslash or space.
+fn push_element(text: &mut String, value: &str) {
+    let quoted = value.is_empty()
+        || value.eq_ignore_ascii_case("null")
+        || value.chars().any(|c| {
+            matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace() || c == '\x0b'
+        });
+    if !quoted {
+        text.push_str(value);
+        return;
+    }
+    text.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            text.push('\\');
+        }
+        text.push(c);
+    }
+    text.push('"');
+}
+
+/// A value as text, as PostgreSQL's output function for its type writes it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct PgText {
+    signature: Signature,
+}
+
+impl PgText {
+    fn udf() -> ScalarUDF {
+        ScalarUDF::new_from_impl(PgText {
+            signature: Signature::any(1, Volatility::Immutable),
+        })
+    }
+
+    fn texts(array: &dyn Array) -> Result<ArrayRef> {
+        let texts = (0..array.len())
+            .map(|row| output(array, row))
+            .collect::<Result<StringArray>>()?;
+        Ok(Arc::new(texts))
+    }
+}
+
+impl ScalarUDFImpl for PgText {
+    fn name(&self) -> &str {
+        "text"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The name of the cast it replaces: its operand's.
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        Ok(match args {
+            [operand] => operand.schema_name().to_string(),
+            _ => self.name().to_string(),
+        })
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let nullable = args.arg_fields.iter().any(|f| f.is_nullable());
+        Ok(Arc::new(Field::new(self.name(), DataType::Utf8, nullable)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        match args.args.as_slice() {
+            [ColumnarValue::Array(array)] => Self::texts(array.as_ref()).map(ColumnarValue::Array),
+            [ColumnarValue::Scalar(scalar)] => {
+                let texts = Self::texts(scalar.to_array()?.as_ref())?;
+                ScalarValue::try_from_array(&texts, 0).map(ColumnarValue::Scalar)
+            }
+            _ => Err(DataFusionError::Internal("text takes one argument".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{BinaryArray, ListArray};
+    use datafusion::arrow::datatypes::Int32Type;
+
+    #[test]
+    fn array_elements_are_quoted_as_array_out_quotes_them() {
+        let mut text = String::new();
+        for value in [
+            "a", "", "NULL", "null", "a b", "x,y", "q\"", "b\\s", "{}", "tab\t",
+        ] {
+            push_element(&mut text, value);
+            text.push('|');
+        }
+        assert_eq!(
+            text,
+            r#"a|""|"NULL"|"null"|"a b"|"x,y"|"q\""|"b\\s"|"{}"|"tab	"|"#
+        );
+    }
+
+    #[test]
+    fn lists_and_bytea_are_written_as_postgresql_writes_them() {
+        let lists = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), None, Some(-3)]),
+            Some(vec![]),
+            None,
+        ]);
+        let texts = PgText::texts(&lists).unwrap();
+        let texts = texts.as_string::<i32>();
+        assert_eq!(texts.value(0), "{1,NULL,-3}");
+        assert_eq!(texts.value(1), "{}");
+        assert!(texts.is_null(2));
+        let bytes = BinaryArray::from(vec![&[0x0a_u8, 0xff][..], &[][..]]);
+        let texts = PgText::texts(&bytes).unwrap();
+        assert_eq!(texts.as_string::<i32>().value(0), "\\x0aff");
+        assert_eq!(texts.as_string::<i32>().value(1), "\\x");
+    }
+}
