@@ -7,6 +7,9 @@
 //! half away from zero (`2.5::int` is 3, `-2.5::int` is -3) and a float half to even,
 //! as C's `rint` does (`2.5::float8::int` is 2, `3.5::float8::int` is 4).
 //!
+//! (`/` is replaced too: its one overflow, `-9223372036854775808 / -1`, failed with
+//! arrow's words.)
+//!
 //! The analyzer rule [`install`]s replaces those operators and casts, in every plan
 //! (queries, materialized views, `INSERT`'s conversions to the columns' types), by
 //! [`Arithmetic`] and [`ToInteger`], which check and round as PostgreSQL does. The
