@@ -1,9 +1,16 @@
 //! PostgreSQL's rounding of exact numbers: to fewer decimal places, half away from
-//! zero (`numeric_in` with a type modifier, casts from `numeric` to integers).
-//! Shared by casts (`sql::functions::integers`) and the readers of JSON and CSV
-//! messages (`connectors::decode`), which read numbers with more digits than kept.
+//! zero (`numeric_in` with a type modifier, casts from `numeric` to integers), and
+//! exact numbers into integer and numeric columns with their range checked. Shared by
+//! casts (`sql::functions::integers`) and the readers of JSON and CSV messages
+//! (`connectors::decode`), which read numbers with more digits than kept.
 
-use datafusion::arrow::datatypes::i256;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, PrimitiveArray};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Decimal128Type, Int16Type, Int32Type, Int64Type, i256,
+};
+use datafusion::arrow::error::ArrowError;
 
 /// `value / 10^scale` rounded half away from zero (`scale` ≤ 0 multiplies); `None`
 /// when it does not fit.
@@ -34,6 +41,56 @@ pub fn round_half_away_256(value: i256, scale: i8) -> Option<i128> {
     quotient.checked_add(step)?.to_i128()
 }
 
+/// `values` (exact numbers as `i128`: integers, or a decimal's unscaled digits) as an
+/// array of `data_type`, an integer type or a `Decimal128` whose precision bounds
+/// them. A value that does not fit is NULL and its row is added to `out_of_range`.
+pub fn exact_array(
+    values: impl Iterator<Item = Option<i128>>,
+    data_type: &DataType,
+    out_of_range: &mut Vec<usize>,
+) -> Result<ArrayRef, ArrowError> {
+    fn build<T: ArrowPrimitiveType>(
+        values: impl Iterator<Item = Option<i128>>,
+        out_of_range: &mut Vec<usize>,
+        fit: impl Fn(i128) -> Option<T::Native>,
+    ) -> PrimitiveArray<T> {
+        values
+            .enumerate()
+            .map(|(row, value)| {
+                let fitted = fit(value?);
+                if fitted.is_none() {
+                    out_of_range.push(row);
+                }
+                fitted
+            })
+            .collect()
+    }
+    Ok(match data_type {
+        DataType::Int16 => Arc::new(build::<Int16Type>(values, out_of_range, |v| {
+            i16::try_from(v).ok()
+        })),
+        DataType::Int32 => Arc::new(build::<Int32Type>(values, out_of_range, |v| {
+            i32::try_from(v).ok()
+        })),
+        DataType::Int64 => Arc::new(build::<Int64Type>(values, out_of_range, |v| {
+            i64::try_from(v).ok()
+        })),
+        DataType::Decimal128(precision, scale) => {
+            let limit = 10u128.pow(u32::from(*precision));
+            let fit = |v: i128| (v.unsigned_abs() < limit).then_some(v);
+            Arc::new(
+                build::<Decimal128Type>(values, out_of_range, fit)
+                    .with_precision_and_scale(*precision, *scale)?,
+            )
+        }
+        other => {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "exact numbers cannot make an array of {other}"
+            )));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +110,24 @@ mod tests {
         assert_eq!(round_half_away_256(big.wrapping_neg(), 41), Some(0));
         assert_eq!(round_half_away_256(i256::from_i128(-15), 1), Some(-2));
         assert_eq!(round_half_away_256(big, 0), None);
+    }
+
+    #[test]
+    fn exact_arrays_leave_out_what_does_not_fit() {
+        let mut out_of_range = Vec::new();
+        let values = [Some(32767), None, Some(32768), Some(-32769)];
+        let array = exact_array(values.into_iter(), &DataType::Int16, &mut out_of_range).unwrap();
+        assert_eq!(out_of_range, vec![2, 3]);
+        assert_eq!(array.null_count(), 3);
+        let mut out_of_range = Vec::new();
+        let decimal = DataType::Decimal128(3, 1);
+        let array = exact_array(
+            [Some(999), Some(-1000)].into_iter(),
+            &decimal,
+            &mut out_of_range,
+        )
+        .unwrap();
+        assert_eq!(out_of_range, vec![1]);
+        assert_eq!(array.data_type(), &decimal);
     }
 }

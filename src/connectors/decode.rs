@@ -18,9 +18,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, Int16Array, Int32Array, Int64Array, RecordBatch,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::kernels::zip::zip;
 use datafusion::arrow::compute::{
     CastOptions, cast_with_options, filter_record_batch, is_not_null,
@@ -33,7 +31,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use rayon::prelude::*;
 
 use crate::error::{Result, SluiceError};
-use crate::numeric::{round_half_away, round_half_away_256};
+use crate::numeric::{exact_array, round_half_away, round_half_away_256};
 
 /// Below this many payloads a batch is decoded on the reader's thread alone.
 const PARALLEL_DECODE_MIN: usize = 2048;
@@ -367,62 +365,27 @@ fn trim_line(payload: &[u8]) -> &[u8] {
 /// rounded to it half away from zero; and the rows whose value is out of its range,
 /// which are NULL in the result.
 fn rounded(wire: &ArrayRef, declared: &DataType) -> Result<(ArrayRef, Vec<usize>)> {
-    let values: Vec<Option<i128>> = match wire.data_type() {
-        DataType::Decimal128(..) => wire
-            .as_primitive::<Decimal128Type>()
-            .iter()
-            .map(|v| v.and_then(|v| round_half_away(v, 1)))
-            .collect(),
-        DataType::Decimal256(..) => wire
-            .as_primitive::<Decimal256Type>()
-            .iter()
-            .map(|v| v.and_then(|v| round_half_away_256(v, 1)))
-            .collect(),
+    let mut out_of_range = Vec::new();
+    let array = match wire.data_type() {
+        DataType::Decimal128(..) => exact_array(
+            wire.as_primitive::<Decimal128Type>()
+                .iter()
+                .map(|v| v.and_then(|v| round_half_away(v, 1))),
+            declared,
+            &mut out_of_range,
+        )?,
+        // A value beyond 128 bits is beyond every column's range: i128::MAX says so.
+        DataType::Decimal256(..) => exact_array(
+            wire.as_primitive::<Decimal256Type>()
+                .iter()
+                .map(|v| v.map(|v| round_half_away_256(v, 1).unwrap_or(i128::MAX))),
+            declared,
+            &mut out_of_range,
+        )?,
         other => {
             return Err(SluiceError::Internal(format!(
                 "a number column decoded as {other}"
             )));
-        }
-    };
-    let fits = |value: i128| match declared {
-        DataType::Int16 => i16::try_from(value).is_ok(),
-        DataType::Int32 => i32::try_from(value).is_ok(),
-        DataType::Int64 => i64::try_from(value).is_ok(),
-        DataType::Decimal128(precision, _) => {
-            value.unsigned_abs() < 10u128.pow(u32::from(*precision))
-        }
-        _ => false,
-    };
-    let mut out_of_range = Vec::new();
-    let values: Vec<Option<i128>> = values
-        .into_iter()
-        .enumerate()
-        .map(|(row, value)| match value {
-            Some(v) if fits(v) => Some(v),
-            _ => {
-                if wire.is_valid(row) {
-                    out_of_range.push(row);
-                }
-                None
-            }
-        })
-        .collect();
-    // In range: the conversions below are exact.
-    let array: ArrayRef = match declared {
-        DataType::Int16 => Arc::new(Int16Array::from_iter(
-            values.iter().map(|v| v.map(|v| v as i16)),
-        )),
-        DataType::Int32 => Arc::new(Int32Array::from_iter(
-            values.iter().map(|v| v.map(|v| v as i32)),
-        )),
-        DataType::Int64 => Arc::new(Int64Array::from_iter(
-            values.iter().map(|v| v.map(|v| v as i64)),
-        )),
-        DataType::Decimal128(precision, scale) => Arc::new(
-            Decimal128Array::from_iter(values).with_precision_and_scale(*precision, *scale)?,
-        ),
-        other => {
-            return Err(SluiceError::Internal(format!("numbers rounded to {other}")));
         }
     };
     Ok((array, out_of_range))

@@ -18,15 +18,15 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::kernels::numeric;
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Decimal128Type, Decimal256Type, Field, FieldRef, Float32Type,
-    Float64Type, Int16Type, Int32Type, Int64Type, UInt64Type,
+    DataType, Decimal128Type, Decimal256Type, Field, FieldRef, Float32Type, Float64Type, Int32Type,
+    Int64Type, UInt64Type,
 };
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::common::{DFSchema, DataFusionError, Result};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction};
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, Operator, ReturnFieldArgs, ScalarFunctionArgs,
@@ -37,7 +37,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::catalog::postgres::regtypes::ExpressionRule;
 use crate::error::{SluiceError, sqlstate};
-use crate::numeric::{round_half_away, round_half_away_256};
+use crate::numeric::{exact_array, round_half_away, round_half_away_256};
 
 /// Registers the rule.
 pub fn install(context: &SessionContext) {
@@ -108,28 +108,14 @@ impl Integer {
         }
     }
 
-    /// The value as this type, if it is in range.
+    /// The values as this type; an error if one is out of its range.
     fn narrowed(self, values: impl Iterator<Item = Option<i128>>) -> Result<ArrayRef> {
-        fn build<T: ArrowPrimitiveType>(
-            values: impl Iterator<Item = Option<i128>>,
-            integer: Integer,
-        ) -> Result<ArrayRef>
-        where
-            T::Native: TryFrom<i128>,
-        {
-            let array = values
-                .map(|value| {
-                    value
-                        .map(|v| T::Native::try_from(v).map_err(|_| integer.out_of_range()))
-                        .transpose()
-                })
-                .collect::<Result<PrimitiveArray<T>>>()?;
-            Ok(Arc::new(array))
-        }
-        match self {
-            Integer::Smallint => build::<Int16Type>(values, self),
-            Integer::Int => build::<Int32Type>(values, self),
-            Integer::Bigint => build::<Int64Type>(values, self),
+        let mut out_of_range = Vec::new();
+        let array = exact_array(values, &self.data_type(), &mut out_of_range)?;
+        if out_of_range.is_empty() {
+            Ok(array)
+        } else {
+            Err(self.out_of_range())
         }
     }
 }
@@ -297,27 +283,24 @@ impl ScalarUDFImpl for Arithmetic {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let result = match (self.operation, args.args.as_slice()) {
-            (Operation::Negate, [ColumnarValue::Array(array)]) => numeric::neg(array)
-                .map(ColumnarValue::Array)
-                .map_err(DataFusionError::from),
-            (Operation::Negate, [ColumnarValue::Scalar(scalar)]) => {
-                numeric::neg(&scalar.to_array()?)
-                    .map_err(DataFusionError::from)
-                    .and_then(|array| ScalarValue::try_from_array(&array, 0))
-                    .map(ColumnarValue::Scalar)
+        let kernel = match self.operation {
+            Operation::Negate => {
+                let negated =
+                    super::convert_values(&args.args, &self.name, |array| Ok(numeric::neg(array)?));
+                return negated.map_err(|e| self.integer.overflow_as_out_of_range(e));
             }
-            (Operation::Add, [left, right]) => apply(left, right, numeric::add),
-            (Operation::Subtract, [left, right]) => apply(left, right, numeric::sub),
-            (Operation::Multiply, [left, right]) => apply(left, right, numeric::mul),
-            (Operation::Divide, [left, right]) => apply(left, right, numeric::div),
-            _ => {
-                return Err(DataFusionError::Internal(format!(
-                    "{} called with {} arguments",
-                    self.name,
-                    args.args.len()
-                )));
-            }
+            Operation::Add => numeric::add,
+            Operation::Subtract => numeric::sub,
+            Operation::Multiply => numeric::mul,
+            Operation::Divide => numeric::div,
+        };
+        let result = match args.args.as_slice() {
+            [left, right] => apply(left, right, kernel),
+            _ => Err(DataFusionError::Internal(format!(
+                "{} called with {} arguments",
+                self.name,
+                args.args.len()
+            ))),
         };
         result.map_err(|e| self.integer.overflow_as_out_of_range(e))
     }
@@ -433,10 +416,7 @@ impl ScalarUDFImpl for ToInteger {
 
     /// The name of the cast it replaces: its operand's.
     fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        Ok(match args {
-            [operand] => operand.schema_name().to_string(),
-            _ => self.name().to_string(),
-        })
+        Ok(super::cast_column_name(args, self.name()))
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -453,17 +433,7 @@ impl ScalarUDFImpl for ToInteger {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        match args.args.as_slice() {
-            [ColumnarValue::Array(array)] => self.convert(array).map(ColumnarValue::Array),
-            [ColumnarValue::Scalar(scalar)] => {
-                let array = self.convert(&scalar.to_array()?)?;
-                ScalarValue::try_from_array(&array, 0).map(ColumnarValue::Scalar)
-            }
-            _ => Err(DataFusionError::Internal(format!(
-                "{} takes one argument",
-                self.name()
-            ))),
-        }
+        super::convert_values(&args.args, self.name(), |array| self.convert(array))
     }
 }
 

@@ -36,10 +36,11 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use datafusion::common::ScalarValue;
+use datafusion::arrow::array::ArrayRef;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF};
+use datafusion::logical_expr::{ColumnarValue, Expr, LogicalPlan, ScalarUDF};
 
 use crate::error::{Result, SluiceError};
 
@@ -287,6 +288,35 @@ pub fn no_such_function(
         "function {name}({}) does not exist",
         types.join(", ")
     ))
+}
+
+/// One argument's values through `convert`: an array as an array, a scalar as a
+/// scalar (so a call over constants folds to a constant). For functions of one
+/// argument; `name` is the function's, for the error when called otherwise.
+pub fn convert_values(
+    args: &[ColumnarValue],
+    name: &str,
+    convert: impl Fn(&ArrayRef) -> DfResult<ArrayRef>,
+) -> DfResult<ColumnarValue> {
+    match args {
+        [ColumnarValue::Array(array)] => convert(array).map(ColumnarValue::Array),
+        [ColumnarValue::Scalar(scalar)] => {
+            let array = convert(&scalar.to_array()?)?;
+            ScalarValue::try_from_array(&array, 0).map(ColumnarValue::Scalar)
+        }
+        _ => Err(DataFusionError::Internal(format!(
+            "{name} takes one argument"
+        ))),
+    }
+}
+
+/// The column name of a cast that a one-argument function replaced: its operand's, as
+/// DataFusion names a cast (`name` when called otherwise).
+pub fn cast_column_name(args: &[Expr], name: &str) -> String {
+    match args {
+        [operand] => operand.schema_name().to_string(),
+        _ => name.to_string(),
+    }
 }
 
 #[cfg(test)]

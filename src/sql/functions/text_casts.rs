@@ -24,7 +24,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::arrow::datatypes::{Field, FieldRef};
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
@@ -245,10 +245,7 @@ impl ScalarUDFImpl for PgText {
 
     /// The name of the cast it replaces: its operand's.
     fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        Ok(match args {
-            [operand] => operand.schema_name().to_string(),
-            _ => self.name().to_string(),
-        })
+        Ok(super::cast_column_name(args, self.name()))
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -261,14 +258,7 @@ impl ScalarUDFImpl for PgText {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        match args.args.as_slice() {
-            [ColumnarValue::Array(array)] => Self::texts(array.as_ref()).map(ColumnarValue::Array),
-            [ColumnarValue::Scalar(scalar)] => {
-                let texts = Self::texts(scalar.to_array()?.as_ref())?;
-                ScalarValue::try_from_array(&texts, 0).map(ColumnarValue::Scalar)
-            }
-            _ => Err(DataFusionError::Internal("text takes one argument".into())),
-        }
+        super::convert_values(&args.args, self.name(), |array| Self::texts(array.as_ref()))
     }
 }
 
