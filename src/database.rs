@@ -313,6 +313,9 @@ fn new_context(
     for function in crate::sql::functions::float_extremes::functions() {
         context.register_udaf(function);
     }
+    for function in crate::sql::functions::signed_ranks::functions() {
+        context.register_udwf(function);
+    }
     crate::sql::functions::integers::install(&context);
     crate::sql::functions::text_casts::install(&context);
     context.register_udf(crate::ml::predict::Predict::udf(catalog.clone()));

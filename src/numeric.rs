@@ -12,16 +12,48 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::arrow::error::ArrowError;
 
+/// How an exact number drops decimal places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rounding {
+    /// To the nearest, halves away from zero (`round`, `numeric_in`).
+    HalfAwayFromZero,
+    /// Toward zero (`trunc`).
+    TowardZero,
+    /// Toward negative infinity (`floor`).
+    Down,
+    /// Toward positive infinity (`ceil`).
+    Up,
+}
+
 /// `value / 10^scale` rounded half away from zero (`scale` ≤ 0 multiplies); `None`
 /// when it does not fit.
 pub fn round_half_away(value: i128, scale: i8) -> Option<i128> {
-    let power = 10i128.checked_pow(u32::from(scale.unsigned_abs()))?;
-    if scale <= 0 {
-        return value.checked_mul(power);
+    shift(value, scale, Rounding::HalfAwayFromZero)
+}
+
+/// `value / 10^places` rounded as `rounding` says (`places` ≤ 0 multiplies by
+/// `10^-places`); `None` when it does not fit.
+pub fn shift(value: i128, places: i8, rounding: Rounding) -> Option<i128> {
+    let power = 10i128.checked_pow(u32::from(places.unsigned_abs()));
+    if places <= 0 {
+        return value.checked_mul(power?);
     }
-    let (quotient, remainder) = (value / power, value % power);
-    let half_or_more = remainder.unsigned_abs() * 2 >= power.unsigned_abs();
-    Some(quotient + if half_or_more { value.signum() } else { 0 })
+    let (quotient, remainder, half_or_more) = match power {
+        Some(power) => {
+            let remainder = value % power;
+            let half_or_more = remainder.unsigned_abs() * 2 >= power.unsigned_abs();
+            (value / power, remainder, half_or_more)
+        }
+        // 10^39 and beyond do not fit: every value is less than half of them.
+        None => (0, value, false),
+    };
+    let step = match rounding {
+        Rounding::HalfAwayFromZero if half_or_more => value.signum(),
+        Rounding::Down if remainder < 0 => -1,
+        Rounding::Up if remainder > 0 => 1,
+        _ => 0,
+    };
+    Some(quotient + step)
 }
 
 /// [`round_half_away`] of a 256-bit decimal, `None` when the result does not fit 128
@@ -110,6 +142,37 @@ mod tests {
         assert_eq!(round_half_away_256(big.wrapping_neg(), 41), Some(0));
         assert_eq!(round_half_away_256(i256::from_i128(-15), 1), Some(-2));
         assert_eq!(round_half_away_256(big, 0), None);
+    }
+
+    #[test]
+    fn shifts_round_each_way() {
+        use Rounding::*;
+        let cases = [
+            (15, Up, 2),
+            (-15, Up, -1),
+            (15, Down, 1),
+            (-15, Down, -2),
+            (-15, TowardZero, -1),
+            (19, TowardZero, 1),
+            (10, Up, 1),
+            (-10, Down, -1),
+            (-15, HalfAwayFromZero, -2),
+        ];
+        for (value, rounding, expected) in cases {
+            assert_eq!(
+                shift(value, 1, rounding),
+                Some(expected),
+                "{value} {rounding:?}"
+            );
+        }
+        assert_eq!(shift(7, -2, Up), Some(700));
+        assert_eq!(shift(i128::MAX, -1, Down), None);
+        assert_eq!(shift(1, 38, Up), Some(1));
+        assert_eq!(shift(-1, 38, Down), Some(-1));
+        assert_eq!(shift(-1, 38, Up), Some(0));
+        assert_eq!(shift(i128::MAX, 60, HalfAwayFromZero), Some(0));
+        assert_eq!(shift(i128::MIN, 60, Down), Some(-1));
+        assert_eq!(shift(5, 39, Up), Some(1));
     }
 
     #[test]

@@ -262,11 +262,6 @@ const EXPRESSION_TYPES: &[(&str, &str)] = &[
         "a cast to numeric without precision and scale takes DataFusion's scale 10: \
          1.5000000000, where PostgreSQL keeps the literal's 1.50",
     ),
-    (
-        "integer array",
-        "integer literals are int8 in DataFusion, so ARRAY[1, 2] is int8[] (node-postgres \
-         parses its items as strings)",
-    ),
 ];
 
 /// Field attributes of node-postgres' answers left out, with why.
@@ -330,7 +325,6 @@ const PSYCOPG2_DIFFERENCES: &[(&str, &str)] = &[
     EXPRESSION_TYPES[0],
     EXPRESSION_TYPES[1],
     EXPRESSION_TYPES[2],
-    EXPRESSION_TYPES[3],
     ("information_schema.columns", YES_OR_NO),
 ];
 

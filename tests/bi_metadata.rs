@@ -404,11 +404,7 @@ const REPLAYS: &[Replay] = &[
         sql: GRAFANA_VERSION,
         params: &[],
         ordered: true,
-        types: &[(
-            "version",
-            "`::int / 100`: Sluice's integer literals are int8 (DataFusion's), so the \
-             quotient is int8; PostgreSQL's int4 / int4 is int4 (same value)",
-        )],
+        types: &[],
         masked: &[],
         only_in: &[],
     },

@@ -357,23 +357,9 @@ const TYPE_DIFFERENCES: &[(&str, &str, &str, &str)] = &[
     // sum of bigint: numeric in PostgreSQL, bigint in Sluice.
     ("totals", "sb", "numeric", "int8"),
     ("totals_of_nulls", "av", "numeric", "float8"),
-    // Integer literals are bigint in Sluice, so `int op literal` is bigint.
-    ("distinct_exprs", "r", "int4", "int8"),
-    ("except_rows", "r", "int4", "int8"),
-    ("except_all_rows", "r", "int4", "int8"),
-    // Ranks: bigint in PostgreSQL, DataFusion's UInt64 (sent as numeric) in Sluice.
-    ("top_two_per_group", "rn", "int8", "numeric"),
-    ("ranked_with_ties", "r", "int8", "numeric"),
-    ("dense_ranked", "d", "int8", "numeric"),
     ("moving_average", "moving", "numeric", "float8"),
-    ("previous_and_next", "rn", "int8", "numeric"),
-    ("ranks_and_firsts", "r", "int8", "numeric"),
+    // Integer literals in GROUPING SETS expressions stay bigint.
     ("repeated_sets", "r", "int4", "int8"),
-    ("null_expressions", "v1", "int4", "int8"),
-    ("null_expressions", "q", "int4", "int8"),
-    ("null_expressions", "r", "int4", "int8"),
-    ("null_expressions", "nz", "int4", "int8"),
-    ("null_expressions", "gr", "int4", "int8"),
     ("averages", "av", "numeric", "float8"),
     ("averages", "ak", "numeric", "float8"),
     ("bigint_sums", "sb", "numeric", "int8"),

@@ -180,8 +180,8 @@ async fn an_error_in_an_extended_batch_leaves_the_connection_usable() {
         client.query_one(&good, &[])
     );
     assert_eq!(sqlstate(&bad.unwrap_err()), "22012");
-    // Integer literals are BIGINT in Sluice (DataFusion), so a + 1 is BIGINT.
-    assert_eq!(ok.unwrap().get::<_, i64>(0), 6);
+    // `a` is an INT and 1 an INTEGER literal, so a + 1 is an INT, as in PostgreSQL.
+    assert_eq!(ok.unwrap().get::<_, i32>(0), 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

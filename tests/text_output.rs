@@ -89,6 +89,27 @@ const EXPRESSIONS: &[&str] = &[
     // Other types.
     "true",
     "1.50::numeric(10,2)",
+    // round, trunc, ceil and floor of a numeric take the scale of the call.
+    "ceil(1.5)",
+    "ceiling(-1.5)",
+    "ceiling(2.5::float8)",
+    "floor(-1.5)",
+    "ceil(9.5)",
+    "ceil(-0.5)",
+    "trunc(2.57)",
+    "trunc(1.25::numeric(10,2), 3)",
+    "trunc(1234.5678, -2)",
+    "round(2.5, 3)",
+    "round(1234.5678, -2)",
+    "round(99.99, 1)",
+    "round(-2.5)",
+    "round(0.5, -40)",
+    "ceil(99999999.9999::numeric(12,4))",
+    // Integer literals are integers when they fit 32 bits.
+    "ARRAY[1, 2147483647, -2147483648]",
+    "ARRAY[1, 2147483648]",
+    "10 / 4",
+    "7 % 3",
     "9223372036854775807::bigint",
     "decode('616263', 'hex')",
 ];
@@ -260,6 +281,15 @@ async fn integer_overflow_and_rounding_answer_as_postgres() {
             "l / -1::int8 FROM ints",
             "i / 0::int4 FROM ints",
             "9223372036854775807 + 1",
+            // Integer literals are integers when they fit 32 bits, as in PostgreSQL.
+            "2147483647 + 1",
+            "100000 * 100000",
+            "2147483648 - 1",
+            "-2147483648",
+            "i + 1 FROM ints",
+            "i + 1 FROM ints WHERE i < 2147483647 ORDER BY s, i",
+            "s + 1 FROM ints ORDER BY s, i",
+            "l + 1 FROM ints WHERE l < 9223372036854775807 ORDER BY l",
             "-9223372036854775807 - 2",
             "4611686018427387904 * 2",
             "n::int, n::smallint, n::bigint FROM ints WHERE n IS NOT NULL ORDER BY s",
@@ -519,8 +549,9 @@ async fn like_with_any_escape_character_answers_as_postgres() {
 }
 
 /// Result columns that share a name (`SELECT i, i`, `SELECT 1 AS a, 2 AS a`, `INSERT
-/// ... SELECT i, i`) and `generate_series` in `FROM`, whose column is named after its
-/// alias or the function: the same column names and rows as PostgreSQL's.
+/// ... SELECT i, i`), `generate_series` in `FROM`, whose column is named after its
+/// alias or the function, and calls in special syntax (`substring(s FROM 2)`): the
+/// same column names and rows as PostgreSQL's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_column_names_answer_as_postgres() {
     let servers = Both::start(
@@ -542,6 +573,14 @@ async fn repeated_column_names_answer_as_postgres() {
         "SELECT g FROM generate_series(2, 3) AS g",
         "SELECT count(*), count(*) FROM pairs",
         "SELECT a + b, a - b, a * b FROM pairs ORDER BY 1",
+        // Calls in the SQL standard's special syntax are named after their function,
+        // typed literals after their type.
+        "SELECT substr('abc', 2), substring('abc' FROM 2), substring('abc', 2), \
+         trim(' a '), trim(LEADING 'x' FROM 'xa'), trim(TRAILING 'x' FROM 'ax'), \
+         position('b' IN 'abc'), extract(YEAR FROM DATE '2024-01-01'), ceil(1.5), \
+         floor(1.5), overlay('abc' PLACING 'x' FROM 2), DATE '2024-01-01', \
+         INTERVAL '1 day', TIMESTAMP '2024-01-01 00:00:00' AT TIME ZONE 'UTC', \
+         substring('abc', 2)::text, DATE '2024-01-01'::text",
     ] {
         let names = |statement: tokio_postgres::Statement| -> Vec<String> {
             statement

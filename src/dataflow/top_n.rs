@@ -19,7 +19,7 @@
 use foldhash::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Int64Array, RecordBatch, RecordBatchOptions, UInt64Array};
+use datafusion::arrow::array::{Int64Array, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 
@@ -60,7 +60,8 @@ pub struct TopN {
     /// section (and their ties).
     rows: OrderedPartitions,
     bound: Bound,
-    /// The output ends with the rank (UInt64), as the window function gives it.
+    /// The output ends with the rank (`bigint`), as the window function gives it
+    /// (`sql::functions::signed_ranks`).
     numbered: bool,
     append_only: bool,
     schema: SchemaRef,
@@ -181,8 +182,11 @@ impl TopN {
     fn output(&self, shown: &[(&[u8], u64)], weights: Vec<i64>) -> Result<ChangeBatch> {
         let mut columns = self.rows.columns(shown.iter().map(|(entry, _)| *entry))?;
         if self.numbered {
-            columns.push(Arc::new(UInt64Array::from_iter_values(
-                shown.iter().map(|(_, rank)| *rank),
+            // A rank counts rows: it never comes near 2^63.
+            columns.push(Arc::new(Int64Array::from_iter_values(
+                shown
+                    .iter()
+                    .map(|(_, rank)| i64::try_from(*rank).unwrap_or(i64::MAX)),
             )));
         }
         let options = RecordBatchOptions::new().with_row_count(Some(weights.len()));
@@ -295,7 +299,7 @@ mod tests {
         ]);
         let mut fields = input.fields().to_vec();
         if numbered {
-            fields.push(Arc::new(Field::new("rank", DataType::UInt64, false)));
+            fields.push(Arc::new(Field::new("rank", DataType::Int64, false)));
         }
         TopN::try_new(
             &input,

@@ -26,6 +26,7 @@ pub mod dml;
 pub mod flink_windows;
 pub mod functions;
 pub mod grouping_sets;
+pub mod integer_literals;
 pub mod interrupt;
 pub mod join_expiry;
 pub mod models;
@@ -349,6 +350,7 @@ async fn plan_statement(db: &Database, mut statement: Statement) -> Result<Logic
         .await
         .map_err(|e| windows::explain_error(e.into()))?;
     complexity::check_plan_depth(&plan)?;
+    let plan = integer_literals::as_postgres(plan)?;
     let plan = set_operations::exact_set_operations(plan)?;
     let plan = functions::postgres::use_postgres_versions(plan)?;
     functions::check_functions(&plan)?;

@@ -1057,7 +1057,50 @@ fn named_by_itself(expr: &Expr) -> bool {
     match expr {
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => true,
         Expr::Nested(inner) | Expr::Cast { expr: inner, .. } => named_by_itself(inner),
-        _ => false,
+        expr => special_function_name(expr).is_some(),
+    }
+}
+
+/// The name PostgreSQL gives a call written in the SQL standard's special syntax
+/// (`substring(s FROM 2)`, `trim(BOTH FROM s)`, `x AT TIME ZONE z`): the function's.
+fn special_function_name(expr: &Expr) -> Option<&'static str> {
+    use datafusion::sql::sqlparser::ast::TrimWhereField;
+    Some(match expr {
+        Expr::Substring {
+            shorthand: true, ..
+        } => "substr",
+        Expr::Substring { .. } => "substring",
+        Expr::Trim {
+            trim_where: Some(TrimWhereField::Leading),
+            ..
+        } => "ltrim",
+        Expr::Trim {
+            trim_where: Some(TrimWhereField::Trailing),
+            ..
+        } => "rtrim",
+        Expr::Trim { .. } => "btrim",
+        Expr::Position { .. } => "position",
+        Expr::Extract { .. } => "extract",
+        Expr::Ceil { .. } => "ceil",
+        Expr::Floor { .. } => "floor",
+        Expr::Overlay { .. } => "overlay",
+        Expr::AtTimeZone { .. } => "timezone",
+        _ => return None,
+    })
+}
+
+/// The name PostgreSQL gives a cast to `data_type` (or a literal of that type) whose
+/// operand has no name of its own: the type's internal name.
+fn type_column_name(data_type: &datafusion::sql::sqlparser::ast::DataType) -> String {
+    let name = data_type.to_string().to_lowercase();
+    match name.as_str() {
+        "int" | "integer" => "int4".into(),
+        "bigint" => "int8".into(),
+        "smallint" => "int2".into(),
+        "real" => "float4".into(),
+        "double precision" => "float8".into(),
+        "boolean" => "bool".into(),
+        _ => name.split('(').next().unwrap_or_default().to_string(),
     }
 }
 
@@ -1080,22 +1123,13 @@ fn postgres_column_name(expr: &Expr) -> Option<String> {
         } => named_by_itself(expr)
             .then(|| postgres_column_name(expr))
             .flatten()
-            .or_else(|| {
-                let name = data_type.to_string().to_lowercase();
-                Some(match name.as_str() {
-                    "int" | "integer" => "int4".into(),
-                    "bigint" => "int8".into(),
-                    "smallint" => "int2".into(),
-                    "real" => "float4".into(),
-                    "double precision" => "float8".into(),
-                    "boolean" => "bool".into(),
-                    _ => name.split('(').next().unwrap_or_default().to_string(),
-                })
-            }),
+            .or_else(|| Some(type_column_name(data_type))),
+        Expr::TypedString(literal) => Some(type_column_name(&literal.data_type)),
+        Expr::Interval(_) => Some("interval".into()),
         Expr::Case { .. } => Some("case".into()),
         Expr::Exists { .. } => Some("exists".into()),
         Expr::Array(_) => Some("array".into()),
-        _ => None,
+        expr => special_function_name(expr).map(str::to_string),
     }
 }
 

@@ -123,6 +123,7 @@ pub async fn plan_view(db: &Database, query: &Query, options: &ViewOptions) -> R
         .await
         .map_err(|e| super::windows::explain_error(e.into()))?;
     super::complexity::check_plan_depth(&plan)?;
+    let plan = super::integer_literals::as_postgres(plan)?;
     // Before optimizing: the optimizer folds now() into a constant.
     let plan = super::temporal_filters::clock_bounds(plan)?;
     check_deterministic(&plan)?;

@@ -13,6 +13,8 @@
 //!   DataFusion's cast the float to a decimal, which turns 1e-300 into 0 and fails on
 //!   1e300.
 //! - `round(double precision)` rounds halves to even, as PostgreSQL's (C's `rint`) does.
+//! - `round`, `trunc`, `ceil` and `floor` of a `numeric` give PostgreSQL's scale
+//!   ([`super::numeric_rounding`]).
 //! - `lpad`, `rpad` and `repeat` refuse results larger than PostgreSQL can hold (1 GB)
 //!   with `54000`, before building them ([`LengthLimited`]); DataFusion's would spend
 //!   half a minute and gigabytes on `lpad('x', 2147483647)`.
@@ -41,6 +43,7 @@ use datafusion::logical_expr::{
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 
 use crate::error::{SluiceError, sqlstate};
+use crate::numeric::Rounding;
 
 /// Names of the functions [`replacements`] registers.
 pub const REPLACED: &[&str] = &[
@@ -60,6 +63,9 @@ pub const REPLACED: &[&str] = &[
     "greatest",
     "least",
     "round",
+    "ceil",
+    "floor",
+    "trunc",
     "lpad",
     "rpad",
     "repeat",
@@ -85,7 +91,15 @@ pub fn replacements() -> Vec<ScalarUDF> {
             "coalesce" | "greatest" | "least" => {
                 Some(ScalarUDF::new_from_impl(FloatOverNumeric { inner }))
             }
-            "round" => Some(ScalarUDF::new_from_impl(RoundHalfEven { inner })),
+            "round" => Some(super::numeric_rounding::wrap(
+                Arc::new(ScalarUDF::new_from_impl(RoundHalfEven { inner })),
+                Rounding::HalfAwayFromZero,
+            )),
+            "ceil" => {
+                Some(super::numeric_rounding::wrap(inner, Rounding::Up).with_aliases(["ceiling"]))
+            }
+            "floor" => Some(super::numeric_rounding::wrap(inner, Rounding::Down)),
+            "trunc" => Some(super::numeric_rounding::wrap(inner, Rounding::TowardZero)),
             "lpad" | "rpad" | "repeat" => Some(ScalarUDF::new_from_impl(LengthLimited { inner })),
             name => {
                 Domain::of(name).map(|domain| ScalarUDF::new_from_impl(Checked { inner, domain }))
