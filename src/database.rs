@@ -290,7 +290,7 @@ fn new_context(
     // The session time zone is UTC: `timestamptz` values (casts, literals, now())
     // carry it, as the TIMESTAMPTZ columns do, and print with their offset.
     config.options_mut().execution.time_zone = Some(crate::sql::types::UTC.to_string());
-    let context = SessionContext::new_with_config(config);
+    let mut context = SessionContext::new_with_config(config);
     let database = context
         .catalog(DEFAULT_DATABASE)
         .ok_or_else(|| SluiceError::Internal("default catalog missing".into()))?;
@@ -323,6 +323,11 @@ fn new_context(
         catalog.clone(),
     ));
     context.register_udf(crate::sql::functions::like_escape::like_escape());
+    context.register_udf(crate::sql::functions::sign::sign());
+    datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut context,
+        Arc::new(crate::sql::functions::interval_arithmetic::IntervalProducts::default()),
+    )?;
     context.register_udf(crate::sql::functions::quote::quote_literal());
     context.register_udf(crate::sql::functions::size_pretty::pg_size_pretty());
     context.register_udf(crate::sql::functions::subscripts::generate_subscripts());

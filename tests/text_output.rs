@@ -85,6 +85,33 @@ const EXPRESSIONS: &[&str] = &[
     "TIMESTAMP '2024-01-01 10:00:00.250'",
     "TIME '12:34:56.5'",
     "TIME '00:00:00'",
+    // Intervals: signs after a negative field, fractional seconds without trailing
+    // zeros; inside arrays too.
+    "INTERVAL '-1 day 2 hours'",
+    "INTERVAL '1 mon -1 day'",
+    "INTERVAL '-1 year -2 mons'",
+    "INTERVAL '-1.5 seconds'",
+    "INTERVAL '1 day' - INTERVAL '1.25 seconds'",
+    "INTERVAL '100 hours 0.5 seconds'",
+    "INTERVAL '19.998 seconds'",
+    "(INTERVAL '-1 day 2 hours')::text",
+    "ARRAY[INTERVAL '1.5 seconds', INTERVAL '-1 day 2 hours']",
+    "ARRAY[TIMESTAMP '2024-01-01 10:00:00.5', NULL]",
+    "ARRAY[TIMESTAMPTZ '2024-01-01 10:00:00+02']",
+    "ARRAY[TIME '12:00:00.25']",
+    "ARRAY[true, false]",
+    // interval * number, number * interval, interval / number (interval_mul, interval_div).
+    "INTERVAL '1 day' * 2",
+    "2 * INTERVAL '1 hour'",
+    "INTERVAL '1 hour' * 1.5",
+    "INTERVAL '1 day' / 2",
+    "INTERVAL '1 month' * 0.5",
+    "INTERVAL '1 day' * 2.5::float8",
+    "INTERVAL '1 month 1 day 1 hour' / 3",
+    "INTERVAL '1 year 2 months' * 0.7",
+    "INTERVAL '1 minute' * 0.3333",
+    "INTERVAL '-1 day 2 hours' * -1.5",
+    "INTERVAL '1 day' * 0",
     "DATE '2024-02-29'",
     // Other types.
     "true",
@@ -93,6 +120,15 @@ const EXPRESSIONS: &[&str] = &[
     "ceil(1.5)",
     "ceiling(-1.5)",
     "ceiling(2.5::float8)",
+    // sign of a numeric is a numeric, of anything else a double precision.
+    "sign(-2.50)",
+    "sign(0.00)",
+    "sign(7)",
+    "sign(-3::bigint)",
+    "sign('NaN'::float8)",
+    "sign('-0'::float8)",
+    "sign(CAST('-Infinity' AS REAL))",
+    "sign(NULL::numeric)",
     "floor(-1.5)",
     "ceil(9.5)",
     "ceil(-0.5)",
@@ -124,6 +160,10 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "2.5::numeric * 2",
         "DataFusion's decimal multiplication adds the operands' scales (5.0000000000)",
+    ),
+    (
+        "ARRAY[1.50, 2]",
+        "the numerics of an array share one scale: {1.50,2.00}, PostgreSQL {1.50,2}",
     ),
     (
         "avg(x) FROM (VALUES (1), (2)) t(x)",
@@ -281,6 +321,10 @@ async fn integer_overflow_and_rounding_answer_as_postgres() {
             "l / -1::int8 FROM ints",
             "i / 0::int4 FROM ints",
             "9223372036854775807 + 1",
+            // Interval arithmetic fails as PostgreSQL's.
+            "INTERVAL '1 day' / 0",
+            "INTERVAL '1 month' * 3e9::float8",
+            "INTERVAL '1 day' * 'NaN'::float8",
             // Integer literals are integers when they fit 32 bits, as in PostgreSQL.
             "2147483647 + 1",
             "100000 * 100000",

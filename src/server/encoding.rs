@@ -248,9 +248,12 @@ impl RowEncoder {
                         DataType::Decimal128(..) | DataType::Decimal256(..) => {
                             Some(text_format::decimal(values, row))
                         }
-                        t if text_format::is_float_list(t) => {
-                            Some(text_format::float_list(values, row, extra_float_digits))
-                        }
+                        DataType::Interval(_) => Some(text_format::interval_value(values, row)),
+                        // Arrays as `array_out` writes them, their elements as above.
+                        DataType::List(_) | DataType::LargeList(_) => Some(
+                            text_format::value_text(values, row, extra_float_digits)
+                                .map_err(|e| wire_error(e.into()))?,
+                        ),
                         _ => None,
                     };
                     match text {

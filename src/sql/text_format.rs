@@ -2,8 +2,8 @@
 //! prints (the server's text results) and from Arrow's display (casts to text,
 //! [`super::functions::text_casts`]): floating-point numbers (`float8out`/`float4out`:
 //! the shortest digits that read back to the same value, exponential outside a fixed
-//! range), arrays of them, timestamps and times (fractional seconds without trailing
-//! zeros), and numerics of more than 28 digits (which `arrow-pg` cannot convert).
+//! range), arrays of them, timestamps, times and intervals (fractional seconds without
+//! trailing zeros; `interval_out`'s signs), and numerics of more than 28 digits (which `arrow-pg` cannot convert).
 //!
 //! ```text
 //!   24997500::float8  →  24997500          (not 24997500.0)
@@ -11,13 +11,16 @@
 //!   16777216::float4  →  1.6777216e+07     'Infinity'      → Infinity
 //! ```
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Decimal256Type, Float32Type, Float64Type, Time32MillisecondType,
+    DataType, Decimal128Type, Decimal256Type, Float32Type, Float64Type, IntervalDayTimeType,
+    IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType, Time32MillisecondType,
     Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType,
 };
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::util::display::array_value_to_string;
 
 /// A `double precision` as PostgreSQL prints it with the session's
 /// `extra_float_digits`: above 0 (the default, 1), the shortest digits that read back
@@ -108,25 +111,91 @@ pub fn float_value(array: &dyn Array, row: usize, extra_float_digits: i8) -> Opt
     }
 }
 
-/// Row `row` of a list of floats as a PostgreSQL array literal (`{1.5,2,NULL}`);
-/// `None` for NULL.
-pub fn float_list(array: &dyn Array, row: usize, extra_float_digits: i8) -> Option<String> {
+/// `array[row]` as its PostgreSQL type's output function writes it (arrays as
+/// `array_out`: `{1,NULL,"a b"}`), floats with `extra_float_digits`; `None` for NULL.
+pub fn value_text(
+    array: &dyn Array,
+    row: usize,
+    extra_float_digits: i8,
+) -> Result<Option<String>, ArrowError> {
     if array.is_null(row) {
-        return None;
+        return Ok(None);
     }
-    let values = array.as_list_opt::<i32>()?.value(row);
-    let items: Vec<String> = (0..values.len())
-        .map(|i| {
-            float_value(values.as_ref(), i, extra_float_digits).unwrap_or_else(|| "NULL".into())
-        })
-        .collect();
-    Some(format!("{{{}}}", items.join(",")))
+    Ok(match array.data_type() {
+        // boolout: `t` and `f` (only a cast of a boolean to text writes `true`).
+        DataType::Boolean => Some(
+            if array.as_boolean().value(row) {
+                "t"
+            } else {
+                "f"
+            }
+            .into(),
+        ),
+        DataType::Float32 | DataType::Float64 => float_value(array, row, extra_float_digits),
+        DataType::Timestamp(unit, tz) => timestamp(array, unit, tz.is_some(), row),
+        DataType::Time32(_) | DataType::Time64(_) => time(array, row),
+        DataType::Decimal128(..) | DataType::Decimal256(..) => decimal(array, row),
+        DataType::Interval(_) => interval_value(array, row),
+        DataType::Binary => Some(bytea(array.as_binary::<i32>().value(row))),
+        DataType::LargeBinary => Some(bytea(array.as_binary::<i64>().value(row))),
+        DataType::List(_) => Some(list(
+            &array.as_list::<i32>().value(row),
+            extra_float_digits,
+        )?),
+        DataType::LargeList(_) => Some(list(
+            &array.as_list::<i64>().value(row),
+            extra_float_digits,
+        )?),
+        _ => Some(array_value_to_string(array, row)?),
+    })
 }
 
-/// Whether `data_type` is a list of floats, printed by [`float_list`].
-pub fn is_float_list(data_type: &DataType) -> bool {
-    matches!(data_type, DataType::List(item)
-        if matches!(item.data_type(), DataType::Float32 | DataType::Float64))
+/// A `bytea` as `byteaout` writes it (`bytea_output` hex: `\x0aff`).
+fn bytea(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(2 + 2 * bytes.len());
+    text.push_str("\\x");
+    for byte in bytes {
+        text.push_str(&format!("{byte:02x}"));
+    }
+    text
+}
+
+/// An array as `array_out` writes it: `{1,NULL,"a b"}`.
+fn list(items: &ArrayRef, extra_float_digits: i8) -> Result<String, ArrowError> {
+    let mut text = String::from("{");
+    for item in 0..items.len() {
+        if item > 0 {
+            text.push(',');
+        }
+        match value_text(items.as_ref(), item, extra_float_digits)? {
+            None => text.push_str("NULL"),
+            Some(value) => push_element(&mut text, &value),
+        }
+    }
+    text.push('}');
+    Ok(text)
+}
+
+/// `value` as an array element: in double quotes (with `"` and `\` escaped) when it
+/// is empty, `NULL` in any case, or holds a brace, comma, quote, backslash or space.
+fn push_element(text: &mut String, value: &str) {
+    let quoted = value.is_empty()
+        || value.eq_ignore_ascii_case("null")
+        || value.chars().any(|c| {
+            matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace() || c == '\x0b'
+        });
+    if !quoted {
+        text.push_str(value);
+        return;
+    }
+    text.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            text.push('\\');
+        }
+        text.push(c);
+    }
+    text.push('"');
 }
 
 /// A timestamp as PostgreSQL prints it (ISO style, UTC for `timestamptz`).
@@ -201,6 +270,82 @@ pub fn time(array: &dyn Array, row: usize) -> Option<String> {
     Some(text)
 }
 
+/// An interval as PostgreSQL prints it ([`interval`]); `None` for NULL or a type that is
+/// not an interval.
+pub fn interval_value(array: &dyn Array, row: usize) -> Option<String> {
+    if array.is_null(row) {
+        return None;
+    }
+    let (months, days, micros) = match array.data_type() {
+        DataType::Interval(IntervalUnit::YearMonth) => (
+            array.as_primitive::<IntervalYearMonthType>().value(row),
+            0,
+            0,
+        ),
+        DataType::Interval(IntervalUnit::DayTime) => {
+            let value = array.as_primitive::<IntervalDayTimeType>().value(row);
+            (0, value.days, i64::from(value.milliseconds) * 1_000)
+        }
+        DataType::Interval(IntervalUnit::MonthDayNano) => {
+            let value = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
+            (value.months, value.days, value.nanoseconds / 1_000)
+        }
+        _ => return None,
+    };
+    Some(interval(months, days, micros))
+}
+
+/// An interval as `interval_out` writes it in the default `IntervalStyle` (`postgres`):
+/// `1 year 2 mons -3 days +04:05:06.5`. A field is written when it is not zero (the
+/// time when nothing else is); a field after a negative one carries its sign, `+` too;
+/// fractional seconds lose their trailing zeros.
+pub fn interval(months: i32, days: i32, micros: i64) -> String {
+    let mut text = String::new();
+    let mut before_negative = false;
+    for (value, unit) in [
+        (i64::from(months / 12), "year"),
+        (i64::from(months % 12), "mon"),
+        (i64::from(days), "day"),
+    ] {
+        if value == 0 {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        if before_negative && value > 0 {
+            text.push('+');
+        }
+        let plural = if value == 1 { "" } else { "s" };
+        text.push_str(&format!("{value} {unit}{plural}"));
+        before_negative = value < 0;
+    }
+    if text.is_empty() || micros != 0 {
+        let sign = if micros < 0 {
+            "-"
+        } else if before_negative {
+            "+"
+        } else {
+            ""
+        };
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        let (seconds, fraction) = (
+            micros.unsigned_abs() / 1_000_000,
+            micros.unsigned_abs() % 1_000_000,
+        );
+        text.push_str(&format!(
+            "{sign}{:02}:{:02}:{:02}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        ));
+        push_fraction(&mut text, fraction as i64);
+    }
+    text
+}
+
 /// Appends `.ffffff` without trailing zeros, nothing for a whole second.
 fn push_fraction(text: &mut String, micros: i64) {
     if micros != 0 {
@@ -213,9 +358,46 @@ fn push_fraction(text: &mut String, micros: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn array_elements_are_quoted_as_array_out_quotes_them() {
+        let mut text = String::new();
+        for value in [
+            "a", "", "NULL", "null", "a b", "x,y", "q\"", "b\\s", "{}", "tab\t",
+        ] {
+            push_element(&mut text, value);
+            text.push('|');
+        }
+        assert_eq!(
+            text,
+            r#"a|""|"NULL"|"null"|"a b"|"x,y"|"q\""|"b\\s"|"{}"|"tab	"|"#
+        );
+    }
+
     use datafusion::arrow::array::{
         Float64Array, ListArray, Time64MicrosecondArray, TimestampMicrosecondArray,
     };
+
+    /// Each interval (months, days, microseconds) with PostgreSQL 15's text for it
+    /// (checked with psql).
+    #[test]
+    fn intervals_print_like_postgres() {
+        let hour = 3_600_000_000;
+        for ((months, days, micros), text) in [
+            ((0, 0, 0), "00:00:00"),
+            ((0, -1, 2 * hour), "-1 days +02:00:00"),
+            ((1, -1, 0), "1 mon -1 days"),
+            ((-14, 0, 0), "-1 years -2 mons"),
+            ((0, 0, -1_500_000), "-00:00:01.5"),
+            ((0, 1, -1_250_000), "1 day -00:00:01.25"),
+            ((0, 0, 100 * hour + 500_000), "100:00:00.5"),
+            ((13, 1, 1), "1 year 1 mon 1 day 00:00:00.000001"),
+            ((0, 0, 19_998_000), "00:00:19.998"),
+            ((-1, 2, 0), "-1 mons +2 days"),
+        ] {
+            assert_eq!(interval(months, days, micros), text);
+        }
+    }
 
     /// Each value with PostgreSQL 15's text for it (checked with psql).
     #[test]
@@ -272,12 +454,15 @@ mod tests {
             Some(vec![Some(1.5), Some(2.0), None, Some(f64::INFINITY)]),
             None,
         ]);
-        assert!(is_float_list(list.data_type()));
         assert_eq!(
-            float_list(&list, 0, 1).as_deref(),
+            value_text(&list, 0, 1).unwrap().as_deref(),
             Some("{1.5,2,NULL,Infinity}")
         );
-        assert_eq!(float_list(&list, 1, 1), None);
+        assert_eq!(
+            value_text(&list, 0, 0).unwrap().as_deref(),
+            Some("{1.5,2,NULL,Infinity}")
+        );
+        assert_eq!(value_text(&list, 1, 1).unwrap(), None);
         assert_eq!(
             float_value(&Float64Array::from(vec![2.0]), 0, 1).as_deref(),
             Some("2")

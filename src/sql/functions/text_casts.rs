@@ -17,12 +17,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
-use datafusion::arrow::datatypes::{
-    DataType, IntervalDayTimeType, IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType,
-};
+use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Field, FieldRef};
-use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction};
@@ -115,104 +112,6 @@ fn written(data_type: &DataType) -> bool {
         )
 }
 
-/// `array[row]` as its PostgreSQL type's output function writes it; `None` for NULL.
-fn output(array: &dyn Array, row: usize) -> Result<Option<String>> {
-    if array.is_null(row) {
-        return Ok(None);
-    }
-    Ok(match array.data_type() {
-        // boolout: `t` and `f` (only a cast of a boolean to text writes `true`).
-        DataType::Boolean => Some(
-            if array.as_boolean().value(row) {
-                "t"
-            } else {
-                "f"
-            }
-            .into(),
-        ),
-        DataType::Float32 | DataType::Float64 => {
-            text_format::float_value(array, row, EXTRA_FLOAT_DIGITS)
-        }
-        DataType::Timestamp(unit, tz) => text_format::timestamp(array, unit, tz.is_some(), row),
-        DataType::Time32(_) | DataType::Time64(_) => text_format::time(array, row),
-        DataType::Decimal128(..) | DataType::Decimal256(..) => text_format::decimal(array, row),
-        DataType::Interval(unit) => Some(interval(array, *unit, row)),
-        DataType::Binary => Some(bytea(array.as_binary::<i32>().value(row))),
-        DataType::LargeBinary => Some(bytea(array.as_binary::<i64>().value(row))),
-        DataType::List(_) => Some(list(&array.as_list::<i32>().value(row))?),
-        DataType::LargeList(_) => Some(list(&array.as_list::<i64>().value(row))?),
-        _ => Some(array_value_to_string(array, row)?),
-    })
-}
-
-/// An interval as `intervalout` writes it (`1 day 02:00:00`, `-00:00:01.5`).
-fn interval(array: &dyn Array, unit: IntervalUnit, row: usize) -> String {
-    let (months, days, micros) = match unit {
-        IntervalUnit::YearMonth => (
-            array.as_primitive::<IntervalYearMonthType>().value(row),
-            0,
-            0,
-        ),
-        IntervalUnit::DayTime => {
-            let value = array.as_primitive::<IntervalDayTimeType>().value(row);
-            (0, value.days, i64::from(value.milliseconds) * 1_000)
-        }
-        IntervalUnit::MonthDayNano => {
-            let value = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
-            (value.months, value.days, value.nanoseconds / 1_000)
-        }
-    };
-    pg_interval::Interval::new(months, days, micros).to_postgres()
-}
-
-/// A `bytea` as `byteaout` writes it (`bytea_output` hex: `\x0aff`).
-fn bytea(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(2 + 2 * bytes.len());
-    text.push_str("\\x");
-    for byte in bytes {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text
-}
-
-/// An array as `array_out` writes it: `{1,NULL,"a b"}`.
-fn list(items: &ArrayRef) -> Result<String> {
-    let mut text = String::from("{");
-    for item in 0..items.len() {
-        if item > 0 {
-            text.push(',');
-        }
-        match output(items.as_ref(), item)? {
-            None => text.push_str("NULL"),
-            Some(value) => push_element(&mut text, &value),
-        }
-    }
-    text.push('}');
-    Ok(text)
-}
-
-/// `value` as an array element: in double quotes (with `"` and `\` escaped) when it
-/// is empty, `NULL` in any case, or holds a brace, comma, quote, backslash or space.
-fn push_element(text: &mut String, value: &str) {
-    let quoted = value.is_empty()
-        || value.eq_ignore_ascii_case("null")
-        || value.chars().any(|c| {
-            matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace() || c == '\x0b'
-        });
-    if !quoted {
-        text.push_str(value);
-        return;
-    }
-    text.push('"');
-    for c in value.chars() {
-        if matches!(c, '"' | '\\') {
-            text.push('\\');
-        }
-        text.push(c);
-    }
-    text.push('"');
-}
-
 /// A value as text, as PostgreSQL's output function for its type writes it.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PgText {
@@ -228,8 +127,8 @@ impl PgText {
 
     fn texts(array: &dyn Array) -> Result<ArrayRef> {
         let texts = (0..array.len())
-            .map(|row| output(array, row))
-            .collect::<Result<StringArray>>()?;
+            .map(|row| text_format::value_text(array, row, EXTRA_FLOAT_DIGITS))
+            .collect::<Result<StringArray, _>>()?;
         Ok(Arc::new(texts))
     }
 }
@@ -265,23 +164,8 @@ impl ScalarUDFImpl for PgText {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{BinaryArray, ListArray};
+    use datafusion::arrow::array::{AsArray, BinaryArray, ListArray};
     use datafusion::arrow::datatypes::Int32Type;
-
-    #[test]
-    fn array_elements_are_quoted_as_array_out_quotes_them() {
-        let mut text = String::new();
-        for value in [
-            "a", "", "NULL", "null", "a b", "x,y", "q\"", "b\\s", "{}", "tab\t",
-        ] {
-            push_element(&mut text, value);
-            text.push('|');
-        }
-        assert_eq!(
-            text,
-            r#"a|""|"NULL"|"null"|"a b"|"x,y"|"q\""|"b\\s"|"{}"|"tab	"|"#
-        );
-    }
 
     #[test]
     fn lists_and_bytea_are_written_as_postgresql_writes_them() {
