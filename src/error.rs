@@ -25,6 +25,7 @@ pub mod sqlstate {
     pub const AMBIGUOUS_COLUMN: &str = "42702";
     pub const DATATYPE_MISMATCH: &str = "42804";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const INVALID_DATETIME_FORMAT: &str = "22007";
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const DIVISION_BY_ZERO: &str = "22012";
     pub const INVALID_ARGUMENT_FOR_LOGARITHM: &str = "2201E";
@@ -77,6 +78,7 @@ pub mod sqlstate {
         AMBIGUOUS_COLUMN,
         DATATYPE_MISMATCH,
         INVALID_TEXT_REPRESENTATION,
+        INVALID_DATETIME_FORMAT,
         NUMERIC_VALUE_OUT_OF_RANGE,
         DIVISION_BY_ZERO,
         INVALID_ARGUMENT_FOR_LOGARITHM,
@@ -152,7 +154,7 @@ pub enum SluiceError {
     #[error("{}", datafusion_message(.0))]
     DataFusion(#[from] DataFusionError),
     /// An Arrow kernel error (casts, IPC encoding).
-    #[error("{0}")]
+    #[error("{}", arrow_message(.0))]
     Arrow(#[from] ArrowError),
     /// A bug: an invariant Sluice relies on did not hold.
     #[error("internal error: {0}")]
@@ -299,10 +301,15 @@ fn schema_message(e: &SchemaError) -> String {
 fn arrow_message(e: &ArrowError) -> String {
     match e {
         ArrowError::DivideByZero => "division by zero".to_string(),
-        ArrowError::CastError(m) | ArrowError::ParseError(m) => {
-            format!("invalid input syntax: {}", first_line(m))
-        }
+        ArrowError::CastError(m) | ArrowError::ParseError(m) => match string_cast_failure(m) {
+            Some((_, message)) => message,
+            None => format!("invalid input syntax: {}", first_line(m)),
+        },
         ArrowError::ArithmeticOverflow(m) => format!("value out of range: {}", first_line(m)),
+        ArrowError::ComputeError(m) => integer_overflow(m).unwrap_or_else(|| first_line(m)),
+        ArrowError::InvalidArgumentError(m) if decimal_overflow(m) => {
+            "numeric field overflow".to_string()
+        }
         ArrowError::ExternalError(inner) => match inner.downcast_ref::<SluiceError>() {
             Some(s) => s.to_string(),
             None => inner.to_string(),
@@ -311,11 +318,88 @@ fn arrow_message(e: &ArrowError) -> String {
     }
 }
 
+/// Arrow's overflow of an integer kernel (`Int64Array overflow on abs(...)`) in
+/// PostgreSQL's words: `bigint out of range`.
+fn integer_overflow(m: &str) -> Option<String> {
+    let (array, _) = m.split_once("Array overflow")?;
+    let name = match array {
+        "Int16" => "smallint",
+        "Int32" => "integer",
+        "Int64" => "bigint",
+        _ => return None,
+    };
+    Some(format!("{name} out of range"))
+}
+
+/// Whether `m` is Arrow's refusal of a value too large for a decimal's precision
+/// (PostgreSQL's `numeric field overflow`).
+fn decimal_overflow(m: &str) -> bool {
+    m.contains("is too large to store in a Decimal")
+}
+
+/// A string that could not be cast, in PostgreSQL's words and with its code: Arrow's
+/// `Cannot cast string 'abc' to value of Int32 type` is `22P02 invalid input syntax
+/// for type integer: "abc"`; `22007` for dates, times and intervals; `22003 value
+/// "99999999999" is out of range for type integer` for an integer too large.
+fn string_cast_failure(m: &str) -> Option<(&'static str, String)> {
+    use sqlstate::*;
+    let m = first_line(m);
+    let (value, arrow_type) = if let Some(rest) = m
+        .strip_prefix("Cannot cast string '")
+        .or_else(|| m.strip_prefix("Cannot cast value '"))
+    {
+        let (value, rest) = rest.rsplit_once("' to value of ")?;
+        (value, rest.strip_suffix(" type")?)
+    } else if let Some(rest) = m.strip_prefix("Error parsing timestamp from '") {
+        (rest.rsplit_once("': ")?.0, "Timestamp")
+    } else if let Some(rest) = m.strip_prefix("Invalid input syntax for type interval: \"") {
+        (rest.strip_suffix('"')?, "Interval")
+    } else {
+        return None;
+    };
+    let name = match arrow_type {
+        "Int16" => "smallint",
+        "Int32" => "integer",
+        "Int64" => "bigint",
+        "Float32" => "real",
+        "Float64" => "double precision",
+        "Boolean" => "boolean",
+        "Date32" => "date",
+        "Timestamp" => "timestamp",
+        "Interval" => "interval",
+        t if t.starts_with("Decimal") => "numeric",
+        t if t.starts_with("Timestamp(") => "timestamp",
+        t if t.starts_with("Time64(") => "time",
+        _ => return None,
+    };
+    let digits = value.trim().trim_start_matches(['+', '-']);
+    if matches!(name, "smallint" | "integer" | "bigint")
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some((
+            NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("value \"{value}\" is out of range for type {name}"),
+        ));
+    }
+    let code = match name {
+        "date" | "timestamp" | "time" | "interval" => INVALID_DATETIME_FORMAT,
+        _ => INVALID_TEXT_REPRESENTATION,
+    };
+    Some((
+        code,
+        format!("invalid input syntax for type {name}: \"{value}\""),
+    ))
+}
+
 fn arrow_sqlstate(e: &ArrowError) -> &'static str {
     use sqlstate::*;
     match e {
         ArrowError::DivideByZero => DIVISION_BY_ZERO,
         ArrowError::CastError(m) | ArrowError::ParseError(m) => {
+            if let Some((code, _)) = string_cast_failure(m) {
+                return code;
+            }
             if let Some(code) = message_sqlstate(m) {
                 return code;
             }
@@ -498,6 +582,76 @@ mod tests {
         assert_eq!(
             execution("Decimal value 1 with scale -20 overflows timestamp nanoseconds").sqlstate(),
             "22008"
+        );
+    }
+
+    #[test]
+    fn failed_string_casts_are_worded_as_postgres() {
+        let cast = |m: &str| {
+            let e = SluiceError::from(ArrowError::CastError(m.into()));
+            (e.sqlstate(), e.to_string())
+        };
+        let cases = [
+            (
+                "Cannot cast string 'abc' to value of Int32 type",
+                "22P02",
+                "invalid input syntax for type integer: \"abc\"",
+            ),
+            (
+                "Cannot cast string '99999999999' to value of Int32 type",
+                "22003",
+                "value \"99999999999\" is out of range for type integer",
+            ),
+            (
+                "Cannot cast string 'a'b' to value of Decimal128(38, 10) type",
+                "22P02",
+                "invalid input syntax for type numeric: \"a'b\"",
+            ),
+            (
+                "Cannot cast value 'abc' to value of Boolean type",
+                "22P02",
+                "invalid input syntax for type boolean: \"abc\"",
+            ),
+            (
+                "Cannot cast string 'abc' to value of Date32 type",
+                "22007",
+                "invalid input syntax for type date: \"abc\"",
+            ),
+            (
+                "Error parsing timestamp from 'abc': timestamp must contain at least 10 characters",
+                "22007",
+                "invalid input syntax for type timestamp: \"abc\"",
+            ),
+            (
+                "Invalid input syntax for type interval: \"abc\"",
+                "22007",
+                "invalid input syntax for type interval: \"abc\"",
+            ),
+        ];
+        for (arrow, code, message) in cases {
+            assert_eq!(cast(arrow), (code, message.to_string()), "{arrow}");
+        }
+        let overflow = SluiceError::from(ArrowError::ComputeError(
+            "Int64Array overflow on abs(-9223372036854775808)".into(),
+        ));
+        assert_eq!(
+            (overflow.sqlstate(), overflow.to_string()),
+            ("22003", "bigint out of range".into())
+        );
+        let numeric = SluiceError::from(ArrowError::InvalidArgumentError(
+            "123456 is too large to store in a Decimal128 of precision 3. Max is 999".into(),
+        ));
+        assert_eq!(
+            (numeric.sqlstate(), numeric.to_string()),
+            ("22003", "numeric field overflow".into())
+        );
+        // Anything else keeps Arrow's words under a PostgreSQL prefix.
+        assert_eq!(
+            cast("Cannot cast to Utf8View"),
+            (
+                "22P02",
+                "invalid input syntax: Cannot cast to Utf8View".into()
+            )
         );
     }
 

@@ -321,6 +321,17 @@ async fn integer_overflow_and_rounding_answer_as_postgres() {
             "l / -1::int8 FROM ints",
             "i / 0::int4 FROM ints",
             "9223372036854775807 + 1",
+            // Strings that are not values of the type fail as in PostgreSQL.
+            "'abc'::int",
+            "'1.5'::int",
+            "'99999999999'::int",
+            "'-99999999999999999999'::bigint",
+            "'abc'::float8",
+            "'abc'::numeric",
+            "'abc'::boolean",
+            "'abc'::date",
+            "'abc'::timestamp",
+            "'abc'::interval",
             // Interval arithmetic fails as PostgreSQL's.
             "INTERVAL '1 day' / 0",
             "INTERVAL '1 month' * 3e9::float8",
