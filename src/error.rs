@@ -322,13 +322,31 @@ fn arrow_message(e: &ArrowError) -> String {
 /// PostgreSQL's words: `bigint out of range`.
 fn integer_overflow(m: &str) -> Option<String> {
     let (array, _) = m.split_once("Array overflow")?;
-    let name = match array {
+    let name = postgres_type_name(array).filter(|name| is_integer(name))?;
+    Some(format!("{name} out of range"))
+}
+
+/// Whether PostgreSQL's type `name` is an integer type.
+fn is_integer(name: &str) -> bool {
+    matches!(name, "smallint" | "integer" | "bigint")
+}
+
+/// PostgreSQL's name for the Arrow type `arrow_type` names in an Arrow message.
+fn postgres_type_name(arrow_type: &str) -> Option<&'static str> {
+    Some(match arrow_type {
         "Int16" => "smallint",
         "Int32" => "integer",
         "Int64" => "bigint",
+        "Float32" => "real",
+        "Float64" => "double precision",
+        "Boolean" => "boolean",
+        "Date32" => "date",
+        "Interval" => "interval",
+        t if t.starts_with("Decimal") => "numeric",
+        t if t.starts_with("Timestamp") => "timestamp",
+        t if t.starts_with("Time64(") => "time",
         _ => return None,
-    };
-    Some(format!("{name} out of range"))
+    })
 }
 
 /// Whether `m` is Arrow's refusal of a value too large for a decimal's precision
@@ -357,26 +375,9 @@ fn string_cast_failure(m: &str) -> Option<(&'static str, String)> {
     } else {
         return None;
     };
-    let name = match arrow_type {
-        "Int16" => "smallint",
-        "Int32" => "integer",
-        "Int64" => "bigint",
-        "Float32" => "real",
-        "Float64" => "double precision",
-        "Boolean" => "boolean",
-        "Date32" => "date",
-        "Timestamp" => "timestamp",
-        "Interval" => "interval",
-        t if t.starts_with("Decimal") => "numeric",
-        t if t.starts_with("Timestamp(") => "timestamp",
-        t if t.starts_with("Time64(") => "time",
-        _ => return None,
-    };
+    let name = postgres_type_name(arrow_type)?;
     let digits = value.trim().trim_start_matches(['+', '-']);
-    if matches!(name, "smallint" | "integer" | "bigint")
-        && !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-    {
+    if is_integer(name) && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         return Some((
             NUMERIC_VALUE_OUT_OF_RANGE,
             format!("value \"{value}\" is out of range for type {name}"),
