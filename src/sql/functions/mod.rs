@@ -17,6 +17,46 @@
 //! check runs on the plan before the optimizer, which may introduce functions of its own
 //! for expressions the user wrote without them.
 
+/// The `AggregateUDFImpl` methods of a wrapper (`self.inner`: the `AggregateUDF` it
+/// wraps) that answers as the wrapped aggregate does: name, signature, coercions,
+/// types, state, order sensitivity, monotonicity, documentation. Shared by
+/// [`checked_sum`] and [`float_extremes`], which differ in their accumulators only.
+macro_rules! same_as_inner_aggregate {
+    () => {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+
+        fn signature(&self) -> &Signature {
+            self.inner.signature()
+        }
+
+        fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+            self.inner.coerce_types(arg_types)
+        }
+
+        fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+            self.inner.return_type(arg_types)
+        }
+
+        fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+            self.inner.state_fields(args)
+        }
+
+        fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+            self.inner.order_sensitivity()
+        }
+
+        fn set_monotonicity(&self, data_type: &DataType) -> SetMonotonicity {
+            self.inner.inner().set_monotonicity(data_type)
+        }
+
+        fn documentation(&self) -> Option<&Documentation> {
+            self.inner.documentation()
+        }
+    };
+}
+
 pub mod checked_sum;
 pub mod expandarray;
 pub mod float_extremes;
