@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::arrow::datatypes::DataType;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{ScalarUDF, Volatility, create_udf};
 use datafusion::physical_plan::ColumnarValue;
@@ -291,6 +292,13 @@ fn new_context(
     // carry it, as the TIMESTAMPTZ columns do, and print with their offset.
     config.options_mut().execution.time_zone = Some(crate::sql::types::UTC.to_string());
     let mut context = SessionContext::new_with_config(config);
+    // One optimizer rule re-sums partial sums, which must keep PostgreSQL's sum types.
+    let rules = crate::sql::functions::checked_sum::optimizer_rules(context.state().optimizers());
+    context = SessionContext::new_with_state(
+        SessionStateBuilder::new_from_existing(context.state())
+            .with_optimizer_rules(rules)
+            .build(),
+    );
     let database = context
         .catalog(DEFAULT_DATABASE)
         .ok_or_else(|| SluiceError::Internal("default catalog missing".into()))?;
@@ -318,6 +326,7 @@ fn new_context(
     }
     crate::sql::functions::integers::install(&context);
     crate::sql::functions::text_casts::install(&context);
+    crate::sql::functions::bytea::install(&context);
     context.register_udf(crate::ml::predict::Predict::udf(catalog.clone()));
     context.register_udf(crate::sql::functions::serial::pg_get_serial_sequence(
         catalog.clone(),
@@ -327,6 +336,10 @@ fn new_context(
     datafusion::execution::FunctionRegistry::register_expr_planner(
         &mut context,
         Arc::new(crate::sql::functions::interval_arithmetic::IntervalProducts::default()),
+    )?;
+    datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut context,
+        Arc::new(crate::sql::functions::date_arithmetic::DateIntervalSums),
     )?;
     context.register_udf(crate::sql::functions::quote::quote_literal());
     context.register_udf(crate::sql::functions::size_pretty::pg_size_pretty());

@@ -267,6 +267,23 @@ fn postgres_wording(m: &str) -> Option<String> {
             .unwrap_or(refusal.len());
         return Some(first_line(&refusal[..end]));
     }
+    if let Some(name) = m
+        .strip_prefix("table '")
+        .and_then(|rest| rest.strip_suffix("' not found"))
+    {
+        // DataFusion names the table with its catalog and schema; PostgreSQL as written
+        // (a table of the default schema is most often written without it).
+        use crate::catalog::{DEFAULT_DATABASE, DEFAULT_SCHEMA};
+        let name = name
+            .strip_prefix(DEFAULT_DATABASE)
+            .and_then(|n| n.strip_prefix('.'))
+            .unwrap_or(name);
+        let name = name
+            .strip_prefix(DEFAULT_SCHEMA)
+            .and_then(|n| n.strip_prefix('.'))
+            .unwrap_or(name);
+        return Some(format!("relation \"{name}\" does not exist"));
+    }
     if m.starts_with("Scalar subquery returned more than one row") {
         Some("more than one row returned by a subquery used as an expression".into())
     } else if m.contains("does not support logical expression ScalarSubquery") {
@@ -542,6 +559,19 @@ mod tests {
         let err = SluiceError::from(wrapped);
         assert_eq!(err.sqlstate(), sqlstate::DIVISION_BY_ZERO);
         assert_eq!(err.to_string(), "division by zero");
+    }
+
+    #[test]
+    fn a_missing_table_is_named_as_postgresql_names_it() {
+        let missing = |m: &str| SluiceError::from(DataFusionError::Plan(m.into()));
+        let error = missing("table 'sluice.public.missing' not found");
+        assert_eq!(error.to_string(), "relation \"missing\" does not exist");
+        assert_eq!(error.sqlstate(), sqlstate::UNDEFINED_TABLE);
+        let error = missing("table 'sluice.pg_catalog.nope' not found");
+        assert_eq!(
+            error.to_string(),
+            "relation \"pg_catalog.nope\" does not exist"
+        );
     }
 
     #[test]

@@ -728,9 +728,10 @@ async fn a_latest_kafka_view_goes_on_from_its_checkpointed_offsets() {
 // 3. Generators resume
 // ---------------------------------------------------------------------------------
 
-const GENERATED: &str = "SELECT count(*) AS n, max(id) AS hi, sum(id) AS ids, sum(v) AS vs,
+const GENERATED: &str =
+    "SELECT count(*) AS n, max(id) AS hi, sum(id)::BIGINT AS ids, sum(v)::BIGINT AS vs,
                                 count(DISTINCT name) AS names FROM gen";
-const BIDS: &str = "SELECT count(*) AS n, sum(price) AS prices, max(auction) AS auction,
+const BIDS: &str = "SELECT count(*) AS n, sum(price)::BIGINT AS prices, max(auction) AS auction,
                            max(date_time) AS latest, count(DISTINCT channel) AS channels FROM bid";
 
 /// Checks the datagen view's sequence: ids START.. with no gap and no repeat.
@@ -1352,8 +1353,11 @@ async fn a_restored_view_holds_every_committed_row_from_the_first_query() {
     let server = Server::start(&data, &[]);
     server.assert_restored("v");
     let c = server.client().await;
-    assert_eq!(int(&c, "SELECT sum(n) FROM v").await, 400_000);
-    assert_eq!(int(&c, "SELECT sum(s) FROM v").await, 399_999 * 400_000 / 2);
+    assert_eq!(int(&c, "SELECT sum(n)::BIGINT FROM v").await, 400_000);
+    assert_eq!(
+        int(&c, "SELECT sum(s)::BIGINT FROM v").await,
+        399_999 * 400_000 / 2
+    );
 }
 
 /// `ALTER SYSTEM SET checkpoint_interval` takes effect at once (checkpoints start,

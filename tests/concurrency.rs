@@ -43,7 +43,7 @@ async fn fifty_clients_insert_and_select_concurrently() {
     }
     let row = setup
         .query_one(
-            "SELECT count(*), count(DISTINCT payload), sum(seq) FROM events",
+            "SELECT count(*), count(DISTINCT payload), sum(seq)::BIGINT FROM events",
             &[],
         )
         .await

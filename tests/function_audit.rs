@@ -149,10 +149,18 @@ const CALLS: &[(&str, &[&str])] = &[
     ("upper", &["upper(s)"]),
     (
         "character_length",
-        &["length(s)", "char_length(s)", "character_length(p)"],
+        &[
+            "length(s)",
+            "char_length(s)",
+            "character_length(p)",
+            "length(s::bytea)",
+        ],
     ),
-    ("octet_length", &["octet_length(s)"]),
-    ("bit_length", &["bit_length(s)"]),
+    (
+        "octet_length",
+        &["octet_length(s)", "octet_length(s::bytea)"],
+    ),
+    ("bit_length", &["bit_length(s)", "bit_length(s::bytea)"]),
     ("concat", &["concat(s, j, p)", "concat(s, NULL)"]),
     (
         "concat_ws",

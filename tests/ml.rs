@@ -430,14 +430,17 @@ async fn views_remember_predictions_so_updates_and_deletes_retract_them_exactly(
     );
 
     // The int8 model's tolerance: a row's prediction in a batch of ordinary rows
-    // differs from its prediction alone by up to 0.016.
+    // differs from its prediction alone (dynamic quantization ranges over the batch).
+    // How much depends on the trained weights, which depend on the machine's float
+    // kernels while training: 0.016 on one machine, 0.069 on another. Rows next to
+    // extreme ones differ by more than 0.1 (checked above).
     for (model, output, expr, tolerance) in [
         ("mlp", "variable", "PREDICT(mlp, a, b, c, d)", 1e-5),
         (
             "mlp_int8",
             "variable",
             "PREDICT(mlp_int8, a, b, c, d)",
-            0.05,
+            0.09,
         ),
         (
             "forest",

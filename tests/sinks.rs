@@ -333,7 +333,7 @@ async fn topics_rebuilt_from_upsert_and_debezium_sinks_equal_their_views() {
     assert_topics_equal_views(&client, &broker).await;
     let written: i64 = client
         .query_one(
-            "SELECT sum(messages_written) FROM sluice_catalog.sink_status",
+            "SELECT sum(messages_written)::BIGINT FROM sluice_catalog.sink_status",
             &[],
         )
         .await
@@ -342,7 +342,7 @@ async fn topics_rebuilt_from_upsert_and_debezium_sinks_equal_their_views() {
     assert!(written > 300, "only {written} messages written");
     let rejected: i64 = client
         .query_one(
-            "SELECT sum(rejected_rows) FROM sluice_catalog.sink_status",
+            "SELECT sum(rejected_rows)::BIGINT FROM sluice_catalog.sink_status",
             &[],
         )
         .await

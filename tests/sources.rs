@@ -18,7 +18,7 @@ async fn datagen_produces_bounded_counts_and_rates() {
                fields.id.kind = 'sequence', fields.id.start = 1,
                fields.v.min = 1, fields.v.max = 2, fields.name.length = 5);
          CREATE MATERIALIZED VIEW stats AS
-           SELECT count(*) AS n, sum(id) AS ids, min(v) AS lo, max(v) AS hi,
+           SELECT count(*) AS n, sum(id)::BIGINT AS ids, min(v) AS lo, max(v) AS hi,
                   min(length(name)) AS shortest, max(length(name)) AS longest
            FROM gen;",
     )
@@ -65,8 +65,8 @@ async fn nexmark_is_reproducible_and_bounded() {
                             WATERMARK FOR date_time AS date_time - INTERVAL '4' SECOND)
          WITH (connector = 'nexmark', nexmark.table.type = 'bid', nexmark.event.num = 10000,
                nexmark.events.per.second = 0);
-         CREATE MATERIALIZED VIEW a AS SELECT count(*) AS n, sum(price) AS p, max(date_time) AS latest FROM bid;
-         CREATE MATERIALIZED VIEW b AS SELECT count(*) AS n, sum(price) AS p FROM bid;",
+         CREATE MATERIALIZED VIEW a AS SELECT count(*) AS n, sum(price)::BIGINT AS p, max(date_time) AS latest FROM bid;
+         CREATE MATERIALIZED VIEW b AS SELECT count(*) AS n, sum(price)::BIGINT AS p FROM bid;",
     )
     .await
     .unwrap();
@@ -224,12 +224,12 @@ async fn kafka_json_and_csv_with_metadata_and_malformed_messages() {
          WITH (connector = 'kafka', topic = 'csv_events', properties.bootstrap.server = '{bootstrap}')
          FORMAT PLAIN ENCODE CSV (without_header = 'true');
          CREATE MATERIALIZED VIEW jv AS
-           SELECT count(*) AS n, sum(amount) AS total, count(DISTINCT name) AS names,
+           SELECT count(*) AS n, sum(amount)::BIGINT AS total, count(DISTINCT name) AS names,
                   min(part) AS lo_part, max(part) AS hi_part, max(off) AS max_off,
                   count(kafka_timestamp) AS stamped
            FROM j;
          CREATE MATERIALIZED VIEW per_partition AS SELECT part, count(*) AS n FROM j GROUP BY part;
-         CREATE MATERIALIZED VIEW cv AS SELECT count(*) AS n, sum(amount) AS total FROM c;"
+         CREATE MATERIALIZED VIEW cv AS SELECT count(*) AS n, sum(amount)::BIGINT AS total FROM c;"
     ))
     .await
     .unwrap();
@@ -298,7 +298,7 @@ async fn kafka_json_and_csv_with_metadata_and_malformed_messages() {
     // Lag per partition reaches zero once everything is read.
     let lag = wait_for(
         &c,
-        "SELECT coalesce(sum(lag), -1) FROM sluice_catalog.source_partitions WHERE reader = 'jv'",
+        "SELECT coalesce(sum(lag), -1)::BIGINT FROM sluice_catalog.source_partitions WHERE reader = 'jv'",
         0,
         Duration::from_secs(10),
     )

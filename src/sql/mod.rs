@@ -43,6 +43,7 @@ pub mod settings;
 pub mod shared_subplans;
 pub mod show;
 pub mod sinks;
+pub mod special_registers;
 pub mod sql_functions;
 pub mod subscribe;
 pub mod temporal_filters;

@@ -259,6 +259,7 @@ impl SqlParser {
     /// comparing its answer with its rules applied to a plain parse.
     fn parse_standard(&self, text: &str) -> Result<Vec<Statement>> {
         let statements = self.parse_standard_with_crate_names(text)?;
+        let statements = super::special_registers::restore_names(statements, text);
         Ok(statements
             .into_iter()
             .map(|s| super::wildcard_repeats::restore_names(s, text))
@@ -360,6 +361,7 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     super::windows::rewrite_windows(statement)?;
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);
+    super::special_registers::rewrite(statement);
     expand_exponents(statement);
     super::functions::like_escape::rewrite_like_escapes(statement)?;
     name_function_columns(statement);
@@ -374,6 +376,11 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
             }
         }
         Statement::CreateView(view) => name_columns_like_postgres(&mut view.query),
+        Statement::CreateTable(create) => {
+            if let Some(query) = create.query.as_mut() {
+                name_columns_like_postgres(query);
+            }
+        }
         _ => {}
     }
     // After naming: the call's column keeps its name, not `unnest`'s.

@@ -1,25 +1,34 @@
-//! `sum` of `bigint` values that fails with `22003` instead of wrapping around.
+//! `sum` as PostgreSQL types it: `sum(bigint)` is a `numeric`, `sum(smallint)` and
+//! `sum(int)` a `bigint` that fails with `22003` instead of wrapping around.
 //!
-//! DataFusion's `sum` of 64-bit integers wraps around on overflow:
-//! `sum(9223372036854775807, 1)` was `-9223372036854775807`. PostgreSQL's
-//! `sum(bigint)` is a `numeric` and never overflows; Sluice's keeps the `bigint` type
-//! its clients already read, adds in 128 bits, and fails with `bigint out of range`
-//! when the total (or, in a parallel plan, a partial total) does not fit — a refusal,
-//! never a wrong total. Smaller integers are summed as `bigint` (DataFusion widens
-//! them), other types by DataFusion's `sum`. Materialized views keep their sums with
+//! DataFusion's `sum` of any integer is a `bigint` that wraps around on overflow:
+//! `sum(9223372036854775807, 1)` was `-9223372036854775807`. PostgreSQL's `sum(bigint)`
+//! is a `numeric` and never overflows; here the `bigint`s are summed as a `numeric`
+//! with 38 digits (`numeric(38,0)`, beyond the reach of any count of `bigint`s),
+//! DataFusion's decimal sum. Smaller integers are summed as `bigint` (DataFusion widens
+//! them) in 128 bits and fail with `bigint out of range` when the total (or, in a
+//! parallel plan, a partial total) does not fit — a refusal, as in PostgreSQL, never a
+//! wrong total. Other types are DataFusion's. Materialized views keep their sums with
 //! their own accumulator (`dataflow::accumulator`), which checks the same way.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array};
-use datafusion::arrow::datatypes::{DataType, FieldRef, Int64Type};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator,
-    ReversedUDAF, SetMonotonicity, Signature,
+    ReversedUDAF, SetMonotonicity, Signature, Volatility,
 };
+use datafusion::logical_expr::{ExprSchemable, LogicalPlan, Projection};
+use datafusion::optimizer::optimizer::ApplyOrder;
+use datafusion::optimizer::single_distinct_to_groupby::SingleDistinctToGroupBy;
+use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use crate::error::{SluiceError, sqlstate};
 
@@ -27,8 +36,12 @@ use crate::error::{SluiceError, sqlstate};
 pub fn sum() -> AggregateUDF {
     AggregateUDF::new_from_impl(CheckedSum {
         inner: datafusion::functions_aggregate::sum::sum_udaf(),
+        signature: Signature::user_defined(Volatility::Immutable),
     })
 }
+
+/// The type `bigint`s are summed as: PostgreSQL's `sum(bigint)` is a `numeric`.
+const BIGINT_TOTAL: DataType = DataType::Decimal128(38, 0);
 
 fn out_of_range() -> DataFusionError {
     DataFusionError::External(Box::new(SluiceError::coded(
@@ -42,29 +55,96 @@ fn as_bigint(total: i128) -> Result<i64> {
     i64::try_from(total).map_err(|_| out_of_range())
 }
 
-/// DataFusion's `sum`, with [`CheckedTotal`] and [`CheckedGroupTotals`] for `bigint`.
+/// DataFusion's `sum`, with [`CheckedTotal`] and [`CheckedGroupTotals`] for `smallint`
+/// and `int`.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct CheckedSum {
     inner: Arc<AggregateUDF>,
+    /// User-defined: [`CheckedSum::coerce_types`] changes DataFusion's coercions.
+    signature: Signature,
 }
 
 impl CheckedSum {
-    /// Whether this call sums `bigint`s without `DISTINCT` (which keeps its values and
-    /// is DataFusion's).
+    /// Whether this call sums smaller integers (as `bigint`s) without `DISTINCT` (which
+    /// keeps its values and is DataFusion's).
     fn checked(args: &AccumulatorArgs) -> bool {
         !args.is_distinct && args.return_field.data_type() == &DataType::Int64
     }
+
+    /// Whether the call's argument is a `smallint` or `int`, summed as `bigint`s.
+    fn widened(args: &AccumulatorArgs) -> bool {
+        args.expr_fields
+            .first()
+            .is_some_and(|field| is_small_integer(field.data_type()))
+    }
+
+    /// `accumulator` of DataFusion's (or [`CheckedTotal`] where [`Self::checked`]),
+    /// reading its values as `bigint`s where [`Self::widened`].
+    fn wrapped(
+        &self,
+        args: AccumulatorArgs,
+        accumulator: impl FnOnce(AccumulatorArgs) -> Result<Box<dyn Accumulator>>,
+    ) -> Result<Box<dyn Accumulator>> {
+        let widened = Self::widened(&args);
+        let accumulator = if Self::checked(&args) {
+            Box::new(CheckedTotal::default())
+        } else {
+            accumulator(args)?
+        };
+        Ok(if widened {
+            Box::new(AsBigints(accumulator))
+        } else {
+            accumulator
+        })
+    }
+}
+
+/// `smallint` and `int`: summed as `bigint`s, not coerced to them (see
+/// [`CheckedSum::coerce_types`]).
+fn is_small_integer(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8 | DataType::Int16 | DataType::Int32
+    )
 }
 
 impl AggregateUDFImpl for CheckedSum {
-    same_as_inner_aggregate!();
+    same_as_inner_aggregate!(but the types);
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// DataFusion's coercions, but `bigint`s are summed as `numeric(38,0)` and smaller
+    /// integers are left as they are (their accumulators read them as `bigint`s). The
+    /// coercion must give the same types again when a plan is coerced a second time:
+    /// were `int` coerced to `bigint`, it would become a `numeric` then.
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let given: Vec<FieldRef> = arg_types
+            .iter()
+            .map(|t| Arc::new(Field::new("argument", t.clone(), true)))
+            .collect();
+        let coerced = fields_with_udf(&given, self.inner.as_ref())?;
+        Ok(arg_types
+            .iter()
+            .zip(coerced)
+            .map(|(given, coerced)| match given {
+                DataType::Int64 => BIGINT_TOTAL,
+                small if is_small_integer(small) => small.clone(),
+                _ => coerced.data_type().clone(),
+            })
+            .collect())
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [small] if is_small_integer(small) => Ok(DataType::Int64),
+            _ => self.inner.return_type(arg_types),
+        }
+    }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if Self::checked(&args) {
-            Ok(Box::new(CheckedTotal::default()))
-        } else {
-            self.inner.accumulator(args)
-        }
+        self.wrapped(args, |args| self.inner.accumulator(args))
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
@@ -83,15 +163,124 @@ impl AggregateUDFImpl for CheckedSum {
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if Self::checked(&args) {
-            Ok(Box::new(CheckedTotal::default()))
-        } else {
-            self.inner.create_sliding_accumulator(args)
-        }
+        self.wrapped(args, |args| self.inner.create_sliding_accumulator(args))
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {
         ReversedUDAF::Identical
+    }
+}
+
+/// The session's optimizer rules, with DataFusion's
+/// `single_distinct_aggregation_to_group_by` typed as the plan it replaces
+/// ([`SingleDistinctTyped`]).
+pub fn optimizer_rules(
+    rules: &[Arc<dyn OptimizerRule + Send + Sync>],
+) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    rules
+        .iter()
+        .map(|rule| {
+            if rule.name() == SingleDistinctToGroupBy::new().name() {
+                Arc::new(SingleDistinctTyped(SingleDistinctToGroupBy::new()))
+            } else {
+                rule.clone()
+            }
+        })
+        .collect()
+}
+
+/// DataFusion's rule that plans `count(DISTINCT b), sum(c)` as two aggregates, the
+/// outer one summing the inner one's partial sums with `sum` again — which assumes that
+/// a `sum` of partial sums has the type of the sum. Not so for `smallint` and `int`:
+/// their sum is a `bigint`, and a sum of `bigint`s a `numeric`. Such a column of the
+/// rewritten plan is cast back to the type it had (the total is the same; one beyond
+/// bigint's range fails with `22003`, as the one-step sum does).
+#[derive(Debug)]
+struct SingleDistinctTyped(SingleDistinctToGroupBy);
+
+impl OptimizerRule for SingleDistinctTyped {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        self.0.apply_order()
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        let original = Arc::clone(plan.schema());
+        let rewritten = self.0.rewrite(plan, config)?;
+        let LogicalPlan::Projection(projection) = &rewritten.data else {
+            return Ok(rewritten);
+        };
+        if projection.schema.fields() == original.fields() {
+            return Ok(rewritten);
+        }
+        let input = projection.input.schema();
+        let exprs = projection
+            .expr
+            .iter()
+            .zip(original.fields())
+            .map(|(expr, field)| {
+                if &expr.get_type(input)? == field.data_type() {
+                    return Ok(expr.clone());
+                }
+                let (relation, name) = expr.qualified_name();
+                Ok(expr
+                    .clone()
+                    .unalias()
+                    .cast_to(field.data_type(), input)?
+                    .alias_qualified(relation, name))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let projection = Projection::try_new(exprs, Arc::clone(&projection.input))?;
+        Ok(Transformed::yes(LogicalPlan::Projection(projection)))
+    }
+}
+
+/// An accumulator of `bigint`s given `smallint` or `int` values: the values are
+/// widened before it sees them (its states are `bigint`s already).
+#[derive(Debug)]
+struct AsBigints(Box<dyn Accumulator>);
+
+fn bigints(values: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+    values
+        .iter()
+        .map(|v| Ok(cast(v, &DataType::Int64)?))
+        .collect()
+}
+
+impl Accumulator for AsBigints {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.update_batch(&bigints(values)?)
+    }
+
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.retract_batch(&bigints(values)?)
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        self.0.supports_retract_batch()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.0.merge_batch(states)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0.state()
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.evaluate()
+    }
+
+    fn size(&self) -> usize {
+        self.0.size() + size_of::<Self>()
     }
 }
 
@@ -147,7 +336,8 @@ impl Accumulator for CheckedTotal {
     }
 }
 
-/// The totals of many groups ([`CheckedTotal`] without retraction, column-wise).
+/// The totals of many groups ([`CheckedTotal`] without retraction, column-wise), given
+/// `smallint` or `int` values.
 #[derive(Debug, Default)]
 struct CheckedGroupTotals {
     sums: Vec<i128>,
@@ -184,7 +374,8 @@ impl GroupsAccumulator for CheckedGroupTotals {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.add(&values[0], group_indices, opt_filter, total_num_groups);
+        let values = cast(&values[0], &DataType::Int64)?;
+        self.add(&values, group_indices, opt_filter, total_num_groups);
         Ok(())
     }
 
@@ -204,7 +395,8 @@ impl GroupsAccumulator for CheckedGroupTotals {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let values = values[0].as_primitive::<Int64Type>();
+        let values = cast(&values[0], &DataType::Int64)?;
+        let values = values.as_primitive::<Int64Type>();
         let states: Int64Array = (0..values.len())
             .map(|row| {
                 let kept = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));

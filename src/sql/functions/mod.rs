@@ -23,10 +23,6 @@
 /// [`checked_sum`] and [`float_extremes`], which differ in their accumulators only.
 macro_rules! same_as_inner_aggregate {
     () => {
-        fn name(&self) -> &str {
-            self.inner.name()
-        }
-
         fn signature(&self) -> &Signature {
             self.inner.signature()
         }
@@ -37,6 +33,15 @@ macro_rules! same_as_inner_aggregate {
 
         fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
             self.inner.return_type(arg_types)
+        }
+
+        same_as_inner_aggregate!(but the types);
+    };
+    // Everything but the signature, `coerce_types` and `return_type`, which the
+    // aggregate defines itself.
+    (but the types) => {
+        fn name(&self) -> &str {
+            self.inner.name()
         }
 
         fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -57,7 +62,9 @@ macro_rules! same_as_inner_aggregate {
     };
 }
 
+pub mod bytea;
 pub mod checked_sum;
+pub mod date_arithmetic;
 pub mod expandarray;
 pub mod float_extremes;
 pub mod integers;

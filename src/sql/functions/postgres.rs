@@ -69,6 +69,9 @@ pub const REPLACED: &[&str] = &[
     "lpad",
     "rpad",
     "repeat",
+    "character_length",
+    "octet_length",
+    "bit_length",
     "array_length",
     "array_element",
     "array_has",
@@ -101,6 +104,9 @@ pub fn replacements() -> Vec<ScalarUDF> {
             "floor" => Some(super::numeric_rounding::wrap(inner, Rounding::Down)),
             "trunc" => Some(super::numeric_rounding::wrap(inner, Rounding::TowardZero)),
             "lpad" | "rpad" | "repeat" => Some(ScalarUDF::new_from_impl(LengthLimited { inner })),
+            "character_length" | "octet_length" | "bit_length" => {
+                Some(super::bytea::byte_lengths(inner))
+            }
             name => {
                 Domain::of(name).map(|domain| ScalarUDF::new_from_impl(Checked { inner, domain }))
             }
