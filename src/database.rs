@@ -327,6 +327,7 @@ fn new_context(
     crate::sql::functions::integers::install(&context);
     crate::sql::functions::text_casts::install(&context);
     crate::sql::functions::bytea::install(&context);
+    crate::sql::functions::interval_input::install(&context);
     context.register_udf(crate::ml::predict::Predict::udf(catalog.clone()));
     context.register_udf(crate::sql::functions::serial::pg_get_serial_sequence(
         catalog.clone(),

@@ -359,6 +359,7 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     super::boolean_literals::rewrite_boolean_literals(statement);
     super::functions::expandarray::rewrite_expandarray_calls(statement);
     super::windows::rewrite_windows(statement)?;
+    super::functions::interval_input::rewrite_literals(statement);
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);
     super::special_registers::rewrite(statement);

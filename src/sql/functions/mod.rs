@@ -69,6 +69,7 @@ pub mod expandarray;
 pub mod float_extremes;
 pub mod integers;
 pub mod interval_arithmetic;
+pub mod interval_input;
 pub mod json;
 pub mod like_escape;
 pub mod numeric_rounding;
