@@ -294,9 +294,24 @@ fn new_context(
     let mut context = SessionContext::new_with_config(config);
     // One optimizer rule re-sums partial sums, which must keep PostgreSQL's sum types.
     let rules = crate::sql::functions::checked_sum::optimizer_rules(context.state().optimizers());
+    // Analyzer rules and planners added later come after DataFusion's (after type
+    // coercion, after its EXTRACT); these must come before.
+    let state = context.state();
+    let analyzer_rules = [
+        crate::sql::functions::real_operands::before_coercion(),
+        crate::sql::functions::date_arithmetic::before_coercion(),
+    ]
+    .into_iter()
+    .chain(state.analyzer().rules.iter().cloned())
+    .collect();
+    let planners = std::iter::once(Arc::new(crate::sql::functions::extract::ExtractPlanner) as _)
+        .chain(state.expr_planners().iter().cloned())
+        .collect();
     context = SessionContext::new_with_state(
-        SessionStateBuilder::new_from_existing(context.state())
+        SessionStateBuilder::new_from_existing(state)
             .with_optimizer_rules(rules)
+            .with_analyzer_rules(analyzer_rules)
+            .with_expr_planners(planners)
             .build(),
     );
     let database = context
@@ -326,8 +341,9 @@ fn new_context(
     }
     crate::sql::functions::integers::install(&context);
     crate::sql::functions::text_casts::install(&context);
-    crate::sql::functions::bytea::install(&context);
-    crate::sql::functions::interval_input::install(&context);
+    crate::sql::functions::text_input::install(&context);
+    crate::sql::functions::interval_comparison::install(&context);
+    crate::sql::functions::similar_to::install(&context);
     context.register_udf(crate::ml::predict::Predict::udf(catalog.clone()));
     context.register_udf(crate::sql::functions::serial::pg_get_serial_sequence(
         catalog.clone(),
@@ -340,8 +356,16 @@ fn new_context(
     )?;
     datafusion::execution::FunctionRegistry::register_expr_planner(
         &mut context,
-        Arc::new(crate::sql::functions::date_arithmetic::DateIntervalSums),
+        Arc::new(crate::sql::functions::date_arithmetic::DateTimeArithmetic),
     )?;
+    crate::sql::functions::real_operands::install(&mut context)?;
+    // After real_operands, which makes a real beside an integer a double precision.
+    datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut context,
+        Arc::new(crate::sql::functions::float_arithmetic::FloatArithmetic),
+    )?;
+    context.register_udf(crate::sql::functions::age::age());
+    context.register_udf(crate::sql::functions::to_timestamp::to_timestamp());
     context.register_udf(crate::sql::functions::quote::quote_literal());
     context.register_udf(crate::sql::functions::size_pretty::pg_size_pretty());
     context.register_udf(crate::sql::functions::subscripts::generate_subscripts());

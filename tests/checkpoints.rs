@@ -777,6 +777,8 @@ async fn generators_resume_after_kill9_without_losing_or_repeating_rows() {
     ))
     .await
     .unwrap();
+    // Every checkpoint from the first that lists b (created last) holds both views.
+    wait_listed(&c, "b", |_| true).await;
     let mut server = server;
     let mut c = c;
     for round in 0..3 {
@@ -1460,7 +1462,9 @@ async fn a_view_dropped_and_recreated_under_its_name_starts_fresh() {
     )
     .await
     .unwrap();
-    wait_listed(&c, "v", |_| true).await;
+    // kept, created after v, is in a checkpoint that holds both (one taken between the
+    // two CREATEs holds only v).
+    wait_listed(&c, "kept", |_| true).await;
     let checkpoints = data.join("checkpoints");
     let old_dirs: Vec<String> = std::fs::read_dir(checkpoints.join("views"))
         .unwrap()

@@ -227,16 +227,25 @@ impl Backlog {
 
     /// Waits until at most `limit` rows are unprocessed, or `give_up` says so
     /// (checked at least every 50 ms).
+    ///
+    /// `give_up` is called without the count's lock held: it may take other locks
+    /// (the source's feeds), whose holders may in turn read this count — holding
+    /// both in opposite orders deadlocked a reader, its view and a status query.
     pub fn wait_below(&self, limit: usize, give_up: impl Fn() -> bool) {
-        let mut rows = self.lock();
-        while *rows > limit && !give_up() {
-            rows = match self
-                .drained
-                .wait_timeout(rows, std::time::Duration::from_millis(50))
+        loop {
             {
-                Ok((rows, _)) => rows,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+                let rows = self.lock();
+                if *rows <= limit {
+                    return;
+                }
+                // The guard comes back and is dropped here, poisoned or not.
+                let _ = self
+                    .drained
+                    .wait_timeout(rows, std::time::Duration::from_millis(50));
+            }
+            if give_up() {
+                return;
+            }
         }
     }
 
@@ -336,6 +345,32 @@ mod tests {
         let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int32, true)]));
         let column: ArrayRef = Arc::new(Int32Array::from(values.to_vec()));
         RecordBatch::try_new(schema, vec![column]).unwrap()
+    }
+
+    #[test]
+    fn a_backlog_waits_for_credits_and_asks_to_give_up_without_its_lock() {
+        let backlog = Arc::new(Backlog::default());
+        let credit = backlog.credit(10);
+        let (done, finished) = std::sync::mpsc::channel();
+        let waiting = backlog.clone();
+        std::thread::spawn(move || {
+            // `give_up` reads the count, as a status query holding the feeds' lock
+            // does: with the count's lock held by the waiter, this deadlocked.
+            waiting.wait_below(5, || waiting.rows() == usize::MAX);
+            let _ = done.send(());
+        });
+        assert!(
+            finished
+                .recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "ten rows are more than five: the reader waits"
+        );
+        // Returned from another thread: were the waiter to hold the count's lock,
+        // this would block, and the wait below fails rather than hangs.
+        std::thread::spawn(move || drop(credit));
+        finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the wait ends once the credit is returned");
     }
 
     #[test]

@@ -239,6 +239,7 @@ impl RowEncoder {
                         DataType::Timestamp(unit, tz) => {
                             Some(text_format::timestamp(values, unit, tz.is_some(), row))
                         }
+                        DataType::Date32 => Some(text_format::date(values, row)),
                         DataType::Float32 | DataType::Float64 => {
                             Some(text_format::float_value(values, row, extra_float_digits))
                         }

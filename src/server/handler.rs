@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use arrow_pg::datatypes::df::deserialize_parameters;
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::ParamValues;
+use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
+use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::sql::sqlparser::ast::Statement;
 use futures::{Sink, SinkExt};
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use pgwire::error::{PgWireError, PgWireResult};
@@ -444,22 +445,138 @@ fn bind_parameters(
             ),
         )));
     }
-    let refs: Vec<Option<&DataType>> = expected.iter().map(Option::as_ref).collect();
-    let values = deserialize_parameters(portal, &refs)?;
-    let ParamValues::List(values) = values else {
-        return Ok(Some(values));
-    };
-    let converted = values
-        .into_iter()
-        .zip(expected)
-        .map(|(value, expected)| match expected {
-            Some(t) if value.value.data_type() != *t => value
-                .value
-                .cast_to(t)
-                .map(|v| v.into())
+    // Text read by Sluice's own input functions (dates, timestamps, intervals, bytea:
+    // pgwire's text parsers refuse `2024-06-01 12:02` and read zones otherwise) and
+    // NULLs of no declared type (arrow-pg leaves those out of its list, shifting the
+    // parameters after them); the others deserialized by arrow-pg.
+    let read_here: Vec<Option<ScalarValue>> = (0..portal.parameter_len())
+        .map(|index| read_parameter_here(portal, index, expected[index].as_ref()))
+        .collect::<PgWireResult<_>>()?;
+    let others: Vec<usize> = (0..read_here.len())
+        .filter(|&index| read_here[index].is_none())
+        .collect();
+    let mut values = read_here;
+    if !others.is_empty() {
+        let portal_of_others = only_parameters(portal, &others);
+        let types: Vec<Option<&DataType>> = others
+            .iter()
+            .map(|&index| expected[index].as_ref())
+            .collect();
+        let ParamValues::List(deserialized) = deserialize_parameters(&portal_of_others, &types)?
+        else {
+            return Err(wire_error(SluiceError::coded(
+                sqlstate::PROTOCOL_VIOLATION,
+                "parameters are positional",
+            )));
+        };
+        if deserialized.len() != others.len() {
+            return Err(wire_error(SluiceError::coded(
+                sqlstate::PROTOCOL_VIOLATION,
+                "a parameter could not be read",
+            )));
+        }
+        for (index, value) in others.into_iter().zip(deserialized) {
+            let value = match &expected[index] {
+                Some(t) if value.value.data_type() != *t => value
+                    .value
+                    .cast_to(t)
+                    .map_err(|e| wire_error(SluiceError::from(e)))?,
+                _ => value.value,
+            };
+            values[index] = Some(value);
+        }
+    }
+    Ok(Some(ParamValues::List(
+        values.into_iter().flatten().map(Into::into).collect(),
+    )))
+}
+
+/// `portal` with only the parameters at `indexes` (their values, formats and
+/// declared types), in that order.
+fn only_parameters(portal: &Portal<ParsedStatement>, indexes: &[usize]) -> Portal<ParsedStatement> {
+    let statement = &portal.statement;
+    let types = indexes
+        .iter()
+        .map(|&index| statement.parameter_types.get(index).cloned().flatten())
+        .collect();
+    let statement = StoredStatement::new(statement.id.clone(), statement.statement.clone(), types);
+    let mut only = Portal::new_cursor(portal.name.clone(), Arc::new(statement));
+    only.parameter_format = Format::Individual(
+        indexes
+            .iter()
+            .map(|&index| i16::from(portal.parameter_format.is_binary(index)))
+            .collect(),
+    );
+    only.parameters = indexes
+        .iter()
+        .map(|&index| portal.parameters[index].clone())
+        .collect();
+    only
+}
+
+/// Parameter `index`, when Sluice reads it rather than arrow-pg: text of a type Sluice
+/// reads itself ([`sql::functions::text_input::read_text_as`]: sent in text format
+/// and declared by the client as that type, or declared as text or unknown where the
+/// statement expects that type), or a NULL of no declared type. `None` for the others.
+fn read_parameter_here(
+    portal: &Portal<ParsedStatement>,
+    index: usize,
+    expected: Option<&DataType>,
+) -> PgWireResult<Option<ScalarValue>> {
+    let declared = portal
+        .statement
+        .parameter_types
+        .get(index)
+        .cloned()
+        .flatten();
+    let Some(Some(bytes)) = portal.parameters.get(index) else {
+        if !matches!(declared, None | Some(Type::UNKNOWN)) {
+            return Ok(None);
+        }
+        return match expected {
+            Some(t) => ScalarValue::try_from(t)
+                .map(Some)
                 .map_err(|e| wire_error(SluiceError::from(e))),
-            _ => Ok(value),
-        })
-        .collect::<PgWireResult<Vec<_>>>()?;
-    Ok(Some(ParamValues::List(converted)))
+            None => Ok(Some(ScalarValue::Null)),
+        };
+    };
+    // In binary, text's and unknown's representation is their text.
+    let text_declared = matches!(declared, Some(Type::TEXT | Type::VARCHAR | Type::UNKNOWN));
+    if portal.parameter_format.is_binary(index) && !text_declared {
+        return Ok(None);
+    }
+    let target = match declared {
+        Some(Type::DATE) => DataType::Date32,
+        Some(Type::TIMESTAMP) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Some(Type::TIMESTAMPTZ) => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some(sql::types::UTC.into()))
+        }
+        Some(Type::INTERVAL) => DataType::Interval(IntervalUnit::MonthDayNano),
+        Some(Type::BYTEA) => DataType::Binary,
+        None | Some(Type::UNKNOWN | Type::TEXT | Type::VARCHAR) => match expected {
+            Some(expected) => expected.clone(),
+            None => return Ok(None),
+        },
+        Some(_) => return Ok(None),
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        wire_error(SluiceError::coded(
+            sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+            "invalid byte sequence for encoding \"UTF8\" in a parameter",
+        ))
+    })?;
+    let texts: ArrayRef = Arc::new(StringArray::from(vec![text]));
+    let Some(read) = sql::functions::text_input::read_text_as(&texts, &target) else {
+        return Ok(None);
+    };
+    let values = read.map_err(|e| wire_error(SluiceError::from(e)))?;
+    let value =
+        ScalarValue::try_from_array(&values, 0).map_err(|e| wire_error(SluiceError::from(e)))?;
+    match expected {
+        Some(expected) if expected != &value.data_type() => value
+            .cast_to(expected)
+            .map(Some)
+            .map_err(|e| wire_error(SluiceError::from(e))),
+        _ => Ok(Some(value)),
+    }
 }

@@ -365,6 +365,7 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     super::special_registers::rewrite(statement);
     expand_exponents(statement);
     super::functions::like_escape::rewrite_like_escapes(statement)?;
+    super::functions::age::rewrite_one_argument_calls(statement);
     name_function_columns(statement);
     match statement {
         Statement::Query(query) => {

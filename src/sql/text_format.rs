@@ -13,9 +13,9 @@
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Decimal256Type, Float32Type, Float64Type, IntervalDayTimeType,
-    IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType, Time32MillisecondType,
-    Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
+    DataType, Date32Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type,
+    IntervalDayTimeType, IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType,
+    Time32MillisecondType, Time32SecondType, Time64MicrosecondType, Time64NanosecondType, TimeUnit,
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
     TimestampSecondType,
 };
@@ -133,6 +133,7 @@ pub fn value_text(
         ),
         DataType::Float32 | DataType::Float64 => float_value(array, row, extra_float_digits),
         DataType::Timestamp(unit, tz) => timestamp(array, unit, tz.is_some(), row),
+        DataType::Date32 => date(array, row),
         DataType::Time32(_) | DataType::Time64(_) => time(array, row),
         DataType::Decimal128(..) | DataType::Decimal256(..) => decimal(array, row),
         DataType::Interval(_) => interval_value(array, row),
@@ -215,12 +216,46 @@ pub fn timestamp(array: &dyn Array, unit: &TimeUnit, with_tz: bool, row: usize) 
             .div_euclid(1_000),
     };
     let at = chrono::DateTime::from_timestamp_micros(micros)?.naive_utc();
-    let mut text = at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let (mut text, bc) = iso_date(at.date());
+    text.push_str(&at.format(" %H:%M:%S").to_string());
     push_fraction(&mut text, micros.rem_euclid(1_000_000));
     if with_tz {
         text.push_str("+00");
     }
+    if bc {
+        text.push_str(" BC");
+    }
     Some(text)
+}
+
+/// A `date` as PostgreSQL prints it (ISO style: `2024-06-01`, `0044-03-15 BC`).
+pub fn date(array: &dyn Array, row: usize) -> Option<String> {
+    if array.is_null(row) {
+        return None;
+    }
+    let days = array.as_primitive::<Date32Type>().value(row);
+    let date =
+        chrono::NaiveDate::default().checked_add_signed(chrono::Duration::days(days.into()))?;
+    let (mut text, bc) = iso_date(date);
+    if bc {
+        text.push_str(" BC");
+    }
+    Some(text)
+}
+
+/// A date as PostgreSQL's ISO style writes it: at least four digits of year, no sign
+/// (`12000-01-01`, where chrono writes `+12000-01-01`), and whether ` BC` follows (the
+/// year before 1 AD is 1 BC: chrono's year 0).
+fn iso_date(date: chrono::NaiveDate) -> (String, bool) {
+    use chrono::Datelike;
+    let (year, bc) = match date.year() {
+        year if year <= 0 => (1 - i64::from(year), true),
+        year => (i64::from(year), false),
+    };
+    (
+        format!("{year:04}-{:02}-{:02}", date.month(), date.day()),
+        bc,
+    )
 }
 
 /// A `numeric` with all its digits and its scale (`-1234.5000`), as PostgreSQL prints
@@ -482,5 +517,35 @@ mod tests {
         let times = Time64MicrosecondArray::from(vec![45_296_500_000, 0]);
         assert_eq!(time(&times, 0).as_deref(), Some("12:34:56.5"));
         assert_eq!(time(&times, 1).as_deref(), Some("00:00:00"));
+    }
+
+    /// PostgreSQL 15: `'0044-03-15 12:00 BC'::timestamptz` is `0044-03-15 12:00:00+00
+    /// BC`, `'12000-01-01'::date` `12000-01-01` (chrono wrote `-0043`, `+12000`).
+    #[test]
+    fn years_before_christ_and_beyond_9999_print_like_postgres() {
+        let micros = |date: &str| {
+            chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S")
+                .unwrap()
+                .and_utc()
+                .timestamp_micros()
+        };
+        let array = TimestampMicrosecondArray::from(vec![
+            micros("-0043-03-15 12:00:00"),
+            micros("+12000-01-01 10:00:00"),
+        ]);
+        let text = |row, zone| timestamp(&array, &TimeUnit::Microsecond, zone, row);
+        assert_eq!(text(0, true).as_deref(), Some("0044-03-15 12:00:00+00 BC"));
+        assert_eq!(text(1, false).as_deref(), Some("12000-01-01 10:00:00"));
+        let days = |micros: i64| i32::try_from(micros.div_euclid(86_400_000_000)).unwrap();
+        let dates = datafusion::arrow::array::Date32Array::from(vec![
+            Some(days(micros("-0043-03-15 00:00:00"))),
+            Some(days(micros("+12000-01-01 00:00:00"))),
+            Some(0),
+            None,
+        ]);
+        assert_eq!(date(&dates, 0).as_deref(), Some("0044-03-15 BC"));
+        assert_eq!(date(&dates, 1).as_deref(), Some("12000-01-01"));
+        assert_eq!(date(&dates, 2).as_deref(), Some("1970-01-01"));
+        assert_eq!(date(&dates, 3), None);
     }
 }

@@ -33,6 +33,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::functions::interval_input;
 use crate::error::{Result, SluiceError, sqlstate};
 
 /// Most windows a hop may put one row in (size / slide).
@@ -131,19 +132,38 @@ fn fixed_micros(function: &str, expr: &Expr) -> Result<i64> {
         Expr::Value(v) => v.value.to_string().trim_matches('\'').to_string(),
         other => other.to_string(),
     };
-    let text = match leading_field {
-        Some(unit) => format!("{text} {unit}"),
-        None => text,
+    // Text alone is read as PostgreSQL reads an interval (`'01:00:00'`, `'1 day 02:00'`);
+    // with a unit after it (`'5' MINUTE`), or in Arrow's own forms, by Arrow's parser.
+    let read = match leading_field {
+        None => interval_input::parse(&text)
+            .ok()
+            .map(|i| (i.months, i.days, i.microseconds)),
+        Some(_) => None,
     };
-    let interval = parse_interval_month_day_nano(&text)
-        .map_err(|e| invalid(format!("{function}: invalid interval {expr}: {e}")))?;
-    if interval.months != 0 {
+    let (months, days, micros) = match read {
+        Some(read) => read,
+        None => {
+            let text = match leading_field {
+                Some(unit) => format!("{text} {unit}"),
+                None => text,
+            };
+            let interval = parse_interval_month_day_nano(&text)
+                .map_err(|e| invalid(format!("{function}: invalid interval {expr}: {e}")))?;
+            (interval.months, interval.days, interval.nanoseconds / 1000)
+        }
+    };
+    if months != 0 {
         return Err(invalid(format!(
             "{function}: window sizes must be fixed durations; months and years vary ({expr})"
         )));
     }
-    Ok(i64::from(interval.days) * 86_400_000_000 + interval.nanoseconds / 1000)
+    i64::from(days)
+        .checked_mul(MICROS_PER_DAY)
+        .and_then(|days| days.checked_add(micros))
+        .ok_or_else(|| invalid(format!("{function}: window size {expr} is out of range")))
 }
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// For HOP and CUMULATE: the step (µs) and how many windows a row falls in
 /// (`size / step`), which must be a whole number of at most [`MAX_HOP_WINDOWS`].
@@ -374,6 +394,32 @@ mod tests {
             4,
             "{sql}"
         );
+    }
+
+    #[test]
+    fn window_sizes_are_read_as_postgresql_reads_intervals() {
+        let micros = |text: &str| {
+            let expr = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(text)
+                .unwrap()
+                .parse_expr()
+                .unwrap();
+            fixed_micros("TUMBLE", &expr)
+        };
+        let hour = 3_600_000_000;
+        assert_eq!(micros("INTERVAL '01:00:00'").unwrap(), hour);
+        assert_eq!(micros("INTERVAL '1:30'").unwrap(), hour * 3 / 2);
+        assert_eq!(micros("INTERVAL '1 day 02:00:00'").unwrap(), hour * 26);
+        assert_eq!(micros("INTERVAL '10 seconds'").unwrap(), 10_000_000);
+        assert_eq!(micros("INTERVAL '10' SECOND").unwrap(), 10_000_000);
+        assert_eq!(micros("INTERVAL '500 milliseconds'").unwrap(), 500_000);
+        assert_eq!(micros("INTERVAL '1 mon'").unwrap_err().sqlstate(), "22023");
+        assert_eq!(
+            micros("INTERVAL '2000000000 days'").unwrap_err().sqlstate(),
+            "22023"
+        );
+        let sql = rewritten("SELECT * FROM TUMBLE(b, t, INTERVAL '00:10:00')").unwrap();
+        assert!(sql.contains("date_bin(INTERVAL '00:10:00', t)"), "{sql}");
     }
 
     #[test]

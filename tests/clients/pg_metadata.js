@@ -34,6 +34,16 @@ const QUERIES = {
 const PARAMETERIZED = {
   'orders by id ($1)': ['SELECT id, customer, amount FROM orders WHERE id = $1', [1]],
   'orders by customer ($1)': ['SELECT id, tags FROM orders WHERE customer = $1', ['ann']],
+  // Date and timestamp text as PostgreSQL's input functions read it.
+  'orders placed after ($1 without seconds)': [
+    'SELECT id FROM orders WHERE placed > $1 ORDER BY id', ['2024-01-02 03:04 +00']],
+  'orders of a day ($1 with a month name)': [
+    'SELECT id FROM orders WHERE day = $1 ORDER BY id', ['Jan 2 2024']],
+  // A NULL of no declared type (pg sends type 0) keeps its place among the others.
+  'orders by customer or all ($1, $2 NULL)': [
+    'SELECT id FROM orders WHERE customer = $1 OR $2::text IS NULL ORDER BY id', ['ann', null]],
+  'orders by customer or all ($1 NULL, $2)': [
+    'SELECT id FROM orders WHERE customer = $2 OR $1::date IS NULL ORDER BY id', [null, 'bob']],
 };
 
 async function main() {

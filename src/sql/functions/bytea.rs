@@ -6,9 +6,9 @@
 //! was stored as the six bytes `\x0102` — a silently different value. PostgreSQL reads
 //! two forms: hex (`\x` then pairs of hex digits, whitespace allowed between pairs) and
 //! escape (any other text: bytes as they are, `\\` for a backslash, `\ooo` for the byte
-//! of three octal digits). The analyzer rule [`install`]s replaces every cast from text
+//! of three octal digits). The analyzer rule of [`super::text_input`] replaces every cast from text
 //! to `bytea` — written ones and those `INSERT` and type coercion add — by
-//! [`ByteaIn`]. Malformed input fails as in PostgreSQL: `22023` for hex
+//! `byteain` ([`bytea_in`]). Malformed input fails as in PostgreSQL: `22023` for hex
 //! (`invalid hexadecimal digit: "z"`, `invalid hexadecimal data: odd number of
 //! digits`), `22P02` for escapes (`invalid input syntax for type bytea`).
 //!
@@ -22,119 +22,28 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, Int32Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, DataFusionError, Result};
-use datafusion::logical_expr::expr::{Cast, ScalarFunction};
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
-use datafusion::prelude::SessionContext;
 
-use crate::catalog::postgres::regtypes::ExpressionRule;
 use crate::error::{SluiceError, sqlstate};
 
-/// Registers the rule.
-pub fn install(context: &SessionContext) {
-    context.add_analyzer_rule(Arc::new(ExpressionRule {
-        name: "postgres_bytea_input",
-        rewrite,
-    }));
-}
-
-fn is_text(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    )
-}
-
-/// `expr` with [`ByteaIn`] for a cast from text to `bytea`.
-fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    let Expr::Cast(Cast {
-        expr: operand,
-        field,
-    }) = &expr
-    else {
-        return Ok(Transformed::no(expr));
-    };
-    let to_bytea = matches!(
-        field.data_type(),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
-    );
-    if !to_bytea || !operand.get_type(schema).is_ok_and(|t| is_text(&t)) {
-        return Ok(Transformed::no(expr));
-    }
-    let bytes = Expr::ScalarFunction(ScalarFunction::new_udf(
-        Arc::new(ByteaIn::udf()),
-        vec![(**operand).clone()],
-    ));
-    Ok(Transformed::yes(match field.data_type() {
-        DataType::Binary => bytes,
-        other => Expr::Cast(Cast::new(Box::new(bytes), other.clone())),
-    }))
-}
-
-/// PostgreSQL's `byteain`: text to `bytea` (see the module's documentation).
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct ByteaIn {
-    signature: Signature,
-}
-
-impl ByteaIn {
-    fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(ByteaIn {
-            signature: Signature::any(1, Volatility::Immutable),
-        })
-    }
-
-    fn convert(array: &ArrayRef) -> Result<ArrayRef> {
-        let texts = cast(array, &DataType::Utf8)?;
-        let texts = texts.as_string::<i32>();
-        let mut out = BinaryBuilder::with_capacity(texts.len(), texts.value_data().len());
-        for text in texts.iter() {
-            match text {
-                Some(text) => out.append_value(
-                    bytea_in(text).map_err(|e| DataFusionError::External(Box::new(e)))?,
-                ),
-                None => out.append_null(),
-            }
+/// Texts (any text type) decoded by [`bytea_in`], as `bytea`.
+pub fn bytea_values(array: &ArrayRef) -> Result<ArrayRef> {
+    let texts = cast(array, &DataType::Utf8)?;
+    let texts = texts.as_string::<i32>();
+    let mut out = BinaryBuilder::with_capacity(texts.len(), texts.value_data().len());
+    for text in texts.iter() {
+        match text {
+            Some(text) => out
+                .append_value(bytea_in(text).map_err(|e| DataFusionError::External(Box::new(e)))?),
+            None => out.append_null(),
         }
-        Ok(Arc::new(out.finish()))
     }
-}
-
-impl ScalarUDFImpl for ByteaIn {
-    fn name(&self) -> &str {
-        "bytea"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    /// The name of the cast it replaces: its operand's.
-    fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        Ok(super::cast_column_name(args, self.name()))
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let nullable = args.arg_fields.iter().any(|f| f.is_nullable());
-        Ok(Arc::new(Field::new(
-            self.name(),
-            DataType::Binary,
-            nullable,
-        )))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        super::convert_values(&args.args, self.name(), Self::convert)
-    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// `length` or `octet_length` (`inner`, DataFusion's): of a `bytea`, its number of

@@ -12,7 +12,7 @@
 //!
 //! The analyzer rule [`install`]s replaces those operators and casts, in every plan
 //! (queries, materialized views, `INSERT`'s conversions to the columns' types), by
-//! [`Arithmetic`] and [`ToInteger`], which check and round as PostgreSQL does. The
+//! [`Arithmetic`] and [`to_integer`], which check and round as PostgreSQL does. The
 //! replacements are named like the expressions they replace, so result columns keep
 //! their names.
 
@@ -35,6 +35,7 @@ use datafusion::logical_expr::{
 use datafusion::physical_expr_common::datum::apply;
 use datafusion::prelude::SessionContext;
 
+use super::cast_function::CastFunction;
 use crate::catalog::postgres::regtypes::ExpressionRule;
 use crate::error::{SluiceError, sqlstate};
 use crate::numeric::{exact_array, round_half_away, round_half_away_256};
@@ -169,7 +170,7 @@ fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                 other => Integer::of(other).is_some_and(|source| source > target),
             };
             if differs {
-                call(ToInteger::udf(target), vec![(**operand).clone()])
+                call(to_integer(target), vec![(**operand).clone()])
             } else {
                 Ok(Transformed::no(expr))
             }
@@ -306,24 +307,18 @@ impl ScalarUDFImpl for Arithmetic {
     }
 }
 
-/// A cast to an integer type as PostgreSQL's: a `numeric` rounds half away from zero,
-/// a float half to even; a value out of the type's range fails with `22003`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct ToInteger {
-    target: Integer,
-    signature: Signature,
+/// A cast to `target` as PostgreSQL's: a `numeric` rounds half away from zero, a
+/// float half to even; a value out of the type's range fails with `22003`.
+fn to_integer(target: Integer) -> ScalarUDF {
+    CastFunction::udf(target.function_name(), target.data_type(), move |array| {
+        target.converted(array)
+    })
 }
 
-impl ToInteger {
-    fn udf(target: Integer) -> ScalarUDF {
-        ScalarUDF::new_from_impl(ToInteger {
-            target,
-            signature: Signature::any(1, Volatility::Immutable),
-        })
-    }
-
-    fn convert(&self, array: &ArrayRef) -> Result<ArrayRef> {
-        let out_of_range = || self.target.out_of_range();
+impl Integer {
+    /// `array`'s values as this type (see [`to_integer`]).
+    fn converted(self, array: &ArrayRef) -> Result<ArrayRef> {
+        let out_of_range = || self.out_of_range();
         match array.data_type() {
             DataType::Decimal128(_, scale) => {
                 let scale = *scale;
@@ -335,7 +330,7 @@ impl ToInteger {
                             .transpose()
                     })
                     .collect();
-                self.target.narrowed(rounded?.into_iter())
+                self.narrowed(rounded?.into_iter())
             }
             DataType::Decimal256(_, scale) => {
                 let scale = *scale;
@@ -347,7 +342,7 @@ impl ToInteger {
                             .transpose()
                     })
                     .collect();
-                self.target.narrowed(rounded?.into_iter())
+                self.narrowed(rounded?.into_iter())
             }
             DataType::Float64 => {
                 let rounded: Result<Vec<Option<i128>>> = array
@@ -358,7 +353,7 @@ impl ToInteger {
                             .transpose()
                     })
                     .collect();
-                self.target.narrowed(rounded?.into_iter())
+                self.narrowed(rounded?.into_iter())
             }
             DataType::Float32 => {
                 let rounded: Result<Vec<Option<i128>>> = array
@@ -369,22 +364,22 @@ impl ToInteger {
                             .transpose()
                     })
                     .collect();
-                self.target.narrowed(rounded?.into_iter())
+                self.narrowed(rounded?.into_iter())
             }
-            DataType::Int64 => self.target.narrowed(
+            DataType::Int64 => self.narrowed(
                 array
                     .as_primitive::<Int64Type>()
                     .iter()
                     .map(|v| v.map(i128::from)),
             ),
-            DataType::Int32 => self.target.narrowed(
+            DataType::Int32 => self.narrowed(
                 array
                     .as_primitive::<Int32Type>()
                     .iter()
                     .map(|v| v.map(i128::from)),
             ),
             // Integer literals beyond bigint's range (`9223372036854775808`).
-            DataType::UInt64 => self.target.narrowed(
+            DataType::UInt64 => self.narrowed(
                 array
                     .as_primitive::<UInt64Type>()
                     .iter()
@@ -392,7 +387,7 @@ impl ToInteger {
             ),
             other => Err(DataFusionError::Internal(format!(
                 "{} called with {other}",
-                self.name()
+                self.function_name()
             ))),
         }
     }
@@ -403,38 +398,6 @@ fn rounded_float(value: f64) -> Option<i128> {
     let rounded = value.round_ties_even();
     // Beyond ±2^100 no integer type holds it anyway; the bound keeps `as` exact.
     (rounded.is_finite() && rounded.abs() < 2f64.powi(100)).then_some(rounded as i128)
-}
-
-impl ScalarUDFImpl for ToInteger {
-    fn name(&self) -> &str {
-        self.target.function_name()
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    /// The name of the cast it replaces: its operand's.
-    fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        Ok(super::cast_column_name(args, self.name()))
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.target.data_type())
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let nullable = args.arg_fields.iter().any(|f| f.is_nullable());
-        Ok(Arc::new(Field::new(
-            self.name(),
-            self.target.data_type(),
-            nullable,
-        )))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        super::convert_values(&args.args, self.name(), |array| self.convert(array))
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
     DataType, Float64Type, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit,
 };
-use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::common::{DFSchema, DataFusionError, Result};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
@@ -118,33 +118,27 @@ impl ScalarUDFImpl for IntervalScaling {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [intervals, factors] = arrays.as_slice() else {
-            return Err(DataFusionError::Internal(format!(
-                "{} takes two arguments",
-                self.name()
-            )));
-        };
-        let factors = cast(factors, &DataType::Float64)?;
-        let factors = factors.as_primitive::<Float64Type>();
-        let intervals = intervals.as_primitive::<IntervalMonthDayNanoType>();
-        let results = intervals
-            .iter()
-            .zip(factors.iter())
-            .map(|(interval, factor)| match (interval, factor) {
-                (Some(interval), Some(factor)) => scaled(interval, factor, self.scaling).map(Some),
-                _ => Ok(None),
-            })
-            .collect::<Result<IntervalMonthDayNanoArray>>()?;
-        let results: ArrayRef = Arc::new(results);
-        Ok(if scalar {
-            ColumnarValue::Scalar(ScalarValue::try_from_array(&results, 0)?)
-        } else {
-            ColumnarValue::Array(results)
+        super::convert_rows(&args.args, |arrays| {
+            let [intervals, factors] = arrays else {
+                return Err(DataFusionError::Internal(format!(
+                    "{} takes two arguments",
+                    self.name()
+                )));
+            };
+            let factors = cast(factors, &DataType::Float64)?;
+            let factors = factors.as_primitive::<Float64Type>();
+            let intervals = intervals.as_primitive::<IntervalMonthDayNanoType>();
+            let results = intervals
+                .iter()
+                .zip(factors.iter())
+                .map(|(interval, factor)| match (interval, factor) {
+                    (Some(interval), Some(factor)) => {
+                        scaled(interval, factor, self.scaling).map(Some)
+                    }
+                    _ => Ok(None),
+                })
+                .collect::<Result<IntervalMonthDayNanoArray>>()?;
+            Ok(Arc::new(results) as ArrayRef)
         })
     }
 }

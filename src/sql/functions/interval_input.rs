@@ -11,8 +11,8 @@
 //! unit microseconds. `ago` negates the whole interval.
 //!
 //! Casts from text (`'1 day 02:00'::interval`, `INSERT`'s conversions into `INTERVAL`
-//! columns, `text_column::interval`) are replaced by [`IntervalIn`] (the analyzer rule
-//! [`install`]s); `INTERVAL '...'` literals, which DataFusion parses while planning,
+//! columns, `text_column::interval`) are replaced by `interval_in` ([`read`]; the analyzer rule of
+//! [`super::text_input`]); `INTERVAL '...'` literals, which DataFusion parses while planning,
 //! are rewritten to a text Arrow's parser reads exactly ([`rewrite_literals`]:
 //! `3 months 4 days 5 microseconds`). Text this reader refuses is left to Arrow's
 //! parser, which fails on it or reads its own forms (`1 nanosecond`).
@@ -23,51 +23,13 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, IntervalMonthDayNanoBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, IntervalUnit};
-use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, DataFusionError, Result};
-use datafusion::logical_expr::expr::{Cast, ScalarFunction};
-use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
-};
-use datafusion::prelude::SessionContext;
+use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano};
+use datafusion::common::{DataFusionError, Result};
 use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, Interval, Statement, Value, visit_expressions_mut,
 };
 
-use crate::catalog::postgres::regtypes::ExpressionRule;
 use crate::error::{SluiceError, sqlstate};
-
-/// Registers the rule.
-pub fn install(context: &SessionContext) {
-    context.add_analyzer_rule(Arc::new(ExpressionRule {
-        name: "postgres_interval_input",
-        rewrite,
-    }));
-}
-
-/// `expr` with [`IntervalIn`] for a cast from text to an interval.
-fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    let Expr::Cast(Cast {
-        expr: operand,
-        field,
-    }) = &expr
-    else {
-        return Ok(Transformed::no(expr));
-    };
-    let from_text = operand
-        .get_type(schema)
-        .is_ok_and(|t| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
-    if field.data_type() != &INTERVAL || !from_text {
-        return Ok(Transformed::no(expr));
-    }
-    Ok(Transformed::yes(Expr::ScalarFunction(
-        ScalarFunction::new_udf(Arc::new(IntervalIn::udf()), vec![(**operand).clone()]),
-    )))
-}
-
-const INTERVAL: DataType = DataType::Interval(IntervalUnit::MonthDayNano);
 
 /// Every `INTERVAL '...'` literal of `statement` without units after its text, its
 /// text rewritten as [`canonical`] where [`parse`] reads it.
@@ -90,76 +52,33 @@ pub fn rewrite_literals(statement: &mut Statement) {
     });
 }
 
-/// PostgreSQL's `interval_in`: text to an interval (see the module's documentation).
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct IntervalIn {
-    signature: Signature,
-}
-
-impl IntervalIn {
-    fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(IntervalIn {
-            signature: Signature::any(1, Volatility::Immutable),
-        })
-    }
-
-    fn convert(array: &ArrayRef) -> Result<ArrayRef> {
-        let texts = cast(array, &DataType::Utf8)?;
-        let texts = texts.as_string::<i32>();
-        let mut out = IntervalMonthDayNanoBuilder::with_capacity(texts.len());
-        for text in texts.iter() {
-            match text {
-                Some(text) => out.append_value(Self::read(text)?),
-                None => out.append_null(),
-            }
-        }
-        Ok(Arc::new(out.finish()))
-    }
-}
-
-impl IntervalIn {
-    /// `text` as [`parse`] reads it, else as Arrow's parser does, else PostgreSQL's error.
-    fn read(text: &str) -> Result<IntervalMonthDayNano> {
-        let refused = |e: SluiceError| DataFusionError::External(Box::new(e));
-        match parse(text) {
-            Ok(interval) => Ok(IntervalMonthDayNano::new(
-                interval.months,
-                interval.days,
-                interval
-                    .microseconds
-                    .checked_mul(1000)
-                    .ok_or_else(|| refused(out_of_range()))?,
-            )),
-            Err(error) => parse_interval_month_day_nano(text).map_err(|_| refused(error)),
+/// Texts (any text type) read by [`read`], as intervals.
+pub fn interval_values(array: &ArrayRef) -> Result<ArrayRef> {
+    let texts = cast(array, &DataType::Utf8)?;
+    let texts = texts.as_string::<i32>();
+    let mut out = IntervalMonthDayNanoBuilder::with_capacity(texts.len());
+    for text in texts.iter() {
+        match text {
+            Some(text) => out.append_value(read(text)?),
+            None => out.append_null(),
         }
     }
+    Ok(Arc::new(out.finish()))
 }
 
-impl ScalarUDFImpl for IntervalIn {
-    fn name(&self) -> &str {
-        "interval"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    /// The name of the cast it replaces: its operand's.
-    fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        Ok(super::cast_column_name(args, self.name()))
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(INTERVAL)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let nullable = args.arg_fields.iter().any(|f| f.is_nullable());
-        Ok(Arc::new(Field::new(self.name(), INTERVAL, nullable)))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        super::convert_values(&args.args, self.name(), Self::convert)
+/// `text` as [`parse`] reads it, else as Arrow's parser does, else PostgreSQL's error.
+fn read(text: &str) -> Result<IntervalMonthDayNano> {
+    let refused = |e: SluiceError| DataFusionError::External(Box::new(e));
+    match parse(text) {
+        Ok(interval) => Ok(IntervalMonthDayNano::new(
+            interval.months,
+            interval.days,
+            interval
+                .microseconds
+                .checked_mul(1000)
+                .ok_or_else(|| refused(out_of_range()))?,
+        )),
+        Err(error) => parse_interval_month_day_nano(text).map_err(|_| refused(error)),
     }
 }
 

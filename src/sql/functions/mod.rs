@@ -62,27 +62,38 @@ macro_rules! same_as_inner_aggregate {
     };
 }
 
+pub mod age;
 pub mod bytea;
+pub mod cast_function;
 pub mod checked_sum;
 pub mod date_arithmetic;
 pub mod expandarray;
+pub mod extract;
+pub mod float_arithmetic;
 pub mod float_extremes;
 pub mod integers;
 pub mod interval_arithmetic;
+pub mod interval_comparison;
 pub mod interval_input;
 pub mod json;
 pub mod like_escape;
 pub mod numeric_rounding;
 pub mod postgres;
 pub mod quote;
+pub mod real_operands;
 pub mod serial;
 pub mod settings;
 pub mod sign;
 pub mod signed_ranks;
+pub mod similar_to;
 pub mod size_pretty;
 pub mod subscripts;
 pub mod text_casts;
+pub mod text_input;
+pub mod timestamp_input;
 pub mod to_char;
+pub mod to_timestamp;
+pub mod zone_abbreviations;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -170,6 +181,11 @@ pub const VERIFIED: &[&str] = &[
     "array_ndims",
 ];
 
+/// PostgreSQL functions Sluice implements itself where DataFusion has none or another
+/// (`EXTRACT`'s planned form, `age`, `to_timestamp(seconds)`), audited against
+/// PostgreSQL as [`VERIFIED`] ones are.
+pub const OWN: &[&str] = &[extract::EXTRACT, "age", "to_timestamp"];
+
 /// DataFusion functions that PostgreSQL does not have, accepted because their results
 /// cannot be mistaken for a PostgreSQL function's: `arrow_typeof` names a value's Arrow
 /// type (where PostgreSQL has `pg_typeof`). The audit checks that PostgreSQL lacks them.
@@ -183,10 +199,6 @@ pub const SYNTAX: &[&str] = &["get_field"];
 /// refused with this sentence; the audit test checks that each is refused.
 pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("to_date", "uses chrono's format patterns, not PostgreSQL's"),
-    (
-        "to_timestamp",
-        "parses text with chrono's rules and returns a timestamp without time zone, where PostgreSQL's returns timestamptz",
-    ),
     (
         "gcd",
         "computes integer arguments as bigint, so gcd(-2147483648, -2147483648) is 2147483648 where PostgreSQL fails with 22003",
@@ -359,6 +371,22 @@ pub fn convert_values(
         _ => Err(DataFusionError::Internal(format!(
             "{name} takes one argument"
         ))),
+    }
+}
+
+/// The arguments' values, row by row, through `convert`: when every argument is a
+/// scalar, one row and a scalar answer (so a call over constants folds to a
+/// constant); else an array. [`convert_values`] for any number of arguments.
+pub fn convert_rows(
+    args: &[ColumnarValue],
+    convert: impl Fn(&[ArrayRef]) -> DfResult<ArrayRef>,
+) -> DfResult<ColumnarValue> {
+    let scalars = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let values = convert(&ColumnarValue::values_to_arrays(args)?)?;
+    if scalars {
+        ScalarValue::try_from_array(&values, 0).map(ColumnarValue::Scalar)
+    } else {
+        Ok(ColumnarValue::Array(values))
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, AsArray, Decimal128Array, Float64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type};
-use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -61,17 +61,7 @@ impl ScalarUDFImpl for Sign {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [argument] = args.args.as_slice() else {
-            return Err(DataFusionError::Internal("sign takes one argument".into()));
-        };
-        let values = argument.to_array(args.number_rows)?;
-        let signs = signs(&values)?;
-        Ok(match argument {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&signs, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(signs),
-        })
+        super::convert_values(&args.args, self.name(), signs)
     }
 }
 

@@ -7,9 +7,11 @@
 //! a `bytea` its raw bytes. PostgreSQL writes a value as its type's output function
 //! does — what clients receive in text format: `1000`, `2024-06-01 10:00:00`,
 //! `1 day 02:00:00`, `{1,2}`, `\x0102`. The analyzer rule [`install`]s replaces those
-//! casts by [`PgText`], which writes values as the server's text format does
-//! ([`crate::sql::text_format`]). Casts of other types (integers, `numeric`, dates,
-//! booleans, text) already agree and stay DataFusion's.
+//! casts by a function that writes values as the server's text format does
+//! ([`crate::sql::text_format`]), dates included (Arrow writes years before 1 AD and
+//! after 9999 as `-0043-03-15` and `+12000-01-01`, PostgreSQL `0044-03-15 BC` and
+//! `12000-01-01`). Casts of other types (integers, `numeric`, booleans, text) already
+//! agree and stay DataFusion's.
 //!
 //! Floats are written with the shortest digits that read back to the same value, as
 //! under PostgreSQL's default `extra_float_digits` (1): a view's value must not depend
@@ -19,17 +21,14 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, StringArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::datatypes::{Field, FieldRef};
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction};
-use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::{Expr, ExprSchemable};
 use datafusion::prelude::SessionContext;
 
-use crate::catalog::postgres::regtypes::ExpressionRule;
+use super::cast_function::CastFunction;
+use crate::catalog::postgres::regtypes::{ExpressionRule, is_text};
 use crate::sql::text_format;
 
 /// `extra_float_digits` of the text casts: PostgreSQL's default (shortest exact).
@@ -43,7 +42,7 @@ pub fn install(context: &SessionContext) {
     }));
 }
 
-/// `expr` with [`PgText`] for a cast to text whose operand Arrow writes otherwise.
+/// `expr` with a text output function for a cast to text whose operand Arrow writes otherwise.
 fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let Expr::Cast(Cast {
         expr: operand,
@@ -52,10 +51,7 @@ fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     else {
         return Ok(Transformed::no(expr));
     };
-    let to_text = matches!(
-        field.data_type(),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    );
+    let to_text = is_text(field.data_type());
     // Catalog columns of PostgreSQL's own types (`int2vector`, `oidvector`: marked
     // with metadata) have output functions of their own.
     let Ok((_, source)) = operand.to_field(schema) else {
@@ -70,7 +66,7 @@ fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         return Ok(Transformed::no(expr));
     }
     let text = Expr::ScalarFunction(ScalarFunction::new_udf(
-        Arc::new(PgText::udf()),
+        Arc::new(CastFunction::udf("text", DataType::Utf8, texts)),
         vec![(**operand).clone()],
     ));
     Ok(Transformed::yes(match field.data_type() {
@@ -86,6 +82,7 @@ fn written_otherwise(data_type: &DataType) -> bool {
         DataType::Float32
         | DataType::Float64
         | DataType::Timestamp(..)
+        | DataType::Date32
         | DataType::Time32(_)
         | DataType::Time64(_)
         | DataType::Interval(_)
@@ -106,59 +103,17 @@ fn written(data_type: &DataType) -> bool {
                 | DataType::Utf8
                 | DataType::LargeUtf8
                 | DataType::Utf8View
-                | DataType::Date32
                 | DataType::Decimal128(..)
                 | DataType::Decimal256(..)
         )
 }
 
-/// A value as text, as PostgreSQL's output function for its type writes it.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PgText {
-    signature: Signature,
-}
-
-impl PgText {
-    fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(PgText {
-            signature: Signature::any(1, Volatility::Immutable),
-        })
-    }
-
-    fn texts(array: &dyn Array) -> Result<ArrayRef> {
-        let texts = (0..array.len())
-            .map(|row| text_format::value_text(array, row, EXTRA_FLOAT_DIGITS))
-            .collect::<Result<StringArray, _>>()?;
-        Ok(Arc::new(texts))
-    }
-}
-
-impl ScalarUDFImpl for PgText {
-    fn name(&self) -> &str {
-        "text"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    /// The name of the cast it replaces: its operand's.
-    fn schema_name(&self, args: &[Expr]) -> Result<String> {
-        Ok(super::cast_column_name(args, self.name()))
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let nullable = args.arg_fields.iter().any(|f| f.is_nullable());
-        Ok(Arc::new(Field::new(self.name(), DataType::Utf8, nullable)))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        super::convert_values(&args.args, self.name(), |array| Self::texts(array.as_ref()))
-    }
+/// Values as text, as PostgreSQL's output function for their type writes them.
+fn texts(array: &ArrayRef) -> Result<ArrayRef> {
+    let texts = (0..array.len())
+        .map(|row| text_format::value_text(array.as_ref(), row, EXTRA_FLOAT_DIGITS))
+        .collect::<Result<StringArray, _>>()?;
+    Ok(Arc::new(texts))
 }
 
 #[cfg(test)]
@@ -174,14 +129,14 @@ mod tests {
             Some(vec![]),
             None,
         ]);
-        let texts = PgText::texts(&lists).unwrap();
-        let texts = texts.as_string::<i32>();
-        assert_eq!(texts.value(0), "{1,NULL,-3}");
-        assert_eq!(texts.value(1), "{}");
-        assert!(texts.is_null(2));
+        let written = texts(&(Arc::new(lists) as ArrayRef)).unwrap();
+        let written = written.as_string::<i32>();
+        assert_eq!(written.value(0), "{1,NULL,-3}");
+        assert_eq!(written.value(1), "{}");
+        assert!(written.is_null(2));
         let bytes = BinaryArray::from(vec![&[0x0a_u8, 0xff][..], &[][..]]);
-        let texts = PgText::texts(&bytes).unwrap();
-        assert_eq!(texts.as_string::<i32>().value(0), "\\x0aff");
-        assert_eq!(texts.as_string::<i32>().value(1), "\\x");
+        let written = texts(&(Arc::new(bytes) as ArrayRef)).unwrap();
+        assert_eq!(written.as_string::<i32>().value(0), "\\x0aff");
+        assert_eq!(written.as_string::<i32>().value(1), "\\x");
     }
 }

@@ -446,7 +446,8 @@ impl ScalarUDFImpl for RegIn {
     }
 }
 
-fn is_text(data_type: &DataType) -> bool {
+/// Whether values of `data_type` are text (`text`, `varchar`: any of Arrow's strings).
+pub fn is_text(data_type: &DataType) -> bool {
     matches!(
         data_type,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
