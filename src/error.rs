@@ -65,6 +65,8 @@ pub mod sqlstate {
     pub const INVALID_FUNCTION_DEFINITION: &str = "42P13";
     pub const WRONG_OBJECT_TYPE: &str = "42809";
     pub const INVALID_CATALOG_NAME: &str = "3D000";
+    pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
+    pub const DUPLICATE_PREPARED_STATEMENT: &str = "42P05";
 
     /// Every code above.
     const ALL: &[&str] = &[
@@ -110,6 +112,8 @@ pub mod sqlstate {
         DUPLICATE_FUNCTION,
         INVALID_FUNCTION_DEFINITION,
         WRONG_OBJECT_TYPE,
+        INVALID_SQL_STATEMENT_NAME,
+        DUPLICATE_PREPARED_STATEMENT,
     ];
 
     /// The constant for `code`, when it is one of the codes above (a code read back
@@ -259,6 +263,9 @@ fn datafusion_message(e: &DataFusionError) -> String {
 /// DataFusion messages that PostgreSQL words otherwise (or that name DataFusion's
 /// internals), in PostgreSQL's words.
 fn postgres_wording(m: &str) -> Option<String> {
+    if let Some(operator) = missing_operator(m) {
+        return Some(format!("operator does not exist: {operator}"));
+    }
     // A function's own refusal of its argument types, inside DataFusion's wording.
     if let Some((_, refusal)) = m.split_once("coercion failed with: ") {
         let refusal = ["External error: ", "Error during planning: "]
@@ -343,6 +350,66 @@ fn integer_overflow(m: &str) -> Option<String> {
     let (array, _) = m.split_once("Array overflow")?;
     let name = postgres_type_name(array).filter(|name| is_integer(name))?;
     Some(format!("{name} out of range"))
+}
+
+/// DataFusion's refusal of an operator for its operands' types (`Cannot coerce
+/// arithmetic expression Int64 + Boolean to valid types`, `Cannot infer common
+/// argument type for comparison operation ...`, `Cannot get result type for temporal
+/// operation ...`) as PostgreSQL words the operator it lacks: `bigint + boolean`.
+fn missing_operator(m: &str) -> Option<String> {
+    let operation = [
+        "Cannot coerce arithmetic expression ",
+        "Cannot infer common argument type for comparison operation ",
+        "Cannot get result type for temporal operation ",
+    ]
+    .iter()
+    .find_map(|prefix| m.split_once(prefix).map(|(_, rest)| rest))?;
+    let (left, rest) = arrow_type_prefix(operation)?;
+    let (operator, rest) = rest.trim_start().split_once(' ')?;
+    let (right, _) = arrow_type_prefix(rest.trim_start())?;
+    Some(format!(
+        "{} {operator} {}",
+        operand_type_name(left)?,
+        operand_type_name(right)?
+    ))
+}
+
+/// The Arrow type name `text` starts with (`Timestamp(ns, "+00:00")`: a name and its
+/// parenthesized parameters), and the text after it.
+fn arrow_type_prefix(text: &str) -> Option<(&str, &str)> {
+    let name_end = text
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(text.len());
+    if name_end == 0 {
+        return None;
+    }
+    if !text[name_end..].starts_with('(') {
+        return Some(text.split_at(name_end));
+    }
+    let mut depth = 0;
+    for (i, c) in text.char_indices().skip(name_end) {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 1 => return Some(text.split_at(i + 1)),
+            ')' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// PostgreSQL's name for the type of an operand DataFusion names `arrow_type`.
+fn operand_type_name(arrow_type: &str) -> Option<&'static str> {
+    Some(match arrow_type {
+        "Utf8" | "Utf8View" | "LargeUtf8" => "text",
+        "Binary" | "BinaryView" | "LargeBinary" => "bytea",
+        "Null" => "unknown",
+        t if t.starts_with("Interval") => "interval",
+        // With a zone: `Timestamp(ns, "+00:00")`.
+        t if t.starts_with("Timestamp(") && t.contains(',') => "timestamp with time zone",
+        t if t.starts_with("Timestamp(") => "timestamp without time zone",
+        t => postgres_type_name(t)?,
+    })
 }
 
 /// Whether PostgreSQL's type `name` is an integer type.
@@ -499,6 +566,9 @@ fn message_sqlstate(m: &str) -> Option<&'static str> {
 /// thing that tells them apart, so this is where that knowledge lives.
 fn plan_sqlstate(m: &str) -> &'static str {
     use sqlstate::*;
+    if missing_operator(m).is_some() {
+        return UNDEFINED_FUNCTION;
+    }
     let m = m.to_ascii_lowercase();
     if m.contains("not yet supported") || m.contains("not yet implemented") {
         FEATURE_NOT_SUPPORTED
@@ -581,14 +651,44 @@ mod tests {
         let cases = [
             ("table 'sluice.public.nope' not found", "42P01"),
             ("Invalid function 'nope'", "42883"),
-            (
-                "Cannot coerce arithmetic expression Boolean + Int64",
-                "42804",
-            ),
+            ("Cannot coerce the types Boolean and Int64", "42804"),
         ];
         for (message, code) in cases {
             let err = SluiceError::from(DataFusionError::Plan(message.into()));
             assert_eq!(err.sqlstate(), code, "{message}");
+        }
+    }
+
+    /// PostgreSQL 15's words (`42883`) for an operator its operands' types lack.
+    #[test]
+    fn missing_operators_are_worded_as_postgres() {
+        let cases = [
+            (
+                "Cannot coerce arithmetic expression Int64 + Boolean to valid types",
+                "operator does not exist: bigint + boolean",
+            ),
+            (
+                "Cannot infer common argument type for comparison operation Int32 = Boolean",
+                "operator does not exist: integer = boolean",
+            ),
+            (
+                "Cannot coerce arithmetic expression Timestamp(ns, \"+00:00\") - Int64 to valid \
+                 types",
+                "operator does not exist: timestamp with time zone - bigint",
+            ),
+            (
+                "Cannot get result type for temporal operation Date32 * Int64: Invalid argument \
+                 error: Invalid date arithmetic operation: Date32 * Interval(MonthDayNano)",
+                "operator does not exist: date * bigint",
+            ),
+            (
+                "Cannot coerce arithmetic expression Utf8View - Decimal128(38, 10) to valid types",
+                "operator does not exist: text - numeric",
+            ),
+        ];
+        for (message, words) in cases {
+            let err = SluiceError::from(DataFusionError::Plan(message.into()));
+            assert_eq!((err.sqlstate(), err.to_string().as_str()), ("42883", words));
         }
     }
 

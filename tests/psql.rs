@@ -397,3 +397,85 @@ fn with_view_definition_collapsed(output: &str) -> String {
     }
     lines.join("\n")
 }
+
+/// `PREPARE`, `EXECUTE` and `DEALLOCATE` answer from psql as on PostgreSQL 15: queries,
+/// `VALUES`, `INSERT`, `UPDATE` and `DELETE` with declared and inferred parameter
+/// types, values read as the parameter's type (`'2'` as an integer, text as a
+/// timestamp), and the errors' SQLSTATEs (a missing statement, a name prepared twice,
+/// the wrong number of values, a statement that cannot be prepared). Every statement
+/// is its own `-c`, in one session, and psql goes on after an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_answer_as_with_postgres() {
+    let script = [
+        "CREATE TABLE pt (id INT PRIMARY KEY, name TEXT, at TIMESTAMP, amount NUMERIC(10,2))",
+        "INSERT INTO pt VALUES (1, 'a', '2024-01-01 10:00', 1.50), (2, 'b', '2024-01-02', 2.25)",
+        "PREPARE by_id(int) AS SELECT id, name FROM pt WHERE id = $1",
+        "EXECUTE by_id(1)",
+        "EXECUTE by_id('2')",
+        "PREPARE since AS SELECT name, amount * 2 FROM pt WHERE at >= $1 ORDER BY id",
+        "EXECUTE since('2024-01-01 12:00')",
+        "PREPARE ins(int, text, timestamp, numeric) AS INSERT INTO pt VALUES ($1, $2, $3, $4)",
+        "EXECUTE ins(3, 'c', '2024-01-03 00:00', 3.333)",
+        "EXECUTE ins(4, NULL, NULL, 1 + 1)",
+        "SELECT * FROM pt ORDER BY id",
+        "PREPARE plus(int) AS SELECT $1 + 1",
+        "EXECUTE plus(41)",
+        "PREPARE echo AS SELECT $1",
+        "EXECUTE echo('x')",
+        "PREPARE by_id AS SELECT 1",
+        "EXECUTE nope",
+        "EXECUTE by_id",
+        "EXECUTE by_id(1, 2)",
+        "DEALLOCATE by_id",
+        "EXECUTE by_id(1)",
+        "DEALLOCATE by_id",
+        "PREPARE rename(int) AS UPDATE pt SET name = 'z' WHERE id = $1",
+        "EXECUTE rename(2)",
+        "PREPARE trim_rows AS DELETE FROM pt WHERE id > 2",
+        "EXECUTE trim_rows",
+        "SELECT * FROM pt ORDER BY id",
+        "PREPARE ddl AS CREATE TABLE x (a int)",
+        "DEALLOCATE PREPARE ALL",
+        "EXECUTE trim_rows",
+        "PREPARE \"Mixed\" AS VALUES (1, 'x')",
+        "EXECUTE \"Mixed\"",
+        "EXECUTE mixed",
+        "DISCARD ALL",
+        "EXECUTE \"Mixed\"",
+    ];
+    let mut args = vec!["-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=verbose"];
+    for statement in script {
+        args.extend(["-c", statement]);
+    }
+    let sluice = TestServer::start().await;
+    let (_, ours, our_errors) = run_psql(&sluice, &args).await;
+    let postgres = common::postgres::Postgres::start();
+    let (_, theirs, their_errors) = postgres_psql(postgres.port, &args).await;
+    assert_eq!(
+        ours, theirs,
+        "Sluice printed\n{ours}\nPostgreSQL printed\n{theirs}"
+    );
+    let codes = |errors: &str| -> Vec<String> {
+        errors
+            .lines()
+            .filter_map(|line| line.strip_prefix("ERROR:  "))
+            .map(|rest| rest.chars().take(5).collect())
+            .collect()
+    };
+    assert_eq!(
+        codes(&our_errors),
+        codes(&their_errors),
+        "Sluice:\n{our_errors}\nPostgreSQL:\n{their_errors}"
+    );
+    assert_eq!(codes(&our_errors).len(), 10, "{our_errors}");
+
+    // Through the extended protocol too, where EXECUTE's columns are described first.
+    let client = sluice.client().await;
+    client
+        .batch_execute("PREPARE names_of(int) AS SELECT name FROM pt WHERE id <= $1 ORDER BY id")
+        .await
+        .unwrap();
+    let rows = client.query("EXECUTE names_of(2)", &[]).await.unwrap();
+    let names: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    assert_eq!(names, ["a", "z"]);
+}

@@ -205,6 +205,33 @@ async fn both(sluice: &Client, postgres: &Client, sql: &str) {
     postgres.batch_execute(sql).await.unwrap();
 }
 
+/// Creates materialized view `name` as `query` in Sluice, applies `changes` to both
+/// servers, and checks that the view (once flushed) holds what PostgreSQL computes
+/// for `query`, both ordered by `order_by` (empty for one row).
+async fn assert_view_follows_changes(
+    sluice: &Client,
+    postgres: &Client,
+    (name, query): (&str, &str),
+    changes: &str,
+    order_by: &str,
+) {
+    sluice
+        .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {query}"))
+        .await
+        .unwrap();
+    both(sluice, postgres, changes).await;
+    sluice.batch_execute("FLUSH").await.unwrap();
+    assert_eq!(
+        text_rows(sluice, &format!("SELECT * FROM {name} {order_by}"))
+            .await
+            .unwrap(),
+        text_rows(postgres, &format!("{query} {order_by}"))
+            .await
+            .unwrap(),
+        "{name} after {changes}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_output_matches_postgres() {
     let servers = Both::start(TABLE).await;
@@ -985,23 +1012,16 @@ async fn extract_and_interval_comparisons_answer_as_postgres() {
                 count(*) FILTER (WHERE ended - started > planned) AS late, \
                 sum(extract(epoch from ended - started)) AS seconds, \
                 max(extract(dow from started)) AS dow FROM trips GROUP BY kind";
-    sluice
-        .batch_execute(&format!("CREATE MATERIALIZED VIEW by_kind AS {view}"))
-        .await
-        .unwrap();
-    let changes = "DELETE FROM trips WHERE id = 1;
-                   UPDATE trips SET planned = '31 days' WHERE id = 4;
-                   INSERT INTO trips VALUES (6, 'a', '2024-03-01', '2024-03-03 01:00', NULL, '2 days');";
-    both(sluice, postgres, changes).await;
-    sluice.batch_execute("FLUSH").await.unwrap();
-    assert_eq!(
-        text_rows(sluice, "SELECT * FROM by_kind ORDER BY kind")
-            .await
-            .unwrap(),
-        text_rows(postgres, &format!("{view} ORDER BY kind"))
-            .await
-            .unwrap()
-    );
+    assert_view_follows_changes(
+        sluice,
+        postgres,
+        ("by_kind", view),
+        "DELETE FROM trips WHERE id = 1;
+         UPDATE trips SET planned = '31 days' WHERE id = 4;
+         INSERT INTO trips VALUES (6, 'a', '2024-03-01', '2024-03-03 01:00', NULL, '2 days');",
+        "ORDER BY kind",
+    )
+    .await;
 }
 
 /// A `real` meeting an integer or `numeric` is compared and computed as a `double
@@ -1044,21 +1064,14 @@ async fn real_operands_answer_as_postgres() {
     let view = "SELECT count(*) FILTER (WHERE r = 1.1) AS exact, \
                 count(*) FILTER (WHERE r > 1.1) AS above, sum(r * 2) AS doubled, \
                 max(sqrt(abs(r))) AS root FROM sensors";
-    sluice
-        .batch_execute(&format!("CREATE MATERIALIZED VIEW reals AS {view}"))
-        .await
-        .unwrap();
-    both(
+    assert_view_follows_changes(
         sluice,
         postgres,
+        ("reals", view),
         "DELETE FROM sensors WHERE id = 3; INSERT INTO sensors VALUES (6, 1.1, 2), (7, 9.5, 1);",
+        "",
     )
     .await;
-    sluice.batch_execute("FLUSH").await.unwrap();
-    assert_eq!(
-        text_rows(sluice, "SELECT * FROM reals").await.unwrap(),
-        text_rows(postgres, view).await.unwrap()
-    );
 }
 
 /// `SIMILAR TO` matches the whole text with PostgreSQL's SQL regular expressions
@@ -1086,19 +1099,12 @@ async fn similar_to_answers_as_postgres() {
     .await;
     let view = "SELECT count(*) FILTER (WHERE s SIMILAR TO 'a%') AS starts_with_a, \
                 count(*) FILTER (WHERE s SIMILAR TO p) AS own_pattern FROM names";
-    sluice
-        .batch_execute(&format!("CREATE MATERIALIZED VIEW similar AS {view}"))
-        .await
-        .unwrap();
-    both(
+    assert_view_follows_changes(
         sluice,
         postgres,
+        ("similar", view),
         "DELETE FROM names WHERE id = 1; INSERT INTO names VALUES (10, 'azz', 'a_z');",
+        "",
     )
     .await;
-    sluice.batch_execute("FLUSH").await.unwrap();
-    assert_eq!(
-        text_rows(sluice, "SELECT * FROM similar").await.unwrap(),
-        text_rows(postgres, view).await.unwrap()
-    );
 }

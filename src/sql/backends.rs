@@ -31,6 +31,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::interrupt::{Interrupt, Reason};
 use super::parser::SqlStatement;
+use super::prepared_statements::{StoredStatement, does_not_exist};
 use super::subscribe::Subscription;
 use crate::error::{Result, SluiceError, sqlstate};
 
@@ -58,6 +59,8 @@ struct Session {
     slot: Arc<Semaphore>,
     /// Open subscription cursors, by name (see [`super::cursors::CursorStatement`]).
     cursors: HashMap<String, Cursor>,
+    /// Statements of `PREPARE`, by name.
+    prepared_statements: HashMap<String, Arc<StoredStatement>>,
 }
 
 /// An open subscription cursor; a `FETCH` holds it while it waits.
@@ -99,6 +102,7 @@ impl Backends {
                 running: HashMap::new(),
                 slot: Arc::new(Semaphore::new(1)),
                 cursors: HashMap::new(),
+                prepared_statements: HashMap::new(),
             },
         );
         Backend {
@@ -167,6 +171,59 @@ impl Backends {
             None => Vec::new(),
         };
         !closed.is_empty() || name.is_none()
+    }
+
+    /// Keeps `statement` as session `pid`'s prepared statement `name` (`42P05` when the
+    /// session has one of that name).
+    pub fn add_prepared_statement(
+        &self,
+        pid: i32,
+        name: &str,
+        statement: Arc<StoredStatement>,
+    ) -> Result<()> {
+        let mut sessions = self.sessions();
+        let session = sessions
+            .get_mut(&pid)
+            .ok_or_else(|| SluiceError::Internal(format!("no session {pid}")))?;
+        if session.prepared_statements.contains_key(name) {
+            return Err(SluiceError::coded(
+                sqlstate::DUPLICATE_PREPARED_STATEMENT,
+                format!("prepared statement \"{name}\" already exists"),
+            ));
+        }
+        session
+            .prepared_statements
+            .insert(name.to_string(), statement);
+        Ok(())
+    }
+
+    /// Session `pid`'s prepared statement `name`.
+    pub fn prepared_statement(&self, pid: i32, name: &str) -> Option<Arc<StoredStatement>> {
+        self.sessions()
+            .get(&pid)?
+            .prepared_statements
+            .get(name)
+            .cloned()
+    }
+
+    /// Forgets session `pid`'s prepared statement `name`, or all of them (`None`);
+    /// `26000` when there is none of that name.
+    pub fn deallocate(&self, pid: i32, name: Option<&str>) -> Result<()> {
+        let mut sessions = self.sessions();
+        let Some(session) = sessions.get_mut(&pid) else {
+            return Ok(());
+        };
+        match name {
+            Some(name) => session
+                .prepared_statements
+                .remove(name)
+                .map(drop)
+                .ok_or_else(|| does_not_exist(name)),
+            None => {
+                session.prepared_statements.clear();
+                Ok(())
+            }
+        }
     }
 
     /// Starts a statement of session `pid`: see [`Backend::start_statement`].
@@ -333,6 +390,10 @@ const USER_PRIVILEGE_FUNCTIONS: [&str; 4] = [
 pub fn bind_session(statement: &mut SqlStatement, pid: i32, user: &str) {
     if let SqlStatement::Cursor(cursor) = statement {
         cursor.pid = pid;
+        return;
+    }
+    if let SqlStatement::PreparedStatement(prepared) = statement {
+        prepared.pid = pid;
         return;
     }
     let SqlStatement::Standard(statement) = statement else {

@@ -33,6 +33,7 @@ pub mod models;
 pub mod names;
 pub mod over_reach;
 pub mod parser;
+pub mod prepared_statements;
 pub mod privileges;
 pub mod roles;
 pub mod scalar_subqueries;
@@ -67,7 +68,8 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    CreateTable, CreateView, Expr as SqlExpr, ObjectName, ObjectType, Set, Statement, Value,
+    CreateTable, CreateView, DiscardObject, Expr as SqlExpr, ObjectName, ObjectType, Set,
+    Statement, Value,
 };
 
 pub use parser::SqlStatement;
@@ -135,6 +137,24 @@ pub enum Command {
     Role(Box<roles::RoleStatement>),
     /// `CREATE [OR REPLACE] FUNCTION`, `DROP FUNCTION`.
     Function(Box<sql_functions::FunctionStatement>),
+    /// `PREPARE`: keeps the planned statement as session `pid`'s `name`.
+    Prepare {
+        pid: i32,
+        name: String,
+        statement: Arc<prepared_statements::StoredStatement>,
+    },
+    /// `EXECUTE`: runs a prepared statement with the parameters' values (the one row
+    /// of a query, `None` without parameters).
+    Execute {
+        statement: Arc<prepared_statements::StoredStatement>,
+        values: Option<Box<Statement>>,
+    },
+    /// `DEALLOCATE name | ALL`, `DISCARD ALL` (`name` `None`), answered with `tag`.
+    Deallocate {
+        pid: i32,
+        name: Option<String>,
+        tag: &'static str,
+    },
 }
 
 /// What executing a statement produced.
@@ -235,6 +255,11 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             };
             return Ok(Prepared::Command(Command::Cursor(cursor, schema)));
         }
+        SqlStatement::PreparedStatement(statement) => {
+            return Ok(Prepared::Command(
+                prepared_statements::prepare(db, *statement).await?,
+            ));
+        }
         SqlStatement::Standard(statement) => *statement,
     };
     Ok(match statement {
@@ -320,7 +345,16 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             ));
         }
         Statement::Rollback { .. } => Prepared::Command(Command::Acknowledge("ROLLBACK")),
-        Statement::Discard { .. } => Prepared::Command(Command::Acknowledge("DISCARD ALL")),
+        // Nothing to discard: Sluice caches no plans and has no temporary objects or
+        // sequences (DISCARD ALL is a prepared statement's, it forgets them).
+        Statement::Discard { object_type } => {
+            Prepared::Command(Command::Acknowledge(match object_type {
+                DiscardObject::ALL => "DISCARD ALL",
+                DiscardObject::PLANS => "DISCARD PLANS",
+                DiscardObject::SEQUENCES => "DISCARD SEQUENCES",
+                DiscardObject::TEMP => "DISCARD TEMP",
+            }))
+        }
         statement @ Statement::Query(_) => {
             let plan = plan_statement(db, statement).await?;
             Prepared::Plan(column_origins::with_column_origins(db.catalog(), plan)?)
@@ -473,6 +507,7 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
             Some(show::create_schema())
         }
         Prepared::Command(Command::Cursor(_, schema)) => schema.clone(),
+        Prepared::Command(Command::Execute { statement, .. }) => result_schema(&statement.prepared),
         Prepared::Command(_) => None,
     }
 }
@@ -483,6 +518,7 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
 pub fn is_write(prepared: &Prepared) -> bool {
     match prepared {
         Prepared::Plan(plan) => matches!(plan, LogicalPlan::Dml(_)),
+        Prepared::Command(Command::Execute { statement, .. }) => is_write(&statement.prepared),
         Prepared::Command(command) => matches!(
             command,
             Command::CreateTable(_)
@@ -651,6 +687,31 @@ async fn execute_command(
         Command::Acknowledge(tag) => Ok(Output::Done { tag, rows: None }),
         Command::Function(statement) => {
             run_to_completion(async move { sql_functions::execute(&db, &statement).await }).await
+        }
+        Command::Prepare {
+            pid,
+            name,
+            statement,
+        } => {
+            db.backends()
+                .add_prepared_statement(pid, &name, statement)?;
+            Ok(Output::Done {
+                tag: "PREPARE",
+                rows: None,
+            })
+        }
+        Command::Execute { statement, values } => {
+            let params = match values {
+                Some(values) => {
+                    Some(prepared_statements::evaluate(&db, &statement, *values).await?)
+                }
+                None => None,
+            };
+            Box::pin(execute(&db, &statement.prepared, params, vars, interrupt)).await
+        }
+        Command::Deallocate { pid, name, tag } => {
+            db.backends().deallocate(pid, name.as_deref())?;
+            Ok(Output::Done { tag, rows: None })
         }
         Command::Role(statement) => {
             let current = privileges::session_role(vars).map(str::to_string);

@@ -245,6 +245,12 @@ impl SqlParser {
                         mark_emit_on_window_close(view);
                     }
                 }
+                if let Some(op) = super::prepared_statements::op_of(&statement, rewrite)? {
+                    out.push(SqlStatement::PreparedStatement(Box::new(
+                        super::prepared_statements::PreparedStatementOp { pid: 0, op },
+                    )));
+                    continue;
+                }
                 rewrite(&mut statement)?;
                 out.push(SqlStatement::Standard(Box::new(statement)));
             }
@@ -797,6 +803,8 @@ pub enum SqlStatement {
     Cursor(Box<super::cursors::CursorStatement>),
     /// `CREATE | ALTER | DROP ROLE | USER`, `GRANT`, `REVOKE`.
     Role(Box<super::roles::RoleStatement>),
+    /// `PREPARE`, `EXECUTE`, `DEALLOCATE`, `DISCARD ALL`.
+    PreparedStatement(Box<super::prepared_statements::PreparedStatementOp>),
 }
 
 /// A token and its byte range in the statement text.

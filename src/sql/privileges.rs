@@ -220,6 +220,10 @@ fn check_command(db: &Database, role: &str, command: &Command) -> Result<()> {
         | Command::ShowCreateSink(_)
         | Command::Set { .. }
         | Command::Show { .. }
-        | Command::Acknowledge(_) => Ok(()),
+        | Command::Acknowledge(_)
+        // A prepared statement's privileges are checked when it runs.
+        | Command::Prepare { .. }
+        | Command::Execute { .. }
+        | Command::Deallocate { .. } => Ok(()),
     }
 }

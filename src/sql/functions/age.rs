@@ -181,12 +181,10 @@ fn age_of(a: i64, b: i64) -> Option<IntervalMonthDayNano> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::functions::timestamp_input::{Kind, read_timestamp};
 
     fn micros(text: &str) -> i64 {
-        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
-            .unwrap()
-            .and_utc()
-            .timestamp_micros()
+        read_timestamp(text, Kind::Timestamp).unwrap()
     }
 
     fn age(a: &str, b: &str) -> String {
@@ -227,7 +225,7 @@ mod tests {
                 "1 mon 01:00:00",
             ),
             (
-                "-0043-03-15 00:00:00",
+                "0044-03-15 00:00:00 BC",
                 "2024-01-01 00:00:00",
                 "-2066 years -9 mons -17 days",
             ),
