@@ -365,6 +365,9 @@ fn new_context(
         Arc::new(crate::sql::functions::float_arithmetic::FloatArithmetic),
     )?;
     context.register_udf(crate::sql::functions::age::age());
+    for function in crate::sql::functions::justify::functions() {
+        context.register_udf(function);
+    }
     context.register_udf(crate::sql::functions::to_timestamp::to_timestamp());
     context.register_udf(crate::sql::functions::quote::quote_literal());
     context.register_udf(crate::sql::functions::size_pretty::pg_size_pretty());

@@ -301,6 +301,30 @@ const CALLS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "justify_hours",
+        &[
+            "justify_hours(INTERVAL '13 hours' * k)",
+            "justify_hours(INTERVAL '2 days' - INTERVAL '13 hours' * k)",
+            "justify_hours(ts - TIMESTAMP '2000-01-01 12:00')",
+        ],
+    ),
+    (
+        "justify_days",
+        &[
+            "justify_days(INTERVAL '11 days' * k)",
+            "justify_days(INTERVAL '1 month' - INTERVAL '11 days' * k)",
+            "justify_days(INTERVAL '-1 month 1 hour' + INTERVAL '9 days' * k)",
+        ],
+    ),
+    (
+        "justify_interval",
+        &[
+            "justify_interval(INTERVAL '1 month' - INTERVAL '17 hours' * k)",
+            "justify_interval(INTERVAL '-1 month' + INTERVAL '170 hours' * k)",
+            "justify_interval(ts - TIMESTAMP '2000-01-01 12:00')",
+        ],
+    ),
+    (
         "to_timestamp",
         &[
             "to_timestamp(x)",

@@ -1108,3 +1108,36 @@ async fn similar_to_answers_as_postgres() {
     )
     .await;
 }
+
+/// `trim([LEADING | TRAILING | BOTH] FROM s)`, which names no characters, trims spaces
+/// as in PostgreSQL (the SQL parser refused it), in queries and a view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trim_without_characters_answers_as_postgres() {
+    let servers = Both::start(
+        "CREATE TABLE padded (id INT PRIMARY KEY, s TEXT);
+         INSERT INTO padded VALUES (1, '  a  '), (2, NULL), (3, 'b '), (4, 'xx');",
+    )
+    .await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    assert_same_answers(
+        sluice,
+        postgres,
+        &[
+            "id, trim(LEADING FROM s) || '|', trim(TRAILING FROM s) || '|', \
+             trim(BOTH FROM s) || '|', trim(FROM s) || '|', trim(LEADING 'x' FROM s) \
+             FROM padded ORDER BY id",
+        ],
+    )
+    .await;
+    assert_view_follows_changes(
+        sluice,
+        postgres,
+        (
+            "trimmed",
+            "SELECT id, trim(LEADING FROM s) AS s FROM padded",
+        ),
+        "DELETE FROM padded WHERE id = 1; INSERT INTO padded VALUES (5, '  c');",
+        "ORDER BY id",
+    )
+    .await;
+}

@@ -229,6 +229,7 @@ impl SqlParser {
                 _ => (text, None),
             };
             let text = super::flink_windows::rewrite_flink_windows(&text)?;
+            let text = super::functions::trim_from::name_default_characters(&text)?;
             let statements = self.parse_standard(&text)?;
             statements.iter().try_for_each(complexity::check_nesting)?;
             for mut statement in statements {

@@ -76,6 +76,7 @@ pub mod interval_arithmetic;
 pub mod interval_comparison;
 pub mod interval_input;
 pub mod json;
+pub mod justify;
 pub mod like_escape;
 pub mod numeric_rounding;
 pub mod postgres;
@@ -93,6 +94,7 @@ pub mod text_input;
 pub mod timestamp_input;
 pub mod to_char;
 pub mod to_timestamp;
+pub mod trim_from;
 pub mod zone_abbreviations;
 
 use std::any::{Any, TypeId};
@@ -182,9 +184,16 @@ pub const VERIFIED: &[&str] = &[
 ];
 
 /// PostgreSQL functions Sluice implements itself where DataFusion has none or another
-/// (`EXTRACT`'s planned form, `age`, `to_timestamp(seconds)`), audited against
-/// PostgreSQL as [`VERIFIED`] ones are.
-pub const OWN: &[&str] = &[extract::EXTRACT, "age", "to_timestamp"];
+/// (`EXTRACT`'s planned form, `age`, `to_timestamp(seconds)`, `justify_*`), audited
+/// against PostgreSQL as [`VERIFIED`] ones are.
+pub const OWN: &[&str] = &[
+    extract::EXTRACT,
+    "age",
+    "to_timestamp",
+    "justify_hours",
+    "justify_days",
+    "justify_interval",
+];
 
 /// DataFusion functions that PostgreSQL does not have, accepted because their results
 /// cannot be mistaken for a PostgreSQL function's: `arrow_typeof` names a value's Arrow
