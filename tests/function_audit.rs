@@ -306,12 +306,14 @@ const CALLS: &[(&str, &[&str])] = &[
             "justify_hours(INTERVAL '13 hours' * k)",
             "justify_hours(INTERVAL '2 days' - INTERVAL '13 hours' * k)",
             "justify_hours(ts - TIMESTAMP '2000-01-01 12:00')",
+            "justify_hours('1 day 27:00:00')",
         ],
     ),
     (
         "justify_days",
         &[
             "justify_days(INTERVAL '11 days' * k)",
+            "justify_days('-1 mons +35 days')",
             "justify_days(INTERVAL '1 month' - INTERVAL '11 days' * k)",
             "justify_days(INTERVAL '-1 month 1 hour' + INTERVAL '9 days' * k)",
         ],

@@ -1,15 +1,17 @@
 //! SQL prepared statements, as in PostgreSQL: `PREPARE name [(type, ...)] AS
-//! statement` plans a `SELECT`, `VALUES`, `INSERT`, `UPDATE` or `DELETE` once;
+//! statement` keeps a `SELECT`, `VALUES`, `INSERT`, `UPDATE` or `DELETE`;
 //! `EXECUTE name [(value, ...)]` runs it with its parameters (`$1`, `$2`, ...) bound
 //! to the values, each cast to its parameter's type; `DEALLOCATE [PREPARE] name | ALL`
 //! (and `DISCARD ALL`) forgets it. A session's prepared statements are its own, kept
 //! with the session ([`super::backends::Backends`]) until it ends.
 //!
-//! The body is planned as the extended protocol's `Parse` plans a statement: each
-//! parameter takes the type the statement gives it (`WHERE id = $1`). `EXECUTE` reads
-//! each value as the parameter's declared type (`PREPARE q(timestamp)`), else as that
-//! type, else as `text`, then converts it to the type the statement expects.
-//! Privileges are checked when the statement runs, as PostgreSQL checks them.
+//! The body is planned at `PREPARE`, for its errors, and again at each `EXECUTE`, for
+//! the relations as they are then, as the extended protocol's `Parse` plans a
+//! statement: each parameter takes the type the statement gives it (`WHERE id = $1`).
+//! `EXECUTE` reads each value as the parameter's declared type (`PREPARE
+//! q(timestamp)`), else as that type, else as `text`, then converts it to the type the
+//! statement expects. Privileges are checked when the statement runs, as PostgreSQL
+//! checks them.
 
 use std::sync::Arc;
 
@@ -51,6 +53,11 @@ pub enum Op {
 /// A statement `PREPARE` planned, ready for `EXECUTE`.
 #[derive(Debug)]
 pub struct StoredStatement {
+    /// The body and the declared types, as written: `EXECUTE` plans them again, so
+    /// that it reads the relations as they are then, as PostgreSQL's re-planning does
+    /// (a table dropped since is `42P01`), not as they were at `PREPARE`.
+    body: Statement,
+    types: Vec<SqlDataType>,
     pub prepared: Prepared,
     pub parameters: Vec<Parameter>,
 }
@@ -129,10 +136,11 @@ pub async fn prepare(db: &Database, statement: PreparedStatementOp) -> Result<Co
             name,
         },
         Op::Execute { name, values } => {
-            let statement = db
+            let stored = db
                 .backends()
                 .prepared_statement(pid, &name)
                 .ok_or_else(|| does_not_exist(&name))?;
+            let statement = Arc::new(plan(stored.types.clone(), stored.body.clone(), db).await?);
             if values.len() != statement.parameters.len() {
                 return Err(SluiceError::coded(
                     sqlstate::SYNTAX_ERROR,
@@ -198,7 +206,7 @@ async fn plan(
     }
     let prepared = Box::pin(super::prepare(
         db,
-        SqlStatement::Standard(Box::new(statement)),
+        SqlStatement::Standard(Box::new(statement.clone())),
     ))
     .await?;
     let inferred = super::parameter_types(&prepared)?;
@@ -218,6 +226,8 @@ async fn plan(
         })
         .collect();
     Ok(StoredStatement {
+        body: statement,
+        types,
         prepared,
         parameters,
     })

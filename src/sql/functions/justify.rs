@@ -1,9 +1,9 @@
 //! `justify_hours`, `justify_days` and `justify_interval` as PostgreSQL 15's
 //! (`interval.c`): whole days of an interval's time become days, whole 30-day months
 //! of its days become months, and the parts are then given one sign where they had
-//! two (`justify_hours(interval '-1 day 25 hours')` is `01:00:00`). A result beyond an
-//! interval's range fails with `22008 interval out of range`. DataFusion has none of
-//! them.
+//! two (`justify_hours(interval '-1 day 25 hours')` is `01:00:00`). Text is read as an
+//! interval (PostgreSQL reads an untyped literal so). A result beyond an interval's
+//! range fails with `22008 interval out of range`. DataFusion has none of them.
 
 use std::sync::Arc;
 
@@ -80,7 +80,14 @@ impl ScalarUDFImpl for Justify {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types {
-            [DataType::Interval(_) | DataType::Null] => Ok(vec![INTERVAL]),
+            // Text as PostgreSQL reads an untyped literal there: as an interval.
+            [
+                DataType::Interval(_)
+                | DataType::Null
+                | DataType::Utf8
+                | DataType::Utf8View
+                | DataType::LargeUtf8,
+            ] => Ok(vec![INTERVAL]),
             _ => Err(DataFusionError::External(Box::new(SluiceError::coded(
                 sqlstate::UNDEFINED_FUNCTION,
                 format!(
