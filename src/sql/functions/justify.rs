@@ -88,18 +88,7 @@ impl ScalarUDFImpl for Justify {
                 | DataType::Utf8View
                 | DataType::LargeUtf8,
             ] => Ok(vec![INTERVAL]),
-            _ => Err(DataFusionError::External(Box::new(SluiceError::coded(
-                sqlstate::UNDEFINED_FUNCTION,
-                format!(
-                    "function {}({}) does not exist",
-                    self.part.name(),
-                    arg_types
-                        .iter()
-                        .map(crate::sql::types::sql_name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )))),
+            _ => Err(super::no_such_function(self.part.name(), arg_types)),
         }
     }
 

@@ -351,12 +351,12 @@ pub fn first_call<T>(
 }
 
 /// The planning error for a call no overload of function `name` takes, naming the
-/// argument types as PostgreSQL does (`function f(Int64, Utf8) does not exist`).
+/// argument types as PostgreSQL does (`function f(bigint, text) does not exist`).
 pub fn no_such_function(
     name: &str,
     arg_types: &[datafusion::arrow::datatypes::DataType],
 ) -> datafusion::error::DataFusionError {
-    let types: Vec<String> = arg_types.iter().map(ToString::to_string).collect();
+    let types: Vec<String> = arg_types.iter().map(crate::sql::types::sql_name).collect();
     datafusion::error::DataFusionError::Plan(format!(
         "function {name}({}) does not exist",
         types.join(", ")
