@@ -25,6 +25,7 @@ pub mod sqlstate {
     pub const AMBIGUOUS_COLUMN: &str = "42702";
     pub const DATATYPE_MISMATCH: &str = "42804";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
     pub const INVALID_DATETIME_FORMAT: &str = "22007";
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const DIVISION_BY_ZERO: &str = "22012";
@@ -327,10 +328,16 @@ fn schema_message(e: &SchemaError) -> String {
 fn arrow_message(e: &ArrowError) -> String {
     match e {
         ArrowError::DivideByZero => "division by zero".to_string(),
+        ArrowError::CastError(m) if m.contains("Overflowing on") => {
+            "numeric field overflow".to_string()
+        }
         ArrowError::CastError(m) | ArrowError::ParseError(m) => match string_cast_failure(m) {
             Some((_, message)) => message,
             None => format!("invalid input syntax: {}", first_line(m)),
         },
+        ArrowError::ArithmeticOverflow(m) if numeric_overflow(m) => {
+            "value overflows numeric format".to_string()
+        }
         ArrowError::ArithmeticOverflow(m) => format!("value out of range: {}", first_line(m)),
         ArrowError::ComputeError(m) => integer_overflow(m).unwrap_or_else(|| first_line(m)),
         ArrowError::InvalidArgumentError(m) if decimal_overflow(m) => {
@@ -433,6 +440,18 @@ fn postgres_type_name(arrow_type: &str) -> Option<&'static str> {
         t if t.starts_with("Time64(") => "time",
         _ => return None,
     })
+}
+
+/// Whether `m` is Arrow's overflow of arithmetic on two plain numbers: decimals'
+/// (integers' overflows are checked and worded before Arrow sees them), PostgreSQL's
+/// `value overflows numeric format`.
+fn numeric_overflow(m: &str) -> bool {
+    let Some(operation) = m.strip_prefix("Overflow happened on: ") else {
+        return false;
+    };
+    operation
+        .split([' ', '+', '-', '*', '/'])
+        .all(|operand| operand.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
 /// Whether `m` is Arrow's refusal of a value too large for a decimal's precision
@@ -776,6 +795,21 @@ mod tests {
         ));
         assert_eq!(
             (numeric.sqlstate(), numeric.to_string()),
+            ("22003", "numeric field overflow".into())
+        );
+        let product = SluiceError::from(ArrowError::ArithmeticOverflow(
+            "Overflow happened on: 1000000000000000000000000000000 * 10000000000000000000000"
+                .into(),
+        ));
+        assert_eq!(
+            (product.sqlstate(), product.to_string()),
+            ("22003", "value overflows numeric format".into())
+        );
+        let too_wide = SluiceError::from(ArrowError::CastError(
+            "Cannot cast to Decimal256(76, 10). Overflowing on 1000000".into(),
+        ));
+        assert_eq!(
+            (too_wide.sqlstate(), too_wide.to_string()),
             ("22003", "numeric field overflow".into())
         );
         // Anything else keeps Arrow's words under a PostgreSQL prefix.

@@ -59,18 +59,33 @@ pub fn shift(value: i128, places: i8, rounding: Rounding) -> Option<i128> {
 /// [`round_half_away`] of a 256-bit decimal, `None` when the result does not fit 128
 /// bits.
 pub fn round_half_away_256(value: i256, scale: i8) -> Option<i128> {
-    let power = i256::from_i128(10).checked_pow(u32::from(scale.unsigned_abs()))?;
-    if scale <= 0 {
-        return value.checked_mul(power)?.to_i128();
+    shift_256(value, scale, Rounding::HalfAwayFromZero)?.to_i128()
+}
+
+/// [`shift`] of a 256-bit decimal's unscaled digits.
+pub fn shift_256(value: i256, places: i8, rounding: Rounding) -> Option<i256> {
+    let power = i256::from_i128(10).checked_pow(u32::from(places.unsigned_abs()));
+    if places <= 0 {
+        return value.checked_mul(power?);
     }
-    let (quotient, remainder) = (value.checked_div(power)?, value.checked_rem(power)?);
-    let twice = remainder.checked_abs()?.checked_mul(i256::from_i128(2))?;
-    let step = if twice >= power {
-        value.signum()
-    } else {
-        i256::ZERO
+    let Some(power) = power else {
+        // 10^77 and beyond do not fit: every value is less than half of them.
+        let step = match rounding {
+            Rounding::Down if value < i256::ZERO => i256::MINUS_ONE,
+            Rounding::Up if value > i256::ZERO => i256::ONE,
+            _ => i256::ZERO,
+        };
+        return Some(step);
     };
-    quotient.checked_add(step)?.to_i128()
+    let (quotient, remainder) = (value.checked_div(power)?, value.checked_rem(power)?);
+    let half_or_more = remainder.checked_abs()?.checked_mul(i256::from_i128(2))? >= power;
+    let step = match rounding {
+        Rounding::HalfAwayFromZero if half_or_more => value.signum(),
+        Rounding::Down if remainder < i256::ZERO => i256::MINUS_ONE,
+        Rounding::Up if remainder > i256::ZERO => i256::ONE,
+        _ => i256::ZERO,
+    };
+    quotient.checked_add(step)
 }
 
 /// `values` (exact numbers as `i128`: integers, or a decimal's unscaled digits) as an
@@ -173,6 +188,14 @@ mod tests {
         assert_eq!(shift(i128::MAX, 60, HalfAwayFromZero), Some(0));
         assert_eq!(shift(i128::MIN, 60, Down), Some(-1));
         assert_eq!(shift(5, 39, Up), Some(1));
+        let wide = |v: i128| i256::from_i128(v);
+        for (value, rounding, expected) in cases {
+            assert_eq!(shift_256(wide(value), 1, rounding), Some(wide(expected)));
+        }
+        assert_eq!(shift_256(wide(7), -2, Up), Some(wide(700)));
+        assert_eq!(shift_256(i256::MAX, -1, Down), None);
+        assert_eq!(shift_256(wide(-1), 77, Down), Some(wide(-1)));
+        assert_eq!(shift_256(i256::MAX, 77, HalfAwayFromZero), Some(wide(0)));
     }
 
     #[test]

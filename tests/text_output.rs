@@ -1141,3 +1141,120 @@ async fn trim_without_characters_answers_as_postgres() {
     )
     .await;
 }
+
+/// A `numeric` in its binary form, as the server sent it (or is to receive it).
+#[derive(Debug, PartialEq)]
+struct NumericBytes(Vec<u8>);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for NumericBytes {
+    fn from_sql(
+        _: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(NumericBytes(raw.to_vec()))
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        *ty == tokio_postgres::types::Type::NUMERIC
+    }
+}
+
+impl tokio_postgres::types::ToSql for NumericBytes {
+    fn to_sql(
+        &self,
+        _: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.0);
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        *ty == tokio_postgres::types::Type::NUMERIC
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// The binary form of the first column of each row of `sql`.
+async fn binary_numerics(client: &Client, sql: &str) -> Vec<NumericBytes> {
+    let rows = client.query(sql, &[]).await.unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+/// An unconstrained `NUMERIC` holds 66 digits before the point: products and sums of
+/// products past 38 digits answer as PostgreSQL's (they overflowed), in queries and
+/// views, in text and binary results and from binary parameters; a result past 76
+/// digits overflows with PostgreSQL's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_numerics_answer_as_postgres() {
+    let servers = Both::start(
+        "CREATE TABLE line (id INT PRIMARY KEY, qty NUMERIC(30,4), price NUMERIC);
+         INSERT INTO line VALUES (1, 12345678901234567890.1234, 98765432109876543210.5),
+           (2, -3.5, 2.25), (3, 99999999999999999999.9999, 99999999999999999999999999999.99);",
+    )
+    .await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    let queries = [
+        "id, round(qty * price, 5) FROM line ORDER BY id",
+        "round(sum(qty * price), 2), round(sum(price), 2), max(price)::numeric(76,2), \
+         min(qty * price)::numeric(76,4) FROM line",
+        "id, trunc(price), ceil(price), floor(-price), sign(-price), round(price, -3), \
+         abs(-price)::numeric(76,2) FROM line ORDER BY id",
+        "round(123456789012345678901234567890.5::numeric * 1000000000000, 1)",
+        "'123456789012345678901234567890.125'::numeric(40,2)",
+    ];
+    assert_same_answers(sluice, postgres, &queries).await;
+    for sql in [
+        "SELECT round(qty * price, 5) FROM line ORDER BY id",
+        "SELECT round(sum(qty * price), 3) FROM line",
+        "SELECT 1234567890123456789012345678901234567890.5::numeric(45,1)",
+        "SELECT qty FROM line ORDER BY id",
+    ] {
+        assert_eq!(
+            binary_numerics(sluice, sql).await,
+            binary_numerics(postgres, sql).await,
+            "{sql} in binary"
+        );
+    }
+    // PostgreSQL's own binary form of a 40-digit value, as a parameter to both.
+    let [wide] = &binary_numerics(
+        postgres,
+        "SELECT 9876543210987654321098765432109876543.21::numeric",
+    )
+    .await[..] else {
+        panic!("one value");
+    };
+    for client in [sluice, postgres] {
+        client
+            .execute(
+                "INSERT INTO line VALUES (4, 1.5, $1)",
+                &[&NumericBytes(wide.0.clone())],
+            )
+            .await
+            .unwrap();
+    }
+    assert_same_answers(sluice, postgres, &queries[..3]).await;
+    assert_view_follows_changes(
+        sluice,
+        postgres,
+        (
+            "line_totals",
+            "SELECT id % 2 AS odd, round(sum(qty * price), 4) AS total, \
+             round(avg(price), 2) AS mean, max(price)::numeric(76,2) AS top, count(*) AS n \
+             FROM line GROUP BY id % 2",
+        ),
+        "INSERT INTO line VALUES (5, 7, 123456789012345678901234567890123.5);
+         UPDATE line SET price = price * 1000 WHERE id = 1;
+         DELETE FROM line WHERE id = 2;",
+        "ORDER BY odd",
+    )
+    .await;
+    let error = sluice
+        .simple_query("SELECT 1e40::numeric * 1e40::numeric")
+        .await
+        .unwrap_err();
+    assert_eq!(common::sqlstate(&error), "22003");
+    let message = error.as_db_error().map(|e| e.message().to_string());
+    assert_eq!(message.as_deref(), Some("value overflows numeric format"));
+}

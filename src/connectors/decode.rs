@@ -18,20 +18,22 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal256Array, Int64Array, RecordBatch,
+};
 use datafusion::arrow::compute::kernels::zip::zip;
 use datafusion::arrow::compute::{
     CastOptions, cast_with_options, filter_record_batch, is_not_null,
 };
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Decimal256Type, Field, Int64Type, Schema, SchemaRef, TimeUnit,
+    DataType, Decimal128Type, Decimal256Type, Field, Int64Type, Schema, SchemaRef, TimeUnit, i256,
 };
 use datafusion::arrow::util::display::array_value_to_string;
 
 use rayon::prelude::*;
 
 use crate::error::{Result, SluiceError};
-use crate::numeric::{exact_array, round_half_away, round_half_away_256};
+use crate::numeric::{Rounding, exact_array, round_half_away, round_half_away_256, shift_256};
 
 /// Below this many payloads a batch is decoded on the reader's thread alone.
 const PARALLEL_DECODE_MIN: usize = 2048;
@@ -82,6 +84,10 @@ fn wire_type(declared: &DataType) -> DataType {
             DataType::Decimal128(precision + 1, scale + 1)
         }
         DataType::Decimal128(precision, scale) => DataType::Decimal256(precision + 1, scale + 1),
+        // At 76 digits, the extra decimal place takes an integer digit's room.
+        DataType::Decimal256(precision, scale) => {
+            DataType::Decimal256((precision + 1).min(76), scale + 1)
+        }
         other => other.clone(),
     }
 }
@@ -307,7 +313,8 @@ impl Decoder {
                 declared @ (DataType::Int16
                 | DataType::Int32
                 | DataType::Int64
-                | DataType::Decimal128(..)) => {
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)) => {
                     let (out, out_of_range) = rounded(column, declared)?;
                     for row in out_of_range {
                         let text = array_value_to_string(column, row)?;
@@ -366,6 +373,26 @@ fn trim_line(payload: &[u8]) -> &[u8] {
 /// which are NULL in the result.
 fn rounded(wire: &ArrayRef, declared: &DataType) -> Result<(ArrayRef, Vec<usize>)> {
     let mut out_of_range = Vec::new();
+    if let DataType::Decimal256(precision, _) = *declared {
+        let limit = i256::from_i128(10).checked_pow(u32::from(precision));
+        let array: Decimal256Array = wire
+            .as_primitive::<Decimal256Type>()
+            .iter()
+            .enumerate()
+            .map(|(row, value)| {
+                let rounded = shift_256(value?, 1, Rounding::HalfAwayFromZero)
+                    .filter(|v| limit.is_none_or(|limit| v.wrapping_abs() < limit));
+                if rounded.is_none() {
+                    out_of_range.push(row);
+                }
+                rounded
+            })
+            .collect();
+        return Ok((
+            Arc::new(array.with_data_type(declared.clone())),
+            out_of_range,
+        ));
+    }
     let array = match wire.data_type() {
         DataType::Decimal128(..) => exact_array(
             wire.as_primitive::<Decimal128Type>()
@@ -486,6 +513,33 @@ mod tests {
         assert_eq!(at.value(0), 1_704_067_201_000_000);
         assert_eq!(at.value(1), 1_704_067_202_000_000);
         assert!(decoded.batch.column(1).is_null(1));
+    }
+
+    /// An unconstrained `NUMERIC` reads 65 digits before the point from a message (the
+    /// 66th's room holds the decimal place that rounds).
+    #[test]
+    fn unconstrained_numerics_read_wide_values() {
+        let numeric = crate::sql::types::DEFAULT_NUMERIC;
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "n",
+            DataType::Decimal256(numeric.0, numeric.1),
+            true,
+        )]));
+        let wide = format!("{}.123456789012345", "9".repeat(50));
+        let json = [
+            format!(r#"{{"n": {wide}}}"#),
+            r#"{"n": -0.00000000005}"#.to_string(),
+            format!(r#"{{"n": 1{}}}"#, "0".repeat(66)),
+        ];
+        let payloads: Vec<&[u8]> = json.iter().map(|t| t.as_bytes()).collect();
+        let decoded = Decoder::new(Encoding::Json, schema)
+            .decode(&payloads)
+            .unwrap();
+        let rows: Vec<usize> = decoded.errors.iter().map(|(row, _)| *row).collect();
+        assert_eq!(rows, vec![2], "{:?}", decoded.errors);
+        let text = |row: usize| array_value_to_string(decoded.batch.column(0), row).unwrap();
+        assert_eq!(text(0), format!("{}.1234567890", "9".repeat(50)));
+        assert_eq!(text(1), "-0.0000000001");
     }
 
     #[test]

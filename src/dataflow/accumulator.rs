@@ -30,8 +30,10 @@
 //! ([`AggregateSignature::listed_output`]): the first one, or all of them in order.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::compute::{SortOptions, cast};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type};
+use datafusion::arrow::compute::{CastOptions, SortOptions, cast, cast_with_options};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Decimal256Type, Float64Type, Int64Type, i256,
+};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::scalar::ScalarValue;
@@ -108,7 +110,11 @@ impl AggregateKind {
         match self {
             AggregateKind::Avg => input_type.is_integer(),
             kind if kind.is_spread() => {
-                input_type.is_integer() || matches!(input_type, DataType::Decimal128(..))
+                input_type.is_integer()
+                    || matches!(
+                        input_type,
+                        DataType::Decimal128(..) | DataType::Decimal256(..)
+                    )
             }
             _ => false,
         }
@@ -120,7 +126,13 @@ impl AggregateKind {
 enum Numeric {
     Integer,
     Float,
-    Decimal { scale: i8 },
+    Decimal {
+        scale: i8,
+    },
+    /// A 256-bit decimal (an unconstrained `NUMERIC`), summed in 256 bits.
+    WideDecimal {
+        scale: i8,
+    },
 }
 
 /// The fixed description of one aggregate: function, input and output types.
@@ -154,6 +166,7 @@ impl AggregateSignature {
                 t if t.is_integer() => Numeric::Integer,
                 t if t.is_floating() => Numeric::Float,
                 DataType::Decimal128(_, scale) => Numeric::Decimal { scale: *scale },
+                DataType::Decimal256(_, scale) => Numeric::WideDecimal { scale: *scale },
                 other => {
                     return Err(SluiceError::not_supported(format!(
                         "{kind:?} over {other} is not supported in materialized views"
@@ -162,9 +175,13 @@ impl AggregateSignature {
             }),
             // Kept exactly, so that deleting rows gives back PostgreSQL's value; a float
             // sum of squares would lose digits to cancellation as rows come and go.
+            // 256-bit decimals are read as 128-bit ones: the sum of squares of values
+            // past 19 digits fails (22003) either way.
             kind if kind.is_spread() => Some(match input_type {
                 t if t.is_integer() => Numeric::Integer,
-                DataType::Decimal128(_, scale) => Numeric::Decimal { scale: *scale },
+                DataType::Decimal128(_, scale) | DataType::Decimal256(_, scale) => {
+                    Numeric::Decimal { scale: *scale }
+                }
                 other => {
                     return Err(SluiceError::not_supported(format!(
                         "{kind:?} over {other} is not supported in materialized views: it cannot \
@@ -294,6 +311,10 @@ impl AggregateSignature {
             },
             AggregateKind::Sum | AggregateKind::Avg => match self.numeric {
                 Some(Numeric::Float) => Accumulator::FloatSum(FloatSum::default()),
+                Some(Numeric::WideDecimal { .. }) => Accumulator::WideSum {
+                    sum: i256::ZERO,
+                    n: 0,
+                },
                 _ => Accumulator::ExactSum { sum: 0, n: 0 },
             },
         }
@@ -330,6 +351,13 @@ impl AggregateSignature {
             Accumulator::ExactSum { .. } => {
                 let sum = i128::from_le_bytes(take(bytes)?);
                 Accumulator::ExactSum {
+                    sum,
+                    n: take_i64(bytes)?,
+                }
+            }
+            Accumulator::WideSum { .. } => {
+                let sum = i256::from_le_bytes(take(bytes)?);
+                Accumulator::WideSum {
                     sum,
                     n: take_i64(bytes)?,
                 }
@@ -374,6 +402,17 @@ impl AggregateSignature {
             }
             (None, Some(Numeric::Float)) => {
                 PreparedInput::Numbers(cast(column, &DataType::Float64)?)
+            }
+            (None, Some(Numeric::Decimal { scale })) if self.kind.is_spread() => {
+                // Exactly, or an error where a value does not fit (never a NULL).
+                let exact = CastOptions {
+                    safe: false,
+                    ..Default::default()
+                };
+                let narrow = DataType::Decimal128(38, scale);
+                PreparedInput::Numbers(cast_with_options(column, &narrow, &exact).map_err(
+                    |_| out_of_range("value out of range: a value has more than 38 digits"),
+                )?)
             }
             (None, _) => PreparedInput::Numbers(column.clone()),
         })
@@ -468,7 +507,12 @@ impl AggregateSignature {
             (AggregateKind::CountDistinct, Accumulator::Distinct(n)) => {
                 ScalarValue::Int64(Some(*n))
             }
-            (_, Accumulator::ExactSum { n: 0, .. } | Accumulator::Truth { n: 0, .. }) => {
+            (
+                _,
+                Accumulator::ExactSum { n: 0, .. }
+                | Accumulator::WideSum { n: 0, .. }
+                | Accumulator::Truth { n: 0, .. },
+            ) => {
                 return null().map_err(SluiceError::from);
             }
             (_, Accumulator::FloatSum(f)) if f.n == 0 => {
@@ -494,6 +538,28 @@ impl AggregateSignature {
                     }
                     _ => ScalarValue::Float64(Some(*sum as f64 / *n as f64)),
                 }
+            }
+            (AggregateKind::Sum, Accumulator::WideSum { sum, .. }) => match self.numeric {
+                Some(Numeric::WideDecimal { scale }) => {
+                    ScalarValue::Decimal256(Some(*sum), 76, scale)
+                }
+                _ => return Err(SluiceError::Internal("a wide sum of no decimal".into())),
+            },
+            (AggregateKind::Avg, Accumulator::WideSum { sum, n }) => {
+                let (Some(Numeric::WideDecimal { scale }), DataType::Decimal256(p, out_scale)) =
+                    (self.numeric, &self.output_type)
+                else {
+                    return Err(SluiceError::Internal("a wide average of no decimal".into()));
+                };
+                let overflow = || out_of_range("numeric field overflow");
+                let shift = i256::from_i128(10)
+                    .checked_pow(u32::try_from(out_scale - scale).unwrap_or(0))
+                    .ok_or_else(overflow)?;
+                let scaled = sum.checked_mul(shift).ok_or_else(overflow)?;
+                let average = scaled
+                    .checked_div(i256::from_i128(i128::from(*n)))
+                    .ok_or_else(overflow)?;
+                ScalarValue::Decimal256(Some(average), *p, *out_scale)
             }
             (kind, Accumulator::Moments { n, sum, squares }) => {
                 let sample = matches!(kind, AggregateKind::VarSamp | AggregateKind::StddevSamp);
@@ -576,6 +642,8 @@ pub enum Accumulator {
     Count(i64),
     /// Exact sum (integers, or decimal unscaled values) and count of non-NULL inputs.
     ExactSum { sum: i128, n: i64 },
+    /// [`Accumulator::ExactSum`] of 256-bit decimals.
+    WideSum { sum: i256, n: i64 },
     /// Floating-point sum and count of non-NULL inputs.
     FloatSum(FloatSum),
     /// count(DISTINCT): how many distinct values the group holds (the aggregate keeps
@@ -607,6 +675,14 @@ impl Accumulator {
             (Accumulator::ExactSum { sum, n }, Some(PreparedInput::Numbers(values))) => {
                 let value = exact_value(values, row);
                 add_weighted(sum, value, weight, "sum out of range")?;
+                *n += weight;
+            }
+            (Accumulator::WideSum { sum, n }, Some(PreparedInput::Numbers(values))) => {
+                let value = values.as_primitive::<Decimal256Type>().value(row);
+                *sum = value
+                    .checked_mul(i256::from_i128(i128::from(weight)))
+                    .and_then(|v| sum.checked_add(v))
+                    .ok_or_else(|| out_of_range("value overflows numeric format"))?;
                 *n += weight;
             }
             (Accumulator::Moments { n, sum, squares }, Some(PreparedInput::Numbers(values))) => {
@@ -664,6 +740,10 @@ impl Accumulator {
                 out.extend(squares.to_le_bytes());
             }
             Accumulator::ExactSum { sum, n } => {
+                out.extend(sum.to_le_bytes());
+                out.extend(n.to_le_bytes());
+            }
+            Accumulator::WideSum { sum, n } => {
                 out.extend(sum.to_le_bytes());
                 out.extend(n.to_le_bytes());
             }

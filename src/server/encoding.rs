@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
 use arrow_pg::encoder::{Encoder, encode_value};
+use bytes::BytesMut;
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use futures::{StreamExt, stream};
@@ -13,12 +14,17 @@ use pgwire::api::portal::Format;
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
+use pgwire::types::ToSqlText;
 use pgwire::types::format::FormatOptions;
+use postgres_types::{IsNull, ToSql, to_sql_checked};
 
 use crate::catalog::postgres::regtypes::RegType;
 use crate::error::SluiceError;
 use crate::sql::Output;
 use crate::sql::text_format;
+use crate::sql::types::arrow_pg_type;
+
+use super::numeric_binary;
 
 /// The wire error for `error`, carrying its SQLSTATE.
 pub fn error_info(error: &SluiceError) -> ErrorInfo {
@@ -43,7 +49,7 @@ pub fn fields(
     format: &Format,
     options: Arc<FormatOptions>,
 ) -> PgWireResult<Vec<FieldInfo>> {
-    let fields = arrow_schema_to_pg_fields(schema, format, Some(options))?;
+    let fields = arrow_schema_to_pg_fields(&wire_schema(schema), format, Some(options))?;
     let fields: Vec<FieldInfo> = fields
         .into_iter()
         .zip(schema.fields())
@@ -65,6 +71,22 @@ pub fn fields(
         ))));
     }
     Ok(fields)
+}
+
+/// `schema` with the types arrow-pg does not know replaced by one of the same
+/// PostgreSQL type: a 256-bit decimal is a `numeric` as a 128-bit one is.
+fn wire_schema(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            field
+                .as_ref()
+                .clone()
+                .with_data_type(arrow_pg_type(field.data_type()))
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
 }
 
 fn with_origin(info: FieldInfo, field: &Field) -> FieldInfo {
@@ -141,7 +163,7 @@ fn same_wire_form(declared: &Type, value: &Type) -> bool {
 /// The Postgres type a client should bind for a parameter of Arrow type `data_type`.
 pub fn parameter_type(data_type: Option<&DataType>) -> PgWireResult<Type> {
     match data_type {
-        Some(t) => into_pg_type(t),
+        Some(t) => into_pg_type(&arrow_pg_type(t)),
         None => Ok(Type::UNKNOWN),
     }
 }
@@ -269,6 +291,17 @@ impl RowEncoder {
                         None => encode_value(&mut self.encoder, array, row, arrow_field, field)?,
                     }
                 }
+                // numeric_send's form for every width (arrow-pg's stops at 28 digits).
+                DataType::Decimal128(..) | DataType::Decimal256(..) => {
+                    let bytes = text_format::decimal(array.as_ref(), self.row)
+                        .map(|text| NumericBytes(numeric_binary::from_text(&text)));
+                    self.encoder.encode_field_with_type_and_format(
+                        &bytes,
+                        &Type::NUMERIC,
+                        FieldFormat::Binary,
+                        field.format_options(),
+                    )?
+                }
                 _ => encode_value(&mut self.encoder, array, self.row, arrow_field, field)?,
             }
         }
@@ -286,5 +319,37 @@ impl Iterator for RowEncoder {
         let row = self.encode_row();
         self.row += 1;
         Some(row)
+    }
+}
+
+/// A `numeric` in its binary form, written as it is.
+#[derive(Debug)]
+struct NumericBytes(Vec<u8>);
+
+impl ToSql for NumericBytes {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for NumericBytes {
+    fn to_sql_text(
+        &self,
+        _: &Type,
+        _: &mut BytesMut,
+        _: &FormatOptions,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Err("a numeric's binary form has no text form".into())
     }
 }

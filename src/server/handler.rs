@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arrow_pg::datatypes::df::deserialize_parameters;
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::compute::CastOptions;
 use datafusion::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -514,6 +515,58 @@ fn only_parameters(portal: &Portal<ParsedStatement>, indexes: &[usize]) -> Porta
     only
 }
 
+/// A `numeric` parameter (`bytes` in binary or text form) as a value of `decimal`,
+/// exactly at any width (arrow-pg's reader stops at 28 digits), rounded half away from
+/// zero to the type's scale as PostgreSQL's `numeric_in` rounds.
+fn read_numeric_parameter(
+    bytes: &[u8],
+    binary: bool,
+    decimal: &DataType,
+) -> PgWireResult<ScalarValue> {
+    let text = if binary {
+        crate::server::numeric_binary::to_text(bytes).map_err(|reason| {
+            wire_error(SluiceError::coded(
+                sqlstate::INVALID_BINARY_REPRESENTATION,
+                reason,
+            ))
+        })?
+    } else {
+        std::str::from_utf8(bytes)
+            .map_err(|_| {
+                wire_error(SluiceError::coded(
+                    sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                    "invalid byte sequence for encoding \"UTF8\" in a parameter",
+                ))
+            })?
+            .trim()
+            .to_string()
+    };
+    let exact = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    ScalarValue::Utf8(Some(text.clone()))
+        .cast_to_with_options(decimal, &exact)
+        .map_err(|_| {
+            // A number that is one, but too wide for the type, overflows it.
+            let error = if text.parse::<f64>().is_ok_and(f64::is_finite) {
+                SluiceError::coded(
+                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                    format!(
+                        "numeric field overflow: {text} does not fit {}",
+                        sql::types::sql_name(decimal)
+                    ),
+                )
+            } else {
+                SluiceError::coded(
+                    sqlstate::INVALID_TEXT_REPRESENTATION,
+                    format!("invalid input syntax for type numeric: \"{text}\""),
+                )
+            };
+            wire_error(error)
+        })
+}
+
 /// Parameter `index`, when Sluice reads it rather than arrow-pg: text of a type Sluice
 /// reads itself ([`sql::functions::text_input::read_text_as`]: sent in text format
 /// and declared by the client as that type, or declared as text or unknown where the
@@ -540,6 +593,16 @@ fn read_parameter_here(
             None => Ok(Some(ScalarValue::Null)),
         };
     };
+    // A value for a numeric, declared so or as the statement's description said (a
+    // binary one is numeric's form then; unknown's is its text).
+    if let (
+        None | Some(Type::NUMERIC | Type::UNKNOWN),
+        Some(decimal @ (DataType::Decimal128(..) | DataType::Decimal256(..))),
+    ) = (&declared, expected)
+    {
+        let binary = portal.parameter_format.is_binary(index) && declared != Some(Type::UNKNOWN);
+        return read_numeric_parameter(bytes, binary, decimal).map(Some);
+    }
     // In binary, text's and unknown's representation is their text.
     let text_declared = matches!(declared, Some(Type::TEXT | Type::VARCHAR | Type::UNKNOWN));
     if portal.parameter_format.is_binary(index) && !text_declared {

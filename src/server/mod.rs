@@ -20,6 +20,7 @@ pub mod connection;
 pub mod encoding;
 pub mod frames;
 pub mod handler;
+pub mod numeric_binary;
 pub mod row_limit;
 pub mod scram;
 pub mod startup;

@@ -5,7 +5,8 @@
 //! | `BOOLEAN`                             | `Boolean`                      |
 //! | `SMALLINT` / `INT` / `BIGINT`         | `Int16` / `Int32` / `Int64`    |
 //! | `REAL` / `DOUBLE PRECISION`           | `Float32` / `Float64`          |
-//! | `NUMERIC(p, s)` (`NUMERIC`: 38, 10)   | `Decimal128(p, s)`             |
+//! | `NUMERIC(p, s)`, p ≤ 38               | `Decimal128(p, s)`             |
+//! | `NUMERIC(p, s)`, p ≤ 76 (`NUMERIC`: 76, 10) | `Decimal256(p, s)`       |
 //! | `TEXT`, `VARCHAR[(n)]`                | `Utf8`                         |
 //! | `BYTEA`                               | `Binary`                       |
 //! | `DATE`                                | `Date32`                       |
@@ -23,8 +24,12 @@ use datafusion::sql::sqlparser::ast::{
 
 use crate::error::{Result, SluiceError};
 
-/// Precision and scale of an unconstrained `NUMERIC`.
-pub const DEFAULT_NUMERIC: (u8, i8) = (38, 10);
+/// Precision and scale of an unconstrained `NUMERIC`: 66 digits before the point, so
+/// that products and sums of products of ordinary amounts do not overflow (a product's
+/// scale is the sum of its operands' scales, as in PostgreSQL).
+pub const DEFAULT_NUMERIC: (u8, i8) = (76, 10);
+/// The largest precision of a `NUMERIC(p, s)` held in 128 bits; wider ones take 256.
+const NARROW_NUMERIC_PRECISION: u8 = 38;
 /// Time zone Sluice attaches to `TIMESTAMPTZ` values (they are stored as UTC instants).
 pub const UTC: &str = "+00:00";
 
@@ -102,10 +107,11 @@ fn numeric(info: &ExactNumberInfo) -> Result<DataType> {
         ExactNumberInfo::Precision(p) => (narrow(*p)?, 0),
         ExactNumberInfo::PrecisionAndScale(p, s) => (narrow(*p)?, narrow_scale(*s)?),
     };
-    if precision == 0 || precision > 38 {
+    let widest = DEFAULT_NUMERIC.0;
+    if precision == 0 || precision > widest {
         return Err(SluiceError::coded(
             crate::error::sqlstate::INVALID_PARAMETER_VALUE,
-            format!("NUMERIC precision {precision} must be between 1 and 38"),
+            format!("NUMERIC precision {precision} must be between 1 and {widest}"),
         ));
     }
     if scale < 0 || scale as u8 > precision {
@@ -114,7 +120,11 @@ fn numeric(info: &ExactNumberInfo) -> Result<DataType> {
             format!("NUMERIC scale {scale} must be between 0 and precision {precision}"),
         ));
     }
-    Ok(DataType::Decimal128(precision, scale))
+    Ok(if precision <= NARROW_NUMERIC_PRECISION {
+        DataType::Decimal128(precision, scale)
+    } else {
+        DataType::Decimal256(precision, scale)
+    })
 }
 
 fn narrow(p: u64) -> Result<u8> {
@@ -123,6 +133,22 @@ fn narrow(p: u64) -> Result<u8> {
 
 fn narrow_scale(s: i64) -> Result<i8> {
     i8::try_from(s).map_err(|_| SluiceError::not_supported(format!("NUMERIC scale {s}")))
+}
+
+/// `data_type`, or where arrow-pg does not know it (which PostgreSQL type a column or
+/// parameter has) one it knows of the same PostgreSQL type: a 256-bit decimal is a
+/// `numeric` as a 128-bit one is.
+pub fn arrow_pg_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Decimal256(_, scale) => DataType::Decimal128(NARROW_NUMERIC_PRECISION, *scale),
+        DataType::List(element) => DataType::List(Arc::new(
+            element
+                .as_ref()
+                .clone()
+                .with_data_type(arrow_pg_type(element.data_type())),
+        )),
+        other => other.clone(),
+    }
 }
 
 /// The Postgres name of a stored Arrow type, as `DESCRIBE` and error messages show it.
@@ -134,7 +160,7 @@ pub fn sql_name(data_type: &DataType) -> String {
         DataType::Int64 => "bigint".into(),
         DataType::Float32 => "real".into(),
         DataType::Float64 => "double precision".into(),
-        DataType::Decimal128(p, s) => format!("numeric({p},{s})"),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("numeric({p},{s})"),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "bytea".into(),
         DataType::Date32 => "date".into(),
@@ -178,7 +204,8 @@ mod tests {
             ("float8", DataType::Float64),
             ("double precision", DataType::Float64),
             ("numeric(10,2)", DataType::Decimal128(10, 2)),
-            ("numeric", DataType::Decimal128(38, 10)),
+            ("numeric", DataType::Decimal256(76, 10)),
+            ("numeric(40,2)", DataType::Decimal256(40, 2)),
             ("varchar(20)", DataType::Utf8),
             ("text", DataType::Utf8),
             ("bytea", DataType::Binary),
@@ -210,7 +237,7 @@ mod tests {
 
     #[test]
     fn unsupported_types_say_so() {
-        for sql in ["uuid", "json", "numeric(50,2)"] {
+        for sql in ["uuid", "json", "numeric(77,2)", "numeric(5,6)"] {
             let err = arrow_type(&parse(sql)).unwrap_err();
             assert!(
                 err.sqlstate() == "0A000" || err.sqlstate() == "22023",

@@ -307,7 +307,8 @@ fn columns_of(
 
 /// The PostgreSQL type of values of `data_type`, as the wire protocol reports it.
 pub fn type_oid(data_type: &DataType) -> i32 {
-    arrow_pg::datatypes::into_pg_type(data_type).map_or(Type::TEXT.oid(), |t| t.oid()) as i32
+    let data_type = crate::sql::types::arrow_pg_type(data_type);
+    arrow_pg::datatypes::into_pg_type(&data_type).map_or(Type::TEXT.oid(), |t| t.oid()) as i32
 }
 
 /// The columns' declared types and defaults, read from a `CREATE TABLE` statement
@@ -351,7 +352,7 @@ fn default_text(expr: &Expr, sql_type: &SqlType) -> String {
             "character varying".to_string()
         }
         other => match crate::sql::types::arrow_type(other) {
-            Ok(DataType::Decimal128(..)) => "numeric".to_string(),
+            Ok(DataType::Decimal128(..) | DataType::Decimal256(..)) => "numeric".to_string(),
             Ok(data_type) => crate::sql::types::sql_name(&data_type),
             Err(_) => return expr.to_string(),
         },

@@ -14,18 +14,22 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Decimal128Array};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef};
+use datafusion::arrow::array::{ArrayRef, AsArray, Decimal128Array, Decimal256Array};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Decimal256Type, Field, FieldRef, i256,
+};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
 };
 
 use crate::error::{SluiceError, sqlstate};
-use crate::numeric::{Rounding, shift};
+use crate::numeric::{Rounding, shift_256};
 
 /// The largest precision of a `Decimal128`.
 const MAX_PRECISION: u8 = 38;
+/// The largest precision of a `Decimal256`.
+const MAX_WIDE_PRECISION: u8 = 76;
 
 /// `inner` (DataFusion's `ceil`, `floor`, `trunc`, or Sluice's `round`) answering for
 /// `numeric` arguments as PostgreSQL's does.
@@ -47,48 +51,63 @@ struct Shape {
     places: i32,
     precision: u8,
     scale: i8,
+    /// Whether the argument and the result are 256-bit decimals.
+    wide: bool,
 }
 
 impl Shape {
-    /// The shape of a call over a `Decimal128(precision, scale)` keeping `places`
-    /// decimal places (`None`: not a call this module answers).
+    /// The shape of a call over a `Decimal128(precision, scale)` or a `Decimal256`
+    /// keeping `places` decimal places (`None`: not a call this module answers).
     fn of(argument: &DataType, places: Option<i64>) -> Option<Shape> {
-        let DataType::Decimal128(precision, from_scale) = *argument else {
-            return None;
+        let (precision, from_scale, wide) = match *argument {
+            DataType::Decimal128(precision, scale) => (precision, scale, false),
+            DataType::Decimal256(precision, scale) => (precision, scale, true),
+            _ => return None,
         };
-        // Rounding at 10^39 or beyond leaves 0 of any value (< 10^38); more than 38
-        // places is a scale a `Decimal128` cannot have.
-        let places = i32::try_from(places?.max(-39)).ok()?;
-        if places > i32::from(MAX_PRECISION) {
+        let max_precision = i32::from(if wide {
+            MAX_WIDE_PRECISION
+        } else {
+            MAX_PRECISION
+        });
+        // Rounding at 10^(max + 1) or beyond leaves 0 of any value (< 10^max); more
+        // places than the widest precision is a scale the decimal cannot have.
+        let places = i32::try_from(places?.max(-i64::from(max_precision + 1))).ok()?;
+        if places > max_precision {
             return None;
         }
         let scale = places.max(0);
         let integer_digits = i32::from(precision) - i32::from(from_scale);
-        let precision = (integer_digits + 1 + scale).clamp(1, i32::from(MAX_PRECISION));
+        let precision = (integer_digits + 1 + scale).clamp(1, max_precision);
         Some(Shape {
             from_scale,
             places,
             precision: u8::try_from(precision).ok()?,
             scale: i8::try_from(scale).ok()?,
+            wide,
         })
     }
 
     fn data_type(self) -> DataType {
-        DataType::Decimal128(self.precision, self.scale)
+        if self.wide {
+            DataType::Decimal256(self.precision, self.scale)
+        } else {
+            DataType::Decimal128(self.precision, self.scale)
+        }
     }
 
     /// `value` (of scale `from_scale`) rounded and written at the result's scale;
     /// `None` when it does not fit.
-    fn apply(self, value: i128, rounding: Rounding) -> Option<i128> {
+    fn apply(self, value: i256, rounding: Rounding) -> Option<i256> {
         let dropped = i8::try_from(i32::from(self.from_scale) - self.places).ok()?;
-        let rounded = shift(value, dropped, rounding)?;
-        if rounded == 0 {
-            return Some(0);
+        let rounded = shift_256(value, dropped, rounding)?;
+        if rounded == i256::ZERO {
+            return Some(i256::ZERO);
         }
         // Back to the result's scale: a negative `places` leaves zeros before the point.
         let zeros = i8::try_from(self.places - i32::from(self.scale)).ok()?;
-        let restored = shift(rounded, zeros, rounding)?;
-        (restored.unsigned_abs() < 10u128.pow(u32::from(self.precision))).then_some(restored)
+        let restored = shift_256(rounded, zeros, rounding)?;
+        let limit = i256::from_i128(10).checked_pow(u32::from(self.precision))?;
+        (restored.checked_abs()? < limit).then_some(restored)
     }
 }
 
@@ -175,23 +194,34 @@ impl ScalarUDFImpl for NumericRounding {
 }
 
 fn rounded(values: &ArrayRef, shape: Shape, rounding: Rounding) -> Result<ArrayRef> {
-    let values = values.as_primitive::<Decimal128Type>();
     let mut overflow = false;
-    let rounded: Decimal128Array = values
-        .iter()
-        .map(|value| {
-            let rounded = shape.apply(value?, rounding);
-            overflow |= rounded.is_none();
-            rounded
-        })
-        .collect();
+    let mut apply = |value: i256| {
+        let rounded = shape.apply(value, rounding);
+        overflow |= rounded.is_none();
+        rounded
+    };
+    let rounded: ArrayRef = if shape.wide {
+        let values = values.as_primitive::<Decimal256Type>();
+        let rounded: Decimal256Array = values.iter().map(|v| apply(v?)).collect();
+        Arc::new(rounded.with_data_type(shape.data_type()))
+    } else {
+        let values = values.as_primitive::<Decimal128Type>();
+        let rounded: Decimal128Array = values
+            .iter()
+            .map(|v| apply(i256::from_i128(v?))?.to_i128())
+            .collect();
+        Arc::new(rounded.with_data_type(shape.data_type()))
+    };
     if overflow {
         return Err(DataFusionError::External(Box::new(SluiceError::coded(
             sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
-            format!("numeric field overflow: the result needs more than {MAX_PRECISION} digits"),
+            format!(
+                "numeric field overflow: the result needs more than {} digits",
+                shape.precision
+            ),
         ))));
     }
-    Ok(Arc::new(rounded.with_data_type(shape.data_type())))
+    Ok(rounded)
 }
 
 #[cfg(test)]
@@ -199,9 +229,9 @@ mod tests {
     use super::*;
 
     /// The text of `value` (unscaled digits at `shape`'s scale).
-    fn text(value: i128, shape: Shape) -> String {
-        Decimal128Array::from(vec![value])
-            .with_data_type(shape.data_type())
+    fn text(value: i256, shape: Shape) -> String {
+        Decimal256Array::from(vec![value])
+            .with_data_type(DataType::Decimal256(shape.precision, shape.scale))
             .value_as_string(0)
     }
 
@@ -226,7 +256,7 @@ mod tests {
         ];
         for (value, (precision, scale), places, rounding, expected) in cases {
             let shape = Shape::of(&DataType::Decimal128(precision, scale), Some(places)).unwrap();
-            let result = shape.apply(value, rounding).unwrap();
+            let result = shape.apply(i256::from_i128(value), rounding).unwrap();
             assert_eq!(
                 text(result, shape),
                 expected,
@@ -239,9 +269,25 @@ mod tests {
     fn results_past_38_digits_overflow() {
         let shape = Shape::of(&DataType::Decimal128(38, 0), Some(0)).unwrap();
         assert_eq!(shape.precision, 38);
-        assert_eq!(shape.apply(7, Rounding::Up), Some(7));
+        let wide = i256::from_i128;
+        assert_eq!(shape.apply(wide(7), Rounding::Up), Some(wide(7)));
         let padded = Shape::of(&DataType::Decimal128(38, 0), Some(2)).unwrap();
-        assert_eq!(padded.apply(10i128.pow(37), Rounding::Up), None);
+        assert_eq!(padded.apply(wide(10i128.pow(37)), Rounding::Up), None);
+        let unconstrained = Shape::of(&DataType::Decimal256(76, 10), Some(0)).unwrap();
+        assert_eq!(unconstrained.data_type(), DataType::Decimal256(67, 0));
+        let big = wide(10i128.pow(37)).wrapping_mul(wide(10i128.pow(20)));
+        assert_eq!(
+            unconstrained.apply(
+                big.wrapping_add(wide(5_000_000_000)),
+                Rounding::HalfAwayFromZero
+            ),
+            Some(
+                wide(10i128.pow(37))
+                    .wrapping_mul(wide(10i128.pow(10)))
+                    .wrapping_add(wide(1))
+            )
+        );
+        assert!(Shape::of(&DataType::Decimal256(76, 10), Some(77)).is_none());
         assert!(Shape::of(&DataType::Float64, Some(0)).is_none());
         assert!(Shape::of(&DataType::Decimal128(10, 2), None).is_none());
         assert!(Shape::of(&DataType::Decimal128(10, 2), Some(39)).is_none());

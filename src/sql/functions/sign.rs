@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Decimal128Array, Float64Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Decimal256Type, Float64Type};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -40,7 +40,7 @@ impl ScalarUDFImpl for Sign {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types {
-            [t @ DataType::Decimal128(..)] => Ok(vec![t.clone()]),
+            [t @ (DataType::Decimal128(..) | DataType::Decimal256(..))] => Ok(vec![t.clone()]),
             [t] if t.is_numeric() || t.is_null() => Ok(vec![DataType::Float64]),
             _ => Err(DataFusionError::Plan(format!(
                 "function sign({}) does not exist",
@@ -55,7 +55,7 @@ impl ScalarUDFImpl for Sign {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         Ok(match arg_types {
-            [DataType::Decimal128(..)] => NUMERIC_SIGN,
+            [DataType::Decimal128(..) | DataType::Decimal256(..)] => NUMERIC_SIGN,
             _ => DataType::Float64,
         })
     }
@@ -70,6 +70,12 @@ fn signs(values: &ArrayRef) -> Result<ArrayRef> {
         DataType::Decimal128(..) => {
             let signs: Decimal128Array =
                 values.as_primitive::<Decimal128Type>().unary(i128::signum);
+            Arc::new(signs.with_data_type(NUMERIC_SIGN))
+        }
+        DataType::Decimal256(..) => {
+            let signs: Decimal128Array = values
+                .as_primitive::<Decimal256Type>()
+                .unary::<_, Decimal128Type>(|v| v.signum().as_i128());
             Arc::new(signs.with_data_type(NUMERIC_SIGN))
         }
         _ => {

@@ -208,6 +208,13 @@ impl TypePlanner for RegTypePlanner {
         if let Some(kind) = RegType::of_sql_type(sql_type) {
             return Ok(Some(Arc::new(kind.field("", true))));
         }
+        // `NUMERIC` in a cast is the type a column of that name holds (DataFusion's
+        // unconstrained one is 38 digits).
+        if let SqlType::Numeric(_) | SqlType::Decimal(_) | SqlType::Dec(_) = sql_type {
+            let data_type = crate::sql::types::arrow_type(sql_type)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            return Ok(Some(Arc::new(Field::new("", data_type, true))));
+        }
         PgOidTypePlanner.plan_type_field(sql_type)
     }
 }
