@@ -365,10 +365,12 @@ fn new_context(
         Arc::new(crate::sql::functions::float_arithmetic::FloatArithmetic),
     )?;
     context.register_udf(crate::sql::functions::age::age());
+    context.register_udf(crate::sql::functions::pg_typeof::pg_typeof());
     for function in crate::sql::functions::justify::functions() {
         context.register_udf(function);
     }
     context.register_udf(crate::sql::functions::to_timestamp::to_timestamp());
+    context.register_udf(crate::sql::functions::from_char::to_date());
     context.register_udf(crate::sql::functions::quote::quote_literal());
     context.register_udf(crate::sql::functions::size_pretty::pg_size_pretty());
     context.register_udf(crate::sql::functions::subscripts::generate_subscripts());

@@ -301,6 +301,22 @@ const CALLS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "pg_typeof",
+        &[
+            "pg_typeof(k)",
+            "pg_typeof(i * 2)",
+            "pg_typeof(n)",
+            "pg_typeof(n * n)",
+            "pg_typeof(s || p)",
+            "pg_typeof(x)",
+            "pg_typeof(ts)",
+            "pg_typeof(d)",
+            "pg_typeof(ts - ts)",
+            "pg_typeof(k > 1)",
+            "pg_typeof(pg_typeof(k))",
+        ],
+    ),
+    (
         "justify_hours",
         &[
             "justify_hours(INTERVAL '13 hours' * k)",
@@ -333,6 +349,20 @@ const CALLS: &[(&str, &[&str])] = &[
             "to_timestamp(i)",
             "to_timestamp(j)",
             "to_timestamp(n)",
+            "to_timestamp(to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US'), 'YYYY-MM-DD HH24:MI:SS.US')",
+            "to_timestamp(to_char(ts, 'FMDD Mon YYYY FMHH12:MI:SS AM'), 'DD Mon YYYY HH12:MI:SS AM')",
+            "to_timestamp(s, 'HH24:MI')",
+            "to_timestamp(p || '2024', p || 'YYYY')",
+        ],
+    ),
+    (
+        "to_date",
+        &[
+            "to_date(to_char(d, 'YYYY-MM-DD'), 'YYYY-MM-DD')",
+            "to_date(to_char(d, 'FMDay, FMDD Month YYYY'), 'Day, DD Month YYYY')",
+            "to_date(to_char(d, 'YYYYDDD'), 'YYYYDDD')",
+            "to_date(s, 'YYYY-MM-DD')",
+            "to_date(k || '-' || j, 'MM-DD')",
         ],
     ),
     (
@@ -432,7 +462,6 @@ const REFUSED_CALLS: &[(&str, &str)] = &[
     ("date_part", "date_part('second', ts)"),
     ("encode", "encode(s::bytea, 'base64')"),
     ("decode", "decode(s, 'base64')"),
-    ("to_date", "to_date('2024-01-02', 'YYYY-MM-DD')"),
     ("to_timestamp", "to_timestamp('2024-01-02 03:04:05')"),
 ];
 

@@ -1258,3 +1258,116 @@ async fn wide_numerics_answer_as_postgres() {
     let message = error.as_db_error().map(|e| e.message().to_string());
     assert_eq!(message.as_deref(), Some("value overflows numeric format"));
 }
+
+/// Text read as a `numeric` as PostgreSQL reads it: exponents, bare points, spaces, in
+/// casts and `INSERT`s; `NaN`, which PostgreSQL's `numeric` holds, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_text_answers_as_postgres() {
+    let servers = Both::start(
+        "CREATE TABLE amounts (id INT PRIMARY KEY, a NUMERIC(12,3));
+         INSERT INTO amounts VALUES (1, '2.5e3'), (2, ' -1.0005E-1 '), (3, '.5'), (4, '7.');",
+    )
+    .await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    assert_same_answers(
+        sluice,
+        postgres,
+        &[
+            "id, a FROM amounts ORDER BY id",
+            "'1e5'::numeric(10,2)",
+            "' -1.5E-3 '::numeric(10,4)",
+            "'+12.5e1'::numeric(6,1)",
+            "'1e-20'::numeric(10,2)",
+            "'abc'::numeric",
+            "'1e'::numeric",
+            "'1e5'::numeric(3,0)",
+            "'1e1000'::numeric(10,0)",
+        ],
+    )
+    .await;
+    let error = sluice
+        .simple_query("SELECT 'NaN'::numeric")
+        .await
+        .unwrap_err();
+    assert_eq!(common::sqlstate(&error), "0A000");
+}
+
+/// `to_timestamp(text, pattern)` and `to_date(text, pattern)` read as PostgreSQL's:
+/// spaces and separators, fixed and `FM` widths, names, 12-hour clocks, partial years,
+/// days of the year, Julian days, and PostgreSQL's errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn to_timestamp_and_to_date_read_patterns_as_postgres() {
+    let servers = Both::start(
+        "CREATE TABLE stamped (id INT PRIMARY KEY, t TEXT);
+         INSERT INTO stamped VALUES (1, '2024-06-01 12:02:03'), (2, '1999-12-31 23:59:59'),
+           (3, NULL), (4, '2000-02-29 00:00:00');",
+    )
+    .await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    let pairs = [
+        ("2024-06-01 12:02:03", "YYYY-MM-DD HH24:MI:SS"),
+        ("  2000    JUN", "YYYY MON"),
+        ("2000 - JUN", "YYYY-MON"),
+        ("2000JUN", "YYYY///MON"),
+        ("2000/JUN", "YYYY MON"),
+        ("2000//JUN", "YYYY/MON"),
+        ("2000/JUN", "FXYYYY MON"),
+        ("2000/JUN", "FXYYYY  MON"),
+        ("5 March 2024", "FMDD Month YYYY"),
+        ("5 march 2024", "DD Month YYYY"),
+        ("20240229", "YYYYMMDD"),
+        ("99-1-5", "YY-MM-DD"),
+        ("5-1-5", "Y-MM-DD"),
+        ("450-1-5", "YYY-MM-DD"),
+        ("2024-060", "YYYY-DDD"),
+        ("2024-366", "YYYY-DDD"),
+        ("12:30 PM", "HH:MI AM"),
+        ("12:30 a.m.", "HH12:MI P.M."),
+        ("13:00 PM", "HH:MI AM"),
+        ("1,999 12 31", "Y,YYY MM DD"),
+        ("2024-01-02 03:04:05.5", "YYYY-MM-DD HH24:MI:SS.MS"),
+        ("2024-01-02 03:04:05.12", "YYYY-MM-DD HH24:MI:SS.US"),
+        ("2024-01-02 03:04:05.123456789", "YYYY-MM-DD HH24:MI:SS.FF3"),
+        ("2451545", "J"),
+        ("2024 xii", "YYYY RM"),
+        ("21 05", "CC YY"),
+        ("21", "CC"),
+        ("2024-01-01T10:00", "YYYY-MM-DD\"T\"HH24:MI"),
+        ("2024-01-01 garbage", "YYYY-MM-DD"),
+        ("2024", "YYYY-MM-DD"),
+        ("2024-02-30", "YYYY-MM-DD"),
+        ("2024-13-01", "YYYY-MM-DD"),
+        ("2024-Foo-01", "YYYY-Mon-DD"),
+        ("202", "YYYYMMDD"),
+        ("2024-1x-01", "YYYYMMDD"),
+        ("2024 2025", "YYYY YYYY"),
+        ("060", "DDD"),
+        ("1st 2nd 2024", "DDth MMth YYYY"),
+        ("Monday 3 2024 06", "Day D YYYY MM"),
+        ("05 BC 2 3", "YYYY BC MM DD"),
+        ("100000-01-01", "YYYY-MM-DD"),
+        ("0000-03-04", "YYYY-MM-DD"),
+        ("12 30 45", "SSSS"),
+        ("4500", "SSSS"),
+        ("2024 12 w3", "YYYY MM \"w\"W"),
+    ];
+    let mut expressions = Vec::new();
+    for (text, pattern) in pairs {
+        expressions.push(format!("to_timestamp('{text}', '{pattern}')"));
+        expressions.push(format!("to_date('{text}', '{pattern}')"));
+    }
+    let expressions: Vec<&str> = expressions.iter().map(String::as_str).collect();
+    assert_same_answers(sluice, postgres, &expressions).await;
+    assert_view_follows_changes(
+        sluice,
+        postgres,
+        (
+            "parsed",
+            "SELECT id, to_timestamp(t, 'YYYY-MM-DD HH24:MI:SS') AS at, \
+             to_date(t, 'YYYY-MM-DD') AS day FROM stamped",
+        ),
+        "INSERT INTO stamped VALUES (5, '2024-02-29 13:45:59'); DELETE FROM stamped WHERE id = 2;",
+        "ORDER BY id",
+    )
+    .await;
+}

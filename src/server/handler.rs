@@ -9,7 +9,6 @@ use std::sync::Arc;
 use arrow_pg::datatypes::df::deserialize_parameters;
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, StringArray};
-use datafusion::arrow::compute::CastOptions;
 use datafusion::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -516,8 +515,8 @@ fn only_parameters(portal: &Portal<ParsedStatement>, indexes: &[usize]) -> Porta
 }
 
 /// A `numeric` parameter (`bytes` in binary or text form) as a value of `decimal`,
-/// exactly at any width (arrow-pg's reader stops at 28 digits), rounded half away from
-/// zero to the type's scale as PostgreSQL's `numeric_in` rounds.
+/// exactly at any width (arrow-pg's reader stops at 28 digits), read as PostgreSQL's
+/// `numeric_in` reads it (`1E+5`; rounded half away from zero to the type's scale).
 fn read_numeric_parameter(
     bytes: &[u8],
     binary: bool,
@@ -538,33 +537,12 @@ fn read_numeric_parameter(
                     "invalid byte sequence for encoding \"UTF8\" in a parameter",
                 ))
             })?
-            .trim()
             .to_string()
     };
-    let exact = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
-    ScalarValue::Utf8(Some(text.clone()))
-        .cast_to_with_options(decimal, &exact)
-        .map_err(|_| {
-            // A number that is one, but too wide for the type, overflows it.
-            let error = if text.parse::<f64>().is_ok_and(f64::is_finite) {
-                SluiceError::coded(
-                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
-                    format!(
-                        "numeric field overflow: {text} does not fit {}",
-                        sql::types::sql_name(decimal)
-                    ),
-                )
-            } else {
-                SluiceError::coded(
-                    sqlstate::INVALID_TEXT_REPRESENTATION,
-                    format!("invalid input syntax for type numeric: \"{text}\""),
-                )
-            };
-            wire_error(error)
-        })
+    let texts: ArrayRef = Arc::new(StringArray::from(vec![text]));
+    sql::functions::numeric_input::numeric_values(&texts, decimal)
+        .and_then(|values| ScalarValue::try_from_array(&values, 0))
+        .map_err(|e| wire_error(SluiceError::from(e)))
 }
 
 /// Parameter `index`, when Sluice reads it rather than arrow-pg: text of a type Sluice

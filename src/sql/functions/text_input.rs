@@ -1,7 +1,8 @@
 //! Text read as PostgreSQL's input functions read it, for the types whose text Arrow's
 //! cast reads otherwise: `bytea` ([`super::bytea`]: `\x0102` is two bytes), `interval`
 //! ([`super::interval_input`]: `1 day 02:00:00`), `date`, `timestamp` and
-//! `timestamptz` ([`super::timestamp_input`]: `2024-06-01 12:02`, zones).
+//! `timestamptz` ([`super::timestamp_input`]: `2024-06-01 12:02`, zones), `numeric`
+//! ([`super::numeric_input`]: `1e5`).
 //!
 //! The analyzer rule [`install`]s replaces every cast from text to one of these types —
 //! written ones, typed literals (`TIMESTAMP '…'`) and the casts `INSERT` and
@@ -21,7 +22,7 @@ use datafusion::prelude::SessionContext;
 
 use super::cast_function::CastFunction;
 use super::timestamp_input::Kind;
-use super::{bytea, interval_input, timestamp_input};
+use super::{bytea, interval_input, numeric_input, timestamp_input};
 use crate::catalog::postgres::regtypes::{ExpressionRule, is_text};
 
 /// Registers the rule.
@@ -38,6 +39,7 @@ enum Input {
     Bytea,
     Interval,
     Datetime(Kind),
+    Numeric,
 }
 
 impl Input {
@@ -48,6 +50,7 @@ impl Input {
             DataType::Date32 => Input::Datetime(Kind::Date),
             DataType::Timestamp(_, None) => Input::Datetime(Kind::Timestamp),
             DataType::Timestamp(_, Some(_)) => Input::Datetime(Kind::Timestamptz),
+            DataType::Decimal128(..) | DataType::Decimal256(..) => Input::Numeric,
             _ => return None,
         })
     }
@@ -60,6 +63,7 @@ impl Input {
             Input::Datetime(Kind::Date) => "date",
             Input::Datetime(Kind::Timestamp) => "timestamp",
             Input::Datetime(Kind::Timestamptz) => "timestamptz",
+            Input::Numeric => "numeric",
         }
     }
 
@@ -67,6 +71,7 @@ impl Input {
     /// `LargeBinary` for `bytea`, nanoseconds for a timestamp).
     fn read_as(self, texts: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
         let read = match self {
+            Input::Numeric => return numeric_input::numeric_values(texts, to),
             Input::Bytea => bytea::bytea_values(texts),
             Input::Interval => interval_input::interval_values(texts),
             Input::Datetime(kind) => timestamp_input::read_all(texts, kind),

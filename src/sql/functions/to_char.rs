@@ -25,7 +25,7 @@ use datafusion::logical_expr::{
 use crate::error::SluiceError;
 
 /// PostgreSQL's keywords (`DCH_keywords`), matched longest first.
-const KEYWORDS: &[&str] = &[
+pub(super) const KEYWORDS: &[&str] = &[
     "A.D.", "A.M.", "AD", "AM", "B.C.", "BC", "CC", "DAY", "DDD", "DD", "DY", "Day", "Dy", "D",
     "FF1", "FF2", "FF3", "FF4", "FF5", "FF6", "FX", "HH24", "HH12", "HH", "IDDD", "ID", "IW",
     "IYYY", "IYY", "IY", "I", "J", "MI", "MM", "MONTH", "MON", "MS", "Month", "Mon", "OF", "P.M.",
@@ -36,7 +36,7 @@ const KEYWORDS: &[&str] = &[
     "sssss", "ssss", "ss", "tz", "tzh", "tzm", "us", "ww", "w", "y,yyy", "yyyy", "yyy", "yy", "y",
 ];
 
-const MONTHS: [&str; 12] = [
+pub(super) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -50,7 +50,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
+pub(super) const DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",
@@ -59,14 +59,17 @@ const DAYS: [&str; 7] = [
     "Friday",
     "Saturday",
 ];
-const ROMAN: [&str; 12] = [
+pub(super) const ROMAN: [&str; 12] = [
     "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII",
 ];
 
 /// One piece of a parsed pattern.
 #[derive(Debug, Clone, PartialEq)]
-enum Piece {
+pub(super) enum Piece {
+    /// A character outside double quotes.
     Text(char),
+    /// A character inside double quotes (always literal text when reading).
+    Quoted(char),
     Field {
         keyword: &'static str,
         fill: bool,
@@ -75,7 +78,7 @@ enum Piece {
 }
 
 /// A pattern, parsed as PostgreSQL parses it (see the module docs).
-fn parse(pattern: &str) -> Vec<Piece> {
+pub(super) fn parse(pattern: &str) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut rest = pattern;
     while !rest.is_empty() {
@@ -123,11 +126,11 @@ fn parse(pattern: &str) -> Vec<Piece> {
                     '\\' => match chars.next() {
                         Some(next) => {
                             consumed += next.len_utf8();
-                            pieces.push(Piece::Text(next));
+                            pieces.push(Piece::Quoted(next));
                         }
-                        None => pieces.push(Piece::Text('\\')),
+                        None => pieces.push(Piece::Quoted('\\')),
                     },
-                    c => pieces.push(Piece::Text(c)),
+                    c => pieces.push(Piece::Quoted(c)),
                 }
             }
             rest = &rest[consumed..];
@@ -184,7 +187,7 @@ fn format(time: &NaiveDateTime, zone: Option<&str>, pieces: &[Piece]) -> String 
     let mut out = String::new();
     for piece in pieces {
         let (keyword, fill, ordinal) = match piece {
-            Piece::Text(c) => {
+            Piece::Text(c) | Piece::Quoted(c) => {
                 out.push(*c);
                 continue;
             }

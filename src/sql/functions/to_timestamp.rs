@@ -7,7 +7,8 @@
 //!
 //! Grafana's Unix-time macros (`to_timestamp($__unixEpochFrom())`) call it.
 //! DataFusion's `to_timestamp` (text with chrono's patterns, a timestamp without time
-//! zone) is replaced; `to_timestamp(text, pattern)` stays refused.
+//! zone) is replaced; `to_timestamp(text, pattern)` reads PostgreSQL's patterns
+//! ([`super::from_char`]).
 
 use std::sync::Arc;
 
@@ -49,6 +50,12 @@ impl ScalarUDFImpl for ToTimestamp {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         Ok(match arg_types {
             [t] if t.is_numeric() || t.is_null() => vec![DataType::Float64],
+            [text, pattern]
+                if super::from_char::is_text_argument(text)
+                    && super::from_char::is_text_argument(pattern) =>
+            {
+                vec![DataType::Utf8, DataType::Utf8]
+            }
             // Refused by `return_type`, whose error keeps its SQLSTATE.
             other => other.to_vec(),
         })
@@ -56,17 +63,21 @@ impl ScalarUDFImpl for ToTimestamp {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types {
-            [DataType::Float64] => Ok(timestamptz()),
-            _ => Err(DataFusionError::External(Box::new(
+            [DataType::Float64] | [DataType::Utf8, DataType::Utf8] => Ok(timestamptz()),
+            [_] => Err(DataFusionError::External(Box::new(
                 SluiceError::not_supported(
-                    "function to_timestamp() is supported with seconds since 1970 \
-                 (to_timestamp(double precision)), not with text and a pattern",
+                    "function to_timestamp() takes seconds since 1970 (double precision) or a \
+                 text and a pattern (to_timestamp(text, text))",
                 ),
             ))),
+            other => Err(super::no_such_function("to_timestamp", other)),
         }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.args.len() == 2 {
+            return super::from_char::timestamps(&args);
+        }
         super::convert_values(&args.args, self.name(), |seconds| {
             let seconds = cast(seconds, &DataType::Float64)?;
             let micros: TimestampMicrosecondArray = seconds

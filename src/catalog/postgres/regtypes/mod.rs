@@ -162,7 +162,7 @@ impl RegType {
     }
 
     /// A field of this type (nameless, as a cast's target).
-    fn field(self, name: &str, nullable: bool) -> Field {
+    pub fn field(self, name: &str, nullable: bool) -> Field {
         Field::new(name, DataType::Int32, nullable).with_metadata(HashMap::from([(
             EXTENSION_KEY.to_string(),
             self.extension_name().to_string(),
