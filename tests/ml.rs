@@ -363,7 +363,8 @@ async fn check_filtered_and_summed(c: &Client, table: &str, view: &str, toleranc
         .unwrap();
     assert_eq!(total.get::<_, i64>(0), rows.len() as i64, "{view}_total n");
     let want: f64 = rows.iter().map(|id| alone(*id)).sum();
-    match total.get::<_, Option<f64>>(1) {
+    // sum(real) is a real, as in PostgreSQL.
+    match total.get::<_, Option<f32>>(1).map(f64::from) {
         Some(got) => assert!(
             (got - want).abs() <= tolerance * rows.len() as f64,
             "{view}_total: {got}, Python alone {want}"

@@ -1371,3 +1371,40 @@ async fn to_timestamp_and_to_date_read_patterns_as_postgres() {
     )
     .await;
 }
+
+/// `sum(real)` is a `real`, as in PostgreSQL (it was a `double precision` printed with
+/// 17 digits), in queries, windows and views; `avg(real)` stays a `double precision`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sums_of_reals_are_reals_as_postgres() {
+    let servers = Both::start(
+        "CREATE TABLE readings (id INT PRIMARY KEY, g INT, r REAL);
+         INSERT INTO readings VALUES (1, 1, 1.1), (2, 1, 2.2), (3, 2, 0.1), (4, 2, NULL),
+           (5, 3, 1e30), (6, 3, 1e30);",
+    )
+    .await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    assert_same_answers(
+        sluice,
+        postgres,
+        &[
+            "sum(r), pg_typeof(sum(r)), pg_typeof(avg(r)) FROM readings WHERE g < 3",
+            "g, sum(r), count(r) FROM readings GROUP BY g ORDER BY g",
+            "id, sum(r) OVER (PARTITION BY g ORDER BY id) FROM readings ORDER BY id",
+            "sum(DISTINCT r) FROM readings WHERE g = 1",
+            "count(DISTINCT g), sum(r) FROM readings WHERE g < 3",
+        ],
+    )
+    .await;
+    assert_view_follows_changes(
+        sluice,
+        postgres,
+        (
+            "reading_sums",
+            "SELECT g, sum(r) AS total FROM readings GROUP BY g",
+        ),
+        "INSERT INTO readings VALUES (7, 2, 2.5); DELETE FROM readings WHERE id = 2;
+         UPDATE readings SET r = 0.25 WHERE id = 3;",
+        "ORDER BY g",
+    )
+    .await;
+}

@@ -315,7 +315,10 @@ pub(crate) async fn start_sink_view(
 
 /// What a view's state is a state of: its definition, the operator tree Sluice plans
 /// for it (so that a version of Sluice that plans the definition otherwise does not
-/// take over state kept for another plan), and the versions of the models it calls.
+/// take over state kept for another plan), the types of the columns it reads and
+/// shows (state is kept in them: a version that holds a type otherwise, such as an
+/// unconstrained `NUMERIC` in 256 bits, must not read state kept in 128), and the
+/// versions of the models it calls.
 fn fingerprint(db: &Database, entry: &CatalogEntry, plan: &ViewPlan) -> Result<String> {
     let mut fingerprint = entry.definition.clone();
     fingerprint.push_str(&super::sql_functions::fingerprint_of(db, &entry.definition));
@@ -323,6 +326,20 @@ fn fingerprint(db: &Database, entry: &CatalogEntry, plan: &ViewPlan) -> Result<S
     plan.graph.explain(0, &mut operators);
     fingerprint.push_str("\nplan:\n");
     fingerprint.push_str(&operators.join("\n"));
+    let types = |schema: &datafusion::arrow::datatypes::Schema| -> String {
+        let types: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| f.data_type().to_string())
+            .collect();
+        types.join(", ")
+    };
+    for name in &plan.inputs {
+        if let Some(relation) = db.catalog().get(name) {
+            fingerprint.push_str(&format!("\ninput {name}: {}", types(&relation.schema())));
+        }
+    }
+    fingerprint.push_str(&format!("\noutput: {}", types(&plan.schema)));
     for name in &plan.models {
         let model = db.catalog().model(name)?;
         fingerprint.push_str(&format!("\nmodel {name} sha256:{}", model.checksum()));

@@ -1,5 +1,6 @@
 //! `sum` as PostgreSQL types it: `sum(bigint)` is a `numeric`, `sum(smallint)` and
-//! `sum(int)` a `bigint` that fails with `22003` instead of wrapping around.
+//! `sum(int)` a `bigint` that fails with `22003` instead of wrapping around, `sum(real)`
+//! a `real`.
 //!
 //! DataFusion's `sum` of any integer is a `bigint` that wraps around on overflow:
 //! `sum(9223372036854775807, 1)` was `-9223372036854775807`. PostgreSQL's `sum(bigint)`
@@ -8,8 +9,11 @@
 //! DataFusion's decimal sum. Smaller integers are summed as `bigint` (DataFusion widens
 //! them) in 128 bits and fail with `bigint out of range` when the total (or, in a
 //! parallel plan, a partial total) does not fit — a refusal, as in PostgreSQL, never a
-//! wrong total. Other types are DataFusion's. Materialized views keep their sums with
-//! their own accumulator (`dataflow::accumulator`), which checks the same way.
+//! wrong total. `real`s are summed as DataFusion sums `double precision`s and the total
+//! rounded to a `real` (DataFusion's `sum(real)` was a `double precision`, printed with
+//! 17 digits: `3.300000071525574` where PostgreSQL prints `3.3000002`). Other types
+//! are DataFusion's. Materialized views keep their sums with their own accumulator
+//! (`dataflow::accumulator`), which checks the same way.
 
 use std::sync::Arc;
 
@@ -78,13 +82,26 @@ impl CheckedSum {
             .is_some_and(|field| is_small_integer(field.data_type()))
     }
 
+    /// Whether the call sums `real`s (as `double precision`s).
+    fn sums_reals(args: &AccumulatorArgs) -> bool {
+        args.return_field.data_type() == &DataType::Float32
+    }
+
     /// `accumulator` of DataFusion's (or [`CheckedTotal`] where [`Self::checked`]),
-    /// reading its values as `bigint`s where [`Self::widened`].
+    /// reading its values as `bigint`s where [`Self::widened`], and `real`s as `double
+    /// precision`s.
     fn wrapped(
         &self,
         args: AccumulatorArgs,
         accumulator: impl FnOnce(AccumulatorArgs) -> Result<Box<dyn Accumulator>>,
     ) -> Result<Box<dyn Accumulator>> {
+        if Self::sums_reals(&args) {
+            return Ok(Box::new(Converted {
+                inner: of_doubles(args, accumulator)?,
+                values: DataType::Float64,
+                total: Some(DataType::Float32),
+            }));
+        }
         let widened = Self::widened(&args);
         let accumulator = if Self::checked(&args) {
             Box::new(CheckedTotal::default())
@@ -92,11 +109,34 @@ impl CheckedSum {
             accumulator(args)?
         };
         Ok(if widened {
-            Box::new(AsBigints(accumulator))
+            Box::new(Converted {
+                inner: accumulator,
+                values: DataType::Int64,
+                total: None,
+            })
         } else {
             accumulator
         })
     }
+}
+
+/// `field` as a `double precision`.
+fn double(field: &FieldRef) -> FieldRef {
+    Arc::new(field.as_ref().clone().with_data_type(DataType::Float64))
+}
+
+/// `make` given `args` with `double precision` in place of `real`: DataFusion's `sum`
+/// of the `double precision`s the `real`s are read as.
+fn of_doubles<T>(
+    args: AccumulatorArgs,
+    make: impl FnOnce(AccumulatorArgs) -> Result<T>,
+) -> Result<T> {
+    let expr_fields: Vec<FieldRef> = args.expr_fields.iter().map(double).collect();
+    make(AccumulatorArgs {
+        return_field: double(&args.return_field),
+        expr_fields: &expr_fields,
+        ..args
+    })
 }
 
 /// `smallint` and `int`: summed as `bigint`s, not coerced to them (see
@@ -109,7 +149,21 @@ fn is_small_integer(data_type: &DataType) -> bool {
 }
 
 impl AggregateUDFImpl for CheckedSum {
-    same_as_inner_aggregate!(but the types);
+    same_as_inner_aggregate!(but the types and states);
+
+    /// DataFusion's, but a `real`'s states are the `double precision` ones it is summed
+    /// with.
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        if args.return_field.data_type() != &DataType::Float32 {
+            return self.inner.state_fields(args);
+        }
+        let input_fields: Vec<FieldRef> = args.input_fields.iter().map(double).collect();
+        self.inner.state_fields(StateFieldsArgs {
+            input_fields: &input_fields,
+            return_field: double(&args.return_field),
+            ..args
+        })
+    }
 
     fn signature(&self) -> &Signature {
         &self.signature
@@ -131,6 +185,7 @@ impl AggregateUDFImpl for CheckedSum {
             .map(|(given, coerced)| match given {
                 DataType::Int64 => BIGINT_TOTAL,
                 small if is_small_integer(small) => small.clone(),
+                DataType::Float32 => DataType::Float32,
                 _ => coerced.data_type().clone(),
             })
             .collect())
@@ -139,6 +194,7 @@ impl AggregateUDFImpl for CheckedSum {
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types {
             [small] if is_small_integer(small) => Ok(DataType::Int64),
+            [DataType::Float32] => Ok(DataType::Float32),
             _ => self.inner.return_type(arg_types),
         }
     }
@@ -148,6 +204,12 @@ impl AggregateUDFImpl for CheckedSum {
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        if Self::sums_reals(&args) {
+            return of_doubles(args, |args| {
+                Ok(self.inner.groups_accumulator_supported(args))
+            })
+            .unwrap_or(false);
+        }
         self.inner.groups_accumulator_supported(args)
     }
 
@@ -155,7 +217,10 @@ impl AggregateUDFImpl for CheckedSum {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        if Self::checked(&args) {
+        if Self::sums_reals(&args) {
+            let inner = of_doubles(args, |args| self.inner.create_groups_accumulator(args))?;
+            Ok(Box::new(RealGroupTotals(inner)))
+        } else if Self::checked(&args) {
             Ok(Box::new(CheckedGroupTotals::default()))
         } else {
             self.inner.create_groups_accumulator(args)
@@ -242,45 +307,99 @@ impl OptimizerRule for SingleDistinctTyped {
     }
 }
 
-/// An accumulator of `bigint`s given `smallint` or `int` values: the values are
-/// widened before it sees them (its states are `bigint`s already).
+/// An accumulator of wider values than it is given (`bigint`s for `smallint` or `int`,
+/// `double precision`s for `real`s): the values are widened before it sees them (its
+/// states are of the wider type already), and the total converted back to `total`.
 #[derive(Debug)]
-struct AsBigints(Box<dyn Accumulator>);
-
-fn bigints(values: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
-    values
-        .iter()
-        .map(|v| Ok(cast(v, &DataType::Int64)?))
-        .collect()
+struct Converted {
+    inner: Box<dyn Accumulator>,
+    values: DataType,
+    total: Option<DataType>,
 }
 
-impl Accumulator for AsBigints {
+/// `values` as values of `to`.
+fn converted(values: &[ArrayRef], to: &DataType) -> Result<Vec<ArrayRef>> {
+    values.iter().map(|v| Ok(cast(v, to)?)).collect()
+}
+
+impl Accumulator for Converted {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.0.update_batch(&bigints(values)?)
+        self.inner.update_batch(&converted(values, &self.values)?)
     }
 
     fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.0.retract_batch(&bigints(values)?)
+        self.inner.retract_batch(&converted(values, &self.values)?)
     }
 
     fn supports_retract_batch(&self) -> bool {
-        self.0.supports_retract_batch()
+        self.inner.supports_retract_batch()
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.0.merge_batch(states)
+        self.inner.merge_batch(states)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.state()
+        self.inner.state()
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.evaluate()
+        let total = self.inner.evaluate()?;
+        match &self.total {
+            Some(to) => total.cast_to(to),
+            None => Ok(total),
+        }
     }
 
     fn size(&self) -> usize {
-        self.0.size() + size_of::<Self>()
+        self.inner.size() + size_of::<Self>()
+    }
+}
+
+/// DataFusion's group totals of `double precision`s, given `real`s and giving `real`s.
+struct RealGroupTotals(Box<dyn GroupsAccumulator>);
+
+impl GroupsAccumulator for RealGroupTotals {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let values = converted(values, &DataType::Float64)?;
+        self.0
+            .update_batch(&values, group_indices, opt_filter, total_num_groups)
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.0.merge_batch(values, group_indices, total_num_groups)
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        self.0
+            .convert_to_state(&converted(values, &DataType::Float64)?, opt_filter)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        Ok(cast(&self.0.evaluate(emit_to)?, &DataType::Float32)?)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        self.0.state(emit_to)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
     }
 }
 

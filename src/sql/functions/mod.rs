@@ -40,12 +40,16 @@ macro_rules! same_as_inner_aggregate {
     // Everything but the signature, `coerce_types` and `return_type`, which the
     // aggregate defines itself.
     (but the types) => {
-        fn name(&self) -> &str {
-            self.inner.name()
-        }
-
         fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
             self.inner.state_fields(args)
+        }
+
+        same_as_inner_aggregate!(but the types and states);
+    };
+    // ... and but `state_fields`.
+    (but the types and states) => {
+        fn name(&self) -> &str {
+            self.inner.name()
         }
 
         fn order_sensitivity(&self) -> AggregateOrderSensitivity {
