@@ -168,7 +168,11 @@ impl TableStore {
         sequencer: Arc<Sequencer>,
         checkpoint: Option<u64>,
     ) -> Result<(TableStore, RecoveryReport)> {
-        let (mut contents, snapshot_lsn) = read_snapshot(&dir.join("snapshot.arrow"))?;
+        let (snapshot, snapshot_lsn) = read_snapshot(&dir.join("snapshot.arrow"))?;
+        let mut contents = snapshot
+            .iter()
+            .map(|batch| conformed(&layout.schema, batch))
+            .collect::<Result<Vec<_>>>()?;
         let (wal, recovery) = Wal::open(&dir.join("wal.log"))?;
         let codec = row_codec(layout.schema.fields())?;
         let mut next_lsn = snapshot_lsn + 1;
@@ -690,7 +694,13 @@ fn key_values(layout: &TableLayout, batch: &RecordBatch, row: usize) -> String {
 /// The change with the table's exact schema (field names and nullability), so stored
 /// batches are uniform whatever plan produced them.
 fn conform(schema: &SchemaRef, change: &ChangeBatch) -> Result<ChangeBatch> {
-    let data = change.data();
+    ChangeBatch::try_new(conformed(schema, change.data())?, change.weights().clone())
+}
+
+/// `data` with the table's exact schema, its columns cast where their type differs (a
+/// plan's, or an older version's way of storing the type: an unconstrained `NUMERIC`
+/// was 128 bits wide).
+fn conformed(schema: &SchemaRef, data: &RecordBatch) -> Result<RecordBatch> {
     if data.schema().fields().len() != schema.fields().len() {
         return Err(SluiceError::Internal(format!(
             "change has {} columns, table has {}",
@@ -707,8 +717,7 @@ fn conform(schema: &SchemaRef, change: &ChangeBatch) -> Result<ChangeBatch> {
         }
     }
     // A NULL in a NOT NULL column keeps the batch, so that check_not_null can say where.
-    let data = crate::dataflow::change::batch_in(schema, columns, data.num_rows())?;
-    ChangeBatch::try_new(data, change.weights().clone())
+    crate::dataflow::change::batch_in(schema, columns, data.num_rows())
 }
 
 fn check_not_null(layout: &TableLayout, change: &ChangeBatch) -> Result<()> {
@@ -1019,6 +1028,41 @@ mod tests {
         let (reopened, report) = TableStore::open(dir.path(), layout(), Arc::default()).unwrap();
         assert_eq!(report.replayed, 1, "record 1 is inside the snapshot");
         assert_eq!(sorted_ids(&reopened), vec![1, 2, 3]);
+    }
+
+    /// A snapshot written with a column stored as another type (an older version's
+    /// 128-bit unconstrained NUMERIC, here a smallint) is read as the table's type.
+    #[tokio::test]
+    async fn a_snapshot_of_an_older_column_type_is_read_as_the_table_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let older = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int16, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            older.clone(),
+            vec![
+                Arc::new(datafusion::arrow::array::Int16Array::from(vec![7, 8])),
+                Arc::new(StringArray::from(vec!["a", "b"])),
+            ],
+        )
+        .unwrap();
+        TableStore::create(dir.path(), layout(), Arc::default()).unwrap();
+        write_snapshot(&dir.path().join("snapshot.arrow"), &older, &[batch], 0).unwrap();
+        let (reopened, report) = TableStore::open(dir.path(), layout(), Arc::default()).unwrap();
+        assert_eq!(report.rows, 2);
+        assert_eq!(sorted_ids(&reopened), vec![7, 8]);
+        let mut write = reopened.begin_write().await;
+        write
+            .commit(ChangeBatch::inserts(rows(&[9], &["c"])))
+            .await
+            .unwrap();
+        assert!(
+            write
+                .contents()
+                .iter()
+                .all(|b| b.schema() == layout().schema)
+        );
     }
 
     /// A view restored from a checkpoint taken at lsn 1 gets the changes after it
