@@ -277,6 +277,14 @@ fn postgres_wording(m: &str) -> Option<String> {
             .unwrap_or(refusal.len());
         return Some(first_line(&refusal[..end]));
     }
+    // DataFusion's `Invalid function 'f'.` (and a suggestion); PostgreSQL names the
+    // argument types too, which the message does not give.
+    if let Some((name, _)) = m
+        .strip_prefix("Invalid function '")
+        .and_then(|rest| rest.split_once('\''))
+    {
+        return Some(format!("function {name} does not exist"));
+    }
     if let Some(name) = m
         .strip_prefix("table '")
         .and_then(|rest| rest.strip_suffix("' not found"))
@@ -676,6 +684,10 @@ mod tests {
             let err = SluiceError::from(DataFusionError::Plan(message.into()));
             assert_eq!(err.sqlstate(), code, "{message}");
         }
+        let unknown = SluiceError::from(DataFusionError::Plan(
+            "Invalid function 'nosuchfn'.\nDid you mean 'nullif'?".into(),
+        ));
+        assert_eq!(unknown.to_string(), "function nosuchfn does not exist");
     }
 
     /// PostgreSQL 15's words (`42883`) for an operator its operands' types lack.
