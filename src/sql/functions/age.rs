@@ -116,11 +116,15 @@ fn fields(micros: i64) -> Option<[i64; 7]> {
     ])
 }
 
+/// Whether astronomical year `year` (0 is 1 BC) is a leap year.
+pub(super) fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
 /// The number of days of month `month` (1–12) of astronomical year `year`.
-fn days_in_month(year: i64, month: i64) -> i64 {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+pub(super) fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
-        2 if leap => 29,
+        2 if is_leap(year) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

@@ -30,6 +30,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::age::{days_in_month, is_leap};
 use super::to_char::{DAYS, MONTHS, Piece, ROMAN, parse};
 use crate::error::{SluiceError, sqlstate};
 
@@ -76,10 +77,7 @@ impl ScalarUDFImpl for ToDate {
 
 /// Whether an argument of `data_type` is read as text (text, or an untyped NULL).
 pub fn is_text_argument(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    )
+    crate::catalog::postgres::regtypes::is_text(data_type) || data_type.is_null()
 }
 
 /// `read` of each row's text and pattern (NULL where either is NULL).
@@ -250,10 +248,6 @@ fn date_to_julian(year: i32, month: i32, day: i32) -> i32 {
     julian + 7834 * month / 256 + day
 }
 
-fn is_leap(year: i32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
 /// PostgreSQL's `do_to_timestamp`: the fields of `text`, then the date and time they
 /// make, validated.
 fn read(text: &str, pattern: &str) -> Result<Tm, SluiceError> {
@@ -359,7 +353,7 @@ fn read(text: &str, pattern: &str) -> Result<Tm, SluiceError> {
                 "cannot calculate day of year without year information".into(),
             ));
         }
-        let sums = if is_leap(tm.year) {
+        let sums = if is_leap(i64::from(tm.year)) {
             [0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335, 366]
         } else {
             [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365]
@@ -380,7 +374,11 @@ fn read(text: &str, pattern: &str) -> Result<Tm, SluiceError> {
     {
         return Err(field_overflow());
     }
-    if given.year && given.month && given.day && tm.day > days_in_month(tm.year, tm.month) {
+    if given.year
+        && given.month
+        && given.day
+        && i64::from(tm.day) > days_in_month(tm.year.into(), tm.month.into())
+    {
         return Err(field_overflow());
     }
     if !(0..24).contains(&tm.hour)
@@ -391,15 +389,6 @@ fn read(text: &str, pattern: &str) -> Result<Tm, SluiceError> {
         return Err(field_overflow());
     }
     Ok(tm)
-}
-
-fn days_in_month(year: i32, month: i32) -> i32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// PostgreSQL's `j2date`.
