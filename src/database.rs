@@ -300,6 +300,7 @@ fn new_context(
     let analyzer_rules = [
         crate::sql::functions::real_operands::before_coercion(),
         crate::sql::functions::date_arithmetic::before_coercion(),
+        crate::sql::functions::interval_keys::before_coercion(),
     ]
     .into_iter()
     .chain(state.analyzer().rules.iter().cloned())
@@ -343,6 +344,7 @@ fn new_context(
     crate::sql::functions::text_casts::install(&context);
     crate::sql::functions::text_input::install(&context);
     crate::sql::functions::interval_comparison::install(&context);
+    crate::sql::functions::interval_keys::install(&context);
     crate::sql::functions::similar_to::install(&context);
     context.register_udf(crate::ml::predict::Predict::udf(catalog.clone()));
     context.register_udf(crate::sql::functions::serial::pg_get_serial_sequence(

@@ -9,9 +9,8 @@
 //! `max`/`min` of intervals the first value by span (`first_value(x ORDER BY span
 //! DESC)`), in queries and views alike.
 //!
-//! Not covered: `GROUP BY`, `DISTINCT` and joins still tell `'1 month'` from
-//! `'30 days'` (PostgreSQL's groups hold both), and window `ORDER BY`s compare the
-//! fields in turn.
+//! Intervals as keys (`GROUP BY`, `DISTINCT`, joins, windows) are
+//! [`super::interval_keys`]'s.
 
 use std::sync::Arc;
 
@@ -69,11 +68,11 @@ impl AnalyzerRule for IntervalComparisons {
     }
 }
 
-fn is_interval(expr: &Expr, schema: &DFSchema) -> bool {
+pub(super) fn is_interval(expr: &Expr, schema: &DFSchema) -> bool {
     matches!(expr.get_type(schema), Ok(DataType::Interval(_)))
 }
 
-fn span(expr: Expr) -> Expr {
+pub(super) fn span(expr: Expr) -> Expr {
     Expr::ScalarFunction(ScalarFunction::new_udf(
         Arc::new(interval_span()),
         vec![expr],
@@ -161,7 +160,7 @@ const SPAN: DataType = DataType::Decimal128(38, 0);
 const NANOS_PER_DAY: i128 = 86_400_000_000_000;
 
 /// The span of `months`, `days` and `nanoseconds`.
-fn span_of(months: i32, days: i32, nanoseconds: i64) -> i128 {
+pub(super) fn span_of(months: i32, days: i32, nanoseconds: i64) -> i128 {
     (i128::from(months) * 30 + i128::from(days)) * NANOS_PER_DAY + i128::from(nanoseconds)
 }
 

@@ -80,6 +80,7 @@ pub mod integers;
 pub mod interval_arithmetic;
 pub mod interval_comparison;
 pub mod interval_input;
+pub mod interval_keys;
 pub mod json;
 pub mod justify;
 pub mod like_escape;
