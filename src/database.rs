@@ -374,6 +374,7 @@ fn new_context(
     context.register_udf(crate::sql::functions::to_timestamp::to_timestamp());
     context.register_udf(crate::sql::functions::from_char::to_date());
     context.register_udf(crate::sql::functions::quote::quote_literal());
+    context.register_udf(crate::sql::functions::format::format());
     context.register_udf(crate::sql::functions::size_pretty::pg_size_pretty());
     context.register_udf(crate::sql::functions::subscripts::generate_subscripts());
     context.register_udf(crate::sql::functions::expandarray::ExpandArray::udf());

@@ -32,6 +32,7 @@ pub mod sqlstate {
     pub const INVALID_ARGUMENT_FOR_LOGARITHM: &str = "2201E";
     pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: &str = "2201F";
     pub const DATA_EXCEPTION: &str = "22000";
+    pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const UNIQUE_VIOLATION: &str = "23505";
@@ -88,6 +89,7 @@ pub mod sqlstate {
         INVALID_ARGUMENT_FOR_LOGARITHM,
         INVALID_ARGUMENT_FOR_POWER_FUNCTION,
         DATA_EXCEPTION,
+        NULL_VALUE_NOT_ALLOWED,
         INVALID_PARAMETER_VALUE,
         NOT_NULL_VIOLATION,
         UNIQUE_VIOLATION,

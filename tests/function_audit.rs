@@ -301,6 +301,19 @@ const CALLS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "format",
+        &[
+            "format('%s|%s|%s|%s', k, s, n, d)",
+            "format('%I.%L', s, p)",
+            "format('|%10s|%-6s|%L|', p, j, x)",
+            "format('%2$s %1$s %s %%', i, x, ts)",
+            "format('[%*s][%-*s][%*1$s]', k, p, -k, s)",
+            "format(s, k)",
+            "format(p || 's', i, j)",
+            "format('%s %L', k > 3, x > 0)",
+        ],
+    ),
+    (
         "pg_typeof",
         &[
             "pg_typeof(k)",

@@ -922,6 +922,13 @@ async fn date_and_timestamp_text_answers_as_postgres() {
             "k FROM readings WHERE at >= '2024-01-01 01:15' AND day < 'Jan 4 2024' ORDER BY k",
             "k FROM readings WHERE at_zone = '2024-01-01 06:15 UTC' ORDER BY k",
             "k, t, tz, d, t::text, d::text FROM eras ORDER BY k",
+            // Quoted literals in a VALUES list take the type of their column's typed values.
+            "* FROM (VALUES (DATE '2024-01-01', 1), ('Jan 2 2024', 2), (NULL, 3)) t(d, n)",
+            "* FROM (VALUES ('2020-04-15 12:02'), (TIMESTAMP '2020-04-15T13:02')) t(x)",
+            "* FROM (VALUES ('2020-04-15 12:02 +02'), ('2020-04-15'::timestamptz)) t(x)",
+            "* FROM (VALUES (INTERVAL '1 day'), ('-1 days +02:00:00'), ('P1DT2H')) t(i)",
+            "* FROM (VALUES (true), ('f'), ('yes')) t(b)",
+            "* FROM (VALUES (DATE '2024-01-01'), ('not a date')) t(d)",
         ],
     )
     .await;

@@ -53,6 +53,7 @@ pub mod text_format;
 pub mod top_n;
 pub mod types;
 pub mod uncorrelated_subqueries;
+pub mod values_literals;
 pub mod vector_subscripts;
 pub mod view_plan;
 pub mod watermarks;

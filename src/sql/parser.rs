@@ -366,6 +366,8 @@ fn rewrite(statement: &mut Statement) -> Result<()> {
     super::boolean_literals::rewrite_boolean_literals(statement);
     super::functions::expandarray::rewrite_expandarray_calls(statement);
     super::windows::rewrite_windows(statement)?;
+    // Before interval literals are read: it writes some.
+    super::values_literals::rewrite_untyped_literals(statement);
     super::functions::interval_input::rewrite_literals(statement);
     super::models::quote_predict_model_names(statement);
     quote_field_names(statement);

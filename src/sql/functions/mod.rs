@@ -75,6 +75,7 @@ pub mod expandarray;
 pub mod extract;
 pub mod float_arithmetic;
 pub mod float_extremes;
+pub mod format;
 pub mod from_char;
 pub mod integers;
 pub mod interval_arithmetic;
@@ -197,6 +198,7 @@ pub const VERIFIED: &[&str] = &[
 pub const OWN: &[&str] = &[
     extract::EXTRACT,
     "age",
+    "format",
     "pg_typeof",
     "to_date",
     "to_timestamp",

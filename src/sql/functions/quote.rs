@@ -34,7 +34,7 @@ pub fn quote_literal() -> ScalarUDF {
 }
 
 /// `text` as PostgreSQL's `quote_literal` writes it.
-fn quoted(text: &str) -> String {
+pub(super) fn quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 3);
     if text.contains('\\') {
         out.push('E');
