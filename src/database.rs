@@ -343,6 +343,7 @@ fn new_context(
     crate::sql::functions::integers::install(&context);
     crate::sql::functions::text_casts::install(&context);
     crate::sql::functions::text_input::install(&context);
+    crate::sql::functions::float_range::install(&context);
     crate::sql::functions::interval_comparison::install(&context);
     crate::sql::functions::interval_keys::install(&context);
     crate::sql::functions::similar_to::install(&context);

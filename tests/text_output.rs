@@ -1065,9 +1065,43 @@ async fn real_operands_answer_as_postgres() {
             "'3e38'::float4 + '3e38'::float4",
             "id FROM sensors WHERE r IN (1.1, 16777217) ORDER BY id",
             "id FROM sensors WHERE r = 16777217 OR r BETWEEN 2.5 AND 3 ORDER BY id",
+            // PostgreSQL has no float remainder.
+            "5.5::float8 % 2",
+            "mod(r, 2.0) FROM sensors",
+            "7 % 3, mod(-7, 3), 5.5 % 2, n % 2 FROM sensors ORDER BY id",
+            // Values beyond a float's range fail; infinities written as such do not.
+            "'-1e-300'::float8::real",
+            "'1e300'::float8::real",
+            "'1e-40'::float8::real, 'nan'::float8::real, '-inf'::float8::real",
+            "'1e40'::real",
+            "' -Infinity'::real, 'NaN'::float8, '1e308'::float8",
+            "'1e400'::float8",
+            "'1e-400'::float8",
+            "'1e40'::numeric::real",
+            "'abc'::real",
+            "r * 1e38::float8 FROM sensors ORDER BY id",
+            "(r * 1e38::float8)::real FROM sensors ORDER BY id",
         ],
     )
     .await;
+    for out_of_range in [
+        "INSERT INTO sensors VALUES (9, 1e39, 1)",
+        "INSERT INTO sensors SELECT 10, '1e-300'::float8, 1",
+    ] {
+        let ours = sluice.batch_execute(out_of_range).await.unwrap_err();
+        let theirs = postgres.batch_execute(out_of_range).await.unwrap_err();
+        assert_eq!(
+            (
+                common::sqlstate(&ours),
+                ours.as_db_error().map(|e| e.message().to_string())
+            ),
+            (
+                common::sqlstate(&theirs),
+                theirs.as_db_error().map(|e| e.message().to_string())
+            ),
+            "{out_of_range}"
+        );
+    }
     let view = "SELECT count(*) FILTER (WHERE r = 1.1) AS exact, \
                 count(*) FILTER (WHERE r > 1.1) AS above, sum(r * 2) AS doubled, \
                 max(sqrt(abs(r))) AS root FROM sensors";
@@ -1579,6 +1613,123 @@ async fn intervals_as_keys_answer_as_postgres() {
         "SELECT i, count(*) FROM spans GROUP BY ROLLUP (i)",
     ] {
         let error = sluice.simple_query(refused).await.unwrap_err();
+        assert_eq!(common::sqlstate(&error), "0A000", "{refused}");
+    }
+}
+
+/// `to_char` of numbers writes what PostgreSQL writes: a seeded random set of values of
+/// every number type and patterns of digits, points, separators, signs, fill mode and
+/// text, compared with PostgreSQL 15 (the text, or the failure's SQLSTATE). Patterns
+/// Sluice does not write (`EEEE`, `RN`, `TH`, `V`, `L`, `B`) and floats that are not
+/// finite are refused (`0A000`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn to_char_of_numbers_answers_as_postgres() {
+    const PIECES: &[&str] = &[
+        "9",
+        "9",
+        "9",
+        "0",
+        "0",
+        ".",
+        "D",
+        ",",
+        "G",
+        "S",
+        "MI",
+        "PL",
+        "SG",
+        "PR",
+        "FM",
+        "\"x\"",
+        " ",
+        "$",
+        "-",
+        "C",
+        "SP",
+        "fm",
+        "mi",
+        "s",
+        "999",
+        "9,999",
+        "0000",
+        ".99",
+        ".00",
+        "9999999",
+        ".999999999",
+        "é",
+    ];
+    const VALUES: &[&str] = &[
+        "0::int",
+        "7::int",
+        "-7::int",
+        "2147483647::int",
+        "-2147483648::int",
+        "-9223372036854775808::bigint",
+        "123456::bigint",
+        "12::smallint",
+        "-32768::smallint",
+        "0.5::numeric",
+        "-0.5::numeric",
+        "1.005::numeric(10,3)",
+        "99.95::numeric",
+        "-12.345::numeric(12,4)",
+        "0.0049::numeric",
+        "1234567890123.456789::numeric",
+        "-0.001::numeric",
+        "99999999999999999999.99999::numeric",
+        "0.125::float8",
+        "2.5::float8",
+        "-3.75::float8",
+        "1e15::float8",
+        "123456789012345.6::float8",
+        "1234567.891::float8",
+        "-1e-5::float8",
+        "0.1::real",
+        "3.4028235e38::real",
+        "98765.4321::real",
+        "-0.0::float8",
+    ];
+    let servers = Both::start("SELECT 1").await;
+    let (sluice, postgres) = (&servers.ours, &servers.theirs);
+    let mut seed: u64 = 0x70c4a2;
+    let mut next = |below: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % below
+    };
+    let mut calls = vec![
+        "to_char(485, 'PL999'), to_char(-485, '999PR'), to_char(0.5, '9.99'), \
+         to_char(1, 'FM9.99'), to_char(12345, '999'), to_char(-12.5, 'S99.9')"
+            .to_string(),
+        "to_char(1234567.891::numeric, 'FM9G999G999D00'), to_char(-0.1::float8, 'FM0.00SG')"
+            .to_string(),
+    ];
+    for _ in 0..400 {
+        let pattern: String = (0..1 + next(10))
+            .map(|_| PIECES[next(PIECES.len())])
+            .collect();
+        calls.push(format!(
+            "to_char({}, '{pattern}')",
+            VALUES[next(VALUES.len())]
+        ));
+    }
+    let calls: Vec<&str> = calls.iter().map(String::as_str).collect();
+    assert_same_answers(sluice, postgres, &calls).await;
+    for refused in [
+        "to_char(1.5, '9.9EEEE')",
+        "to_char(12, 'RN')",
+        "to_char(12, '99TH')",
+        "to_char(12, '99V9')",
+        "to_char(12, 'L99')",
+        "to_char(12, 'B99')",
+        "to_char('NaN'::float8, '999')",
+        "to_char('Infinity'::float8, '999')",
+    ] {
+        let error = sluice
+            .simple_query(&format!("SELECT {refused}"))
+            .await
+            .unwrap_err();
         assert_eq!(common::sqlstate(&error), "0A000", "{refused}");
     }
 }

@@ -5,7 +5,8 @@
 //! quotient of non-zero operands with `22003 value out of range: underflow`.
 //! DataFusion answered `Infinity`, `NaN` or `0` without a word (`1::float8 / 0`,
 //! `'1e308'::float8 * 10`), where integer and `numeric` arithmetic already failed as in
-//! PostgreSQL.
+//! PostgreSQL. `%` of a float fails with `42883 operator does not exist`, as PostgreSQL
+//! has none (DataFusion answered a float remainder).
 //!
 //! The operators are met by an [`ExprPlanner`] before type coercion and planned as
 //! [`FloatOperation`]s when either operand is a float and both are numbers: two `real`s
@@ -43,13 +44,6 @@ impl ExprPlanner for FloatArithmetic {
         expr: RawBinaryExpr,
         schema: &DFSchema,
     ) -> Result<PlannerResult<RawBinaryExpr>> {
-        let operation = match expr.op {
-            BinaryOperator::Plus => Operation::Add,
-            BinaryOperator::Minus => Operation::Subtract,
-            BinaryOperator::Multiply => Operation::Multiply,
-            BinaryOperator::Divide => Operation::Divide,
-            _ => return Ok(PlannerResult::Original(expr)),
-        };
         let is_float = |e: &Expr| e.get_type(schema).is_ok_and(|t| t.is_floating());
         let is_number = |e: &Expr| {
             e.get_type(schema)
@@ -60,6 +54,14 @@ impl ExprPlanner for FloatArithmetic {
         {
             return Ok(PlannerResult::Original(expr));
         }
+        let operation = match expr.op {
+            BinaryOperator::Plus => Operation::Add,
+            BinaryOperator::Minus => Operation::Subtract,
+            BinaryOperator::Multiply => Operation::Multiply,
+            BinaryOperator::Divide => Operation::Divide,
+            BinaryOperator::Modulo => return Err(no_float_remainder(&expr, schema)),
+            _ => return Ok(PlannerResult::Original(expr)),
+        };
         let function = ScalarUDF::new_from_impl(FloatOperation {
             operation,
             signature: Signature::user_defined(Volatility::Immutable),
@@ -68,6 +70,23 @@ impl ExprPlanner for FloatArithmetic {
             ScalarFunction::new_udf(Arc::new(function), vec![expr.left, expr.right]),
         )))
     }
+}
+
+/// PostgreSQL has no `%` for floats (`mod(x, y)` is read as `x % y`): 42883, in its
+/// words, where DataFusion answered a float remainder.
+fn no_float_remainder(expr: &RawBinaryExpr, schema: &DFSchema) -> DataFusionError {
+    let name = |e: &Expr| {
+        e.get_type(schema)
+            .map_or_else(|_| "unknown".into(), |t| crate::sql::types::sql_name(&t))
+    };
+    DataFusionError::External(Box::new(SluiceError::coded(
+        sqlstate::UNDEFINED_FUNCTION,
+        format!(
+            "operator does not exist: {} % {}",
+            name(&expr.left),
+            name(&expr.right)
+        ),
+    )))
 }
 
 /// One of the four operators.

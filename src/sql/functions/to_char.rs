@@ -8,15 +8,19 @@
 //!
 //! DataFusion's `to_char` reads chrono's patterns (`to_char(ts, 'YYYY-MM-DD')` returned
 //! the pattern itself). `timestamptz` values are formatted in UTC, Sluice's only time
-//! zone (`TZ` is `UTC`, `OF` `+00`); a `timestamp` has no zone (`TZ` is empty). The
-//! number forms (`to_char(numeric, '999D99')`) and intervals are refused (`0A000`).
+//! zone (`TZ` is `UTC`, `OF` `+00`); a `timestamp` has no zone (`TZ` is empty). Numbers
+//! are written by [`super::to_char_number`] (`to_char(numeric, '999D99')`); intervals
+//! are refused (`0A000`).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
-use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -348,11 +352,63 @@ impl Default for ToChar {
     }
 }
 
+/// Whether `to_char` formats values of `data_type` as numbers.
+fn is_number(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Decimal128(_, _)
+            | DataType::Decimal256(_, _)
+    )
+}
+
+/// `to_char(number, pattern)` of each row ([`super::to_char_number`]).
+fn format_numbers(values: &ArrayRef, patterns: &ArrayRef) -> DfResult<ArrayRef> {
+    use super::to_char_number::{Decimal, Float, Formattable, Integer, to_char};
+    let patterns = cast(patterns, &DataType::Utf8)?;
+    let patterns = patterns.as_string::<i32>();
+    // PostgreSQL has no to_char(smallint): a smallint is read as a double precision,
+    // its preferred numeric type.
+    let (as_type, digits) = match values.data_type() {
+        DataType::Float32 => (DataType::Float64, 6),
+        DataType::Float64 | DataType::Int8 | DataType::Int16 => (DataType::Float64, 15),
+        DataType::Int32 | DataType::Int64 => (DataType::Int64, 0),
+        other => (other.clone(), 0),
+    };
+    let converted = cast(values, &as_type)?;
+    let number = |row: usize| -> DfResult<Box<dyn Formattable>> {
+        Ok(match &as_type {
+            DataType::Float64 => Box::new(Float {
+                value: converted.as_primitive::<Float64Type>().value(row),
+                digits,
+            }),
+            DataType::Int64 => Box::new(Integer(converted.as_primitive::<Int64Type>().value(row))),
+            _ => Box::new(Decimal(array_value_to_string(values, row)?)),
+        })
+    };
+    let mut out = StringBuilder::with_capacity(values.len(), values.len() * 8);
+    for row in 0..values.len() {
+        if values.is_null(row) || patterns.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        let text = to_char(number(row)?.as_ref(), patterns.value(row))
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        out.append_value(text);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 fn refused(arg_types: &[DataType]) -> DataFusionError {
     let types: Vec<String> = arg_types.iter().map(crate::sql::types::sql_name).collect();
     DataFusionError::External(Box::new(SluiceError::not_supported(format!(
-        "to_char({}) is not supported: Sluice's to_char formats timestamp, timestamptz and \
-         date values with a text pattern",
+        "to_char({}) is not supported: Sluice's to_char formats timestamp, timestamptz, \
+         date and number values with a text pattern",
         types.join(", ")
     ))))
 }
@@ -394,12 +450,16 @@ impl ScalarUDFImpl for ToChar {
                 DataType::Timestamp(TimeUnit::Microsecond, _),
                 DataType::Utf8,
             ] => Ok(DataType::Utf8),
+            [number, DataType::Utf8] if is_number(number) => Ok(DataType::Utf8),
             _ => Err(refused(arg_types)),
         }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        if is_number(arrays[0].data_type()) {
+            return format_numbers(&arrays[0], &arrays[1]).map(ColumnarValue::Array);
+        }
         let zone = match arrays[0].data_type() {
             DataType::Timestamp(_, Some(_)) => Some("UTC"),
             _ => None,
