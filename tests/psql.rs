@@ -156,6 +156,11 @@ async fn psql_catalog_commands_print_as_with_postgres() {
         "\\d+ spend",
         "\\df",
         "\\df+",
+        "\\dT",
+        "\\dD",
+        "\\do",
+        "\\dc",
+        "\\db",
     ] {
         let (ok, ours, err) = run_psql(&sluice, &["-c", command]).await;
         assert!(ok, "{command} on Sluice: {err}");

@@ -6,7 +6,10 @@
 //! names nothing gives NULL, as in PostgreSQL. `pg_encoding_to_char(n)` names the
 //! encoding as PostgreSQL does (`UTF8`), `pg_collation_is_visible(oid)` is true for
 //! the collations in `pg_collation` (all in `pg_catalog`), `pg_function_is_visible(oid)`
-//! is true (every function is in `pg_catalog` or `public`), and
+//! is true (every function is in `pg_catalog` or `public`), as are
+//! `pg_type_is_visible`, `pg_operator_is_visible` and `pg_conversion_is_visible` (all
+//! in `pg_catalog`), `pg_tablespace_location(oid)` is empty for the two tablespaces
+//! (psql's `\db`), and
 //! `pg_get_function_result`/`pg_get_function_arguments` describe SQL functions
 //! (`CREATE FUNCTION`; NULL for built-in ones), for psql's `\df`. `format_type` is the `pg_catalog`
 //! crate's, but writes `numeric(p,0)` as PostgreSQL does, not `numeric(p)`.
@@ -51,12 +54,30 @@ pub fn all(objects: Arc<PgObjects>) -> Vec<ScalarUDF> {
         function("pg_get_constraintdef", DataType::Utf8, constraintdef),
         function("pg_encoding_to_char", DataType::Utf8, encoding_name),
         function(
+            "pg_tablespace_location",
+            DataType::Utf8,
+            tablespace_location,
+        ),
+        function(
             "pg_collation_is_visible",
             DataType::Boolean,
             collation_is_visible,
         ),
         function(
             "pg_function_is_visible",
+            DataType::Boolean,
+            function_is_visible,
+        ),
+        // Every type, operator and conversion is in `pg_catalog`: Sluice has no
+        // CREATE TYPE, OPERATOR or CONVERSION.
+        function("pg_type_is_visible", DataType::Boolean, function_is_visible),
+        function(
+            "pg_operator_is_visible",
+            DataType::Boolean,
+            function_is_visible,
+        ),
+        function(
+            "pg_conversion_is_visible",
             DataType::Boolean,
             function_is_visible,
         ),
@@ -266,6 +287,10 @@ impl ScalarUDFImpl for CatalogFunction {
             "pg_table_is_visible"
             | "pg_encoding_to_char"
             | "pg_function_is_visible"
+            | "pg_type_is_visible"
+            | "pg_operator_is_visible"
+            | "pg_conversion_is_visible"
+            | "pg_tablespace_location"
             | "pg_get_function_result"
             | "pg_get_function_arguments"
             | "pg_get_function_identity_arguments" => (1, 1),
@@ -689,8 +714,10 @@ fn collation_is_visible(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
     ScalarValue::Boolean(visible)
 }
 
-/// `pg_function_is_visible(oid)`: true, as every function lives in `pg_catalog` or
-/// `public`, both on the search path (psql's `\df` filters by it).
+/// `pg_function_is_visible(oid)` (and `pg_type_is_visible`, `pg_operator_is_visible`,
+/// `pg_conversion_is_visible`): true, as every function lives in `pg_catalog` or
+/// `public` and every type, operator and conversion in `pg_catalog`, all on the search
+/// path (psql's `\df`, `\dT`, `\do`, `\dc` filter by them).
 fn function_is_visible(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
     ScalarValue::Boolean(match args.first() {
         Some(Arg::Number(_)) => Some(true),
@@ -736,6 +763,16 @@ fn function_arguments(snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
             .collect::<Vec<_>>()
             .join(", ")
     }))
+}
+
+/// `pg_tablespace_location(oid)`: empty for `pg_default` and `pg_global`, the only
+/// tablespaces (in the data directory, as PostgreSQL answers for them); NULL for any
+/// other OID.
+fn tablespace_location(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {
+    text(match args.first() {
+        Some(Arg::Number(1663 | 1664)) => Some(String::new()),
+        _ => None,
+    })
 }
 
 fn encoding_name(_snapshot: &Snapshot, args: &[Arg]) -> ScalarValue {

@@ -124,6 +124,9 @@ fn invalid(message: impl Into<String>) -> SluiceError {
     SluiceError::coded(sqlstate::INVALID_PARAMETER_VALUE, message)
 }
 
+/// The longest text PostgreSQL holds (`MaxAllocSize` less one).
+const MAX_TEXT_BYTES: usize = 0x3FFF_FFFE;
+
 /// `format` with `args` (None for NULL) as PostgreSQL's `format` writes it.
 fn formatted(format: &str, args: &[Option<&str>]) -> Result<String, SluiceError> {
     let chars: Vec<char> = format.chars().collect();
@@ -217,6 +220,13 @@ fn formatted(format: &str, args: &[Option<&str>]) -> Result<String, SluiceError>
             }
         };
         let padding = width.map_or(0, |w| w.saturating_sub(text.chars().count()));
+        // PostgreSQL's strings end at 1 GB; a width beyond is out of memory there too.
+        if out.len() + text.len() + padding > MAX_TEXT_BYTES {
+            return Err(SluiceError::coded(
+                sqlstate::OUT_OF_MEMORY,
+                "out of memory: format() would write more than 1 GB",
+            ));
+        }
         if !left {
             out.extend(std::iter::repeat_n(' ', padding));
         }
