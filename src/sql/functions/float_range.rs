@@ -103,6 +103,8 @@ fn check(values: &ArrayRef, cast_values: &ArrayRef, source: Source) -> Result<()
                     None
                 }
             }
+            // Only an infinity or a zero can be a value out of range.
+            Source::Text | Source::Numeric if result.is_finite() && result != 0.0 => None,
             Source::Text | Source::Numeric => {
                 let text = array_value_to_string(values, row)?;
                 let lost = (result.is_infinite() && !names_infinity(&text))

@@ -58,30 +58,14 @@ fn windows_by_span(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         return Ok(Transformed::no(expr));
     };
     let WindowFunction { fun, mut params } = *window;
-    let mut changed = false;
-    for key in &mut params.partition_by {
-        if is_interval(key, schema) {
-            *key = span(key.clone());
-            changed = true;
-        }
-    }
-    let ordered_by_intervals = params
-        .order_by
-        .iter()
-        .any(|key| is_interval(&key.expr, schema));
-    if ordered_by_intervals {
-        for key in &mut params.order_by {
-            if is_interval(&key.expr, schema) {
-                key.expr = span(key.expr.clone());
-            }
-        }
+    let partitioned = keyed_by_span(&mut params.partition_by, schema);
+    let ordered = keyed_by_span(params.order_by.iter_mut().map(|s| &mut s.expr), schema);
+    if ordered && params.window_frame.units == WindowFrameUnits::Range {
         let frame = &mut params.window_frame;
-        if frame.units == WindowFrameUnits::Range {
-            frame.start_bound = bound_by_span(frame.start_bound.clone())?;
-            frame.end_bound = bound_by_span(frame.end_bound.clone())?;
-        }
-        changed = true;
+        frame.start_bound = bound_by_span(frame.start_bound.clone())?;
+        frame.end_bound = bound_by_span(frame.end_bound.clone())?;
     }
+    let changed = partitioned || ordered;
     Ok(Transformed::new_transformed(
         Expr::WindowFunction(Box::new(WindowFunction { fun, params })),
         changed,
@@ -94,7 +78,7 @@ struct IntervalKeys;
 
 impl AnalyzerRule for IntervalKeys {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        let plan = rewrite_expressions(plan, keyed_by_span)?;
+        let plan = rewrite_expressions(plan, distinct_by_span)?;
         plan.transform_up_with_subqueries(|node| match node {
             LogicalPlan::Distinct(Distinct::All(input))
                 if input
@@ -116,19 +100,12 @@ impl AnalyzerRule for IntervalKeys {
             }
             LogicalPlan::Distinct(Distinct::On(mut on)) => {
                 let schema = on.input.schema().clone();
-                let mut changed = false;
-                for key in &mut on.on_expr {
-                    if is_interval(key, &schema) {
-                        *key = span(key.clone());
-                        changed = true;
-                    }
-                }
-                for key in on.sort_expr.iter_mut().flatten() {
-                    if is_interval(&key.expr, &schema) {
-                        key.expr = span(key.expr.clone());
-                        changed = true;
-                    }
-                }
+                let keys = keyed_by_span(&mut on.on_expr, &schema);
+                let sorts = keyed_by_span(
+                    on.sort_expr.iter_mut().flatten().map(|s| &mut s.expr),
+                    &schema,
+                );
+                let changed = keys || sorts;
                 Ok(Transformed::new_transformed(
                     LogicalPlan::Distinct(Distinct::On(on)),
                     changed,
@@ -162,7 +139,7 @@ impl AnalyzerRule for IntervalKeys {
 
 /// `expr` counting distinct intervals by span; an error where it aggregates distinct
 /// intervals otherwise.
-fn keyed_by_span(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+fn distinct_by_span(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     match expr {
         Expr::AggregateFunction(AggregateFunction { func, mut params })
             if params.distinct && params.args.iter().any(|a| is_interval(a, schema)) =>
@@ -185,6 +162,18 @@ fn keyed_by_span(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         }
         other => Ok(Transformed::no(other)),
     }
+}
+
+/// Each interval among `keys` replaced by its span; whether there was one.
+fn keyed_by_span<'a>(keys: impl IntoIterator<Item = &'a mut Expr>, schema: &DFSchema) -> bool {
+    let mut changed = false;
+    for key in keys {
+        if is_interval(key, schema) {
+            *key = span(key.clone());
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// `aggregate` keyed by the span of its interval group keys, each showing the member
