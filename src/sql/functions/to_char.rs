@@ -369,7 +369,7 @@ fn is_number(data_type: &DataType) -> bool {
 
 /// `to_char(number, pattern)` of each row ([`super::to_char_number`]).
 fn format_numbers(values: &ArrayRef, patterns: &ArrayRef) -> DfResult<ArrayRef> {
-    use super::to_char_number::{Decimal, Float, Formattable, Integer, to_char};
+    use super::to_char_number::{Decimal, Float, Formattable, Integer, Pattern};
     let patterns = cast(patterns, &DataType::Utf8)?;
     let patterns = patterns.as_string::<i32>();
     // PostgreSQL has no to_char(smallint): a smallint is read as a double precision,
@@ -391,15 +391,25 @@ fn format_numbers(values: &ArrayRef, patterns: &ArrayRef) -> DfResult<ArrayRef> 
             _ => Box::new(Decimal(array_value_to_string(values, row)?)),
         })
     };
+    let failure = |e: SluiceError| DataFusionError::External(Box::new(e));
     let mut out = StringBuilder::with_capacity(values.len(), values.len() * 8);
+    // The pattern is usually the same on every row: read once.
+    let mut parsed: Option<(&str, Pattern)> = None;
     for row in 0..values.len() {
         if values.is_null(row) || patterns.is_null(row) {
             out.append_null();
             continue;
         }
-        let text = to_char(number(row)?.as_ref(), patterns.value(row))
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        out.append_value(text);
+        let text = patterns.value(row);
+        let pattern = match parsed {
+            Some((read, ref pattern)) if read == text => pattern,
+            _ => {
+                &parsed
+                    .insert((text, Pattern::parse(text).map_err(failure)?))
+                    .1
+            }
+        };
+        out.append_value(pattern.write(number(row)?.as_ref()).map_err(failure)?);
     }
     Ok(Arc::new(out.finish()))
 }

@@ -151,7 +151,7 @@ enum AnchoredSign {
 }
 
 /// What a pattern asks for (PostgreSQL's `NUMDesc`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Description {
     pre: usize,
     post: usize,
@@ -317,20 +317,34 @@ fn describe(d: &mut Description, node: &Node) -> Result<(), SluiceError> {
     Ok(())
 }
 
-/// `value` written with `pattern`, as PostgreSQL's `to_char` writes it.
-pub(super) fn to_char(value: &dyn Formattable, pattern: &str) -> Result<String, SluiceError> {
-    let (nodes, mut d) = parse(pattern)?;
-    let (negative, text, post) = value.text(d.post)?;
-    d.post = post;
-    let whole = text.find('.').unwrap_or(text.len());
-    let (number, out_pre_spaces) = if whole > d.pre {
-        let mut hashes = "#".repeat(d.pre + d.post + 1);
-        hashes.replace_range(d.pre..=d.pre, ".");
-        (hashes, 0)
-    } else {
-        (text, d.pre - whole)
-    };
-    Ok(Processor::new(d, number, out_pre_spaces, negative).run(&nodes))
+/// A pattern read once, to write many numbers with.
+pub(super) struct Pattern {
+    nodes: Vec<Node>,
+    description: Description,
+}
+
+impl Pattern {
+    /// `pattern` read, or PostgreSQL's error for it.
+    pub(super) fn parse(pattern: &str) -> Result<Pattern, SluiceError> {
+        let (nodes, description) = parse(pattern)?;
+        Ok(Pattern { nodes, description })
+    }
+
+    /// `value` written with this pattern, as PostgreSQL's `to_char` writes it.
+    pub(super) fn write(&self, value: &dyn Formattable) -> Result<String, SluiceError> {
+        let mut d = self.description.clone();
+        let (negative, text, post) = value.text(d.post)?;
+        d.post = post;
+        let whole = text.find('.').unwrap_or(text.len());
+        let (number, out_pre_spaces) = if whole > d.pre {
+            let mut hashes = "#".repeat(d.pre + d.post + 1);
+            hashes.replace_range(d.pre..=d.pre, ".");
+            (hashes, 0)
+        } else {
+            (text, d.pre - whole)
+        };
+        Ok(Processor::new(d, number, out_pre_spaces, negative).run(&self.nodes))
+    }
 }
 
 /// The state of `NUM_processor` writing one number.
@@ -540,4 +554,64 @@ fn last_relevant_digit(number: &[char]) -> Option<usize> {
             .find(|&i| number[i] != '0')
             .unwrap_or(point),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(value: &dyn Formattable, pattern: &str) -> String {
+        Pattern::parse(pattern)
+            .and_then(|p| p.write(value))
+            .unwrap_or_else(|e| format!("error {}", e.sqlstate()))
+    }
+
+    fn numeric(text: &str) -> Decimal {
+        Decimal(text.to_string())
+    }
+
+    /// Each answer is PostgreSQL 15's.
+    #[test]
+    fn numbers_are_written_as_postgresql_writes_them() {
+        assert_eq!(written(&Integer(485), "PL999"), "+ 485");
+        assert_eq!(written(&Integer(-485), "PL999"), " -485");
+        assert_eq!(written(&Integer(12), "9C"), " #");
+        assert_eq!(written(&Integer(12345), "999"), " ###");
+        assert_eq!(written(&Integer(0), "9"), " 0");
+        assert_eq!(written(&Integer(0), "9.9"), "  .0");
+        assert_eq!(written(&Integer(7), "S000"), "+007");
+        assert_eq!(written(&Integer(-42), "9999PR"), "  <42>");
+        assert_eq!(written(&numeric("-12.5"), "S99.9"), "-12.5");
+        assert_eq!(written(&numeric("12.5"), "99.9S"), "12.5+");
+        assert_eq!(written(&numeric("0.5"), "9.99"), "  .50");
+        assert_eq!(written(&numeric("0.5"), "0.99"), " 0.50");
+        assert_eq!(written(&numeric("1"), "FM9.99"), "1.");
+        assert_eq!(written(&numeric("-0.5"), "FM0.9"), "-0.5");
+        assert_eq!(
+            written(&numeric("1234567.891"), "FM9,999,999.00"),
+            "1,234,567.89"
+        );
+        assert_eq!(written(&numeric("-0.001"), "9.99"), "  .00");
+    }
+
+    #[test]
+    fn floats_keep_their_significant_digits() {
+        let double = |value| Float { value, digits: 15 };
+        // Past the 15 digits a double precision holds, the pattern's digits end the text.
+        assert_eq!(
+            written(&double(1.5), "9.9999999999999999"),
+            " 1.50000000000000"
+        );
+        assert_eq!(written(&double(0.125), "9.99"), "  .12");
+        assert_eq!(written(&double(f64::NAN), "999"), "error 0A000");
+    }
+
+    #[test]
+    fn patterns_postgresql_refuses_are_refused_in_its_words() {
+        assert_eq!(written(&Integer(1), "9.9.9"), "error 42601");
+        assert_eq!(written(&Integer(1), "S9S"), "error 42601");
+        assert_eq!(written(&Integer(1), "PR9"), "error 42601");
+        assert_eq!(written(&Integer(1), "9EEEE"), "error 0A000");
+        assert_eq!(written(&Integer(1), "RN"), "error 0A000");
+    }
 }
