@@ -18,6 +18,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::postgres::MAX_ALLOC_BYTES;
 use super::quote::quoted;
 use crate::catalog::postgres::regtypes::quote_identifier;
 use crate::error::{SluiceError, sqlstate};
@@ -66,38 +67,27 @@ impl ScalarUDFImpl for Format {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
-        let texts = args
-            .args
-            .iter()
-            .map(|arg| output_text(&arg.clone().into_array(rows)?))
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        let texts: Vec<_> = texts.iter().map(|t| t.as_string::<i32>()).collect();
-        let mut out = StringBuilder::with_capacity(rows, rows * 16);
-        for row in 0..rows {
-            if texts[0].is_null(row) {
-                out.append_null();
-                continue;
-            }
-            let values: Vec<Option<&str>> = texts[1..]
+        super::convert_rows(&args.args, |arrays| {
+            let texts = arrays
                 .iter()
-                .map(|t| (!t.is_null(row)).then(|| t.value(row)))
-                .collect();
-            out.append_value(formatted(texts[0].value(row), &values).map_err(failure)?);
-        }
-        let out: ArrayRef = Arc::new(out.finish());
-        Ok(
-            match args
-                .args
-                .iter()
-                .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-            {
-                true => {
-                    ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?)
+                .map(output_text)
+                .collect::<Result<Vec<ArrayRef>>>()?;
+            let texts: Vec<_> = texts.iter().map(|t| t.as_string::<i32>()).collect();
+            let rows = texts[0].len();
+            let mut out = StringBuilder::with_capacity(rows, rows * 16);
+            for row in 0..rows {
+                if texts[0].is_null(row) {
+                    out.append_null();
+                    continue;
                 }
-                false => ColumnarValue::Array(out),
-            },
-        )
+                let values: Vec<Option<&str>> = texts[1..]
+                    .iter()
+                    .map(|t| (!t.is_null(row)).then(|| t.value(row)))
+                    .collect();
+                out.append_value(formatted(texts[0].value(row), &values).map_err(failure)?);
+            }
+            Ok(Arc::new(out.finish()) as ArrayRef)
+        })
     }
 }
 
@@ -123,9 +113,6 @@ fn failure(error: SluiceError) -> DataFusionError {
 fn invalid(message: impl Into<String>) -> SluiceError {
     SluiceError::coded(sqlstate::INVALID_PARAMETER_VALUE, message)
 }
-
-/// The longest text PostgreSQL holds (`MaxAllocSize` less one).
-const MAX_TEXT_BYTES: usize = 0x3FFF_FFFE;
 
 /// `format` with `args` (None for NULL) as PostgreSQL's `format` writes it.
 fn formatted(format: &str, args: &[Option<&str>]) -> Result<String, SluiceError> {
@@ -220,8 +207,9 @@ fn formatted(format: &str, args: &[Option<&str>]) -> Result<String, SluiceError>
             }
         };
         let padding = width.map_or(0, |w| w.saturating_sub(text.chars().count()));
-        // PostgreSQL's strings end at 1 GB; a width beyond is out of memory there too.
-        if out.len() + text.len() + padding > MAX_TEXT_BYTES {
+        // PostgreSQL's strings (and their terminating NUL) end at `MaxAllocSize`; a
+        // width beyond is out of memory there too.
+        if (out.len() + text.len() + padding) as i128 >= MAX_ALLOC_BYTES {
             return Err(SluiceError::coded(
                 sqlstate::OUT_OF_MEMORY,
                 "out of memory: format() would write more than 1 GB",

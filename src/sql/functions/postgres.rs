@@ -546,7 +546,7 @@ impl ScalarUDFImpl for Checked {
 }
 
 /// The largest value PostgreSQL can allocate (`MaxAllocSize`), in bytes.
-const MAX_ALLOC_BYTES: i128 = 0x3fff_ffff;
+pub(super) const MAX_ALLOC_BYTES: i128 = 0x3fff_ffff;
 /// PostgreSQL's bytes per character in UTF8, which `lpad`/`rpad` reserve per
 /// requested character.
 const MAX_CHAR_BYTES: i128 = 4;
