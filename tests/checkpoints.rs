@@ -814,7 +814,17 @@ async fn generators_resume_after_kill9_without_losing_or_repeating_rows() {
     ))
     .await
     .unwrap();
-    wait_for(&c, "SELECT n FROM g_fresh", ROWS, Duration::from_secs(60)).await;
+    // A reader's state says `finished` once it has sent its last rows, which the
+    // view may not have worked off yet: wait for the views' counts too.
+    let fresh = wait_for(&c, "SELECT n FROM g_fresh", ROWS, Duration::from_secs(60)).await;
+    assert_eq!(fresh, ROWS);
+    for view in ["b", "b_fresh"] {
+        let sql = format!("SELECT n FROM {view}");
+        assert_eq!(
+            wait_for(&c, &sql, EVENTS, Duration::from_secs(60)).await,
+            EVENTS
+        );
+    }
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let finished = int(

@@ -266,14 +266,27 @@ pub fn spawn_writer(writer: Writer) -> tokio::task::JoinHandle<()> {
 
 async fn run(mut writer: Writer) {
     let mut connection: Option<Arc<Connection>> = None;
+    write_until_stopped(&mut writer, &mut connection).await;
+    close(connection);
+}
+
+/// Closes a connection off the runtime's workers: closing a producer waits for
+/// librdkafka's threads, which can take seconds while the broker is away.
+fn close(connection: Option<Arc<Connection>>) {
+    if let Some(connection) = connection {
+        tokio::task::spawn_blocking(move || drop(connection));
+    }
+}
+
+async fn write_until_stopped(writer: &mut Writer, connection: &mut Option<Arc<Connection>>) {
     let mut retry = FIRST_RETRY;
     loop {
         if *writer.stopped.borrow() {
             return;
         }
-        let attempt = match &connection {
-            None => connect(&writer).await.map(|c| connection = Some(c)),
-            Some(open) => match write_ready(&writer, open.clone()).await {
+        let attempt = match connection {
+            None => connect(writer).await.map(|c| *connection = Some(c)),
+            Some(open) => match write_ready(writer, open.clone()).await {
                 Ok(true) => Ok(()),
                 Ok(false) => {
                     // Nothing to write until the next checkpoint completes.
@@ -284,7 +297,7 @@ async fn run(mut writer: Writer) {
                     continue;
                 }
                 Err(e) => {
-                    connection = None;
+                    close(connection.take());
                     Err(e)
                 }
             },
