@@ -69,6 +69,8 @@ pub mod sqlstate {
     pub const INVALID_CATALOG_NAME: &str = "3D000";
     pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
     pub const DUPLICATE_PREPARED_STATEMENT: &str = "42P05";
+    pub const INVALID_SAVEPOINT_SPECIFICATION: &str = "3B001";
+    pub const INVALID_COLUMN_REFERENCE: &str = "42P10";
 
     /// Every code above.
     const ALL: &[&str] = &[
@@ -117,6 +119,8 @@ pub mod sqlstate {
         WRONG_OBJECT_TYPE,
         INVALID_SQL_STATEMENT_NAME,
         DUPLICATE_PREPARED_STATEMENT,
+        INVALID_SAVEPOINT_SPECIFICATION,
+        INVALID_COLUMN_REFERENCE,
     ];
 
     /// The constant for `code`, when it is one of the codes above (a code read back

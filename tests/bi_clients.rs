@@ -404,3 +404,51 @@ async fn psqlodbc_catalog_functions_answer_as_with_postgres() {
 
 /// psqlODBC calls that still fail on Sluice, with words of the error.
 const ODBC_KNOWN_FAILURES: &[(&str, &str)] = &[];
+
+/// What `tests/clients/sqlalchemy_orm.py` saw through `url`.
+fn orm_session(url: &str) -> Value {
+    let python = std::env::var("SLUICE_CLIENT_PYTHON").expect("SLUICE_CLIENT_PYTHON");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/sqlalchemy_orm.py"
+    );
+    let output = Command::new(python)
+        .args([script, url])
+        .output()
+        .expect("run the SQLAlchemy ORM script");
+    assert!(
+        output.status.success(),
+        "{url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// SQLAlchemy's ORM writes and reads back as with PostgreSQL, through psycopg2 and
+/// psycopg 3 (whose type lookups at connection open run inside a savepoint):
+/// server defaults come back through INSERT ... RETURNING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlalchemy_orm_sessions_write_as_with_postgres() {
+    const TABLE: &str = "CREATE TABLE orm_people (id BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                         team TEXT DEFAULT 'none')";
+    for driver in ["psycopg2", "psycopg"] {
+        let sluice = TestServer::start().await;
+        sluice.client().await.batch_execute(TABLE).await.unwrap();
+        let postgres = Postgres::start();
+        postgres.client().await.batch_execute(TABLE).await.unwrap();
+        let ours = format!(
+            "postgresql+{driver}://tester@127.0.0.1:{}/sluice",
+            sluice.addr.port()
+        );
+        let theirs = format!(
+            "postgresql+{driver}://postgres@127.0.0.1:{}/postgres",
+            postgres.port
+        );
+        let (ours, theirs) =
+            tokio::task::spawn_blocking(move || (orm_session(&ours), orm_session(&theirs)))
+                .await
+                .unwrap();
+        assert_eq!(ours, theirs, "{driver}");
+        assert_eq!(theirs["defaults after flush"][0][1], "none", "{theirs}");
+    }
+}

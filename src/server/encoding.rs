@@ -21,6 +21,7 @@ use postgres_types::{IsNull, ToSql, to_sql_checked};
 use crate::catalog::postgres::regtypes::RegType;
 use crate::error::SluiceError;
 use crate::sql::Output;
+use crate::sql::savepoints;
 use crate::sql::text_format;
 use crate::sql::types::arrow_pg_type;
 
@@ -188,6 +189,8 @@ pub fn response(
             Ok(match tag {
                 "BEGIN" => Response::TransactionStart(wire),
                 "COMMIT" | "ROLLBACK" => Response::TransactionEnd(wire),
+                // The transaction goes on.
+                savepoints::ROLLBACK_TO => Response::Execution(Tag::new("ROLLBACK")),
                 _ => Response::Execution(wire),
             })
         }

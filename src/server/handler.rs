@@ -216,12 +216,14 @@ impl ParsedStatement {
         })
     }
 
-    /// `SHOW x` answers with tag `SHOW` and `FETCH` with `FETCH`, like Postgres; other
-    /// row results with `SELECT`.
+    /// `SHOW x` answers with tag `SHOW`, `FETCH` with `FETCH` and a write with
+    /// RETURNING with the write's (`INSERT 0 n`), like Postgres; other row results
+    /// with `SELECT`.
     fn tag_override(&self) -> Option<&'static str> {
         match &self.prepared {
             Prepared::Command(Command::Show { .. }) => Some("SHOW"),
             Prepared::Command(Command::Cursor(_, Some(_))) => Some("FETCH"),
+            Prepared::Write(write) => Some(write.tag()),
             _ => None,
         }
     }

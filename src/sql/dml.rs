@@ -17,13 +17,18 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
-use datafusion::common::Column;
+use datafusion::common::{Column, ParamValues};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{DmlStatement, Expr, LogicalPlan, LogicalPlanBuilder, WriteOp};
+use datafusion::sql::sqlparser::ast::{
+    FromTable, SelectItem, Statement, TableFactor, TableWithJoins, WildcardAdditionalOptions,
+};
 
 use super::Output;
 use super::interrupt::Interrupt;
 use super::names::reference_name;
+use super::on_conflict::{self, OnConflict};
+use super::returning;
 use crate::database::Database;
 use crate::dataflow::ChangeBatch;
 use crate::dataflow::change::nullable;
@@ -31,9 +36,72 @@ use crate::error::{Result, SluiceError};
 
 const OLD_PREFIX: &str = "__sluice_old_";
 
+/// A write with what DataFusion does not plan: `RETURNING`, `ON CONFLICT`.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// The write (a `Dml` plan).
+    pub plan: LogicalPlan,
+    /// `SELECT list FROM target`, its scan of the target reading the rows written
+    /// (see [`returning`]).
+    pub returning: Option<LogicalPlan>,
+    /// An INSERT's `ON CONFLICT`.
+    pub on_conflict: Option<OnConflict>,
+}
+
+impl Write {
+    /// The command tag of its rows, before their count (PostgreSQL's `INSERT 0 n`).
+    pub fn tag(&self) -> &'static str {
+        match &self.plan {
+            LogicalPlan::Dml(dml) if dml.op == WriteOp::Update => "UPDATE",
+            LogicalPlan::Dml(dml) if dml.op == WriteOp::Delete => "DELETE",
+            _ => "INSERT 0",
+        }
+    }
+
+    /// The write with its parameters' values.
+    pub fn with_params(&self, params: &ParamValues) -> Result<Write> {
+        let bind = |plan: &LogicalPlan| plan.clone().replace_params_with_values(params);
+        Ok(Write {
+            plan: bind(&self.plan)?,
+            returning: self.returning.as_ref().map(bind).transpose()?,
+            on_conflict: match &self.on_conflict {
+                Some(OnConflict::Update { plan, conditional }) => Some(OnConflict::Update {
+                    plan: bind(plan)?,
+                    conditional: *conditional,
+                }),
+                other => other.clone(),
+            },
+        })
+    }
+}
+
 /// Executes a planned INSERT, UPDATE or DELETE, unless `interrupt` stops it before
 /// it commits.
 pub async fn execute(db: Arc<Database>, dml: DmlStatement, interrupt: Interrupt) -> Result<Output> {
+    run(db, dml, None, None, interrupt).await
+}
+
+/// Executes a [`Write`], unless `interrupt` stops it before it commits; with
+/// RETURNING, answers with its rows over the rows written.
+pub async fn execute_write(
+    db: Arc<Database>,
+    write: Write,
+    interrupt: Interrupt,
+) -> Result<Output> {
+    let LogicalPlan::Dml(dml) = write.plan else {
+        return Err(SluiceError::Internal("a write planned as no write".into()));
+    };
+    let on_conflict = write.on_conflict.as_ref();
+    run(db, dml, write.returning, on_conflict, interrupt).await
+}
+
+async fn run(
+    db: Arc<Database>,
+    dml: DmlStatement,
+    returning: Option<LogicalPlan>,
+    on_conflict: Option<&OnConflict>,
+    interrupt: Interrupt,
+) -> Result<Output> {
     let db = db.as_ref();
     let name = reference_name(&dml.table_name)?;
     let table = db.catalog().table(&name)?;
@@ -56,6 +124,13 @@ pub async fn execute(db: Arc<Database>, dml: DmlStatement, interrupt: Interrupt)
             // Rows late for an append-only table's watermark are not stored (the
             // count says so).
             let (change, _late) = write.without_late(ChangeBatch::inserts(rows))?;
+            let change = match on_conflict {
+                Some(on_conflict) => {
+                    let resolved = on_conflict::resolve(db, &write, on_conflict, change.data());
+                    interrupt.run(resolved).await?
+                }
+                None => change,
+            };
             ("INSERT", change)
         }
         WriteOp::Delete => {
@@ -87,17 +162,79 @@ pub async fn execute(db: Arc<Database>, dml: DmlStatement, interrupt: Interrupt)
             )));
         }
     };
+    // Rows inserted or updated (an upsert's updates are one row out, one in), or
+    // deleted.
     let affected = match tag {
-        "UPDATE" => change.num_rows() / 2,
+        "INSERT" | "UPDATE" => change.split()?.0.num_rows(),
         _ => change.num_rows(),
+    };
+    let checked = write.check(change)?;
+    let returned = match returning {
+        Some(plan) => {
+            let (added, removed) = checked.change().split()?;
+            let written = if tag == "DELETE" { removed } else { added };
+            let plan = returning::reading(plan, &written)?;
+            let schema = Arc::new(plan.schema().as_arrow().clone());
+            let frame = db.context().execute_logical_plan(plan).await?;
+            Some((
+                schema,
+                interrupt.run(async { Ok(frame.collect().await?) }).await?,
+            ))
+        }
+        None => None,
     };
     // The point of no return: a stop that arrives from here on is too late.
     interrupt.check()?;
-    write.commit(change).await?;
-    Ok(Output::Done {
-        tag,
-        rows: (tag != "TRUNCATE TABLE").then_some(affected),
+    write.commit_checked(checked).await?;
+    Ok(match returned {
+        Some((schema, batches)) => Output::Rows(returning::stream(schema, batches)),
+        None => Output::Done {
+            tag,
+            rows: (tag != "TRUNCATE TABLE").then_some(affected),
+        },
     })
+}
+
+/// Plans an INSERT, UPDATE or DELETE (without RETURNING, see [`returning::take`]).
+///
+/// DataFusion takes no alias on an INSERT's target: only RETURNING could use it,
+/// and it has been planned apart, so it goes. It plans `DELETE FROM t AS a WHERE …`
+/// without the alias (`a.col` is then unknown), so the rows such a DELETE removes
+/// are planned as the query `SELECT * FROM t AS a WHERE …`.
+pub(super) async fn plan(db: &Database, mut statement: Statement) -> Result<LogicalPlan> {
+    if let Statement::Insert(insert) = &mut statement {
+        insert.table_alias = None;
+    }
+    let Statement::Delete(delete) = &mut statement else {
+        return super::plan_statement(db, statement).await;
+    };
+    let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &mut delete.from;
+    let Some(TableWithJoins {
+        relation: relation @ TableFactor::Table { alias: Some(_), .. },
+        joins,
+    }) = from.first_mut()
+    else {
+        return super::plan_statement(db, statement).await;
+    };
+    if !joins.is_empty() || delete.using.is_some() {
+        return super::plan_statement(db, statement).await;
+    }
+    let (name, alias) = returning::named(relation)?;
+    let wildcard = SelectItem::Wildcard(WildcardAdditionalOptions::default());
+    let rows = returning::select(vec![wildcard], name, alias, delete.selection.take())?;
+    if let TableFactor::Table { alias, .. } = relation {
+        *alias = None;
+    }
+    let LogicalPlan::Dml(dml) = super::plan_statement(db, statement).await? else {
+        return Err(SluiceError::Internal("DELETE planned as no write".into()));
+    };
+    let rows = super::plan_statement(db, rows).await?;
+    Ok(LogicalPlan::Dml(DmlStatement::new(
+        dml.table_name,
+        dml.target,
+        dml.op,
+        Arc::new(rows),
+    )))
 }
 
 /// Runs `plan` and concatenates its output into one batch, taking column names and

@@ -31,11 +31,14 @@ pub mod interrupt;
 pub mod join_expiry;
 pub mod models;
 pub mod names;
+pub mod on_conflict;
 pub mod over_reach;
 pub mod parser;
 pub mod prepared_statements;
 pub mod privileges;
+pub mod returning;
 pub mod roles;
+pub mod savepoints;
 pub mod scalar_subqueries;
 pub mod search_path_lists;
 pub mod session_functions;
@@ -85,8 +88,18 @@ use interrupt::Interrupt;
 pub enum Prepared {
     /// A statement DataFusion planned (queries, EXPLAIN, DML).
     Plan(LogicalPlan),
+    /// `INSERT/UPDATE/DELETE` with `RETURNING` or `ON CONFLICT`.
+    Write(Box<dml::Write>),
     /// A statement Sluice runs itself.
     Command(Command),
+}
+
+/// What a savepoint statement does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavepointOp {
+    Set,
+    Release,
+    RollBackTo,
 }
 
 /// Statements that are not DataFusion plans.
@@ -132,6 +145,8 @@ pub enum Command {
     ShowCreateSink(ObjectName),
     /// A statement that only answers with its tag: BEGIN, COMMIT, ROLLBACK, DISCARD.
     Acknowledge(&'static str),
+    /// `SAVEPOINT`, `RELEASE SAVEPOINT`, `ROLLBACK TO SAVEPOINT` (see [`savepoints`]).
+    Savepoint(SavepointOp, String),
     /// A subscription cursor's `DECLARE`, `FETCH` (with the rows' schema) or `CLOSE`.
     Cursor(Box<cursors::CursorStatement>, Option<SchemaRef>),
     /// `CREATE | ALTER | DROP ROLE`, `GRANT`, `REVOKE`.
@@ -331,20 +346,21 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
         }
         Statement::StartTransaction { .. } => Prepared::Command(Command::Acknowledge("BEGIN")),
         Statement::Commit { .. } => Prepared::Command(Command::Acknowledge("COMMIT")),
-        // SAVEPOINT is refused, so there is never one to roll back to (PostgreSQL's
-        // answer for a savepoint that does not exist).
+        Statement::Savepoint { name } => Prepared::Command(Command::Savepoint(
+            SavepointOp::Set,
+            names::normalize_ident(&name),
+        )),
+        Statement::ReleaseSavepoint { name } => Prepared::Command(Command::Savepoint(
+            SavepointOp::Release,
+            names::normalize_ident(&name),
+        )),
         Statement::Rollback {
             savepoint: Some(name),
             ..
-        } => {
-            return Err(SluiceError::coded(
-                "3B001",
-                format!(
-                    "savepoint \"{}\" does not exist",
-                    names::normalize_ident(&name)
-                ),
-            ));
-        }
+        } => Prepared::Command(Command::Savepoint(
+            SavepointOp::RollBackTo,
+            names::normalize_ident(&name),
+        )),
         Statement::Rollback { .. } => Prepared::Command(Command::Acknowledge("ROLLBACK")),
         // Nothing to discard: Sluice caches no plans and has no temporary objects or
         // sequences (DISCARD ALL is a prepared statement's, it forgets them).
@@ -360,10 +376,32 @@ pub async fn prepare(db: &Database, statement: SqlStatement) -> Result<Prepared>
             let plan = plan_statement(db, statement).await?;
             Prepared::Plan(column_origins::with_column_origins(db.catalog(), plan)?)
         }
-        statement @ (Statement::Insert(_)
-        | Statement::Update(_)
-        | Statement::Delete(_)
-        | Statement::Explain { .. }) => Prepared::Plan(plan_statement(db, statement).await?),
+        mut statement @ (Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_)) => {
+            let on_conflict = on_conflict::take(db, &mut statement).await?;
+            let returning = match returning::take(&mut statement)? {
+                Some(mut query) => {
+                    if let Statement::Query(query) = &mut query {
+                        parser::name_result_columns(query);
+                    }
+                    let rows = plan_statement(db, query).await?;
+                    Some(column_origins::with_column_origins(db.catalog(), rows)?)
+                }
+                None => None,
+            };
+            let plan = dml::plan(db, statement).await?;
+            if returning.is_none() && on_conflict.is_none() {
+                Prepared::Plan(plan)
+            } else {
+                Prepared::Write(Box::new(dml::Write {
+                    plan,
+                    returning,
+                    on_conflict,
+                }))
+            }
+        }
+        statement @ Statement::Explain { .. } => {
+            Prepared::Plan(plan_statement(db, statement).await?)
+        }
         other => {
             let text = other.to_string();
             let head: String = text
@@ -443,16 +481,40 @@ fn setting_value(expr: &SqlExpr) -> String {
     }
 }
 
+/// The DataFusion plans of a prepared statement (a write with RETURNING has two).
+fn plans(prepared: &Prepared) -> Vec<&LogicalPlan> {
+    match prepared {
+        Prepared::Plan(plan) => vec![plan],
+        Prepared::Write(write) => {
+            let mut plans = vec![&write.plan];
+            plans.extend(&write.returning);
+            if let Some(on_conflict::OnConflict::Update { plan: update, .. }) = &write.on_conflict {
+                plans.push(update);
+            }
+            plans
+        }
+        Prepared::Command(_) => Vec::new(),
+    }
+}
+
 /// Parameter types (`$1`, `$2`, ... in order) a prepared statement expects; `None`
 /// where nothing in the statement fixes the type.
 pub fn parameter_types(prepared: &Prepared) -> Result<Vec<Option<DataType>>> {
-    let Prepared::Plan(plan) = prepared else {
-        return Ok(Vec::new());
-    };
-    let mut types = plan.get_parameter_types()?;
-    for (id, cast) in cast_parameter_types(plan)? {
-        if let Some(slot @ None) = types.get_mut(&id) {
-            *slot = Some(cast);
+    let plans = plans(prepared);
+    let mut types: HashMap<String, Option<DataType>> = HashMap::new();
+    for plan in &plans {
+        for (id, found) in plan.get_parameter_types()? {
+            let slot = types.entry(id).or_default();
+            if slot.is_none() {
+                *slot = found;
+            }
+        }
+    }
+    for plan in &plans {
+        for (id, cast) in cast_parameter_types(plan)? {
+            if let Some(slot @ None) = types.get_mut(&id) {
+                *slot = Some(cast);
+            }
         }
     }
     let mut numbered: Vec<(usize, Option<DataType>)> = types
@@ -502,6 +564,10 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
     match prepared {
         Prepared::Plan(LogicalPlan::Dml(_)) => None,
         Prepared::Plan(plan) => Some(Arc::new(plan.schema().as_arrow().clone())),
+        Prepared::Write(write) => write
+            .returning
+            .as_ref()
+            .map(|rows| Arc::new(rows.schema().as_arrow().clone())),
         Prepared::Command(Command::Show { name }) => Some(show::setting_schema(name)),
         Prepared::Command(Command::ExplainView(_)) => Some(text_schema("QUERY PLAN")),
         Prepared::Command(Command::ShowCreate(_) | Command::ShowCreateSink(_)) => {
@@ -519,6 +585,7 @@ pub fn result_schema(prepared: &Prepared) -> Option<SchemaRef> {
 pub fn is_write(prepared: &Prepared) -> bool {
     match prepared {
         Prepared::Plan(plan) => matches!(plan, LogicalPlan::Dml(_)),
+        Prepared::Write(_) => true,
         Prepared::Command(Command::Execute { statement, .. }) => is_write(&statement.prepared),
         Prepared::Command(command) => matches!(
             command,
@@ -551,6 +618,20 @@ pub async fn execute(
 ) -> Result<Output> {
     interrupt.check()?;
     privileges::check(db, prepared, vars)?;
+    let output = run(db, prepared, params, vars, interrupt).await?;
+    if is_write(prepared) {
+        savepoints::written(vars);
+    }
+    Ok(output)
+}
+
+async fn run(
+    db: &Arc<Database>,
+    prepared: &Prepared,
+    params: Option<ParamValues>,
+    vars: &mut HashMap<String, String>,
+    interrupt: &Interrupt,
+) -> Result<Output> {
     match prepared {
         Prepared::Plan(plan) => {
             let plan = match params {
@@ -558,7 +639,8 @@ pub async fn execute(
                 None => plan.clone(),
             };
             if let LogicalPlan::Dml(dml) = plan {
-                return run_to_completion(dml::execute(db.clone(), dml, interrupt.clone())).await;
+                let write = dml::execute(db.clone(), dml, interrupt.clone());
+                return run_to_completion(write).await;
             }
             let frame = if functions::settings::reads_settings(&plan) {
                 // The session's settings, for current_setting(), in this statement's
@@ -583,6 +665,19 @@ pub async fn execute(
             Ok(Output::Rows(
                 crate::catalog::postgres::regtypes::name_output(db.context(), stream)?,
             ))
+        }
+        Prepared::Write(write) => {
+            let write = match params {
+                Some(params) => write.with_params(&params)?,
+                None => write.as_ref().clone(),
+            };
+            let write = dml::execute_write(db.clone(), write, interrupt.clone());
+            match run_to_completion(write).await? {
+                Output::Rows(stream) => Ok(Output::Rows(
+                    crate::catalog::postgres::regtypes::name_output(db.context(), stream)?,
+                )),
+                done => Ok(done),
+            }
         }
         Prepared::Command(command) => execute_command(db, command, vars, interrupt).await,
     }
@@ -685,7 +780,29 @@ async fn execute_command(
             })
             .await
         }
-        Command::Acknowledge(tag) => Ok(Output::Done { tag, rows: None }),
+        Command::Acknowledge(tag) => {
+            if matches!(tag, "BEGIN" | "COMMIT" | "ROLLBACK") {
+                savepoints::forget(vars);
+            }
+            Ok(Output::Done { tag, rows: None })
+        }
+        Command::Savepoint(op, name) => {
+            let tag = match op {
+                SavepointOp::Set => {
+                    savepoints::set(vars, &name);
+                    "SAVEPOINT"
+                }
+                SavepointOp::Release => {
+                    savepoints::release(vars, &name)?;
+                    "RELEASE"
+                }
+                SavepointOp::RollBackTo => {
+                    savepoints::roll_back_to(vars, &name)?;
+                    savepoints::ROLLBACK_TO
+                }
+            };
+            Ok(Output::Done { tag, rows: None })
+        }
         Command::Function(statement) => {
             run_to_completion(async move { sql_functions::execute(&db, &statement).await }).await
         }

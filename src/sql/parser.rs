@@ -924,6 +924,13 @@ fn split_statements(sql: &str) -> Result<Vec<(String, Vec<String>)>> {
 /// so clients that read columns by name see what they would see from Postgres.
 /// A name already taken in the same select list is left to DataFusion, which
 /// requires unique names.
+/// Names a query's result columns as PostgreSQL does and lets names repeat, as for a
+/// query statement (a RETURNING list is planned as a query).
+pub(super) fn name_result_columns(query: &mut Query) {
+    name_columns_like_postgres(query);
+    allow_repeated_names(query);
+}
+
 fn name_columns_like_postgres(query: &mut Query) {
     let mut body = query.body.as_mut();
     while let SetExpr::SetOperation { left, .. } = body {

@@ -58,6 +58,24 @@ pub fn check(db: &Database, prepared: &Prepared, vars: &HashMap<String, String>)
     };
     match prepared {
         Prepared::Plan(plan) => check_plan(db, &role, plan),
+        // RETURNING and ON CONFLICT DO UPDATE read the target: SELECT on it, as
+        // PostgreSQL asks (and UPDATE for the latter).
+        Prepared::Write(write) => {
+            check_plan(db, &role, &write.plan)?;
+            if let Some(rows) = &write.returning {
+                check_plan(db, &role, rows)?;
+            }
+            if let Some(super::on_conflict::OnConflict::Update { plan: update, .. }) =
+                &write.on_conflict
+            {
+                check_plan(db, &role, update)?;
+                if let LogicalPlan::Dml(dml) = &write.plan {
+                    let target = names::reference_name(&dml.table_name)?;
+                    require(db, &role, &target, Privilege::Update)?;
+                }
+            }
+            Ok(())
+        }
         Prepared::Command(command) => check_command(db, &role, command),
     }
 }
@@ -221,6 +239,7 @@ fn check_command(db: &Database, role: &str, command: &Command) -> Result<()> {
         | Command::Set { .. }
         | Command::Show { .. }
         | Command::Acknowledge(_)
+        | Command::Savepoint(..)
         // A prepared statement's privileges are checked when it runs.
         | Command::Prepare { .. }
         | Command::Execute { .. }

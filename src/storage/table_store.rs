@@ -461,6 +461,36 @@ impl TableStore {
     }
 }
 
+/// Who holds a proposed row's primary key; see [`TableWrite::key_holders`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHolder {
+    /// Nobody: the row can be inserted.
+    Nobody,
+    /// A stored row.
+    Stored,
+    /// An earlier proposed row (and a stored row too, or not).
+    Earlier { stored: bool },
+}
+
+/// A change that passed its table's constraints ([`TableWrite::check`]), in the
+/// table's exact schema.
+#[derive(Debug)]
+pub struct CheckedChange {
+    change: ChangeBatch,
+    /// The primary-key index's removed and added keys (`None`: no primary key).
+    new_keys: Option<KeyChanges>,
+}
+
+/// The keys a change removes from a primary-key index, and those it adds.
+type KeyChanges = (Vec<Box<[u8]>>, Vec<Box<[u8]>>);
+
+impl CheckedChange {
+    /// The change.
+    pub fn change(&self) -> &ChangeBatch {
+        &self.change
+    }
+}
+
 /// Exclusive write access to one table; see [`TableStore::begin_write`].
 pub struct TableWrite<'a> {
     store: &'a TableStore,
@@ -496,21 +526,83 @@ impl TableWrite<'_> {
         Ok((ChangeBatch::try_new(data, weights)?, late))
     }
 
+    /// Who holds the primary key of each of `rows` (in the table's columns), for
+    /// `INSERT … ON CONFLICT`: an earlier one of `rows`, a stored row, or nobody
+    /// (all nobody for a table without a primary key).
+    pub fn key_holders(&self, rows: &RecordBatch) -> Result<Vec<KeyHolder>> {
+        let Some(codec) = &self.writer.key_codec else {
+            return Ok(vec![KeyHolder::Nobody; rows.num_rows()]);
+        };
+        let keys = codec.convert_columns(&key_columns(&self.store.layout, rows))?;
+        let mut proposed: HashSet<&[u8]> = HashSet::new();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let key = key.data();
+                let stored = self.writer.keys.contains(key);
+                if !proposed.insert(key) {
+                    KeyHolder::Earlier { stored }
+                } else if stored {
+                    KeyHolder::Stored
+                } else {
+                    KeyHolder::Nobody
+                }
+            })
+            .collect())
+    }
+
+    /// The stored rows whose primary key is one of `rows`' (reads every stored row).
+    pub fn stored_rows_keyed_like(&self, rows: &RecordBatch) -> Result<RecordBatch> {
+        let layout = &self.store.layout;
+        let schema = layout.schema.clone();
+        let Some(codec) = &self.writer.key_codec else {
+            return Ok(RecordBatch::new_empty(schema));
+        };
+        let wanted_keys = codec.convert_columns(&key_columns(layout, rows))?;
+        let wanted: HashSet<&[u8]> = wanted_keys.iter().map(|k| k.data()).collect();
+        let mut found = Vec::new();
+        for batch in self.store.contents().iter() {
+            let keys = codec.convert_columns(&key_columns(layout, batch))?;
+            let mask: BooleanArray = keys
+                .iter()
+                .map(|k| Some(wanted.contains(k.as_ref())))
+                .collect();
+            if mask.true_count() > 0 {
+                found.push(filter_record_batch(batch, &mask)?);
+            }
+        }
+        Ok(concat_batches(&schema, &found)?)
+    }
+
     /// The contents this write starts from.
     pub fn contents(&self) -> Arc<Vec<RecordBatch>> {
         self.store.contents()
     }
 
     /// Checks constraints, makes `change` durable, applies it and publishes it.
-    /// Returns the number of rows changed. Nothing is written when a check fails.
+    /// Nothing is written when a check fails.
     pub async fn commit(&mut self, change: ChangeBatch) -> Result<()> {
+        let checked = self.check(change)?;
+        self.commit_checked(checked).await
+    }
+
+    /// Checks `change` against the table's constraints, for
+    /// [`TableWrite::commit_checked`] (what the write returns is computed between).
+    pub fn check(&self, change: ChangeBatch) -> Result<CheckedChange> {
+        let layout = &self.store.layout;
+        let change = conform(&layout.schema, &change)?;
+        check_not_null(layout, &change)?;
+        let new_keys = self.check_primary_key(&change)?;
+        Ok(CheckedChange { change, new_keys })
+    }
+
+    /// Makes a checked change durable, applies it and publishes it.
+    pub async fn commit_checked(&mut self, checked: CheckedChange) -> Result<()> {
+        let CheckedChange { change, new_keys } = checked;
         if change.is_empty() {
             return Ok(());
         }
         let store = self.store;
-        let change = conform(&store.layout.schema, &change)?;
-        check_not_null(&store.layout, &change)?;
-        let new_keys = self.check_primary_key(&change)?;
         let contents = apply(&self.writer.row_codec, &store.contents(), &change)?;
         // Before the write is durable: a row whose watermark fails fails the write.
         let change_watermark = match &*store.lock_watermark() {
@@ -564,11 +656,7 @@ impl TableWrite<'_> {
 
     /// Rejects a change that would leave two rows with one key; returns the keys it
     /// removes and adds so the index can follow once the change is durable.
-    #[allow(clippy::type_complexity)]
-    fn check_primary_key(
-        &self,
-        change: &ChangeBatch,
-    ) -> Result<Option<(Vec<Box<[u8]>>, Vec<Box<[u8]>>)>> {
+    fn check_primary_key(&self, change: &ChangeBatch) -> Result<Option<KeyChanges>> {
         let Some(codec) = &self.writer.key_codec else {
             return Ok(None);
         };

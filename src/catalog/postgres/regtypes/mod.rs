@@ -120,6 +120,16 @@ impl RegType {
         }
     }
 
+    /// The function that reads a name as the input function does, but answers NULL
+    /// for a name that names nothing (`to_regclass`, ...).
+    fn lookup_function(self) -> &'static str {
+        match self {
+            RegType::Class => "to_regclass",
+            RegType::Namespace => "to_regnamespace",
+            RegType::Type => "to_regtype",
+        }
+    }
+
     fn output_function(self) -> &'static str {
         match self {
             RegType::Class => "regclassout",
@@ -179,6 +189,13 @@ pub fn install(context: &SessionContext, objects: Arc<PgObjects>) {
                 kind,
                 objects: objects.clone(),
                 signature: Signature::user_defined(Volatility::Stable),
+                lookup: false,
+            }));
+            context.register_udf(ScalarUDF::new_from_impl(RegIn {
+                kind,
+                objects: objects.clone(),
+                signature: Signature::user_defined(Volatility::Stable),
+                lookup: true,
             }));
             let output = Arc::new(ScalarUDF::new_from_impl(RegOut {
                 kind,
@@ -383,17 +400,57 @@ impl ScalarUDFImpl for RegOut {
 }
 
 /// A type's input function (`regclassin(text)`, ...): the OID each name means
-/// ([`Resolver::oid`]), of the type.
+/// ([`Resolver::oid`]), of the type; or its lookup function (`to_regclass(text)`,
+/// ...), which answers NULL for a name that names nothing and reads digits as a
+/// name, as PostgreSQL 15 does.
 #[derive(Debug)]
 struct RegIn {
     kind: RegType,
     objects: Arc<PgObjects>,
     signature: Signature,
+    lookup: bool,
 }
+
+impl RegIn {
+    fn oid(
+        &self,
+        resolver: &Resolver<'_>,
+        text: &str,
+    ) -> std::result::Result<Option<i32>, SluiceError> {
+        if !self.lookup {
+            return resolver.oid(text).map(Some);
+        }
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            // A name, not an OID: no relation or schema has it; no type name is one.
+            return match self.kind {
+                RegType::Type => Err(SluiceError::coded(
+                    sqlstate::SYNTAX_ERROR,
+                    format!("syntax error at or near \"{text}\""),
+                )),
+                RegType::Class | RegType::Namespace => Ok(None),
+            };
+        }
+        match resolver.oid(text) {
+            Ok(oid) => Ok(Some(oid)),
+            Err(e) if NOT_FOUND.contains(&e.sqlstate()) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What the input functions say when a name names nothing: undefined object (a
+/// type), undefined table, invalid schema name.
+const NOT_FOUND: [&str; 3] = [
+    sqlstate::UNDEFINED_OBJECT,
+    sqlstate::UNDEFINED_TABLE,
+    sqlstate::INVALID_SCHEMA_NAME,
+];
 
 impl PartialEq for RegIn {
     fn eq(&self, other: &Self) -> bool {
-        self.kind == other.kind && Arc::ptr_eq(&self.objects, &other.objects)
+        self.kind == other.kind
+            && self.lookup == other.lookup
+            && Arc::ptr_eq(&self.objects, &other.objects)
     }
 }
 
@@ -401,13 +458,17 @@ impl Eq for RegIn {}
 
 impl std::hash::Hash for RegIn {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.kind.input_function().hash(state);
+        self.name().hash(state);
     }
 }
 
 impl ScalarUDFImpl for RegIn {
     fn name(&self) -> &str {
-        self.kind.input_function()
+        if self.lookup {
+            self.kind.lookup_function()
+        } else {
+            self.kind.input_function()
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -446,7 +507,7 @@ impl ScalarUDFImpl for RegIn {
         let oids = texts
             .as_string::<i32>()
             .iter()
-            .map(|text| text.map(|t| resolver.oid(t)).transpose())
+            .map(|text| Ok(text.map(|t| self.oid(&resolver, t)).transpose()?.flatten()))
             .collect::<std::result::Result<Int32Array, SluiceError>>()
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(ColumnarValue::Array(Arc::new(oids)))
